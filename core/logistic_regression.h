@@ -1,0 +1,64 @@
+#ifndef CLS_CORE_LOGISTIC_REGRESSION_H_
+#define CLS_CORE_LOGISTIC_REGRESSION_H_
+
+#include <Eigen/Dense>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "common/error.h"
+
+namespace cls::core {
+
+struct TrainConfig {
+  int epochs = 5;
+  int batch_size = 32;
+  double learning_rate = 0.1;
+  double l2 = 1e-4;
+  uint64_t seed = 1;
+};
+
+// Binary logistic regression. Parameters are one flat float vector:
+// [w_0 .. w_{d-1}, bias], so a federated delta is a plain vector difference.
+// Not thread-safe; cheap to copy.
+class LogisticRegression {
+ public:
+  explicit LogisticRegression(int num_features);
+
+  int num_features() const { return num_features_; }
+  int num_parameters() const { return num_features_ + 1; }
+  std::span<const float> parameters() const { return params_; }
+  // InvalidArgument on a length mismatch ("model: 12 parameters, expected 14").
+  Status SetParameters(std::span<const float> params);
+
+  // Mini-batch SGD on log loss + (l2/2)|w|^2 (bias not regularised),
+  // shuffling with cfg.seed each epoch. Returns the mean training loss of the
+  // last epoch.
+  double Train(const Eigen::MatrixXf& x, const Eigen::VectorXf& y,
+               const TrainConfig& cfg);
+
+  Eigen::VectorXf PredictProbability(const Eigen::MatrixXf& x) const;
+
+ private:
+  int num_features_;
+  std::vector<float> params_;
+};
+
+struct BinaryMetrics {
+  int64_t count = 0;
+  int64_t correct = 0;
+  double accuracy = 0;
+  double log_loss = 0;  // mean
+  double precision = 0;
+  double recall = 0;
+  double f1 = 0;
+  double auc = 0;  // ROC AUC; 0.5 when only one class is present
+};
+
+// Threshold 0.5 for the label metrics.
+BinaryMetrics EvaluateBinary(const Eigen::VectorXf& probability,
+                             const Eigen::VectorXf& labels);
+
+}  // namespace cls::core
+
+#endif  // CLS_CORE_LOGISTIC_REGRESSION_H_
