@@ -1,0 +1,83 @@
+#ifndef CLS_COMMON_SQLITE_DB_H_
+#define CLS_COMMON_SQLITE_DB_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/error.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace cls {
+
+// A value bound to or read from a statement.
+using SqlValue = std::variant<std::nullptr_t, int64_t, double, std::string, Bytes>;
+
+// One prepared statement. Move-only; finalized on destruction.
+class SqlStatement {
+ public:
+  SqlStatement(SqlStatement&&) noexcept;
+  SqlStatement& operator=(SqlStatement&&) noexcept;
+  ~SqlStatement();
+
+  // Binds 1-based parameters in order.
+  Status Bind(std::initializer_list<SqlValue> values);
+  // Advances: true with a row ready, false when done.
+  Result<bool> Step();
+  int64_t Int(int column) const;
+  double Double(int column) const;
+  std::string Text(int column) const;
+  Bytes Blob(int column) const;
+  bool IsNull(int column) const;
+
+ private:
+  friend class SqliteDb;
+  SqlStatement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+// A SQLite database in WAL mode with foreign keys on. Thread-compatible:
+// one thread at a time. `synchronous=FULL` so a committed transaction
+// survives power loss (the audit log and ledgers depend on it).
+class SqliteDb {
+ public:
+  static Result<std::unique_ptr<SqliteDb>> Open(const std::string& path);
+  ~SqliteDb();
+  SqliteDb(const SqliteDb&) = delete;
+  SqliteDb& operator=(const SqliteDb&) = delete;
+
+  Status Exec(const std::string& sql);
+  Result<SqlStatement> Prepare(const std::string& sql);
+  // Prepare + bind + step to completion.
+  Status Run(const std::string& sql, std::initializer_list<SqlValue> values = {});
+  int64_t LastInsertId() const;
+
+  // Runs `body` inside BEGIN IMMEDIATE / COMMIT, rolling back on error.
+  template <typename F>
+  Status Transaction(F&& body) {
+    if (auto s = Exec("BEGIN IMMEDIATE"); !s) return s;
+    Status result = body();
+    if (!result) {
+      (void)Exec("ROLLBACK");
+      return result;
+    }
+    return Exec("COMMIT");
+  }
+
+ private:
+  explicit SqliteDb(sqlite3* db) : db_(db) {}
+  Error LastError(const std::string& what) const;
+  sqlite3* db_;
+};
+
+}  // namespace cls
+
+#endif  // CLS_COMMON_SQLITE_DB_H_
