@@ -1,0 +1,404 @@
+#include "core/dataset.h"
+
+#include <algorithm>
+#include <cassert>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace cls::core {
+namespace {
+
+constexpr double kMissing = std::numeric_limits<double>::quiet_NaN();
+
+std::string_view Trim(std::string_view s) {
+  constexpr std::string_view kSpace = " \t\r\n\f\v";
+  const size_t begin = s.find_first_not_of(kSpace);
+  if (begin == std::string_view::npos) return {};
+  const size_t end = s.find_last_not_of(kSpace);
+  return s.substr(begin, end - begin + 1);
+}
+
+// Splits one CSV line into trimmed fields. Double-quoted fields (with "" for a
+// literal quote, commas allowed inside) are supported within one line.
+// Returns false on an unterminated quote.
+bool SplitCsvLine(std::string_view line, std::vector<std::string>& fields) {
+  fields.clear();
+  std::string field;
+  bool in_quotes = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (in_quotes) {
+      if (c == '"') {
+        if (i + 1 < line.size() && line[i + 1] == '"') {
+          field.push_back('"');
+          ++i;
+        } else {
+          in_quotes = false;
+        }
+      } else {
+        field.push_back(c);
+      }
+    } else if (c == ',') {
+      fields.emplace_back(Trim(field));
+      field.clear();
+    } else if (c == '"' && Trim(field).empty()) {
+      in_quotes = true;
+      field.clear();
+    } else {
+      field.push_back(c);
+    }
+  }
+  if (in_quotes) return false;
+  fields.emplace_back(Trim(field));
+  return true;
+}
+
+enum class ParseStatus { kOk, kMissing, kBad };
+
+// Parses a trimmed field as a finite double; empty means missing.
+ParseStatus ParseNumber(std::string_view s, double& out) {
+  s = Trim(s);
+  if (s.empty()) return ParseStatus::kMissing;
+  if (s.front() == '+') s.remove_prefix(1);
+  if (s.empty()) return ParseStatus::kBad;
+  const char* end = s.data() + s.size();
+  auto [ptr, ec] = std::from_chars(s.data(), end, out);
+  if (ec != std::errc() || ptr != end || !std::isfinite(out)) {
+    return ParseStatus::kBad;
+  }
+  return ParseStatus::kOk;
+}
+
+std::string ColumnReason(const std::string& column, std::string_view what) {
+  return "column '" + column + "': " + std::string(what);
+}
+
+double Median(std::vector<double> v) {
+  assert(!v.empty());
+  const size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + mid, v.end());
+  const double upper = v[mid];
+  if (v.size() % 2 == 1) return upper;
+  const double lower = *std::max_element(v.begin(), v.begin() + mid);
+  return 0.5 * (lower + upper);
+}
+
+// Uniform integer in [0, bound) by rejection, identical on every platform
+// (std::uniform_int_distribution is implementation-defined).
+uint64_t UniformBelow(std::mt19937_64& rng, uint64_t bound) {
+  const uint64_t limit = std::numeric_limits<uint64_t>::max() -
+                         std::numeric_limits<uint64_t>::max() % bound;
+  uint64_t r;
+  do {
+    r = rng();
+  } while (r >= limit);
+  return r % bound;
+}
+
+void Shuffle(std::vector<int>& v, std::mt19937_64& rng) {
+  for (size_t i = v.size(); i > 1; --i) {
+    const size_t j = UniformBelow(rng, i);
+    std::swap(v[i - 1], v[j]);
+  }
+}
+
+}  // namespace
+
+int DatasetSchema::FeatureCount() const {
+  int count = 0;
+  for (const ColumnSpec& c : features) {
+    count += c.kind == ColumnSpec::Kind::kNumeric
+                 ? 1
+                 : static_cast<int>(c.categories.size());
+  }
+  return count;
+}
+
+Result<CsvLoadResult> LoadCsv(const std::string& path,
+                              const DatasetSchema& schema) {
+  for (const ColumnSpec& c : schema.features) {
+    if (c.kind == ColumnSpec::Kind::kCategorical && c.categories.empty()) {
+      return InvalidArgument("schema: categorical column '" + c.name +
+                             "' has no categories");
+    }
+  }
+
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return NotFound("dataset file not found: " + path);
+  }
+  if (std::filesystem::is_directory(path, ec)) {
+    return InvalidArgument("dataset path is a directory: " + path);
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return InvalidArgument("cannot open dataset file: " + path);
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) return InvalidArgument("cannot read dataset file: " + path);
+  const std::string content = std::move(buffer).str();
+
+  // Iterate over lines, accepting \n, \r\n and a bare \r as line ends.
+  std::string_view rest = content;
+  if (rest.starts_with("\xEF\xBB\xBF")) rest.remove_prefix(3);  // UTF-8 BOM
+  int line_number = 0;
+  auto next_line = [&](std::string_view& line) -> bool {
+    if (rest.empty()) return false;
+    const size_t end = rest.find_first_of("\r\n");
+    ++line_number;
+    if (end == std::string_view::npos) {
+      line = rest;
+      rest = {};
+      return true;
+    }
+    line = rest.substr(0, end);
+    size_t skip = 1;
+    if (rest[end] == '\r' && end + 1 < rest.size() && rest[end + 1] == '\n') {
+      skip = 2;
+    }
+    rest.remove_prefix(end + skip);
+    return true;
+  };
+
+  // Header: the first non-blank line.
+  std::string_view line;
+  bool have_header = false;
+  while (next_line(line)) {
+    if (!Trim(line).empty()) {
+      have_header = true;
+      break;
+    }
+  }
+  if (!have_header) {
+    return InvalidArgument("dataset file has no header row: " + path);
+  }
+  std::vector<std::string> fields;
+  if (!SplitCsvLine(line, fields)) {
+    return InvalidArgument("dataset header has an unterminated quote: " + path);
+  }
+  const size_t header_size = fields.size();
+  std::unordered_map<std::string, size_t> header_index;
+  std::unordered_set<std::string> duplicated;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (!header_index.emplace(fields[i], i).second) {
+      duplicated.insert(fields[i]);
+    }
+  }
+  // Columns the schema does not use may repeat; a used one must be unique.
+  auto find_column = [&](const std::string& name) -> Result<size_t> {
+    auto it = header_index.find(name);
+    if (it == header_index.end()) {
+      return InvalidArgument("dataset header is missing column '" + name +
+                             "': " + path);
+    }
+    if (duplicated.contains(name)) {
+      return InvalidArgument("dataset header has column '" + name +
+                             "' more than once: " + path);
+    }
+    return it->second;
+  };
+  std::vector<size_t> feature_index;
+  feature_index.reserve(schema.features.size());
+  for (const ColumnSpec& c : schema.features) {
+    auto idx = find_column(c.name);
+    if (!idx) return std::unexpected(idx.error());
+    feature_index.push_back(*idx);
+  }
+  auto label_index = find_column(schema.label.column);
+  if (!label_index) return std::unexpected(label_index.error());
+
+  CsvLoadResult result;
+  std::vector<double> row(schema.features.size());
+  while (next_line(line)) {
+    if (Trim(line).empty()) continue;  // blank lines are not rows
+    const int this_line = line_number;
+    auto reject = [&](std::string reason) {
+      result.rejected.push_back(RejectedRow{this_line, std::move(reason)});
+    };
+    if (!SplitCsvLine(line, fields)) {
+      reject("unterminated quote");
+      continue;
+    }
+    if (fields.size() != header_size) {
+      reject("wrong number of fields: " + std::to_string(fields.size()) +
+             ", expected " + std::to_string(header_size));
+      continue;
+    }
+
+    double label_value = 0;
+    switch (ParseNumber(fields[*label_index], label_value)) {
+      case ParseStatus::kOk:
+        break;
+      case ParseStatus::kMissing:
+        reject(ColumnReason(schema.label.column, "missing label"));
+        continue;
+      case ParseStatus::kBad:
+        reject(ColumnReason(schema.label.column, "label is not a number"));
+        continue;
+    }
+
+    bool ok = true;
+    for (size_t c = 0; c < schema.features.size() && ok; ++c) {
+      const ColumnSpec& spec = schema.features[c];
+      double v = 0;
+      switch (ParseNumber(fields[feature_index[c]], v)) {
+        case ParseStatus::kOk:
+          break;
+        case ParseStatus::kMissing:
+          v = kMissing;
+          break;
+        case ParseStatus::kBad:
+          reject(ColumnReason(spec.name, "not a number"));
+          ok = false;
+          continue;
+      }
+      if (spec.zero_is_missing && v == 0.0) v = kMissing;
+      if (spec.kind == ColumnSpec::Kind::kCategorical && !std::isnan(v) &&
+          std::find(spec.categories.begin(), spec.categories.end(), v) ==
+              spec.categories.end()) {
+        reject(ColumnReason(spec.name, "unknown category"));
+        ok = false;
+        continue;
+      }
+      row[c] = v;
+    }
+    if (!ok) continue;
+    result.table.rows.push_back(row);
+    result.table.labels.push_back(
+        label_value > schema.label.positive_above ? 1.0f : 0.0f);
+  }
+
+  if (result.table.rows.empty()) {
+    return InvalidArgument("dataset has no usable rows (" +
+                           std::to_string(result.rejected.size()) +
+                           " rejected): " + path);
+  }
+  return result;
+}
+
+Split StratifiedSplit(const std::vector<float>& labels, double test_fraction,
+                      uint64_t seed) {
+  if (!(test_fraction >= 0.0)) test_fraction = 0.0;  // also catches NaN
+  test_fraction = std::min(test_fraction, 1.0);
+  std::map<float, std::vector<int>> by_label;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    by_label[labels[i]].push_back(static_cast<int>(i));
+  }
+  std::mt19937_64 rng(seed);
+  Split split;
+  for (auto& [label, indices] : by_label) {
+    Shuffle(indices, rng);
+    const size_t n_test = std::min(
+        indices.size(),
+        static_cast<size_t>(
+            std::llround(test_fraction * static_cast<double>(indices.size()))));
+    split.test.insert(split.test.end(), indices.begin(),
+                      indices.begin() + static_cast<std::ptrdiff_t>(n_test));
+    split.train.insert(split.train.end(),
+                       indices.begin() + static_cast<std::ptrdiff_t>(n_test),
+                       indices.end());
+  }
+  std::sort(split.train.begin(), split.train.end());
+  std::sort(split.test.begin(), split.test.end());
+  return split;
+}
+
+Result<Preprocessor> Preprocessor::Fit(const DatasetSchema& schema,
+                                       const RawTable& table,
+                                       const std::vector<int>& rows) {
+  const size_t columns = schema.features.size();
+  for (int r : rows) {
+    if (r < 0 || static_cast<size_t>(r) >= table.rows.size()) {
+      return InvalidArgument("preprocessor: row index " + std::to_string(r) +
+                             " out of range");
+    }
+    if (table.rows[static_cast<size_t>(r)].size() != columns) {
+      return InvalidArgument("preprocessor: row " + std::to_string(r) +
+                             " does not match the schema width");
+    }
+  }
+
+  Preprocessor p;
+  p.schema_ = schema;
+  p.fill_.assign(columns, 0.0);
+  p.mean_.assign(columns, 0.0);
+  p.scale_.assign(columns, 1.0);
+  std::vector<double> values;
+  for (size_t c = 0; c < columns; ++c) {
+    if (schema.features[c].kind != ColumnSpec::Kind::kNumeric) continue;
+    values.clear();
+    for (int r : rows) {
+      const double v = table.rows[static_cast<size_t>(r)][c];
+      if (!std::isnan(v)) values.push_back(v);
+    }
+    if (values.empty()) continue;  // entirely missing here: fill 0, scale 1
+    double sum = 0.0;
+    for (double v : values) sum += v;
+    const double mean = sum / static_cast<double>(values.size());
+    double sq = 0.0;
+    for (double v : values) sq += (v - mean) * (v - mean);
+    const double std_dev = std::sqrt(sq / static_cast<double>(values.size()));
+    p.mean_[c] = mean;
+    p.scale_[c] = std_dev > 1e-12 && std::isfinite(std_dev) ? std_dev : 1.0;
+    switch (schema.imputation) {
+      case Imputation::kMean:
+        p.fill_[c] = mean;
+        break;
+      case Imputation::kMedian:
+        p.fill_[c] = Median(values);
+        break;
+      case Imputation::kZero:
+        p.fill_[c] = 0.0;
+        break;
+    }
+  }
+  return p;
+}
+
+Eigen::MatrixXf Preprocessor::Transform(const RawTable& table,
+                                        const std::vector<int>& rows) const {
+  Eigen::MatrixXf x(static_cast<Eigen::Index>(rows.size()), FeatureCount());
+  x.setZero();
+  for (size_t i = 0; i < rows.size(); ++i) {
+    assert(rows[i] >= 0 && static_cast<size_t>(rows[i]) < table.rows.size());
+    const std::vector<double>& row = table.rows[static_cast<size_t>(rows[i])];
+    assert(row.size() == schema_.features.size());
+    const auto out_row = static_cast<Eigen::Index>(i);
+    Eigen::Index col = 0;
+    for (size_t c = 0; c < schema_.features.size(); ++c) {
+      const ColumnSpec& spec = schema_.features[c];
+      const double v = row[c];
+      if (spec.kind == ColumnSpec::Kind::kNumeric) {
+        const double filled = std::isnan(v) ? fill_[c] : v;
+        x(out_row, col++) = static_cast<float>((filled - mean_[c]) / scale_[c]);
+      } else {
+        for (double category : spec.categories) {
+          x(out_row, col++) = (!std::isnan(v) && v == category) ? 1.0f : 0.0f;
+        }
+      }
+    }
+  }
+  return x;
+}
+
+Eigen::VectorXf Preprocessor::Labels(const RawTable& table,
+                                     const std::vector<int>& rows) const {
+  Eigen::VectorXf y(static_cast<Eigen::Index>(rows.size()));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    assert(rows[i] >= 0 && static_cast<size_t>(rows[i]) < table.labels.size());
+    y(static_cast<Eigen::Index>(i)) =
+        table.labels[static_cast<size_t>(rows[i])];
+  }
+  return y;
+}
+
+}  // namespace cls::core
