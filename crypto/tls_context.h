@@ -43,7 +43,8 @@ Status SetServerHostName(SSL* ssl, const std::string& host);
 struct PeerIdentity {
   std::string common_name;
   std::string role;
-  std::string serial_hex;
+  std::string serial_hex;  // uppercase hex, as `openssl x509 -serial` and
+                           // the CA's index.txt print it
 };
 
 // Fails with Unauthenticated if the session has no verified peer certificate.

@@ -1,0 +1,125 @@
+#include "coordinator/admin_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+namespace cls::coordinator {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::use_awaitable;
+
+namespace {
+
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+constexpr auto kRequestTimeout = std::chrono::seconds(30);
+constexpr size_t kBodyLimit = 1 << 20;
+const std::set<std::string> kOperatorRoles = {"admin", "operator", "auditor", "viewer"};
+
+using Stream = beast::ssl_stream<beast::tcp_stream>;
+
+http::response<http::string_body> MakeResponse(
+    const http::request<http::string_body>& req, const AdminResponse& r) {
+  http::response<http::string_body> res{static_cast<http::status>(r.status),
+                                        req.version()};
+  res.set(http::field::server, "cls-coordinator");
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(req.keep_alive());
+  res.body() = r.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  res.prepare_payload();
+  return res;
+}
+
+asio::awaitable<void> ServeConnection(Stream stream, AdminApi& api) {
+  boost::system::error_code ec;
+  beast::get_lowest_layer(stream).expires_after(kHandshakeTimeout);
+  co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                  asio::redirect_error(use_awaitable, ec));
+  if (ec) {
+    spdlog::warn("admin: TLS handshake refused: {}", ec.message());
+    co_return;
+  }
+  auto peer = crypto::GetPeerIdentity(stream.native_handle());
+  Actor actor;
+  AdminResponse refusal;
+  if (!peer) {
+    refusal = {401, {{"error", {{"code", "unauthenticated"}, {"message", "no verified client certificate"}}}}};
+  } else if (!kOperatorRoles.count(peer->role)) {
+    refusal = {403, {{"error", {{"code", "permission_denied"},
+                                {"message", "certificate role '" + peer->role +
+                                                "' may not use the admin API"}}}}};
+  } else {
+    actor = {peer->common_name, peer->role};
+  }
+
+  beast::flat_buffer buffer;
+  while (true) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(kBodyLimit);
+    beast::get_lowest_layer(stream).expires_after(kRequestTimeout);
+    co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+    if (ec) break;  // closed, timed out or malformed: nothing to answer
+    auto& req = parser.get();
+    AdminResponse response =
+        actor.name.empty()
+            ? refusal
+            : api.Handle({std::string(req.method_string()), std::string(req.target()),
+                          req.body(), actor});
+    if (!actor.name.empty()) {
+      spdlog::info("admin: {} ({}) {} {} -> {}", actor.name, actor.role,
+                   std::string(req.method_string()), std::string(req.target()),
+                   response.status);
+    }
+    auto res = MakeResponse(req, response);
+    co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
+    if (ec || !res.keep_alive() || actor.name.empty()) break;
+  }
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+  co_await stream.async_shutdown(asio::redirect_error(use_awaitable, ec));
+}
+
+}  // namespace
+
+AdminServer::AdminServer(asio::io_context& io, std::shared_ptr<asio::ssl::context> tls,
+                         AdminApi& api)
+    : io_(io), tls_(std::move(tls)), api_(api), acceptor_(io) {}
+
+Result<uint16_t> AdminServer::Listen(const std::string& host, uint16_t port) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return InvalidArgument("admin_listen: bad address '" + host + "'");
+  asio::ip::tcp::endpoint endpoint(address, port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Unavailable("cannot listen on " + host + ":" + std::to_string(port) +
+                       ": " + ec.message());
+  }
+  asio::co_spawn(io_, AcceptLoop(), asio::detached);
+  return acceptor_.local_endpoint().port();
+}
+
+asio::awaitable<void> AdminServer::AcceptLoop() {
+  while (acceptor_.is_open()) {
+    boost::system::error_code ec;
+    asio::ip::tcp::socket socket(io_);
+    co_await acceptor_.async_accept(socket, asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      continue;
+    }
+    asio::co_spawn(io_, ServeConnection(Stream(std::move(socket), *tls_), api_),
+                   asio::detached);
+  }
+}
+
+}  // namespace cls::coordinator

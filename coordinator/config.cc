@@ -1,0 +1,219 @@
+#include "coordinator/config.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <utility>
+#include <filesystem>
+#include <set>
+#include <toml++/toml.h>
+
+namespace cls::coordinator {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Walks one TOML table, remembering which keys were read so that anything
+// left over (a typo, a key from another version) is reported.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string prefix)
+      : table_(table), prefix_(std::move(prefix)) {}
+
+  template <typename T>
+  Status Get(const std::string& key, T& out) {
+    seen_.insert(key);
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return {};
+    if constexpr (std::is_same_v<T, double>) {
+      if (auto v = node->value<double>()) { out = *v; return {}; }
+    } else if constexpr (std::is_integral_v<T>) {
+      if (auto v = node->value<int64_t>()) {
+        if (!std::in_range<T>(*v)) {
+          return InvalidArgument("config: " + Name(key) + " is out of range");
+        }
+        out = static_cast<T>(*v);
+        return {};
+      }
+    } else {
+      if (auto v = node->value<std::string>()) { out = *v; return {}; }
+    }
+    return InvalidArgument("config: " + Name(key) + " has the wrong type");
+  }
+
+  const toml::table* Table(const std::string& key) {
+    seen_.insert(key);
+    return table_.get_as<toml::table>(key);
+  }
+
+  Status CheckUnknown() const {
+    for (const auto& [key, node] : table_) {
+      if (!seen_.count(std::string(key.str()))) {
+        return InvalidArgument("config: unknown key " + Name(std::string(key.str())));
+      }
+    }
+    return {};
+  }
+
+  std::string Name(const std::string& key) const {
+    return prefix_.empty() ? "'" + key + "'" : "'" + prefix_ + "." + key + "'";
+  }
+
+ private:
+  const toml::table& table_;
+  std::string prefix_;
+  std::set<std::string> seen_;
+};
+
+#define CLS_TRY(expr)                     \
+  do {                                    \
+    if (auto _s = (expr); !_s) return std::unexpected(_s.error()); \
+  } while (0)
+
+std::string Resolve(const fs::path& base, const std::string& p) {
+  if (p.empty() || fs::path(p).is_absolute()) return p;
+  return (base / p).lexically_normal().string();
+}
+
+}  // namespace
+
+Status ParseHostPort(const std::string& value, const std::string& what,
+                     std::string& host, uint16_t& port) {
+  auto colon = value.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == value.size()) {
+    return InvalidArgument(what + ": expected HOST:PORT, got '" + value + "'");
+  }
+  int p = 0;
+  try {
+    size_t used = 0;
+    p = std::stoi(value.substr(colon + 1), &used);
+    if (used != value.size() - colon - 1) p = -1;
+  } catch (...) {
+    p = -1;
+  }
+  if (p < 1 || p > 65535) {
+    return InvalidArgument(what + ": port must be 1-65535, got '" +
+                           value.substr(colon + 1) + "'");
+  }
+  host = value.substr(0, colon);
+  port = static_cast<uint16_t>(p);
+  return {};
+}
+
+Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return NotFound("config: no such file " + path);
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return InvalidArgument("config: " + path + ":" +
+                           std::to_string(e.source().begin.line) + ": " +
+                           std::string(e.description()));
+  }
+  const fs::path base = fs::absolute(path).parent_path();
+  CoordinatorConfig c;
+  TableReader top(root, "");
+  std::string listen = c.listen_host + ":" + std::to_string(c.listen_port);
+  std::string admin = c.admin_host + ":" + std::to_string(c.admin_port);
+  CLS_TRY(top.Get("coordinator_id", c.coordinator_id));
+  CLS_TRY(top.Get("data_dir", c.data_dir));
+  CLS_TRY(top.Get("listen", listen));
+  CLS_TRY(top.Get("admin_listen", admin));
+  CLS_TRY(top.Get("min_sites", c.min_sites));
+  CLS_TRY(top.Get("log_level", c.log_level));
+  CLS_TRY(ParseHostPort(listen, "config: 'listen'", c.listen_host, c.listen_port));
+  CLS_TRY(ParseHostPort(admin, "config: 'admin_listen'", c.admin_host, c.admin_port));
+  c.data_dir = Resolve(base, c.data_dir);
+
+  const toml::table empty;
+  const toml::table* tls = top.Table("tls");
+  if (tls == nullptr) return InvalidArgument("config: missing [tls] section");
+  TableReader t(*tls, "tls");
+  CLS_TRY(t.Get("ca", c.tls.ca_file));
+  CLS_TRY(t.Get("cert", c.tls.cert_file));
+  CLS_TRY(t.Get("key", c.tls.key_file));
+  CLS_TRY(t.Get("crl", c.tls.crl_file));
+  CLS_TRY(t.CheckUnknown());
+  for (auto* f : {&c.tls.ca_file, &c.tls.cert_file, &c.tls.key_file, &c.tls.crl_file}) {
+    *f = Resolve(base, *f);
+  }
+  if (c.tls.ca_file.empty() || c.tls.cert_file.empty() || c.tls.key_file.empty()) {
+    return InvalidArgument("config: [tls] needs ca, cert and key");
+  }
+
+  const toml::table* model = top.Table("model");
+  TableReader m(model ? *model : empty, "model");
+  CLS_TRY(m.Get("type", c.model_type));
+  CLS_TRY(m.Get("kind", c.model_kind));
+  CLS_TRY(m.Get("parameters", c.model_parameters));
+  CLS_TRY(m.CheckUnknown());
+
+  const toml::table* round = top.Table("round");
+  TableReader r(round ? *round : empty, "round");
+  double stage_timeout_s = c.stage_timeout.count() / 1000.0;
+  int64_t pause_ms = c.pause_between_rounds.count();
+  int64_t complete_up_to = static_cast<int64_t>(c.complete_graph_up_to);
+  CLS_TRY(r.Get("stage_timeout_s", stage_timeout_s));
+  CLS_TRY(r.Get("clip", c.clip));
+  CLS_TRY(r.Get("value_bits", c.value_bits));
+  CLS_TRY(r.Get("server_learning_rate", c.server_learning_rate));
+  CLS_TRY(r.Get("complete_graph_up_to", complete_up_to));
+  CLS_TRY(r.Get("pause_between_rounds_ms", pause_ms));
+  CLS_TRY(r.CheckUnknown());
+  c.stage_timeout = std::chrono::milliseconds(static_cast<int64_t>(stage_timeout_s * 1000));
+  c.pause_between_rounds = std::chrono::milliseconds(pause_ms);
+  c.complete_graph_up_to = static_cast<size_t>(std::max<int64_t>(complete_up_to, 2));
+
+  const toml::table* training = top.Table("training");
+  TableReader tr(training ? *training : empty, "training");
+  CLS_TRY(tr.Get("epochs", c.training.epochs));
+  CLS_TRY(tr.Get("batch_size", c.training.batch_size));
+  CLS_TRY(tr.Get("learning_rate", c.training.learning_rate));
+  CLS_TRY(tr.Get("l2", c.training.l2));
+  CLS_TRY(tr.Get("seed", c.training.seed));
+  CLS_TRY(tr.CheckUnknown());
+  CLS_TRY(top.CheckUnknown());
+
+  // Values that cannot work.
+  if (c.min_sites < 2) {
+    return InvalidArgument("config: 'min_sites' must be at least 2 (secure aggregation needs two)");
+  }
+  if (std::find_if(std::begin(kModelTypes), std::end(kModelTypes),
+                   [&](const char* t) { return c.model_type == t; }) == std::end(kModelTypes)) {
+    return InvalidArgument("config: 'model.type' must be one of diagnosis_predictor, "
+                           "readmission_risk, medication_recommender, clinical_nlp, "
+                           "imaging_classifier");
+  }
+  if (c.model_kind != "logistic_regression" && c.model_kind != "benchmark_vector") {
+    return InvalidArgument("config: 'model.kind' must be logistic_regression or benchmark_vector");
+  }
+  if (c.model_parameters < 1 || c.model_parameters > (int64_t{1} << 24)) {
+    return InvalidArgument("config: 'model.parameters' must be 1..16777216 "
+                           "(for logistic regression: the feature count + 1)");
+  }
+  if (!(c.stage_timeout.count() >= 100)) {
+    return InvalidArgument("config: 'round.stage_timeout_s' must be at least 0.1");
+  }
+  if (!(c.clip > 0) || !std::isfinite(c.clip)) {
+    return InvalidArgument("config: 'round.clip' must be positive");
+  }
+  if (c.value_bits < 2 || c.value_bits > 24) {
+    return InvalidArgument("config: 'round.value_bits' must be 2..24");
+  }
+  if (!(c.server_learning_rate > 0)) {
+    return InvalidArgument("config: 'round.server_learning_rate' must be positive");
+  }
+  if (c.training.epochs < 1 || c.training.batch_size < 1 ||
+      !(c.training.learning_rate > 0) || c.training.l2 < 0) {
+    return InvalidArgument("config: [training] needs epochs >= 1, batch_size >= 1, "
+                           "learning_rate > 0, l2 >= 0");
+  }
+  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
+  if (!kLevels.count(c.log_level)) {
+    return InvalidArgument("config: 'log_level' must be trace, debug, info, warn or error");
+  }
+  return c;
+}
+
+}  // namespace cls::coordinator

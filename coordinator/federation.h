@@ -1,0 +1,112 @@
+#ifndef CLS_COORDINATOR_FEDERATION_H_
+#define CLS_COORDINATOR_FEDERATION_H_
+
+#include <utility>  // Boost 1.74 Asio needs it first in C++23 mode.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/error.h"
+#include "coordinator/config.h"
+#include "coordinator/round/secure_round.h"
+#include "coordinator/store.h"
+#include "crypto/tls_context.h"
+
+namespace cls::coordinator {
+
+// A live connection to a site agent, as the federation sees it.
+class SiteConnection {
+ public:
+  virtual ~SiteConnection() = default;
+  // Queues an encoded frame; never blocks.
+  virtual void Send(std::shared_ptr<const Bytes> frame) = 0;
+  virtual void Close(std::string_view reason) = 0;
+};
+
+// Who asked, for the audit log.
+struct Actor {
+  std::string name;
+  std::string role;
+};
+
+// The live state of the round in progress, for operators.
+struct RoundProgress {
+  RoundRecord record;
+  std::string stage;
+};
+
+// The coordinator's federation logic: which sites are connected and approved,
+// the queue of requested rounds, the round in progress, and what happens when
+// a round ends (new model version, records, audit entries, result to the
+// sites). It sends through the sessions; the round logic sends through it.
+// Single-threaded: every call on the io_context thread.
+class Federation final : public RoundSender {
+ public:
+  Federation(boost::asio::io_context& io, const CoordinatorConfig& config,
+             CoordinatorStore& store);
+  ~Federation() override;
+
+  // Aborts a round a crash left running and loads (or creates) the model.
+  Status Initialize();
+
+  // Site protocol. OnHello returns the Welcome, or the reason to refuse.
+  Result<protocol::Welcome> OnHello(std::shared_ptr<SiteConnection> connection,
+                                    const crypto::PeerIdentity& peer,
+                                    const protocol::Hello& hello);
+  void OnSiteMessage(const std::string& site_id, const protocol::Message& message);
+  void OnSiteDisconnected(const std::string& site_id, const SiteConnection* connection);
+
+  // Operator actions.
+  Status ApproveSite(const std::string& site_id, const Actor& actor);
+  Result<int64_t> StartRounds(int count, const Actor& actor);
+
+  // Queries.
+  bool IsConnected(const std::string& site_id) const {
+    return connections_.count(site_id) > 0;
+  }
+  size_t connected_count() const { return connections_.size(); }
+  std::optional<RoundProgress> CurrentRound() const;
+  int queued_rounds() const { return queued_rounds_; }
+  const ModelRecord& model() const { return model_; }
+  const CoordinatorConfig& config() const { return config_; }
+  CoordinatorStore& store() { return store_; }
+
+  // RoundSender.
+  void Send(const std::string& site_id, protocol::Message message) override;
+  void Disconnect(const std::string& site_id, std::string_view reason) override;
+
+ private:
+  std::vector<SiteRecord> ActiveSites();
+  void StartNextRound();
+  void ScheduleNextRound();
+  void ArmDeadline();
+  void AfterRoundEvent();
+  void FinishRound();
+  Status CommitCompletedRound(RoundRecord& record);
+  void AuditOrLog(const Actor& actor, const std::string& event,
+                  const nlohmann::json& fields);
+
+  boost::asio::io_context& io_;
+  const CoordinatorConfig& config_;
+  CoordinatorStore& store_;
+  std::map<std::string, std::shared_ptr<SiteConnection>> connections_;
+  ModelRecord model_;
+  std::unique_ptr<SecureRound> round_;
+  RoundRecord round_record_;
+  int round_transitions_seen_ = 0;
+  int queued_rounds_ = 0;
+  boost::asio::steady_timer deadline_;
+  boost::asio::steady_timer next_round_timer_;
+};
+
+// v{N}_{YYYYMMDD_HHMMSS}
+std::string MakeVersionId(int64_t sequence);
+std::string ParameterHash(const std::vector<float>& parameters);
+
+}  // namespace cls::coordinator
+
+#endif  // CLS_COORDINATOR_FEDERATION_H_

@@ -1,0 +1,141 @@
+// cls-coordinator: runs federated training rounds with secure aggregation.
+#include <utility>  // Boost 1.74 Asio needs it first in C++23 mode.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <iostream>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "coordinator/admin_api.h"
+#include "coordinator/admin_server.h"
+#include "coordinator/config.h"
+#include "coordinator/federation.h"
+#include "coordinator/site_server.h"
+#include "coordinator/store.h"
+
+namespace {
+
+constexpr const char* kDescription = R"(cls-coordinator - the coordinator of a clinical federated learning consortium.
+
+Runs federated training rounds over mutual TLS 1.3: site agents connect with
+their site certificates, train on their own data and send only masked,
+quantized parameter deltas; the coordinator learns only their weighted sum
+(secure aggregation), updates the global model and records every round, model
+version and operator action in its SQLite database (data_dir/coordinator.db).
+
+Operators drive it with clsctl over the admin API (admin_listen):
+  clsctl sites list                 see which sites have connected
+  clsctl sites approve HOSP_001     let a site join rounds
+  clsctl round start --rounds 10    run training rounds
+
+A round in flight when the coordinator stops is aborted at the next start;
+the next round continues from the last committed global model.)";
+
+constexpr const char* kExample = R"(
+Example configuration (TOML):
+  coordinator_id = "coordinator"
+  data_dir = "./coordinator-state"
+  listen = "0.0.0.0:7443"          # site agents connect here
+  admin_listen = "127.0.0.1:7444"  # clsctl connects here
+  min_sites = 3
+  [tls]
+  ca = "pki/ca.pem"
+  cert = "pki/issued/coordinator.pem"
+  key = "pki/issued/coordinator.key"
+  crl = "pki/ca-crl.pem"
+  [model]
+  type = "diagnosis_predictor"     # the original guide's ModelType
+  kind = "logistic_regression"
+  parameters = 23                  # features + 1 (bias)
+  [round]
+  stage_timeout_s = 30
+  clip = 1.0                       # L2 bound of each site's weighted delta
+  value_bits = 16
+  [training]
+  epochs = 5
+  batch_size = 32
+  learning_rate = 0.1
+  l2 = 0.0001
+See docs/operations.md for every option.)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace cls::coordinator;
+  CLI::App app{kDescription, "cls-coordinator"};
+  app.footer(kExample);
+  std::string config_path;
+  std::string log_level;
+  bool check_only = false;
+  app.add_option("-c,--config", config_path, "Configuration file (TOML)")->required();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn or error (overrides the config)");
+  app.add_flag("--check-config", check_only, "Validate the configuration and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  auto logger = spdlog::stderr_color_mt("coordinator");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+
+  auto config = LoadCoordinatorConfig(config_path);
+  if (!config) {
+    std::cerr << "cls-coordinator: " << config.error().message << "\n";
+    return 2;
+  }
+  spdlog::set_level(spdlog::level::from_str(log_level.empty() ? config->log_level : log_level));
+  auto server_tls = cls::crypto::MakeServerTlsContext(config->tls);
+  if (!server_tls) {
+    std::cerr << "cls-coordinator: " << server_tls.error().message << "\n";
+    return 2;
+  }
+  if (check_only) {
+    std::cout << "configuration OK: " << config_path << "\n";
+    return 0;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(config->data_dir, ec);
+  if (ec) {
+    std::cerr << "cls-coordinator: cannot create data_dir " << config->data_dir << ": "
+              << ec.message() << "\n";
+    return 2;
+  }
+  auto store = CoordinatorStore::Open(config->data_dir + "/coordinator.db");
+  if (!store) {
+    std::cerr << "cls-coordinator: " << store.error().message << "\n";
+    return 2;
+  }
+
+  boost::asio::io_context io(1);
+  Federation federation(io, *config, **store);
+  if (auto s = federation.Initialize(); !s) {
+    std::cerr << "cls-coordinator: " << s.error().message << "\n";
+    return 2;
+  }
+  SiteServer sites(io, *server_tls, federation);
+  AdminApi api(federation);
+  AdminServer admin(io, *server_tls, api);
+  auto site_port = sites.Listen(config->listen_host, config->listen_port);
+  if (!site_port) {
+    std::cerr << "cls-coordinator: " << site_port.error().message << "\n";
+    return 2;
+  }
+  auto admin_port = admin.Listen(config->admin_host, config->admin_port);
+  if (!admin_port) {
+    std::cerr << "cls-coordinator: " << admin_port.error().message << "\n";
+    return 2;
+  }
+  spdlog::info("coordinator {} listening: sites on {}:{}, admin API on {}:{}",
+               config->coordinator_id, config->listen_host, *site_port,
+               config->admin_host, *admin_port);
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int signal) {
+    spdlog::info("signal {}: stopping", signal);
+    io.stop();
+  });
+  io.run();
+  spdlog::info("stopped");
+  return 0;
+}

@@ -1,0 +1,69 @@
+#include "coordinator/round/round_r2_masked_input_state.h"
+
+#include "coordinator/round/round_r3_unmask_state.h"
+
+namespace cls::coordinator {
+
+void RoundMaskedInputState::Handle(uint32_t index,
+                                   const protocol::Message& message) {
+  const auto* input = std::get_if<protocol::MaskedInput>(&message);
+  if (input == nullptr) {
+    return Reject(index, "expected masked_input, got " +
+                             std::string(protocol::MessageName(message)));
+  }
+  if (input->round_id != round_id()) {
+    return Reject(index, "masked_input for round " +
+                             std::to_string(input->round_id));
+  }
+  auto& sum = context_.masked_sum;
+  if (input->masked.size() != sum.size()) {
+    return Reject(index, "masked_input: " +
+                             std::to_string(input->masked.size()) +
+                             " elements, expected " +
+                             std::to_string(sum.size()));
+  }
+  const uint32_t modulus = context_.Modulus();
+  uint32_t out_of_ring = 0;
+  for (uint32_t v : input->masked) out_of_ring |= v & ~modulus;
+  if (out_of_ring != 0) {
+    return Reject(index, "masked_input: element outside Z_(2^" +
+                             std::to_string(context_.settings.quantization.ring_bits) +
+                             ")");
+  }
+  const auto& m = input->metrics;
+  if (m.correct > m.count) {
+    return Reject(index, "masked_input: metrics report more correct than counted");
+  }
+  for (size_t i = 0; i < sum.size(); ++i) sum[i] += input->masked[i];
+  ParticipantState& site = context_.at(index);
+  site.metrics = m;
+  site.masked = true;
+}
+
+std::unique_ptr<RoundState> RoundMaskedInputState::Finish() {
+  const uint32_t modulus = context_.Modulus();
+  for (auto& v : context_.masked_sum) v &= modulus;
+
+  std::set<uint32_t> u3 = Active([](const ParticipantState& s) { return s.masked; });
+  std::set<uint32_t> dropped;  // shared keys, then sent no input
+  for (const auto& site : context_.participants) {
+    if (site.shared && !u3.count(site.index)) dropped.insert(site.index);
+  }
+  // Survivors' self masks and dropped sites' pairwise masks must both be
+  // reconstructible from the survivors' shares.
+  std::string why = CheckNeighbourhoods(u3, u3);
+  if (why.empty()) why = CheckNeighbourhoods(dropped, u3);
+  if (!why.empty()) return Abort("masked_input: " + why);
+
+  for (uint32_t index : u3) {
+    protocol::UnmaskRequest request{.round_id = round_id(), .survivors = {}, .dropped = {}};
+    for (uint32_t n : context_.at(index).neighbours) {
+      if (u3.count(n)) request.survivors.push_back(n);
+      if (dropped.count(n)) request.dropped.push_back(n);
+    }
+    context_.Send(index, std::move(request));
+  }
+  return std::make_unique<RoundUnmaskState>(context_, std::move(dropped));
+}
+
+}  // namespace cls::coordinator

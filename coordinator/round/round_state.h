@@ -1,0 +1,81 @@
+#ifndef CLS_COORDINATOR_ROUND_ROUND_STATE_H_
+#define CLS_COORDINATOR_ROUND_ROUND_STATE_H_
+
+#include <memory>
+#include <set>
+#include <string>
+
+#include "coordinator/round/round_context.h"
+
+namespace cls::coordinator {
+
+// One stage of the secure aggregation server. A state receives the messages
+// of its stage, drops sites that misbehave or vanish, and, once every
+// expected site has answered (or the stage deadline passed), returns the next
+// state. Only SecureRound swaps states. Not thread-safe.
+class RoundState {
+ public:
+  explicit RoundState(RoundContext& context) : context_(context) {}
+  virtual ~RoundState() = default;
+  RoundState(const RoundState&) = delete;
+  RoundState& operator=(const RoundState&) = delete;
+
+  virtual RoundStage stage() const = 0;
+
+  // Each returns the next state, or nullptr to stay in this one.
+  std::unique_ptr<RoundState> OnMessage(uint32_t index,
+                                        const protocol::Message& message);
+  std::unique_ptr<RoundState> OnSiteLost(uint32_t index);
+  std::unique_ptr<RoundState> OnDeadline();
+
+ protected:
+  // Handles a message of this stage from an active, expected site. Returns
+  // false (after dropping the site) when the message is bad.
+  virtual void Handle(uint32_t index, const protocol::Message& message) = 0;
+  // Whether the site still owes this stage a message.
+  virtual bool Pending(const ParticipantState& site) const = 0;
+  // Called when nothing is pending any more; builds the next state.
+  virtual std::unique_ptr<RoundState> Finish() = 0;
+
+  // Drops the site and closes its connection: it broke the protocol.
+  void Reject(uint32_t index, std::string reason);
+  std::unique_ptr<RoundState> Abort(std::string reason);
+  // Checks that every site in `members` has at least its threshold of
+  // neighbours in `alive`; otherwise the reason to abort.
+  std::string CheckNeighbourhoods(const std::set<uint32_t>& members,
+                                  const std::set<uint32_t>& alive) const;
+  std::set<uint32_t> Active(bool (*pred)(const ParticipantState&)) const;
+  uint64_t round_id() const { return context_.settings.round_id; }
+
+  RoundContext& context_;
+
+ private:
+  std::unique_ptr<RoundState> MaybeFinish();
+};
+
+// Terminal states.
+class RoundCompletedState final : public RoundState {
+ public:
+  using RoundState::RoundState;
+  RoundStage stage() const override { return RoundStage::kCompleted; }
+
+ protected:
+  void Handle(uint32_t, const protocol::Message&) override {}
+  bool Pending(const ParticipantState&) const override { return false; }
+  std::unique_ptr<RoundState> Finish() override { return nullptr; }
+};
+
+class RoundAbortedState final : public RoundState {
+ public:
+  using RoundState::RoundState;
+  RoundStage stage() const override { return RoundStage::kAborted; }
+
+ protected:
+  void Handle(uint32_t, const protocol::Message&) override {}
+  bool Pending(const ParticipantState&) const override { return false; }
+  std::unique_ptr<RoundState> Finish() override { return nullptr; }
+};
+
+}  // namespace cls::coordinator
+
+#endif  // CLS_COORDINATOR_ROUND_ROUND_STATE_H_

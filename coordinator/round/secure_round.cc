@@ -1,0 +1,109 @@
+#include "coordinator/round/secure_round.h"
+
+#include <cmath>
+#include <random>
+
+#include "coordinator/round/round_r0_advertise_keys_state.h"
+#include "protocol/secagg.h"
+
+namespace cls::coordinator {
+
+SecureRound::SecureRound(RoundSender* sender) { context_.sender = sender; }
+
+Result<std::unique_ptr<SecureRound>> SecureRound::Start(
+    RoundSettings settings, const std::vector<RoundParticipant>& participants,
+    RoundSender* sender) {
+  if (participants.size() < 2) {
+    return InvalidArgument("round: " + std::to_string(participants.size()) +
+                           " participants; secure aggregation needs at least 2");
+  }
+  if (auto ok = core::ValidateQuantizationSpec(settings.quantization); !ok) {
+    return std::unexpected(ok.error());
+  }
+  auto ring = core::RingBitsFor(settings.quantization.value_bits,
+                                static_cast<int>(participants.size()));
+  if (!ring) return std::unexpected(ring.error());
+  if (settings.quantization.ring_bits < *ring) {
+    return InvalidArgument("round: ring of " +
+                           std::to_string(settings.quantization.ring_bits) +
+                           " bits can wrap with " +
+                           std::to_string(participants.size()) + " sites");
+  }
+  double weight_sum = 0;
+  for (const auto& p : participants) {
+    if (!(p.weight > 0)) {
+      return InvalidArgument("round: site " + p.site_id + " has weight " +
+                             std::to_string(p.weight));
+    }
+    weight_sum += p.weight;
+  }
+  if (std::abs(weight_sum - 1.0) > 1e-6) {
+    return InvalidArgument("round: weights sum to " + std::to_string(weight_sum));
+  }
+
+  std::unique_ptr<SecureRound> round(new SecureRound(sender));
+  RoundContext& ctx = round->context_;
+  ctx.settings = std::move(settings);
+  std::mt19937_64 rng(ctx.settings.graph_seed);
+  auto graph = protocol::BuildNeighbourGraph(
+      participants.size(), ctx.settings.complete_graph_up_to, rng);
+  for (size_t i = 0; i < participants.size(); ++i) {
+    ParticipantState site;
+    site.site_id = participants[i].site_id;
+    site.index = static_cast<uint32_t>(i + 1);
+    site.weight = participants[i].weight;
+    for (uint32_t n : graph[i]) site.neighbours.push_back(n + 1);
+    site.threshold = protocol::ThresholdFor(site.neighbours.size());
+    if (!ctx.index_of.emplace(site.site_id, site.index).second) {
+      return InvalidArgument("round: site " + site.site_id + " listed twice");
+    }
+    ctx.participants.push_back(std::move(site));
+  }
+
+  const RoundSettings& s = ctx.settings;
+  for (const auto& site : ctx.participants) {
+    protocol::RoundAnnounce announce;
+    announce.round_id = s.round_id;
+    announce.model_version = s.model_version;
+    announce.model_hash = s.model_hash;
+    announce.model_kind = s.model_kind;
+    announce.parameters = s.global_parameters;
+    announce.training = s.training;
+    announce.clip = s.quantization.clip;
+    announce.value_bits = static_cast<uint8_t>(s.quantization.value_bits);
+    announce.ring_bits = static_cast<uint8_t>(s.quantization.ring_bits);
+    announce.weight = site.weight;
+    announce.self_index = site.index;
+    for (uint32_t n : site.neighbours) {
+      announce.neighbours.push_back({ctx.at(n).site_id, n});
+    }
+    announce.threshold = site.threshold;
+    announce.stage_timeout_ms = static_cast<uint32_t>(s.stage_timeout.count());
+    ctx.Send(site.index, std::move(announce));
+  }
+  round->state_ = std::make_unique<RoundAdvertiseKeysState>(ctx);
+  return round;
+}
+
+void SecureRound::OnMessage(const std::string& site_id,
+                            const protocol::Message& message) {
+  auto it = context_.index_of.find(site_id);
+  if (it == context_.index_of.end()) return;
+  Apply(state_->OnMessage(it->second, message));
+}
+
+void SecureRound::OnSiteLost(const std::string& site_id) {
+  auto it = context_.index_of.find(site_id);
+  if (it == context_.index_of.end()) return;
+  Apply(state_->OnSiteLost(it->second));
+}
+
+void SecureRound::OnDeadline() { Apply(state_->OnDeadline()); }
+
+void SecureRound::Apply(std::unique_ptr<RoundState> next) {
+  if (!next) return;
+  state_ = std::move(next);
+  ++transitions_;
+}
+
+}  // namespace cls::coordinator

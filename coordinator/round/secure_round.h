@@ -1,0 +1,59 @@
+#ifndef CLS_COORDINATOR_ROUND_SECURE_ROUND_H_
+#define CLS_COORDINATOR_ROUND_SECURE_ROUND_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "coordinator/round/round_context.h"
+#include "coordinator/round/round_state.h"
+
+namespace cls::coordinator {
+
+// One secure aggregation round, server side: the facade that owns the round's
+// data and swaps its stage states. Feed it decoded messages, lost connections
+// and deadline ticks; read the stage and, once completed, the outcome.
+// Knows nothing of sockets or timers. Not thread-safe: one thread drives it.
+class SecureRound {
+ public:
+  // Validates the settings (at least 2 participants, weights positive and
+  // summing to 1, a valid quantization whose ring holds the sum) and sends
+  // each participant its RoundAnnounce.
+  static Result<std::unique_ptr<SecureRound>> Start(
+      RoundSettings settings, const std::vector<RoundParticipant>& participants,
+      RoundSender* sender);
+
+  void OnMessage(const std::string& site_id, const protocol::Message& message);
+  void OnSiteLost(const std::string& site_id);
+  void OnDeadline();
+
+  RoundStage stage() const { return state_->stage(); }
+  bool finished() const {
+    return stage() == RoundStage::kCompleted || stage() == RoundStage::kAborted;
+  }
+  bool IsParticipant(const std::string& site_id) const {
+    return context_.index_of.count(site_id) > 0;
+  }
+  uint64_t round_id() const { return context_.settings.round_id; }
+  const RoundSettings& settings() const { return context_.settings; }
+  const RoundOutcome& outcome() const { return context_.outcome; }
+  const std::string& abort_reason() const { return context_.abort_reason; }
+  const std::vector<ParticipantState>& participants() const {
+    return context_.participants;
+  }
+  // Number of stage changes so far; lets the driver re-arm its deadline.
+  int transitions() const { return transitions_; }
+
+ private:
+  explicit SecureRound(RoundSender* sender);
+  void Apply(std::unique_ptr<RoundState> next);
+
+  RoundContext context_;
+  std::unique_ptr<RoundState> state_;
+  int transitions_ = 0;
+};
+
+}  // namespace cls::coordinator
+
+#endif  // CLS_COORDINATOR_ROUND_SECURE_ROUND_H_

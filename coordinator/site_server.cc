@@ -1,0 +1,208 @@
+#include "coordinator/site_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <deque>
+
+#include "protocol/channel.h"
+#include "protocol/frame.h"
+
+namespace cls::coordinator {
+namespace asio = boost::asio;
+using asio::use_awaitable;
+
+namespace {
+
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+constexpr auto kHelloTimeout = std::chrono::seconds(10);
+constexpr auto kTransferTimeout = std::chrono::seconds(120);
+constexpr auto kWriteTimeout = std::chrono::seconds(120);
+// A site that does not drain its socket must not make the coordinator buffer
+// without bound: past this many queued bytes it is disconnected.
+constexpr size_t kMaxQueuedBytes = size_t{512} << 20;
+
+// One site agent's connection. Owns itself through shared_ptr while its read
+// loop runs; a single writer coroutine drains the queue in order.
+class SiteSession final : public SiteConnection,
+                          public std::enable_shared_from_this<SiteSession> {
+ public:
+  SiteSession(std::shared_ptr<protocol::Channel> channel, Federation& federation)
+      : channel_(std::move(channel)),
+        federation_(federation),
+        wake_writer_(channel_->stream().get_executor()) {}
+
+  asio::awaitable<void> Run();
+
+  void Send(std::shared_ptr<const Bytes> frame) override {
+    if (closing_) return;
+    queued_bytes_ += frame->size();
+    if (queued_bytes_ > kMaxQueuedBytes) {
+      Close("write queue over its limit");
+      return;
+    }
+    queue_.push_back(std::move(frame));
+    wake_writer_.cancel();
+  }
+
+  void Close(std::string_view reason) override {
+    if (closing_) return;
+    spdlog::info("closing connection of {}: {}", site_id_.empty() ? channel_->peer_address() : site_id_,
+                 reason);
+    closing_ = true;
+    // Let the writer flush what is queued (e.g. a Rejected), then close.
+    wake_writer_.cancel();
+  }
+
+ private:
+  asio::awaitable<void> WriteLoop();
+  asio::awaitable<void> Refuse(const std::string& reason);
+
+  std::shared_ptr<protocol::Channel> channel_;
+  Federation& federation_;
+  std::string site_id_;
+  std::deque<std::shared_ptr<const Bytes>> queue_;
+  size_t queued_bytes_ = 0;
+  bool closing_ = false;
+  asio::steady_timer wake_writer_;
+};
+
+asio::awaitable<void> SiteSession::Refuse(const std::string& reason) {
+  spdlog::warn("refusing {} ({}): {}", site_id_.empty() ? "connection" : site_id_,
+               channel_->peer_address(), reason);
+  auto frame = std::make_shared<const Bytes>(
+      protocol::EncodeFrame(protocol::Rejected{reason}));
+  (void)co_await channel_->Write(frame, std::chrono::seconds(5));
+  co_await channel_->Close();
+}
+
+asio::awaitable<void> SiteSession::Run() {
+  auto self = shared_from_this();
+  auto handshake = co_await channel_->Handshake(asio::ssl::stream_base::server,
+                                                kHandshakeTimeout);
+  if (!handshake) {
+    spdlog::warn("TLS handshake with {} refused: {}", channel_->peer_address(),
+                 handshake.error().message);
+    co_return;
+  }
+  auto peer = crypto::GetPeerIdentity(channel_->stream().native_handle());
+  if (!peer) {
+    co_await Refuse("no verified client certificate");
+    co_return;
+  }
+  if (peer->role != "site") {
+    co_await Refuse("certificate role '" + peer->role + "' may not use the site protocol");
+    co_return;
+  }
+  auto first = co_await channel_->Read(kHelloTimeout, kHelloTimeout);
+  if (!first) {
+    spdlog::warn("{} ({}): no hello: {}", peer->common_name, channel_->peer_address(),
+                 first.error().message);
+    co_return;
+  }
+  const auto* hello = std::get_if<protocol::Hello>(&*first);
+  if (hello == nullptr) {
+    co_await Refuse("expected hello, got " + std::string(protocol::MessageName(*first)));
+    co_return;
+  }
+  site_id_ = peer->common_name;
+  auto welcome = federation_.OnHello(self, *peer, *hello);
+  if (!welcome) {
+    co_await Refuse(welcome.error().message);
+    co_return;
+  }
+  Send(std::make_shared<const Bytes>(protocol::EncodeFrame(*welcome)));
+  asio::co_spawn(channel_->stream().get_executor(), WriteLoop(), asio::detached);
+
+  while (!closing_) {
+    auto message = co_await channel_->Read(protocol::Clock::duration::max(),
+                                           kTransferTimeout);
+    if (closing_) break;
+    if (!message) {
+      if (message.error().code == ErrorCode::kInvalidArgument) {
+        // Logged without payload: the frame may hold anything.
+        spdlog::warn("site {}: malformed frame: {}", site_id_, message.error().message);
+      } else {
+        spdlog::info("site {}: connection ended: {}", site_id_, message.error().message);
+      }
+      break;
+    }
+    federation_.OnSiteMessage(site_id_, *message);
+  }
+  closing_ = true;
+  wake_writer_.cancel();
+  federation_.OnSiteDisconnected(site_id_, this);
+}
+
+asio::awaitable<void> SiteSession::WriteLoop() {
+  auto self = shared_from_this();
+  while (true) {
+    while (!queue_.empty()) {
+      auto frame = std::move(queue_.front());
+      queue_.pop_front();
+      queued_bytes_ -= frame->size();
+      auto written = co_await channel_->Write(frame, kWriteTimeout);
+      if (!written) {
+        spdlog::info("site {}: write failed: {}", site_id_, written.error().message);
+        closing_ = true;
+        channel_->CloseNow();
+        co_return;
+      }
+    }
+    if (closing_) {
+      // A TCP close, not a TLS shutdown: the read loop may still be reading,
+      // and a shutdown would be a second concurrent operation on the stream.
+      channel_->CloseNow();
+      co_return;
+    }
+    wake_writer_.expires_at(asio::steady_timer::time_point::max());
+    boost::system::error_code ec;
+    co_await wake_writer_.async_wait(asio::redirect_error(use_awaitable, ec));
+  }
+}
+
+}  // namespace
+
+SiteServer::SiteServer(asio::io_context& io, std::shared_ptr<asio::ssl::context> tls,
+                       Federation& federation)
+    : io_(io), tls_(std::move(tls)), federation_(federation), acceptor_(io) {}
+
+Result<uint16_t> SiteServer::Listen(const std::string& host, uint16_t port) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return InvalidArgument("listen: bad address '" + host + "'");
+  asio::ip::tcp::endpoint endpoint(address, port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Unavailable("cannot listen on " + host + ":" + std::to_string(port) +
+                       ": " + ec.message());
+  }
+  asio::co_spawn(io_, AcceptLoop(), asio::detached);
+  return acceptor_.local_endpoint().port();
+}
+
+asio::awaitable<void> SiteServer::AcceptLoop() {
+  while (acceptor_.is_open()) {
+    boost::system::error_code ec;
+    asio::ip::tcp::socket socket(io_);
+    co_await acceptor_.async_accept(socket, asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      spdlog::warn("accept: {}", ec.message());
+      continue;
+    }
+    socket.set_option(asio::socket_base::keep_alive(true), ec);
+    socket.set_option(asio::ip::tcp::no_delay(true), ec);
+    auto channel = protocol::Channel::Create(protocol::TlsStream(std::move(socket), *tls_));
+    auto session = std::make_shared<SiteSession>(std::move(channel), federation_);
+    asio::co_spawn(io_, session->Run(), asio::detached);
+  }
+}
+
+}  // namespace cls::coordinator

@@ -1,0 +1,138 @@
+#include "protocol/channel.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <vector>
+
+#include "protocol/frame.h"
+
+namespace cls::protocol {
+namespace asio = boost::asio;
+using asio::use_awaitable;
+
+namespace {
+
+constexpr auto kWatchdogTick = std::chrono::milliseconds(250);
+
+std::string Describe(const boost::system::error_code& ec) {
+  return ec == asio::error::operation_aborted ? "timed out or closed"
+                                              : ec.message();
+}
+
+}  // namespace
+
+std::shared_ptr<Channel> Channel::Create(TlsStream stream) {
+  std::shared_ptr<Channel> channel(new Channel(std::move(stream)));
+  channel->StartWatchdog();
+  return channel;
+}
+
+Channel::Channel(TlsStream stream)
+    : stream_(std::move(stream)), watchdog_(stream_.get_executor()) {
+  boost::system::error_code ec;
+  auto endpoint = stream_.lowest_layer().remote_endpoint(ec);
+  if (!ec) peer_address_ = endpoint.address().to_string() + ":" +
+                           std::to_string(endpoint.port());
+}
+
+Channel::~Channel() { CloseNow(); }
+
+void Channel::StartWatchdog() {
+  std::weak_ptr<Channel> weak = shared_from_this();
+  asio::co_spawn(
+      watchdog_.get_executor(),
+      [weak]() -> asio::awaitable<void> {
+        while (true) {
+          std::shared_ptr<Channel> self = weak.lock();
+          if (!self || !self->open_) co_return;
+          auto now = Clock::now();
+          if (now > self->read_deadline_ || now > self->write_deadline_) {
+            self->CloseNow();
+            co_return;
+          }
+          self->watchdog_.expires_after(kWatchdogTick);
+          auto& timer = self->watchdog_;
+          self.reset();  // do not keep the channel alive while waiting
+          boost::system::error_code ec;
+          co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+          if (ec == asio::error::operation_aborted) co_return;
+        }
+      },
+      asio::detached);
+}
+
+void Channel::CloseNow() {
+  if (!open_) return;
+  open_ = false;
+  boost::system::error_code ec;
+  stream_.lowest_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  stream_.lowest_layer().close(ec);
+  watchdog_.cancel();
+}
+
+asio::awaitable<Status> Channel::Handshake(
+    asio::ssl::stream_base::handshake_type type, Clock::duration timeout) {
+  auto self = shared_from_this();
+  read_deadline_ = Clock::now() + timeout;
+  boost::system::error_code ec;
+  co_await stream_.async_handshake(type, asio::redirect_error(use_awaitable, ec));
+  read_deadline_ = Clock::time_point::max();
+  if (ec) {
+    CloseNow();
+    co_return Unavailable("tls handshake: " + Describe(ec));
+  }
+  co_return Status{};
+}
+
+asio::awaitable<Result<Message>> Channel::Read(Clock::duration idle,
+                                               Clock::duration transfer) {
+  auto self = shared_from_this();
+  std::array<uint8_t, kFrameHeaderBytes> header_bytes;
+  boost::system::error_code ec;
+  read_deadline_ = idle == Clock::duration::max() ? Clock::time_point::max()
+                                                  : Clock::now() + idle;
+  co_await asio::async_read(stream_, asio::buffer(header_bytes),
+                            asio::redirect_error(use_awaitable, ec));
+  if (ec) {
+    read_deadline_ = Clock::time_point::max();
+    co_return Unavailable("read: " + Describe(ec));
+  }
+  auto header = DecodeFrameHeader(header_bytes);
+  if (!header) co_return std::unexpected(header.error());
+
+  // 8-byte aligned storage for Cap'n Proto; sized only after the header check.
+  std::vector<uint64_t> words(header->length / 8);
+  read_deadline_ = Clock::now() + transfer;
+  co_await asio::async_read(stream_, asio::buffer(words.data(), header->length),
+                            asio::redirect_error(use_awaitable, ec));
+  read_deadline_ = Clock::time_point::max();
+  if (ec) co_return Unavailable("read: " + Describe(ec));
+  co_return DecodeFramePayload(*header, words);
+}
+
+asio::awaitable<Status> Channel::Write(std::shared_ptr<const Bytes> frame,
+                                       Clock::duration timeout) {
+  auto self = shared_from_this();
+  boost::system::error_code ec;
+  write_deadline_ = Clock::now() + timeout;
+  co_await asio::async_write(stream_, asio::buffer(*frame),
+                             asio::redirect_error(use_awaitable, ec));
+  write_deadline_ = Clock::time_point::max();
+  if (ec) co_return Unavailable("write: " + Describe(ec));
+  co_return Status{};
+}
+
+asio::awaitable<void> Channel::Close() {
+  auto self = shared_from_this();
+  if (!open_) co_return;
+  write_deadline_ = Clock::now() + std::chrono::seconds(1);
+  boost::system::error_code ec;
+  co_await stream_.async_shutdown(asio::redirect_error(use_awaitable, ec));
+  CloseNow();
+}
+
+}  // namespace cls::protocol

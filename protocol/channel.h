@@ -1,0 +1,68 @@
+#ifndef CLS_PROTOCOL_CHANNEL_H_
+#define CLS_PROTOCOL_CHANNEL_H_
+
+#include <utility>  // Boost 1.74 Asio needs it first in C++23 mode.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <memory>
+
+#include "common/error.h"
+#include "protocol/messages.h"
+
+namespace cls::protocol {
+
+using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
+using Clock = std::chrono::steady_clock;
+
+// A mutually authenticated TLS 1.3 connection carrying frames
+// (protocol/frame.h). Every handshake, read and write has a deadline, enforced
+// by a watchdog that closes the socket when one passes; a frame is
+// size-checked from its header before any payload buffer is allocated.
+// One reader and one writer may run at once. Owned through shared_ptr (the
+// watchdog holds a weak reference); all calls on one io_context thread.
+class Channel : public std::enable_shared_from_this<Channel> {
+ public:
+  static std::shared_ptr<Channel> Create(TlsStream stream);
+  ~Channel();
+
+  // TLS handshake as server or client within `timeout`. The caller checks the
+  // peer's identity afterwards (crypto::GetPeerIdentity).
+  boost::asio::awaitable<Status> Handshake(
+      boost::asio::ssl::stream_base::handshake_type type, Clock::duration timeout);
+
+  // Waits up to `idle` for the next frame header (a long wait between rounds
+  // is normal), then up to `transfer` for its payload.
+  boost::asio::awaitable<Result<Message>> Read(Clock::duration idle,
+                                               Clock::duration transfer);
+
+  // Writes one encoded frame (EncodeFrame) within `timeout`.
+  boost::asio::awaitable<Status> Write(std::shared_ptr<const Bytes> frame,
+                                       Clock::duration timeout);
+
+  // TLS close_notify (bounded to a second), then TCP close.
+  boost::asio::awaitable<void> Close();
+  void CloseNow();
+  bool is_open() const { return open_; }
+
+  TlsStream& stream() { return stream_; }
+  std::string peer_address() const { return peer_address_; }
+
+ private:
+  explicit Channel(TlsStream stream);
+  void StartWatchdog();
+
+  TlsStream stream_;
+  boost::asio::steady_timer watchdog_;
+  Clock::time_point read_deadline_ = Clock::time_point::max();
+  Clock::time_point write_deadline_ = Clock::time_point::max();
+  bool open_ = true;
+  std::string peer_address_;
+};
+
+}  // namespace cls::protocol
+
+#endif  // CLS_PROTOCOL_CHANNEL_H_

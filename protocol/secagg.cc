@@ -1,0 +1,155 @@
+#include "protocol/secagg.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <string>
+
+#include "crypto/hkdf.h"
+#include "crypto/x25519.h"
+
+namespace cls::protocol {
+namespace {
+
+Bytes RoundSalt(uint64_t round_id) {
+  Bytes salt(8);
+  for (int i = 0; i < 8; ++i) salt[i] = static_cast<uint8_t>(round_id >> (8 * i));
+  return salt;
+}
+
+Result<Key32> DeriveFromAgreement(const Key32& own_private,
+                                  const Key32& peer_public, uint64_t round_id,
+                                  std::string_view label) {
+  auto shared = crypto::X25519SharedSecret(own_private, peer_public);
+  if (!shared) return std::unexpected(shared.error());
+  return crypto::DeriveKey32(*shared, RoundSalt(round_id), label);
+}
+
+void PutU32(Bytes& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+void PutU64(Bytes& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+
+// Reads little-endian integers from a byte span, remembering underflow.
+class Reader {
+ public:
+  explicit Reader(ByteSpan bytes) : bytes_(bytes) {}
+  bool ok() const { return ok_; }
+  bool at_end() const { return pos_ == bytes_.size(); }
+  uint64_t Read(int width) {
+    if (!ok_ || bytes_.size() - pos_ < static_cast<size_t>(width)) {
+      ok_ = false;
+      return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < width; ++i) v |= uint64_t{bytes_[pos_ + i]} << (8 * i);
+    pos_ += width;
+    return v;
+  }
+
+ private:
+  ByteSpan bytes_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+void PutShare(Bytes& out, const crypto::ShamirShare& share) {
+  PutU32(out, share.x);
+  PutU32(out, static_cast<uint32_t>(share.y.size()));
+  for (uint64_t y : share.y) PutU64(out, y);
+}
+
+bool ReadShare(Reader& in, crypto::ShamirShare& share) {
+  // A share of a 32-byte secret has 5 chunks; anything far larger is garbage.
+  constexpr uint32_t kMaxChunks = 64;
+  share.x = static_cast<uint32_t>(in.Read(4));
+  uint32_t count = static_cast<uint32_t>(in.Read(4));
+  if (!in.ok() || count > kMaxChunks) return false;
+  share.y.resize(count);
+  for (auto& y : share.y) y = in.Read(8);
+  return in.ok();
+}
+
+}  // namespace
+
+Result<Key32> PairwiseMaskSeed(const Key32& own_mask_private_key,
+                               const Key32& peer_mask_public_key,
+                               uint64_t round_id) {
+  return DeriveFromAgreement(own_mask_private_key, peer_mask_public_key,
+                             round_id, "cls secagg pairwise mask v1");
+}
+
+Result<Key32> ShareEncryptionKey(const Key32& own_cipher_private_key,
+                                 const Key32& peer_cipher_public_key,
+                                 uint64_t round_id) {
+  return DeriveFromAgreement(own_cipher_private_key, peer_cipher_public_key,
+                             round_id, "cls secagg share encryption v1");
+}
+
+Bytes ShareAssociatedData(uint64_t round_id, uint32_t from_index,
+                          uint32_t to_index) {
+  static constexpr std::string_view kLabel = "cls secagg share v1";
+  Bytes aad(kLabel.begin(), kLabel.end());
+  PutU64(aad, round_id);
+  PutU32(aad, from_index);
+  PutU32(aad, to_index);
+  return aad;
+}
+
+Bytes EncodeSharePlaintext(const SharePlaintext& plaintext) {
+  Bytes out;
+  PutU32(out, plaintext.from_index);
+  PutU32(out, plaintext.to_index);
+  PutShare(out, plaintext.mask_key_share);
+  PutShare(out, plaintext.self_mask_share);
+  return out;
+}
+
+Result<SharePlaintext> DecodeSharePlaintext(ByteSpan bytes) {
+  Reader in(bytes);
+  SharePlaintext p;
+  p.from_index = static_cast<uint32_t>(in.Read(4));
+  p.to_index = static_cast<uint32_t>(in.Read(4));
+  if (!ReadShare(in, p.mask_key_share) || !ReadShare(in, p.self_mask_share) ||
+      !in.at_end()) {
+    return InvalidArgument("share: malformed plaintext");
+  }
+  return p;
+}
+
+uint32_t ThresholdFor(size_t neighbourhood_size) {
+  return static_cast<uint32_t>(neighbourhood_size / 2 + 1);
+}
+
+std::vector<std::vector<uint32_t>> BuildNeighbourGraph(size_t n,
+                                                       size_t complete_up_to,
+                                                       std::mt19937_64& rng) {
+  std::vector<std::vector<uint32_t>> graph(n);
+  if (n <= complete_up_to) {
+    std::vector<uint32_t> all(n);
+    std::iota(all.begin(), all.end(), 0u);
+    for (auto& list : graph) list = all;
+    return graph;
+  }
+  size_t k = static_cast<size_t>(std::ceil(2.0 * std::log2(double(n))));
+  if (k % 2) ++k;
+  k = std::min(k, n - 1 - ((n - 1) % 2));
+  std::vector<uint32_t> order(n);
+  std::iota(order.begin(), order.end(), 0u);
+  std::shuffle(order.begin(), order.end(), rng);
+  for (size_t pos = 0; pos < n; ++pos) {
+    auto& list = graph[order[pos]];
+    list.push_back(order[pos]);
+    for (size_t step = 1; step <= k / 2; ++step) {
+      list.push_back(order[(pos + step) % n]);
+      list.push_back(order[(pos + n - step) % n]);
+    }
+    std::sort(list.begin(), list.end());
+  }
+  return graph;
+}
+
+}  // namespace cls::protocol

@@ -1,0 +1,69 @@
+#ifndef CLS_PROTOCOL_SECAGG_H_
+#define CLS_PROTOCOL_SECAGG_H_
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/error.h"
+#include "crypto/shamir.h"
+
+namespace cls::protocol {
+
+// The rules of secure aggregation (Bonawitz et al., CCS 2017, with the sparse
+// neighbour graph of SecAgg+, Bell et al., CCS 2020) that the coordinator and
+// the site agents must apply identically: key derivation, the sign of a
+// pairwise mask, the encoding of an encrypted share, the neighbour graph and
+// the reconstruction threshold.
+
+// Seed of the pairwise mask between two sites: HKDF-SHA256 over their X25519
+// shared secret, salted with the round id, so keys reused by mistake across
+// rounds still give fresh masks.
+Result<Key32> PairwiseMaskSeed(const Key32& own_mask_private_key,
+                               const Key32& peer_mask_public_key,
+                               uint64_t round_id);
+
+// AES-256-GCM key for the shares one site encrypts for another.
+Result<Key32> ShareEncryptionKey(const Key32& own_cipher_private_key,
+                                 const Key32& peer_cipher_public_key,
+                                 uint64_t round_id);
+
+// Site u adds PRG(s_uv) when u < v and subtracts it when u > v, so the pair's
+// masks cancel in the sum.
+inline int PairwiseMaskSign(uint32_t self_index, uint32_t peer_index) {
+  return self_index < peer_index ? +1 : -1;
+}
+
+// What one site sends another, encrypted: its shares of the sender's mask
+// private key and of its self-mask seed, both at the receiver's x.
+struct SharePlaintext {
+  uint32_t from_index = 0;
+  uint32_t to_index = 0;
+  crypto::ShamirShare mask_key_share;
+  crypto::ShamirShare self_mask_share;
+};
+
+// Associated data binding a ciphertext to its round, sender and receiver, so
+// the coordinator cannot replay or redirect a share.
+Bytes ShareAssociatedData(uint64_t round_id, uint32_t from_index,
+                          uint32_t to_index);
+Bytes EncodeSharePlaintext(const SharePlaintext& plaintext);
+Result<SharePlaintext> DecodeSharePlaintext(ByteSpan bytes);
+
+// Reconstruction threshold for a neighbourhood of `size` sites (the site
+// itself included): a strict majority, so that the coordinator can never hold
+// t shares of both secrets of one site while a majority is honest.
+uint32_t ThresholdFor(size_t neighbourhood_size);
+
+// The neighbour graph over participant positions 0..n-1 (each list includes
+// the site itself, sorted). Complete when n <= complete_up_to; otherwise a
+// Harary-style ring over a random permutation, each site linked to the k/2
+// nearest on either side with k the even number >= 2 log2 n (SecAgg+).
+std::vector<std::vector<uint32_t>> BuildNeighbourGraph(size_t n,
+                                                       size_t complete_up_to,
+                                                       std::mt19937_64& rng);
+
+}  // namespace cls::protocol
+
+#endif  // CLS_PROTOCOL_SECAGG_H_
