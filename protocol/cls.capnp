@@ -1,0 +1,174 @@
+# Wire protocol between the coordinator and site agents (one Envelope per
+# frame). See docs/protocol.md for the stages. Vectors travel as Data blobs of
+# little-endian 32-bit words: Cap'n Proto copies them once, with no per-element
+# pointer traversal.
+@0xbf1eb9ee1939e675;
+
+# Generated C++ types live in cls::protocol::wire, apart from the plain structs
+# of the same names in messages.h. (An annotation only: the wire is unchanged.)
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("cls::protocol::wire");
+
+struct Envelope {
+  protocolVersion @0 :UInt16;
+  body :union {
+    hello @1 :Hello;
+    welcome @2 :Welcome;
+    rejected @3 :Rejected;
+    announce @4 :RoundAnnounce;
+    advertiseKeys @5 :AdvertiseKeys;
+    keyDirectory @6 :KeyDirectory;
+    shareKeys @7 :ShareKeys;
+    shareDelivery @8 :ShareDelivery;
+    maskedInput @9 :MaskedInput;
+    unmaskRequest @10 :UnmaskRequest;
+    unmaskResponse @11 :UnmaskResponse;
+    roundResult @12 :RoundResult;
+    roundAborted @13 :RoundAborted;
+    evaluationReport @14 :EvaluationReport;
+  }
+}
+
+# site -> coordinator, first message after the TLS handshake.
+struct Hello {
+  siteId @0 :Text;
+  siteName @1 :Text;
+  location @2 :Text;
+  numSamples @3 :UInt64;
+  agentVersion @4 :Text;
+  modelVersion @5 :Text;   # the global model version the site holds, or ""
+}
+
+struct Welcome {
+  siteId @0 :Text;
+  approved @1 :Bool;
+}
+
+# coordinator -> site; the connection is closed after it.
+struct Rejected {
+  reason @0 :Text;
+}
+
+struct TrainingConfig {
+  epochs @0 :UInt32;
+  batchSize @1 :UInt32;
+  learningRate @2 :Float64;
+  l2 @3 :Float64;
+  seed @4 :UInt64;
+}
+
+struct Neighbour {
+  siteId @0 :Text;
+  index @1 :UInt32;        # Shamir evaluation point and position in the graph
+}
+
+# Stage 0, coordinator -> each participant.
+struct RoundAnnounce {
+  roundId @0 :UInt64;
+  modelVersion @1 :Text;
+  modelHash @2 :Text;        # SHA-256 hex of the parameter bytes
+  modelKind @3 :Text;        # "logistic_regression" | "benchmark_vector"
+  parameters @4 :Data;       # float32 little-endian
+  training @5 :TrainingConfig;
+  clip @6 :Float64;          # L2 clip bound C of the weighted delta
+  valueBits @7 :UInt8;
+  ringBits @8 :UInt8;
+  weight @9 :Float64;        # this site's FedAvg weight
+  selfIndex @10 :UInt32;
+  neighbours @11 :List(Neighbour);   # including the site itself
+  threshold @12 :UInt32;
+  stageTimeoutMs @13 :UInt32;
+}
+
+# Stage 1, site -> coordinator.
+struct AdvertiseKeys {
+  roundId @0 :UInt64;
+  cipherPublicKey @1 :Data;  # X25519, encrypts shares
+  maskPublicKey @2 :Data;    # X25519, derives pairwise masks
+  selfMaskCommitment @3 :Data;  # SHA-256 of the self-mask seed
+}
+
+struct KeyEntry {
+  index @0 :UInt32;
+  cipherPublicKey @1 :Data;
+  maskPublicKey @2 :Data;
+}
+
+# coordinator -> site: the keys of its neighbours that advertised.
+struct KeyDirectory {
+  roundId @0 :UInt64;
+  keys @1 :List(KeyEntry);
+}
+
+struct EncryptedShare {
+  fromIndex @0 :UInt32;
+  toIndex @1 :UInt32;
+  ciphertext @2 :Data;       # AES-256-GCM, nonce || ct || tag
+}
+
+# Stage 2, site -> coordinator: one encrypted share pair per neighbour.
+struct ShareKeys {
+  roundId @0 :UInt64;
+  shares @1 :List(EncryptedShare);
+}
+
+# coordinator -> site: the shares addressed to it.
+struct ShareDelivery {
+  roundId @0 :UInt64;
+  shares @1 :List(EncryptedShare);
+}
+
+struct ValidationMetrics {
+  count @0 :UInt64;
+  correct @1 :UInt64;
+  lossSum @2 :Float64;
+  trainSamples @3 :UInt64;
+}
+
+# Stage 3, site -> coordinator.
+struct MaskedInput {
+  roundId @0 :UInt64;
+  masked @1 :Data;           # uint32 little-endian, each < 2^ringBits
+  metrics @2 :ValidationMetrics;
+}
+
+# coordinator -> survivors.
+struct UnmaskRequest {
+  roundId @0 :UInt64;
+  survivors @1 :List(UInt32);
+  dropped @2 :List(UInt32);
+}
+
+struct SecretShare {
+  ownerIndex @0 :UInt32;
+  x @1 :UInt32;
+  y @2 :List(UInt64);
+}
+
+# Stage 4, site -> coordinator.
+struct UnmaskResponse {
+  roundId @0 :UInt64;
+  selfMaskShares @1 :List(SecretShare);  # of survivors' self-mask seeds
+  maskKeyShares @2 :List(SecretShare);   # of dropped sites' mask keys
+}
+
+struct RoundResult {
+  roundId @0 :UInt64;
+  modelVersion @1 :Text;
+  modelHash @2 :Text;
+  parameters @3 :Data;
+  participants @4 :UInt32;
+}
+
+struct RoundAborted {
+  roundId @0 :UInt64;
+  reason @1 :Text;
+}
+
+# site -> coordinator after RoundResult: the new model on the site's held-out
+# split. Aggregate counts only.
+struct EvaluationReport {
+  roundId @0 :UInt64;
+  modelVersion @1 :Text;
+  metrics @2 :ValidationMetrics;
+}

@@ -1,0 +1,166 @@
+#ifndef CLS_PROTOCOL_MESSAGES_H_
+#define CLS_PROTOCOL_MESSAGES_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/bytes.h"
+
+namespace cls::protocol {
+
+// Bumped on any incompatible change to cls.capnp or the stage semantics.
+inline constexpr uint16_t kProtocolVersion = 1;
+
+// Plain C++ mirrors of the Cap'n Proto messages in cls.capnp. The round logic
+// works on these; only codec.cc touches Cap'n Proto.
+
+struct Hello {
+  std::string site_id;
+  std::string site_name;
+  std::string location;
+  uint64_t num_samples = 0;
+  std::string agent_version;
+  std::string model_version;
+};
+
+struct Welcome {
+  std::string site_id;
+  bool approved = false;
+};
+
+struct Rejected {
+  std::string reason;
+};
+
+struct TrainingConfig {
+  uint32_t epochs = 5;
+  uint32_t batch_size = 32;
+  double learning_rate = 0.1;
+  double l2 = 1e-4;
+  uint64_t seed = 1;
+};
+
+struct Neighbour {
+  std::string site_id;
+  uint32_t index = 0;
+};
+
+struct RoundAnnounce {
+  uint64_t round_id = 0;
+  std::string model_version;
+  std::string model_hash;
+  std::string model_kind;
+  std::vector<float> parameters;
+  TrainingConfig training;
+  double clip = 1.0;
+  uint8_t value_bits = 16;
+  uint8_t ring_bits = 32;
+  double weight = 0;
+  uint32_t self_index = 0;
+  std::vector<Neighbour> neighbours;
+  uint32_t threshold = 0;
+  uint32_t stage_timeout_ms = 0;
+};
+
+struct AdvertiseKeys {
+  uint64_t round_id = 0;
+  Key32 cipher_public_key{};
+  Key32 mask_public_key{};
+  Key32 self_mask_commitment{};
+};
+
+struct KeyEntry {
+  uint32_t index = 0;
+  Key32 cipher_public_key{};
+  Key32 mask_public_key{};
+};
+
+struct KeyDirectory {
+  uint64_t round_id = 0;
+  std::vector<KeyEntry> keys;
+};
+
+struct EncryptedShare {
+  uint32_t from_index = 0;
+  uint32_t to_index = 0;
+  Bytes ciphertext;
+};
+
+struct ShareKeys {
+  uint64_t round_id = 0;
+  std::vector<EncryptedShare> shares;
+};
+
+struct ShareDelivery {
+  uint64_t round_id = 0;
+  std::vector<EncryptedShare> shares;
+};
+
+struct ValidationMetrics {
+  uint64_t count = 0;
+  uint64_t correct = 0;
+  double loss_sum = 0;
+  uint64_t train_samples = 0;
+};
+
+struct MaskedInput {
+  uint64_t round_id = 0;
+  std::vector<uint32_t> masked;
+  ValidationMetrics metrics;
+};
+
+struct UnmaskRequest {
+  uint64_t round_id = 0;
+  std::vector<uint32_t> survivors;
+  std::vector<uint32_t> dropped;
+};
+
+struct SecretShare {
+  uint32_t owner_index = 0;
+  uint32_t x = 0;
+  std::vector<uint64_t> y;
+};
+
+struct UnmaskResponse {
+  uint64_t round_id = 0;
+  std::vector<SecretShare> self_mask_shares;
+  std::vector<SecretShare> mask_key_shares;
+};
+
+struct RoundResult {
+  uint64_t round_id = 0;
+  std::string model_version;
+  std::string model_hash;
+  std::vector<float> parameters;
+  uint32_t participants = 0;
+};
+
+struct RoundAborted {
+  uint64_t round_id = 0;
+  std::string reason;
+};
+
+struct EvaluationReport {
+  uint64_t round_id = 0;
+  std::string model_version;
+  ValidationMetrics metrics;
+};
+
+// The order matches the Envelope.body union's field order in cls.capnp, so
+// Message::index() + 1 is the union field number (and the frame kind).
+using Message =
+    std::variant<Hello, Welcome, Rejected, RoundAnnounce, AdvertiseKeys,
+                 KeyDirectory, ShareKeys, ShareDelivery, MaskedInput,
+                 UnmaskRequest, UnmaskResponse, RoundResult, RoundAborted,
+                 EvaluationReport>;
+
+// "hello", "masked_input", ... for logs (never the payload).
+std::string_view MessageName(const Message& message);
+std::string_view MessageKindName(uint32_t kind);
+
+}  // namespace cls::protocol
+
+#endif  // CLS_PROTOCOL_MESSAGES_H_
