@@ -1,0 +1,427 @@
+#include "site-agent/agent.h"
+
+#include <utility>  // Boost 1.74 Asio needs it first in C++23 mode.
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/pem.h>
+#include <sys/socket.h>
+#include <openssl/x509.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <memory>
+
+#include "crypto/tls_context.h"
+#include "protocol/channel.h"
+#include "protocol/frame.h"
+
+namespace cls::site {
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using protocol::Channel;
+using protocol::Clock;
+using tcp = asio::ip::tcp;
+
+constexpr std::string_view kAgentVersion = "0.1.0";
+constexpr auto kConnectTimeout = std::chrono::seconds(10);
+constexpr auto kHandshakeTimeout = std::chrono::seconds(15);
+constexpr auto kWelcomeTimeout = std::chrono::seconds(30);
+constexpr auto kTransferTimeout = std::chrono::seconds(60);
+constexpr auto kWriteTimeout = std::chrono::seconds(30);
+constexpr auto kFirstBackoff = std::chrono::seconds(1);
+constexpr auto kMaxBackoff = std::chrono::seconds(10);
+// Replies are produced one per received message, so a backlog means the
+// coordinator is not reading: drop the connection rather than buffer.
+constexpr size_t kMaxQueuedFrames = 64;
+
+// A frame waiting for the writer, with what the test switch needs to know.
+struct Outgoing {
+  std::shared_ptr<const Bytes> frame;
+  std::string_view name;
+  uint64_t round_id = 0;
+};
+
+// The per-connection write queue. Channel writes must not overlap, so one
+// writer coroutine drains it; `wake` is a timer used as a signal.
+struct Outbox {
+  explicit Outbox(const asio::any_io_executor& executor)
+      : wake(executor, Clock::time_point::max()) {}
+  std::deque<Outgoing> frames;
+  asio::steady_timer wake;
+  bool closed = false;
+};
+
+uint64_t RoundIdOf(const protocol::Message& message) {
+  return std::visit(
+      [](const auto& m) -> uint64_t {
+        if constexpr (requires { m.round_id; }) {
+          return m.round_id;
+        } else {
+          return 0;
+        }
+      },
+      message);
+}
+
+// How one connection attempt ended.
+struct SessionEnd {
+  enum class Kind { kRejected, kFailed, kLost } kind;
+  std::string reason;
+};
+
+class ConnectionLoop {
+ public:
+  ConnectionLoop(asio::io_context& io, const AgentConfig& config,
+                 RoundParticipant& participant, const AgentOptions& options,
+                 std::shared_ptr<asio::ssl::context> tls)
+      : io_(io),
+        config_(config),
+        participant_(participant),
+        options_(options),
+        tls_(std::move(tls)),
+        backoff_timer_(io) {}
+
+  awaitable<void> Run() {
+    auto backoff = std::chrono::duration_cast<Clock::duration>(kFirstBackoff);
+    while (!stopping_) {
+      SessionEnd end = co_await Session();
+      if (stopping_) break;
+      if (end.kind == SessionEnd::Kind::kLost) {
+        // The site had been welcomed: start the backoff afresh.
+        spdlog::warn("connection to the coordinator lost: {}", end.reason);
+        backoff = kFirstBackoff;
+        last_notice_.clear();
+      } else {
+        Notice(end);
+      }
+      backoff_timer_.expires_after(backoff);
+      boost::system::error_code ec;
+      co_await backoff_timer_.async_wait(asio::redirect_error(use_awaitable, ec));
+      backoff = std::min<Clock::duration>(backoff * 2, kMaxBackoff);
+    }
+  }
+
+  void Stop() {
+    stopping_ = true;
+    if (auto channel = channel_.lock()) channel->CloseNow();
+    backoff_timer_.cancel();
+  }
+
+ private:
+  // Logs a refusal or failure at warn once per distinct reason; retries with
+  // the same reason go to debug, so a site awaiting approval does not flood
+  // the log.
+  void Notice(const SessionEnd& end) {
+    const bool rejected = end.kind == SessionEnd::Kind::kRejected;
+    const std::string key = (rejected ? "R:" : "F:") + end.reason;
+    if (key == last_notice_) {
+      spdlog::debug("still {}: {}", rejected ? "refused" : "unreachable",
+                    end.reason);
+      return;
+    }
+    last_notice_ = key;
+    if (rejected) {
+      spdlog::warn("the coordinator refused this site: {} (retrying; an "
+                   "operator approves a new site with 'clsctl sites approve {}')",
+                   end.reason, config_.site_id);
+    } else {
+      spdlog::warn("cannot reach the coordinator at {}:{}: {} (retrying)",
+                   config_.coordinator_host, config_.coordinator_port, end.reason);
+    }
+  }
+
+  awaitable<Result<std::shared_ptr<Channel>>> Connect() {
+    auto executor = co_await asio::this_coro::executor;
+    boost::system::error_code ec;
+    tcp::resolver resolver(executor);
+    auto endpoints = co_await resolver.async_resolve(
+        config_.coordinator_host, std::to_string(config_.coordinator_port),
+        asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return Unavailable("resolve " + config_.coordinator_host + ": " +
+                                  ec.message());
+
+    // The connect deadline closes the socket; the timer's handler holds only
+    // a weak reference, so it is harmless once the socket has moved on.
+    auto socket = std::make_shared<tcp::socket>(executor);
+    asio::steady_timer deadline(executor, kConnectTimeout);
+    deadline.async_wait([weak = std::weak_ptr<tcp::socket>(socket)](
+                            const boost::system::error_code& wait_ec) {
+      if (wait_ec) return;
+      if (auto s = weak.lock()) {
+        boost::system::error_code ignored;
+        s->close(ignored);
+      }
+    });
+    co_await asio::async_connect(*socket, endpoints,
+                                 asio::redirect_error(use_awaitable, ec));
+    deadline.cancel();
+    if (ec) {
+      co_return Unavailable("connect: " + (ec == asio::error::operation_aborted
+                                               ? std::string("timed out")
+                                               : ec.message()));
+    }
+
+    // The message loop waits without limit for the next round, so a
+    // coordinator that vanished without a FIN is detected by TCP keepalive.
+    socket->set_option(tcp::socket::keep_alive(true), ec);
+    const int idle_s = 60, interval_s = 10, probes = 6;
+    ::setsockopt(socket->native_handle(), IPPROTO_TCP, TCP_KEEPIDLE, &idle_s,
+                 sizeof(idle_s));
+    ::setsockopt(socket->native_handle(), IPPROTO_TCP, TCP_KEEPINTVL,
+                 &interval_s, sizeof(interval_s));
+    ::setsockopt(socket->native_handle(), IPPROTO_TCP, TCP_KEEPCNT, &probes,
+                 sizeof(probes));
+
+    protocol::TlsStream stream(std::move(*socket), *tls_);
+    if (auto s = crypto::SetServerHostName(stream.native_handle(),
+                                           config_.coordinator_host);
+        !s) {
+      co_return std::unexpected(s.error());
+    }
+    auto channel = Channel::Create(std::move(stream));
+    channel_ = channel;
+    if (auto s = co_await channel->Handshake(asio::ssl::stream_base::client,
+                                             kHandshakeTimeout);
+        !s) {
+      co_return std::unexpected(s.error());
+    }
+    // The host name check proves the server holds a certificate for that
+    // name; the role check makes sure it is the coordinator's and not, say,
+    // another site's certificate presented by a machine at that address.
+    auto peer = crypto::GetPeerIdentity(channel->stream().native_handle());
+    if (!peer) co_return std::unexpected(peer.error());
+    if (peer->role != "coordinator") {
+      channel->CloseNow();
+      co_return PermissionDenied("peer '" + peer->common_name + "' has role '" +
+                                 peer->role + "', expected 'coordinator'");
+    }
+    co_return channel;
+  }
+
+  awaitable<SessionEnd> Session() {
+    auto connected = co_await Connect();
+    if (!connected) {
+      co_return SessionEnd{SessionEnd::Kind::kFailed, connected.error().message};
+    }
+    std::shared_ptr<Channel> channel = std::move(*connected);
+
+    protocol::Hello hello{config_.site_id,           config_.site_name,
+                          config_.location,          participant_.num_samples(),
+                          std::string(kAgentVersion), participant_.model_version()};
+    auto sent = co_await channel->Write(
+        std::make_shared<const Bytes>(protocol::EncodeFrame(hello)), kWriteTimeout);
+    if (!sent) {
+      channel->CloseNow();
+      co_return SessionEnd{SessionEnd::Kind::kFailed, sent.error().message};
+    }
+    auto reply = co_await channel->Read(kWelcomeTimeout, kTransferTimeout);
+    if (!reply) {
+      channel->CloseNow();
+      co_return SessionEnd{SessionEnd::Kind::kFailed, reply.error().message};
+    }
+    if (const auto* rejected = std::get_if<protocol::Rejected>(&*reply)) {
+      co_await channel->Close();
+      co_return SessionEnd{SessionEnd::Kind::kRejected, rejected->reason};
+    }
+    const auto* welcome = std::get_if<protocol::Welcome>(&*reply);
+    if (!welcome) {
+      channel->CloseNow();
+      co_return SessionEnd{SessionEnd::Kind::kFailed,
+                           "expected welcome, got " +
+                               std::string(protocol::MessageName(*reply))};
+    }
+    if (welcome->approved) {
+      spdlog::info("connected to the coordinator at {}:{} as {} (model {})",
+                   config_.coordinator_host, config_.coordinator_port,
+                   config_.site_id,
+                   participant_.model_version().empty()
+                       ? "none yet"
+                       : participant_.model_version());
+    } else {
+      spdlog::warn("connected, awaiting approval: an operator runs 'clsctl "
+                   "sites approve {}'",
+                   config_.site_id);
+    }
+    last_notice_.clear();
+
+    auto outbox = std::make_shared<Outbox>(channel->stream().get_executor());
+    asio::co_spawn(io_, Writer(channel, outbox), asio::detached);
+    std::string reason;
+    while (true) {
+      auto message = co_await channel->Read(Clock::duration::max(), kTransferTimeout);
+      if (!message) {
+        reason = message.error().message;
+        break;
+      }
+      spdlog::debug("received {}", protocol::MessageName(*message));
+      auto answer = participant_.OnMessage(*message);
+      if (!answer) {
+        reason = answer.error().message;
+        break;
+      }
+      if (!*answer) continue;
+      if (outbox->closed) {
+        reason = "write failed";
+        break;
+      }
+      if (outbox->frames.size() >= kMaxQueuedFrames) {
+        reason = "write queue full: the coordinator is not reading";
+        break;
+      }
+      outbox->frames.push_back(
+          {std::make_shared<const Bytes>(protocol::EncodeFrame(**answer)),
+           protocol::MessageName(**answer), RoundIdOf(**answer)});
+      outbox->wake.cancel();
+    }
+    outbox->closed = true;
+    outbox->wake.cancel();
+    channel->CloseNow();
+    participant_.OnDisconnected();
+    co_return SessionEnd{SessionEnd::Kind::kLost, reason};
+  }
+
+  awaitable<void> Writer(std::shared_ptr<Channel> channel,
+                         std::shared_ptr<Outbox> outbox) {
+    while (!outbox->closed) {
+      if (outbox->frames.empty()) {
+        outbox->wake.expires_at(Clock::time_point::max());
+        boost::system::error_code ec;
+        co_await outbox->wake.async_wait(asio::redirect_error(use_awaitable, ec));
+        continue;
+      }
+      Outgoing next = std::move(outbox->frames.front());
+      outbox->frames.pop_front();
+      auto written = co_await channel->Write(next.frame, kWriteTimeout);
+      if (!written) {
+        spdlog::warn("sending {} failed: {}", next.name, written.error().message);
+        outbox->closed = true;
+        channel->CloseNow();  // the reader sees the close and reconnects
+        co_return;
+      }
+      spdlog::debug("sent {}", next.name);
+      MaybeExitForTest(next);
+    }
+  }
+
+  void MaybeExitForTest(const Outgoing& sent) const {
+    const auto& exit_after = options_.test_exit_after;
+    if (!exit_after || sent.name != exit_after->stage ||
+        sent.round_id != exit_after->round_id) {
+      return;
+    }
+    spdlog::warn("test: exiting (code 3) after sending {} in round {}",
+                 sent.name, sent.round_id);
+    spdlog::default_logger()->flush();
+    std::fflush(nullptr);
+    std::_Exit(3);
+  }
+
+  asio::io_context& io_;
+  const AgentConfig& config_;
+  RoundParticipant& participant_;
+  const AgentOptions& options_;
+  std::shared_ptr<asio::ssl::context> tls_;
+  asio::steady_timer backoff_timer_;
+  std::weak_ptr<Channel> channel_;
+  bool stopping_ = false;
+  std::string last_notice_;
+};
+
+crypto::TlsFiles FilesOf(const TlsConfig& tls) {
+  return {tls.ca, tls.cert, tls.key, tls.crl};
+}
+
+}  // namespace
+
+Result<ExitAfter> ParseExitAfter(std::string_view text) {
+  const std::string bad =
+      "--test-exit-after must be STAGE:ROUND with STAGE one of advertise_keys, "
+      "share_keys, masked_input and ROUND a round number, got '" +
+      std::string(text) + "'";
+  const size_t colon = text.find(':');
+  if (colon == std::string_view::npos) return InvalidArgument(bad);
+  ExitAfter out;
+  out.stage = std::string(text.substr(0, colon));
+  if (out.stage != "advertise_keys" && out.stage != "share_keys" &&
+      out.stage != "masked_input") {
+    return InvalidArgument(bad);
+  }
+  const std::string_view round = text.substr(colon + 1);
+  auto [end, ec] = std::from_chars(round.data(), round.data() + round.size(),
+                                   out.round_id);
+  if (round.empty() || ec != std::errc() || end != round.data() + round.size()) {
+    return InvalidArgument(bad);
+  }
+  return out;
+}
+
+Status CheckTlsIdentity(const AgentConfig& config) {
+  auto context = crypto::MakeClientTlsContext(FilesOf(config.tls));
+  if (!context) return std::unexpected(context.error());
+
+  FILE* file = std::fopen(config.tls.cert.c_str(), "rb");
+  if (!file) return NotFound("certificate " + config.tls.cert + " cannot be read");
+  X509* cert = PEM_read_X509(file, nullptr, nullptr, nullptr);
+  std::fclose(file);
+  if (!cert) return InvalidArgument("certificate " + config.tls.cert + " is not PEM");
+  char cn[256] = {0};
+  const int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
+                                          NID_commonName, cn, sizeof(cn));
+  X509_free(cert);
+  if (n < 0) return InvalidArgument("certificate " + config.tls.cert + " has no CN");
+  if (config.site_id != cn) {
+    return InvalidArgument("site_id '" + config.site_id +
+                           "' does not match the certificate's CN '" +
+                           std::string(cn) + "'");
+  }
+  return {};
+}
+
+int RunAgent(const AgentConfig& config, RoundParticipant& participant,
+             const AgentOptions& options) {
+  auto tls = crypto::MakeClientTlsContext(FilesOf(config.tls));
+  if (!tls) {
+    spdlog::error("TLS: {}", tls.error().message);
+    return 1;
+  }
+  asio::io_context io;
+  ConnectionLoop loop(io, config, participant, options, *tls);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {} received: shutting down", signal);
+    loop.Stop();
+    io.stop();
+  });
+  bool failed = false;
+  asio::co_spawn(io, loop.Run(), [&](std::exception_ptr e) {
+    if (!e) return;
+    failed = true;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::critical("connection loop failed: {}", ex.what());
+    }
+    io.stop();
+  });
+  io.run();
+  return failed ? 1 : 0;
+}
+
+}  // namespace cls::site

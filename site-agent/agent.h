@@ -1,0 +1,46 @@
+#ifndef CLS_SITE_AGENT_AGENT_H_
+#define CLS_SITE_AGENT_AGENT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+#include "site-agent/config.h"
+#include "site-agent/round_participant.h"
+
+namespace cls::site {
+
+// TESTING ONLY: end the process with std::_Exit(3) right after this site has
+// sent `stage` ("advertise_keys", "share_keys" or "masked_input") in round
+// `round_id`, to simulate a crash mid-round.
+struct ExitAfter {
+  std::string stage;
+  uint64_t round_id = 0;
+};
+
+// Parses "STAGE:ROUND".
+Result<ExitAfter> ParseExitAfter(std::string_view text);
+
+struct AgentOptions {
+  std::optional<ExitAfter> test_exit_after;
+};
+
+// The connection loop: connects to the coordinator over mutual TLS, says
+// Hello, and feeds every message to `participant`, sending its replies
+// through a single writer. Rejections (a site awaiting approval) and
+// connection failures are retried with backoff (1 s doubling to 10 s). Blocks
+// until SIGINT or SIGTERM; returns the process exit code (0 on a signal, 1 if
+// the TLS files cannot be used). All Asio code of the agent lives behind this
+// call.
+int RunAgent(const AgentConfig& config, RoundParticipant& participant,
+             const AgentOptions& options);
+
+// Builds the client TLS context from [tls] and checks that the certificate's
+// CN is the configured site_id (the coordinator identifies sites by it).
+Status CheckTlsIdentity(const AgentConfig& config);
+
+}  // namespace cls::site
+
+#endif  // CLS_SITE_AGENT_AGENT_H_

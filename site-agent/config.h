@@ -1,0 +1,71 @@
+#ifndef CLS_SITE_AGENT_CONFIG_H_
+#define CLS_SITE_AGENT_CONFIG_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+#include "core/dataset.h"
+
+namespace cls::site {
+
+// The site's TLS identity. Paths are absolute once loaded.
+struct TlsConfig {
+  std::string ca;
+  std::string cert;
+  std::string key;
+  std::string crl;  // empty = none
+};
+
+// The hospital's CSV and how to read it.
+struct DataConfig {
+  std::string csv;
+  core::DatasetSchema schema;
+  double test_fraction = 0.2;
+  uint64_t split_seed = 7;
+};
+
+// Benchmark mode: no data; each round's delta is a seeded random vector.
+struct BenchmarkConfig {
+  uint64_t parameters = 0;
+};
+
+// The site agent's configuration file (TOML), validated. Exactly one of
+// `data` and `benchmark` is set. Plain value type.
+struct AgentConfig {
+  std::string config_path;  // absolute
+  std::string site_id;      // must equal the certificate CN
+  std::string site_name;
+  std::string location;
+  std::string coordinator_host;
+  uint16_t coordinator_port = 0;
+  std::string data_dir;  // absolute
+  std::string log_level = "info";
+  TlsConfig tls;
+  std::optional<DataConfig> data;
+  std::optional<BenchmarkConfig> benchmark;
+};
+
+// Reads and validates a config file. Relative paths resolve against the
+// file's directory. Unknown keys, wrong types and bad values are
+// InvalidArgument naming the key (and the allowed values); a missing file is
+// NotFound. Never reads the CSV itself.
+Result<AgentConfig> LoadConfig(const std::string& path);
+
+// Same, from text; `base_dir` resolves relative paths, `origin` names the
+// source in error messages.
+Result<AgentConfig> ParseConfig(std::string_view text,
+                                const std::filesystem::path& base_dir,
+                                const std::string& origin);
+
+// "trace", "debug", "info", "warn", "error", "critical", "off".
+bool IsValidLogLevel(std::string_view level);
+inline constexpr std::string_view kLogLevels =
+    "trace|debug|info|warn|error|critical|off";
+
+}  // namespace cls::site
+
+#endif  // CLS_SITE_AGENT_CONFIG_H_

@@ -1,0 +1,251 @@
+#include "site-agent/config.h"
+
+#include <gtest/gtest.h>
+
+#include "site-agent/test_util.h"
+
+namespace cls::site {
+namespace {
+
+using testing::TempDir;
+
+constexpr const char* kValid = R"(
+site_id = "HOSP_001"
+site_name = "City General"
+location = "Boston, MA"
+coordinator = "127.0.0.1:7443"
+data_dir = "./state"
+log_level = "debug"
+
+[tls]
+ca = "ca.pem"
+cert = "certs/site.pem"
+key = "/etc/cls/site.key"
+
+[data]
+csv = "../data/heart.csv"
+label_column = "num"
+positive_above = 0
+imputation = "median"
+test_fraction = 0.3
+split_seed = 11
+
+[[data.columns]]
+name = "age"
+kind = "numeric"
+
+[[data.columns]]
+name = "cp"
+kind = "categorical"
+categories = [1, 2, 3, 4]
+
+[[data.columns]]
+name = "chol"
+zero_is_missing = true
+)";
+
+std::string Replace(std::string text, const std::string& from,
+                    const std::string& to) {
+  const size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  return text;
+}
+
+Result<AgentConfig> Parse(const std::string& text) {
+  return ParseConfig(text, "/srv/kit", "site.toml");
+}
+
+TEST(ConfigTest, ValidConfigIsParsedWithEveryField) {
+  auto config = Parse(kValid);
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->site_id, "HOSP_001");
+  EXPECT_EQ(config->site_name, "City General");
+  EXPECT_EQ(config->location, "Boston, MA");
+  EXPECT_EQ(config->coordinator_host, "127.0.0.1");
+  EXPECT_EQ(config->coordinator_port, 7443);
+  EXPECT_EQ(config->log_level, "debug");
+  ASSERT_TRUE(config->data);
+  EXPECT_FALSE(config->benchmark);
+  const DataConfig& data = *config->data;
+  EXPECT_EQ(data.schema.label.column, "num");
+  EXPECT_EQ(data.schema.label.positive_above, 0.0);
+  EXPECT_EQ(data.schema.imputation, core::Imputation::kMedian);
+  EXPECT_DOUBLE_EQ(data.test_fraction, 0.3);
+  EXPECT_EQ(data.split_seed, 11u);
+  ASSERT_EQ(data.schema.features.size(), 3u);
+  EXPECT_EQ(data.schema.features[1].kind, core::ColumnSpec::Kind::kCategorical);
+  EXPECT_EQ(data.schema.features[1].categories,
+            (std::vector<double>{1, 2, 3, 4}));
+  EXPECT_EQ(data.schema.features[2].kind, core::ColumnSpec::Kind::kNumeric);
+  EXPECT_TRUE(data.schema.features[2].zero_is_missing);
+  EXPECT_TRUE(config->tls.crl.empty());
+}
+
+TEST(ConfigTest, RelativePathsResolveAgainstTheConfigFilesDirectory) {
+  auto config = Parse(kValid);
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->tls.ca, "/srv/kit/ca.pem");
+  EXPECT_EQ(config->tls.cert, "/srv/kit/certs/site.pem");
+  EXPECT_EQ(config->tls.key, "/etc/cls/site.key");
+  EXPECT_EQ(config->data->csv, "/srv/data/heart.csv");
+  EXPECT_EQ(config->data_dir, "/srv/kit/state");
+}
+
+TEST(ConfigTest, LoadConfigResolvesPathsAgainstTheFileNotTheWorkingDirectory) {
+  TempDir dir;
+  const auto path = dir.Write("kit/site.toml", kValid);
+  auto config = LoadConfig(path.string());
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->tls.ca, (dir.path() / "kit/ca.pem").string());
+  EXPECT_EQ(config->data->csv, (dir.path() / "data/heart.csv").string());
+  EXPECT_EQ(config->config_path, path.string());
+}
+
+TEST(ConfigTest, MissingFileIsNotFoundAndNamesThePath) {
+  auto config = LoadConfig("/nonexistent/dir/site.toml");
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(config.error().message.find("/nonexistent/dir/site.toml"),
+            std::string::npos);
+}
+
+TEST(ConfigTest, UnknownTopLevelKeyIsRejectedNamingTheKey) {
+  auto config = Parse(Replace(kValid, "log_level = \"debug\"", "colour = \"red\""));
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(config.error().message.find("unknown key 'colour'"), std::string::npos)
+      << config.error().message;
+}
+
+TEST(ConfigTest, UnknownKeyInAColumnIsRejectedWithItsPath) {
+  auto config = Parse(Replace(kValid, "name = \"age\"", "name = \"age\"\nunit = \"y\""));
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("unknown key 'data.columns[0].unit'"),
+            std::string::npos)
+      << config.error().message;
+}
+
+TEST(ConfigTest, MisspelledDataKeyIsRejectedNotDefaulted) {
+  auto config = Parse(Replace(kValid, "positive_above", "postive_above"));
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("'data.postive_above'"), std::string::npos)
+      << config.error().message;
+}
+
+TEST(ConfigTest, BadColumnKindNamesTheKeyAndTheAllowedValues) {
+  auto config = Parse(Replace(kValid, "kind = \"numeric\"", "kind = \"ordinal\""));
+  ASSERT_FALSE(config);
+  const std::string& m = config.error().message;
+  EXPECT_NE(m.find("data.columns[0].kind"), std::string::npos) << m;
+  EXPECT_NE(m.find("numeric, categorical"), std::string::npos) << m;
+}
+
+TEST(ConfigTest, BadImputationNamesTheAllowedValues) {
+  auto config = Parse(Replace(kValid, "\"median\"", "\"mode\""));
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("mean, median, zero"), std::string::npos)
+      << config.error().message;
+}
+
+TEST(ConfigTest, CategoricalColumnWithoutCategoriesIsRejected) {
+  auto config = Parse(Replace(kValid, "categories = [1, 2, 3, 4]", ""));
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("data.columns[1].categories"),
+            std::string::npos)
+      << config.error().message;
+}
+
+TEST(ConfigTest, WrongValueTypeNamesTheKey) {
+  auto config = Parse(Replace(kValid, "split_seed = 11", "split_seed = \"eleven\""));
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("'data.split_seed'"), std::string::npos)
+      << config.error().message;
+}
+
+TEST(ConfigTest, TestFractionOutsideOpenUnitIntervalIsRejected) {
+  auto config = Parse(Replace(kValid, "test_fraction = 0.3", "test_fraction = 1.5"));
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("data.test_fraction"), std::string::npos);
+}
+
+TEST(ConfigTest, CoordinatorWithoutPortIsRejected) {
+  auto config = Parse(Replace(kValid, "127.0.0.1:7443", "coord.example.org"));
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("host:port"), std::string::npos);
+}
+
+TEST(ConfigTest, BadLogLevelNamesTheAllowedLevels) {
+  auto config = Parse(Replace(kValid, "\"debug\"", "\"verbose\""));
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("trace|debug|info"), std::string::npos);
+}
+
+TEST(ConfigTest, SyntaxErrorReportsTheLine) {
+  auto config = Parse("site_id = \"A\"\ncoordinator = \n");
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("line 2"), std::string::npos)
+      << config.error().message;
+}
+
+TEST(ConfigTest, StartupKitConfigGetsDefaultsForOptionalDataKeys) {
+  auto config = Parse(R"(
+site_id = "hospital-a"
+coordinator = "coord.example.org:7443"
+[tls]
+ca = "ca.pem"
+cert = "site.pem"
+key = "site.key"
+crl = "ca-crl.pem"
+[data]
+csv = "/data/local.csv"
+label_column = "num"
+[[data.columns]]
+name = "age"
+)");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->data_dir, "/srv/kit/state");
+  EXPECT_EQ(config->log_level, "info");
+  EXPECT_EQ(config->tls.crl, "/srv/kit/ca-crl.pem");
+  EXPECT_DOUBLE_EQ(config->data->test_fraction, 0.2);
+  EXPECT_EQ(config->data->split_seed, 7u);
+  EXPECT_EQ(config->data->schema.imputation, core::Imputation::kMean);
+}
+
+TEST(ConfigTest, BenchmarkSectionReplacesData) {
+  auto config = Parse(R"(
+site_id = "BENCH_1"
+coordinator = "[::1]:7443"
+[tls]
+ca = "ca.pem"
+cert = "site.pem"
+key = "site.key"
+[benchmark]
+parameters = 4096
+)");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->coordinator_host, "::1");
+  EXPECT_FALSE(config->data);
+  ASSERT_TRUE(config->benchmark);
+  EXPECT_EQ(config->benchmark->parameters, 4096u);
+}
+
+TEST(ConfigTest, DataAndBenchmarkTogetherAreRejected) {
+  auto config = Parse(std::string(kValid) + "\n[benchmark]\nparameters = 10\n");
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("[benchmark]"), std::string::npos);
+}
+
+TEST(ConfigTest, MissingTlsTableIsRejected) {
+  auto config = Parse(R"(
+site_id = "A"
+coordinator = "h:1"
+[benchmark]
+parameters = 1
+)");
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("[tls]"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cls::site

@@ -1,0 +1,82 @@
+#include "site-agent/local_model.h"
+
+#include <cmath>
+
+namespace cls::site {
+
+Result<LocalModel> LocalModel::Load(const DataConfig& config) {
+  auto loaded = core::LoadCsv(config.csv, config.schema);
+  if (!loaded) return std::unexpected(loaded.error());
+  const core::RawTable& table = loaded->table;
+
+  LocalModel model;
+  model.num_features_ = config.schema.FeatureCount();
+  model.rows_accepted_ = table.rows.size();
+  model.rejected_ = std::move(loaded->rejected);
+  if (!table.labels.empty()) {
+    double positives = 0;
+    for (float label : table.labels) positives += label;
+    model.positive_rate_ = positives / static_cast<double>(table.labels.size());
+  }
+
+  const core::Split split =
+      core::StratifiedSplit(table.labels, config.test_fraction, config.split_seed);
+  if (split.train.empty()) {
+    return InvalidArgument("dataset: no training rows after the split (" +
+                           std::to_string(table.rows.size()) + " rows accepted)");
+  }
+  // Imputation and standardisation are fitted on the train rows only, so the
+  // held-out rows stay unseen.
+  auto pre = core::Preprocessor::Fit(config.schema, table, split.train);
+  if (!pre) return std::unexpected(pre.error());
+  model.x_train_ = pre->Transform(table, split.train);
+  model.y_train_ = pre->Labels(table, split.train);
+  model.x_test_ = pre->Transform(table, split.test);
+  model.y_test_ = pre->Labels(table, split.test);
+
+  core::LogisticRegression baseline(model.num_features_);
+  core::TrainConfig train;
+  train.epochs = kBaselineEpochs;
+  baseline.Train(model.x_train_, model.y_train_, train);
+  model.baseline_ = core::EvaluateBinary(baseline.PredictProbability(model.x_test_),
+                                         model.y_test_);
+  return model;
+}
+
+Result<std::vector<float>> LocalModel::Train(
+    std::span<const float> start, const core::TrainConfig& config) const {
+  if (config.epochs < 0 || config.batch_size < 1 ||
+      !std::isfinite(config.learning_rate) || config.learning_rate <= 0 ||
+      !std::isfinite(config.l2) || config.l2 < 0) {
+    return InvalidArgument("training config: epochs, batch size, learning rate "
+                           "or l2 out of range");
+  }
+  core::LogisticRegression model(num_features_);
+  if (auto s = model.SetParameters(start); !s) return std::unexpected(s.error());
+  model.Train(x_train_, y_train_, config);
+  auto params = model.parameters();
+  return std::vector<float>(params.begin(), params.end());
+}
+
+Result<core::BinaryMetrics> LocalModel::Evaluate(
+    std::span<const float> parameters) const {
+  core::LogisticRegression model(num_features_);
+  if (auto s = model.SetParameters(parameters); !s) {
+    return std::unexpected(s.error());
+  }
+  return core::EvaluateBinary(model.PredictProbability(x_test_), y_test_);
+}
+
+Result<protocol::ValidationMetrics> LocalModel::Validate(
+    std::span<const float> parameters) const {
+  auto metrics = Evaluate(parameters);
+  if (!metrics) return std::unexpected(metrics.error());
+  protocol::ValidationMetrics out;
+  out.count = static_cast<uint64_t>(metrics->count);
+  out.correct = static_cast<uint64_t>(metrics->correct);
+  out.loss_sum = metrics->log_loss * static_cast<double>(metrics->count);
+  out.train_samples = num_samples();
+  return out;
+}
+
+}  // namespace cls::site

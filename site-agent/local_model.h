@@ -1,0 +1,75 @@
+#ifndef CLS_SITE_AGENT_LOCAL_MODEL_H_
+#define CLS_SITE_AGENT_LOCAL_MODEL_H_
+
+#include <Eigen/Dense>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "common/error.h"
+#include "core/dataset.h"
+#include "core/logistic_regression.h"
+#include "protocol/messages.h"
+#include "site-agent/config.h"
+
+namespace cls::site {
+
+// The hospital's data as the model sees it: the CSV loaded and checked, split
+// once (stratified, seeded) into train and held-out test rows, preprocessed
+// with statistics fitted on the train rows only. It trains logistic
+// regression from a given starting point and evaluates any parameter vector
+// on the held-out rows; it also keeps a local-only baseline (trained on this
+// site's data alone) for comparison with the federated model.
+//
+// Patient values never leave this object except as model parameters and
+// aggregate metrics; rejected rows are described by line number and reason
+// only. Immutable after Load, so its const methods may run concurrently.
+class LocalModel {
+ public:
+  static constexpr int kBaselineEpochs = 20;
+
+  // Loads, splits, preprocesses, trains and evaluates the baseline.
+  // Fails on an unreadable CSV, a header missing a schema column, or no
+  // training rows.
+  static Result<LocalModel> Load(const DataConfig& config);
+
+  int num_features() const { return num_features_; }
+  int num_parameters() const { return num_features_ + 1; }
+  // Training rows: what this site reports as its sample count.
+  uint64_t num_samples() const { return static_cast<uint64_t>(y_train_.size()); }
+  uint64_t num_test() const { return static_cast<uint64_t>(y_test_.size()); }
+  uint64_t rows_accepted() const { return rows_accepted_; }
+  const std::vector<core::RejectedRow>& rejected() const { return rejected_; }
+  double positive_rate() const { return positive_rate_; }
+  // The local-only model, trained with TrainConfig defaults for
+  // kBaselineEpochs epochs, evaluated on the test split.
+  const core::BinaryMetrics& baseline() const { return baseline_; }
+
+  // Parameters after training from `start` on the train split.
+  Result<std::vector<float>> Train(std::span<const float> start,
+                                   const core::TrainConfig& config) const;
+
+  // Metrics of `parameters` on the held-out split.
+  Result<core::BinaryMetrics> Evaluate(std::span<const float> parameters) const;
+
+  // The same as the protocol reports it, with the train sample count.
+  Result<protocol::ValidationMetrics> Validate(
+      std::span<const float> parameters) const;
+
+ private:
+  LocalModel() = default;
+
+  int num_features_ = 0;
+  uint64_t rows_accepted_ = 0;
+  std::vector<core::RejectedRow> rejected_;
+  double positive_rate_ = 0;
+  Eigen::MatrixXf x_train_;
+  Eigen::VectorXf y_train_;
+  Eigen::MatrixXf x_test_;
+  Eigen::VectorXf y_test_;
+  core::BinaryMetrics baseline_;
+};
+
+}  // namespace cls::site
+
+#endif  // CLS_SITE_AGENT_LOCAL_MODEL_H_

@@ -1,0 +1,232 @@
+// cls-site-agent: the hospital's federated-learning daemon.
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+
+#include "site-agent/agent.h"
+#include "site-agent/config.h"
+#include "site-agent/local_model.h"
+#include "site-agent/round_participant.h"
+
+namespace {
+
+constexpr size_t kMaxRejectedRowsLogged = 50;
+
+constexpr const char* kDescription =
+    "cls-site-agent: the site agent of the clinical federated-learning "
+    "consortium.\n\n"
+    "It trains a model on this hospital's own CSV file and takes part in the "
+    "training rounds run by the consortium coordinator. Patient data never "
+    "leaves this machine: the agent sends only a clipped, quantized and masked "
+    "model update (secure aggregation), over mutual TLS 1.3, plus aggregate "
+    "metrics. No patient value is ever written to the log.\n";
+
+constexpr const char* kFooter =
+    "\nState: the latest global model (global_model.bin) and a status summary "
+    "(status.json: the federated model's and a local-only model's accuracy "
+    "on this site's held-out rows) are kept in data_dir from the config "
+    "file.\n\n"
+    "Approval: the coordinator refuses a new site until an operator approves "
+    "it. Ask the consortium operator to run\n"
+    "    clsctl sites approve SITE_ID\n"
+    "Meanwhile the agent keeps retrying every few seconds; no restart is "
+    "needed.\n\n"
+    "Check a configuration and the data without connecting:\n"
+    "    cls-site-agent --check-config --config site.toml\n";
+
+void SetUpLogging() {
+  auto logger = spdlog::stderr_logger_mt("site-agent");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l [site-agent] %v",
+                      spdlog::pattern_time_type::utc);
+}
+
+void LogDataSummary(const cls::site::LocalModel& model) {
+  spdlog::info("data: {} rows accepted, {} rejected; {} features; {} train / "
+               "{} test rows",
+               model.rows_accepted(), model.rejected().size(),
+               model.num_features(), model.num_samples(), model.num_test());
+  size_t logged = 0;
+  for (const auto& row : model.rejected()) {
+    if (logged++ == kMaxRejectedRowsLogged) {
+      spdlog::warn("... and {} more rejected rows",
+                   model.rejected().size() - kMaxRejectedRowsLogged);
+      break;
+    }
+    // Line number and reason only: the loader never puts values in a reason.
+    spdlog::warn("rejected row at line {}: {}", row.line, row.reason);
+  }
+  spdlog::info("local-only baseline on the test split: accuracy {:.3f}, AUC "
+               "{:.3f} ({} rows)",
+               model.baseline().accuracy, model.baseline().auc,
+               model.baseline().count);
+}
+
+int CheckConfig(const cls::site::AgentConfig& config) {
+  bool ok = true;
+  std::printf("config:         %s\n", config.config_path.c_str());
+  std::printf("site_id:        %s\n", config.site_id.c_str());
+  std::printf("coordinator:    %s:%u\n", config.coordinator_host.c_str(),
+              static_cast<unsigned>(config.coordinator_port));
+  std::printf("data_dir:       %s\n", config.data_dir.c_str());
+  if (auto tls = cls::site::CheckTlsIdentity(config); tls) {
+    std::printf("tls:            ok (certificate CN matches site_id)\n");
+  } else {
+    std::printf("tls:            ERROR: %s\n", tls.error().message.c_str());
+    ok = false;
+  }
+  if (config.benchmark) {
+    std::printf("mode:           benchmark (%llu parameters, no data)\n",
+                static_cast<unsigned long long>(config.benchmark->parameters));
+  } else {
+    std::printf("csv:            %s\n", config.data->csv.c_str());
+    auto model = cls::site::LocalModel::Load(*config.data);
+    if (!model) {
+      std::printf("data:           ERROR: %s\n", model.error().message.c_str());
+      ok = false;
+    } else {
+      std::printf("rows accepted:  %llu\n",
+                  static_cast<unsigned long long>(model->rows_accepted()));
+      std::printf("rows rejected:  %zu\n", model->rejected().size());
+      for (const auto& row : model->rejected()) {
+        std::printf("  line %d: %s\n", row.line, row.reason.c_str());
+      }
+      std::printf("features:       %d (from %zu columns)\n", model->num_features(),
+                  config.data->schema.features.size());
+      std::printf("positive rate:  %.3f\n", model->positive_rate());
+      std::printf("train / test:   %llu / %llu rows\n",
+                  static_cast<unsigned long long>(model->num_samples()),
+                  static_cast<unsigned long long>(model->num_test()));
+      std::printf("local baseline: accuracy %.3f, AUC %.3f on the test split\n",
+                  model->baseline().accuracy, model->baseline().auc);
+    }
+  }
+  std::printf("%s\n", ok ? "configuration OK" : "configuration has errors");
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{kDescription, "cls-site-agent"};
+  app.footer(kFooter);
+  std::string config_path;
+  std::string log_level;
+  bool check_config = false;
+  std::string exit_after;
+  std::string expose_deltas;
+  app.add_option("--config", config_path, "The agent's TOML configuration file")
+      ->required()
+      ->type_name("FILE");
+  app.add_option("--log-level", log_level,
+                 "Overrides log_level from the config: trace, debug, info, "
+                 "warn, error, critical, off")
+      ->type_name("LEVEL")
+      ->check([](const std::string& level) {
+        return cls::site::IsValidLogLevel(level)
+                   ? std::string()
+                   : "must be one of " + std::string(cls::site::kLogLevels);
+      });
+  app.add_flag("--check-config", check_config,
+               "Validate the configuration, TLS files and data, print a "
+               "summary and exit (0 = OK, 1 = errors); does not connect");
+  app.add_option("--test-exit-after", exit_after,
+                 "TESTING ONLY: exit with code 3 right after sending STAGE "
+                 "(advertise_keys, share_keys or masked_input) in round ROUND, "
+                 "to simulate a crash mid-round")
+      ->type_name("STAGE:ROUND")
+      ->group("Testing");
+  app.add_option("--test-expose-deltas", expose_deltas,
+                 "TESTING ONLY: write each round's weighted, clipped update "
+                 "(before quantization) to DIR/round-<id>.f32, so tests can "
+                 "check the secure sum. Never use with real data")
+      ->type_name("DIR")
+      ->group("Testing");
+  CLI11_PARSE(app, argc, argv);
+
+  SetUpLogging();
+  spdlog::set_level(spdlog::level::info);
+  if (!log_level.empty()) spdlog::set_level(spdlog::level::from_str(log_level));
+
+  cls::site::AgentOptions options;
+  if (!exit_after.empty()) {
+    auto parsed = cls::site::ParseExitAfter(exit_after);
+    if (!parsed) {
+      std::fprintf(stderr, "cls-site-agent: %s\n", parsed.error().message.c_str());
+      return 1;
+    }
+    options.test_exit_after = *parsed;
+  }
+
+  auto config = cls::site::LoadConfig(config_path);
+  if (!config) {
+    std::fprintf(stderr, "cls-site-agent: %s\n", config.error().message.c_str());
+    return 1;
+  }
+  if (log_level.empty()) {
+    spdlog::set_level(spdlog::level::from_str(config->log_level));
+  }
+  if (check_config) return CheckConfig(*config);
+
+  spdlog::info("site agent {} starting (config {})", config->site_id,
+               config->config_path);
+  if (auto tls = cls::site::CheckTlsIdentity(*config); !tls) {
+    spdlog::error("TLS: {}", tls.error().message);
+    return 1;
+  }
+  // The data directory holds the model and metrics of this site only; it is
+  // created private to the agent's user.
+  std::error_code ec;
+  if (std::filesystem::create_directories(config->data_dir, ec)) {
+    std::filesystem::permissions(config->data_dir,
+                                 std::filesystem::perms::owner_all, ec);
+  }
+  if (ec) {
+    spdlog::error("cannot create data_dir {}: {}", config->data_dir, ec.message());
+    return 1;
+  }
+
+  std::optional<cls::site::LocalModel> model;
+  cls::site::ParticipantOptions participant_options;
+  participant_options.site_id = config->site_id;
+  participant_options.data_dir = config->data_dir;
+  participant_options.expose_deltas_dir = expose_deltas;
+  if (config->benchmark) {
+    participant_options.benchmark_parameters = config->benchmark->parameters;
+    spdlog::info("benchmark mode: no data, random updates of {} parameters",
+                 config->benchmark->parameters);
+  } else {
+    auto loaded = cls::site::LocalModel::Load(*config->data);
+    if (!loaded) {
+      spdlog::error("data: {}", loaded.error().message);
+      return 1;
+    }
+    model.emplace(std::move(*loaded));
+    LogDataSummary(*model);
+    participant_options.rows_rejected = model->rejected().size();
+  }
+  if (!expose_deltas.empty()) {
+    spdlog::warn("test: exposing each round's update in {}", expose_deltas);
+  }
+
+  cls::site::RoundParticipant participant(std::move(participant_options),
+                                          model ? &*model : nullptr);
+  if (auto s = participant.LoadState(); !s) {
+    // The coordinator sends the current model with the next round anyway.
+    spdlog::warn("ignoring the stored global model: {}", s.error().message);
+  }
+  if (auto s = participant.WriteStatusFile(); !s) {
+    spdlog::warn("cannot write status: {}", s.error().message);
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  const int code = cls::site::RunAgent(*config, participant, options);
+  spdlog::info("site agent stopped");
+  return code;
+}

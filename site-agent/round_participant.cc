@@ -1,0 +1,394 @@
+#include "site-agent/round_participant.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <random>
+
+#include "core/quantization.h"
+#include "crypto/random.h"
+#include "crypto/sha256.h"
+
+namespace cls::site {
+namespace {
+
+// Upper bound on epochs a coordinator may ask for: a typo there would
+// otherwise keep the site busy for hours.
+constexpr uint32_t kMaxEpochs = 10000;
+
+bool AllFinite(std::span<const float> values) {
+  for (float v : values) {
+    if (!std::isfinite(v)) return false;
+  }
+  return true;
+}
+
+std::string RoundPrefix(uint64_t round_id) {
+  return "round " + std::to_string(round_id) + ": ";
+}
+
+// SecAggClient's messages name the round already.
+std::string InRound(uint64_t round_id, const std::string& message) {
+  const std::string prefix = RoundPrefix(round_id);
+  return message.starts_with(prefix) ? message : prefix + message;
+}
+
+std::optional<MetricsSummary> Summary(const Result<core::BinaryMetrics>& m) {
+  if (!m) return std::nullopt;
+  return MetricsSummary{m->accuracy, m->auc, static_cast<uint64_t>(m->count)};
+}
+
+// A per-site, per-round seed for the benchmark vector.
+uint64_t BenchmarkSeed(const std::string& site_id, uint64_t round_id,
+                       uint64_t training_seed) {
+  const crypto::Digest digest = crypto::Sha256(AsBytes(site_id));
+  uint64_t site = 0;
+  for (int i = 0; i < 8; ++i) site = (site << 8) | digest[i];
+  return site ^ training_seed ^ (round_id * 0x9e3779b97f4a7c15ULL);
+}
+
+}  // namespace
+
+std::vector<float> BenchmarkDelta(size_t size, double clip, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::vector<double> values(size);
+  double norm2 = 0;
+  for (double& v : values) {
+    v = normal(rng);
+    norm2 += v * v;
+  }
+  const double scale = norm2 > 0 ? (clip / 2) / std::sqrt(norm2) : 0.0;
+  std::vector<float> out(size);
+  for (size_t i = 0; i < size; ++i) out[i] = static_cast<float>(values[i] * scale);
+  return out;
+}
+
+RoundParticipant::RoundParticipant(ParticipantOptions options,
+                                   const LocalModel* model)
+    : options_(std::move(options)), model_(model) {}
+
+Status RoundParticipant::LoadState() {
+  if (options_.data_dir.empty()) return {};
+  auto loaded = LoadGlobalModel(options_.data_dir / kGlobalModelFile);
+  if (!loaded) return std::unexpected(loaded.error());
+  if (*loaded) {
+    global_ = std::move(**loaded);
+    spdlog::info("loaded global model {} ({} parameters) from round {}",
+                 global_.version, global_.parameters.size(), global_.round_id);
+  }
+  return {};
+}
+
+uint64_t RoundParticipant::num_samples() const {
+  // A benchmark agent has no data but must not look empty to FedAvg weighting.
+  return model_ ? model_->num_samples() : 1;
+}
+
+std::optional<uint64_t> RoundParticipant::active_round() const {
+  if (!round_ || !round_->secagg) return std::nullopt;
+  return round_->round_id;
+}
+
+void RoundParticipant::OnDisconnected() {
+  if (round_ && round_->secagg) {
+    spdlog::info("{}connection lost; leaving the round",
+                 RoundPrefix(round_->round_id));
+    round_->secagg.reset();
+    round_->input.clear();
+  }
+}
+
+Result<std::optional<protocol::Message>> RoundParticipant::OnMessage(
+    const protocol::Message& message) {
+  using Reply = std::optional<protocol::Message>;
+  if (const auto* a = std::get_if<protocol::RoundAnnounce>(&message)) {
+    return OnAnnounce(*a);
+  }
+  if (const auto* d = std::get_if<protocol::KeyDirectory>(&message)) {
+    Round* round = ActiveRound(d->round_id, "key_directory");
+    if (!round) return Reply{};
+    auto shares = round->secagg->OnKeyDirectory(*d);
+    if (!shares) {
+      LeaveRound(shares.error());
+      return Reply{};
+    }
+    spdlog::debug("{}sending {} encrypted shares", RoundPrefix(d->round_id),
+                  shares->shares.size());
+    return Reply{std::move(*shares)};
+  }
+  if (const auto* s = std::get_if<protocol::ShareDelivery>(&message)) {
+    Round* round = ActiveRound(s->round_id, "share_delivery");
+    if (!round) return Reply{};
+    auto masked = round->secagg->OnShareDelivery(*s, round->input, round->metrics);
+    if (!masked) {
+      LeaveRound(masked.error());
+      return Reply{};
+    }
+    spdlog::info("{}sending masked input", RoundPrefix(s->round_id));
+    return Reply{std::move(*masked)};
+  }
+  if (const auto* u = std::get_if<protocol::UnmaskRequest>(&message)) {
+    Round* round = ActiveRound(u->round_id, "unmask_request");
+    if (!round) return Reply{};
+    auto response = round->secagg->OnUnmaskRequest(*u);
+    if (!response) {
+      LeaveRound(response.error());
+      return Reply{};
+    }
+    spdlog::debug("{}sending unmask response ({} survivors, {} dropped)",
+                  RoundPrefix(u->round_id), u->survivors.size(), u->dropped.size());
+    return Reply{std::move(*response)};
+  }
+  if (const auto* r = std::get_if<protocol::RoundResult>(&message)) {
+    return OnResult(*r);
+  }
+  if (const auto* a = std::get_if<protocol::RoundAborted>(&message)) {
+    if (round_ && round_->round_id == a->round_id) {
+      spdlog::info("{}aborted by the coordinator: {}", RoundPrefix(a->round_id),
+                   a->reason);
+      round_.reset();
+    } else {
+      spdlog::debug("{}abort ignored: not the current round",
+                    RoundPrefix(a->round_id));
+    }
+    return Reply{};
+  }
+  return FailedPrecondition("unexpected message '" +
+                            std::string(protocol::MessageName(message)) +
+                            "' from the coordinator");
+}
+
+RoundParticipant::Round* RoundParticipant::ActiveRound(uint64_t round_id,
+                                                       std::string_view message) {
+  if (!round_ || round_->round_id != round_id) {
+    spdlog::debug("{}{} ignored: not the current round", RoundPrefix(round_id),
+                  message);
+    return nullptr;
+  }
+  if (!round_->secagg) {
+    spdlog::debug("{}{} ignored: this site left the round", RoundPrefix(round_id),
+                  message);
+    return nullptr;
+  }
+  return &*round_;
+}
+
+void RoundParticipant::LeaveRound(const Error& error) {
+  if (!round_) return;
+  spdlog::warn("leaving the round: {}", InRound(round_->round_id, error.message));
+  round_->secagg.reset();
+  round_->input.clear();
+}
+
+Result<std::vector<float>> RoundParticipant::ComputeDelta(
+    const protocol::RoundAnnounce& a, protocol::ValidationMetrics& metrics) {
+  const size_t n = a.parameters.size();
+  if (a.model_kind == kBenchmarkVectorKind) {
+    if (options_.benchmark_parameters != 0 && options_.benchmark_parameters != n) {
+      spdlog::warn("{}benchmark vector has {} parameters, configured {}",
+                   RoundPrefix(a.round_id), n, options_.benchmark_parameters);
+    }
+    metrics = protocol::ValidationMetrics{};
+    metrics.train_samples = num_samples();
+    return BenchmarkDelta(n, a.clip,
+                          BenchmarkSeed(options_.site_id, a.round_id, a.training.seed));
+  }
+  if (a.model_kind != kLogisticRegressionKind) {
+    return InvalidArgument("unknown model kind '" + a.model_kind +
+                           "'; known: logistic_regression, benchmark_vector");
+  }
+  if (!model_) {
+    return FailedPrecondition("logistic_regression round, but this agent has no "
+                              "data (benchmark mode)");
+  }
+  if (n != static_cast<size_t>(model_->num_parameters())) {
+    return InvalidArgument("model: " + std::to_string(n) + " parameters, expected " +
+                           std::to_string(model_->num_parameters()) + " (" +
+                           std::to_string(model_->num_features()) +
+                           " features + bias)");
+  }
+  if (a.training.epochs > kMaxEpochs || a.training.batch_size == 0) {
+    return InvalidArgument("training config: epochs " +
+                           std::to_string(a.training.epochs) + ", batch size " +
+                           std::to_string(a.training.batch_size) + " out of range");
+  }
+  // The global model's quality on this site's held-out rows, before training.
+  auto validation = model_->Validate(a.parameters);
+  if (!validation) return std::unexpected(validation.error());
+  metrics = *validation;
+
+  core::TrainConfig train;
+  train.epochs = static_cast<int>(a.training.epochs);
+  train.batch_size = static_cast<int>(a.training.batch_size);
+  train.learning_rate = a.training.learning_rate;
+  train.l2 = a.training.l2;
+  train.seed = a.training.seed ^ a.round_id;
+  auto local = model_->Train(a.parameters, train);
+  if (!local) return std::unexpected(local.error());
+  std::vector<float> delta(n);
+  for (size_t i = 0; i < n; ++i) delta[i] = (*local)[i] - a.parameters[i];
+  return delta;
+}
+
+std::optional<protocol::Message> RoundParticipant::OnAnnounce(
+    const protocol::RoundAnnounce& a) {
+  if (round_ && round_->secagg) {
+    spdlog::info("{}abandoned for round {}", RoundPrefix(round_->round_id),
+                 a.round_id);
+  }
+  round_ = Round{};
+  round_->round_id = a.round_id;
+  round_->model_kind = a.model_kind;
+  spdlog::info("{}announced: model {} ({}, {} parameters), {} neighbours",
+               RoundPrefix(a.round_id), a.model_version, a.model_kind,
+               a.parameters.size(), a.neighbours.size());
+
+  auto leave = [&](Error error) -> std::optional<protocol::Message> {
+    spdlog::error("not taking part: {}", InRound(a.round_id, error.message));
+    round_->secagg.reset();
+    return std::nullopt;
+  };
+
+  // Cheap checks first, then integrity, then the work.
+  const core::QuantizationSpec spec{a.clip, a.value_bits, a.ring_bits};
+  if (auto s = core::ValidateQuantizationSpec(spec); !s) return leave(s.error());
+  if (!std::isfinite(a.weight) || a.weight < 0 || a.weight > 1) {
+    return leave({ErrorCode::kInvalidArgument,
+                  "weight " + std::to_string(a.weight) + " outside [0, 1]"});
+  }
+  if (a.parameters.empty()) {
+    return leave({ErrorCode::kInvalidArgument, "model has no parameters"});
+  }
+  if (a.model_kind == kLogisticRegressionKind && model_ &&
+      a.parameters.size() != static_cast<size_t>(model_->num_parameters())) {
+    return leave({ErrorCode::kInvalidArgument,
+                  "model: " + std::to_string(a.parameters.size()) +
+                      " parameters, expected " +
+                      std::to_string(model_->num_parameters())});
+  }
+  if (ModelHash(a.parameters) != a.model_hash) {
+    return leave({ErrorCode::kDataLoss,
+                  "model hash mismatch: the parameters are not model " +
+                      a.model_version});
+  }
+  if (!AllFinite(a.parameters)) {
+    return leave({ErrorCode::kInvalidArgument, "model has non-finite parameters"});
+  }
+
+  protocol::ValidationMetrics metrics;
+  auto delta = ComputeDelta(a, metrics);
+  if (!delta) return leave(delta.error());
+  const double norm = core::ClipToL2Norm(*delta, a.clip);
+  for (float& v : *delta) v = static_cast<float>(v * a.weight);
+  spdlog::debug("{}delta norm {:.4f} (clip {}), weight {:.4f}",
+                RoundPrefix(a.round_id), norm, a.clip, a.weight);
+
+  if (!options_.expose_deltas_dir.empty()) {
+    const auto path = options_.expose_deltas_dir /
+                      ("round-" + std::to_string(a.round_id) + ".f32");
+    if (auto s = WriteFileAtomically(path, ParameterBytes(*delta)); !s) {
+      spdlog::error("test: cannot expose delta: {}", s.error().message);
+    }
+  }
+
+  // Stochastic rounding needs unpredictable randomness: a coordinator that
+  // could predict it would learn more about the delta than the sum reveals.
+  uint64_t seed = 0;
+  crypto::FillRandom({reinterpret_cast<uint8_t*>(&seed), sizeof(seed)});
+  std::mt19937_64 rng(seed);
+  round_->input.resize(delta->size());
+  core::Quantize(*delta, spec, rng, round_->input);
+  round_->metrics = metrics;
+
+  auto secagg = SecAggClient::Start(a);
+  if (!secagg) return leave(secagg.error());
+  round_->secagg = std::move(*secagg);
+  spdlog::info("{}trained; advertising keys", RoundPrefix(a.round_id));
+  return protocol::Message{round_->secagg->advertise_keys()};
+}
+
+std::optional<protocol::Message> RoundParticipant::OnResult(
+    const protocol::RoundResult& r) {
+  if (!round_ || round_->round_id != r.round_id) {
+    spdlog::debug("{}result ignored: not the current round", RoundPrefix(r.round_id));
+    return std::nullopt;
+  }
+  const std::string kind = round_->model_kind;
+  round_.reset();
+  if (ModelHash(r.parameters) != r.model_hash) {
+    spdlog::warn("{}result ignored: model hash mismatch for {}",
+                 RoundPrefix(r.round_id), r.model_version);
+    return std::nullopt;
+  }
+  if (!AllFinite(r.parameters) || r.parameters.empty()) {
+    spdlog::warn("{}result ignored: empty or non-finite parameters",
+                 RoundPrefix(r.round_id));
+    return std::nullopt;
+  }
+  const bool evaluable = model_ && kind == kLogisticRegressionKind;
+  if (evaluable &&
+      r.parameters.size() != static_cast<size_t>(model_->num_parameters())) {
+    spdlog::warn("{}result ignored: {} parameters, expected {}",
+                 RoundPrefix(r.round_id), r.parameters.size(),
+                 model_->num_parameters());
+    return std::nullopt;
+  }
+
+  global_ = GlobalModel{r.round_id, r.model_version, r.model_hash, r.parameters};
+  if (!options_.data_dir.empty()) {
+    if (auto s = SaveGlobalModel(options_.data_dir / kGlobalModelFile, global_); !s) {
+      spdlog::error("cannot store the global model: {}", s.error().message);
+    }
+  }
+
+  protocol::EvaluationReport report;
+  report.round_id = r.round_id;
+  report.model_version = r.model_version;
+  report.metrics.train_samples = num_samples();
+  if (evaluable) {
+    auto metrics = model_->Validate(r.parameters);
+    if (metrics) report.metrics = *metrics;
+  }
+  if (report.metrics.count > 0) {
+    spdlog::info("{}new global model {} ({} participants): held-out accuracy "
+                 "{:.3f} on {} rows",
+                 RoundPrefix(r.round_id), r.model_version, r.participants,
+                 static_cast<double>(report.metrics.correct) /
+                     static_cast<double>(report.metrics.count),
+                 report.metrics.count);
+  } else {
+    spdlog::info("{}new global model {} ({} participants)", RoundPrefix(r.round_id),
+                 r.model_version, r.participants);
+  }
+  if (auto s = WriteStatusFile(); !s) {
+    spdlog::error("cannot write status: {}", s.error().message);
+  }
+  return protocol::Message{std::move(report)};
+}
+
+SiteStatus RoundParticipant::CurrentStatus() const {
+  SiteStatus status;
+  status.site_id = options_.site_id;
+  status.model_version = global_.version;
+  status.round_id = global_.round_id;
+  status.num_samples = num_samples();
+  status.rows_rejected = options_.rows_rejected;
+  status.updated_at = std::chrono::system_clock::now();
+  if (model_) {
+    const core::BinaryMetrics& b = model_->baseline();
+    status.local_only = MetricsSummary{b.accuracy, b.auc, static_cast<uint64_t>(b.count)};
+    if (global_.parameters.size() == static_cast<size_t>(model_->num_parameters())) {
+      status.federated = Summary(model_->Evaluate(global_.parameters));
+    }
+  }
+  return status;
+}
+
+Status RoundParticipant::WriteStatusFile() const {
+  if (options_.data_dir.empty()) return {};
+  return WriteStatus(options_.data_dir / kStatusFile, CurrentStatus());
+}
+
+}  // namespace cls::site

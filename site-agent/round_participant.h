@@ -1,0 +1,105 @@
+#ifndef CLS_SITE_AGENT_ROUND_PARTICIPANT_H_
+#define CLS_SITE_AGENT_ROUND_PARTICIPANT_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "protocol/messages.h"
+#include "site-agent/local_model.h"
+#include "site-agent/secagg_client.h"
+#include "site-agent/state_store.h"
+
+namespace cls::site {
+
+inline constexpr std::string_view kLogisticRegressionKind = "logistic_regression";
+inline constexpr std::string_view kBenchmarkVectorKind = "benchmark_vector";
+
+struct ParticipantOptions {
+  std::string site_id;
+  // Where global_model.bin and status.json go; empty = nothing persisted.
+  std::filesystem::path data_dir;
+  // TESTING ONLY: writes each round's weighted, clipped delta (before
+  // quantization) as DIR/round-<id>.f32. Empty = off (the default).
+  std::filesystem::path expose_deltas_dir;
+  // Benchmark mode (no LocalModel): the configured vector size.
+  uint64_t benchmark_parameters = 0;
+  // Rows the CSV loader refused (for status.json).
+  uint64_t rows_rejected = 0;
+};
+
+// The site's side of federated rounds, as pure logic: it turns each message
+// from the coordinator into the reply to send (no sockets, no clock), using
+// SecAggClient for the masking protocol and LocalModel for training and
+// evaluation. It owns the current round's state and the latest global model,
+// which it persists in the data directory.
+//
+// Per round: RoundAnnounce -> AdvertiseKeys, KeyDirectory -> ShareKeys,
+// ShareDelivery -> MaskedInput, UnmaskRequest -> UnmaskResponse,
+// RoundResult -> EvaluationReport. Anything wrong inside a round (bad hash,
+// wrong size, a SecAggClient refusal) makes the site leave that round, with a
+// warning; it never ends the connection. A message that has no place in the
+// protocol after Welcome does.
+//
+// With a null LocalModel the participant is in benchmark mode: its delta is a
+// seeded random vector. Not thread-safe; the LocalModel must outlive it.
+class RoundParticipant {
+ public:
+  RoundParticipant(ParticipantOptions options, const LocalModel* model);
+
+  // Loads data_dir/global_model.bin if present (a corrupt file is an error).
+  Status LoadState();
+
+  // The reply to `message`, if any. An error means: drop the connection and
+  // reconnect (the coordinator sent something out of protocol).
+  Result<std::optional<protocol::Message>> OnMessage(
+      const protocol::Message& message);
+
+  // The connection is gone: the coordinator has dropped this site from any
+  // round in flight, so its secrets for that round are discarded.
+  void OnDisconnected();
+
+  const std::string& model_version() const { return global_.version; }
+  uint64_t num_samples() const;
+  // The round this site is currently working on, if any.
+  std::optional<uint64_t> active_round() const;
+
+  SiteStatus CurrentStatus() const;
+  // Writes status.json (no-op without a data directory).
+  Status WriteStatusFile() const;
+
+ private:
+  struct Round {
+    uint64_t round_id = 0;
+    std::string model_kind;
+    std::optional<SecAggClient> secagg;  // empty once this site left the round
+    std::vector<uint32_t> input;         // quantized weighted delta
+    protocol::ValidationMetrics metrics;
+  };
+
+  std::optional<protocol::Message> OnAnnounce(const protocol::RoundAnnounce& a);
+  std::optional<protocol::Message> OnResult(const protocol::RoundResult& r);
+  Result<std::vector<float>> ComputeDelta(const protocol::RoundAnnounce& a,
+                                          protocol::ValidationMetrics& metrics);
+  // The round `round_id` if this site is still taking part in it; logs and
+  // returns null otherwise.
+  Round* ActiveRound(uint64_t round_id, std::string_view message);
+  void LeaveRound(const Error& error);
+
+  ParticipantOptions options_;
+  const LocalModel* model_;
+  GlobalModel global_;
+  std::optional<Round> round_;
+};
+
+// The benchmark agent's delta: `size` standard normal values, scaled to L2
+// norm clip / 2, from a generator seeded with `seed`.
+std::vector<float> BenchmarkDelta(size_t size, double clip, uint64_t seed);
+
+}  // namespace cls::site
+
+#endif  // CLS_SITE_AGENT_ROUND_PARTICIPANT_H_

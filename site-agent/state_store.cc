@@ -1,0 +1,227 @@
+#include "site-agent/state_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "crypto/sha256.h"
+
+namespace cls::site {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kMagic = "CLSGM001";
+// A version or hash string longer than this is a corrupt file.
+constexpr uint32_t kMaxStringBytes = 4096;
+constexpr uint64_t kMaxStoredParameters = 16 * 1024 * 1024;
+
+template <typename T>
+void PutLe(Bytes& out, T value) {
+  for (size_t i = 0; i < sizeof(T); ++i) {
+    out.push_back(static_cast<uint8_t>(static_cast<uint64_t>(value) >> (8 * i)));
+  }
+}
+
+void PutString(Bytes& out, const std::string& s) {
+  PutLe<uint32_t>(out, static_cast<uint32_t>(s.size()));
+  out.insert(out.end(), s.begin(), s.end());
+}
+
+// Reads little-endian fields from a byte span, remembering a short read.
+class Reader {
+ public:
+  explicit Reader(ByteSpan bytes) : bytes_(bytes) {}
+  template <typename T>
+  bool Get(T& value) {
+    if (bytes_.size() - pos_ < sizeof(T)) return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < sizeof(T); ++i) {
+      v |= static_cast<uint64_t>(bytes_[pos_ + i]) << (8 * i);
+    }
+    value = static_cast<T>(v);
+    pos_ += sizeof(T);
+    return true;
+  }
+  bool GetString(std::string& s) {
+    uint32_t n = 0;
+    if (!Get(n) || n > kMaxStringBytes || bytes_.size() - pos_ < n) return false;
+    s.assign(reinterpret_cast<const char*>(bytes_.data() + pos_), n);
+    pos_ += n;
+    return true;
+  }
+  size_t remaining() const { return bytes_.size() - pos_; }
+  ByteSpan Rest() const { return bytes_.subspan(pos_); }
+
+ private:
+  ByteSpan bytes_;
+  size_t pos_ = 0;
+};
+
+Status Errno(const std::string& what, const fs::path& path) {
+  return Unavailable(what + " " + path.string() + ": " + std::strerror(errno));
+}
+
+Status WriteAll(int fd, ByteSpan data, const fs::path& path) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno("write", path);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return {};
+}
+
+nlohmann::json MetricsJson(const std::optional<MetricsSummary>& m) {
+  if (!m) return nullptr;
+  return {{"accuracy", m->accuracy}, {"auc", m->auc}, {"count", m->count}};
+}
+
+}  // namespace
+
+Bytes ParameterBytes(std::span<const float> parameters) {
+  Bytes out(parameters.size() * sizeof(float));
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(out.data(), parameters.data(), out.size());
+  } else {
+    for (size_t i = 0; i < parameters.size(); ++i) {
+      const uint32_t bits = std::bit_cast<uint32_t>(parameters[i]);
+      for (size_t b = 0; b < 4; ++b) out[4 * i + b] = static_cast<uint8_t>(bits >> (8 * b));
+    }
+  }
+  return out;
+}
+
+std::string ModelHash(std::span<const float> parameters) {
+  return crypto::Sha256Hex(ParameterBytes(parameters));
+}
+
+Status WriteFileAtomically(const fs::path& path, ByteSpan data) {
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    fs::create_directories(dir, ec);
+    if (ec) return Unavailable("create directory " + dir.string() + ": " + ec.message());
+    fs::permissions(dir, fs::perms::owner_all, ec);
+  }
+  const fs::path temp = path.string() + ".tmp";
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Errno("open", temp);
+  Status written = WriteAll(fd, data, temp);
+  if (written && ::fsync(fd) != 0) written = Errno("fsync", temp);
+  if (::close(fd) != 0 && written) written = Errno("close", temp);
+  if (!written) {
+    ::unlink(temp.c_str());
+    return written;
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    Status failed = Errno("rename", temp);
+    ::unlink(temp.c_str());
+    return failed;
+  }
+  // The rename is durable only once the directory entry is.
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+  return {};
+}
+
+Bytes EncodeGlobalModel(const GlobalModel& model) {
+  Bytes out(kMagic.begin(), kMagic.end());
+  PutLe<uint64_t>(out, model.round_id);
+  PutString(out, model.version);
+  PutString(out, model.hash);
+  PutLe<uint64_t>(out, model.parameters.size());
+  const Bytes params = ParameterBytes(model.parameters);
+  out.insert(out.end(), params.begin(), params.end());
+  return out;
+}
+
+Result<GlobalModel> DecodeGlobalModel(ByteSpan bytes) {
+  if (bytes.size() < kMagic.size() ||
+      std::memcmp(bytes.data(), kMagic.data(), kMagic.size()) != 0) {
+    return DataLoss("global model file: bad magic");
+  }
+  Reader reader(bytes.subspan(kMagic.size()));
+  GlobalModel model;
+  uint64_t count = 0;
+  if (!reader.Get(model.round_id) || !reader.GetString(model.version) ||
+      !reader.GetString(model.hash) || !reader.Get(count)) {
+    return DataLoss("global model file: truncated header");
+  }
+  if (count > kMaxStoredParameters || reader.remaining() != count * 4) {
+    return DataLoss("global model file: " + std::to_string(reader.remaining()) +
+                    " parameter bytes, expected " + std::to_string(count * 4));
+  }
+  model.parameters.resize(count);
+  const ByteSpan rest = reader.Rest();
+  for (size_t i = 0; i < count; ++i) {
+    uint32_t bits = 0;
+    for (size_t b = 0; b < 4; ++b) bits |= static_cast<uint32_t>(rest[4 * i + b]) << (8 * b);
+    model.parameters[i] = std::bit_cast<float>(bits);
+  }
+  if (ModelHash(model.parameters) != model.hash) {
+    return DataLoss("global model file: parameters do not match their hash");
+  }
+  return model;
+}
+
+Status SaveGlobalModel(const fs::path& path, const GlobalModel& model) {
+  return WriteFileAtomically(path, EncodeGlobalModel(model));
+}
+
+Result<std::optional<GlobalModel>> LoadGlobalModel(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::nullopt;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Unavailable("cannot open " + path.string());
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  const std::string content = std::move(buffer).str();
+  auto model = DecodeGlobalModel(AsBytes(content));
+  if (!model) {
+    return DataLoss(path.string() + ": " + model.error().message);
+  }
+  return std::optional<GlobalModel>(std::move(*model));
+}
+
+std::string Iso8601Utc(std::chrono::system_clock::time_point time) {
+  const std::time_t t = std::chrono::system_clock::to_time_t(time);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+std::string StatusJson(const SiteStatus& status) {
+  nlohmann::json j = {
+      {"site_id", status.site_id},
+      {"model_version", status.model_version},
+      {"round_id", status.round_id},
+      {"federated", MetricsJson(status.federated)},
+      {"local_only", MetricsJson(status.local_only)},
+      {"num_samples", status.num_samples},
+      {"rows_rejected", status.rows_rejected},
+      {"updated_at", Iso8601Utc(status.updated_at)},
+  };
+  return j.dump(2) + "\n";
+}
+
+Status WriteStatus(const fs::path& path, const SiteStatus& status) {
+  return WriteFileAtomically(path, AsBytes(StatusJson(status)));
+}
+
+}  // namespace cls::site

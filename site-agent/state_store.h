@@ -1,0 +1,77 @@
+#ifndef CLS_SITE_AGENT_STATE_STORE_H_
+#define CLS_SITE_AGENT_STATE_STORE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/error.h"
+
+namespace cls::site {
+
+// The agent's files in its data directory: the latest global model
+// (global_model.bin) and a status summary for the hospital's IT team
+// (status.json). Both are replaced atomically (temp file, fsync, rename,
+// fsync of the directory), so a crash leaves the old or the new file, never a
+// torn one. Free functions; no shared state.
+
+inline constexpr std::string_view kGlobalModelFile = "global_model.bin";
+inline constexpr std::string_view kStatusFile = "status.json";
+
+// Parameters as raw float32 little-endian bytes: what model_hash covers.
+Bytes ParameterBytes(std::span<const float> parameters);
+// Lower-case hex SHA-256 of ParameterBytes.
+std::string ModelHash(std::span<const float> parameters);
+
+// Writes `data` to `path` atomically, creating the parent directory (0700)
+// if needed. The file is created 0600.
+Status WriteFileAtomically(const std::filesystem::path& path, ByteSpan data);
+
+struct GlobalModel {
+  uint64_t round_id = 0;  // the round that produced it
+  std::string version;
+  std::string hash;  // ModelHash(parameters)
+  std::vector<float> parameters;
+};
+
+// File layout: magic "CLSGM001", u64 round id, u32 length + version, u32
+// length + hash hex, u64 count, count float32 (all little-endian).
+Bytes EncodeGlobalModel(const GlobalModel& model);
+// DataLoss on a truncated or corrupt file, including a hash mismatch.
+Result<GlobalModel> DecodeGlobalModel(ByteSpan bytes);
+
+Status SaveGlobalModel(const std::filesystem::path& path, const GlobalModel& model);
+// std::nullopt when the file does not exist.
+Result<std::optional<GlobalModel>> LoadGlobalModel(const std::filesystem::path& path);
+
+struct MetricsSummary {
+  double accuracy = 0;
+  double auc = 0;
+  uint64_t count = 0;
+};
+
+// What status.json says. Aggregates only: no row, no value.
+struct SiteStatus {
+  std::string site_id;
+  std::string model_version;
+  uint64_t round_id = 0;
+  std::optional<MetricsSummary> federated;   // held-out split, global model
+  std::optional<MetricsSummary> local_only;  // held-out split, baseline
+  uint64_t num_samples = 0;
+  uint64_t rows_rejected = 0;
+  std::chrono::system_clock::time_point updated_at;
+};
+
+// "2024-05-01T12:34:56Z"
+std::string Iso8601Utc(std::chrono::system_clock::time_point time);
+std::string StatusJson(const SiteStatus& status);
+Status WriteStatus(const std::filesystem::path& path, const SiteStatus& status);
+
+}  // namespace cls::site
+
+#endif  // CLS_SITE_AGENT_STATE_STORE_H_

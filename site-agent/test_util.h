@@ -1,0 +1,93 @@
+#ifndef CLS_SITE_AGENT_TEST_UTIL_H_
+#define CLS_SITE_AGENT_TEST_UTIL_H_
+
+// Helpers shared by the site agent's tests only.
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include "site-agent/config.h"
+
+namespace cls::site::testing {
+
+// A fresh directory under the system temp dir, removed on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    static int counter = 0;
+    path_ = std::filesystem::temp_directory_path() /
+            ("cls-site-agent-test-" + std::to_string(::getpid()) + "-" +
+             std::to_string(counter++));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+
+  std::filesystem::path Write(const std::string& name,
+                              const std::string& content) const {
+    const auto file = path_ / name;
+    std::filesystem::create_directories(file.parent_path());
+    std::ofstream(file, std::ios::binary) << content;
+    return file;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A synthetic, learnable CSV: columns x1, x2 (numeric), group (categorical
+// 1/2/3) and label y (0/1, positive when x1 + x2 > 0). `rows` good rows, then
+// two bad ones: line rows + 2 has an unknown category, line rows + 3 a
+// non-number ("abc").
+inline std::string SyntheticCsv(int rows, uint64_t seed = 3) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::ostringstream csv;
+  csv << "x1,x2,group,y\n";
+  for (int i = 0; i < rows; ++i) {
+    const double x1 = normal(rng);
+    const double x2 = normal(rng);
+    csv << x1 << "," << x2 << "," << (i % 3 + 1) << ","
+        << (x1 + x2 > 0 ? 1 : 0) << "\n";
+  }
+  csv << "0.5,0.5,9,1\n";
+  csv << "abc,0.5,1,1\n";
+  return csv.str();
+}
+
+inline DataConfig SyntheticDataConfig(const std::string& csv_path) {
+  DataConfig data;
+  data.csv = csv_path;
+  data.schema.label = {"y", 0.5};
+  core::ColumnSpec x1{"x1", core::ColumnSpec::Kind::kNumeric, {}, false};
+  core::ColumnSpec x2{"x2", core::ColumnSpec::Kind::kNumeric, {}, false};
+  core::ColumnSpec group{"group", core::ColumnSpec::Kind::kCategorical,
+                         {1, 2, 3}, false};
+  data.schema.features = {x1, x2, group};
+  data.test_fraction = 0.25;
+  data.split_seed = 7;
+  return data;
+}
+
+}  // namespace cls::site::testing
+
+#endif  // CLS_SITE_AGENT_TEST_UTIL_H_
