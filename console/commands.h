@@ -1,0 +1,96 @@
+#ifndef CLS_CONSOLE_COMMANDS_H_
+#define CLS_CONSOLE_COMMANDS_H_
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <ostream>
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+#include "console/admin_client.h"
+
+// The console's commands: each builds its request, sends it through an
+// AdminApi and renders the answer (a human table/block, or the server's JSON
+// with --json). Commands never print errors; they return them with the exit
+// code main() should use.
+namespace cls::console {
+
+// clsctl's exit codes (also listed in `clsctl --help`).
+enum class ExitCode : int {
+  kOk = 0,
+  kUsage = 1,             // bad arguments, missing or unreadable files
+  kUnreachable = 2,       // cannot reach the coordinator / TLS failure
+  kRefused = 3,           // HTTP 4xx: the coordinator refused the request
+  kCoordinatorError = 4,  // HTTP 5xx or a malformed response
+};
+
+struct CommandError {
+  ExitCode exit_code;
+  std::string message;  // printed as "clsctl: <message>"
+};
+
+using CommandResult = std::expected<void, CommandError>;
+
+// The exit code for an error from AdminClient::Create or AdminApi::Send.
+ExitCode ExitCodeFor(const Error& error);
+
+// The global options as parsed (flag or environment variable).
+struct GlobalOptions {
+  std::string coordinator = "127.0.0.1:7444";  // --coordinator / CLS_ADMIN
+  std::string ca_file{};                       // --ca / CLS_CA
+  std::string cert_file{};                     // --cert / CLS_CERT
+  std::string key_file{};                      // --key / CLS_KEY
+  bool json = false;                           // --json
+  int timeout_seconds = 30;                    // --timeout
+};
+
+// Checks the global options and turns them into a client configuration.
+// InvalidArgument names the option and the environment variable to set:
+// "no operator certificate: pass --cert FILE or set CLS_CERT".
+Result<AdminClientConfig> MakeClientConfig(const GlobalOptions& options);
+
+// What a command needs to run. `out` (stdout) gets the command's output;
+// `diagnostics` (stderr) gets retry warnings, and `round start --wait`
+// progress lines under --json so that `out` stays one JSON document.
+struct CommandContext {
+  AdminApi& api;
+  std::ostream& out;
+  std::ostream& diagnostics;
+  bool json = false;
+  std::chrono::milliseconds poll_interval{1000};
+  // Waits between polls; tests replace it to run without sleeping.
+  std::function<void(std::chrono::milliseconds)> sleep{};
+};
+
+// Percent-encodes one URL path segment (RFC 3986 unreserved kept as is).
+std::string EscapePathSegment(std::string_view segment);
+
+// `status`: GET /v1/status.
+CommandResult RunStatus(CommandContext& ctx);
+
+// `sites list`: GET /v1/sites.
+CommandResult RunSitesList(CommandContext& ctx);
+// `sites approve ID`: POST /v1/sites/ID/approve.
+CommandResult RunSitesApprove(CommandContext& ctx, std::string_view site_id);
+
+struct RoundStartOptions {
+  std::int64_t rounds = 1;
+  bool wait = false;
+};
+// `round start`: POST /v1/rounds {"rounds": N}. With `wait`, polls
+// GET /v1/rounds/current every poll_interval, printing a line per stage
+// change, until nothing runs or is queued; then prints the history of the
+// rounds it started.
+CommandResult RunRoundStart(CommandContext& ctx,
+                            const RoundStartOptions& options);
+// `round status`: GET /v1/rounds/current.
+CommandResult RunRoundStatus(CommandContext& ctx);
+// `round history`: GET /v1/rounds?limit=N.
+CommandResult RunRoundHistory(CommandContext& ctx, std::int64_t limit);
+
+}  // namespace cls::console
+
+#endif  // CLS_CONSOLE_COMMANDS_H_

@@ -1,0 +1,123 @@
+#ifndef CLS_TESTS_INTEGRATION_CLUSTER_H_
+#define CLS_TESTS_INTEGRATION_CLUSTER_H_
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace cls::testing {
+
+// A child process with its output in a log file. Killed (SIGKILL) when
+// destroyed if still running.
+class Process {
+ public:
+  Process(std::vector<std::string> argv, std::string log_path);
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool Running();
+  // Sends the signal and waits up to `timeout`; returns the exit status
+  // (128 + signal when killed), or -1 if it did not exit in time.
+  int Stop(int signal, std::chrono::milliseconds timeout);
+  int Wait(std::chrono::milliseconds timeout);
+  const std::string& log_path() const { return log_path_; }
+  std::string Log() const;
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  std::string log_path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout
+  std::string error;   // stderr
+  nlohmann::json Json() const;
+};
+
+// Runs a command to completion, capturing stdout and stderr.
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         std::chrono::seconds timeout = std::chrono::seconds(60));
+
+// A synthetic cohort: `rows` patients with features f1..f4 (numeric) and
+// `group` (categorical 1..3), label from a fixed logistic model plus noise.
+// `shift` moves the feature means (a non-IID site). Deterministic in `seed`.
+void WriteSyntheticCohort(const std::string& path, int rows, double shift,
+                          unsigned seed);
+// Number of model parameters for that cohort's schema (features + bias).
+inline constexpr int kSyntheticParameters = 4 + 3 + 1;
+
+struct SiteOptions {
+  std::vector<std::string> extra_args;
+  int rows = 120;
+  double shift = 0.0;
+};
+
+// A whole federation in a temporary directory: PKI, coordinator, site agents
+// and clsctl, as real processes on loopback with free ports.
+class Cluster {
+ public:
+  Cluster();
+  ~Cluster();
+
+  const std::string& dir() const { return dir_; }
+  std::string Path(const std::string& rel) const { return dir_ + "/" + rel; }
+
+  // cls-pki on this cluster's PKI directory.
+  CommandResult Pki(std::vector<std::string> args);
+
+  // Writes the coordinator config (extra TOML lines appended to [round] or
+  // top level as given) and starts it; waits until the admin API answers.
+  void StartCoordinator(const std::string& extra_top = "",
+                        const std::string& extra_round = "");
+  int StopCoordinator(int signal = 15);
+  Process* coordinator() { return coordinator_.get(); }
+
+  // Issues the site certificate (once), writes its data and config, starts it.
+  void StartSite(const std::string& site_id, const SiteOptions& options = {});
+  int StopSite(const std::string& site_id, int signal = 15);
+  Process* site(const std::string& site_id) { return sites_[site_id].get(); }
+  std::string SiteConfigPath(const std::string& site_id) const;
+
+  // clsctl with the admin operator certificate (or another identity).
+  CommandResult Ctl(std::vector<std::string> args, const std::string& identity = "admin");
+
+  // Approves every site, waiting until each has connected and is approved.
+  void ApproveAll(const std::vector<std::string>& site_ids);
+  // Waits until `n` approved sites are connected.
+  bool WaitConnected(int n, std::chrono::seconds timeout);
+  // Starts rounds and waits until none is running or queued; the history of
+  // the rounds it started.
+  nlohmann::json RunRounds(int rounds, std::chrono::seconds timeout);
+
+  int site_port() const { return site_port_; }
+  int admin_port() const { return admin_port_; }
+
+ private:
+  std::string dir_;
+  int site_port_ = 0;
+  int admin_port_ = 0;
+  std::unique_ptr<Process> coordinator_;
+  std::map<std::string, std::unique_ptr<Process>> sites_;
+};
+
+// Polls `condition` every 100 ms until it holds or `timeout` passes.
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+
+// A TCP port that was free a moment ago.
+int FreePort();
+
+std::string BinaryPath(const std::string& name);
+
+}  // namespace cls::testing
+
+#endif  // CLS_TESTS_INTEGRATION_CLUSTER_H_
