@@ -35,7 +35,9 @@ class SiteSession final : public SiteConnection,
         federation_(federation),
         wake_writer_(channel_->stream().get_executor()) {}
 
-  asio::awaitable<void> Run();
+  // The coroutines take `self` so the frame keeps the session alive: an
+  // awaitable starts lazily, after the caller's shared_ptr may be gone.
+  asio::awaitable<void> Run(std::shared_ptr<SiteSession> self);
 
   void Send(std::shared_ptr<const Bytes> frame) override {
     if (closing_) return;
@@ -58,7 +60,7 @@ class SiteSession final : public SiteConnection,
   }
 
  private:
-  asio::awaitable<void> WriteLoop();
+  asio::awaitable<void> WriteLoop(std::shared_ptr<SiteSession> self);
   asio::awaitable<void> Refuse(const std::string& reason);
 
   std::shared_ptr<protocol::Channel> channel_;
@@ -79,8 +81,7 @@ asio::awaitable<void> SiteSession::Refuse(const std::string& reason) {
   co_await channel_->Close();
 }
 
-asio::awaitable<void> SiteSession::Run() {
-  auto self = shared_from_this();
+asio::awaitable<void> SiteSession::Run(std::shared_ptr<SiteSession> self) {
   auto handshake = co_await channel_->Handshake(asio::ssl::stream_base::server,
                                                 kHandshakeTimeout);
   if (!handshake) {
@@ -115,7 +116,7 @@ asio::awaitable<void> SiteSession::Run() {
     co_return;
   }
   Send(std::make_shared<const Bytes>(protocol::EncodeFrame(*welcome)));
-  asio::co_spawn(channel_->stream().get_executor(), WriteLoop(), asio::detached);
+  asio::co_spawn(channel_->stream().get_executor(), WriteLoop(self), asio::detached);
 
   while (!closing_) {
     auto message = co_await channel_->Read(protocol::Clock::duration::max(),
@@ -137,8 +138,7 @@ asio::awaitable<void> SiteSession::Run() {
   federation_.OnSiteDisconnected(site_id_, this);
 }
 
-asio::awaitable<void> SiteSession::WriteLoop() {
-  auto self = shared_from_this();
+asio::awaitable<void> SiteSession::WriteLoop(std::shared_ptr<SiteSession> self) {
   while (true) {
     while (!queue_.empty()) {
       auto frame = std::move(queue_.front());
@@ -201,7 +201,7 @@ asio::awaitable<void> SiteServer::AcceptLoop() {
     socket.set_option(asio::ip::tcp::no_delay(true), ec);
     auto channel = protocol::Channel::Create(protocol::TlsStream(std::move(socket), *tls_));
     auto session = std::make_shared<SiteSession>(std::move(channel), federation_);
-    asio::co_spawn(io_, session->Run(), asio::detached);
+    asio::co_spawn(io_, session->Run(session), asio::detached);
   }
 }
 

@@ -6,6 +6,8 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <vector>
 
 #include "protocol/frame.h"
@@ -82,8 +84,15 @@ asio::awaitable<Status> Channel::Handshake(
   co_await stream_.async_handshake(type, asio::redirect_error(use_awaitable, ec));
   read_deadline_ = Clock::time_point::max();
   if (ec) {
+    // Name the certificate problem (revoked, expired, unknown CA) when there
+    // is one: "certificate verify failed" alone does not help an operator.
+    std::string why = Describe(ec);
+    long verify = SSL_get_verify_result(stream_.native_handle());
+    if (verify != X509_V_OK) {
+      why += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+    }
     CloseNow();
-    co_return Unavailable("tls handshake: " + Describe(ec));
+    co_return Unavailable("tls handshake: " + why);
   }
   co_return Status{};
 }

@@ -70,6 +70,8 @@ struct ParticipantState {
   bool advertised = false;
   protocol::AdvertiseKeys keys;
   bool shared = false;
+  // In U2: its shares were forwarded, so its neighbours mask with it.
+  bool in_masking_set = false;
   std::vector<protocol::EncryptedShare> shares_out;
   bool masked = false;
   protocol::ValidationMetrics metrics;

@@ -50,7 +50,10 @@ std::unique_ptr<RoundState> RoundShareKeysState::Finish() {
     return Abort("share_keys: " + why);
   }
   std::map<uint32_t, protocol::ShareDelivery> deliveries;
-  for (uint32_t index : u2) deliveries[index].round_id = round_id();
+  for (uint32_t index : u2) {
+    deliveries[index].round_id = round_id();
+    context_.at(index).in_masking_set = true;
+  }
   for (uint32_t from : u2) {
     for (auto& share : context_.at(from).shares_out) {
       if (u2.count(share.to_index)) {

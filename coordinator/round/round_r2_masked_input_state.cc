@@ -45,9 +45,12 @@ std::unique_ptr<RoundState> RoundMaskedInputState::Finish() {
   for (auto& v : context_.masked_sum) v &= modulus;
 
   std::set<uint32_t> u3 = Active([](const ParticipantState& s) { return s.masked; });
-  std::set<uint32_t> dropped;  // shared keys, then sent no input
+  // In U2 (its neighbours masked with it), then no input: its pairwise masks
+  // must be removed. A site that sent shares but vanished before U2 was fixed
+  // is not here: nobody masked with it.
+  std::set<uint32_t> dropped;
   for (const auto& site : context_.participants) {
-    if (site.shared && !u3.count(site.index)) dropped.insert(site.index);
+    if (site.in_masking_set && !u3.count(site.index)) dropped.insert(site.index);
   }
   // Survivors' self masks and dropped sites' pairwise masks must both be
   // reconstructible from the survivors' shares.

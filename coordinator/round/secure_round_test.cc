@@ -28,7 +28,13 @@ class FakeNetwork final : public RoundSender {
   std::map<std::string, std::string> disconnected;
 };
 
-enum class Fault { kNone, kVanishAfterAdvertise, kVanishAfterShareKeys, kGarbageInput };
+enum class Fault {
+  kNone,
+  kVanishAfterAdvertise,
+  kVanishWhileShareKeysOpen,  // sends its shares, then vanishes at once
+  kVanishAfterShareKeys,
+  kGarbageInput
+};
 
 struct Site {
   std::string id;
@@ -82,7 +88,13 @@ class SecureRoundTest : public ::testing::Test {
           protocol::Message m = std::move(queue.front());
           queue.pop_front();
           moved = true;
-          if (auto reply = Answer(site, m, round)) round.OnMessage(site.id, *reply);
+          if (auto reply = Answer(site, m, round)) {
+            round.OnMessage(site.id, *reply);
+            if (site.fault == Fault::kVanishWhileShareKeysOpen &&
+                std::holds_alternative<protocol::ShareKeys>(*reply)) {
+              round.OnSiteLost(site.id);
+            }
+          }
         }
       }
     }
@@ -230,6 +242,15 @@ TEST_F(SecureRoundTest, RecoversWhenTwoSitesDropAfterShareKeys) {
   sites_[0].fault = Fault::kVanishAfterShareKeys;
   sites_[4].fault = Fault::kVanishAfterShareKeys;
   auto round = Run(500);
+  ExpectMeanOf(*round, AllBut({"SITE_0", "SITE_4"}));
+}
+
+TEST_F(SecureRoundTest, SiteVanishingBeforeShareKeysClosesIsNotUnmasked) {
+  MakeSites(5, 200);
+  // SITE_0 answers first, so it vanishes while the others still owe shares.
+  sites_[0].fault = Fault::kVanishWhileShareKeysOpen;
+  sites_[4].fault = Fault::kVanishAfterShareKeys;
+  auto round = Run(200);
   ExpectMeanOf(*round, AllBut({"SITE_0", "SITE_4"}));
 }
 
