@@ -34,6 +34,9 @@ AdminResponse ErrorResponse(const Error& e) {
           {{"error", {{"code", CodeName(e.code)}, {"message", e.message}}}}};
 }
 
+// Absent values are null, not "", so clients need only one test.
+json OrNull(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+
 json RoundJson(const RoundRecord& r, const std::string& stage) {
   auto ratio = [](int64_t a, int64_t b) -> json {
     return b > 0 ? json(double(a) / double(b)) : json(nullptr);
@@ -42,11 +45,11 @@ json RoundJson(const RoundRecord& r, const std::string& stage) {
           {"status", r.status},
           {"stage", stage},
           {"started_at", r.started_at},
-          {"finished_at", r.finished_at},
+          {"finished_at", OrNull(r.finished_at)},
           {"participants", r.participants},
           {"contributors", r.contributors},
           {"dropped", r.dropped},
-          {"model_version", r.model_version},
+          {"model_version", OrNull(r.model_version)},
           {"validation",
            {{"count", r.val_count}, {"correct", r.val_correct},
             {"accuracy", ratio(r.val_correct, r.val_count)},
@@ -55,7 +58,8 @@ json RoundJson(const RoundRecord& r, const std::string& stage) {
            {{"count", r.eval_count}, {"correct", r.eval_correct},
             {"accuracy", ratio(r.eval_correct, r.eval_count)},
             {"reports", r.eval_reports}}},
-          {"abort_reason", r.abort_reason}};
+          {"abort_reason", OrNull(r.abort_reason)},
+          {"duration_ms", r.status == "running" ? json(nullptr) : json(r.duration_ms)}};
 }
 
 // Permission per route; roles per permission (issue 6 extends both).

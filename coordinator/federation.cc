@@ -298,6 +298,7 @@ void Federation::StartNextRound() {
   spdlog::info("round {} starting with {} sites, model {}", *round_id,
                participants.size(), model_.version_id);
   round_transitions_seen_ = 0;
+  round_started_ = std::chrono::steady_clock::now();
   auto round = SecureRound::Start(std::move(settings), participants, this);
   if (!round) {
     round_record_.status = "aborted";
@@ -371,6 +372,9 @@ void Federation::FinishRound() {
   deadline_.cancel();
   RoundRecord& record = round_record_;
   record.finished_at = UtcNow();
+  record.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - round_started_)
+                           .count();
   for (const auto& p : round_->participants()) {
     if (p.dropped) record.dropped.push_back({{"site_id", p.site_id}, {"reason", p.drop_reason}});
   }

@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -97,6 +98,7 @@ class Federation final : public RoundSender {
   ModelRecord model_;
   std::unique_ptr<SecureRound> round_;
   RoundRecord round_record_;
+  std::chrono::steady_clock::time_point round_started_;
   int round_transitions_seen_ = 0;
   int queued_rounds_ = 0;
   boost::asio::steady_timer deadline_;

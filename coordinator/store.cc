@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS rounds (
   eval_count INTEGER NOT NULL DEFAULT 0,
   eval_correct INTEGER NOT NULL DEFAULT 0,
   eval_reports INTEGER NOT NULL DEFAULT 0,
-  abort_reason TEXT NOT NULL DEFAULT ''
+  abort_reason TEXT NOT NULL DEFAULT '',
+  duration_ms INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS audit_log (
   seq INTEGER PRIMARY KEY,
@@ -104,13 +105,14 @@ RoundRecord ReadRound(const SqlStatement& s) {
   r.eval_correct = s.Int(12);
   r.eval_reports = s.Int(13);
   r.abort_reason = s.Text(14);
+  r.duration_ms = s.Int(15);
   return r;
 }
 
 constexpr const char* kRoundColumns =
     "round_id, status, started_at, finished_at, participants, contributors, "
     "dropped, model_version, val_count, val_correct, val_loss_sum, eval_count, "
-    "eval_correct, eval_reports, abort_reason";
+    "eval_correct, eval_reports, abort_reason, duration_ms";
 
 template <typename T, typename F>
 Result<std::vector<T>> Collect(SqliteDb& db, const std::string& sql,
@@ -256,10 +258,10 @@ Status CoordinatorStore::UpdateRound(const RoundRecord& r) {
   return db_->Run(
       "UPDATE rounds SET status = ?, finished_at = ?, contributors = ?, "
       "dropped = ?, model_version = ?, val_count = ?, val_correct = ?, "
-      "val_loss_sum = ?, abort_reason = ? WHERE round_id = ?",
+      "val_loss_sum = ?, abort_reason = ?, duration_ms = ? WHERE round_id = ?",
       {r.status, r.finished_at, ToJsonList(r.contributors), r.dropped.dump(),
        r.model_version, r.val_count, r.val_correct, r.val_loss_sum,
-       r.abort_reason, r.round_id});
+       r.abort_reason, r.duration_ms, r.round_id});
 }
 
 Result<std::optional<RoundRecord>> CoordinatorStore::FindRound(int64_t round_id) {

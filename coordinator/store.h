@@ -52,6 +52,7 @@ struct RoundRecord {
   double val_loss_sum = 0;
   int64_t eval_count = 0, eval_correct = 0, eval_reports = 0;
   std::string abort_reason;
+  int64_t duration_ms = 0;  // announce to commit, steady clock
 };
 
 // The coordinator's durable state in one SQLite database (WAL, synchronous
