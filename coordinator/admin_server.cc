@@ -10,6 +10,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "coordinator/listener.h"
+
 namespace cls::coordinator {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -92,20 +94,10 @@ AdminServer::AdminServer(asio::io_context& io, std::shared_ptr<asio::ssl::contex
     : io_(io), tls_(std::move(tls)), api_(api), acceptor_(io) {}
 
 Result<uint16_t> AdminServer::Listen(const std::string& host, uint16_t port) {
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec) return InvalidArgument("admin_listen: bad address '" + host + "'");
-  asio::ip::tcp::endpoint endpoint(address, port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Unavailable("cannot listen on " + host + ":" + std::to_string(port) +
-                       ": " + ec.message());
-  }
+  auto bound = OpenAcceptor(acceptor_, host, port, "admin_listen");
+  if (!bound) return bound;
   asio::co_spawn(io_, AcceptLoop(), asio::detached);
-  return acceptor_.local_endpoint().port();
+  return bound;
 }
 
 asio::awaitable<void> AdminServer::AcceptLoop() {

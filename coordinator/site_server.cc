@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <deque>
 
+#include "coordinator/listener.h"
 #include "protocol/channel.h"
 #include "protocol/frame.h"
 
@@ -139,6 +140,7 @@ asio::awaitable<void> SiteSession::Run(std::shared_ptr<SiteSession> self) {
 }
 
 asio::awaitable<void> SiteSession::WriteLoop(std::shared_ptr<SiteSession> self) {
+  (void)self;  // held only to keep the session alive while the loop runs
   while (true) {
     while (!queue_.empty()) {
       auto frame = std::move(queue_.front());
@@ -171,20 +173,10 @@ SiteServer::SiteServer(asio::io_context& io, std::shared_ptr<asio::ssl::context>
     : io_(io), tls_(std::move(tls)), federation_(federation), acceptor_(io) {}
 
 Result<uint16_t> SiteServer::Listen(const std::string& host, uint16_t port) {
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec) return InvalidArgument("listen: bad address '" + host + "'");
-  asio::ip::tcp::endpoint endpoint(address, port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Unavailable("cannot listen on " + host + ":" + std::to_string(port) +
-                       ": " + ec.message());
-  }
+  auto bound = OpenAcceptor(acceptor_, host, port, "listen");
+  if (!bound) return bound;
   asio::co_spawn(io_, AcceptLoop(), asio::detached);
-  return acceptor_.local_endpoint().port();
+  return bound;
 }
 
 asio::awaitable<void> SiteServer::AcceptLoop() {

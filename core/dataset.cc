@@ -15,6 +15,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/shuffle.h"
+
 namespace cls::core {
 namespace {
 
@@ -91,25 +93,6 @@ double Median(std::vector<double> v) {
   if (v.size() % 2 == 1) return upper;
   const double lower = *std::max_element(v.begin(), v.begin() + mid);
   return 0.5 * (lower + upper);
-}
-
-// Uniform integer in [0, bound) by rejection, identical on every platform
-// (std::uniform_int_distribution is implementation-defined).
-uint64_t UniformBelow(std::mt19937_64& rng, uint64_t bound) {
-  const uint64_t limit = std::numeric_limits<uint64_t>::max() -
-                         std::numeric_limits<uint64_t>::max() % bound;
-  uint64_t r;
-  do {
-    r = rng();
-  } while (r >= limit);
-  return r % bound;
-}
-
-void Shuffle(std::vector<int>& v, std::mt19937_64& rng) {
-  for (size_t i = v.size(); i > 1; --i) {
-    const size_t j = UniformBelow(rng, i);
-    std::swap(v[i - 1], v[j]);
-  }
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <random>
 #include <string>
 
+#include "core/shuffle.h"
+
 namespace cls::core {
 namespace {
 
@@ -24,23 +26,6 @@ Eigen::ArrayXf Sigmoid(const Eigen::ArrayXf& z) {
 double SumLogLoss(const Eigen::ArrayXf& z, const Eigen::ArrayXf& y) {
   const Eigen::ArrayXf loss = z.max(0.0f) + (-z.abs()).exp().log1p() - y * z;
   return loss.cast<double>().sum();
-}
-
-// Uniform integer in [0, bound), identical on every platform.
-uint64_t UniformBelow(std::mt19937_64& rng, uint64_t bound) {
-  const uint64_t limit = std::numeric_limits<uint64_t>::max() -
-                         std::numeric_limits<uint64_t>::max() % bound;
-  uint64_t r;
-  do {
-    r = rng();
-  } while (r >= limit);
-  return r % bound;
-}
-
-void Shuffle(std::vector<Eigen::Index>& v, std::mt19937_64& rng) {
-  for (size_t i = v.size(); i > 1; --i) {
-    std::swap(v[i - 1], v[UniformBelow(rng, i)]);
-  }
 }
 
 }  // namespace

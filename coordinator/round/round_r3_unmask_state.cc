@@ -15,7 +15,8 @@ Result<Key32> Reconstruct(const std::vector<crypto::ShamirShare>& shares,
   auto secret = crypto::ShamirCombine(shares, static_cast<int>(threshold),
                                       kSecretBytes);
   if (!secret) return std::unexpected(secret.error());
-  Key32 key;
+  Key32 key{};
+  if (secret->size() != key.size()) return Internal("shamir: secret of wrong length");
   std::copy(secret->begin(), secret->end(), key.begin());
   return key;
 }

@@ -1,0 +1,99 @@
+#include "coordinator/config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace cls::coordinator {
+namespace {
+namespace fs = std::filesystem;
+
+class CoordinatorConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("cls-config-test-" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Result<CoordinatorConfig> Load(const std::string& extra_top,
+                                 const std::string& extra_sections = "") {
+    std::string path = (dir_ / "coordinator.toml").string();
+    std::ofstream(path) << extra_top << "\n"
+                        << "[tls]\nca = \"pki/ca.pem\"\ncert = \"c.pem\"\nkey = \"c.key\"\n"
+                        << "[model]\nparameters = 23\n"
+                        << extra_sections;
+    return LoadCoordinatorConfig(path);
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(CoordinatorConfigTest, DefaultsAreSaneAndPathsResolveAgainstTheFile) {
+  auto c = Load("");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->min_sites, 3);
+  EXPECT_EQ(c->listen_port, 7443);
+  EXPECT_EQ(c->admin_host, "127.0.0.1");
+  EXPECT_EQ(c->model_type, "diagnosis_predictor");
+  EXPECT_EQ(c->tls.ca_file, (dir_ / "pki/ca.pem").string());
+  EXPECT_EQ(c->data_dir, (dir_ / "coordinator-state").string());
+}
+
+TEST_F(CoordinatorConfigTest, MissingFileIsNotFound) {
+  auto c = LoadCoordinatorConfig((dir_ / "nope.toml").string());
+  ASSERT_FALSE(c.has_value());
+  EXPECT_EQ(c.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(c.error().message.find("nope.toml"), std::string::npos);
+}
+
+TEST_F(CoordinatorConfigTest, UnknownKeyIsNamed) {
+  auto c = Load("min_site = 3");
+  ASSERT_FALSE(c.has_value());
+  EXPECT_EQ(c.error().message, "config: unknown key 'min_site'");
+}
+
+TEST_F(CoordinatorConfigTest, UnknownKeyInASectionIsNamedWithItsSection) {
+  auto c = Load("", "[round]\nclip_bound = 2.0\n");
+  ASSERT_FALSE(c.has_value());
+  EXPECT_EQ(c.error().message, "config: unknown key 'round.clip_bound'");
+}
+
+TEST_F(CoordinatorConfigTest, WrongTypeIsNamed) {
+  auto c = Load("min_sites = \"three\"");
+  ASSERT_FALSE(c.has_value());
+  EXPECT_EQ(c.error().message, "config: 'min_sites' has the wrong type");
+}
+
+TEST_F(CoordinatorConfigTest, ImpossibleValuesAreRefused) {
+  EXPECT_NE(Load("min_sites = 1").error().message.find("at least 2"), std::string::npos);
+  EXPECT_NE(Load("", "[round]\nvalue_bits = 40\n").error().message.find("value_bits"),
+            std::string::npos);
+  EXPECT_NE(Load("", "[round]\nclip = -1.0\n").error().message.find("clip"), std::string::npos);
+  EXPECT_NE(Load("listen = \"0.0.0.0:99999\"").error().message.find("port must be 1-65535"),
+            std::string::npos);
+  EXPECT_NE(Load("listen = \"nohost\"").error().message.find("expected HOST:PORT"),
+            std::string::npos);
+}
+
+TEST_F(CoordinatorConfigTest, ModelTypeMustBeOneOfTheGuidesTypes) {
+  std::string path = (dir_ / "bad.toml").string();
+  std::ofstream(path) << "[tls]\nca=\"a\"\ncert=\"b\"\nkey=\"c\"\n[model]\nparameters=3\n"
+                         "type=\"fortune_teller\"\n";
+  auto bad = LoadCoordinatorConfig(path);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message.find("readmission_risk"), std::string::npos);
+}
+
+TEST_F(CoordinatorConfigTest, SyntaxErrorGivesTheLine) {
+  std::string path = (dir_ / "broken.toml").string();
+  std::ofstream(path) << "min_sites = 3\nlisten = \n";
+  auto c = LoadCoordinatorConfig(path);
+  ASSERT_FALSE(c.has_value());
+  EXPECT_NE(c.error().message.find("broken.toml:2"), std::string::npos) << c.error().message;
+}
+
+}  // namespace
+}  // namespace cls::coordinator

@@ -1,0 +1,22 @@
+#ifndef CLS_COORDINATOR_LISTENER_H_
+#define CLS_COORDINATOR_LISTENER_H_
+
+#include <utility>  // Boost 1.74 Asio needs it first in C++23 mode.
+
+#include <boost/asio/ip/tcp.hpp>
+#include <cstdint>
+#include <string>
+
+#include "common/error.h"
+
+namespace cls::coordinator {
+
+// Opens, binds and listens on host:port (port 0 picks a free one); returns
+// the bound port. `what` names the config key in errors.
+Result<uint16_t> OpenAcceptor(boost::asio::ip::tcp::acceptor& acceptor,
+                              const std::string& host, uint16_t port,
+                              const std::string& what);
+
+}  // namespace cls::coordinator
+
+#endif  // CLS_COORDINATOR_LISTENER_H_
