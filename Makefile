@@ -28,7 +28,8 @@ bench: deps
 	@CLS_WITH_EXTRAS=1 scripts/install-deps.sh
 	@cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DCLS_BUILD_TESTS=OFF >/dev/null
 	@cmake --build build-release -j $(JOBS)
-	@scripts/bench.sh build-release/bin | tee $(BUILD)/bench.jsonl
+	@mkdir -p $(BUILD)
+	@bash -o pipefail -c 'scripts/bench.sh build-release/bin | tee $(BUILD)/bench.jsonl'
 
 clean:
 	rm -rf $(BUILD) build-release

@@ -244,7 +244,7 @@ AdminResponse AdminApi::CurrentModel() {
   return {200,
           {{"version_id", m.version_id},
            {"round_id", m.round_id},
-           {"parent_version", m.parent_version},
+           {"parent_version", OrNull(m.parent_version)},
            {"hash", m.hash},
            {"created_at", m.created_at},
            {"parameters", m.parameters}}};

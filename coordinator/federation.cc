@@ -23,6 +23,12 @@ bool IsSiteToCoordinator(const protocol::Message& m) {
          std::holds_alternative<protocol::EvaluationReport>(m);
 }
 
+int64_t ElapsedMs(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now() - since)
+      .count();
+}
+
 std::string InsufficientSites(size_t have, int need) {
   // Wording from the original guide, so existing runbooks still match.
   return "Insufficient active sites: " + std::to_string(have) + " < " +
@@ -154,6 +160,12 @@ void Federation::OnSiteMessage(const std::string& site_id,
       Disconnect(site_id, "evaluation_report with impossible counts");
       return;
     }
+    if (static_cast<int64_t>(report->round_id) != evaluated_round_ ||
+        awaiting_evaluation_.erase(site_id) == 0) {
+      spdlog::debug("ignoring evaluation of round {} from {}: not expected",
+                    report->round_id, site_id);
+      return;
+    }
     if (auto s = store_.AddEvaluation(static_cast<int64_t>(report->round_id),
                                       static_cast<int64_t>(m.count),
                                       static_cast<int64_t>(m.correct));
@@ -217,12 +229,16 @@ std::vector<SiteRecord> Federation::ActiveSites() {
 }
 
 Result<int64_t> Federation::StartRounds(int count, const Actor& actor) {
-  if (count < 1 || count > 10000) {
-    return InvalidArgument("rounds must be 1..10000, got " + std::to_string(count));
+  if (count < 1 || count > 1000) {
+    return InvalidArgument("rounds must be 1..1000, got " + std::to_string(count));
   }
-  if ((round_ && !round_->finished()) || queued_rounds_ > 0) {
+  if (round_ && !round_->finished()) {
     return FailedPrecondition("round " + std::to_string(round_record_.round_id) +
-                              " is already running; wait for it to finish");
+                              " is running; wait for it to finish");
+  }
+  if (queued_rounds_ > 0) {
+    return FailedPrecondition(std::to_string(queued_rounds_) +
+                              " requested rounds are still queued; wait for them");
   }
   auto active = ActiveSites();
   if (static_cast<int>(active.size()) < config_.min_sites) {
@@ -361,6 +377,7 @@ Status Federation::CommitCompletedRound(RoundRecord& record) {
   record.model_version = model.version_id;
   Status committed = store_.db().Transaction([&]() -> Status {
     if (auto s = store_.InsertModel(model); !s) return s;
+    record.duration_ms = ElapsedMs(round_started_);  // includes storing the model
     return store_.UpdateRound(record);
   });
   if (!committed) return committed;
@@ -372,11 +389,13 @@ void Federation::FinishRound() {
   deadline_.cancel();
   RoundRecord& record = round_record_;
   record.finished_at = UtcNow();
-  record.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::steady_clock::now() - round_started_)
-                           .count();
+  record.duration_ms = ElapsedMs(round_started_);
+  // Dropped = its input is not in the sum (a site lost during unmask still
+  // contributed).
   for (const auto& p : round_->participants()) {
-    if (p.dropped) record.dropped.push_back({{"site_id", p.site_id}, {"reason", p.drop_reason}});
+    if (p.dropped && !p.masked) {
+      record.dropped.push_back({{"site_id", p.site_id}, {"reason", p.drop_reason}});
+    }
   }
   if (round_->stage() == RoundStage::kCompleted) {
     const RoundOutcome& out = round_->outcome();
@@ -407,7 +426,12 @@ void Federation::FinishRound() {
                                  model_.parameters,
                                  static_cast<uint32_t>(record.contributors.size())};
     auto frame = std::make_shared<const Bytes>(protocol::EncodeFrame(result));
-    for (auto& [site_id, connection] : connections_) connection->Send(frame);
+    evaluated_round_ = record.round_id;
+    awaiting_evaluation_.clear();
+    for (auto& [site_id, connection] : connections_) {
+      connection->Send(frame);
+      awaiting_evaluation_.insert(site_id);
+    }
   } else {
     (void)store_.UpdateRound(record);
     AuditOrLog(kSystem, "federated_round_aborted",

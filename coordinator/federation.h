@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "common/error.h"
@@ -100,6 +101,10 @@ class Federation final : public RoundSender {
   RoundRecord round_record_;
   std::chrono::steady_clock::time_point round_started_;
   int round_transitions_seen_ = 0;
+  // Sites that received the last completed round's model and may report its
+  // evaluation, once each; a late or repeated report is ignored.
+  int64_t evaluated_round_ = 0;
+  std::set<std::string> awaiting_evaluation_;
   int queued_rounds_ = 0;
   boost::asio::steady_timer deadline_;
   boost::asio::steady_timer next_round_timer_;

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
+#include <sys/stat.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -52,7 +53,7 @@ Example configuration (TOML):
   parameters = 23                  # features + 1 (bias)
   [round]
   stage_timeout_s = 30
-  clip = 1.0                       # L2 bound of each site's weighted delta
+  clip = 1.0                       # L2 bound of each site's delta (before weighting)
   value_bits = 16
   [training]
   epochs = 5
@@ -79,6 +80,13 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
 
+  // The database holds the registry, models and audit log: owner-only.
+  ::umask(077);
+  if (!log_level.empty() && spdlog::level::from_str(log_level) == spdlog::level::off &&
+      log_level != "off") {
+    std::cerr << "cls-coordinator: --log-level must be trace, debug, info, warn or error\n";
+    return 2;
+  }
   auto config = LoadCoordinatorConfig(config_path);
   if (!config) {
     std::cerr << "cls-coordinator: " << config.error().message << "\n";

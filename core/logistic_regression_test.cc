@@ -214,7 +214,7 @@ TEST(EvaluateBinaryTest, UndefinedMetricsAreZeroAndSingleClassAucIsHalf) {
 
 // The Cleveland Clinic site of the UCI heart-disease data, read in place.
 TEST(ClevelandTest, HeldOutAccuracyIsAboveSeventyFivePercent) {
-  const std::string path = "/work/shared/data/heart-disease/cleveland.csv";
+  const std::string path = CLS_HEART_DATA_DIR "/cleveland.csv";
   if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " not present";
 
   DatasetSchema schema;

@@ -70,7 +70,7 @@ struct RoundAnnounce {
   modelKind @3 :Text;        # "logistic_regression" | "benchmark_vector"
   parameters @4 :Data;       # float32 little-endian
   training @5 :TrainingConfig;
-  clip @6 :Float64;          # L2 clip bound C of the weighted delta
+  clip @6 :Float64;          # L2 bound C of the delta, applied before weighting
   valueBits @7 :UInt8;
   ringBits @8 :UInt8;
   weight @9 :Float64;        # this site's FedAvg weight

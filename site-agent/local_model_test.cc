@@ -13,7 +13,8 @@ using testing::SyntheticCsv;
 using testing::SyntheticDataConfig;
 using testing::TempDir;
 
-constexpr const char* kCleveland = "/work/shared/data/heart-disease/cleveland.csv";
+// The real data sits beside the checkout (../shared); never in the repo.
+constexpr const char* kCleveland = CLS_HEART_DATA_DIR "/cleveland.csv";
 
 TEST(LocalModelTest, LoadsSplitsAndTrainsABaselineOnASmallCsv) {
   TempDir dir;

@@ -1,0 +1,381 @@
+#!/usr/bin/env bash
+# make bench: performance of secure aggregation, one JSON object per line on
+# stdout (progress goes to stderr):
+#   {"name": "...", "value": 1.23, "unit": "s", "params": {...}[, "peer": ..., "peer_value": ...]}
+# The first line describes the machine. Then:
+#   1. bench/secagg_bench (in process, no network): masking, sum, unmask,
+#      wire bytes, whole round, plain sum; 10 sites x 1,000,000 parameters.
+#   2. Real daemons on loopback (mutual TLS 1.3): a coordinator and 10 site
+#      agents in benchmark mode, 1,000,000 parameters, 3 rounds
+#      -> secagg.round_s (median of the rounds' duration_ms as the
+#      coordinator records it: announce sent to round finished, taken just
+#      before the model commit), with the coordinator's stage timeline and
+#      the CPU every process used per round in params.
+#   3. 100 site agents x 100,000 parameters on the sparse SecAgg+ graph
+#      -> round.sites100_s.
+# Usage: scripts/bench.sh [BIN_DIR]   (default build-release/bin)
+# Environment: CLS_BENCH_QUICK=1 for a small smoke run (sizes divided down),
+#              CLS_BENCH_KEEP=1 keeps the temporary directory,
+#              CLS_BENCH_PHASES="inprocess secagg sites100" picks the parts,
+#              CLS_BENCH_COORDINATOR_WRAPPER="valgrind --tool=callgrind ..."
+#              runs the coordinator under a profiler that stays in the
+#              coordinator's process (valgrind does; a wrapper that forks,
+#              such as strace, would not receive the stop signal).
+set -euo pipefail
+
+BIN=$(cd "${1:-build-release/bin}" && pwd)
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /tmp/cls-bench.XXXXXX)
+PIDS=()
+BENCH_START=$SECONDS
+
+QUICK=${CLS_BENCH_QUICK:-0}
+if [[ $QUICK == 1 ]]; then
+  INPROC_ARGS=(--sites 10 --params 100000 --rounds 3)
+  SMALL_SITES=10 SMALL_PARAMS=100000 SMALL_ROUNDS=3
+  BIG_SITES=20 BIG_PARAMS=10000 BIG_ROUNDS=1
+else
+  INPROC_ARGS=(--sites 10 --params 1000000 --rounds 3)
+  SMALL_SITES=10 SMALL_PARAMS=1000000 SMALL_ROUNDS=${CLS_BENCH_ROUNDS:-3}
+  BIG_SITES=100 BIG_PARAMS=100000 BIG_ROUNDS=2
+fi
+BIG_COMPLETE_UP_TO=32
+# Only start the second 100-site round if the bench has used less than this.
+BUDGET_S=${CLS_BENCH_BUDGET_S:-480}
+
+# Stops the processes this script started: SIGTERM, then SIGKILL after 10 s.
+stop_all() {
+  local pid alive i
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for ((i = 0; i < 100; i++)); do
+    alive=0
+    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && { alive=1; break; }; done
+    (( alive )) || break
+    sleep 0.1
+  done
+  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  PIDS=()
+}
+cleanup() {
+  local rc=$?
+  stop_all
+  if [[ $rc -ne 0 || ${CLS_BENCH_KEEP:-0} == 1 ]]; then
+    echo "bench: exit $rc; logs kept in $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf 'bench: [%3ds] %s\n' "$((SECONDS - BENCH_START))" "$*" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+for b in secagg_bench cls-coordinator cls-site-agent clsctl; do
+  [[ -x $BIN/$b ]] || die "$BIN/$b missing (build with CLS_BUILD_BENCH=ON)"
+done
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# ---------------------------------------------------------------- machine
+python3 - <<'PY'
+import json, os
+cpu = "unknown"
+with open("/proc/cpuinfo") as f:
+    for line in f:
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+mem_kib = 0
+with open("/proc/meminfo") as f:
+    for line in f:
+        if line.startswith("MemTotal:"):
+            mem_kib = int(line.split()[1])
+cores = len(os.sched_getaffinity(0))
+print(json.dumps({"name": "machine", "value": cores, "unit": "cores",
+                  "params": {"cpu": cpu, "memory_gib": round(mem_kib / 2**20, 1)}}))
+PY
+
+PHASES=" ${CLS_BENCH_PHASES:-inprocess secagg sites100} "
+want() { [[ $PHASES == *" $1 "* ]]; }
+
+# ---------------------------------------------------------------- in process
+if want inprocess; then
+  log "in-process secure aggregation: secagg_bench ${INPROC_ARGS[*]}"
+  "$BIN/secagg_bench" "${INPROC_ARGS[@]}"
+fi
+want secagg || want sites100 || exit 0
+
+# ---------------------------------------------------------------- real daemons
+PKI=("$REPO/certs/cls-pki" --dir "$WORK/pki")
+log "PKI: CA, coordinator, operator and $BIG_SITES site certificates"
+"${PKI[@]}" init --name "Bench CA" >/dev/null 2>>"$WORK/pki.log"
+"${PKI[@]}" issue coordinator 127.0.0.1 >/dev/null 2>>"$WORK/pki.log"
+"${PKI[@]}" issue operator bench-admin --role admin >/dev/null 2>>"$WORK/pki.log"
+site_id() { printf 'BENCH_%03d' "$1"; }
+max_sites=$SMALL_SITES
+want sites100 && (( BIG_SITES > max_sites )) && max_sites=$BIG_SITES
+for ((i = 1; i <= max_sites; i++)); do
+  "${PKI[@]}" issue site "$(site_id "$i")" >/dev/null 2>>"$WORK/pki.log"
+done
+log "PKI ready"
+
+# run_cluster NAME SITES PARAMETERS ROUNDS COMPLETE_GRAPH_UP_TO
+# Starts a coordinator and SITES agents in $WORK/NAME, approves them, runs
+# ROUNDS rounds (further rounds one at a time while within BUDGET_S) and
+# leaves the rounds' history in $WORK/NAME/history.json and the coordinator's
+# stage timings in $WORK/NAME/coordinator.log. Stops every process after.
+run_cluster() {
+  local name=$1 n=$2 params=$3 rounds=$4 complete_up_to=$5
+  local dir="$WORK/$name"
+  mkdir -p "$dir"
+  local site_port admin_port
+  site_port=$(free_port)
+  admin_port=$(free_port)
+  CTL=("$BIN/clsctl" --coordinator "127.0.0.1:$admin_port" --ca "$WORK/pki/ca.pem"
+       --cert "$WORK/pki/issued/bench-admin.pem" --key "$WORK/pki/issued/bench-admin.key"
+       --timeout 120 --json)
+  cat > "$dir/coordinator.toml" <<TOML
+coordinator_id = "bench-coordinator"
+data_dir = "state"
+listen = "127.0.0.1:$site_port"
+admin_listen = "127.0.0.1:$admin_port"
+min_sites = $n
+log_level = "info"
+[tls]
+ca = "$WORK/pki/ca.pem"
+cert = "$WORK/pki/issued/127.0.0.1.pem"
+key = "$WORK/pki/issued/127.0.0.1.key"
+crl = "$WORK/pki/ca-crl.pem"
+[model]
+kind = "benchmark_vector"
+parameters = $params
+[round]
+stage_timeout_s = 60
+clip = 1.0
+value_bits = 16
+pause_between_rounds_ms = 500
+complete_graph_up_to = $complete_up_to
+TOML
+  ${CLS_BENCH_COORDINATOR_WRAPPER:-} "$BIN/cls-coordinator" --config "$dir/coordinator.toml" > "$dir/coordinator.log" 2>&1 &
+  PIDS+=($!)
+  local coordinator_pid=$!
+  local site_pids=()
+  local deadline=$((SECONDS + 30))
+  until "${CTL[@]}" status >/dev/null 2>&1; do
+    (( SECONDS < deadline )) || die "$name: the coordinator did not start (see $dir/coordinator.log)"
+    sleep 0.2
+  done
+
+  local i id
+  for ((i = 1; i <= n; i++)); do
+    id=$(site_id "$i")
+    cat > "$dir/$id.toml" <<TOML
+site_id = "$id"
+site_name = "Benchmark site $i"
+coordinator = "127.0.0.1:$site_port"
+data_dir = "$dir/$id-state"
+log_level = "info"
+[tls]
+ca = "$WORK/pki/ca.pem"
+cert = "$WORK/pki/issued/$id.pem"
+key = "$WORK/pki/issued/$id.key"
+crl = "$WORK/pki/ca-crl.pem"
+[benchmark]
+parameters = $params
+TOML
+    "$BIN/cls-site-agent" --config "$dir/$id.toml" > "$dir/$id.log" 2>&1 &
+    PIDS+=($!)
+    site_pids+=($!)
+  done
+  log "$name: coordinator and $n site agents started; approving"
+
+  # Every site registers (its first hello is refused as pending), then is
+  # approved; the agents retry with a backoff of at most 10 s.
+  deadline=$((SECONDS + 90))
+  local registered=0
+  while :; do
+    registered=$("${CTL[@]}" sites list 2>/dev/null |
+                 python3 -c 'import json,sys; print(len(json.load(sys.stdin)["sites"]))' 2>/dev/null || echo 0)
+    (( registered >= n )) && break
+    (( SECONDS < deadline )) || die "$name: only $registered of $n sites registered"
+    sleep 0.5
+  done
+  for ((i = 1; i <= n; i++)); do
+    "${CTL[@]}" sites approve "$(site_id "$i")" >/dev/null || die "$name: approve $(site_id "$i")"
+  done
+  deadline=$((SECONDS + 120))
+  local connected=0
+  while :; do
+    connected=$("${CTL[@]}" status 2>/dev/null |
+                python3 -c 'import json,sys; print(json.load(sys.stdin)["sites"]["connected"])' 2>/dev/null || echo 0)
+    (( connected >= n )) && break
+    (( SECONDS < deadline )) || die "$name: only $connected of $n sites connected"
+    sleep 0.5
+  done
+  log "$name: $n sites connected; running $rounds round(s)"
+
+  cpu_snapshot "$dir/cpu-before.json" "$coordinator_pid" "${site_pids[@]}"
+  local first
+  first=$("${CTL[@]}" round start --rounds "$rounds" |
+          python3 -c 'import json,sys; print(json.load(sys.stdin)["first_round"])') ||
+    die "$name: round start refused"
+  wait_rounds "$name" "$((rounds * 240))"
+  # Optional extra rounds, one at a time, while the time budget allows.
+  local done_rounds=$rounds
+  while (( done_rounds < ${6:-$rounds} && SECONDS - BENCH_START < BUDGET_S )); do
+    log "$name: within budget; one more round"
+    "${CTL[@]}" round start --rounds 1 >/dev/null || die "$name: round start refused"
+    wait_rounds "$name" 240
+    done_rounds=$((done_rounds + 1))
+  done
+  "${CTL[@]}" round history --limit 1000 |
+    python3 -c 'import json,sys; first=int(sys.argv[1]); d=json.load(sys.stdin);
+print(json.dumps([r for r in d["rounds"] if r["round_id"] >= first]))' "$first" > "$dir/history.json"
+  cpu_snapshot "$dir/cpu-after.json" "$coordinator_pid" "${site_pids[@]}"
+  stop_all
+  log "$name: done"
+}
+
+# cpu_snapshot FILE COORDINATOR_PID SITE_PID...: CPU seconds (user + system)
+# each process has used so far, as JSON {"coordinator": s, "coordinator_sys": s,
+# "sites": [s, ...], "sites_sys": [s, ...]} (the _sys values: kernel time only).
+cpu_snapshot() {
+  python3 - "$@" <<'PY'
+import json, os, sys
+tick = os.sysconf("SC_CLK_TCK")
+def cpu(pid, kernel_only=False):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        utime, stime = int(fields[11]), int(fields[12])
+        return (stime if kernel_only else utime + stime) / tick
+    except OSError:
+        return None
+out, coordinator, sites = sys.argv[1], sys.argv[2], sys.argv[3:]
+json.dump({"coordinator": cpu(coordinator), "coordinator_sys": cpu(coordinator, True),
+           "sites": [cpu(p) for p in sites], "sites_sys": [cpu(p, True) for p in sites]},
+          open(out, "w"))
+PY
+}
+
+wait_rounds() {  # wait_rounds NAME TIMEOUT_S
+  local deadline=$((SECONDS + $2)) busy
+  while :; do
+    busy=$("${CTL[@]}" round status 2>/dev/null |
+           python3 -c 'import json,sys; d=json.load(sys.stdin); print(int(d["round"] is not None or d["queued_rounds"] > 0))' 2>/dev/null || echo 1)
+    [[ $busy == 0 ]] && break
+    (( SECONDS < deadline )) || die "$1: rounds did not finish in $2 s"
+    sleep 0.5
+  done
+}
+
+# report NAME METRIC SITES PARAMS COMPLETE_UP_TO TARGET
+# One JSON line: the median of the completed rounds' duration_ms / 1000, with
+# the per-round values and the coordinator's stage timeline (from its log).
+report() {
+  python3 - "$WORK/$1" "$2" "$3" "$4" "$5" "$6" <<'PY'
+import json, re, statistics, sys, datetime, glob, os
+d, metric, sites, params, complete_up_to, target = sys.argv[1:7]
+sites, params, complete_up_to = int(sites), int(params), int(complete_up_to)
+rounds = json.load(open(os.path.join(d, "history.json")))
+bad = [r for r in rounds if r["status"] != "completed"]
+if bad or not rounds:
+    sys.exit(f"bench: {metric}: rounds not completed: " +
+             "; ".join(f'{r["round_id"]}: {r.get("abort_reason")}' for r in bad))
+durations = [r["duration_ms"] / 1000 for r in sorted(rounds, key=lambda r: r["round_id"])]
+ids = {r["round_id"] for r in rounds}
+
+def ts(line):
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z", line)
+    return datetime.datetime.fromisoformat(m.group(1)).timestamp() if m else None
+
+# Coordinator stage timeline per round: announce -> each stage -> completed.
+stages = {}
+for line in open(os.path.join(d, "coordinator.log"), errors="replace"):
+    t = ts(line)
+    if t is None:
+        continue
+    m = re.search(r"round (\d+) starting", line)
+    if m and int(m.group(1)) in ids:
+        stages[int(m.group(1))] = [("announce", t)]
+        continue
+    m = re.search(r"round (\d+): stage (\w+)", line)
+    if m and int(m.group(1)) in stages:
+        stages[int(m.group(1))].append((m.group(2), t))
+        continue
+    m = re.search(r"round (\d+) (completed|aborted)", line)
+    if m and int(m.group(1)) in stages:
+        stages[int(m.group(1))].append(("done", t))
+timeline = {}
+for rid, events in stages.items():
+    spans = {}
+    for (name, t0), (_, t1) in zip(events, events[1:]):
+        spans[name + "_s"] = round(t1 - t0, 3)
+    timeline[str(rid)] = spans
+
+# Site side: announce received -> keys advertised (delta + quantization).
+prep = []
+for log in glob.glob(os.path.join(d, "BENCH_*.log")):
+    got = {}
+    for line in open(log, errors="replace"):
+        t = ts(line)
+        m = re.search(r"round (\d+): (announced|trained; advertising keys)", line)
+        if t is not None and m:
+            got.setdefault(int(m.group(1)), {})[m.group(2)] = t
+    for rid, g in got.items():
+        if len(g) == 2:
+            prep.append(g["trained; advertising keys"] - g["announced"])
+
+# CPU the processes used during the rounds (pauses between rounds included,
+# where they are idle), per round.
+cpu = {}
+try:
+    before = json.load(open(os.path.join(d, "cpu-before.json")))
+    after = json.load(open(os.path.join(d, "cpu-after.json")))
+    n = len(durations)
+    site_cpu = [(b1 - b0) / n for b0, b1 in zip(before["sites"], after["sites"])
+                if b0 is not None and b1 is not None]
+    coord = (after["coordinator"] - before["coordinator"]) / n
+    coord_sys = (after["coordinator_sys"] - before["coordinator_sys"]) / n
+    sites_sys = sum((b1 - b0) / n for b0, b1 in zip(before["sites_sys"], after["sites_sys"])
+                    if b0 is not None and b1 is not None)
+    cores = len(os.sched_getaffinity(0))
+    cpu = {"coordinator_s": round(coord, 3), "coordinator_kernel_s": round(coord_sys, 3),
+           "sites_total_s": round(sum(site_cpu), 3), "sites_kernel_s": round(sites_sys, 3),
+           "site_median_s": round(statistics.median(site_cpu), 3),
+           "all_processes_per_core_s": round((coord + sum(site_cpu)) / cores, 3)}
+except (OSError, ValueError, TypeError, KeyError, statistics.StatisticsError):
+    pass
+
+graph = ("complete" if sites <= complete_up_to else
+         f"sparse SecAgg+ (complete_graph_up_to = {complete_up_to})")
+out = {"name": metric, "value": round(statistics.median(durations), 3), "unit": "s",
+       "params": {"sites": sites, "parameters": params, "rounds": len(durations),
+                  "per_round": durations, "neighbour_graph": graph,
+                  "value_bits": 16, "stage_timeout_s": 60,
+                  "measure": "median of the coordinator's duration_ms: announce sent to round finished (taken just before the model commit)",
+                  "coordinator_stages": timeline}}
+if cpu:
+    out["params"]["cpu_per_round"] = cpu
+if prep:
+    out["params"]["site_prepare_s_median"] = round(statistics.median(prep), 3)
+    out["params"]["site_prepare_s_max"] = round(max(prep), 3)
+if target != "-":
+    out["params"]["target"] = float(target)
+print(json.dumps(out))
+PY
+}
+
+if want secagg; then
+  log "real daemons: $SMALL_SITES sites x $SMALL_PARAMS parameters, $SMALL_ROUNDS rounds"
+  run_cluster secagg "$SMALL_SITES" "$SMALL_PARAMS" "$SMALL_ROUNDS" 32
+  report secagg secagg.round_s "$SMALL_SITES" "$SMALL_PARAMS" 32 2.0
+fi
+
+if want sites100; then
+  log "real daemons: $BIG_SITES sites x $BIG_PARAMS parameters"
+  run_cluster sites100 "$BIG_SITES" "$BIG_PARAMS" 1 "$BIG_COMPLETE_UP_TO" "$BIG_ROUNDS"
+  report sites100 round.sites100_s "$BIG_SITES" "$BIG_PARAMS" "$BIG_COMPLETE_UP_TO" -
+fi
+
+log "done in $((SECONDS - BENCH_START)) s"
