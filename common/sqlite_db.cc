@@ -32,10 +32,12 @@ Status SqlStatement::Bind(std::initializer_list<SqlValue> values) {
           } else if constexpr (std::is_same_v<T, double>) {
             return sqlite3_bind_double(stmt_, i, x);
           } else if constexpr (std::is_same_v<T, std::string>) {
-            return sqlite3_bind_text(stmt_, i, x.data(), static_cast<int>(x.size()),
+            return sqlite3_bind_text(stmt_, i, x.data(),
+                                     static_cast<int>(x.size()),
                                      SQLITE_TRANSIENT);
           } else {
-            return sqlite3_bind_blob(stmt_, i, x.data(), static_cast<int>(x.size()),
+            return sqlite3_bind_blob(stmt_, i, x.data(),
+                                     static_cast<int>(x.size()),
                                      SQLITE_TRANSIENT);
           }
         },
@@ -56,8 +58,12 @@ Result<bool> SqlStatement::Step() {
   return Internal(std::string("sqlite step: ") + sqlite3_errmsg(db_));
 }
 
-int64_t SqlStatement::Int(int c) const { return sqlite3_column_int64(stmt_, c); }
-double SqlStatement::Double(int c) const { return sqlite3_column_double(stmt_, c); }
+int64_t SqlStatement::Int(int c) const {
+  return sqlite3_column_int64(stmt_, c);
+}
+double SqlStatement::Double(int c) const {
+  return sqlite3_column_double(stmt_, c);
+}
 bool SqlStatement::IsNull(int c) const {
   return sqlite3_column_type(stmt_, c) == SQLITE_NULL;
 }
@@ -74,10 +80,10 @@ Bytes SqlStatement::Blob(int c) const {
 
 Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                               SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
+  int rc = sqlite3_open_v2(
+      path.c_str(), &raw,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+      nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = raw ? sqlite3_errmsg(raw) : "out of memory";
     sqlite3_close(raw);
@@ -117,7 +123,8 @@ Result<SqlStatement> SqliteDb::Prepare(const std::string& sql) {
   return SqlStatement(db_, stmt);
 }
 
-Status SqliteDb::Run(const std::string& sql, std::initializer_list<SqlValue> values) {
+Status SqliteDb::Run(const std::string& sql,
+                     std::initializer_list<SqlValue> values) {
   auto stmt = Prepare(sql);
   if (!stmt) return std::unexpected(stmt.error());
   if (auto s = stmt->Bind(values); !s) return s;
@@ -128,6 +135,8 @@ Status SqliteDb::Run(const std::string& sql, std::initializer_list<SqlValue> val
   }
 }
 
-int64_t SqliteDb::LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
+int64_t SqliteDb::LastInsertId() const {
+  return sqlite3_last_insert_rowid(db_);
+}
 
 }  // namespace cls

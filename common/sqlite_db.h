@@ -18,7 +18,8 @@ struct sqlite3_stmt;
 namespace cls {
 
 // A value bound to or read from a statement.
-using SqlValue = std::variant<std::nullptr_t, int64_t, double, std::string, Bytes>;
+using SqlValue =
+    std::variant<std::nullptr_t, int64_t, double, std::string, Bytes>;
 
 // One prepared statement. Move-only; finalized on destruction.
 class SqlStatement {
@@ -57,7 +58,8 @@ class SqliteDb {
   Status Exec(const std::string& sql);
   Result<SqlStatement> Prepare(const std::string& sql);
   // Prepare + bind + step to completion.
-  Status Run(const std::string& sql, std::initializer_list<SqlValue> values = {});
+  Status Run(const std::string& sql,
+             std::initializer_list<SqlValue> values = {});
   int64_t LastInsertId() const;
 
   // Runs `body` inside BEGIN IMMEDIATE / COMMIT, rolling back on error.

@@ -1,5 +1,7 @@
 #include "console/admin_client.h"
 
+#include <utility>  // Boost 1.74 Asio needs it first in C++23 mode.
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -15,7 +17,6 @@
 #include <cctype>
 #include <charconv>
 #include <cstddef>
-#include <utility>  // Boost 1.74 Asio needs it first in C++23 mode.
 
 #include "crypto/tls_context.h"
 

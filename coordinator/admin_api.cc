@@ -10,22 +10,31 @@ using nlohmann::json;
 
 std::string CodeName(ErrorCode code) {
   std::string name(ErrorCodeName(code));
-  for (char& c : name) if (c == ' ') c = '_';
+  for (char& c : name)
+    if (c == ' ') c = '_';
   return name;
 }
 
 int HttpStatus(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return 400;
-    case ErrorCode::kUnauthenticated: return 401;
-    case ErrorCode::kPermissionDenied: return 403;
-    case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kInvalidArgument:
+      return 400;
+    case ErrorCode::kUnauthenticated:
+      return 401;
+    case ErrorCode::kPermissionDenied:
+      return 403;
+    case ErrorCode::kNotFound:
+      return 404;
     case ErrorCode::kAlreadyExists:
     case ErrorCode::kFailedPrecondition:
-    case ErrorCode::kAborted: return 409;
-    case ErrorCode::kResourceExhausted: return 429;
-    case ErrorCode::kUnavailable: return 503;
-    default: return 500;
+    case ErrorCode::kAborted:
+      return 409;
+    case ErrorCode::kResourceExhausted:
+      return 429;
+    case ErrorCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
   }
 }
 
@@ -35,7 +44,9 @@ AdminResponse ErrorResponse(const Error& e) {
 }
 
 // Absent values are null, not "", so clients need only one test.
-json OrNull(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+json OrNull(const std::string& s) {
+  return s.empty() ? json(nullptr) : json(s);
+}
 
 json RoundJson(const RoundRecord& r, const std::string& stage) {
   auto ratio = [](int64_t a, int64_t b) -> json {
@@ -51,15 +62,19 @@ json RoundJson(const RoundRecord& r, const std::string& stage) {
           {"dropped", r.dropped},
           {"model_version", OrNull(r.model_version)},
           {"validation",
-           {{"count", r.val_count}, {"correct", r.val_correct},
+           {{"count", r.val_count},
+            {"correct", r.val_correct},
             {"accuracy", ratio(r.val_correct, r.val_count)},
-            {"loss", r.val_count ? json(r.val_loss_sum / r.val_count) : json(nullptr)}}},
+            {"loss", r.val_count ? json(r.val_loss_sum / r.val_count)
+                                 : json(nullptr)}}},
           {"evaluation",
-           {{"count", r.eval_count}, {"correct", r.eval_correct},
+           {{"count", r.eval_count},
+            {"correct", r.eval_correct},
             {"accuracy", ratio(r.eval_correct, r.eval_count)},
             {"reports", r.eval_reports}}},
           {"abort_reason", OrNull(r.abort_reason)},
-          {"duration_ms", r.status == "running" ? json(nullptr) : json(r.duration_ms)}};
+          {"duration_ms",
+           r.status == "running" ? json(nullptr) : json(r.duration_ms)}};
 }
 
 // Permission per route; roles per permission (issue 6 extends both).
@@ -112,7 +127,8 @@ AdminResponse AdminApi::Handle(const AdminRequest& request) {
     permission = "site.read";
     handler = [&] { return ListSites(); };
   } else if (post && path.starts_with(kSites) && path.ends_with("/approve")) {
-    std::string id = path.substr(kSites.size(), path.size() - kSites.size() - 8);
+    std::string id =
+        path.substr(kSites.size(), path.size() - kSites.size() - 8);
     permission = "site.approve";
     handler = [&, id] { return ApproveSite(id, request.actor); };
   } else if (post && path == "/v1/rounds") {
@@ -130,7 +146,8 @@ AdminResponse AdminApi::Handle(const AdminRequest& request) {
         limit = -1;
       }
       if (limit < 1 || limit > 10000) {
-        return ErrorResponse({ErrorCode::kInvalidArgument, "limit must be 1..10000"});
+        return ErrorResponse(
+            {ErrorCode::kInvalidArgument, "limit must be 1..10000"});
       }
     }
     permission = "round.read";
@@ -139,19 +156,19 @@ AdminResponse AdminApi::Handle(const AdminRequest& request) {
     permission = "model.read";
     handler = [&] { return CurrentModel(); };
   } else {
-    return ErrorResponse({ErrorCode::kNotFound,
-                          "no route " + request.method + " " + path});
+    return ErrorResponse(
+        {ErrorCode::kNotFound, "no route " + request.method + " " + path});
   }
 
   if (!RoleAllows(request.actor.role, permission)) {
     if (post) {
-      (void)federation_.store().Audit(request.actor.name, request.actor.role,
-                                      "access_denied",
-                                      {{"permission", permission}, {"path", path}});
+      (void)federation_.store().Audit(
+          request.actor.name, request.actor.role, "access_denied",
+          {{"permission", permission}, {"path", path}});
     }
-    return ErrorResponse({ErrorCode::kPermissionDenied,
-                          "role '" + request.actor.role + "' lacks permission " +
-                              permission});
+    return ErrorResponse(
+        {ErrorCode::kPermissionDenied,
+         "role '" + request.actor.role + "' lacks permission " + permission});
   }
   return handler();
 }
@@ -171,9 +188,11 @@ AdminResponse AdminApi::Status() {
            {"model_version", federation_.model().version_id},
            {"min_sites", federation_.config().min_sites},
            {"sites",
-            {{"approved", approved}, {"pending", pending},
+            {{"approved", approved},
+             {"pending", pending},
              {"connected", federation_.connected_count()}}},
-           {"round", current ? RoundJson(current->record, current->stage) : json(nullptr)},
+           {"round", current ? RoundJson(current->record, current->stage)
+                             : json(nullptr)},
            {"queued_rounds", federation_.queued_rounds()}}};
 }
 
@@ -195,21 +214,26 @@ AdminResponse AdminApi::ListSites() {
   return {200, {{"sites", list}}};
 }
 
-AdminResponse AdminApi::ApproveSite(const std::string& site_id, const Actor& actor) {
-  if (auto s = federation_.ApproveSite(site_id, actor); !s) return ErrorResponse(s.error());
+AdminResponse AdminApi::ApproveSite(const std::string& site_id,
+                                    const Actor& actor) {
+  if (auto s = federation_.ApproveSite(site_id, actor); !s)
+    return ErrorResponse(s.error());
   return {200, {{"site_id", site_id}, {"status", "approved"}}};
 }
 
-AdminResponse AdminApi::StartRounds(const std::string& body, const Actor& actor) {
+AdminResponse AdminApi::StartRounds(const std::string& body,
+                                    const Actor& actor) {
   int rounds = 1;
   if (!body.empty()) {
     json j = json::parse(body, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
-      return ErrorResponse({ErrorCode::kInvalidArgument, "body must be a JSON object"});
+      return ErrorResponse(
+          {ErrorCode::kInvalidArgument, "body must be a JSON object"});
     }
     if (j.contains("rounds")) {
       if (!j["rounds"].is_number_integer()) {
-        return ErrorResponse({ErrorCode::kInvalidArgument, "rounds must be an integer"});
+        return ErrorResponse(
+            {ErrorCode::kInvalidArgument, "rounds must be an integer"});
       }
       rounds = j["rounds"].get<int>();
     }
@@ -222,7 +246,8 @@ AdminResponse AdminApi::StartRounds(const std::string& body, const Actor& actor)
 AdminResponse AdminApi::CurrentRound() {
   auto current = federation_.CurrentRound();
   return {200,
-          {{"round", current ? RoundJson(current->record, current->stage) : json(nullptr)},
+          {{"round", current ? RoundJson(current->record, current->stage)
+                             : json(nullptr)},
            {"queued_rounds", federation_.queued_rounds()}}};
 }
 

@@ -13,7 +13,7 @@ struct AdminRequest {
   std::string method;  // GET, POST
   std::string target;  // path and query, e.g. /v1/rounds?limit=5
   std::string body;
-  Actor actor;         // from the verified client certificate
+  Actor actor;  // from the verified client certificate
 };
 
 struct AdminResponse {

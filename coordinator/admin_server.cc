@@ -23,7 +23,8 @@ namespace {
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kRequestTimeout = std::chrono::seconds(30);
 constexpr size_t kBodyLimit = 1 << 20;
-const std::set<std::string> kOperatorRoles = {"admin", "operator", "auditor", "viewer"};
+const std::set<std::string> kOperatorRoles = {"admin", "operator", "auditor",
+                                              "viewer"};
 
 using Stream = beast::ssl_stream<beast::tcp_stream>;
 
@@ -34,7 +35,9 @@ http::response<http::string_body> MakeResponse(
   res.set(http::field::server, "cls-coordinator");
   res.set(http::field::content_type, "application/json");
   res.keep_alive(req.keep_alive());
-  res.body() = r.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  res.body() =
+      r.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+      "\n";
   res.prepare_payload();
   return res;
 }
@@ -52,11 +55,16 @@ asio::awaitable<void> ServeConnection(Stream stream, AdminApi& api) {
   Actor actor;
   AdminResponse refusal;
   if (!peer) {
-    refusal = {401, {{"error", {{"code", "unauthenticated"}, {"message", "no verified client certificate"}}}}};
+    refusal = {401,
+               {{"error",
+                 {{"code", "unauthenticated"},
+                  {"message", "no verified client certificate"}}}}};
   } else if (!kOperatorRoles.count(peer->role)) {
-    refusal = {403, {{"error", {{"code", "permission_denied"},
-                                {"message", "certificate role '" + peer->role +
-                                                "' may not use the admin API"}}}}};
+    refusal = {403,
+               {{"error",
+                 {{"code", "permission_denied"},
+                  {"message", "certificate role '" + peer->role +
+                                  "' may not use the admin API"}}}}};
   } else {
     actor = {peer->common_name, peer->role};
   }
@@ -66,21 +74,23 @@ asio::awaitable<void> ServeConnection(Stream stream, AdminApi& api) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(kBodyLimit);
     beast::get_lowest_layer(stream).expires_after(kRequestTimeout);
-    co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+    co_await http::async_read(stream, buffer, parser,
+                              asio::redirect_error(use_awaitable, ec));
     if (ec) break;  // closed, timed out or malformed: nothing to answer
     auto& req = parser.get();
     AdminResponse response =
         actor.name.empty()
             ? refusal
-            : api.Handle({std::string(req.method_string()), std::string(req.target()),
-                          req.body(), actor});
+            : api.Handle({std::string(req.method_string()),
+                          std::string(req.target()), req.body(), actor});
     if (!actor.name.empty()) {
       spdlog::info("admin: {} ({}) {} {} -> {}", actor.name, actor.role,
                    std::string(req.method_string()), std::string(req.target()),
                    response.status);
     }
     auto res = MakeResponse(req, response);
-    co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
+    co_await http::async_write(stream, res,
+                               asio::redirect_error(use_awaitable, ec));
     if (ec || !res.keep_alive() || actor.name.empty()) break;
   }
   beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
@@ -89,8 +99,8 @@ asio::awaitable<void> ServeConnection(Stream stream, AdminApi& api) {
 
 }  // namespace
 
-AdminServer::AdminServer(asio::io_context& io, std::shared_ptr<asio::ssl::context> tls,
-                         AdminApi& api)
+AdminServer::AdminServer(asio::io_context& io,
+                         std::shared_ptr<asio::ssl::context> tls, AdminApi& api)
     : io_(io), tls_(std::move(tls)), api_(api), acceptor_(io) {}
 
 Result<uint16_t> AdminServer::Listen(const std::string& host, uint16_t port) {
@@ -104,7 +114,8 @@ asio::awaitable<void> AdminServer::AcceptLoop() {
   while (acceptor_.is_open()) {
     boost::system::error_code ec;
     asio::ip::tcp::socket socket(io_);
-    co_await acceptor_.async_accept(socket, asio::redirect_error(use_awaitable, ec));
+    co_await acceptor_.async_accept(socket,
+                                    asio::redirect_error(use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
       continue;

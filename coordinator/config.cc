@@ -1,12 +1,12 @@
 #include "coordinator/config.h"
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <cmath>
-#include <limits>
-#include <utility>
 #include <filesystem>
+#include <limits>
 #include <set>
-#include <toml++/toml.h>
+#include <utility>
 
 namespace cls::coordinator {
 namespace {
@@ -26,7 +26,10 @@ class TableReader {
     const toml::node* node = table_.get(key);
     if (node == nullptr) return {};
     if constexpr (std::is_same_v<T, double>) {
-      if (auto v = node->value<double>()) { out = *v; return {}; }
+      if (auto v = node->value<double>()) {
+        out = *v;
+        return {};
+      }
     } else if constexpr (std::is_integral_v<T>) {
       if (auto v = node->value<int64_t>()) {
         if (!std::in_range<T>(*v)) {
@@ -36,7 +39,10 @@ class TableReader {
         return {};
       }
     } else {
-      if (auto v = node->value<std::string>()) { out = *v; return {}; }
+      if (auto v = node->value<std::string>()) {
+        out = *v;
+        return {};
+      }
     }
     return InvalidArgument("config: " + Name(key) + " has the wrong type");
   }
@@ -49,7 +55,8 @@ class TableReader {
   Status CheckUnknown() const {
     for (const auto& [key, node] : table_) {
       if (!seen_.count(std::string(key.str()))) {
-        return InvalidArgument("config: unknown key " + Name(std::string(key.str())));
+        return InvalidArgument("config: unknown key " +
+                               Name(std::string(key.str())));
       }
     }
     return {};
@@ -65,8 +72,8 @@ class TableReader {
   std::set<std::string> seen_;
 };
 
-#define CLS_TRY(expr)                     \
-  do {                                    \
+#define CLS_TRY(expr)                                              \
+  do {                                                             \
     if (auto _s = (expr); !_s) return std::unexpected(_s.error()); \
   } while (0)
 
@@ -122,8 +129,10 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
   CLS_TRY(top.Get("admin_listen", admin));
   CLS_TRY(top.Get("min_sites", c.min_sites));
   CLS_TRY(top.Get("log_level", c.log_level));
-  CLS_TRY(ParseHostPort(listen, "config: 'listen'", c.listen_host, c.listen_port));
-  CLS_TRY(ParseHostPort(admin, "config: 'admin_listen'", c.admin_host, c.admin_port));
+  CLS_TRY(
+      ParseHostPort(listen, "config: 'listen'", c.listen_host, c.listen_port));
+  CLS_TRY(ParseHostPort(admin, "config: 'admin_listen'", c.admin_host,
+                        c.admin_port));
   c.data_dir = Resolve(base, c.data_dir);
 
   const toml::table empty;
@@ -135,10 +144,12 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
   CLS_TRY(t.Get("key", c.tls.key_file));
   CLS_TRY(t.Get("crl", c.tls.crl_file));
   CLS_TRY(t.CheckUnknown());
-  for (auto* f : {&c.tls.ca_file, &c.tls.cert_file, &c.tls.key_file, &c.tls.crl_file}) {
+  for (auto* f :
+       {&c.tls.ca_file, &c.tls.cert_file, &c.tls.key_file, &c.tls.crl_file}) {
     *f = Resolve(base, *f);
   }
-  if (c.tls.ca_file.empty() || c.tls.cert_file.empty() || c.tls.key_file.empty()) {
+  if (c.tls.ca_file.empty() || c.tls.cert_file.empty() ||
+      c.tls.key_file.empty()) {
     return InvalidArgument("config: [tls] needs ca, cert and key");
   }
 
@@ -161,9 +172,11 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
   CLS_TRY(r.Get("complete_graph_up_to", complete_up_to));
   CLS_TRY(r.Get("pause_between_rounds_ms", pause_ms));
   CLS_TRY(r.CheckUnknown());
-  c.stage_timeout = std::chrono::milliseconds(static_cast<int64_t>(stage_timeout_s * 1000));
+  c.stage_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(stage_timeout_s * 1000));
   c.pause_between_rounds = std::chrono::milliseconds(pause_ms);
-  c.complete_graph_up_to = static_cast<size_t>(std::max<int64_t>(complete_up_to, 2));
+  c.complete_graph_up_to =
+      static_cast<size_t>(std::max<int64_t>(complete_up_to, 2));
 
   const toml::table* training = top.Table("training");
   TableReader tr(training ? *training : empty, "training");
@@ -177,23 +190,31 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
 
   // Values that cannot work.
   if (c.min_sites < 2) {
-    return InvalidArgument("config: 'min_sites' must be at least 2 (secure aggregation needs two)");
+    return InvalidArgument(
+        "config: 'min_sites' must be at least 2 (secure aggregation needs "
+        "two)");
   }
   if (std::find_if(std::begin(kModelTypes), std::end(kModelTypes),
-                   [&](const char* t) { return c.model_type == t; }) == std::end(kModelTypes)) {
-    return InvalidArgument("config: 'model.type' must be one of diagnosis_predictor, "
-                           "readmission_risk, medication_recommender, clinical_nlp, "
-                           "imaging_classifier");
+                   [&](const char* t) { return c.model_type == t; }) ==
+      std::end(kModelTypes)) {
+    return InvalidArgument(
+        "config: 'model.type' must be one of diagnosis_predictor, "
+        "readmission_risk, medication_recommender, clinical_nlp, "
+        "imaging_classifier");
   }
-  if (c.model_kind != "logistic_regression" && c.model_kind != "benchmark_vector") {
-    return InvalidArgument("config: 'model.kind' must be logistic_regression or benchmark_vector");
+  if (c.model_kind != "logistic_regression" &&
+      c.model_kind != "benchmark_vector") {
+    return InvalidArgument(
+        "config: 'model.kind' must be logistic_regression or benchmark_vector");
   }
   if (c.model_parameters < 1 || c.model_parameters > (int64_t{1} << 24)) {
-    return InvalidArgument("config: 'model.parameters' must be 1..16777216 "
-                           "(for logistic regression: the feature count + 1)");
+    return InvalidArgument(
+        "config: 'model.parameters' must be 1..16777216 "
+        "(for logistic regression: the feature count + 1)");
   }
   if (!(c.stage_timeout.count() >= 100)) {
-    return InvalidArgument("config: 'round.stage_timeout_s' must be at least 0.1");
+    return InvalidArgument(
+        "config: 'round.stage_timeout_s' must be at least 0.1");
   }
   if (!(c.clip > 0) || !std::isfinite(c.clip)) {
     return InvalidArgument("config: 'round.clip' must be positive");
@@ -202,16 +223,20 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
     return InvalidArgument("config: 'round.value_bits' must be 2..24");
   }
   if (!(c.server_learning_rate > 0)) {
-    return InvalidArgument("config: 'round.server_learning_rate' must be positive");
+    return InvalidArgument(
+        "config: 'round.server_learning_rate' must be positive");
   }
   if (c.training.epochs < 1 || c.training.batch_size < 1 ||
       !(c.training.learning_rate > 0) || c.training.l2 < 0) {
-    return InvalidArgument("config: [training] needs epochs >= 1, batch_size >= 1, "
-                           "learning_rate > 0, l2 >= 0");
+    return InvalidArgument(
+        "config: [training] needs epochs >= 1, batch_size >= 1, "
+        "learning_rate > 0, l2 >= 0");
   }
-  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
+  static const std::set<std::string> kLevels = {"trace", "debug", "info",
+                                                "warn", "error"};
   if (!kLevels.count(c.log_level)) {
-    return InvalidArgument("config: 'log_level' must be trace, debug, info, warn or error");
+    return InvalidArgument(
+        "config: 'log_level' must be trace, debug, info, warn or error");
   }
   return c;
 }

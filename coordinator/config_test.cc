@@ -13,7 +13,8 @@ namespace fs = std::filesystem;
 class CoordinatorConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("cls-config-test-" + std::to_string(::getpid()));
+    dir_ = fs::temp_directory_path() /
+           ("cls-config-test-" + std::to_string(::getpid()));
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -21,10 +22,11 @@ class CoordinatorConfigTest : public ::testing::Test {
   Result<CoordinatorConfig> Load(const std::string& extra_top,
                                  const std::string& extra_sections = "") {
     std::string path = (dir_ / "coordinator.toml").string();
-    std::ofstream(path) << extra_top << "\n"
-                        << "[tls]\nca = \"pki/ca.pem\"\ncert = \"c.pem\"\nkey = \"c.key\"\n"
-                        << "[model]\nparameters = 23\n"
-                        << extra_sections;
+    std::ofstream(path)
+        << extra_top << "\n"
+        << "[tls]\nca = \"pki/ca.pem\"\ncert = \"c.pem\"\nkey = \"c.key\"\n"
+        << "[model]\nparameters = 23\n"
+        << extra_sections;
     return LoadCoordinatorConfig(path);
   }
 
@@ -68,20 +70,27 @@ TEST_F(CoordinatorConfigTest, WrongTypeIsNamed) {
 }
 
 TEST_F(CoordinatorConfigTest, ImpossibleValuesAreRefused) {
-  EXPECT_NE(Load("min_sites = 1").error().message.find("at least 2"), std::string::npos);
-  EXPECT_NE(Load("", "[round]\nvalue_bits = 40\n").error().message.find("value_bits"),
+  EXPECT_NE(Load("min_sites = 1").error().message.find("at least 2"),
             std::string::npos);
-  EXPECT_NE(Load("", "[round]\nclip = -1.0\n").error().message.find("clip"), std::string::npos);
-  EXPECT_NE(Load("listen = \"0.0.0.0:99999\"").error().message.find("port must be 1-65535"),
+  EXPECT_NE(
+      Load("", "[round]\nvalue_bits = 40\n").error().message.find("value_bits"),
+      std::string::npos);
+  EXPECT_NE(Load("", "[round]\nclip = -1.0\n").error().message.find("clip"),
             std::string::npos);
-  EXPECT_NE(Load("listen = \"nohost\"").error().message.find("expected HOST:PORT"),
+  EXPECT_NE(Load("listen = \"0.0.0.0:99999\"")
+                .error()
+                .message.find("port must be 1-65535"),
             std::string::npos);
+  EXPECT_NE(
+      Load("listen = \"nohost\"").error().message.find("expected HOST:PORT"),
+      std::string::npos);
 }
 
 TEST_F(CoordinatorConfigTest, ModelTypeMustBeOneOfTheGuidesTypes) {
   std::string path = (dir_ / "bad.toml").string();
-  std::ofstream(path) << "[tls]\nca=\"a\"\ncert=\"b\"\nkey=\"c\"\n[model]\nparameters=3\n"
-                         "type=\"fortune_teller\"\n";
+  std::ofstream(path)
+      << "[tls]\nca=\"a\"\ncert=\"b\"\nkey=\"c\"\n[model]\nparameters=3\n"
+         "type=\"fortune_teller\"\n";
   auto bad = LoadCoordinatorConfig(path);
   ASSERT_FALSE(bad.has_value());
   EXPECT_NE(bad.error().message.find("readmission_risk"), std::string::npos);
@@ -92,7 +101,8 @@ TEST_F(CoordinatorConfigTest, SyntaxErrorGivesTheLine) {
   std::ofstream(path) << "min_sites = 3\nlisten = \n";
   auto c = LoadCoordinatorConfig(path);
   ASSERT_FALSE(c.has_value());
-  EXPECT_NE(c.error().message.find("broken.toml:2"), std::string::npos) << c.error().message;
+  EXPECT_NE(c.error().message.find("broken.toml:2"), std::string::npos)
+      << c.error().message;
 }
 
 }  // namespace

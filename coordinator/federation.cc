@@ -47,9 +47,9 @@ std::string MakeVersionId(int64_t sequence) {
 }
 
 std::string ParameterHash(const std::vector<float>& parameters) {
-  return crypto::Sha256Hex(ByteSpan(
-      reinterpret_cast<const uint8_t*>(parameters.data()),
-      parameters.size() * sizeof(float)));
+  return crypto::Sha256Hex(
+      ByteSpan(reinterpret_cast<const uint8_t*>(parameters.data()),
+               parameters.size() * sizeof(float)));
 }
 
 Federation::Federation(boost::asio::io_context& io,
@@ -63,17 +63,21 @@ Federation::Federation(boost::asio::io_context& io,
 Federation::~Federation() = default;
 
 Status Federation::Initialize() {
-  auto aborted = store_.AbortInterruptedRounds("coordinator restarted mid-round");
+  auto aborted =
+      store_.AbortInterruptedRounds("coordinator restarted mid-round");
   if (!aborted) return std::unexpected(aborted.error());
   if (*aborted > 0) {
-    spdlog::warn("aborted {} round(s) left running by an earlier stop", *aborted);
-    AuditOrLog(kSystem, "federated_round_aborted",
-               {{"reason", "coordinator restarted mid-round"}, {"rounds", *aborted}});
+    spdlog::warn("aborted {} round(s) left running by an earlier stop",
+                 *aborted);
+    AuditOrLog(
+        kSystem, "federated_round_aborted",
+        {{"reason", "coordinator restarted mid-round"}, {"rounds", *aborted}});
   }
   auto latest = store_.LatestModel();
   if (!latest) return std::unexpected(latest.error());
   if (*latest) {
-    if (static_cast<int64_t>((*latest)->parameters.size()) != config_.model_parameters) {
+    if (static_cast<int64_t>((*latest)->parameters.size()) !=
+        config_.model_parameters) {
       return FailedPrecondition(
           "stored model " + (*latest)->version_id + " has " +
           std::to_string((*latest)->parameters.size()) +
@@ -81,7 +85,8 @@ Status Federation::Initialize() {
           std::to_string(config_.model_parameters));
     }
     model_ = std::move(**latest);
-    spdlog::info("global model {} (round {})", model_.version_id, model_.round_id);
+    spdlog::info("global model {} (round {})", model_.version_id,
+                 model_.round_id);
     return {};
   }
   // First start: an all-zero model (logistic regression predicts 0.5).
@@ -92,15 +97,16 @@ Status Federation::Initialize() {
   model_.created_at = UtcNow();
   if (auto s = store_.InsertModel(model_); !s) return s;
   AuditOrLog(kSystem, "model_created",
-             {{"version_id", model_.version_id}, {"model_type", config_.model_type},
+             {{"version_id", model_.version_id},
+              {"model_type", config_.model_type},
               {"parameters", config_.model_parameters}});
   spdlog::info("created initial model {}", model_.version_id);
   return {};
 }
 
 Result<protocol::Welcome> Federation::OnHello(
-    std::shared_ptr<SiteConnection> connection, const crypto::PeerIdentity& peer,
-    const protocol::Hello& hello) {
+    std::shared_ptr<SiteConnection> connection,
+    const crypto::PeerIdentity& peer, const protocol::Hello& hello) {
   if (hello.site_id != peer.common_name) {
     return PermissionDenied("certificate is for '" + peer.common_name +
                             "' but hello names '" + hello.site_id + "'");
@@ -108,29 +114,38 @@ Result<protocol::Welcome> Federation::OnHello(
   auto found = store_.FindSite(hello.site_id);
   if (!found) return std::unexpected(found.error());
   if (!*found) {
-    SiteRecord site{hello.site_id, hello.site_name, hello.location,
-                    static_cast<int64_t>(hello.num_samples), 1.0,
-                    SiteStatus::kPending, UtcNow(), UtcNow()};
+    SiteRecord site{hello.site_id,
+                    hello.site_name,
+                    hello.location,
+                    static_cast<int64_t>(hello.num_samples),
+                    1.0,
+                    SiteStatus::kPending,
+                    UtcNow(),
+                    UtcNow()};
     if (auto s = store_.InsertSite(site); !s) return std::unexpected(s.error());
-    AuditOrLog({hello.site_id, "site"}, "site_registered",
-               {{"site_id", hello.site_id}, {"num_samples", hello.num_samples}});
-    spdlog::info("site {} registered; awaiting operator approval", hello.site_id);
+    AuditOrLog(
+        {hello.site_id, "site"}, "site_registered",
+        {{"site_id", hello.site_id}, {"num_samples", hello.num_samples}});
+    spdlog::info("site {} registered; awaiting operator approval",
+                 hello.site_id);
   } else if ((*found)->status == SiteStatus::kRevoked) {
     return PermissionDenied("site " + hello.site_id + " is revoked");
   }
   if (!*found || (*found)->status == SiteStatus::kPending) {
     (void)store_.UpdateSiteHello(hello.site_id, hello.site_name, hello.location,
                                  static_cast<int64_t>(hello.num_samples));
-    return FailedPrecondition("site " + hello.site_id +
-                              " awaits operator approval (clsctl sites approve " +
-                              hello.site_id + ")");
+    return FailedPrecondition(
+        "site " + hello.site_id +
+        " awaits operator approval (clsctl sites approve " + hello.site_id +
+        ")");
   }
   if (hello.num_samples == 0) {
-    return InvalidArgument("site " + hello.site_id + " reports no training samples");
+    return InvalidArgument("site " + hello.site_id +
+                           " reports no training samples");
   }
-  if (auto s = store_.UpdateSiteHello(hello.site_id, hello.site_name,
-                                      hello.location,
-                                      static_cast<int64_t>(hello.num_samples));
+  if (auto s =
+          store_.UpdateSiteHello(hello.site_id, hello.site_name, hello.location,
+                                 static_cast<int64_t>(hello.num_samples));
       !s) {
     return std::unexpected(s.error());
   }
@@ -143,7 +158,8 @@ Result<protocol::Welcome> Federation::OnHello(
     }
   }
   connections_[hello.site_id] = std::move(connection);
-  spdlog::info("site {} connected ({} connected)", hello.site_id, connections_.size());
+  spdlog::info("site {} connected ({} connected)", hello.site_id,
+               connections_.size());
   return protocol::Welcome{hello.site_id, true};
 }
 
@@ -189,7 +205,8 @@ void Federation::OnSiteDisconnected(const std::string& site_id,
   auto it = connections_.find(site_id);
   if (it == connections_.end() || it->second.get() != connection) return;
   connections_.erase(it);
-  spdlog::info("site {} disconnected ({} connected)", site_id, connections_.size());
+  spdlog::info("site {} disconnected ({} connected)", site_id,
+               connections_.size());
   if (round_ && !round_->finished()) {
     round_->OnSiteLost(site_id);
     AfterRoundEvent();
@@ -200,14 +217,16 @@ Status Federation::ApproveSite(const std::string& site_id, const Actor& actor) {
   auto found = store_.FindSite(site_id);
   if (!found) return std::unexpected(found.error());
   if (!*found) {
-    return NotFound("no site '" + site_id +
-                    "' has connected yet; start its agent first, then approve it");
+    return NotFound(
+        "no site '" + site_id +
+        "' has connected yet; start its agent first, then approve it");
   }
   if ((*found)->status == SiteStatus::kRevoked) {
     return FailedPrecondition("site " + site_id + " is revoked");
   }
   if ((*found)->status == SiteStatus::kApproved) return {};
-  if (auto s = store_.SetSiteStatus(site_id, SiteStatus::kApproved); !s) return s;
+  if (auto s = store_.SetSiteStatus(site_id, SiteStatus::kApproved); !s)
+    return s;
   AuditOrLog(actor, "site_approved", {{"site_id", site_id}});
   spdlog::info("site {} approved by {}", site_id, actor.name);
   return {};
@@ -221,7 +240,8 @@ std::vector<SiteRecord> Federation::ActiveSites() {
     return active;
   }
   for (auto& site : *sites) {
-    if (site.status == SiteStatus::kApproved && connections_.count(site.site_id)) {
+    if (site.status == SiteStatus::kApproved &&
+        connections_.count(site.site_id)) {
       active.push_back(std::move(site));
     }
   }
@@ -230,19 +250,23 @@ std::vector<SiteRecord> Federation::ActiveSites() {
 
 Result<int64_t> Federation::StartRounds(int count, const Actor& actor) {
   if (count < 1 || count > 1000) {
-    return InvalidArgument("rounds must be 1..1000, got " + std::to_string(count));
+    return InvalidArgument("rounds must be 1..1000, got " +
+                           std::to_string(count));
   }
   if (round_ && !round_->finished()) {
-    return FailedPrecondition("round " + std::to_string(round_record_.round_id) +
+    return FailedPrecondition("round " +
+                              std::to_string(round_record_.round_id) +
                               " is running; wait for it to finish");
   }
   if (queued_rounds_ > 0) {
-    return FailedPrecondition(std::to_string(queued_rounds_) +
-                              " requested rounds are still queued; wait for them");
+    return FailedPrecondition(
+        std::to_string(queued_rounds_) +
+        " requested rounds are still queued; wait for them");
   }
   auto active = ActiveSites();
   if (static_cast<int>(active.size()) < config_.min_sites) {
-    return FailedPrecondition(InsufficientSites(active.size(), config_.min_sites));
+    return FailedPrecondition(
+        InsufficientSites(active.size(), config_.min_sites));
   }
   auto next_id = store_.NextRoundId();
   if (!next_id) return std::unexpected(next_id.error());
@@ -276,7 +300,8 @@ void Federation::StartNextRound() {
   for (const auto& s : active) total += static_cast<double>(s.num_samples);
   std::vector<RoundParticipant> participants;
   for (const auto& s : active) {
-    participants.push_back({s.site_id, static_cast<double>(s.num_samples) / total});
+    participants.push_back(
+        {s.site_id, static_cast<double>(s.num_samples) / total});
   }
   auto round_id = store_.NextRoundId();
   if (!round_id) {
@@ -294,7 +319,8 @@ void Federation::StartNextRound() {
   settings.training = config_.training;
   settings.quantization.clip = config_.clip;
   settings.quantization.value_bits = config_.value_bits;
-  auto ring = core::RingBitsFor(config_.value_bits, static_cast<int>(participants.size()));
+  auto ring = core::RingBitsFor(config_.value_bits,
+                                static_cast<int>(participants.size()));
   settings.quantization.ring_bits = ring ? *ring : 32;
   settings.stage_timeout = config_.stage_timeout;
   settings.complete_graph_up_to = config_.complete_graph_up_to;
@@ -305,7 +331,8 @@ void Federation::StartNextRound() {
   round_record_.round_id = *round_id;
   round_record_.status = "running";
   round_record_.started_at = UtcNow();
-  for (const auto& p : participants) round_record_.participants.push_back(p.site_id);
+  for (const auto& p : participants)
+    round_record_.participants.push_back(p.site_id);
   if (auto s = store_.InsertRound(round_record_); !s) {
     spdlog::error("recording round {}: {}", *round_id, s.error().message);
     queued_rounds_ = 0;
@@ -321,7 +348,8 @@ void Federation::StartNextRound() {
     round_record_.abort_reason = round.error().message;
     round_record_.finished_at = UtcNow();
     (void)store_.UpdateRound(round_record_);
-    spdlog::error("round {} could not start: {}", *round_id, round.error().message);
+    spdlog::error("round {} could not start: {}", *round_id,
+                  round.error().message);
     queued_rounds_ = 0;
     return;
   }
@@ -333,16 +361,17 @@ void Federation::ArmDeadline() {
   deadline_.expires_after(config_.stage_timeout);
   const uint64_t round_id = round_->round_id();
   const int transitions = round_->transitions();
-  deadline_.async_wait([this, round_id, transitions](const boost::system::error_code& ec) {
-    if (ec || !round_ || round_->round_id() != round_id ||
-        round_->transitions() != transitions || round_->finished()) {
-      return;
-    }
-    spdlog::warn("round {}: {} deadline passed", round_id,
-                 RoundStageName(round_->stage()));
-    round_->OnDeadline();
-    AfterRoundEvent();
-  });
+  deadline_.async_wait(
+      [this, round_id, transitions](const boost::system::error_code& ec) {
+        if (ec || !round_ || round_->round_id() != round_id ||
+            round_->transitions() != transitions || round_->finished()) {
+          return;
+        }
+        spdlog::warn("round {}: {} deadline passed", round_id,
+                     RoundStageName(round_->stage()));
+        round_->OnDeadline();
+        AfterRoundEvent();
+      });
 }
 
 void Federation::AfterRoundEvent() {
@@ -351,7 +380,8 @@ void Federation::AfterRoundEvent() {
     FinishRound();
   } else if (round_->transitions() != round_transitions_seen_) {
     round_transitions_seen_ = round_->transitions();
-    spdlog::info("round {}: stage {}", round_->round_id(), RoundStageName(round_->stage()));
+    spdlog::info("round {}: stage {}", round_->round_id(),
+                 RoundStageName(round_->stage()));
     ArmDeadline();
   }
 }
@@ -377,7 +407,8 @@ Status Federation::CommitCompletedRound(RoundRecord& record) {
   record.model_version = model.version_id;
   Status committed = store_.db().Transaction([&]() -> Status {
     if (auto s = store_.InsertModel(model); !s) return s;
-    record.duration_ms = ElapsedMs(round_started_);  // includes storing the model
+    record.duration_ms =
+        ElapsedMs(round_started_);  // includes storing the model
     return store_.UpdateRound(record);
   });
   if (!committed) return committed;
@@ -394,7 +425,8 @@ void Federation::FinishRound() {
   // contributed).
   for (const auto& p : round_->participants()) {
     if (p.dropped && !p.masked) {
-      record.dropped.push_back({{"site_id", p.site_id}, {"reason", p.drop_reason}});
+      record.dropped.push_back(
+          {{"site_id", p.site_id}, {"reason", p.drop_reason}});
     }
   }
   if (round_->stage() == RoundStage::kCompleted) {
@@ -406,7 +438,8 @@ void Federation::FinishRound() {
     record.val_loss_sum = out.metrics.loss_sum;
     if (auto s = CommitCompletedRound(record); !s) {
       record.status = "aborted";
-      record.abort_reason = "could not commit the aggregate: " + s.error().message;
+      record.abort_reason =
+          "could not commit the aggregate: " + s.error().message;
     }
   } else {
     record.status = "aborted";
@@ -414,17 +447,22 @@ void Federation::FinishRound() {
   }
 
   if (record.status == "completed") {
-    double accuracy = record.val_count ? double(record.val_correct) / record.val_count : 0;
+    double accuracy =
+        record.val_count ? double(record.val_correct) / record.val_count : 0;
     AuditOrLog(kSystem, "federated_round_completed",
-               {{"round", record.round_id}, {"sites", record.contributors},
-                {"dropped", record.dropped}, {"version_id", record.model_version},
+               {{"round", record.round_id},
+                {"sites", record.contributors},
+                {"dropped", record.dropped},
+                {"version_id", record.model_version},
                 {"accuracy", accuracy}});
-    spdlog::info("round {} completed: {} of {} sites, model {}, validation accuracy {:.4f}",
-                 record.round_id, record.contributors.size(),
-                 record.participants.size(), record.model_version, accuracy);
-    protocol::RoundResult result{round_->round_id(), model_.version_id, model_.hash,
-                                 model_.parameters,
-                                 static_cast<uint32_t>(record.contributors.size())};
+    spdlog::info(
+        "round {} completed: {} of {} sites, model {}, validation accuracy "
+        "{:.4f}",
+        record.round_id, record.contributors.size(), record.participants.size(),
+        record.model_version, accuracy);
+    protocol::RoundResult result{
+        round_->round_id(), model_.version_id, model_.hash, model_.parameters,
+        static_cast<uint32_t>(record.contributors.size())};
     auto frame = std::make_shared<const Bytes>(protocol::EncodeFrame(result));
     evaluated_round_ = record.round_id;
     awaiting_evaluation_.clear();
@@ -444,10 +482,12 @@ void Federation::FinishRound() {
 
 std::optional<RoundProgress> Federation::CurrentRound() const {
   if (!round_) return std::nullopt;
-  RoundProgress progress{round_record_, std::string(RoundStageName(round_->stage()))};
+  RoundProgress progress{round_record_,
+                         std::string(RoundStageName(round_->stage()))};
   for (const auto& p : round_->participants()) {
     if (p.dropped) {
-      progress.record.dropped.push_back({{"site_id", p.site_id}, {"reason", p.drop_reason}});
+      progress.record.dropped.push_back(
+          {{"site_id", p.site_id}, {"reason", p.drop_reason}});
     }
   }
   return progress;
@@ -456,10 +496,12 @@ std::optional<RoundProgress> Federation::CurrentRound() const {
 void Federation::Send(const std::string& site_id, protocol::Message message) {
   auto it = connections_.find(site_id);
   if (it == connections_.end()) return;  // the stage deadline will drop it
-  it->second->Send(std::make_shared<const Bytes>(protocol::EncodeFrame(message)));
+  it->second->Send(
+      std::make_shared<const Bytes>(protocol::EncodeFrame(message)));
 }
 
-void Federation::Disconnect(const std::string& site_id, std::string_view reason) {
+void Federation::Disconnect(const std::string& site_id,
+                            std::string_view reason) {
   spdlog::warn("dropping site {}: {}", site_id, reason);
   auto it = connections_.find(site_id);
   if (it != connections_.end()) it->second->Close(reason);
@@ -468,7 +510,8 @@ void Federation::Disconnect(const std::string& site_id, std::string_view reason)
 void Federation::AuditOrLog(const Actor& actor, const std::string& event,
                             const nlohmann::json& fields) {
   if (auto s = store_.Audit(actor.name, actor.role, event, fields); !s) {
-    spdlog::error("audit entry {} could not be written: {}", event, s.error().message);
+    spdlog::error("audit entry {} could not be written: {}", event,
+                  s.error().message);
   }
 }
 

@@ -59,8 +59,10 @@ class Federation final : public RoundSender {
   Result<protocol::Welcome> OnHello(std::shared_ptr<SiteConnection> connection,
                                     const crypto::PeerIdentity& peer,
                                     const protocol::Hello& hello);
-  void OnSiteMessage(const std::string& site_id, const protocol::Message& message);
-  void OnSiteDisconnected(const std::string& site_id, const SiteConnection* connection);
+  void OnSiteMessage(const std::string& site_id,
+                     const protocol::Message& message);
+  void OnSiteDisconnected(const std::string& site_id,
+                          const SiteConnection* connection);
 
   // Operator actions.
   Status ApproveSite(const std::string& site_id, const Actor& actor);

@@ -1,14 +1,14 @@
 // cls-coordinator: runs federated training rounds with secure aggregation.
 #include <utility>  // Boost 1.74 Asio needs it first in C++23 mode.
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <CLI/CLI.hpp>
-#include <filesystem>
-#include <iostream>
-#include <sys/stat.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <filesystem>
+#include <iostream>
 
 #include "coordinator/admin_api.h"
 #include "coordinator/admin_server.h"
@@ -19,7 +19,8 @@
 
 namespace {
 
-constexpr const char* kDescription = R"(cls-coordinator - the coordinator of a clinical federated learning consortium.
+constexpr const char* kDescription =
+    R"(cls-coordinator - the coordinator of a clinical federated learning consortium.
 
 Runs federated training rounds over mutual TLS 1.3: site agents connect with
 their site certificates, train on their own data and send only masked,
@@ -71,20 +72,26 @@ int main(int argc, char** argv) {
   std::string config_path;
   std::string log_level;
   bool check_only = false;
-  app.add_option("-c,--config", config_path, "Configuration file (TOML)")->required();
-  app.add_option("--log-level", log_level, "trace, debug, info, warn or error (overrides the config)");
-  app.add_flag("--check-config", check_only, "Validate the configuration and exit");
+  app.add_option("-c,--config", config_path, "Configuration file (TOML)")
+      ->required();
+  app.add_option("--log-level", log_level,
+                 "trace, debug, info, warn or error (overrides the config)");
+  app.add_flag("--check-config", check_only,
+               "Validate the configuration and exit");
   CLI11_PARSE(app, argc, argv);
 
   auto logger = spdlog::stderr_color_mt("coordinator");
   spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v",
+                      spdlog::pattern_time_type::utc);
 
   // The database holds the registry, models and audit log: owner-only.
   ::umask(077);
-  if (!log_level.empty() && spdlog::level::from_str(log_level) == spdlog::level::off &&
+  if (!log_level.empty() &&
+      spdlog::level::from_str(log_level) == spdlog::level::off &&
       log_level != "off") {
-    std::cerr << "cls-coordinator: --log-level must be trace, debug, info, warn or error\n";
+    std::cerr << "cls-coordinator: --log-level must be trace, debug, info, "
+                 "warn or error\n";
     return 2;
   }
   auto config = LoadCoordinatorConfig(config_path);
@@ -92,7 +99,8 @@ int main(int argc, char** argv) {
     std::cerr << "cls-coordinator: " << config.error().message << "\n";
     return 2;
   }
-  spdlog::set_level(spdlog::level::from_str(log_level.empty() ? config->log_level : log_level));
+  spdlog::set_level(spdlog::level::from_str(
+      log_level.empty() ? config->log_level : log_level));
   auto server_tls = cls::crypto::MakeServerTlsContext(config->tls);
   if (!server_tls) {
     std::cerr << "cls-coordinator: " << server_tls.error().message << "\n";
@@ -105,8 +113,8 @@ int main(int argc, char** argv) {
   std::error_code ec;
   std::filesystem::create_directories(config->data_dir, ec);
   if (ec) {
-    std::cerr << "cls-coordinator: cannot create data_dir " << config->data_dir << ": "
-              << ec.message() << "\n";
+    std::cerr << "cls-coordinator: cannot create data_dir " << config->data_dir
+              << ": " << ec.message() << "\n";
     return 2;
   }
   auto store = CoordinatorStore::Open(config->data_dir + "/coordinator.db");

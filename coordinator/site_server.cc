@@ -31,7 +31,8 @@ constexpr size_t kMaxQueuedBytes = size_t{512} << 20;
 class SiteSession final : public SiteConnection,
                           public std::enable_shared_from_this<SiteSession> {
  public:
-  SiteSession(std::shared_ptr<protocol::Channel> channel, Federation& federation)
+  SiteSession(std::shared_ptr<protocol::Channel> channel,
+              Federation& federation)
       : channel_(std::move(channel)),
         federation_(federation),
         wake_writer_(channel_->stream().get_executor()) {}
@@ -53,7 +54,8 @@ class SiteSession final : public SiteConnection,
 
   void Close(std::string_view reason) override {
     if (closing_) return;
-    spdlog::info("closing connection of {}: {}", site_id_.empty() ? channel_->peer_address() : site_id_,
+    spdlog::info("closing connection of {}: {}",
+                 site_id_.empty() ? channel_->peer_address() : site_id_,
                  reason);
     closing_ = true;
     // Let the writer flush what is queued (e.g. a Rejected), then close.
@@ -74,7 +76,8 @@ class SiteSession final : public SiteConnection,
 };
 
 asio::awaitable<void> SiteSession::Refuse(const std::string& reason) {
-  spdlog::warn("refusing {} ({}): {}", site_id_.empty() ? "connection" : site_id_,
+  spdlog::warn("refusing {} ({}): {}",
+               site_id_.empty() ? "connection" : site_id_,
                channel_->peer_address(), reason);
   auto frame = std::make_shared<const Bytes>(
       protocol::EncodeFrame(protocol::Rejected{reason}));
@@ -96,18 +99,20 @@ asio::awaitable<void> SiteSession::Run(std::shared_ptr<SiteSession> self) {
     co_return;
   }
   if (peer->role != "site") {
-    co_await Refuse("certificate role '" + peer->role + "' may not use the site protocol");
+    co_await Refuse("certificate role '" + peer->role +
+                    "' may not use the site protocol");
     co_return;
   }
   auto first = co_await channel_->Read(kHelloTimeout, kHelloTimeout);
   if (!first) {
-    spdlog::warn("{} ({}): no hello: {}", peer->common_name, channel_->peer_address(),
-                 first.error().message);
+    spdlog::warn("{} ({}): no hello: {}", peer->common_name,
+                 channel_->peer_address(), first.error().message);
     co_return;
   }
   const auto* hello = std::get_if<protocol::Hello>(&*first);
   if (hello == nullptr) {
-    co_await Refuse("expected hello, got " + std::string(protocol::MessageName(*first)));
+    co_await Refuse("expected hello, got " +
+                    std::string(protocol::MessageName(*first)));
     co_return;
   }
   site_id_ = peer->common_name;
@@ -117,7 +122,8 @@ asio::awaitable<void> SiteSession::Run(std::shared_ptr<SiteSession> self) {
     co_return;
   }
   Send(std::make_shared<const Bytes>(protocol::EncodeFrame(*welcome)));
-  asio::co_spawn(channel_->stream().get_executor(), WriteLoop(self), asio::detached);
+  asio::co_spawn(channel_->stream().get_executor(), WriteLoop(self),
+                 asio::detached);
 
   while (!closing_) {
     auto message = co_await channel_->Read(protocol::Clock::duration::max(),
@@ -126,9 +132,11 @@ asio::awaitable<void> SiteSession::Run(std::shared_ptr<SiteSession> self) {
     if (!message) {
       if (message.error().code == ErrorCode::kInvalidArgument) {
         // Logged without payload: the frame may hold anything.
-        spdlog::warn("site {}: malformed frame: {}", site_id_, message.error().message);
+        spdlog::warn("site {}: malformed frame: {}", site_id_,
+                     message.error().message);
       } else {
-        spdlog::info("site {}: connection ended: {}", site_id_, message.error().message);
+        spdlog::info("site {}: connection ended: {}", site_id_,
+                     message.error().message);
       }
       break;
     }
@@ -139,7 +147,8 @@ asio::awaitable<void> SiteSession::Run(std::shared_ptr<SiteSession> self) {
   federation_.OnSiteDisconnected(site_id_, this);
 }
 
-asio::awaitable<void> SiteSession::WriteLoop(std::shared_ptr<SiteSession> self) {
+asio::awaitable<void> SiteSession::WriteLoop(
+    std::shared_ptr<SiteSession> self) {
   (void)self;  // held only to keep the session alive while the loop runs
   while (true) {
     while (!queue_.empty()) {
@@ -148,7 +157,8 @@ asio::awaitable<void> SiteSession::WriteLoop(std::shared_ptr<SiteSession> self) 
       queued_bytes_ -= frame->size();
       auto written = co_await channel_->Write(frame, kWriteTimeout);
       if (!written) {
-        spdlog::info("site {}: write failed: {}", site_id_, written.error().message);
+        spdlog::info("site {}: write failed: {}", site_id_,
+                     written.error().message);
         closing_ = true;
         channel_->CloseNow();
         co_return;
@@ -168,7 +178,8 @@ asio::awaitable<void> SiteSession::WriteLoop(std::shared_ptr<SiteSession> self) 
 
 }  // namespace
 
-SiteServer::SiteServer(asio::io_context& io, std::shared_ptr<asio::ssl::context> tls,
+SiteServer::SiteServer(asio::io_context& io,
+                       std::shared_ptr<asio::ssl::context> tls,
                        Federation& federation)
     : io_(io), tls_(std::move(tls)), federation_(federation), acceptor_(io) {}
 
@@ -183,7 +194,8 @@ asio::awaitable<void> SiteServer::AcceptLoop() {
   while (acceptor_.is_open()) {
     boost::system::error_code ec;
     asio::ip::tcp::socket socket(io_);
-    co_await acceptor_.async_accept(socket, asio::redirect_error(use_awaitable, ec));
+    co_await acceptor_.async_accept(socket,
+                                    asio::redirect_error(use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
       spdlog::warn("accept: {}", ec.message());
@@ -191,8 +203,10 @@ asio::awaitable<void> SiteServer::AcceptLoop() {
     }
     socket.set_option(asio::socket_base::keep_alive(true), ec);
     socket.set_option(asio::ip::tcp::no_delay(true), ec);
-    auto channel = protocol::Channel::Create(protocol::TlsStream(std::move(socket), *tls_));
-    auto session = std::make_shared<SiteSession>(std::move(channel), federation_);
+    auto channel = protocol::Channel::Create(
+        protocol::TlsStream(std::move(socket), *tls_));
+    auto session =
+        std::make_shared<SiteSession>(std::move(channel), federation_);
     asio::co_spawn(io_, session->Run(session), asio::detached);
   }
 }

@@ -22,7 +22,8 @@ namespace cls::coordinator {
 class SiteServer {
  public:
   SiteServer(boost::asio::io_context& io,
-             std::shared_ptr<boost::asio::ssl::context> tls, Federation& federation);
+             std::shared_ptr<boost::asio::ssl::context> tls,
+             Federation& federation);
   // Binds and starts accepting; the bound port is returned (useful with 0).
   Result<uint16_t> Listen(const std::string& host, uint16_t port);
 

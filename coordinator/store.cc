@@ -83,8 +83,9 @@ Bytes FloatBytes(const std::vector<float>& v) {
 }
 
 SiteRecord ReadSite(const SqlStatement& s) {
-  return SiteRecord{s.Text(0), s.Text(1), s.Text(2), s.Int(3), s.Double(4),
-                    ParseSiteStatus(s.Text(5)), s.Text(6), s.Text(7)};
+  return SiteRecord{s.Text(0), s.Text(1),   s.Text(2),
+                    s.Int(3),  s.Double(4), ParseSiteStatus(s.Text(5)),
+                    s.Text(6), s.Text(7)};
 }
 
 RoundRecord ReadRound(const SqlStatement& s) {
@@ -142,9 +143,12 @@ std::string UtcNow() {
 
 std::string_view SiteStatusName(SiteStatus status) {
   switch (status) {
-    case SiteStatus::kPending: return "pending";
-    case SiteStatus::kApproved: return "approved";
-    case SiteStatus::kRevoked: return "revoked";
+    case SiteStatus::kPending:
+      return "pending";
+    case SiteStatus::kApproved:
+      return "approved";
+    case SiteStatus::kRevoked:
+      return "revoked";
   }
   return "pending";
 }
@@ -215,10 +219,12 @@ Result<std::optional<ModelRecord>> CoordinatorStore::LatestModel() {
       "SELECT version_id, sequence, round_id, parent_version, hash, "
       "parameters, created_at FROM models ORDER BY sequence DESC LIMIT 1",
       {}, [](const SqlStatement& s) {
-        ModelRecord m{s.Text(0), s.Int(1), s.Int(2), s.Text(3), s.Text(4), {}, s.Text(6)};
+        ModelRecord m{s.Text(0), s.Int(1), s.Int(2), s.Text(3),
+                      s.Text(4), {},       s.Text(6)};
         Bytes blob = s.Blob(5);
         m.parameters.resize(blob.size() / sizeof(float));
-        std::memcpy(m.parameters.data(), blob.data(), m.parameters.size() * sizeof(float));
+        std::memcpy(m.parameters.data(), blob.data(),
+                    m.parameters.size() * sizeof(float));
         return m;
       });
   if (!rows) return std::unexpected(rows.error());
@@ -227,7 +233,8 @@ Result<std::optional<ModelRecord>> CoordinatorStore::LatestModel() {
   // The stored hash guards against a corrupted or edited artifact.
   Bytes bytes = FloatBytes(m.parameters);
   if (crypto::Sha256Hex(bytes) != m.hash) {
-    return DataLoss("model " + m.version_id + ": parameters do not match their hash");
+    return DataLoss("model " + m.version_id +
+                    ": parameters do not match their hash");
   }
   return m;
 }
@@ -241,8 +248,9 @@ Status CoordinatorStore::InsertModel(const ModelRecord& m) {
 }
 
 Result<int64_t> CoordinatorStore::NextRoundId() {
-  auto rows = Collect<int64_t>(*db_, "SELECT COALESCE(MAX(round_id), 0) FROM rounds",
-                               {}, [](const SqlStatement& s) { return s.Int(0); });
+  auto rows =
+      Collect<int64_t>(*db_, "SELECT COALESCE(MAX(round_id), 0) FROM rounds",
+                       {}, [](const SqlStatement& s) { return s.Int(0); });
   if (!rows) return std::unexpected(rows.error());
   return rows->front() + 1;
 }
@@ -264,33 +272,38 @@ Status CoordinatorStore::UpdateRound(const RoundRecord& r) {
        r.abort_reason, r.duration_ms, r.round_id});
 }
 
-Result<std::optional<RoundRecord>> CoordinatorStore::FindRound(int64_t round_id) {
-  auto rows = Collect<RoundRecord>(
-      *db_, std::string("SELECT ") + kRoundColumns + " FROM rounds WHERE round_id = ?",
-      {round_id}, ReadRound);
+Result<std::optional<RoundRecord>> CoordinatorStore::FindRound(
+    int64_t round_id) {
+  auto rows = Collect<RoundRecord>(*db_,
+                                   std::string("SELECT ") + kRoundColumns +
+                                       " FROM rounds WHERE round_id = ?",
+                                   {round_id}, ReadRound);
   if (!rows) return std::unexpected(rows.error());
   if (rows->empty()) return std::nullopt;
   return rows->front();
 }
 
 Result<std::vector<RoundRecord>> CoordinatorStore::ListRounds(int limit) {
-  auto rows = Collect<RoundRecord>(
-      *db_,
-      std::string("SELECT ") + kRoundColumns +
-          " FROM rounds ORDER BY round_id DESC LIMIT ?",
-      {int64_t{limit}}, ReadRound);
+  auto rows =
+      Collect<RoundRecord>(*db_,
+                           std::string("SELECT ") + kRoundColumns +
+                               " FROM rounds ORDER BY round_id DESC LIMIT ?",
+                           {int64_t{limit}}, ReadRound);
   if (rows) std::reverse(rows->begin(), rows->end());
   return rows;
 }
 
-Result<int> CoordinatorStore::AbortInterruptedRounds(const std::string& reason) {
-  auto rows = Collect<int64_t>(*db_, "SELECT round_id FROM rounds WHERE status = 'running'",
-                               {}, [](const SqlStatement& s) { return s.Int(0); });
+Result<int> CoordinatorStore::AbortInterruptedRounds(
+    const std::string& reason) {
+  auto rows = Collect<int64_t>(
+      *db_, "SELECT round_id FROM rounds WHERE status = 'running'", {},
+      [](const SqlStatement& s) { return s.Int(0); });
   if (!rows) return std::unexpected(rows.error());
   for (int64_t id : *rows) {
-    if (auto s = db_->Run("UPDATE rounds SET status = 'aborted', finished_at = ?, "
-                          "abort_reason = ? WHERE round_id = ?",
-                          {UtcNow(), reason, id});
+    if (auto s =
+            db_->Run("UPDATE rounds SET status = 'aborted', finished_at = ?, "
+                     "abort_reason = ? WHERE round_id = ?",
+                     {UtcNow(), reason, id});
         !s) {
       return std::unexpected(s.error());
     }
@@ -315,18 +328,22 @@ Status CoordinatorStore::Audit(const std::string& actor,
         *db_, "SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1", {},
         [](const SqlStatement& s) { return s.Text(0); });
     if (!prev) return std::unexpected(prev.error());
-    std::string prev_hash = prev->empty() ? std::string(64, '0') : prev->front();
+    std::string prev_hash =
+        prev->empty() ? std::string(64, '0') : prev->front();
     std::string timestamp = UtcNow();
     // Canonical encoding: nlohmann::json sorts object keys.
-    nlohmann::json canonical = {{"timestamp", timestamp}, {"actor", actor},
+    nlohmann::json canonical = {{"timestamp", timestamp},
+                                {"actor", actor},
                                 {"actor_role", actor_role},
-                                {"event_type", event_type}, {"fields", fields}};
+                                {"event_type", event_type},
+                                {"fields", fields}};
     std::string material = prev_hash + canonical.dump();
     std::string hash = crypto::Sha256Hex(AsBytes(material));
     return db_->Run(
         "INSERT INTO audit_log (timestamp, actor, actor_role, event_type, "
         "fields, prev_hash, hash) VALUES (?,?,?,?,?,?,?)",
-        {timestamp, actor, actor_role, event_type, fields.dump(), prev_hash, hash});
+        {timestamp, actor, actor_role, event_type, fields.dump(), prev_hash,
+         hash});
   });
 }
 

@@ -34,7 +34,7 @@ struct ModelRecord {
   int64_t sequence = 0;    // N
   int64_t round_id = 0;    // 0 for the initial model
   std::string parent_version;
-  std::string hash;        // SHA-256 hex of the float32 parameter bytes
+  std::string hash;  // SHA-256 hex of the float32 parameter bytes
   std::vector<float> parameters;
   std::string created_at;
 };
@@ -60,7 +60,8 @@ struct RoundRecord {
 // log. Thread-compatible: used from the coordinator's io thread only.
 class CoordinatorStore {
  public:
-  static Result<std::unique_ptr<CoordinatorStore>> Open(const std::string& path);
+  static Result<std::unique_ptr<CoordinatorStore>> Open(
+      const std::string& path);
 
   // Sites.
   Result<std::optional<SiteRecord>> FindSite(const std::string& site_id);
@@ -92,7 +93,8 @@ class CoordinatorStore {
   SqliteDb& db() { return *db_; }
 
  private:
-  explicit CoordinatorStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+  explicit CoordinatorStore(std::unique_ptr<SqliteDb> db)
+      : db_(std::move(db)) {}
   Status Migrate();
   std::unique_ptr<SqliteDb> db_;
 };

@@ -32,9 +32,9 @@ bool UpdateAll(EVP_CIPHER_CTX* ctx, bool encrypt, uint8_t* out, ByteSpan in) {
   while (!in.empty()) {
     const int n = static_cast<int>(std::min(in.size(), kMaxUpdateBytes));
     int written = 0;
-    const int ok =
-        encrypt ? EVP_EncryptUpdate(ctx, out, &written, in.data(), n)
-                : EVP_DecryptUpdate(ctx, out, &written, in.data(), n);
+    const int ok = encrypt
+                       ? EVP_EncryptUpdate(ctx, out, &written, in.data(), n)
+                       : EVP_DecryptUpdate(ctx, out, &written, in.data(), n);
     // GCM is a stream mode: every input byte comes straight back out.
     if (ok != 1 || (out != nullptr && written != n)) return false;
     if (out != nullptr) out += n;
@@ -75,10 +75,9 @@ Result<Bytes> AesGcmSeal(const Key32& key, ByteSpan plaintext,
 Result<Bytes> AesGcmOpen(const Key32& key, ByteSpan sealed,
                          ByteSpan associated_data) {
   if (sealed.size() < kOverheadBytes) {
-    return InvalidArgument("aead: sealed input of " +
-                           std::to_string(sealed.size()) +
-                           " bytes, need at least " +
-                           std::to_string(kOverheadBytes));
+    return InvalidArgument(
+        "aead: sealed input of " + std::to_string(sealed.size()) +
+        " bytes, need at least " + std::to_string(kOverheadBytes));
   }
   const EVP_CIPHER* cipher = Aes256Gcm();
   if (cipher == nullptr) return Internal("aead: AES-256-GCM not available");

@@ -10,15 +10,16 @@ namespace {
 Bytes FromHex(std::string_view hex) {
   Bytes out;
   for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<uint8_t>(std::stoi(std::string(hex.substr(i, 2)),
-                                                 nullptr, 16)));
+    out.push_back(static_cast<uint8_t>(
+        std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
   }
   return out;
 }
 
 Key32 FixedKey(uint8_t first) {
   Key32 key;
-  for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<uint8_t>(first + i);
+  for (size_t i = 0; i < key.size(); ++i)
+    key[i] = static_cast<uint8_t>(first + i);
   return key;
 }
 
@@ -54,9 +55,10 @@ TEST(AesGcmTest, RoundTripsEmptyPlaintextAndLargePlaintext) {
   EXPECT_TRUE(empty->empty());
 
   Bytes large(1 << 20);
-  for (size_t i = 0; i < large.size(); ++i) large[i] = static_cast<uint8_t>(i * 7);
-  auto opened = AesGcmOpen(kKey, SealOrDie(large, kAssociatedData),
-                           kAssociatedData);
+  for (size_t i = 0; i < large.size(); ++i)
+    large[i] = static_cast<uint8_t>(i * 7);
+  auto opened =
+      AesGcmOpen(kKey, SealOrDie(large, kAssociatedData), kAssociatedData);
   ASSERT_TRUE(opened.has_value());
   EXPECT_EQ(*opened, large);
 }
@@ -116,8 +118,7 @@ TEST(AesGcmTest, RejectsAFlippedBitInTheAssociatedData) {
 
 TEST(AesGcmTest, RejectsTheWrongKey) {
   const Bytes sealed = SealOrDie(kPlaintext, kAssociatedData);
-  ExpectAuthenticationFailure(
-      AesGcmOpen(FixedKey(2), sealed, kAssociatedData));
+  ExpectAuthenticationFailure(AesGcmOpen(FixedKey(2), sealed, kAssociatedData));
 }
 
 TEST(AesGcmTest, RejectsTruncatedInput) {

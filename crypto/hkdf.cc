@@ -23,7 +23,8 @@ constexpr size_t kMaxOutputBytes = 255 * kSha256Bytes;
 
 // Fetched once: a provider lookup per call would dominate short derivations.
 EVP_KDF* HkdfAlgorithm() {
-  static const EvpKdfPtr kdf(EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_HKDF, nullptr));
+  static const EvpKdfPtr kdf(
+      EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_HKDF, nullptr));
   return kdf.get();
 }
 

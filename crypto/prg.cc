@@ -50,9 +50,8 @@ void StreamKeystream(const Key32& seed, std::span<uint32_t> values,
   if (cipher == nullptr) Die("AES-256-CTR not available");
   static constexpr uint8_t kZeroIv[16] = {};
   EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-  if (ctx == nullptr ||
-      EVP_EncryptInit_ex2(ctx.get(), cipher, seed.data(), kZeroIv, nullptr) !=
-          1) {
+  if (ctx == nullptr || EVP_EncryptInit_ex2(ctx.get(), cipher, seed.data(),
+                                            kZeroIv, nullptr) != 1) {
     Die("cannot initialise AES-256-CTR");
   }
   alignas(64) uint32_t keystream[kChunkWords];
@@ -66,7 +65,8 @@ void StreamKeystream(const Key32& seed, std::span<uint32_t> values,
       Die("AES-256-CTR failed");
     }
     if constexpr (std::endian::native == std::endian::big) {
-      for (size_t i = 0; i < words; ++i) keystream[i] = std::byteswap(keystream[i]);
+      for (size_t i = 0; i < words; ++i)
+        keystream[i] = std::byteswap(keystream[i]);
     }
     combine(values.first(words), keystream);
     values = values.subspan(words);

@@ -14,7 +14,8 @@ namespace {
 
 Key32 FixedKey(uint8_t first) {
   Key32 key;
-  for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<uint8_t>(first + 3 * i);
+  for (size_t i = 0; i < key.size(); ++i)
+    key[i] = static_cast<uint8_t>(first + 3 * i);
   return key;
 }
 
@@ -26,7 +27,8 @@ std::vector<uint32_t> Expand(const Key32& seed, int bits, size_t n) {
 
 std::vector<uint32_t> Ramp(size_t n) {
   std::vector<uint32_t> values(n);
-  for (size_t i = 0; i < n; ++i) values[i] = static_cast<uint32_t>(i * 2654435761u);
+  for (size_t i = 0; i < n; ++i)
+    values[i] = static_cast<uint32_t>(i * 2654435761u);
   return values;
 }
 

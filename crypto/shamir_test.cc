@@ -14,7 +14,8 @@ const std::vector<uint32_t> kXs = {1, 2, 3, 4, 5};
 
 Bytes FixedSecret(size_t length) {
   Bytes secret(length);
-  for (size_t i = 0; i < length; ++i) secret[i] = static_cast<uint8_t>(0xa5 ^ (i * 29));
+  for (size_t i = 0; i < length; ++i)
+    secret[i] = static_cast<uint8_t>(0xa5 ^ (i * 29));
   return secret;
 }
 
@@ -114,7 +115,8 @@ TEST(ShamirTest, FailsToReconstructWithThresholdMinusOneShares) {
 TEST(ShamirTest, WorksWithLargePointsAndLargeThresholds) {
   const Bytes secret(32, 0xff);  // every chunk at its maximum 2^56 - 1
   std::vector<uint32_t> xs;
-  for (uint32_t i = 0; i < 40; ++i) xs.push_back((uint32_t{1} << 31) - i * 7919);
+  for (uint32_t i = 0; i < 40; ++i)
+    xs.push_back((uint32_t{1} << 31) - i * 7919);
   const std::vector<ShamirShare> shares = SplitOrDie(secret, 25, xs);
   const std::vector<ShamirShare> last(shares.end() - 25, shares.end());
   auto combined = ShamirCombine(last, 25, secret.size());
@@ -140,8 +142,7 @@ TEST(ShamirTest, SplittingTwiceUsesFreshRandomness) {
 TEST(ShamirTest, ReconstructedX25519PrivateKeyReproducesThePublicKey) {
   auto pair = GenerateX25519KeyPair();
   ASSERT_TRUE(pair.has_value());
-  const std::vector<ShamirShare> shares =
-      SplitOrDie(pair->private_key, 3, kXs);
+  const std::vector<ShamirShare> shares = SplitOrDie(pair->private_key, 3, kXs);
   const std::vector<ShamirShare> some = {shares[4], shares[1], shares[2]};
   auto combined = ShamirCombine(some, 3, pair->private_key.size());
   ASSERT_TRUE(combined.has_value());
@@ -175,14 +176,17 @@ TEST(ShamirTest, CombineRejectsBadParameters) {
   const Bytes secret = FixedSecret(32);
   const std::vector<ShamirShare> shares = SplitOrDie(secret, 3, kXs);
   const std::vector<ShamirShare> two(shares.begin(), shares.begin() + 2);
-  ExpectInvalidArgument(ShamirCombine(two, 3, 32), "shamir: 2 shares, threshold 3");
-  ExpectInvalidArgument(ShamirCombine(shares, 0, 32), "shamir: threshold 0 < 1");
+  ExpectInvalidArgument(ShamirCombine(two, 3, 32),
+                        "shamir: 2 shares, threshold 3");
+  ExpectInvalidArgument(ShamirCombine(shares, 0, 32),
+                        "shamir: threshold 0 < 1");
   ExpectInvalidArgument(ShamirCombine(shares, 3, 0), "shamir: empty secret");
   ExpectInvalidArgument(ShamirCombine(shares, 3, 40),
                         "shamir: share x = 1 has 5 elements, expected 6");
 
   std::vector<ShamirShare> repeated = {shares[0], shares[1], shares[0]};
-  ExpectInvalidArgument(ShamirCombine(repeated, 3, 32), "shamir: x = 1 repeated");
+  ExpectInvalidArgument(ShamirCombine(repeated, 3, 32),
+                        "shamir: x = 1 repeated");
 
   std::vector<ShamirShare> short_share = {shares[0], shares[1], shares[2]};
   short_share[1].y.pop_back();

@@ -91,7 +91,8 @@ Result<std::vector<X509Ptr>> ReadCertificates(const std::string& path,
   if (!bio) return std::unexpected(bio.error());
   std::vector<X509Ptr> certs;
   ERR_clear_error();
-  while (X509* cert = PEM_read_bio_X509(bio->get(), nullptr, nullptr, nullptr)) {
+  while (X509* cert =
+             PEM_read_bio_X509(bio->get(), nullptr, nullptr, nullptr)) {
     certs.emplace_back(cert);
   }
   // Reading stops at end of file with a "no start line" error; anything else
@@ -171,10 +172,9 @@ Status LoadTrust(SSL_CTX* ctx, const TlsFiles& files) {
     // say so now instead.
     const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl.get());
     if (next != nullptr && X509_cmp_current_time(next) < 0) {
-      return FailedPrecondition("tls: CRL " + files.crl_file +
-                                " expired (next update was " +
-                                Asn1TimeToString(next) +
-                                "); regenerate it with 'cls-pki crl'");
+      return FailedPrecondition(
+          "tls: CRL " + files.crl_file + " expired (next update was " +
+          Asn1TimeToString(next) + "); regenerate it with 'cls-pki crl'");
     }
     if (X509_STORE_add_crl(store, crl.get()) != 1) {
       return Internal("tls: cannot use CRL " + files.crl_file + ": " +
@@ -283,11 +283,12 @@ Result<std::string> SubjectField(const X509* cert, int nid,
   const X509_NAME* name = X509_get_subject_name(cert);
   const int idx = X509_NAME_get_index_by_NID(name, nid, -1);
   if (idx < 0) {
-    return NotAuthenticated("tls: peer certificate has no " + std::string(what));
+    return NotAuthenticated("tls: peer certificate has no " +
+                            std::string(what));
   }
   if (X509_NAME_get_index_by_NID(name, nid, idx) >= 0) {
     return NotAuthenticated("tls: peer certificate has more than one " +
-                           std::string(what));
+                            std::string(what));
   }
   const ASN1_STRING* data =
       X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
@@ -296,14 +297,14 @@ Result<std::string> SubjectField(const X509* cert, int nid,
   if (len < 0) {
     ERR_clear_error();
     return NotAuthenticated("tls: peer certificate " + std::string(what) +
-                           " is not valid text");
+                            " is not valid text");
   }
   std::string value(reinterpret_cast<const char*>(utf8),
                     static_cast<size_t>(len));
   OPENSSL_free(utf8);
   if (value.empty() || value.find('\0') != std::string::npos) {
     return NotAuthenticated("tls: peer certificate " + std::string(what) +
-                           " is empty or malformed");
+                            " is empty or malformed");
   }
   return value;
 }
@@ -348,8 +349,8 @@ Status SetServerHostName(SSL* ssl, const std::string& host) {
   SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
                              X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
   if (SSL_set1_host(ssl, host.c_str()) != 1) {
-    return InvalidArgument("tls: cannot check server host name " + host +
-                           ": " + OpenSslReason());
+    return InvalidArgument("tls: cannot check server host name " + host + ": " +
+                           OpenSslReason());
   }
   return {};
 }
@@ -365,16 +366,16 @@ Result<PeerIdentity> GetPeerIdentity(SSL* ssl) {
   }
   const long verify = SSL_get_verify_result(ssl);
   if (verify != X509_V_OK) {
-    return NotAuthenticated(std::string("tls: peer certificate not verified: ") +
-                           X509_verify_cert_error_string(verify));
+    return NotAuthenticated(
+        std::string("tls: peer certificate not verified: ") +
+        X509_verify_cert_error_string(verify));
   }
   auto cn = SubjectField(cert, NID_commonName, "common name (CN)");
   if (!cn) return std::unexpected(cn.error());
   auto ou = SubjectField(cert, NID_organizationalUnitName, "role (OU)");
   if (!ou) return std::unexpected(ou.error());
 
-  BignumPtr serial(
-      ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
+  BignumPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
   if (!serial) return Internal("tls: cannot read peer certificate serial");
   char* hex = BN_bn2hex(serial.get());
   if (hex == nullptr) return Internal("tls: cannot format certificate serial");

@@ -22,9 +22,9 @@ struct TlsFiles {
 };
 
 // Server side: TLS 1.3 only, peer verification with
-// verify_peer | verify_fail_if_no_peer_cert, CRL checked (X509_V_FLAG_CRL_CHECK)
-// when a CRL is given. Clear errors for missing/unreadable files and a key that
-// does not match its certificate.
+// verify_peer | verify_fail_if_no_peer_cert, CRL checked
+// (X509_V_FLAG_CRL_CHECK) when a CRL is given. Clear errors for
+// missing/unreadable files and a key that does not match its certificate.
 Result<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(
     const TlsFiles& files);
 

@@ -22,9 +22,9 @@
 
 // The build passes the script's path; otherwise find it next to this file.
 #ifndef CLS_PKI_SCRIPT
-#define CLS_PKI_SCRIPT                                                   \
+#define CLS_PKI_SCRIPT                                                     \
   (std::filesystem::path(__FILE__).parent_path().parent_path() / "certs" / \
-   "cls-pki")                                                            \
+   "cls-pki")                                                              \
       .string()
 #endif
 
@@ -69,7 +69,8 @@ CommandResult RunPki(const fs::path& dir,
   if (pipe == nullptr) return result;
   char buf[4096];
   size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) result.output.append(buf, n);
+  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0)
+    result.output.append(buf, n);
   const int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
@@ -95,9 +96,10 @@ std::string Describe(const HandshakeOutcome& o) {
   auto peer = [](const Result<PeerIdentity>& p) {
     return p ? "CN=" + p->common_name + " OU=" + p->role : p.error().ToString();
   };
-  return "server: '" + o.server_error.message() + "' verify=" +
-         X509_verify_cert_error_string(o.server_verify_result) + " peer=" +
-         peer(o.server_peer) + "\nclient: '" + o.client_error.message() +
+  return "server: '" + o.server_error.message() +
+         "' verify=" + X509_verify_cert_error_string(o.server_verify_result) +
+         " peer=" + peer(o.server_peer) + "\nclient: '" +
+         o.client_error.message() +
          "' verify=" + X509_verify_cert_error_string(o.client_verify_result) +
          " peer=" + peer(o.client_peer) + (o.timed_out ? "\nTIMED OUT" : "");
 }
@@ -109,7 +111,8 @@ HandshakeOutcome RunHandshake(ssl::context& server_ctx,
                               const std::string& host = "localhost") {
   HandshakeOutcome out;
   asio::io_context io;
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  tcp::acceptor acceptor(io,
+                         tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   ssl::stream<tcp::socket> server(io, server_ctx);
   ssl::stream<tcp::socket> client(io, client_ctx);
   if (auto st = SetServerHostName(client.native_handle(), host); !st) {
@@ -131,39 +134,45 @@ HandshakeOutcome RunHandshake(ssl::context& server_ctx,
     client.lowest_layer().close(ignored);
   });
 
-  acceptor.async_accept(server.lowest_layer(),
-                        [&](const boost::system::error_code& ec) {
-    if (ec) {
-      out.server_error = ec;
-      done();
-      return;
-    }
-    server.async_handshake(ssl::stream_base::server,
-                           [&](const boost::system::error_code& hec) {
-      out.server_error = hec;
-      out.server_verify_result = SSL_get_verify_result(server.native_handle());
-      out.server_peer = GetPeerIdentity(server.native_handle());
-      // Close so a client still waiting for data sees the end of the stream.
-      boost::system::error_code ignored;
-      server.lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
-      done();
-    });
-  });
-  client.lowest_layer().async_connect(acceptor.local_endpoint(),
-                                      [&](const boost::system::error_code& ec) {
-    if (ec) {
-      out.client_error = ec;
-      done();
-      return;
-    }
-    client.async_handshake(ssl::stream_base::client,
-                           [&](const boost::system::error_code& hec) {
-      out.client_error = hec;
-      out.client_verify_result = SSL_get_verify_result(client.native_handle());
-      out.client_peer = GetPeerIdentity(client.native_handle());
-      done();
-    });
-  });
+  acceptor.async_accept(
+      server.lowest_layer(), [&](const boost::system::error_code& ec) {
+        if (ec) {
+          out.server_error = ec;
+          done();
+          return;
+        }
+        server.async_handshake(
+            ssl::stream_base::server,
+            [&](const boost::system::error_code& hec) {
+              out.server_error = hec;
+              out.server_verify_result =
+                  SSL_get_verify_result(server.native_handle());
+              out.server_peer = GetPeerIdentity(server.native_handle());
+              // Close so a client still waiting for data sees the end of the
+              // stream.
+              boost::system::error_code ignored;
+              server.lowest_layer().shutdown(tcp::socket::shutdown_both,
+                                             ignored);
+              done();
+            });
+      });
+  client.lowest_layer().async_connect(
+      acceptor.local_endpoint(), [&](const boost::system::error_code& ec) {
+        if (ec) {
+          out.client_error = ec;
+          done();
+          return;
+        }
+        client.async_handshake(
+            ssl::stream_base::client,
+            [&](const boost::system::error_code& hec) {
+              out.client_error = hec;
+              out.client_verify_result =
+                  SSL_get_verify_result(client.native_handle());
+              out.client_peer = GetPeerIdentity(client.native_handle());
+              done();
+            });
+      });
   io.run_for(kHandshakeTimeout + std::chrono::seconds(5));
   return out;
 }
@@ -293,7 +302,8 @@ TEST_F(TlsContextTest, RefusesTls12Client) {
 
   const HandshakeOutcome o = RunHandshake(*server, *client);
   ExpectServerRefused(o);
-  EXPECT_EQ(SslReason(o.server_error), SSL_R_UNSUPPORTED_PROTOCOL) << Describe(o);
+  EXPECT_EQ(SslReason(o.server_error), SSL_R_UNSUPPORTED_PROTOCOL)
+      << Describe(o);
   EXPECT_TRUE(o.client_error) << Describe(o);
 }
 
@@ -302,8 +312,10 @@ TEST_F(TlsContextTest, RefusesClientWithoutCertificate) {
   ASSERT_TRUE(server);
   // A TLS 1.3 client that trusts the CA but has no certificate of its own.
   ssl::context client(ssl::context::tls_client);
-  ASSERT_EQ(SSL_CTX_set_min_proto_version(client.native_handle(), TLS1_3_VERSION), 1);
-  ASSERT_EQ(SSL_CTX_set_max_proto_version(client.native_handle(), TLS1_3_VERSION), 1);
+  ASSERT_EQ(
+      SSL_CTX_set_min_proto_version(client.native_handle(), TLS1_3_VERSION), 1);
+  ASSERT_EQ(
+      SSL_CTX_set_max_proto_version(client.native_handle(), TLS1_3_VERSION), 1);
   client.load_verify_file((pki_ / "ca.pem").string());
   client.set_verify_mode(ssl::verify_peer);
 
@@ -374,7 +386,8 @@ TEST_F(TlsContextTest, ClientRefusesServerWithWrongHostName) {
   ASSERT_TRUE(server && client);
   const HandshakeOutcome o = RunHandshake(*server, *client, "other.example");
   EXPECT_TRUE(o.client_error) << Describe(o);
-  EXPECT_EQ(o.client_verify_result, X509_V_ERR_HOSTNAME_MISMATCH) << Describe(o);
+  EXPECT_EQ(o.client_verify_result, X509_V_ERR_HOSTNAME_MISMATCH)
+      << Describe(o);
   EXPECT_FALSE(o.client_peer.has_value());
   ExpectServerRefused(o);
 }
@@ -447,9 +460,9 @@ TEST_F(TlsContextTest, ReportsEncryptedKeyWithoutPrompting) {
   files.key_file = encrypted.string();
   auto ctx = MakeServerTlsContext(files);  // must not wait for a passphrase
   ASSERT_FALSE(ctx.has_value());
-  EXPECT_NE(ctx.error().message.find("cannot read private key " +
-                                     encrypted.string()),
-            std::string::npos)
+  EXPECT_NE(
+      ctx.error().message.find("cannot read private key " + encrypted.string()),
+      std::string::npos)
       << ctx.error().message;
 }
 

@@ -12,8 +12,8 @@ namespace {
 Bytes FromHex(std::string_view hex) {
   Bytes out;
   for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<uint8_t>(std::stoi(std::string(hex.substr(i, 2)),
-                                                 nullptr, 16)));
+    out.push_back(static_cast<uint8_t>(
+        std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
   }
   return out;
 }

@@ -1,13 +1,13 @@
 #include "protocol/channel.h"
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 #include <vector>
 
 #include "protocol/frame.h"
@@ -37,8 +37,9 @@ Channel::Channel(TlsStream stream)
     : stream_(std::move(stream)), watchdog_(stream_.get_executor()) {
   boost::system::error_code ec;
   auto endpoint = stream_.lowest_layer().remote_endpoint(ec);
-  if (!ec) peer_address_ = endpoint.address().to_string() + ":" +
-                           std::to_string(endpoint.port());
+  if (!ec)
+    peer_address_ =
+        endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
 }
 
 Channel::~Channel() { CloseNow(); }
@@ -81,7 +82,8 @@ asio::awaitable<Status> Channel::Handshake(
   auto self = shared_from_this();
   read_deadline_ = Clock::now() + timeout;
   boost::system::error_code ec;
-  co_await stream_.async_handshake(type, asio::redirect_error(use_awaitable, ec));
+  co_await stream_.async_handshake(type,
+                                   asio::redirect_error(use_awaitable, ec));
   read_deadline_ = Clock::time_point::max();
   if (ec) {
     // Name the certificate problem (revoked, expired, unknown CA) when there

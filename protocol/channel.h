@@ -32,7 +32,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // TLS handshake as server or client within `timeout`. The caller checks the
   // peer's identity afterwards (crypto::GetPeerIdentity).
   boost::asio::awaitable<Status> Handshake(
-      boost::asio::ssl::stream_base::handshake_type type, Clock::duration timeout);
+      boost::asio::ssl::stream_base::handshake_type type,
+      Clock::duration timeout);
 
   // Waits up to `idle` for the next frame header (a long wait between rounds
   // is normal), then up to `transfer` for its payload.

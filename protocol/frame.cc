@@ -68,10 +68,10 @@ constexpr uint32_t kVectorPayloadLimit =
     static_cast<uint32_t>(kMaxParameters * 4 + kMiB);
 
 // Field limits checked while converting to the C++ structs.
-constexpr size_t kMaxIdBytes = 256;        // ids, names, versions, hashes
+constexpr size_t kMaxIdBytes = 256;  // ids, names, versions, hashes
 constexpr size_t kMaxReasonBytes = 4 * kKiB;
-constexpr size_t kMaxEntries = 65536;      // neighbours, keys, shares, indices
-constexpr size_t kMaxShareWords = 1024;    // SecretShare.y
+constexpr size_t kMaxEntries = 65536;    // neighbours, keys, shares, indices
+constexpr size_t kMaxShareWords = 1024;  // SecretShare.y
 constexpr size_t kMaxCiphertextBytes = 64 * kKiB;
 
 constexpr int kNestingLimit = 16;
@@ -140,9 +140,13 @@ Status CheckSegmentTable(std::span<const uint64_t> words) {
 // ---------------------------------------------------------------------------
 // C++ struct -> Cap'n Proto.
 
-capnp::Text::Reader AsText(const std::string& s) { return {s.data(), s.size()}; }
+capnp::Text::Reader AsText(const std::string& s) {
+  return {s.data(), s.size()};
+}
 
-capnp::Data::Reader AsData(const Key32& key) { return {key.data(), key.size()}; }
+capnp::Data::Reader AsData(const Key32& key) {
+  return {key.data(), key.size()};
+}
 
 capnp::Data::Reader AsData(const Bytes& bytes) {
   return {bytes.data(), bytes.size()};
@@ -174,7 +178,8 @@ void FillShares(ListBuilder list, const std::vector<EncryptedShare>& shares) {
 }
 
 template <typename ListBuilder>
-void FillSecretShares(ListBuilder list, const std::vector<SecretShare>& shares) {
+void FillSecretShares(ListBuilder list,
+                      const std::vector<SecretShare>& shares) {
   for (size_t i = 0; i < shares.size(); ++i) {
     auto b = list[static_cast<unsigned>(i)];
     b.setOwnerIndex(shares[i].owner_index);
@@ -234,7 +239,8 @@ void Fill(BodyBuilder body, const RoundAnnounce& m) {
   b.setRingBits(m.ring_bits);
   b.setWeight(m.weight);
   b.setSelfIndex(m.self_index);
-  auto neighbours = b.initNeighbours(static_cast<unsigned>(m.neighbours.size()));
+  auto neighbours =
+      b.initNeighbours(static_cast<unsigned>(m.neighbours.size()));
   for (size_t i = 0; i < m.neighbours.size(); ++i) {
     auto n = neighbours[static_cast<unsigned>(i)];
     n.setSiteId(AsText(m.neighbours[i].site_id));
@@ -288,7 +294,8 @@ void Fill(BodyBuilder body, const UnmaskRequest& m) {
   b.setRoundId(m.round_id);
   FillIndices(b.initSurvivors(static_cast<unsigned>(m.survivors.size())),
               m.survivors);
-  FillIndices(b.initDropped(static_cast<unsigned>(m.dropped.size())), m.dropped);
+  FillIndices(b.initDropped(static_cast<unsigned>(m.dropped.size())),
+              m.dropped);
 }
 
 void Fill(BodyBuilder body, const UnmaskResponse& m) {
@@ -328,7 +335,8 @@ void Fill(BodyBuilder body, const EvaluationReport& m) {
 // An upper estimate of a message's size in words (pointers, struct sections,
 // list tags, texts and blobs), so that it is built in one segment.
 constexpr size_t kSlackWords = 64;
-constexpr size_t kMaxSegmentWords = (size_t{1} << 29) - 1;  // Cap'n Proto's limit
+constexpr size_t kMaxSegmentWords =
+    (size_t{1} << 29) - 1;  // Cap'n Proto's limit
 
 size_t BlobWords(size_t bytes) { return bytes / 8 + 2; }  // + NUL, + tag
 size_t TextWords(const std::string& s) { return BlobWords(s.size() + 1); }
@@ -352,9 +360,15 @@ size_t EstimateShareWords(const std::vector<EncryptedShare>& shares) {
   for (const auto& s : shares) words += 2 + BlobWords(s.ciphertext.size());
   return words;
 }
-size_t EstimateWords(const ShareKeys& m) { return EstimateShareWords(m.shares); }
-size_t EstimateWords(const ShareDelivery& m) { return EstimateShareWords(m.shares); }
-size_t EstimateWords(const MaskedInput& m) { return BlobWords(m.masked.size() * 4); }
+size_t EstimateWords(const ShareKeys& m) {
+  return EstimateShareWords(m.shares);
+}
+size_t EstimateWords(const ShareDelivery& m) {
+  return EstimateShareWords(m.shares);
+}
+size_t EstimateWords(const MaskedInput& m) {
+  return BlobWords(m.masked.size() * 4);
+}
 size_t EstimateWords(const UnmaskRequest& m) {
   return BlobWords(m.survivors.size() * 4) + BlobWords(m.dropped.size() * 4);
 }
@@ -432,7 +446,8 @@ class Checker {
             std::string& out) {
     if (failed()) return;
     if (text.size() > limit) {
-      return Fail(field, "is " + Str(text.size()) + " bytes, at most " + Str(limit));
+      return Fail(field,
+                  "is " + Str(text.size()) + " bytes, at most " + Str(limit));
     }
     out.assign(text.begin(), text.size());
   }
@@ -450,7 +465,8 @@ class Checker {
             Bytes& out) {
     if (failed()) return;
     if (data.size() > limit) {
-      return Fail(field, "is " + Str(data.size()) + " bytes, at most " + Str(limit));
+      return Fail(field,
+                  "is " + Str(data.size()) + " bytes, at most " + Str(limit));
     }
     out.assign(data.begin(), data.end());
   }
@@ -462,8 +478,8 @@ class Checker {
     static_assert(sizeof(T) == 4 && std::is_trivially_copyable_v<T>);
     if (failed()) return;
     if (data.size() % 4 != 0) {
-      return Fail(field, "is " + Str(data.size()) +
-                             " bytes, not a multiple of 4");
+      return Fail(field,
+                  "is " + Str(data.size()) + " bytes, not a multiple of 4");
     }
     const size_t count = data.size() / 4;
     if (count > kMaxParameters) {
@@ -716,20 +732,32 @@ Result<Message> ConvertChecked(Reader reader, Checker& c) {
 
 Result<Message> ConvertBody(wire::Envelope::Body::Reader body, Checker& c) {
   switch (body.which()) {
-    case Which::HELLO: return ConvertChecked(body.getHello(), c);
-    case Which::WELCOME: return ConvertChecked(body.getWelcome(), c);
-    case Which::REJECTED: return ConvertChecked(body.getRejected(), c);
-    case Which::ANNOUNCE: return ConvertChecked(body.getAnnounce(), c);
-    case Which::ADVERTISE_KEYS: return ConvertChecked(body.getAdvertiseKeys(), c);
-    case Which::KEY_DIRECTORY: return ConvertChecked(body.getKeyDirectory(), c);
-    case Which::SHARE_KEYS: return ConvertChecked(body.getShareKeys(), c);
-    case Which::SHARE_DELIVERY: return ConvertChecked(body.getShareDelivery(), c);
-    case Which::MASKED_INPUT: return ConvertChecked(body.getMaskedInput(), c);
-    case Which::UNMASK_REQUEST: return ConvertChecked(body.getUnmaskRequest(), c);
+    case Which::HELLO:
+      return ConvertChecked(body.getHello(), c);
+    case Which::WELCOME:
+      return ConvertChecked(body.getWelcome(), c);
+    case Which::REJECTED:
+      return ConvertChecked(body.getRejected(), c);
+    case Which::ANNOUNCE:
+      return ConvertChecked(body.getAnnounce(), c);
+    case Which::ADVERTISE_KEYS:
+      return ConvertChecked(body.getAdvertiseKeys(), c);
+    case Which::KEY_DIRECTORY:
+      return ConvertChecked(body.getKeyDirectory(), c);
+    case Which::SHARE_KEYS:
+      return ConvertChecked(body.getShareKeys(), c);
+    case Which::SHARE_DELIVERY:
+      return ConvertChecked(body.getShareDelivery(), c);
+    case Which::MASKED_INPUT:
+      return ConvertChecked(body.getMaskedInput(), c);
+    case Which::UNMASK_REQUEST:
+      return ConvertChecked(body.getUnmaskRequest(), c);
     case Which::UNMASK_RESPONSE:
       return ConvertChecked(body.getUnmaskResponse(), c);
-    case Which::ROUND_RESULT: return ConvertChecked(body.getRoundResult(), c);
-    case Which::ROUND_ABORTED: return ConvertChecked(body.getRoundAborted(), c);
+    case Which::ROUND_RESULT:
+      return ConvertChecked(body.getRoundResult(), c);
+    case Which::ROUND_ABORTED:
+      return ConvertChecked(body.getRoundAborted(), c);
     case Which::EVALUATION_REPORT:
       return ConvertChecked(body.getEvaluationReport(), c);
   }
@@ -775,7 +803,8 @@ Result<FrameHeader> DecodeFrameHeader(
 
 Bytes EncodeFrame(const Message& message) {
   const size_t estimate =
-      kSlackWords + std::visit([](const auto& m) { return EstimateWords(m); }, message);
+      kSlackWords +
+      std::visit([](const auto& m) { return EstimateWords(m); }, message);
   const size_t segment_words = std::min<size_t>(estimate, kMaxSegmentWords);
   // Header, one-segment table, first segment: zero-filled as Cap'n Proto
   // requires, and word-aligned thanks to operator new.

@@ -35,7 +35,8 @@ struct FrameHeader {
 };
 
 // Parses and checks the 8 header bytes.
-Result<FrameHeader> DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderBytes> bytes);
+Result<FrameHeader> DecodeFrameHeader(
+    std::span<const uint8_t, kFrameHeaderBytes> bytes);
 
 // The payload limit for a kind (0 for an unknown kind).
 uint32_t MaxPayloadBytes(uint32_t kind);

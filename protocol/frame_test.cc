@@ -26,12 +26,16 @@ constexpr std::string_view kSecret = "PATIENT-0042";
 
 Key32 KeyFilled(uint8_t first) {
   Key32 key;
-  for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<uint8_t>(first + i * 7);
+  for (size_t i = 0; i < key.size(); ++i)
+    key[i] = static_cast<uint8_t>(first + i * 7);
   return key;
 }
 
 ValidationMetrics SampleMetrics() {
-  return {.count = 1234, .correct = 1001, .loss_sum = 87.25, .train_samples = 56789};
+  return {.count = 1234,
+          .correct = 1001,
+          .loss_sum = 87.25,
+          .train_samples = 56789};
 }
 
 EncryptedShare SampleShare(uint32_t from, uint32_t to) {
@@ -52,7 +56,8 @@ std::vector<Message> SampleMessages() {
                       .agent_version = "0.1.0",
                       .model_version = "v12"});
   out.push_back(Welcome{.site_id = "site-7", .approved = true});
-  out.push_back(Rejected{.reason = "site not approved: " + std::string(kSecret)});
+  out.push_back(
+      Rejected{.reason = "site not approved: " + std::string(kSecret)});
 
   RoundAnnounce announce;
   announce.round_id = 0x0102030405060708;
@@ -60,8 +65,11 @@ std::vector<Message> SampleMessages() {
   announce.model_hash = std::string(64, 'a');
   announce.model_kind = "logistic_regression";
   announce.parameters = {0.5f, -1.25f, 3.0e-8f, 1e30f, -0.0f, 42.0f, 7.0f};
-  announce.training = {.epochs = 9, .batch_size = 64, .learning_rate = 0.03,
-                       .l2 = 2.5e-5, .seed = 0xfeedface};
+  announce.training = {.epochs = 9,
+                       .batch_size = 64,
+                       .learning_rate = 0.03,
+                       .l2 = 2.5e-5,
+                       .seed = 0xfeedface};
   announce.clip = 2.75;
   announce.value_bits = 20;
   announce.ring_bits = 31;
@@ -76,32 +84,32 @@ std::vector<Message> SampleMessages() {
                               .cipher_public_key = KeyFilled(1),
                               .mask_public_key = KeyFilled(2),
                               .self_mask_commitment = KeyFilled(3)});
-  out.push_back(KeyDirectory{
-      .round_id = 78,
-      .keys = {{1, KeyFilled(10), KeyFilled(11)}, {4, KeyFilled(40), KeyFilled(41)}}});
+  out.push_back(KeyDirectory{.round_id = 78,
+                             .keys = {{1, KeyFilled(10), KeyFilled(11)},
+                                      {4, KeyFilled(40), KeyFilled(41)}}});
   out.push_back(ShareKeys{.round_id = 79,
                           .shares = {SampleShare(3, 1), SampleShare(3, 9)}});
-  out.push_back(ShareDelivery{.round_id = 80,
-                              .shares = {SampleShare(1, 3), SampleShare(9, 3),
-                                         SampleShare(4, 3)}});
+  out.push_back(ShareDelivery{
+      .round_id = 80,
+      .shares = {SampleShare(1, 3), SampleShare(9, 3), SampleShare(4, 3)}});
   MaskedInput masked{.round_id = 81, .masked = {}, .metrics = SampleMetrics()};
   for (uint32_t i = 0; i < 1000; ++i) masked.masked.push_back(i * 2654435761u);
   out.push_back(masked);
-  out.push_back(UnmaskRequest{.round_id = 82, .survivors = {1, 3, 9}, .dropped = {4}});
-  out.push_back(UnmaskResponse{
-      .round_id = 83,
-      .self_mask_shares = {{1, 3, {1, 2, 3, 0xffffffffffffffff}},
-                           {9, 3, {5, 6, 7, 8}}},
-      .mask_key_shares = {{4, 3, {9, 10, 11, 12}}}});
+  out.push_back(
+      UnmaskRequest{.round_id = 82, .survivors = {1, 3, 9}, .dropped = {4}});
+  out.push_back(
+      UnmaskResponse{.round_id = 83,
+                     .self_mask_shares = {{1, 3, {1, 2, 3, 0xffffffffffffffff}},
+                                          {9, 3, {5, 6, 7, 8}}},
+                     .mask_key_shares = {{4, 3, {9, 10, 11, 12}}}});
   out.push_back(RoundResult{.round_id = 84,
                             .model_version = "v14",
                             .model_hash = std::string(64, 'b'),
                             .parameters = {1.5f, -2.5f, 0.001f},
                             .participants = 3});
   out.push_back(RoundAborted{.round_id = 85, .reason = "too few survivors"});
-  out.push_back(EvaluationReport{.round_id = 86,
-                                 .model_version = "v14",
-                                 .metrics = SampleMetrics()});
+  out.push_back(EvaluationReport{
+      .round_id = 86, .model_version = "v14", .metrics = SampleMetrics()});
   return out;
 }
 
@@ -148,7 +156,9 @@ void ExpectSame(const Welcome& a, const Welcome& b) {
   EXPECT_EQ(a.site_id, b.site_id);
   EXPECT_EQ(a.approved, b.approved);
 }
-void ExpectSame(const Rejected& a, const Rejected& b) { EXPECT_EQ(a.reason, b.reason); }
+void ExpectSame(const Rejected& a, const Rejected& b) {
+  EXPECT_EQ(a.reason, b.reason);
+}
 void ExpectSame(const RoundAnnounce& a, const RoundAnnounce& b) {
   EXPECT_EQ(a.round_id, b.round_id);
   EXPECT_EQ(a.model_version, b.model_version);
@@ -224,8 +234,11 @@ void ExpectSame(const EvaluationReport& a, const EvaluationReport& b) {
 }
 void ExpectSameMessage(const Message& a, const Message& b) {
   ASSERT_EQ(a.index(), b.index()) << MessageName(a) << " vs " << MessageName(b);
-  std::visit([&](const auto& x) { ExpectSame(x, std::get<std::decay_t<decltype(x)>>(b)); },
-             a);
+  std::visit(
+      [&](const auto& x) {
+        ExpectSame(x, std::get<std::decay_t<decltype(x)>>(b));
+      },
+      a);
 }
 
 void PutU32(uint8_t* p, uint32_t v) {
@@ -237,7 +250,8 @@ Bytes WithHeader(uint32_t kind, uint32_t length, ByteSpan payload) {
   PutU32(frame.data(), kind);
   PutU32(frame.data() + 4, length);
   if (!payload.empty()) {
-    std::memcpy(frame.data() + kFrameHeaderBytes, payload.data(), payload.size());
+    std::memcpy(frame.data() + kFrameHeaderBytes, payload.data(),
+                payload.size());
   }
   return frame;
 }
@@ -289,8 +303,8 @@ std::vector<Message> DefaultMessages(std::index_sequence<I...>) {
 }
 
 TEST(Frame, RoundTripsEveryMessageTypeWithDefaultFields) {
-  for (const Message& message :
-       DefaultMessages(std::make_index_sequence<std::variant_size_v<Message>>())) {
+  for (const Message& message : DefaultMessages(
+           std::make_index_sequence<std::variant_size_v<Message>>())) {
     SCOPED_TRACE(MessageName(message));
     auto decoded = DecodeFrame(EncodeFrame(message));
     ASSERT_TRUE(decoded.has_value()) << decoded.error().ToString();
@@ -302,7 +316,8 @@ TEST(Frame, WritesKindAndPayloadLengthInTheHeader) {
   for (const Message& message : SampleMessages()) {
     const Bytes frame = EncodeFrame(message);
     ASSERT_GE(frame.size(), kFrameHeaderBytes + 8);
-    auto header = DecodeFrameHeader(std::span(frame).first<kFrameHeaderBytes>());
+    auto header =
+        DecodeFrameHeader(std::span(frame).first<kFrameHeaderBytes>());
     ASSERT_TRUE(header.has_value()) << header.error().ToString();
     EXPECT_EQ(header->kind, message.index() + 1);
     EXPECT_EQ(header->length, frame.size() - kFrameHeaderBytes);
@@ -313,9 +328,9 @@ TEST(Frame, WritesKindAndPayloadLengthInTheHeader) {
 
 TEST(Frame, NamesEveryMessageKind) {
   const std::array<std::string_view, 14> names = {
-      "hello",          "welcome",        "rejected",        "round_announce",
-      "advertise_keys", "key_directory",  "share_keys",      "share_delivery",
-      "masked_input",   "unmask_request", "unmask_response", "round_result",
+      "hello",          "welcome",          "rejected",        "round_announce",
+      "advertise_keys", "key_directory",    "share_keys",      "share_delivery",
+      "masked_input",   "unmask_request",   "unmask_response", "round_result",
       "round_aborted",  "evaluation_report"};
   const auto messages = SampleMessages();
   for (size_t i = 0; i < names.size(); ++i) {
@@ -330,10 +345,9 @@ TEST(Frame, GivesEachKindAPayloadLimit) {
   constexpr uint32_t kControl = 64 * 1024;
   constexpr uint32_t kKeys = 16 * 1024 * 1024;
   constexpr uint32_t kVector = kMaxParameters * 4 + 1024 * 1024;
-  const std::array<uint32_t, 14> limits = {kControl, kControl, kControl, kVector,
-                                           kControl, kKeys,    kKeys,    kKeys,
-                                           kVector,  kControl, kKeys,    kVector,
-                                           kControl, kControl};
+  const std::array<uint32_t, 14> limits = {
+      kControl, kControl, kControl, kVector, kControl, kKeys,    kKeys,
+      kKeys,    kVector,  kControl, kKeys,   kVector,  kControl, kControl};
   for (size_t i = 0; i < limits.size(); ++i) {
     EXPECT_EQ(MaxPayloadBytes(static_cast<uint32_t>(i + 1)), limits[i])
         << MessageKindName(static_cast<uint32_t>(i + 1));
@@ -345,7 +359,8 @@ TEST(Frame, GivesEachKindAPayloadLimit) {
 TEST(Frame, RejectsAnUnknownKind) {
   for (uint32_t kind : {0u, 15u, 0xffffffffu}) {
     const Bytes frame = WithHeader(kind, 8, Bytes(8, 0));
-    EXPECT_EQ(DecodeError(frame), "frame: unknown kind " + std::to_string(kind));
+    EXPECT_EQ(DecodeError(frame),
+              "frame: unknown kind " + std::to_string(kind));
   }
 }
 
@@ -353,7 +368,8 @@ TEST(Frame, RejectsAnOversizeControlPayloadBeforeReadingIt) {
   // Only the header is there: the limit is checked before the payload is
   // awaited or allocated.
   const Bytes header = WithHeader(kHelloKind, 64 * 1024 + 8, {});
-  EXPECT_EQ(DecodeError(header), "frame: hello payload 65544 bytes, at most 65536");
+  EXPECT_EQ(DecodeError(header),
+            "frame: hello payload 65544 bytes, at most 65536");
   auto parsed = DecodeFrameHeader(std::span(header).first<kFrameHeaderBytes>());
   ASSERT_FALSE(parsed.has_value());
   EXPECT_EQ(parsed.error().code, ErrorCode::kInvalidArgument);
@@ -372,14 +388,17 @@ TEST(Frame, AcceptsAHeaderAtTheControlLimit) {
 
 TEST(Frame, RejectsAPayloadLengthThatIsNotWhole64BitWords) {
   const Bytes frame = WithHeader(kMaskedInputKind, 9, Bytes(9, 0));
-  EXPECT_EQ(DecodeError(frame), "frame: masked_input payload 9 bytes, not a multiple of 8");
-  EXPECT_EQ(DecodeError(WithHeader(kHelloKind, 0, {})), "frame: hello payload is empty");
+  EXPECT_EQ(DecodeError(frame),
+            "frame: masked_input payload 9 bytes, not a multiple of 8");
+  EXPECT_EQ(DecodeError(WithHeader(kHelloKind, 0, {})),
+            "frame: hello payload is empty");
 }
 
 TEST(Frame, RejectsTooManySegments) {
   std::vector<uint64_t> words(10, 0);
   words[0] = 16;  // 17 segments
-  EXPECT_EQ(DecodeError(RawFrame(kHelloKind, words)), "frame: 17 segments, at most 16");
+  EXPECT_EQ(DecodeError(RawFrame(kHelloKind, words)),
+            "frame: 17 segments, at most 16");
   words[0] = 0xffffffff;
   EXPECT_EQ(DecodeError(RawFrame(kHelloKind, words)),
             "frame: 4294967296 segments, at most 16");
@@ -392,22 +411,26 @@ TEST(Frame, RejectsSegmentSizesThatDoNotAddUpToThePayload) {
   // One word more than the segment table describes.
   Bytes longer = valid;
   longer.insert(longer.end(), 8, 0);
-  PutU32(longer.data() + 4, static_cast<uint32_t>(longer.size() - kFrameHeaderBytes));
-  EXPECT_EQ(DecodeError(longer), "frame: segment table and segments take " +
-                                     std::to_string(words) + " words, payload has " +
-                                     std::to_string(words + 1));
+  PutU32(longer.data() + 4,
+         static_cast<uint32_t>(longer.size() - kFrameHeaderBytes));
+  EXPECT_EQ(DecodeError(longer),
+            "frame: segment table and segments take " + std::to_string(words) +
+                " words, payload has " + std::to_string(words + 1));
 
   // First segment one word short.
   Bytes shorter = valid;
-  PutU32(shorter.data() + kFrameHeaderBytes + 4, static_cast<uint32_t>(words - 2));
+  PutU32(shorter.data() + kFrameHeaderBytes + 4,
+         static_cast<uint32_t>(words - 2));
   EXPECT_EQ(DecodeError(shorter), "frame: segment table and segments take " +
-                                      std::to_string(words - 1) + " words, payload has " +
+                                      std::to_string(words - 1) +
+                                      " words, payload has " +
                                       std::to_string(words));
 
   // Sizes that would overflow 32 bits.
   std::vector<uint64_t> table = {0xffffffff'00000001ull, 0xffffffffull, 0};
-  EXPECT_EQ(DecodeError(RawFrame(kHelloKind, table)),
-            "frame: segment table and segments take 8589934592 words, payload has 3");
+  EXPECT_EQ(
+      DecodeError(RawFrame(kHelloKind, table)),
+      "frame: segment table and segments take 8589934592 words, payload has 3");
 
   // A table that does not fit in the payload.
   std::vector<uint64_t> cut = {15};
@@ -426,13 +449,15 @@ TEST(Frame, AcceptsAMultiSegmentMessage) {
   ASSERT_GT(builder.getSegmentsForOutput().size(), 1u);
   auto decoded = DecodeFrame(RawFrame(kHelloKind, builder));
   ASSERT_TRUE(decoded.has_value()) << decoded.error().ToString();
-  EXPECT_EQ(std::get<Hello>(*decoded).site_name, "a name long enough for another segment");
+  EXPECT_EQ(std::get<Hello>(*decoded).site_name,
+            "a name long enough for another segment");
 }
 
 TEST(Frame, RejectsTruncatedFramesAndTrailingBytes) {
   const Bytes valid = EncodeFrame(SampleMessages()[0]);
   const std::string total = std::to_string(valid.size());
-  EXPECT_EQ(DecodeError(ByteSpan(valid).first(3)), "frame: truncated: 3 of 8 bytes");
+  EXPECT_EQ(DecodeError(ByteSpan(valid).first(3)),
+            "frame: truncated: 3 of 8 bytes");
   EXPECT_EQ(DecodeError(ByteSpan(valid).first(12)),
             "frame: truncated: 12 of " + total + " bytes");
   for (size_t n = 0; n < valid.size(); ++n) {
@@ -441,7 +466,8 @@ TEST(Frame, RejectsTruncatedFramesAndTrailingBytes) {
   }
   Bytes trailing = valid;
   trailing.push_back(0);
-  EXPECT_EQ(DecodeError(trailing), "frame: 1 trailing bytes after a " + total + "-byte frame");
+  EXPECT_EQ(DecodeError(trailing),
+            "frame: 1 trailing bytes after a " + total + "-byte frame");
   trailing.insert(trailing.end(), valid.begin(), valid.end());
   EXPECT_NE(DecodeError(trailing).find("trailing bytes"), std::string::npos);
 }
@@ -453,15 +479,17 @@ TEST(Frame, RejectsAPayloadWhoseSizeDiffersFromTheHeader) {
   std::vector<uint64_t> words((valid.size() - kFrameHeaderBytes) / 8 + 1, 0);
   auto result = DecodeFramePayload(*header, words);
   ASSERT_FALSE(result.has_value());
-  EXPECT_EQ(result.error().message,
-            "frame: header says hello payload of " + std::to_string(header->length) +
-                " bytes, got " + std::to_string(words.size() * 8));
+  EXPECT_EQ(result.error().message, "frame: header says hello payload of " +
+                                        std::to_string(header->length) +
+                                        " bytes, got " +
+                                        std::to_string(words.size() * 8));
 }
 
 TEST(Frame, RejectsABodyWhoseKindDiffersFromTheHeader) {
   Bytes frame = EncodeFrame(SampleMessages()[0]);
   PutU32(frame.data(), kMaskedInputKind);
-  EXPECT_EQ(DecodeError(frame), "frame: body is hello, header says masked_input");
+  EXPECT_EQ(DecodeError(frame),
+            "frame: body is hello, header says masked_input");
 
   // A union discriminant this build does not know.
   capnp::MallocMessageBuilder builder;
@@ -470,10 +498,12 @@ TEST(Frame, RejectsABodyWhoseKindDiffersFromTheHeader) {
   envelope.getBody().initHello();
   Bytes unknown = RawFrame(kHelloKind, builder);
   // Data section of the root struct: u16 version, then the u16 discriminant.
-  const size_t discriminant = kFrameHeaderBytes + 8 /*table*/ + 8 /*root ptr*/ + 2;
+  const size_t discriminant =
+      kFrameHeaderBytes + 8 /*table*/ + 8 /*root ptr*/ + 2;
   ASSERT_EQ(unknown[discriminant], 0);
   unknown[discriminant] = 40;
-  EXPECT_EQ(DecodeError(unknown), "frame: body is unknown kind 41, header says hello");
+  EXPECT_EQ(DecodeError(unknown),
+            "frame: body is unknown kind 41, header says hello");
 }
 
 TEST(Frame, RejectsAWrongProtocolVersion) {
@@ -481,7 +511,8 @@ TEST(Frame, RejectsAWrongProtocolVersion) {
   auto envelope = builder.initRoot<wire::Envelope>();
   envelope.setProtocolVersion(kProtocolVersion + 1);
   envelope.getBody().initWelcome().setSiteId("site-1");
-  EXPECT_EQ(DecodeError(RawFrame(2, builder)), "frame: protocol version 2, expected 1");
+  EXPECT_EQ(DecodeError(RawFrame(2, builder)),
+            "frame: protocol version 2, expected 1");
 }
 
 TEST(Frame, RejectsA31BytePublicKey) {
@@ -508,8 +539,9 @@ TEST(Frame, RejectsA31BytePublicKey) {
       list[i].setCipherPublicKey(i == 2 ? key31 : key32);
       list[i].setMaskPublicKey(key32);
     }
-    EXPECT_EQ(DecodeError(RawFrame(kKeyDirectoryKind, builder)),
-              "key_directory: key 2: cipher public key is 31 bytes, expected 32");
+    EXPECT_EQ(
+        DecodeError(RawFrame(kKeyDirectoryKind, builder)),
+        "key_directory: key 2: cipher public key is 31 bytes, expected 32");
   }
   {
     // A missing key is 0 bytes.
@@ -537,7 +569,8 @@ TEST(Frame, RejectsAVectorBlobWhoseLengthIsNotAMultipleOf4) {
     capnp::MallocMessageBuilder builder;
     auto envelope = builder.initRoot<wire::Envelope>();
     envelope.setProtocolVersion(kProtocolVersion);
-    envelope.getBody().initAnnounce().setParameters(capnp::Data::Reader(blob.data(), 7));
+    envelope.getBody().initAnnounce().setParameters(
+        capnp::Data::Reader(blob.data(), 7));
     EXPECT_EQ(DecodeError(RawFrame(kRoundAnnounceKind, builder)),
               "round_announce: parameters is 7 bytes, not a multiple of 4");
   }
@@ -548,7 +581,8 @@ TEST(Frame, RejectsOverlongText) {
   hello.site_id = std::string(256, 'x');
   EXPECT_TRUE(DecodeFrame(EncodeFrame(hello)).has_value());
   hello.site_id.push_back('x');
-  EXPECT_EQ(DecodeError(EncodeFrame(hello)), "hello: site id is 257 bytes, at most 256");
+  EXPECT_EQ(DecodeError(EncodeFrame(hello)),
+            "hello: site id is 257 bytes, at most 256");
 
   RoundAborted aborted{.round_id = 1, .reason = std::string(4096, 'r')};
   EXPECT_TRUE(DecodeFrame(EncodeFrame(aborted)).has_value());
@@ -565,7 +599,8 @@ TEST(Frame, RejectsOverlongText) {
 TEST(Frame, RejectsMalformedCapnProtoWithoutThrowing) {
   // Root pointer to a struct far outside the single segment.
   std::vector<uint64_t> words = {uint64_t{2} << 32, 0x0001000100fffffcull, 0};
-  EXPECT_EQ(DecodeError(RawFrame(kHelloKind, words)), "frame: malformed hello message");
+  EXPECT_EQ(DecodeError(RawFrame(kHelloKind, words)),
+            "frame: malformed hello message");
   // A first segment of zero words.
   words = {0, 0, 0};
   words[0] = uint64_t{0} << 32 | 1;  // 2 segments: sizes 0 and 1
@@ -643,9 +678,15 @@ TEST(Frame, SurvivesRandomBytesAndBitFlipsOfValidFrames) {
         const int edits = 1 + static_cast<int>(below(4));
         for (int e = 0; e < edits; ++e) {
           switch (below(3)) {
-            case 0: input[below(input.size())] = static_cast<uint8_t>(rng()); break;
-            case 1: input.resize(below(input.size() + 1)); break;
-            case 2: input.push_back(static_cast<uint8_t>(rng())); break;
+            case 0:
+              input[below(input.size())] = static_cast<uint8_t>(rng());
+              break;
+            case 1:
+              input.resize(below(input.size() + 1));
+              break;
+            case 2:
+              input.push_back(static_cast<uint8_t>(rng()));
+              break;
           }
           if (input.empty()) break;
         }

@@ -14,7 +14,8 @@ namespace {
 
 Bytes RoundSalt(uint64_t round_id) {
   Bytes salt(8);
-  for (int i = 0; i < 8; ++i) salt[i] = static_cast<uint8_t>(round_id >> (8 * i));
+  for (int i = 0; i < 8; ++i)
+    salt[i] = static_cast<uint8_t>(round_id >> (8 * i));
   return salt;
 }
 

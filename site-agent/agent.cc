@@ -5,9 +5,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/pem.h>
-#include <sys/socket.h>
 #include <openssl/x509.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
@@ -112,7 +112,8 @@ class ConnectionLoop {
       }
       backoff_timer_.expires_after(backoff);
       boost::system::error_code ec;
-      co_await backoff_timer_.async_wait(asio::redirect_error(use_awaitable, ec));
+      co_await backoff_timer_.async_wait(
+          asio::redirect_error(use_awaitable, ec));
       backoff = std::min<Clock::duration>(backoff * 2, kMaxBackoff);
     }
   }
@@ -137,12 +138,14 @@ class ConnectionLoop {
     }
     last_notice_ = key;
     if (rejected) {
-      spdlog::warn("the coordinator refused this site: {} (retrying; an "
-                   "operator approves a new site with 'clsctl sites approve {}')",
-                   end.reason, config_.site_id);
+      spdlog::warn(
+          "the coordinator refused this site: {} (retrying; an "
+          "operator approves a new site with 'clsctl sites approve {}')",
+          end.reason, config_.site_id);
     } else {
       spdlog::warn("cannot reach the coordinator at {}:{}: {} (retrying)",
-                   config_.coordinator_host, config_.coordinator_port, end.reason);
+                   config_.coordinator_host, config_.coordinator_port,
+                   end.reason);
     }
   }
 
@@ -153,8 +156,9 @@ class ConnectionLoop {
     auto endpoints = co_await resolver.async_resolve(
         config_.coordinator_host, std::to_string(config_.coordinator_port),
         asio::redirect_error(use_awaitable, ec));
-    if (ec) co_return Unavailable("resolve " + config_.coordinator_host + ": " +
-                                  ec.message());
+    if (ec)
+      co_return Unavailable("resolve " + config_.coordinator_host + ": " +
+                            ec.message());
 
     // The connect deadline closes the socket; the timer's handler holds only
     // a weak reference, so it is harmless once the socket has moved on.
@@ -217,15 +221,20 @@ class ConnectionLoop {
   awaitable<SessionEnd> Session() {
     auto connected = co_await Connect();
     if (!connected) {
-      co_return SessionEnd{SessionEnd::Kind::kFailed, connected.error().message};
+      co_return SessionEnd{SessionEnd::Kind::kFailed,
+                           connected.error().message};
     }
     std::shared_ptr<Channel> channel = std::move(*connected);
 
-    protocol::Hello hello{config_.site_id,           config_.site_name,
-                          config_.location,          participant_.num_samples(),
-                          std::string(kAgentVersion), participant_.model_version()};
+    protocol::Hello hello{config_.site_id,
+                          config_.site_name,
+                          config_.location,
+                          participant_.num_samples(),
+                          std::string(kAgentVersion),
+                          participant_.model_version()};
     auto sent = co_await channel->Write(
-        std::make_shared<const Bytes>(protocol::EncodeFrame(hello)), kWriteTimeout);
+        std::make_shared<const Bytes>(protocol::EncodeFrame(hello)),
+        kWriteTimeout);
     if (!sent) {
       channel->CloseNow();
       co_return SessionEnd{SessionEnd::Kind::kFailed, sent.error().message};
@@ -247,16 +256,16 @@ class ConnectionLoop {
                                std::string(protocol::MessageName(*reply))};
     }
     if (welcome->approved) {
-      spdlog::info("connected to the coordinator at {}:{} as {} (model {})",
-                   config_.coordinator_host, config_.coordinator_port,
-                   config_.site_id,
-                   participant_.model_version().empty()
-                       ? "none yet"
-                       : participant_.model_version());
+      spdlog::info(
+          "connected to the coordinator at {}:{} as {} (model {})",
+          config_.coordinator_host, config_.coordinator_port, config_.site_id,
+          participant_.model_version().empty() ? "none yet"
+                                               : participant_.model_version());
     } else {
-      spdlog::warn("connected, awaiting approval: an operator runs 'clsctl "
-                   "sites approve {}'",
-                   config_.site_id);
+      spdlog::warn(
+          "connected, awaiting approval: an operator runs 'clsctl "
+          "sites approve {}'",
+          config_.site_id);
     }
     last_notice_.clear();
 
@@ -264,7 +273,8 @@ class ConnectionLoop {
     asio::co_spawn(io_, Writer(channel, outbox), asio::detached);
     std::string reason;
     while (true) {
-      auto message = co_await channel->Read(Clock::duration::max(), kTransferTimeout);
+      auto message =
+          co_await channel->Read(Clock::duration::max(), kTransferTimeout);
       if (!message) {
         reason = message.error().message;
         break;
@@ -302,14 +312,16 @@ class ConnectionLoop {
       if (outbox->frames.empty()) {
         outbox->wake.expires_at(Clock::time_point::max());
         boost::system::error_code ec;
-        co_await outbox->wake.async_wait(asio::redirect_error(use_awaitable, ec));
+        co_await outbox->wake.async_wait(
+            asio::redirect_error(use_awaitable, ec));
         continue;
       }
       Outgoing next = std::move(outbox->frames.front());
       outbox->frames.pop_front();
       auto written = co_await channel->Write(next.frame, kWriteTimeout);
       if (!written) {
-        spdlog::warn("sending {} failed: {}", next.name, written.error().message);
+        spdlog::warn("sending {} failed: {}", next.name,
+                     written.error().message);
         outbox->closed = true;
         channel->CloseNow();  // the reader sees the close and reconnects
         co_return;
@@ -363,9 +375,10 @@ Result<ExitAfter> ParseExitAfter(std::string_view text) {
     return InvalidArgument(bad);
   }
   const std::string_view round = text.substr(colon + 1);
-  auto [end, ec] = std::from_chars(round.data(), round.data() + round.size(),
-                                   out.round_id);
-  if (round.empty() || ec != std::errc() || end != round.data() + round.size()) {
+  auto [end, ec] =
+      std::from_chars(round.data(), round.data() + round.size(), out.round_id);
+  if (round.empty() || ec != std::errc() ||
+      end != round.data() + round.size()) {
     return InvalidArgument(bad);
   }
   return out;
@@ -376,15 +389,18 @@ Status CheckTlsIdentity(const AgentConfig& config) {
   if (!context) return std::unexpected(context.error());
 
   FILE* file = std::fopen(config.tls.cert.c_str(), "rb");
-  if (!file) return NotFound("certificate " + config.tls.cert + " cannot be read");
+  if (!file)
+    return NotFound("certificate " + config.tls.cert + " cannot be read");
   X509* cert = PEM_read_X509(file, nullptr, nullptr, nullptr);
   std::fclose(file);
-  if (!cert) return InvalidArgument("certificate " + config.tls.cert + " is not PEM");
+  if (!cert)
+    return InvalidArgument("certificate " + config.tls.cert + " is not PEM");
   char cn[256] = {0};
   const int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
                                           NID_commonName, cn, sizeof(cn));
   X509_free(cert);
-  if (n < 0) return InvalidArgument("certificate " + config.tls.cert + " has no CN");
+  if (n < 0)
+    return InvalidArgument("certificate " + config.tls.cert + " has no CN");
   if (config.site_id != cn) {
     return InvalidArgument("site_id '" + config.site_id +
                            "' does not match the certificate's CN '" +

@@ -18,8 +18,9 @@ TEST(AgentTest, ExitAfterSwitchRefusesUnknownStagesAndBadRounds) {
     auto parsed = ParseExitAfter(bad);
     ASSERT_FALSE(parsed) << bad;
     EXPECT_EQ(parsed.error().code, ErrorCode::kInvalidArgument);
-    EXPECT_NE(parsed.error().message.find("advertise_keys, share_keys, masked_input"),
-              std::string::npos);
+    EXPECT_NE(
+        parsed.error().message.find("advertise_keys, share_keys, masked_input"),
+        std::string::npos);
   }
 }
 

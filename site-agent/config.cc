@@ -1,12 +1,12 @@
 #include "site-agent/config.h"
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <initializer_list>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace cls::site {
 namespace {
@@ -32,7 +32,8 @@ Status CheckKeys(const toml::table& table, const std::string& prefix,
   for (const auto& [key, node] : table) {
     if (std::find(allowed.begin(), allowed.end(), key.str()) == allowed.end()) {
       std::string names;
-      for (auto name : allowed) names += (names.empty() ? "" : ", ") + std::string(name);
+      for (auto name : allowed)
+        names += (names.empty() ? "" : ", ") + std::string(name);
       return InvalidArgument("unknown key '" + Join(prefix, key.str()) + "'" +
                              Line(node) + "; allowed here: " + names);
     }
@@ -51,7 +52,8 @@ Result<std::optional<std::string>> GetString(const toml::table& table,
                                              std::string_view key) {
   const toml::node* node = table.get(key);
   if (!node) return std::nullopt;
-  if (!node->is_string()) return WrongType(*node, Join(prefix, key), "a string");
+  if (!node->is_string())
+    return WrongType(*node, Join(prefix, key), "a string");
   return node->value<std::string>();
 }
 
@@ -72,9 +74,11 @@ Result<std::optional<double>> GetNumber(const toml::table& table,
                                         std::string_view key) {
   const toml::node* node = table.get(key);
   if (!node) return std::nullopt;
-  if (!node->is_number()) return WrongType(*node, Join(prefix, key), "a number");
+  if (!node->is_number())
+    return WrongType(*node, Join(prefix, key), "a number");
   double value = *node->value<double>();
-  if (!std::isfinite(value)) return WrongType(*node, Join(prefix, key), "finite");
+  if (!std::isfinite(value))
+    return WrongType(*node, Join(prefix, key), "finite");
   return value;
 }
 
@@ -125,8 +129,10 @@ bool IsValidSiteId(std::string_view id) {
 
 // "host:port" or "[v6-address]:port".
 Status ParseCoordinator(const std::string& value, AgentConfig& config) {
-  const std::string bad = "'coordinator' must be host:port (e.g. "
-                          "\"coord.example.org:7443\"), got '" + value + "'";
+  const std::string bad =
+      "'coordinator' must be host:port (e.g. "
+      "\"coord.example.org:7443\"), got '" +
+      value + "'";
   const size_t colon = value.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == value.size()) {
     return InvalidArgument(bad);
@@ -139,8 +145,9 @@ Status ParseCoordinator(const std::string& value, AgentConfig& config) {
   } else if (host.find(':') != std::string::npos) {
     return InvalidArgument(bad);
   }
-  if (port.size() > 5 || !std::all_of(port.begin(), port.end(),
-                                      [](char c) { return c >= '0' && c <= '9'; })) {
+  if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) {
+        return c >= '0' && c <= '9';
+      })) {
     return InvalidArgument(bad);
   }
   const int number = std::stoi(port);
@@ -156,7 +163,8 @@ Status ParseTls(const toml::table& root, const fs::path& base_dir,
   if (!table) return std::unexpected(table.error());
   if (!*table) return InvalidArgument("missing required table [tls]");
   const toml::table& tls = **table;
-  if (auto s = CheckKeys(tls, "tls", {"ca", "cert", "key", "crl"}); !s) return s;
+  if (auto s = CheckKeys(tls, "tls", {"ca", "cert", "key", "crl"}); !s)
+    return s;
   auto ca = RequireString(tls, "tls", "ca");
   auto cert = RequireString(tls, "tls", "cert");
   auto key = RequireString(tls, "tls", "key");
@@ -176,7 +184,8 @@ Result<core::ColumnSpec> ParseColumn(const toml::node& node,
                                      const std::string& prefix) {
   if (!node.is_table()) return WrongType(node, prefix, "a table");
   const toml::table& t = *node.as_table();
-  if (auto s = CheckKeys(t, prefix, {"name", "kind", "categories", "zero_is_missing"});
+  if (auto s = CheckKeys(t, prefix,
+                         {"name", "kind", "categories", "zero_is_missing"});
       !s) {
     return std::unexpected(s.error());
   }
@@ -216,7 +225,8 @@ Result<core::ColumnSpec> ParseColumn(const toml::node& node,
       }
       const double value = *element.value<double>();
       if (!std::isfinite(value) || !seen.insert(value).second) {
-        return InvalidArgument("'" + prefix + ".categories'" + Line(*categories) +
+        return InvalidArgument("'" + prefix + ".categories'" +
+                               Line(*categories) +
                                " must hold distinct finite numbers");
       }
       column.categories.push_back(value);
@@ -271,8 +281,10 @@ Status ParseData(const toml::table& data, const fs::path& base_dir,
   if (!fraction) return std::unexpected(fraction.error());
   out.test_fraction = fraction->value_or(0.2);
   if (!(out.test_fraction > 0.0 && out.test_fraction < 1.0)) {
-    return InvalidArgument("'data.test_fraction' must be between 0 and 1 "
-                           "(exclusive), got " + std::to_string(out.test_fraction));
+    return InvalidArgument(
+        "'data.test_fraction' must be between 0 and 1 "
+        "(exclusive), got " +
+        std::to_string(out.test_fraction));
   }
 
   auto seed = GetInteger(data, "data", "split_seed");
@@ -284,8 +296,9 @@ Status ParseData(const toml::table& data, const fs::path& base_dir,
 
   const toml::node* columns = data.get("columns");
   if (!columns) {
-    return InvalidArgument("missing required key 'data.columns': add one "
-                           "[[data.columns]] block per feature column");
+    return InvalidArgument(
+        "missing required key 'data.columns': add one "
+        "[[data.columns]] block per feature column");
   }
   const toml::array* array = columns->as_array();
   if (!array || array->empty()) {
@@ -294,8 +307,8 @@ Status ParseData(const toml::table& data, const fs::path& base_dir,
   }
   std::set<std::string> names;
   for (size_t i = 0; i < array->size(); ++i) {
-    auto column = ParseColumn(*array->get(i),
-                              "data.columns[" + std::to_string(i) + "]");
+    auto column =
+        ParseColumn(*array->get(i), "data.columns[" + std::to_string(i) + "]");
     if (!column) return std::unexpected(column.error());
     if (column->name == out.schema.label.column) {
       return InvalidArgument("'data.columns[" + std::to_string(i) +
@@ -316,7 +329,8 @@ Status ParseBenchmark(const toml::table& bench, AgentConfig& config) {
   if (auto s = CheckKeys(bench, "benchmark", {"parameters"}); !s) return s;
   auto n = GetInteger(bench, "benchmark", "parameters");
   if (!n) return std::unexpected(n.error());
-  if (!*n) return InvalidArgument("missing required key 'benchmark.parameters'");
+  if (!*n)
+    return InvalidArgument("missing required key 'benchmark.parameters'");
   if (**n < 1 || **n > kMaxBenchmarkParameters) {
     return InvalidArgument("'benchmark.parameters' must be between 1 and " +
                            std::to_string(kMaxBenchmarkParameters));
@@ -325,7 +339,8 @@ Status ParseBenchmark(const toml::table& bench, AgentConfig& config) {
   return {};
 }
 
-Result<AgentConfig> ParseRoot(const toml::table& root, const fs::path& base_dir) {
+Result<AgentConfig> ParseRoot(const toml::table& root,
+                              const fs::path& base_dir) {
   if (auto s = CheckKeys(root, "",
                          {"site_id", "site_name", "location", "coordinator",
                           "data_dir", "log_level", "tls", "data", "benchmark"});
@@ -336,9 +351,10 @@ Result<AgentConfig> ParseRoot(const toml::table& root, const fs::path& base_dir)
   auto site_id = RequireString(root, "", "site_id");
   if (!site_id) return std::unexpected(site_id.error());
   if (!IsValidSiteId(*site_id)) {
-    return InvalidArgument("'site_id' must be 1-64 characters of A-Z a-z 0-9 "
-                           "_ . - (as in the site certificate), got '" +
-                           *site_id + "'");
+    return InvalidArgument(
+        "'site_id' must be 1-64 characters of A-Z a-z 0-9 "
+        "_ . - (as in the site certificate), got '" +
+        *site_id + "'");
   }
   config.site_id = *site_id;
 
@@ -378,8 +394,9 @@ Result<AgentConfig> ParseRoot(const toml::table& root, const fs::path& base_dir)
   if (!data) return std::unexpected(data.error());
   if (!bench) return std::unexpected(bench.error());
   if (*data && *bench) {
-    return InvalidArgument("[data] and [benchmark] cannot both be present: "
-                           "a benchmark agent has no data");
+    return InvalidArgument(
+        "[data] and [benchmark] cannot both be present: "
+        "a benchmark agent has no data");
   }
   if (!*data && !*bench) {
     return InvalidArgument("missing required table [data] (the local CSV)");

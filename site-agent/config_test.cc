@@ -111,15 +111,18 @@ TEST(ConfigTest, MissingFileIsNotFoundAndNamesThePath) {
 }
 
 TEST(ConfigTest, UnknownTopLevelKeyIsRejectedNamingTheKey) {
-  auto config = Parse(Replace(kValid, "log_level = \"debug\"", "colour = \"red\""));
+  auto config =
+      Parse(Replace(kValid, "log_level = \"debug\"", "colour = \"red\""));
   ASSERT_FALSE(config);
   EXPECT_EQ(config.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_NE(config.error().message.find("unknown key 'colour'"), std::string::npos)
+  EXPECT_NE(config.error().message.find("unknown key 'colour'"),
+            std::string::npos)
       << config.error().message;
 }
 
 TEST(ConfigTest, UnknownKeyInAColumnIsRejectedWithItsPath) {
-  auto config = Parse(Replace(kValid, "name = \"age\"", "name = \"age\"\nunit = \"y\""));
+  auto config =
+      Parse(Replace(kValid, "name = \"age\"", "name = \"age\"\nunit = \"y\""));
   ASSERT_FALSE(config);
   EXPECT_NE(config.error().message.find("unknown key 'data.columns[0].unit'"),
             std::string::npos)
@@ -129,12 +132,14 @@ TEST(ConfigTest, UnknownKeyInAColumnIsRejectedWithItsPath) {
 TEST(ConfigTest, MisspelledDataKeyIsRejectedNotDefaulted) {
   auto config = Parse(Replace(kValid, "positive_above", "postive_above"));
   ASSERT_FALSE(config);
-  EXPECT_NE(config.error().message.find("'data.postive_above'"), std::string::npos)
+  EXPECT_NE(config.error().message.find("'data.postive_above'"),
+            std::string::npos)
       << config.error().message;
 }
 
 TEST(ConfigTest, BadColumnKindNamesTheKeyAndTheAllowedValues) {
-  auto config = Parse(Replace(kValid, "kind = \"numeric\"", "kind = \"ordinal\""));
+  auto config =
+      Parse(Replace(kValid, "kind = \"numeric\"", "kind = \"ordinal\""));
   ASSERT_FALSE(config);
   const std::string& m = config.error().message;
   EXPECT_NE(m.find("data.columns[0].kind"), std::string::npos) << m;
@@ -144,7 +149,8 @@ TEST(ConfigTest, BadColumnKindNamesTheKeyAndTheAllowedValues) {
 TEST(ConfigTest, BadImputationNamesTheAllowedValues) {
   auto config = Parse(Replace(kValid, "\"median\"", "\"mode\""));
   ASSERT_FALSE(config);
-  EXPECT_NE(config.error().message.find("mean, median, zero"), std::string::npos)
+  EXPECT_NE(config.error().message.find("mean, median, zero"),
+            std::string::npos)
       << config.error().message;
 }
 
@@ -157,16 +163,19 @@ TEST(ConfigTest, CategoricalColumnWithoutCategoriesIsRejected) {
 }
 
 TEST(ConfigTest, WrongValueTypeNamesTheKey) {
-  auto config = Parse(Replace(kValid, "split_seed = 11", "split_seed = \"eleven\""));
+  auto config =
+      Parse(Replace(kValid, "split_seed = 11", "split_seed = \"eleven\""));
   ASSERT_FALSE(config);
   EXPECT_NE(config.error().message.find("'data.split_seed'"), std::string::npos)
       << config.error().message;
 }
 
 TEST(ConfigTest, TestFractionOutsideOpenUnitIntervalIsRejected) {
-  auto config = Parse(Replace(kValid, "test_fraction = 0.3", "test_fraction = 1.5"));
+  auto config =
+      Parse(Replace(kValid, "test_fraction = 0.3", "test_fraction = 1.5"));
   ASSERT_FALSE(config);
-  EXPECT_NE(config.error().message.find("data.test_fraction"), std::string::npos);
+  EXPECT_NE(config.error().message.find("data.test_fraction"),
+            std::string::npos);
 }
 
 TEST(ConfigTest, CoordinatorWithoutPortIsRejected) {

@@ -19,11 +19,12 @@ Result<LocalModel> LocalModel::Load(const DataConfig& config) {
     model.positive_rate_ = positives / static_cast<double>(table.labels.size());
   }
 
-  const core::Split split =
-      core::StratifiedSplit(table.labels, config.test_fraction, config.split_seed);
+  const core::Split split = core::StratifiedSplit(
+      table.labels, config.test_fraction, config.split_seed);
   if (split.train.empty()) {
     return InvalidArgument("dataset: no training rows after the split (" +
-                           std::to_string(table.rows.size()) + " rows accepted)");
+                           std::to_string(table.rows.size()) +
+                           " rows accepted)");
   }
   // Imputation and standardisation are fitted on the train rows only, so the
   // held-out rows stay unseen.
@@ -38,8 +39,8 @@ Result<LocalModel> LocalModel::Load(const DataConfig& config) {
   core::TrainConfig train;
   train.epochs = kBaselineEpochs;
   baseline.Train(model.x_train_, model.y_train_, train);
-  model.baseline_ = core::EvaluateBinary(baseline.PredictProbability(model.x_test_),
-                                         model.y_test_);
+  model.baseline_ = core::EvaluateBinary(
+      baseline.PredictProbability(model.x_test_), model.y_test_);
   return model;
 }
 
@@ -48,11 +49,13 @@ Result<std::vector<float>> LocalModel::Train(
   if (config.epochs < 0 || config.batch_size < 1 ||
       !std::isfinite(config.learning_rate) || config.learning_rate <= 0 ||
       !std::isfinite(config.l2) || config.l2 < 0) {
-    return InvalidArgument("training config: epochs, batch size, learning rate "
-                           "or l2 out of range");
+    return InvalidArgument(
+        "training config: epochs, batch size, learning rate "
+        "or l2 out of range");
   }
   core::LogisticRegression model(num_features_);
-  if (auto s = model.SetParameters(start); !s) return std::unexpected(s.error());
+  if (auto s = model.SetParameters(start); !s)
+    return std::unexpected(s.error());
   model.Train(x_train_, y_train_, config);
   auto params = model.parameters();
   return std::vector<float>(params.begin(), params.end());

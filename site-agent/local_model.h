@@ -36,7 +36,9 @@ class LocalModel {
   int num_features() const { return num_features_; }
   int num_parameters() const { return num_features_ + 1; }
   // Training rows: what this site reports as its sample count.
-  uint64_t num_samples() const { return static_cast<uint64_t>(y_train_.size()); }
+  uint64_t num_samples() const {
+    return static_cast<uint64_t>(y_train_.size());
+  }
   uint64_t num_test() const { return static_cast<uint64_t>(y_test_.size()); }
   uint64_t rows_accepted() const { return rows_accepted_; }
   const std::vector<core::RejectedRow>& rejected() const { return rejected_; }

@@ -96,15 +96,19 @@ TEST(LocalModelTest, ClevelandHeartDiseaseBaselineBeatsChance) {
   DataConfig data;
   data.csv = kCleveland;
   data.schema.label = {"num", 0.0};
-  for (const char* name : {"age", "sex", "trestbps", "fbs", "thalach", "exang",
-                           "oldpeak", "ca"}) {
+  for (const char* name :
+       {"age", "sex", "trestbps", "fbs", "thalach", "exang", "oldpeak", "ca"}) {
     data.schema.features.push_back({name, Kind::kNumeric, {}, false});
   }
   data.schema.features.push_back({"chol", Kind::kNumeric, {}, true});
-  data.schema.features.push_back({"cp", Kind::kCategorical, {1, 2, 3, 4}, false});
-  data.schema.features.push_back({"restecg", Kind::kCategorical, {0, 1, 2}, false});
-  data.schema.features.push_back({"slope", Kind::kCategorical, {1, 2, 3}, false});
-  data.schema.features.push_back({"thal", Kind::kCategorical, {3, 6, 7}, false});
+  data.schema.features.push_back(
+      {"cp", Kind::kCategorical, {1, 2, 3, 4}, false});
+  data.schema.features.push_back(
+      {"restecg", Kind::kCategorical, {0, 1, 2}, false});
+  data.schema.features.push_back(
+      {"slope", Kind::kCategorical, {1, 2, 3}, false});
+  data.schema.features.push_back(
+      {"thal", Kind::kCategorical, {3, 6, 7}, false});
 
   auto model = LocalModel::Load(data);
   ASSERT_TRUE(model) << model.error().ToString();

@@ -49,10 +49,11 @@ void SetUpLogging() {
 }
 
 void LogDataSummary(const cls::site::LocalModel& model) {
-  spdlog::info("data: {} rows accepted, {} rejected; {} features; {} train / "
-               "{} test rows",
-               model.rows_accepted(), model.rejected().size(),
-               model.num_features(), model.num_samples(), model.num_test());
+  spdlog::info(
+      "data: {} rows accepted, {} rejected; {} features; {} train / "
+      "{} test rows",
+      model.rows_accepted(), model.rejected().size(), model.num_features(),
+      model.num_samples(), model.num_test());
   size_t logged = 0;
   for (const auto& row : model.rejected()) {
     if (logged++ == kMaxRejectedRowsLogged) {
@@ -63,10 +64,10 @@ void LogDataSummary(const cls::site::LocalModel& model) {
     // Line number and reason only: the loader never puts values in a reason.
     spdlog::warn("rejected row at line {}: {}", row.line, row.reason);
   }
-  spdlog::info("local-only baseline on the test split: accuracy {:.3f}, AUC "
-               "{:.3f} ({} rows)",
-               model.baseline().accuracy, model.baseline().auc,
-               model.baseline().count);
+  spdlog::info(
+      "local-only baseline on the test split: accuracy {:.3f}, AUC "
+      "{:.3f} ({} rows)",
+      model.baseline().accuracy, model.baseline().auc, model.baseline().count);
 }
 
 int CheckConfig(const cls::site::AgentConfig& config) {
@@ -98,8 +99,8 @@ int CheckConfig(const cls::site::AgentConfig& config) {
       for (const auto& row : model->rejected()) {
         std::printf("  line %d: %s\n", row.line, row.reason.c_str());
       }
-      std::printf("features:       %d (from %zu columns)\n", model->num_features(),
-                  config.data->schema.features.size());
+      std::printf("features:       %d (from %zu columns)\n",
+                  model->num_features(), config.data->schema.features.size());
       std::printf("positive rate:  %.3f\n", model->positive_rate());
       std::printf("train / test:   %llu / %llu rows\n",
                   static_cast<unsigned long long>(model->num_samples()),
@@ -159,7 +160,8 @@ int main(int argc, char** argv) {
   if (!exit_after.empty()) {
     auto parsed = cls::site::ParseExitAfter(exit_after);
     if (!parsed) {
-      std::fprintf(stderr, "cls-site-agent: %s\n", parsed.error().message.c_str());
+      std::fprintf(stderr, "cls-site-agent: %s\n",
+                   parsed.error().message.c_str());
       return 1;
     }
     options.test_exit_after = *parsed;
@@ -167,7 +169,8 @@ int main(int argc, char** argv) {
 
   auto config = cls::site::LoadConfig(config_path);
   if (!config) {
-    std::fprintf(stderr, "cls-site-agent: %s\n", config.error().message.c_str());
+    std::fprintf(stderr, "cls-site-agent: %s\n",
+                 config.error().message.c_str());
     return 1;
   }
   if (log_level.empty()) {
@@ -189,7 +192,8 @@ int main(int argc, char** argv) {
                                  std::filesystem::perms::owner_all, ec);
   }
   if (ec) {
-    spdlog::error("cannot create data_dir {}: {}", config->data_dir, ec.message());
+    spdlog::error("cannot create data_dir {}: {}", config->data_dir,
+                  ec.message());
     return 1;
   }
 

@@ -61,7 +61,8 @@ std::vector<float> BenchmarkDelta(size_t size, double clip, uint64_t seed) {
   }
   const double scale = norm2 > 0 ? (clip / 2) / std::sqrt(norm2) : 0.0;
   std::vector<float> out(size);
-  for (size_t i = 0; i < size; ++i) out[i] = static_cast<float>(values[i] * scale);
+  for (size_t i = 0; i < size; ++i)
+    out[i] = static_cast<float>(values[i] * scale);
   return out;
 }
 
@@ -121,7 +122,8 @@ Result<std::optional<protocol::Message>> RoundParticipant::OnMessage(
   if (const auto* s = std::get_if<protocol::ShareDelivery>(&message)) {
     Round* round = ActiveRound(s->round_id, "share_delivery");
     if (!round) return Reply{};
-    auto masked = round->secagg->OnShareDelivery(*s, round->input, round->metrics);
+    auto masked =
+        round->secagg->OnShareDelivery(*s, round->input, round->metrics);
     if (!masked) {
       LeaveRound(masked.error());
       return Reply{};
@@ -138,7 +140,8 @@ Result<std::optional<protocol::Message>> RoundParticipant::OnMessage(
       return Reply{};
     }
     spdlog::debug("{}sending unmask response ({} survivors, {} dropped)",
-                  RoundPrefix(u->round_id), u->survivors.size(), u->dropped.size());
+                  RoundPrefix(u->round_id), u->survivors.size(),
+                  u->dropped.size());
     return Reply{std::move(*response)};
   }
   if (const auto* r = std::get_if<protocol::RoundResult>(&message)) {
@@ -160,16 +163,16 @@ Result<std::optional<protocol::Message>> RoundParticipant::OnMessage(
                             "' from the coordinator");
 }
 
-RoundParticipant::Round* RoundParticipant::ActiveRound(uint64_t round_id,
-                                                       std::string_view message) {
+RoundParticipant::Round* RoundParticipant::ActiveRound(
+    uint64_t round_id, std::string_view message) {
   if (!round_ || round_->round_id != round_id) {
     spdlog::debug("{}{} ignored: not the current round", RoundPrefix(round_id),
                   message);
     return nullptr;
   }
   if (!round_->secagg) {
-    spdlog::debug("{}{} ignored: this site left the round", RoundPrefix(round_id),
-                  message);
+    spdlog::debug("{}{} ignored: this site left the round",
+                  RoundPrefix(round_id), message);
     return nullptr;
   }
   return &*round_;
@@ -177,7 +180,8 @@ RoundParticipant::Round* RoundParticipant::ActiveRound(uint64_t round_id,
 
 void RoundParticipant::LeaveRound(const Error& error) {
   if (!round_) return;
-  spdlog::warn("leaving the round: {}", InRound(round_->round_id, error.message));
+  spdlog::warn("leaving the round: {}",
+               InRound(round_->round_id, error.message));
   round_->secagg.reset();
   round_->input.clear();
 }
@@ -186,33 +190,37 @@ Result<std::vector<float>> RoundParticipant::ComputeDelta(
     const protocol::RoundAnnounce& a, protocol::ValidationMetrics& metrics) {
   const size_t n = a.parameters.size();
   if (a.model_kind == kBenchmarkVectorKind) {
-    if (options_.benchmark_parameters != 0 && options_.benchmark_parameters != n) {
+    if (options_.benchmark_parameters != 0 &&
+        options_.benchmark_parameters != n) {
       spdlog::warn("{}benchmark vector has {} parameters, configured {}",
                    RoundPrefix(a.round_id), n, options_.benchmark_parameters);
     }
     metrics = protocol::ValidationMetrics{};
     metrics.train_samples = num_samples();
-    return BenchmarkDelta(n, a.clip,
-                          BenchmarkSeed(options_.site_id, a.round_id, a.training.seed));
+    return BenchmarkDelta(
+        n, a.clip,
+        BenchmarkSeed(options_.site_id, a.round_id, a.training.seed));
   }
   if (a.model_kind != kLogisticRegressionKind) {
     return InvalidArgument("unknown model kind '" + a.model_kind +
                            "'; known: logistic_regression, benchmark_vector");
   }
   if (!model_) {
-    return FailedPrecondition("logistic_regression round, but this agent has no "
-                              "data (benchmark mode)");
+    return FailedPrecondition(
+        "logistic_regression round, but this agent has no "
+        "data (benchmark mode)");
   }
   if (n != static_cast<size_t>(model_->num_parameters())) {
-    return InvalidArgument("model: " + std::to_string(n) + " parameters, expected " +
-                           std::to_string(model_->num_parameters()) + " (" +
-                           std::to_string(model_->num_features()) +
-                           " features + bias)");
+    return InvalidArgument(
+        "model: " + std::to_string(n) + " parameters, expected " +
+        std::to_string(model_->num_parameters()) + " (" +
+        std::to_string(model_->num_features()) + " features + bias)");
   }
   if (a.training.epochs > kMaxEpochs || a.training.batch_size == 0) {
     return InvalidArgument("training config: epochs " +
                            std::to_string(a.training.epochs) + ", batch size " +
-                           std::to_string(a.training.batch_size) + " out of range");
+                           std::to_string(a.training.batch_size) +
+                           " out of range");
   }
   // The global model's quality on this site's held-out rows, before training.
   auto validation = model_->Validate(a.parameters);
@@ -253,7 +261,8 @@ std::optional<protocol::Message> RoundParticipant::OnAnnounce(
 
   // Cheap checks first, then integrity, then the work.
   const core::QuantizationSpec spec{a.clip, a.value_bits, a.ring_bits};
-  if (auto s = core::ValidateQuantizationSpec(spec); !s) return leave(s.error());
+  if (auto s = core::ValidateQuantizationSpec(spec); !s)
+    return leave(s.error());
   if (!std::isfinite(a.weight) || a.weight < 0 || a.weight > 1) {
     return leave({ErrorCode::kInvalidArgument,
                   "weight " + std::to_string(a.weight) + " outside [0, 1]"});
@@ -274,7 +283,8 @@ std::optional<protocol::Message> RoundParticipant::OnAnnounce(
                       a.model_version});
   }
   if (!AllFinite(a.parameters)) {
-    return leave({ErrorCode::kInvalidArgument, "model has non-finite parameters"});
+    return leave(
+        {ErrorCode::kInvalidArgument, "model has non-finite parameters"});
   }
 
   protocol::ValidationMetrics metrics;
@@ -312,7 +322,8 @@ std::optional<protocol::Message> RoundParticipant::OnAnnounce(
 std::optional<protocol::Message> RoundParticipant::OnResult(
     const protocol::RoundResult& r) {
   if (!round_ || round_->round_id != r.round_id) {
-    spdlog::debug("{}result ignored: not the current round", RoundPrefix(r.round_id));
+    spdlog::debug("{}result ignored: not the current round",
+                  RoundPrefix(r.round_id));
     return std::nullopt;
   }
   const std::string kind = round_->model_kind;
@@ -336,9 +347,11 @@ std::optional<protocol::Message> RoundParticipant::OnResult(
     return std::nullopt;
   }
 
-  global_ = GlobalModel{r.round_id, r.model_version, r.model_hash, r.parameters};
+  global_ =
+      GlobalModel{r.round_id, r.model_version, r.model_hash, r.parameters};
   if (!options_.data_dir.empty()) {
-    if (auto s = SaveGlobalModel(options_.data_dir / kGlobalModelFile, global_); !s) {
+    if (auto s = SaveGlobalModel(options_.data_dir / kGlobalModelFile, global_);
+        !s) {
       spdlog::error("cannot store the global model: {}", s.error().message);
     }
   }
@@ -352,15 +365,16 @@ std::optional<protocol::Message> RoundParticipant::OnResult(
     if (metrics) report.metrics = *metrics;
   }
   if (report.metrics.count > 0) {
-    spdlog::info("{}new global model {} ({} participants): held-out accuracy "
-                 "{:.3f} on {} rows",
-                 RoundPrefix(r.round_id), r.model_version, r.participants,
-                 static_cast<double>(report.metrics.correct) /
-                     static_cast<double>(report.metrics.count),
-                 report.metrics.count);
+    spdlog::info(
+        "{}new global model {} ({} participants): held-out accuracy "
+        "{:.3f} on {} rows",
+        RoundPrefix(r.round_id), r.model_version, r.participants,
+        static_cast<double>(report.metrics.correct) /
+            static_cast<double>(report.metrics.count),
+        report.metrics.count);
   } else {
-    spdlog::info("{}new global model {} ({} participants)", RoundPrefix(r.round_id),
-                 r.model_version, r.participants);
+    spdlog::info("{}new global model {} ({} participants)",
+                 RoundPrefix(r.round_id), r.model_version, r.participants);
   }
   if (auto s = WriteStatusFile(); !s) {
     spdlog::error("cannot write status: {}", s.error().message);
@@ -378,8 +392,10 @@ SiteStatus RoundParticipant::CurrentStatus() const {
   status.updated_at = std::chrono::system_clock::now();
   if (model_) {
     const core::BinaryMetrics& b = model_->baseline();
-    status.local_only = MetricsSummary{b.accuracy, b.auc, static_cast<uint64_t>(b.count)};
-    if (global_.parameters.size() == static_cast<size_t>(model_->num_parameters())) {
+    status.local_only =
+        MetricsSummary{b.accuracy, b.auc, static_cast<uint64_t>(b.count)};
+    if (global_.parameters.size() ==
+        static_cast<size_t>(model_->num_parameters())) {
       status.federated = Summary(model_->Evaluate(global_.parameters));
     }
   }

@@ -16,7 +16,8 @@
 
 namespace cls::site {
 
-inline constexpr std::string_view kLogisticRegressionKind = "logistic_regression";
+inline constexpr std::string_view kLogisticRegressionKind =
+    "logistic_regression";
 inline constexpr std::string_view kBenchmarkVectorKind = "benchmark_vector";
 
 struct ParticipantOptions {

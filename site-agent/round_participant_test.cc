@@ -137,7 +137,8 @@ TEST_F(RoundParticipantTest, AnnounceWithUnsafeThresholdIsRefusedBySecAgg) {
 
 TEST_F(RoundParticipantTest, MessagesForAnotherRoundAreIgnored) {
   RoundParticipant site(Options("HOSP_001"), &*model_);
-  ASSERT_TRUE(ReplyAs<protocol::AdvertiseKeys>(site.OnMessage(Announce(Zeros()))));
+  ASSERT_TRUE(
+      ReplyAs<protocol::AdvertiseKeys>(site.OnMessage(Announce(Zeros()))));
   auto reply = site.OnMessage(protocol::KeyDirectory{kRound + 1, {}});
   ASSERT_TRUE(reply);
   EXPECT_FALSE(*reply);
@@ -146,7 +147,8 @@ TEST_F(RoundParticipantTest, MessagesForAnotherRoundAreIgnored) {
 
 TEST_F(RoundParticipantTest, BadKeyDirectoryMakesTheSiteLeaveTheRoundOnly) {
   RoundParticipant site(Options("HOSP_001"), &*model_);
-  ASSERT_TRUE(ReplyAs<protocol::AdvertiseKeys>(site.OnMessage(Announce(Zeros()))));
+  ASSERT_TRUE(
+      ReplyAs<protocol::AdvertiseKeys>(site.OnMessage(Announce(Zeros()))));
   // A directory without this site's own keys.
   auto reply = site.OnMessage(protocol::KeyDirectory{kRound, {}});
   ASSERT_TRUE(reply);
@@ -164,7 +166,8 @@ TEST_F(RoundParticipantTest, UnexpectedMessageTypeAsksForAReconnect) {
 
 TEST_F(RoundParticipantTest, RoundAbortedDropsTheRound) {
   RoundParticipant site(Options("HOSP_001"), &*model_);
-  ASSERT_TRUE(ReplyAs<protocol::AdvertiseKeys>(site.OnMessage(Announce(Zeros()))));
+  ASSERT_TRUE(
+      ReplyAs<protocol::AdvertiseKeys>(site.OnMessage(Announce(Zeros()))));
   auto reply = site.OnMessage(protocol::RoundAborted{kRound, "too few sites"});
   ASSERT_TRUE(reply);
   EXPECT_FALSE(*reply);
@@ -173,7 +176,8 @@ TEST_F(RoundParticipantTest, RoundAbortedDropsTheRound) {
 
 TEST_F(RoundParticipantTest, RoundResultWithWrongHashIsNotStored) {
   RoundParticipant site(Options("HOSP_001"), &*model_);
-  ASSERT_TRUE(ReplyAs<protocol::AdvertiseKeys>(site.OnMessage(Announce(Zeros()))));
+  ASSERT_TRUE(
+      ReplyAs<protocol::AdvertiseKeys>(site.OnMessage(Announce(Zeros()))));
   protocol::RoundResult result{kRound, "v2", ModelHash(Zeros()),
                                std::vector<float>(Zeros().size(), 0.5f), 3};
   auto reply = site.OnMessage(result);
@@ -189,7 +193,8 @@ TEST_F(RoundParticipantTest, BenchmarkModeSendsARandomVectorOfHalfTheClipNorm) {
   options.benchmark_parameters = 1000;
   RoundParticipant site(options, nullptr);
   EXPECT_EQ(site.num_samples(), 1u);
-  auto announce = Announce(std::vector<float>(1000, 0.0f), 1, "benchmark_vector");
+  auto announce =
+      Announce(std::vector<float>(1000, 0.0f), 1, "benchmark_vector");
   announce.weight = 1.0;
   announce.clip = 2.0;
   ASSERT_TRUE(ReplyAs<protocol::AdvertiseKeys>(site.OnMessage(announce)));
@@ -211,7 +216,8 @@ TEST_F(RoundParticipantTest, BenchmarkModeSendsARandomVectorOfHalfTheClipNorm) {
 // Three sites run a whole round through a scripted coordinator that routes
 // their messages; the unmasked sum must equal the sum of their (exposed)
 // weighted deltas, and the result must be stored and reported.
-TEST_F(RoundParticipantTest, ThreeSitesCompleteARoundAndTheSumUnmasksCorrectly) {
+TEST_F(RoundParticipantTest,
+       ThreeSitesCompleteARoundAndTheSumUnmasksCorrectly) {
   const std::vector<std::string> ids = {"HOSP_001", "HOSP_002", "HOSP_003"};
   std::vector<std::unique_ptr<RoundParticipant>> sites;
   for (const auto& id : ids) {
@@ -223,7 +229,8 @@ TEST_F(RoundParticipantTest, ThreeSitesCompleteARoundAndTheSumUnmasksCorrectly) 
     auto reply = sites[i]->OnMessage(Announce(Zeros(), i + 1));
     const auto* keys = ReplyAs<protocol::AdvertiseKeys>(reply);
     ASSERT_NE(keys, nullptr) << ids[i];
-    directory.keys.push_back({i + 1, keys->cipher_public_key, keys->mask_public_key});
+    directory.keys.push_back(
+        {i + 1, keys->cipher_public_key, keys->mask_public_key});
   }
 
   std::map<uint32_t, protocol::ShareDelivery> deliveries;

@@ -29,15 +29,16 @@ Result<SecAggClient> SecAggClient::Start(const protocol::RoundAnnounce& a) {
     }
   }
   if (!c.neighbours_.count(a.self_index)) {
-    return InvalidArgument(Where(a.round_id) + "neighbour list omits this site");
+    return InvalidArgument(Where(a.round_id) +
+                           "neighbour list omits this site");
   }
   // The threshold protects this site's secrets: below a strict majority of
   // its neighbourhood a coordinator could obtain both of its secrets.
   if (c.threshold_ < protocol::ThresholdFor(c.neighbours_.size()) ||
       c.threshold_ > c.neighbours_.size()) {
-    return InvalidArgument(Where(a.round_id) + "threshold " +
-                           std::to_string(c.threshold_) + " unsafe for " +
-                           std::to_string(c.neighbours_.size()) + " neighbours");
+    return InvalidArgument(
+        Where(a.round_id) + "threshold " + std::to_string(c.threshold_) +
+        " unsafe for " + std::to_string(c.neighbours_.size()) + " neighbours");
   }
   if (c.ring_bits_ < 1 || c.ring_bits_ > 32) {
     return InvalidArgument(Where(a.round_id) + "ring bits out of range");
@@ -76,7 +77,8 @@ Result<protocol::ShareKeys> SecAggClient::OnKeyDirectory(
   if (self == directory_.end() ||
       self->second.cipher_public_key != cipher_keys_.public_key ||
       self->second.mask_public_key != mask_keys_.public_key) {
-    return InvalidArgument(where + "this site's own keys are missing or altered");
+    return InvalidArgument(where +
+                           "this site's own keys are missing or altered");
   }
   if (directory_.size() < threshold_) {
     return InvalidArgument(where + std::to_string(directory_.size()) +
@@ -87,8 +89,8 @@ Result<protocol::ShareKeys> SecAggClient::OnKeyDirectory(
   for (const auto& [index, entry] : directory_) xs.push_back(index);
   auto key_shares = crypto::ShamirSplit(mask_keys_.private_key,
                                         static_cast<int>(threshold_), xs);
-  auto seed_shares = crypto::ShamirSplit(self_mask_seed_,
-                                         static_cast<int>(threshold_), xs);
+  auto seed_shares =
+      crypto::ShamirSplit(self_mask_seed_, static_cast<int>(threshold_), xs);
   if (!key_shares) return std::unexpected(key_shares.error());
   if (!seed_shares) return std::unexpected(seed_shares.error());
 
@@ -129,15 +131,17 @@ Result<protocol::MaskedInput> SecAggClient::OnShareDelivery(
       return InvalidArgument(where + "unexpected or repeated sender " +
                              std::to_string(from));
     }
-    auto key = protocol::ShareEncryptionKey(
-        cipher_keys_.private_key, directory_[from].cipher_public_key, round_id_);
+    auto key = protocol::ShareEncryptionKey(cipher_keys_.private_key,
+                                            directory_[from].cipher_public_key,
+                                            round_id_);
     if (!key) return std::unexpected(key.error());
     auto opened = crypto::AesGcmOpen(
         *key, share.ciphertext,
         protocol::ShareAssociatedData(round_id_, from, self_index_));
-    auto plain = opened ? protocol::DecodeSharePlaintext(*opened)
-                        : Result<protocol::SharePlaintext>(
-                              std::unexpected(opened.error()));
+    auto plain =
+        opened
+            ? protocol::DecodeSharePlaintext(*opened)
+            : Result<protocol::SharePlaintext>(std::unexpected(opened.error()));
     // The sender still counts as a survivor of share-keys (the coordinator
     // forwarded its share), so it is masked with; its share is just unusable.
     masked_with_.insert(from);
@@ -151,7 +155,8 @@ Result<protocol::MaskedInput> SecAggClient::OnShareDelivery(
   }
   if (masked_with_.size() + 1 < threshold_) {
     return InvalidArgument(where + std::to_string(masked_with_.size() + 1) +
-                           " sites left, threshold " + std::to_string(threshold_));
+                           " sites left, threshold " +
+                           std::to_string(threshold_));
   }
 
   protocol::MaskedInput out;
@@ -176,7 +181,8 @@ Result<protocol::UnmaskResponse> SecAggClient::OnUnmaskRequest(
   if (stage_ != Stage::kMasked || request.round_id != round_id_) {
     return InvalidArgument(where + "unexpected");
   }
-  std::set<uint32_t> survivors(request.survivors.begin(), request.survivors.end());
+  std::set<uint32_t> survivors(request.survivors.begin(),
+                               request.survivors.end());
   std::set<uint32_t> dropped(request.dropped.begin(), request.dropped.end());
   if (survivors.size() != request.survivors.size() ||
       dropped.size() != request.dropped.size()) {
@@ -205,7 +211,8 @@ Result<protocol::UnmaskResponse> SecAggClient::OnUnmaskRequest(
   }
   if (survivors.size() < threshold_) {
     return InvalidArgument(where + std::to_string(survivors.size()) +
-                           " survivors, threshold " + std::to_string(threshold_));
+                           " survivors, threshold " +
+                           std::to_string(threshold_));
   }
   // Every site this one masked with must be named one way or the other,
   // otherwise its pairwise mask could never be removed.

@@ -26,7 +26,8 @@ constexpr uint64_t kMaxStoredParameters = 16 * 1024 * 1024;
 template <typename T>
 void PutLe(Bytes& out, T value) {
   for (size_t i = 0; i < sizeof(T); ++i) {
-    out.push_back(static_cast<uint8_t>(static_cast<uint64_t>(value) >> (8 * i)));
+    out.push_back(
+        static_cast<uint8_t>(static_cast<uint64_t>(value) >> (8 * i)));
   }
 }
 
@@ -52,7 +53,8 @@ class Reader {
   }
   bool GetString(std::string& s) {
     uint32_t n = 0;
-    if (!Get(n) || n > kMaxStringBytes || bytes_.size() - pos_ < n) return false;
+    if (!Get(n) || n > kMaxStringBytes || bytes_.size() - pos_ < n)
+      return false;
     s.assign(reinterpret_cast<const char*>(bytes_.data() + pos_), n);
     pos_ += n;
     return true;
@@ -96,7 +98,8 @@ Bytes ParameterBytes(std::span<const float> parameters) {
   } else {
     for (size_t i = 0; i < parameters.size(); ++i) {
       const uint32_t bits = std::bit_cast<uint32_t>(parameters[i]);
-      for (size_t b = 0; b < 4; ++b) out[4 * i + b] = static_cast<uint8_t>(bits >> (8 * b));
+      for (size_t b = 0; b < 4; ++b)
+        out[4 * i + b] = static_cast<uint8_t>(bits >> (8 * b));
     }
   }
   return out;
@@ -107,15 +110,19 @@ std::string ModelHash(std::span<const float> parameters) {
 }
 
 Status WriteFileAtomically(const fs::path& path, ByteSpan data) {
-  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  const fs::path dir =
+      path.has_parent_path() ? path.parent_path() : fs::path(".");
   std::error_code ec;
   if (!fs::exists(dir, ec)) {
     fs::create_directories(dir, ec);
-    if (ec) return Unavailable("create directory " + dir.string() + ": " + ec.message());
+    if (ec)
+      return Unavailable("create directory " + dir.string() + ": " +
+                         ec.message());
     fs::permissions(dir, fs::perms::owner_all, ec);
   }
   const fs::path temp = path.string() + ".tmp";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int fd =
+      ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Errno("open", temp);
   Status written = WriteAll(fd, data, temp);
   if (written && ::fsync(fd) != 0) written = Errno("fsync", temp);
@@ -169,7 +176,8 @@ Result<GlobalModel> DecodeGlobalModel(ByteSpan bytes) {
   const ByteSpan rest = reader.Rest();
   for (size_t i = 0; i < count; ++i) {
     uint32_t bits = 0;
-    for (size_t b = 0; b < 4; ++b) bits |= static_cast<uint32_t>(rest[4 * i + b]) << (8 * b);
+    for (size_t b = 0; b < 4; ++b)
+      bits |= static_cast<uint32_t>(rest[4 * i + b]) << (8 * b);
     model.parameters[i] = std::bit_cast<float>(bits);
   }
   if (ModelHash(model.parameters) != model.hash) {

@@ -45,9 +45,11 @@ Bytes EncodeGlobalModel(const GlobalModel& model);
 // DataLoss on a truncated or corrupt file, including a hash mismatch.
 Result<GlobalModel> DecodeGlobalModel(ByteSpan bytes);
 
-Status SaveGlobalModel(const std::filesystem::path& path, const GlobalModel& model);
+Status SaveGlobalModel(const std::filesystem::path& path,
+                       const GlobalModel& model);
 // std::nullopt when the file does not exist.
-Result<std::optional<GlobalModel>> LoadGlobalModel(const std::filesystem::path& path);
+Result<std::optional<GlobalModel>> LoadGlobalModel(
+    const std::filesystem::path& path);
 
 struct MetricsSummary {
   double accuracy = 0;

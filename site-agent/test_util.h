@@ -66,8 +66,8 @@ inline std::string SyntheticCsv(int rows, uint64_t seed = 3) {
   for (int i = 0; i < rows; ++i) {
     const double x1 = normal(rng);
     const double x2 = normal(rng);
-    csv << x1 << "," << x2 << "," << (i % 3 + 1) << ","
-        << (x1 + x2 > 0 ? 1 : 0) << "\n";
+    csv << x1 << "," << x2 << "," << (i % 3 + 1) << "," << (x1 + x2 > 0 ? 1 : 0)
+        << "\n";
   }
   csv << "0.5,0.5,9,1\n";
   csv << "abc,0.5,1,1\n";
@@ -80,8 +80,8 @@ inline DataConfig SyntheticDataConfig(const std::string& csv_path) {
   data.schema.label = {"y", 0.5};
   core::ColumnSpec x1{"x1", core::ColumnSpec::Kind::kNumeric, {}, false};
   core::ColumnSpec x2{"x2", core::ColumnSpec::Kind::kNumeric, {}, false};
-  core::ColumnSpec group{"group", core::ColumnSpec::Kind::kCategorical,
-                         {1, 2, 3}, false};
+  core::ColumnSpec group{
+      "group", core::ColumnSpec::Kind::kCategorical, {1, 2, 3}, false};
   data.schema.features = {x1, x2, group};
   data.test_fraction = 0.25;
   data.split_seed = 7;

@@ -12,8 +12,8 @@ void RoundAdvertiseKeysState::Handle(uint32_t index,
                              std::string(protocol::MessageName(message)));
   }
   if (keys->round_id != round_id()) {
-    return Reject(index, "advertise_keys for round " +
-                             std::to_string(keys->round_id));
+    return Reject(index,
+                  "advertise_keys for round " + std::to_string(keys->round_id));
   }
   if (keys->cipher_public_key == keys->mask_public_key) {
     return Reject(index, "advertise_keys: the two public keys are equal");
@@ -21,8 +21,9 @@ void RoundAdvertiseKeysState::Handle(uint32_t index,
   // Two sites with the same key would share masks with everyone; refuse both
   // the copy and the original cannot be told apart, so refuse the newcomer.
   for (const auto& other : context_.participants) {
-    if (other.advertised && (other.keys.mask_public_key == keys->mask_public_key ||
-                             other.keys.cipher_public_key == keys->cipher_public_key)) {
+    if (other.advertised &&
+        (other.keys.mask_public_key == keys->mask_public_key ||
+         other.keys.cipher_public_key == keys->cipher_public_key)) {
       return Reject(index, "advertise_keys: public key reused by another site");
     }
   }
@@ -32,7 +33,8 @@ void RoundAdvertiseKeysState::Handle(uint32_t index,
 }
 
 std::unique_ptr<RoundState> RoundAdvertiseKeysState::Finish() {
-  std::set<uint32_t> u1 = Active([](const ParticipantState& s) { return s.advertised; });
+  std::set<uint32_t> u1 =
+      Active([](const ParticipantState& s) { return s.advertised; });
   if (std::string why = CheckNeighbourhoods(u1, u1); !why.empty()) {
     return Abort("advertise_keys: " + why);
   }
@@ -41,8 +43,8 @@ std::unique_ptr<RoundState> RoundAdvertiseKeysState::Finish() {
     for (uint32_t n : context_.at(index).neighbours) {
       if (!u1.count(n)) continue;
       const ParticipantState& peer = context_.at(n);
-      directory.keys.push_back({n, peer.keys.cipher_public_key,
-                                peer.keys.mask_public_key});
+      directory.keys.push_back(
+          {n, peer.keys.cipher_public_key, peer.keys.mask_public_key});
     }
     context_.Send(index, std::move(directory));
   }

@@ -14,8 +14,8 @@ void RoundShareKeysState::Handle(uint32_t index,
                              std::string(protocol::MessageName(message)));
   }
   if (share_keys->round_id != round_id()) {
-    return Reject(index, "share_keys for round " +
-                             std::to_string(share_keys->round_id));
+    return Reject(
+        index, "share_keys for round " + std::to_string(share_keys->round_id));
   }
   ParticipantState& site = context_.at(index);
   // Exactly one share for every other neighbour that advertised keys (the
@@ -30,7 +30,8 @@ void RoundShareKeysState::Handle(uint32_t index,
       return Reject(index, "share_keys: share claims sender " +
                                std::to_string(share.from_index));
     }
-    if (!expected.count(share.to_index) || !seen.insert(share.to_index).second) {
+    if (!expected.count(share.to_index) ||
+        !seen.insert(share.to_index).second) {
       return Reject(index, "share_keys: unexpected or repeated receiver " +
                                std::to_string(share.to_index));
     }
@@ -45,7 +46,8 @@ void RoundShareKeysState::Handle(uint32_t index,
 }
 
 std::unique_ptr<RoundState> RoundShareKeysState::Finish() {
-  std::set<uint32_t> u2 = Active([](const ParticipantState& s) { return s.shared; });
+  std::set<uint32_t> u2 =
+      Active([](const ParticipantState& s) { return s.shared; });
   if (std::string why = CheckNeighbourhoods(u2, u2); !why.empty()) {
     return Abort("share_keys: " + why);
   }

@@ -12,27 +12,28 @@ void RoundMaskedInputState::Handle(uint32_t index,
                              std::string(protocol::MessageName(message)));
   }
   if (input->round_id != round_id()) {
-    return Reject(index, "masked_input for round " +
-                             std::to_string(input->round_id));
+    return Reject(index,
+                  "masked_input for round " + std::to_string(input->round_id));
   }
   auto& sum = context_.masked_sum;
   if (input->masked.size() != sum.size()) {
-    return Reject(index, "masked_input: " +
-                             std::to_string(input->masked.size()) +
-                             " elements, expected " +
-                             std::to_string(sum.size()));
+    return Reject(index,
+                  "masked_input: " + std::to_string(input->masked.size()) +
+                      " elements, expected " + std::to_string(sum.size()));
   }
   const uint32_t modulus = context_.Modulus();
   uint32_t out_of_ring = 0;
   for (uint32_t v : input->masked) out_of_ring |= v & ~modulus;
   if (out_of_ring != 0) {
-    return Reject(index, "masked_input: element outside Z_(2^" +
-                             std::to_string(context_.settings.quantization.ring_bits) +
-                             ")");
+    return Reject(index,
+                  "masked_input: element outside Z_(2^" +
+                      std::to_string(context_.settings.quantization.ring_bits) +
+                      ")");
   }
   const auto& m = input->metrics;
   if (m.correct > m.count) {
-    return Reject(index, "masked_input: metrics report more correct than counted");
+    return Reject(index,
+                  "masked_input: metrics report more correct than counted");
   }
   for (size_t i = 0; i < sum.size(); ++i) sum[i] += input->masked[i];
   ParticipantState& site = context_.at(index);
@@ -44,13 +45,15 @@ std::unique_ptr<RoundState> RoundMaskedInputState::Finish() {
   const uint32_t modulus = context_.Modulus();
   for (auto& v : context_.masked_sum) v &= modulus;
 
-  std::set<uint32_t> u3 = Active([](const ParticipantState& s) { return s.masked; });
+  std::set<uint32_t> u3 =
+      Active([](const ParticipantState& s) { return s.masked; });
   // In U2 (its neighbours masked with it), then no input: its pairwise masks
   // must be removed. A site that sent shares but vanished before U2 was fixed
   // is not here: nobody masked with it.
   std::set<uint32_t> dropped;
   for (const auto& site : context_.participants) {
-    if (site.in_masking_set && !u3.count(site.index)) dropped.insert(site.index);
+    if (site.in_masking_set && !u3.count(site.index))
+      dropped.insert(site.index);
   }
   // Survivors' self masks and dropped sites' pairwise masks must both be
   // reconstructible from the survivors' shares.
@@ -59,7 +62,8 @@ std::unique_ptr<RoundState> RoundMaskedInputState::Finish() {
   if (!why.empty()) return Abort("masked_input: " + why);
 
   for (uint32_t index : u3) {
-    protocol::UnmaskRequest request{.round_id = round_id(), .survivors = {}, .dropped = {}};
+    protocol::UnmaskRequest request{
+        .round_id = round_id(), .survivors = {}, .dropped = {}};
     for (uint32_t n : context_.at(index).neighbours) {
       if (u3.count(n)) request.survivors.push_back(n);
       if (dropped.count(n)) request.dropped.push_back(n);

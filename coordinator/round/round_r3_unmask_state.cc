@@ -12,18 +12,20 @@ constexpr size_t kSecretBytes = 32;
 
 Result<Key32> Reconstruct(const std::vector<crypto::ShamirShare>& shares,
                           uint32_t threshold) {
-  auto secret = crypto::ShamirCombine(shares, static_cast<int>(threshold),
-                                      kSecretBytes);
+  auto secret =
+      crypto::ShamirCombine(shares, static_cast<int>(threshold), kSecretBytes);
   if (!secret) return std::unexpected(secret.error());
   Key32 key{};
-  if (secret->size() != key.size()) return Internal("shamir: secret of wrong length");
+  if (secret->size() != key.size())
+    return Internal("shamir: secret of wrong length");
   std::copy(secret->begin(), secret->end(), key.begin());
   return key;
 }
 
 }  // namespace
 
-void RoundUnmaskState::Handle(uint32_t index, const protocol::Message& message) {
+void RoundUnmaskState::Handle(uint32_t index,
+                              const protocol::Message& message) {
   const auto* response = std::get_if<protocol::UnmaskResponse>(&message);
   if (response == nullptr) {
     return Reject(index, "expected unmask_response, got " +
@@ -105,8 +107,9 @@ std::string RoundUnmaskState::RemoveMasks(const std::set<uint32_t>& survivors) {
              std::to_string(site.threshold);
     }
     auto key = Reconstruct(shares, site.threshold);
-    auto pair = key ? crypto::X25519KeyPairFromPrivate(*key)
-                    : Result<crypto::X25519KeyPair>(std::unexpected(key.error()));
+    auto pair =
+        key ? crypto::X25519KeyPairFromPrivate(*key)
+            : Result<crypto::X25519KeyPair>(std::unexpected(key.error()));
     if (!pair || pair->public_key != site.keys.mask_public_key) {
       return "mask key of dropped " + site.site_id +
              " does not match its public key";

@@ -6,12 +6,18 @@ namespace cls::coordinator {
 
 std::string_view RoundStageName(RoundStage stage) {
   switch (stage) {
-    case RoundStage::kAdvertiseKeys: return "advertise_keys";
-    case RoundStage::kShareKeys: return "share_keys";
-    case RoundStage::kMaskedInput: return "masked_input";
-    case RoundStage::kUnmask: return "unmask";
-    case RoundStage::kCompleted: return "completed";
-    case RoundStage::kAborted: return "aborted";
+    case RoundStage::kAdvertiseKeys:
+      return "advertise_keys";
+    case RoundStage::kShareKeys:
+      return "share_keys";
+    case RoundStage::kMaskedInput:
+      return "masked_input";
+    case RoundStage::kUnmask:
+      return "unmask";
+    case RoundStage::kCompleted:
+      return "completed";
+    case RoundStage::kAborted:
+      return "aborted";
   }
   return "unknown";
 }
@@ -66,10 +72,10 @@ std::unique_ptr<RoundState> RoundState::OnDeadline() {
   }
   for (auto& site : context_.participants) {
     if (!site.dropped && Pending(site)) {
-      context_.Drop(site.index,
-                    "missed the " + std::string(RoundStageName(stage())) +
-                        " deadline",
-                    /*disconnect=*/false);
+      context_.Drop(
+          site.index,
+          "missed the " + std::string(RoundStageName(stage())) + " deadline",
+          /*disconnect=*/false);
     }
   }
   return MaybeFinish();

@@ -14,8 +14,9 @@ Result<std::unique_ptr<SecureRound>> SecureRound::Start(
     RoundSettings settings, const std::vector<RoundParticipant>& participants,
     RoundSender* sender) {
   if (participants.size() < 2) {
-    return InvalidArgument("round: " + std::to_string(participants.size()) +
-                           " participants; secure aggregation needs at least 2");
+    return InvalidArgument(
+        "round: " + std::to_string(participants.size()) +
+        " participants; secure aggregation needs at least 2");
   }
   if (auto ok = core::ValidateQuantizationSpec(settings.quantization); !ok) {
     return std::unexpected(ok.error());
@@ -38,7 +39,8 @@ Result<std::unique_ptr<SecureRound>> SecureRound::Start(
     weight_sum += p.weight;
   }
   if (std::abs(weight_sum - 1.0) > 1e-6) {
-    return InvalidArgument("round: weights sum to " + std::to_string(weight_sum));
+    return InvalidArgument("round: weights sum to " +
+                           std::to_string(weight_sum));
   }
 
   std::unique_ptr<SecureRound> round(new SecureRound(sender));

@@ -21,7 +21,8 @@ class FakeNetwork final : public RoundSender {
   void Send(const std::string& site_id, protocol::Message message) override {
     inbox[site_id].push_back(std::move(message));
   }
-  void Disconnect(const std::string& site_id, std::string_view reason) override {
+  void Disconnect(const std::string& site_id,
+                  std::string_view reason) override {
     disconnected[site_id] = std::string(reason);
   }
   std::map<std::string, std::deque<protocol::Message>> inbox;
@@ -100,7 +101,8 @@ class SecureRoundTest : public ::testing::Test {
     }
   }
 
-  std::optional<protocol::Message> Answer(Site& site, const protocol::Message& m,
+  std::optional<protocol::Message> Answer(Site& site,
+                                          const protocol::Message& m,
                                           SecureRound& round) {
     if (const auto* a = std::get_if<protocol::RoundAnnounce>(&m)) {
       auto client = site::SecAggClient::Start(*a);
@@ -128,7 +130,8 @@ class SecureRoundTest : public ::testing::Test {
         round.OnSiteLost(site.id);
         return std::nullopt;
       }
-      auto out = site.client->OnShareDelivery(*d, site.quantized, {10, 8, 1.5, 40});
+      auto out =
+          site.client->OnShareDelivery(*d, site.quantized, {10, 8, 1.5, 40});
       EXPECT_TRUE(out.has_value()) << out.error().message;
       if (site.fault == Fault::kGarbageInput) out->masked.resize(3);
       return *out;
@@ -165,7 +168,8 @@ class SecureRoundTest : public ::testing::Test {
     return sum;
   }
 
-  void ExpectMeanOf(const SecureRound& round, const std::set<std::string>& contributors) {
+  void ExpectMeanOf(const SecureRound& round,
+                    const std::set<std::string>& contributors) {
     ASSERT_EQ(round.stage(), RoundStage::kCompleted) << round.abort_reason();
     std::set<std::string> got(round.outcome().contributors.begin(),
                               round.outcome().contributors.end());
@@ -174,15 +178,18 @@ class SecureRoundTest : public ::testing::Test {
     // Each contributor's quantization error is at most one step; the mean
     // divides the summed error by the contributors' weight.
     const double step = 2.0 / 65535.0;
-    const double bound = contributors.size() * step / round.outcome().contributor_weight;
+    const double bound =
+        contributors.size() * step / round.outcome().contributor_weight;
     for (size_t i = 0; i < expected.size(); ++i) {
-      ASSERT_NEAR(round.outcome().mean_delta[i], expected[i], bound) << "element " << i;
+      ASSERT_NEAR(round.outcome().mean_delta[i], expected[i], bound)
+          << "element " << i;
     }
   }
 
   std::set<std::string> AllBut(std::set<std::string> excluded) {
     std::set<std::string> out;
-    for (const auto& s : sites_) if (!excluded.count(s.id)) out.insert(s.id);
+    for (const auto& s : sites_)
+      if (!excluded.count(s.id)) out.insert(s.id);
     return out;
   }
 
@@ -277,7 +284,8 @@ TEST_F(SecureRoundTest, SiteSendingMalformedInputIsDroppedNotTheRound) {
   auto round = Run(300);
   ExpectMeanOf(*round, AllBut({"SITE_3"}));
   ASSERT_TRUE(net_.disconnected.count("SITE_3"));
-  EXPECT_EQ(net_.disconnected["SITE_3"], "masked_input: 3 elements, expected 300");
+  EXPECT_EQ(net_.disconnected["SITE_3"],
+            "masked_input: 3 elements, expected 300");
 }
 
 TEST_F(SecureRoundTest, SilentSiteIsDroppedAtTheDeadline) {
@@ -292,7 +300,8 @@ TEST_F(SecureRoundTest, SilentSiteIsDroppedAtTheDeadline) {
   (*round)->OnDeadline();
   Pump(**round);
   ExpectMeanOf(**round, AllBut({"SITE_0"}));
-  EXPECT_EQ((*round)->participants()[0].drop_reason, "missed the advertise_keys deadline");
+  EXPECT_EQ((*round)->participants()[0].drop_reason,
+            "missed the advertise_keys deadline");
 }
 
 TEST_F(SecureRoundTest, SparseNeighbourGraphRoundIsExact) {
@@ -309,8 +318,10 @@ TEST_F(SecureRoundTest, MessageOutOfStageDropsTheSender) {
   for (const auto& s : sites_) participants.push_back({s.id, s.weight});
   auto round = SecureRound::Start(Settings(10, 3), participants, &net_);
   ASSERT_TRUE(round.has_value());
-  (*round)->OnMessage("SITE_1", protocol::MaskedInput{7, std::vector<uint32_t>(10), {}});
-  EXPECT_EQ(net_.disconnected["SITE_1"], "expected advertise_keys, got masked_input");
+  (*round)->OnMessage("SITE_1",
+                      protocol::MaskedInput{7, std::vector<uint32_t>(10), {}});
+  EXPECT_EQ(net_.disconnected["SITE_1"],
+            "expected advertise_keys, got masked_input");
 }
 
 TEST(SecureRoundStartTest, RefusesWeightsThatDoNotSumToOne) {
@@ -321,7 +332,8 @@ TEST(SecureRoundStartTest, RefusesWeightsThatDoNotSumToOne) {
   auto round = SecureRound::Start(settings, {{"A", 0.5}, {"B", 0.4}}, &net);
   ASSERT_FALSE(round.has_value());
   EXPECT_EQ(round.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_NE(round.error().message.find("weights sum to 0.9"), std::string::npos);
+  EXPECT_NE(round.error().message.find("weights sum to 0.9"),
+            std::string::npos);
 }
 
 TEST(SecureRoundStartTest, RefusesARingThatCouldWrap) {

@@ -15,8 +15,12 @@
 #if defined(__clang__) && __clang_major__ >= 16 && CAPNP_VERSION < 10000 && \
     __cpp_impl_three_way_comparison
 namespace kj {
-inline bool operator==(const char* a, const StringPtr& b) { return b == StringPtr(a); }
-inline bool operator!=(const char* a, const StringPtr& b) { return !(b == StringPtr(a)); }
+inline bool operator==(const char* a, const StringPtr& b) {
+  return b == StringPtr(a);
+}
+inline bool operator!=(const char* a, const StringPtr& b) {
+  return !(b == StringPtr(a));
+}
 }  // namespace kj
 #endif
 

@@ -58,7 +58,8 @@ int WriteCorpus(const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir);
   const auto frames = cls::fuzz::SeedFrames();
   for (size_t i = 0; i < frames.size(); ++i) {
-    std::ofstream out(dir / ("seed-" + std::to_string(i + 1)), std::ios::binary);
+    std::ofstream out(dir / ("seed-" + std::to_string(i + 1)),
+                      std::ios::binary);
     out.write(reinterpret_cast<const char*>(frames[i].data()),
               static_cast<std::streamsize>(frames[i].size()));
     if (!out) return 1;
@@ -87,27 +88,31 @@ cls::Bytes Mutate(const std::vector<cls::Bytes>& seeds, std::mt19937_64& rng) {
         }
         break;
       case 2:  // random byte
-        if (!input.empty()) input[below(input.size())] = static_cast<uint8_t>(rng());
+        if (!input.empty())
+          input[below(input.size())] = static_cast<uint8_t>(rng());
         break;
       case 3:  // truncate
         input.resize(below(input.size() + 1));
         break;
       case 4:  // append a word
-        for (int i = 0; i < 8; ++i) input.push_back(static_cast<uint8_t>(rng()));
+        for (int i = 0; i < 8; ++i)
+          input.push_back(static_cast<uint8_t>(rng()));
         break;
       case 5: {  // splice the tail of another frame
         const cls::Bytes& other = seeds[below(seeds.size())];
         const size_t cut = below(input.size() + 1);
         const size_t from = below(other.size());
         input.resize(cut);
-        input.insert(input.end(), other.begin() + static_cast<std::ptrdiff_t>(from),
+        input.insert(input.end(),
+                     other.begin() + static_cast<std::ptrdiff_t>(from),
                      other.end());
         break;
       }
       case 6:  // keep the header consistent with the (edited) payload
         if (input.size() >= 8) {
           const auto length = static_cast<uint32_t>(input.size() - 8);
-          for (int i = 0; i < 4; ++i) input[4 + i] = static_cast<uint8_t>(length >> (8 * i));
+          for (int i = 0; i < 4; ++i)
+            input[4 + i] = static_cast<uint8_t>(length >> (8 * i));
         }
         break;
     }
@@ -117,7 +122,8 @@ cls::Bytes Mutate(const std::vector<cls::Bytes>& seeds, std::mt19937_64& rng) {
 
 int RunMutations() {
   const auto seeds = cls::fuzz::SeedFrames();
-  for (const auto& seed : seeds) LLVMFuzzerTestOneInput(seed.data(), seed.size());
+  for (const auto& seed : seeds)
+    LLVMFuzzerTestOneInput(seed.data(), seed.size());
   std::mt19937_64 rng(0xf7a3e5eedull);
   for (int i = 0; i < kIterations; ++i) {
     const cls::Bytes input = Mutate(seeds, rng);
@@ -131,7 +137,8 @@ int RunMutations() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 3 && std::string(argv[1]) == "--write-corpus") return WriteCorpus(argv[2]);
+  if (argc == 3 && std::string(argv[1]) == "--write-corpus")
+    return WriteCorpus(argv[2]);
   if (argc > 1) return RunFiles(argc, argv);
   return RunMutations();
 }

@@ -13,10 +13,11 @@ namespace cls::fuzz {
 inline std::vector<Bytes> SeedFrames() {
   using namespace cls::protocol;
   Key32 key{};
-  for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<uint8_t>(i * 13 + 1);
+  for (size_t i = 0; i < key.size(); ++i)
+    key[i] = static_cast<uint8_t>(i * 13 + 1);
   const Bytes ciphertext(44, 0xab);
-  const ValidationMetrics metrics{.count = 100, .correct = 90, .loss_sum = 12.5,
-                                  .train_samples = 400};
+  const ValidationMetrics metrics{
+      .count = 100, .correct = 90, .loss_sum = 12.5, .train_samples = 400};
   RoundAnnounce announce;
   announce.round_id = 7;
   announce.model_version = "v1";

@@ -70,7 +70,8 @@ std::string BinaryPath(const std::string& name) {
   return std::string(CLS_BIN_DIR) + "/" + name;
 }
 
-bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+bool WaitUntil(const std::function<bool()>& condition,
+               std::chrono::milliseconds timeout) {
   auto end = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < end) {
     if (condition()) return true;
@@ -129,7 +130,8 @@ nlohmann::json CommandResult::Json() const {
   return nlohmann::json::parse(output, nullptr, false);
 }
 
-CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::seconds timeout) {
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         std::chrono::seconds timeout) {
   static int counter = 0;
   std::string base = fs::temp_directory_path().string() + "/cls-cmd-" +
                      std::to_string(getpid()) + "-" + std::to_string(counter++);
@@ -153,7 +155,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::seco
   return result;
 }
 
-void WriteSyntheticCohort(const std::string& path, int rows, double shift, unsigned seed) {
+void WriteSyntheticCohort(const std::string& path, int rows, double shift,
+                          unsigned seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<double> normal(0.0, 1.0);
   std::uniform_int_distribution<int> group(1, 3);
@@ -166,7 +169,8 @@ void WriteSyntheticCohort(const std::string& path, int rows, double shift, unsig
     double logit = 1.5 * f[0] - 1.0 * f[1] + 0.5 * f[2] + (g == 2 ? 0.8 : -0.4);
     double p = 1.0 / (1.0 + std::exp(-logit));
     int y = std::uniform_real_distribution<double>(0, 1)(rng) < p ? 1 : 0;
-    out << f[0] << "," << f[1] << "," << f[2] << "," << f[3] << "," << g << "," << y << "\n";
+    out << f[0] << "," << f[1] << "," << f[2] << "," << f[3] << "," << g << ","
+        << y << "\n";
   }
   WriteFile(path, out.str());
 }
@@ -176,7 +180,8 @@ Cluster::Cluster() {
   if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
   auto check = [](const CommandResult& r, const std::string& what) {
-    if (r.exit_code != 0) throw std::runtime_error(what + " failed: " + r.error);
+    if (r.exit_code != 0)
+      throw std::runtime_error(what + " failed: " + r.error);
   };
   check(Pki({"init"}), "cls-pki init");
   check(Pki({"issue", "coordinator", "127.0.0.1"}), "issue coordinator");
@@ -188,7 +193,8 @@ Cluster::Cluster() {
 }
 
 Cluster::~Cluster() {
-  for (auto& [id, p] : sites_) if (p) p->Stop(SIGKILL, 5s);
+  for (auto& [id, p] : sites_)
+    if (p) p->Stop(SIGKILL, 5s);
   if (coordinator_) coordinator_->Stop(SIGKILL, 5s);
   if (std::getenv("CLS_KEEP_TEST_DIRS") == nullptr) {
     std::error_code ec;
@@ -197,13 +203,14 @@ Cluster::~Cluster() {
 }
 
 CommandResult Cluster::Pki(std::vector<std::string> args) {
-  std::vector<std::string> argv = {std::string(CLS_SOURCE_DIR) + "/certs/cls-pki",
-                                   "--dir", Path("pki")};
+  std::vector<std::string> argv = {
+      std::string(CLS_SOURCE_DIR) + "/certs/cls-pki", "--dir", Path("pki")};
   argv.insert(argv.end(), args.begin(), args.end());
   return RunCommand(argv, 60s);
 }
 
-void Cluster::StartCoordinator(const std::string& extra_top, const std::string& extra_round) {
+void Cluster::StartCoordinator(const std::string& extra_top,
+                               const std::string& extra_round) {
   std::ostringstream c;
   c << "coordinator_id = \"test-coordinator\"\n"
     << "data_dir = \"coordinator-state\"\n"
@@ -212,18 +219,24 @@ void Cluster::StartCoordinator(const std::string& extra_top, const std::string& 
     << extra_top << "\n"
     << "[tls]\nca = \"pki/ca.pem\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
     << "key = \"pki/issued/127.0.0.1.key\"\ncrl = \"pki/ca-crl.pem\"\n"
-    << "[model]\nkind = \"logistic_regression\"\nparameters = " << kSyntheticParameters << "\n"
-    << "[round]\nstage_timeout_s = 10\npause_between_rounds_ms = 100\n" << extra_round << "\n"
+    << "[model]\nkind = \"logistic_regression\"\nparameters = "
+    << kSyntheticParameters << "\n"
+    << "[round]\nstage_timeout_s = 10\npause_between_rounds_ms = 100\n"
+    << extra_round << "\n"
     << "[training]\nepochs = 3\nlearning_rate = 0.1\n";
   WriteFile(Path("coordinator.toml"), c.str());
   coordinator_ = std::make_unique<Process>(
       std::vector<std::string>{BinaryPath("cls-coordinator"), "--config",
                                Path("coordinator.toml")},
       Path("coordinator.log"));
-  bool up = WaitUntil([&] { return Ctl({"status"}).exit_code == 0 || !coordinator_->Running(); },
-                      30s);
+  bool up = WaitUntil(
+      [&] {
+        return Ctl({"status"}).exit_code == 0 || !coordinator_->Running();
+      },
+      30s);
   if (!up || !coordinator_->Running()) {
-    throw std::runtime_error("coordinator did not start:\n" + coordinator_->Log());
+    throw std::runtime_error("coordinator did not start:\n" +
+                             coordinator_->Log());
   }
 }
 
@@ -237,28 +250,34 @@ std::string Cluster::SiteConfigPath(const std::string& site_id) const {
   return Path(site_id + ".toml");
 }
 
-void Cluster::StartSite(const std::string& site_id, const SiteOptions& options) {
+void Cluster::StartSite(const std::string& site_id,
+                        const SiteOptions& options) {
   if (!fs::exists(Path("pki/issued/" + site_id + ".pem"))) {
     auto r = Pki({"issue", "site", site_id});
-    if (r.exit_code != 0) throw std::runtime_error("issue site failed: " + r.error);
+    if (r.exit_code != 0)
+      throw std::runtime_error("issue site failed: " + r.error);
   }
   std::string csv = Path(site_id + ".csv");
   if (!fs::exists(csv)) {
-    WriteSyntheticCohort(csv, options.rows, options.shift,
-                         static_cast<unsigned>(std::hash<std::string>{}(site_id)));
+    WriteSyntheticCohort(
+        csv, options.rows, options.shift,
+        static_cast<unsigned>(std::hash<std::string>{}(site_id)));
   }
   std::ostringstream c;
   c << "site_id = \"" << site_id << "\"\n"
     << "site_name = \"Test " << site_id << "\"\n"
     << "coordinator = \"127.0.0.1:" << site_port_ << "\"\n"
     << "data_dir = \"" << site_id << "-state\"\n"
-    << "[tls]\nca = \"pki/ca.pem\"\ncert = \"pki/issued/" << site_id << ".pem\"\n"
+    << "[tls]\nca = \"pki/ca.pem\"\ncert = \"pki/issued/" << site_id
+    << ".pem\"\n"
     << "key = \"pki/issued/" << site_id << ".key\"\ncrl = \"pki/ca-crl.pem\"\n"
-    << "[data]\ncsv = \"" << csv << "\"\nlabel_column = \"y\"\npositive_above = 0.5\n";
+    << "[data]\ncsv = \"" << csv
+    << "\"\nlabel_column = \"y\"\npositive_above = 0.5\n";
   for (const char* f : {"f1", "f2", "f3", "f4"}) {
     c << "[[data.columns]]\nname = \"" << f << "\"\nkind = \"numeric\"\n";
   }
-  c << "[[data.columns]]\nname = \"group\"\nkind = \"categorical\"\ncategories = [1, 2, 3]\n";
+  c << "[[data.columns]]\nname = \"group\"\nkind = \"categorical\"\ncategories "
+       "= [1, 2, 3]\n";
   WriteFile(SiteConfigPath(site_id), c.str());
   std::vector<std::string> argv = {BinaryPath("cls-site-agent"), "--config",
                                    SiteConfigPath(site_id)};
@@ -273,12 +292,17 @@ int Cluster::StopSite(const std::string& site_id, int signal) {
   return rc;
 }
 
-CommandResult Cluster::Ctl(std::vector<std::string> args, const std::string& identity) {
+CommandResult Cluster::Ctl(std::vector<std::string> args,
+                           const std::string& identity) {
   std::vector<std::string> argv = {BinaryPath("clsctl"),
-                                   "--coordinator", "127.0.0.1:" + std::to_string(admin_port_),
-                                   "--ca", Path("pki/ca.pem"),
-                                   "--cert", Path("pki/issued/" + identity + ".pem"),
-                                   "--key", Path("pki/issued/" + identity + ".key"),
+                                   "--coordinator",
+                                   "127.0.0.1:" + std::to_string(admin_port_),
+                                   "--ca",
+                                   Path("pki/ca.pem"),
+                                   "--cert",
+                                   Path("pki/issued/" + identity + ".pem"),
+                                   "--key",
+                                   Path("pki/issued/" + identity + ".key"),
                                    "--json"};
   argv.insert(argv.end(), args.begin(), args.end());
   return RunCommand(argv, 60s);
@@ -296,9 +320,11 @@ void Cluster::ApproveAll(const std::vector<std::string>& site_ids) {
           return false;
         },
         30s);
-    if (!registered) throw std::runtime_error("site " + id + " never registered");
+    if (!registered)
+      throw std::runtime_error("site " + id + " never registered");
     auto r = Ctl({"sites", "approve", id});
-    if (r.exit_code != 0) throw std::runtime_error("approve " + id + ": " + r.error);
+    if (r.exit_code != 0)
+      throw std::runtime_error("approve " + id + ": " + r.error);
   }
   if (!WaitConnected(static_cast<int>(site_ids.size()), 60s)) {
     throw std::runtime_error("approved sites did not all connect");
@@ -309,7 +335,8 @@ bool Cluster::WaitConnected(int n, std::chrono::seconds timeout) {
   return WaitUntil(
       [&] {
         auto status = Ctl({"status"}).Json();
-        return status.is_object() && status["sites"]["connected"].get<int>() >= n;
+        return status.is_object() &&
+               status["sites"]["connected"].get<int>() >= n;
       },
       timeout);
 }

@@ -45,8 +45,9 @@ struct CommandResult {
 };
 
 // Runs a command to completion, capturing stdout and stderr.
-CommandResult RunCommand(const std::vector<std::string>& argv,
-                         std::chrono::seconds timeout = std::chrono::seconds(60));
+CommandResult RunCommand(
+    const std::vector<std::string>& argv,
+    std::chrono::seconds timeout = std::chrono::seconds(60));
 
 // A synthetic cohort: `rows` patients with features f1..f4 (numeric) and
 // `group` (categorical 1..3), label from a fixed logistic model plus noise.
@@ -89,7 +90,8 @@ class Cluster {
   std::string SiteConfigPath(const std::string& site_id) const;
 
   // clsctl with the admin operator certificate (or another identity).
-  CommandResult Ctl(std::vector<std::string> args, const std::string& identity = "admin");
+  CommandResult Ctl(std::vector<std::string> args,
+                    const std::string& identity = "admin");
 
   // Approves every site, waiting until each has connected and is approved.
   void ApproveAll(const std::vector<std::string>& site_ids);
@@ -111,7 +113,8 @@ class Cluster {
 };
 
 // Polls `condition` every 100 ms until it holds or `timeout` passes.
-bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+bool WaitUntil(const std::function<bool()>& condition,
+               std::chrono::milliseconds timeout);
 
 // A TCP port that was free a moment ago.
 int FreePort();

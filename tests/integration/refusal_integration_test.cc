@@ -35,12 +35,19 @@ TEST(RefusalIntegrationTest, SiteNobodyApprovedCannotJoin) {
   cluster.StartCoordinator("min_sites = 2");
   cluster.StartSite("HOSP_001");
   ASSERT_TRUE(WaitUntil(
-      [&] { return cluster.Ctl({"sites", "list"}).Json()["sites"].size() == 1; }, 30s));
+      [&] {
+        return cluster.Ctl({"sites", "list"}).Json()["sites"].size() == 1;
+      },
+      30s));
   auto site = cluster.Ctl({"sites", "list"}).Json()["sites"][0];
   EXPECT_EQ(site["status"], "pending");
   EXPECT_FALSE(site["connected"].get<bool>());
   EXPECT_TRUE(WaitUntil(
-      [&] { return cluster.site("HOSP_001")->Log().find("awaits operator approval") != std::string::npos; },
+      [&] {
+        return cluster.site("HOSP_001")
+                   ->Log()
+                   .find("awaits operator approval") != std::string::npos;
+      },
       30s));
   EXPECT_EQ(cluster.Ctl({"status"}).Json()["sites"]["connected"], 0);
 }
@@ -53,13 +60,16 @@ TEST(RefusalIntegrationTest, RevokedSiteCertificateIsRefused) {
   cluster.StopCoordinator();
   ASSERT_EQ(cluster.Pki({"revoke", "HOSP_002"}).exit_code, 0);
   cluster.StartCoordinator("min_sites = 2");
-  ASSERT_TRUE(WaitUntil([&] { return SiteConnected(cluster, "HOSP_001"); }, 60s));
+  ASSERT_TRUE(
+      WaitUntil([&] { return SiteConnected(cluster, "HOSP_001"); }, 60s));
   std::this_thread::sleep_for(3s);
   EXPECT_FALSE(SiteConnected(cluster, "HOSP_002"));
-  EXPECT_NE(cluster.coordinator()->Log().find("certificate revoked"), std::string::npos);
+  EXPECT_NE(cluster.coordinator()->Log().find("certificate revoked"),
+            std::string::npos);
   auto r = cluster.Ctl({"round", "start"});
   EXPECT_EQ(r.exit_code, 3);
-  EXPECT_NE(r.error.find("Insufficient active sites: 1 < 2"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("Insufficient active sites: 1 < 2"), std::string::npos)
+      << r.error;
 }
 
 TEST(RefusalIntegrationTest, ViewerMayReadButNotStartRounds) {
@@ -68,7 +78,8 @@ TEST(RefusalIntegrationTest, ViewerMayReadButNotStartRounds) {
   EXPECT_EQ(cluster.Ctl({"status"}, "viewer").exit_code, 0);
   auto r = cluster.Ctl({"round", "start"}, "viewer");
   EXPECT_EQ(r.exit_code, 3);
-  EXPECT_NE(r.error.find("lacks permission round.start"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("lacks permission round.start"), std::string::npos)
+      << r.error;
 }
 
 TEST(RefusalIntegrationTest, SiteCertificateCannotUseTheAdminApi) {
@@ -77,15 +88,16 @@ TEST(RefusalIntegrationTest, SiteCertificateCannotUseTheAdminApi) {
   ASSERT_EQ(cluster.Pki({"issue", "site", "HOSP_009"}).exit_code, 0);
   auto r = cluster.Ctl({"status"}, "HOSP_009");
   EXPECT_EQ(r.exit_code, 3);
-  EXPECT_NE(r.error.find("may not use the admin API"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("may not use the admin API"), std::string::npos)
+      << r.error;
 }
 
 // An approved site that speaks garbage: it connects, says hello, then sends
 // mutated frames, over and over, while honest sites run rounds.
 int GarbleLoop(Cluster& cluster, const std::atomic<bool>& stop) {
-  auto tls = crypto::MakeClientTlsContext({cluster.Path("pki/ca.pem"),
-                                           cluster.Path("pki/issued/MALLORY.pem"),
-                                           cluster.Path("pki/issued/MALLORY.key"), ""});
+  auto tls = crypto::MakeClientTlsContext(
+      {cluster.Path("pki/ca.pem"), cluster.Path("pki/issued/MALLORY.pem"),
+       cluster.Path("pki/issued/MALLORY.key"), ""});
   if (!tls) return -1;
   protocol::Hello hello{"MALLORY", "", "", 100, "0.1.0", ""};
   Bytes hello_frame = protocol::EncodeFrame(hello);
@@ -98,8 +110,9 @@ int GarbleLoop(Cluster& cluster, const std::atomic<bool>& stop) {
     try {
       asio::ssl::stream<asio::ip::tcp::socket> stream(io, **tls);
       asio::ip::tcp::resolver resolver(io);
-      asio::connect(stream.next_layer(),
-                    resolver.resolve("127.0.0.1", std::to_string(cluster.site_port())));
+      asio::connect(
+          stream.next_layer(),
+          resolver.resolve("127.0.0.1", std::to_string(cluster.site_port())));
       (void)crypto::SetServerHostName(stream.native_handle(), "127.0.0.1");
       stream.handshake(asio::ssl::stream_base::client);
       asio::write(stream, asio::buffer(hello_frame));
@@ -122,7 +135,8 @@ int GarbleLoop(Cluster& cluster, const std::atomic<bool>& stop) {
 TEST(RefusalIntegrationTest, GarbledFramesDoNotDisturbAnHonestRound) {
   Cluster cluster;
   cluster.StartCoordinator("min_sites = 3");
-  std::vector<std::string> honest = {"HOSP_001", "HOSP_002", "HOSP_003", "HOSP_004"};
+  std::vector<std::string> honest = {"HOSP_001", "HOSP_002", "HOSP_003",
+                                     "HOSP_004"};
   for (const auto& id : honest) cluster.StartSite(id);
   cluster.ApproveAll(honest);
   // MALLORY registers by saying hello once, then gets approved.
@@ -130,7 +144,11 @@ TEST(RefusalIntegrationTest, GarbledFramesDoNotDisturbAnHonestRound) {
   std::atomic<bool> stop{false};
   int sent = 0;
   std::thread attacker([&] { sent = GarbleLoop(cluster, stop); });
-  ASSERT_TRUE(WaitUntil([&] { return cluster.Ctl({"sites", "approve", "MALLORY"}).exit_code == 0; }, 30s));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return cluster.Ctl({"sites", "approve", "MALLORY"}).exit_code == 0;
+      },
+      30s));
 
   auto rounds = cluster.RunRounds(3, 180s);
   stop = true;
@@ -139,13 +157,16 @@ TEST(RefusalIntegrationTest, GarbledFramesDoNotDisturbAnHonestRound) {
   for (const auto& r : rounds) {
     EXPECT_EQ(r["status"], "completed") << r.dump();
     for (const auto& id : honest) {
-      EXPECT_NE(std::find(r["contributors"].begin(), r["contributors"].end(), id),
-                r["contributors"].end()) << id << " missing from round " << r["round_id"];
+      EXPECT_NE(
+          std::find(r["contributors"].begin(), r["contributors"].end(), id),
+          r["contributors"].end())
+          << id << " missing from round " << r["round_id"];
     }
   }
   EXPECT_GT(sent, 1000) << "the attacker should have sent thousands of frames";
   EXPECT_TRUE(cluster.coordinator()->Running());
-  EXPECT_NE(cluster.coordinator()->Log().find("malformed frame"), std::string::npos);
+  EXPECT_NE(cluster.coordinator()->Log().find("malformed frame"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -2,12 +2,12 @@
 // mutual TLS 1.3, with real SQLite and real crypto.
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <signal.h>
 #include <thread>
 
 #include "common/sqlite_db.h"
@@ -56,21 +56,27 @@ std::vector<std::string> SiteIds(int n) {
 
 std::set<std::string> Names(const nlohmann::json& list) {
   std::set<std::string> out;
-  for (const auto& v : list) out.insert(v.is_object() ? v["site_id"].get<std::string>() : v.get<std::string>());
+  for (const auto& v : list)
+    out.insert(v.is_object() ? v["site_id"].get<std::string>()
+                             : v.get<std::string>());
   return out;
 }
 
 class RoundIntegrationTest : public ::testing::Test {
  protected:
-  void StartFederation(int n, const std::map<std::string, std::vector<std::string>>& extra = {}) {
+  void StartFederation(
+      int n,
+      const std::map<std::string, std::vector<std::string>>& extra = {}) {
     cluster_.StartCoordinator("min_sites = 3");
     fs::create_directories(cluster_.Path("deltas"));
     ids_ = SiteIds(n);
     for (const auto& id : ids_) {
       SiteOptions options;
-      options.extra_args = {"--test-expose-deltas", cluster_.Path("deltas/" + id)};
+      options.extra_args = {"--test-expose-deltas",
+                            cluster_.Path("deltas/" + id)};
       if (extra.count(id)) {
-        options.extra_args.insert(options.extra_args.end(), extra.at(id).begin(), extra.at(id).end());
+        options.extra_args.insert(options.extra_args.end(),
+                                  extra.at(id).begin(), extra.at(id).end());
       }
       fs::create_directories(cluster_.Path("deltas/" + id));
       cluster_.StartSite(id, options);
@@ -80,8 +86,9 @@ class RoundIntegrationTest : public ::testing::Test {
 
   // The secure sum must equal the plaintext weighted mean of the deltas of
   // the sites that contributed, within the quantization bound.
-  void ExpectModelMovedByMeanOf(const StoredModel& before, const StoredModel& after,
-                                int64_t round_id, const std::set<std::string>& contributors) {
+  void ExpectModelMovedByMeanOf(const StoredModel& before,
+                                const StoredModel& after, int64_t round_id,
+                                const std::set<std::string>& contributors) {
     std::vector<double> sum(before.parameters.size(), 0.0);
     double weight = 0;
     auto sites = cluster_.Ctl({"sites", "list"}).Json()["sites"];
@@ -91,7 +98,8 @@ class RoundIntegrationTest : public ::testing::Test {
       std::string id = s["site_id"];
       if (!contributors.count(id)) continue;
       weight += s["num_samples"].get<double>() / total_samples;
-      auto delta = ReadDelta(cluster_.Path("deltas/" + id + "/round-" + std::to_string(round_id) + ".f32"));
+      auto delta = ReadDelta(cluster_.Path("deltas/" + id + "/round-" +
+                                           std::to_string(round_id) + ".f32"));
       ASSERT_EQ(delta.size(), sum.size()) << id;
       for (size_t i = 0; i < sum.size(); ++i) sum[i] += delta[i];
     }
@@ -117,9 +125,11 @@ TEST_F(RoundIntegrationTest, FiveSitesSecureSumEqualsPlaintextWeightedMean) {
   StoredModel after = LatestModel(cluster_);
   EXPECT_EQ(after.parent_version, before.version_id);
   EXPECT_EQ(after.version_id, rounds[0]["model_version"]);
-  ExpectModelMovedByMeanOf(before, after, rounds[0]["round_id"], Names(rounds[0]["contributors"]));
+  ExpectModelMovedByMeanOf(before, after, rounds[0]["round_id"],
+                           Names(rounds[0]["contributors"]));
   // No site's plain delta ever reaches the coordinator's log.
-  EXPECT_EQ(cluster_.coordinator()->Log().find("masked_input:"), std::string::npos);
+  EXPECT_EQ(cluster_.coordinator()->Log().find("masked_input:"),
+            std::string::npos);
 }
 
 TEST_F(RoundIntegrationTest, OneDropoutAfterShareKeysIsRecovered) {
@@ -127,10 +137,12 @@ TEST_F(RoundIntegrationTest, OneDropoutAfterShareKeysIsRecovered) {
   StoredModel before = LatestModel(cluster_);
   auto rounds = cluster_.RunRounds(1, 120s);
   ASSERT_EQ(rounds[0]["status"], "completed") << rounds[0].dump();
-  EXPECT_EQ(Names(rounds[0]["contributors"]),
-            (std::set<std::string>{"HOSP_001", "HOSP_002", "HOSP_004", "HOSP_005"}));
+  EXPECT_EQ(
+      Names(rounds[0]["contributors"]),
+      (std::set<std::string>{"HOSP_001", "HOSP_002", "HOSP_004", "HOSP_005"}));
   EXPECT_EQ(Names(rounds[0]["dropped"]), (std::set<std::string>{"HOSP_003"}));
-  ExpectModelMovedByMeanOf(before, LatestModel(cluster_), 1, Names(rounds[0]["contributors"]));
+  ExpectModelMovedByMeanOf(before, LatestModel(cluster_), 1,
+                           Names(rounds[0]["contributors"]));
 }
 
 TEST_F(RoundIntegrationTest, TwoDropoutsAfterShareKeysAreRecovered) {
@@ -139,8 +151,10 @@ TEST_F(RoundIntegrationTest, TwoDropoutsAfterShareKeysAreRecovered) {
   StoredModel before = LatestModel(cluster_);
   auto rounds = cluster_.RunRounds(1, 120s);
   ASSERT_EQ(rounds[0]["status"], "completed") << rounds[0].dump();
-  EXPECT_EQ(Names(rounds[0]["dropped"]), (std::set<std::string>{"HOSP_002", "HOSP_005"}));
-  ExpectModelMovedByMeanOf(before, LatestModel(cluster_), 1, Names(rounds[0]["contributors"]));
+  EXPECT_EQ(Names(rounds[0]["dropped"]),
+            (std::set<std::string>{"HOSP_002", "HOSP_005"}));
+  ExpectModelMovedByMeanOf(before, LatestModel(cluster_), 1,
+                           Names(rounds[0]["contributors"]));
 }
 
 TEST_F(RoundIntegrationTest, DropoutsBelowThresholdAbortWithNoModelChange) {
@@ -150,7 +164,8 @@ TEST_F(RoundIntegrationTest, DropoutsBelowThresholdAbortWithNoModelChange) {
   StoredModel before = LatestModel(cluster_);
   auto rounds = cluster_.RunRounds(1, 120s);
   ASSERT_EQ(rounds[0]["status"], "aborted") << rounds[0].dump();
-  EXPECT_NE(rounds[0]["abort_reason"].get<std::string>().find("threshold 3"), std::string::npos)
+  EXPECT_NE(rounds[0]["abort_reason"].get<std::string>().find("threshold 3"),
+            std::string::npos)
       << rounds[0]["abort_reason"];
   StoredModel after = LatestModel(cluster_);
   EXPECT_EQ(after.version_id, before.version_id);
@@ -179,11 +194,13 @@ TEST_F(RoundIntegrationTest, RoundInFlightAtCrashIsAbortedOnRestart) {
   StartFederation(3);
   StoredModel before = LatestModel(cluster_);
   // A frozen site keeps its connection open but never answers, so the round
-  // waits for its advertise-keys deadline (10 s): the crash lands in that window.
+  // waits for its advertise-keys deadline (10 s): the crash lands in that
+  // window.
   kill(cluster_.site("HOSP_003")->pid(), SIGSTOP);
   ASSERT_EQ(cluster_.Ctl({"round", "start"}).exit_code, 0);
   std::this_thread::sleep_for(1s);
-  EXPECT_EQ(cluster_.Ctl({"round", "status"}).Json()["round"]["stage"], "advertise_keys");
+  EXPECT_EQ(cluster_.Ctl({"round", "status"}).Json()["round"]["stage"],
+            "advertise_keys");
   cluster_.StopCoordinator(SIGKILL);
   kill(cluster_.site("HOSP_003")->pid(), SIGCONT);
 
@@ -202,7 +219,8 @@ TEST_F(RoundIntegrationTest, StartRefusedWithTooFewActiveSites) {
   cluster_.ApproveAll({"HOSP_001", "HOSP_002"});
   auto r = cluster_.Ctl({"round", "start"});
   EXPECT_EQ(r.exit_code, 3);
-  EXPECT_NE(r.error.find("Insufficient active sites: 2 < 3"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("Insufficient active sites: 2 < 3"), std::string::npos)
+      << r.error;
 }
 
 }  // namespace
