@@ -43,7 +43,9 @@ namespace protocol = cls::protocol;
 using Clock = std::chrono::steady_clock;
 using json = nlohmann::ordered_json;
 
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double Seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 template <typename F>
 auto Timed(double& acc, F&& f) {
@@ -75,7 +77,8 @@ class Network final : public RoundSender {
   void Send(const std::string& site_id, protocol::Message message) override {
     inbox[site_id].push_back(std::move(message));
   }
-  void Disconnect(const std::string& site_id, std::string_view reason) override {
+  void Disconnect(const std::string& site_id,
+                  std::string_view reason) override {
     Fail("coordinator disconnected " + site_id + ": " + std::string(reason));
   }
   std::map<std::string, std::deque<protocol::Message>> inbox;
@@ -97,7 +100,8 @@ struct RoundTimes {
   double sum_inputs_s = 0;
   double unmask_s = 0;
   std::vector<double> mask_s;  // per site
-  uint64_t bytes_per_site = 0;  // median over sites (all equal up to a few bytes)
+  uint64_t bytes_per_site =
+      0;  // median over sites (all equal up to a few bytes)
   uint64_t bytes_to_site = 0;
   uint64_t bytes_per_site_max = 0;
   uint64_t bytes_to_site_max = 0;
@@ -111,9 +115,12 @@ struct Options {
   int value_bits = 16;
 };
 
-uint64_t FrameBytes(const protocol::Message& m) { return protocol::EncodeFrame(m).size(); }
+uint64_t FrameBytes(const protocol::Message& m) {
+  return protocol::EncodeFrame(m).size();
+}
 
-RoundTimes RunRound(std::vector<Site>& sites, const Options& opt, uint64_t round_id) {
+RoundTimes RunRound(std::vector<Site>& sites, const Options& opt,
+                    uint64_t round_id) {
   Network net;
   RoundTimes times;
   for (auto& s : sites) {
@@ -164,16 +171,20 @@ RoundTimes RunRound(std::vector<Site>& sites, const Options& opt, uint64_t round
         moved = true;
         site.bytes_received += FrameBytes(m);
         if (const auto* a = std::get_if<protocol::RoundAnnounce>(&m)) {
-          auto client = Timed(times.round_s, [&] { return cls::site::SecAggClient::Start(*a); });
+          auto client = Timed(times.round_s, [&] {
+            return cls::site::SecAggClient::Start(*a);
+          });
           if (!client) Fail(site.id + " start: " + client.error().message);
           site.client = std::move(*client);
           // Weighting and quantization of the (already trained) delta.
           double q = 0;
-          std::vector<float> weighted = site.delta;  // the site weights in place
+          std::vector<float> weighted =
+              site.delta;  // the site weights in place
           site.quantized.resize(weighted.size());
           Timed(q, [&] {
             for (float& v : weighted) v *= static_cast<float>(a->weight);
-            cls::core::QuantizationSpec spec{a->clip, a->value_bits, a->ring_bits};
+            cls::core::QuantizationSpec spec{a->clip, a->value_bits,
+                                             a->ring_bits};
             std::mt19937_64 rng(std::hash<std::string>{}(site.id) ^ round_id);
             cls::core::Quantize(weighted, spec, rng, site.quantized);
           });
@@ -181,20 +192,23 @@ RoundTimes RunRound(std::vector<Site>& sites, const Options& opt, uint64_t round
           times.round_s += q;
           deliver(site, site.client->advertise_keys());
         } else if (const auto* d = std::get_if<protocol::KeyDirectory>(&m)) {
-          auto out = Timed(times.round_s, [&] { return site.client->OnKeyDirectory(*d); });
+          auto out = Timed(times.round_s,
+                           [&] { return site.client->OnKeyDirectory(*d); });
           if (!out) Fail(site.id + " key directory: " + out.error().message);
           deliver(site, *out);
         } else if (const auto* d = std::get_if<protocol::ShareDelivery>(&m)) {
           double t = 0;
           auto out = Timed(t, [&] {
-            return site.client->OnShareDelivery(*d, site.quantized, {0, 0, 0, 1});
+            return site.client->OnShareDelivery(*d, site.quantized,
+                                                {0, 0, 0, 1});
           });
           site.mask_s += t;
           times.round_s += t;
           if (!out) Fail(site.id + " share delivery: " + out.error().message);
           deliver(site, *out);
         } else if (const auto* r = std::get_if<protocol::UnmaskRequest>(&m)) {
-          auto out = Timed(times.round_s, [&] { return site.client->OnUnmaskRequest(*r); });
+          auto out = Timed(times.round_s,
+                           [&] { return site.client->OnUnmaskRequest(*r); });
           if (!out) Fail(site.id + " unmask request: " + out.error().message);
           deliver(site, *out);
         }
@@ -204,12 +218,14 @@ RoundTimes RunRound(std::vector<Site>& sites, const Options& opt, uint64_t round
   if (round.stage() != RoundStage::kCompleted) {
     Fail("round did not complete: " + round.abort_reason());
   }
-  if (round.outcome().contributors.size() != sites.size()) Fail("not every site contributed");
+  if (round.outcome().contributors.size() != sites.size())
+    Fail("not every site contributed");
   // Check the aggregate against the plaintext weighted mean (a wrong mask
   // would make the numbers meaningless).
   const auto& mean = round.outcome().mean_delta;
   const double step = 2.0 / ((1 << opt.value_bits) - 1);
-  for (size_t i = 0; i < mean.size(); i += std::max<size_t>(1, mean.size() / 1000)) {
+  for (size_t i = 0; i < mean.size();
+       i += std::max<size_t>(1, mean.size() / 1000)) {
     double expected = 0;
     for (const auto& s : sites) expected += s.weight * s.delta[i];
     if (std::abs(expected - mean[i]) > sites.size() * step + 1e-6) {
@@ -222,16 +238,20 @@ RoundTimes RunRound(std::vector<Site>& sites, const Options& opt, uint64_t round
     sent.push_back(static_cast<double>(s.bytes_sent));
     received.push_back(static_cast<double>(s.bytes_received));
     times.bytes_per_site_max = std::max(times.bytes_per_site_max, s.bytes_sent);
-    times.bytes_to_site_max = std::max(times.bytes_to_site_max, s.bytes_received);
+    times.bytes_to_site_max =
+        std::max(times.bytes_to_site_max, s.bytes_received);
   }
   times.bytes_per_site = static_cast<uint64_t>(Median(sent));
   times.bytes_to_site = static_cast<uint64_t>(Median(received));
   return times;
 }
 
-void Print(const std::string& name, json value, const std::string& unit, json params,
-           const char* peer = nullptr, double peer_value = 0) {
-  json j = {{"name", name}, {"value", std::move(value)}, {"unit", unit}, {"params", std::move(params)}};
+void Print(const std::string& name, json value, const std::string& unit,
+           json params, const char* peer = nullptr, double peer_value = 0) {
+  json j = {{"name", name},
+            {"value", std::move(value)},
+            {"unit", unit},
+            {"params", std::move(params)}};
   if (peer) {
     j["peer"] = peer;
     j["peer_value"] = peer_value;
@@ -253,14 +273,20 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     try {
-      if (a == "--sites") opt.sites = std::stoi(next());
-      else if (a == "--params") opt.params = std::stoul(next());
-      else if (a == "--rounds") opt.rounds = std::stoi(next());
-      else if (a == "--complete-graph-up-to") opt.complete_graph_up_to = std::stoul(next());
-      else if (a == "--value-bits") opt.value_bits = std::stoi(next());
+      if (a == "--sites")
+        opt.sites = std::stoi(next());
+      else if (a == "--params")
+        opt.params = std::stoul(next());
+      else if (a == "--rounds")
+        opt.rounds = std::stoi(next());
+      else if (a == "--complete-graph-up-to")
+        opt.complete_graph_up_to = std::stoul(next());
+      else if (a == "--value-bits")
+        opt.value_bits = std::stoi(next());
       else if (a == "-h" || a == "--help") {
-        std::printf("usage: secagg_bench [--sites N] [--params P] [--rounds R] "
-                    "[--complete-graph-up-to K] [--value-bits B]\n");
+        std::printf(
+            "usage: secagg_bench [--sites N] [--params P] [--rounds R] "
+            "[--complete-graph-up-to K] [--value-bits B]\n");
         return 0;
       } else {
         Fail("unknown argument " + a);
@@ -269,7 +295,8 @@ int main(int argc, char** argv) {
       Fail("bad value for " + a);
     }
   }
-  if (opt.sites < 2 || opt.params < 1 || opt.rounds < 1) Fail("need sites >= 2, params >= 1, rounds >= 1");
+  if (opt.sites < 2 || opt.params < 1 || opt.rounds < 1)
+    Fail("need sites >= 2, params >= 1, rounds >= 1");
 
   // Each site's "trained" delta: random, inside the clip range, L2 norm
   // irrelevant here (quantization clamps per coordinate).
@@ -299,7 +326,8 @@ int main(int argc, char** argv) {
   }
 
   const int ring_bits = *cls::core::RingBitsFor(opt.value_bits, opt.sites);
-  const bool complete = static_cast<size_t>(opt.sites) <= opt.complete_graph_up_to;
+  const bool complete =
+      static_cast<size_t>(opt.sites) <= opt.complete_graph_up_to;
   auto base = [&] {
     return json{{"sites", opt.sites},
                 {"parameters", opt.params},
@@ -319,20 +347,25 @@ int main(int argc, char** argv) {
     p["min"] = Round6(*std::min_element(all_mask.begin(), all_mask.end()));
     p["max"] = Round6(*std::max_element(all_mask.begin(), all_mask.end()));
     p["per_round_median"] = per_round(mask_median);
-    p["includes"] = "weighting+quantization of the delta, OnShareDelivery (self mask + pairwise masks)";
+    p["includes"] =
+        "weighting+quantization of the delta, OnShareDelivery (self mask + "
+        "pairwise masks)";
     Print("secagg.mask_s", Round6(Median(mask_median)), "s", p);
   }
   {
     json p = base();
     p["per_round"] = per_round(unmask_s);
     p["target"] = 0.3;
-    p["includes"] = "final UnmaskResponse OnMessage: reconstruct secrets, remove masks, dequantize";
+    p["includes"] =
+        "final UnmaskResponse OnMessage: reconstruct secrets, remove masks, "
+        "dequantize";
     Print("secagg.unmask_s", Round6(Median(unmask_s)), "s", p);
   }
   {
     json p = base();
     p["per_round"] = per_round(sum_s);
-    p["includes"] = "all MaskedInput OnMessage calls (check + add into the running sum)";
+    p["includes"] =
+        "all MaskedInput OnMessage calls (check + add into the running sum)";
     Print("secagg.sum_inputs_s", Round6(Median(sum_s)), "s", p);
   }
   {
@@ -344,13 +377,16 @@ int main(int argc, char** argv) {
   {
     json p = base();
     p["max"] = last.bytes_to_site_max;
-    p["messages"] = "round_announce, key_directory, share_delivery, unmask_request";
+    p["messages"] =
+        "round_announce, key_directory, share_delivery, unmask_request";
     Print("secagg.wire_bytes_to_site", last.bytes_to_site, "bytes", p);
   }
   {
     json p = base();
     p["per_round"] = per_round(round_s);
-    p["includes"] = "all protocol work of one round in one process, no network, no training";
+    p["includes"] =
+        "all protocol work of one round in one process, no network, no "
+        "training";
     Print("secagg.inprocess_round_s", Round6(Median(round_s)), "s", p);
   }
   {
@@ -371,9 +407,12 @@ int main(int argc, char** argv) {
       checksum += sum[rep % opt.params];
       reps.push_back(t);
     }
-    json p = {{"sites", opt.sites}, {"parameters", opt.params}, {"repetitions", 5},
+    json p = {{"sites", opt.sites},
+              {"parameters", opt.params},
+              {"repetitions", 5},
               {"checksum", checksum}};
-    Print("secagg.plain_sum_10x1M_s", Round6(Median(reps)), "s", p, "original guide target", 0.5);
+    Print("secagg.plain_sum_10x1M_s", Round6(Median(reps)), "s", p,
+          "original guide target", 0.5);
   }
   return 0;
 }

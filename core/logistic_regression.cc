@@ -55,11 +55,26 @@ Status LogisticRegression::SetParameters(std::span<const float> params) {
 double LogisticRegression::Train(const Eigen::MatrixXf& x,
                                  const Eigen::VectorXf& y,
                                  const TrainConfig& cfg) {
+  return Train(x, y, cfg, {});
+}
+
+double LogisticRegression::Train(const Eigen::MatrixXf& x,
+                                 const Eigen::VectorXf& y,
+                                 const TrainConfig& cfg,
+                                 std::span<const float> anchor) {
   assert(x.cols() == num_features_);
   assert(x.rows() == y.size());
-  if (x.cols() != num_features_ || x.rows() != y.size()) {
+  if (x.cols() != num_features_ || x.rows() != y.size() ||
+      (!anchor.empty() && anchor.size() != params_.size())) {
     return std::numeric_limits<double>::quiet_NaN();
   }
+  const float mu = static_cast<float>(cfg.proximal_mu);
+  const bool proximal = mu > 0.0f;
+  // Copied: the anchor may alias params_ (or be empty: the starting point).
+  const std::vector<float> anchor_copy =
+      !proximal        ? std::vector<float>{}
+      : anchor.empty() ? params_
+                       : std::vector<float>(anchor.begin(), anchor.end());
   const Eigen::Index n = x.rows();
   if (n == 0) return 0.0;
   const Eigen::Index d = num_features_;
@@ -94,9 +109,13 @@ double LogisticRegression::Train(const Eigen::MatrixXf& x,
       loss_sum += SumLogLoss(z, ys);
       const Eigen::VectorXf residual = (Sigmoid(z) - ys).matrix();  // p - y
       const float inv_b = 1.0f / static_cast<float>(b);
-      const Eigen::VectorXf grad_w =
-          (xs.transpose() * residual) * inv_b + l2 * w;
-      const float grad_b = residual.sum() * inv_b;
+      Eigen::VectorXf grad_w = (xs.transpose() * residual) * inv_b + l2 * w;
+      float grad_b = residual.sum() * inv_b;
+      if (proximal) {
+        const Eigen::Map<const Eigen::VectorXf> anchor_w(anchor_copy.data(), d);
+        grad_w += mu * (w - anchor_w);
+        grad_b += mu * (bias - anchor_copy[static_cast<size_t>(d)]);
+      }
       w -= lr * grad_w;
       bias -= lr * grad_b;
     }

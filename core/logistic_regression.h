@@ -16,6 +16,10 @@ struct TrainConfig {
   double learning_rate = 0.1;
   double l2 = 1e-4;
   uint64_t seed = 1;
+  // FedProx: adds (mu/2)|theta - anchor|^2 over all parameters (bias
+  // included) to the loss, pulling local training towards the anchor (the
+  // global model the round started from). 0 = plain SGD (FedAvg).
+  double proximal_mu = 0.0;
 };
 
 // Binary logistic regression. Parameters are one flat float vector:
@@ -36,6 +40,11 @@ class LogisticRegression {
   // last epoch.
   double Train(const Eigen::MatrixXf& x, const Eigen::VectorXf& y,
                const TrainConfig& cfg);
+  // The same with the FedProx term anchored at `anchor` (num_parameters()
+  // values; an empty span anchors at the parameters training starts from).
+  // The returned loss excludes the proximal term. NaN on a size mismatch.
+  double Train(const Eigen::MatrixXf& x, const Eigen::VectorXf& y,
+               const TrainConfig& cfg, std::span<const float> anchor);
 
   Eigen::VectorXf PredictProbability(const Eigen::MatrixXf& x) const;
 

@@ -140,6 +140,65 @@ TEST(LogisticRegressionTest, L2ShrinksWeightsButNotTheBias) {
   EXPECT_FLOAT_EQ(p[2], 0.1f * 0.5f);  // bias: lr * (y - 0.5), no decay
 }
 
+TEST(LogisticRegressionTest, ProximalTermPullsTowardsTheAnchor) {
+  // All-zero features: only the bias gradient, L2 and the FedProx term act.
+  Eigen::MatrixXf x = Eigen::MatrixXf::Zero(4, 2);
+  Eigen::VectorXf y(4);
+  y << 1, 1, 1, 1;
+  const std::vector<float> start{1.0f, -2.0f, 0.0f};
+  const std::vector<float> anchor{2.0f, 2.0f, 1.0f};
+  const TrainConfig cfg{.epochs = 1,
+                        .batch_size = 4,
+                        .learning_rate = 0.1,
+                        .l2 = 0.0,
+                        .proximal_mu = 0.5};
+  LogisticRegression model(2);
+  ASSERT_TRUE(model.SetParameters(start).has_value());
+  EXPECT_TRUE(std::isfinite(model.Train(x, y, cfg, anchor)));
+  auto p = model.parameters();
+  EXPECT_FLOAT_EQ(p[0], 1.0f - 0.1f * 0.5f * (1.0f - 2.0f));
+  EXPECT_FLOAT_EQ(p[1], -2.0f - 0.1f * 0.5f * (-2.0f - 2.0f));
+  // Bias: log-loss gradient (0.5 - 1) plus mu (0 - 1).
+  EXPECT_FLOAT_EQ(p[2], -0.1f * (-0.5f + 0.5f * (0.0f - 1.0f)));
+
+  // No anchor: anchored at the starting point, so the first step is plain
+  // SGD and the weights (no data gradient, no L2) stay put.
+  LogisticRegression self_anchored(2);
+  ASSERT_TRUE(self_anchored.SetParameters(start).has_value());
+  self_anchored.Train(x, y, cfg);
+  EXPECT_FLOAT_EQ(self_anchored.parameters()[0], 1.0f);
+  EXPECT_FLOAT_EQ(self_anchored.parameters()[1], -2.0f);
+
+  // mu = 0 ignores the anchor: identical to the three-argument Train.
+  Eigen::MatrixXf xs;
+  Eigen::VectorXf ys;
+  MakeSeparable(200, 2, 5, xs, ys);
+  LogisticRegression a(2), b(2);
+  const TrainConfig plain{.epochs = 2, .batch_size = 16, .seed = 4};
+  a.Train(xs, ys, plain);
+  b.Train(xs, ys, plain, anchor);
+  EXPECT_TRUE(std::equal(a.parameters().begin(), a.parameters().end(),
+                         b.parameters().begin()));
+
+  // A strong pull keeps the model closer to the anchor than without it.
+  LogisticRegression free_model(2), prox_model(2);
+  TrainConfig prox = plain;
+  prox.proximal_mu = 5.0;
+  free_model.Train(xs, ys, plain);
+  prox_model.Train(xs, ys, prox, std::vector<float>(3, 0.0f));
+  const auto norm = [](std::span<const float> v) {
+    double s = 0;
+    for (float f : v) s += double{f} * f;
+    return s;
+  };
+  EXPECT_LT(norm(prox_model.parameters()), norm(free_model.parameters()));
+
+  // A wrong-sized anchor is refused and leaves the model unchanged.
+  LogisticRegression wrong(2);
+  EXPECT_TRUE(std::isnan(wrong.Train(xs, ys, prox, std::vector<float>(2))));
+  for (float v : wrong.parameters()) EXPECT_EQ(v, 0.0f);
+}
+
 TEST(LogisticRegressionTest, SetParametersRejectsALengthMismatch) {
   LogisticRegression model(13);
   std::vector<float> wrong(12, 0.5f);

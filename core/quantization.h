@@ -15,9 +15,9 @@ namespace cls::core {
 // so q is in [0, L] and E[q] is exact (unbiased). A sum of n such vectors is
 // at most n L, so it cannot wrap when ring_bits >= value_bits + ceil(log2 n).
 struct QuantizationSpec {
-  double clip = 1.0;   // per-coordinate range bound (the L2 clip bound C)
-  int value_bits = 16; // resolution of one site's value
-  int ring_bits = 32;  // modulus of the masked arithmetic, <= 32
+  double clip = 1.0;    // per-coordinate range bound (the L2 clip bound C)
+  int value_bits = 16;  // resolution of one site's value
+  int ring_bits = 32;   // modulus of the masked arithmetic, <= 32
 
   double Step() const;  // 2 clip / L: the quantization step
 };

@@ -103,6 +103,26 @@ if want inprocess; then
   log "in-process secure aggregation: secagg_bench ${INPROC_ARGS[*]}"
   "$BIN/secagg_bench" "${INPROC_ARGS[@]}"
 fi
+# ---------------------------------------------------------------- online learning
+# bench/online_bench: one IncrementalUpdate of 1,000 x 100 (batch 32), median
+# of 50 runs -> online.update_1000x100_ms, with sklearn's partial_fit as peer.
+if want inprocess && [[ -x $BIN/online_bench ]]; then
+  log "online learning: online_bench"
+  "$BIN/online_bench"
+fi
+# ---------------------------------------------------------------- heart disease
+# bench/heart_eval: held-out accuracy / AUC on the UCI heart-disease sites for
+# local-only, FedAvg, FedProx and pooled training (in-process simulation)
+# -> heart.acc.* and heart.auc.* (see docs/evaluation.md).
+HEART_DATA="${CLS_HEART_DATA:-$REPO/../shared/data/heart-disease}"
+if want inprocess && [[ -x $BIN/heart_eval ]]; then
+  if [[ -f $HEART_DATA/cleveland.csv ]]; then
+    log "heart disease evaluation: heart_eval --data $HEART_DATA"
+    "$BIN/heart_eval" --data "$HEART_DATA"
+  else
+    log "heart disease data not found in $HEART_DATA; heart_eval skipped"
+  fi
+fi
 want secagg || want sites100 || exit 0
 
 # ---------------------------------------------------------------- real daemons

@@ -1,0 +1,242 @@
+#include "core/mlp.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <numbers>
+#include <numeric>
+#include <random>
+#include <string>
+
+#include "core/shuffle.h"
+#include "core/softmax_regression.h"
+
+namespace cls::core {
+namespace {
+
+using RowMajorMatrixXf =
+    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// Box-Muller on raw mt19937_64 output: reproducible across standard
+// libraries, unlike std::normal_distribution.
+double StandardNormal(std::mt19937_64& rng) {
+  constexpr double kScale = 1.0 / 9007199254740992.0;                 // 2^-53
+  const double u1 = static_cast<double>((rng() >> 11) + 1) * kScale;  // (0, 1]
+  const double u2 = static_cast<double>(rng() >> 11) * kScale;        // [0, 1)
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
+}
+
+Eigen::ArrayXXf Sigmoid(const Eigen::ArrayXXf& z) {
+  const Eigen::ArrayXXf e = (-z.abs()).exp();
+  const Eigen::ArrayXXf inv = 1.0f / (1.0f + e);
+  return (z >= 0.0f).select(inv, e * inv);
+}
+
+}  // namespace
+
+Result<Mlp> Mlp::Create(const MlpSpec& spec, uint64_t seed) {
+  if (spec.num_features < 1) {
+    return InvalidArgument("mlp: needs >= 1 feature");
+  }
+  if (spec.hidden.empty() || spec.hidden.size() > 2) {
+    return InvalidArgument("mlp: " + std::to_string(spec.hidden.size()) +
+                           " hidden layers, supported 1 or 2");
+  }
+  for (int width : spec.hidden) {
+    if (width < 1)
+      return InvalidArgument("mlp: hidden layer width must be >= 1");
+  }
+  if (spec.num_classes < 2) {
+    return InvalidArgument("mlp: needs >= 2 classes, got " +
+                           std::to_string(spec.num_classes));
+  }
+  std::vector<ParameterBlock> blocks;
+  int in = spec.num_features;
+  const int outputs = spec.num_classes == 2 ? 1 : spec.num_classes;
+  for (size_t l = 0; l <= spec.hidden.size(); ++l) {
+    const int out = l < spec.hidden.size() ? spec.hidden[l] : outputs;
+    const std::string index = std::to_string(l + 1);
+    blocks.push_back(ParameterBlock::Matrix("w" + index, in, out));
+    blocks.push_back(ParameterBlock::Vector("b" + index, out));
+    in = out;
+  }
+  Mlp mlp(spec, ParameterLayout("mlp", std::move(blocks)));
+  std::mt19937_64 rng(seed);
+  for (size_t l = 0; l < mlp.layout_.blocks().size(); l += 2) {
+    const ParameterBlock& w = mlp.layout_.blocks()[l];
+    const double sd = std::sqrt(2.0 / static_cast<double>(w.rows));
+    float* data = mlp.params_.data() + mlp.layout_.Offset(l);
+    for (size_t i = 0; i < w.size(); ++i) {
+      data[i] = static_cast<float>(sd * StandardNormal(rng));
+    }
+  }
+  return mlp;
+}
+
+Mlp::Mlp(const MlpSpec& spec, ParameterLayout layout)
+    : spec_(spec),
+      layout_(std::move(layout)),
+      params_(layout_.total_size(), 0.0f) {}
+
+Status Mlp::SetParameters(std::span<const float> params) {
+  if (auto s = layout_.Check(params); !s) return s;
+  std::copy(params.begin(), params.end(), params_.begin());
+  return {};
+}
+
+Eigen::MatrixXf Mlp::OutputLogits(const Eigen::MatrixXf& x) const {
+  Eigen::MatrixXf a = x;
+  for (int l = 0; l < num_layers(); ++l) {
+    const ParameterBlock& wb = layout_.blocks()[2 * l];
+    const Eigen::Map<const RowMajorMatrixXf> w(
+        params_.data() + layout_.Offset(2 * l), wb.rows, wb.cols);
+    const Eigen::Map<const Eigen::RowVectorXf> b(
+        params_.data() + layout_.Offset(2 * l + 1), wb.cols);
+    Eigen::MatrixXf z = a * w;
+    z.rowwise() += b;
+    a = l + 1 < num_layers() ? Eigen::MatrixXf(z.cwiseMax(0.0f)) : z;
+  }
+  return a;
+}
+
+double Mlp::BatchGradient(const Eigen::MatrixXf& x, const int* labels, float l2,
+                          float* grad) const {
+  const Eigen::Index n = x.rows();
+  const int layers = num_layers();
+  // acts[l] is the input of layer l; acts[0] = x.
+  std::vector<Eigen::MatrixXf> acts;
+  acts.reserve(static_cast<size_t>(layers));
+  acts.push_back(x);
+  Eigen::MatrixXf z;
+  for (int l = 0; l < layers; ++l) {
+    const ParameterBlock& wb = layout_.blocks()[2 * l];
+    const Eigen::Map<const RowMajorMatrixXf> w(
+        params_.data() + layout_.Offset(2 * l), wb.rows, wb.cols);
+    const Eigen::Map<const Eigen::RowVectorXf> b(
+        params_.data() + layout_.Offset(2 * l + 1), wb.cols);
+    z = acts.back() * w;
+    z.rowwise() += b;
+    if (l + 1 < layers) acts.push_back(z.cwiseMax(0.0f));
+  }
+
+  // Output layer: dz = (p - y) for both sigmoid and softmax cross-entropy.
+  double loss = 0.0;
+  Eigen::MatrixXf dz;
+  if (spec_.num_classes == 2) {
+    Eigen::ArrayXf y(n);
+    for (Eigen::Index i = 0; i < n; ++i) y(i) = static_cast<float>(labels[i]);
+    const Eigen::ArrayXf zc = z.col(0).array();
+    loss = (zc.max(0.0f) + (-zc.abs()).exp().log1p() - y * zc)
+               .cast<double>()
+               .sum();
+    dz = (Sigmoid(z.array()).col(0) - y).matrix();
+  } else {
+    const Eigen::MatrixXf log_p = LogSoftmax(z);
+    dz = log_p.array().exp().matrix();
+    for (Eigen::Index i = 0; i < n; ++i) {
+      loss -= static_cast<double>(log_p(i, labels[i]));
+      dz(i, labels[i]) -= 1.0f;
+    }
+  }
+  dz /= static_cast<float>(std::max<Eigen::Index>(n, 1));
+
+  for (int l = layers - 1; l >= 0; --l) {
+    const ParameterBlock& wb = layout_.blocks()[2 * l];
+    const Eigen::Map<const RowMajorMatrixXf> w(
+        params_.data() + layout_.Offset(2 * l), wb.rows, wb.cols);
+    Eigen::Map<RowMajorMatrixXf> gw(grad + layout_.Offset(2 * l), wb.rows,
+                                    wb.cols);
+    Eigen::Map<Eigen::RowVectorXf> gb(grad + layout_.Offset(2 * l + 1),
+                                      wb.cols);
+    const Eigen::MatrixXf& a = acts[static_cast<size_t>(l)];
+    gw.noalias() = a.transpose() * dz;
+    gw += l2 * w;
+    gb = dz.colwise().sum();
+    if (l > 0) {
+      // a = relu(z_prev), so relu'(z_prev) = (a > 0).
+      dz = ((dz * w.transpose()).array() * (a.array() > 0.0f).cast<float>())
+               .matrix();
+    }
+  }
+  return loss;
+}
+
+Result<double> Mlp::LossAndGradient(const Eigen::MatrixXf& x,
+                                    const Eigen::VectorXi& labels, double l2,
+                                    std::span<float> grad) const {
+  if (auto s = CheckClassificationData(x, labels, spec_.num_features,
+                                       spec_.num_classes);
+      !s) {
+    return std::unexpected(s.error());
+  }
+  if (grad.size() != params_.size()) {
+    return InvalidArgument("mlp: gradient buffer of " +
+                           std::to_string(grad.size()) + " values, needs " +
+                           std::to_string(params_.size()));
+  }
+  const double data_loss =
+      BatchGradient(x, labels.data(), static_cast<float>(l2), grad.data());
+  double weight_norm = 0.0;
+  for (size_t l = 0; l < layout_.blocks().size(); l += 2) {
+    const float* w = params_.data() + layout_.Offset(l);
+    for (size_t i = 0; i < layout_.blocks()[l].size(); ++i) {
+      weight_norm += static_cast<double>(w[i]) * w[i];
+    }
+  }
+  const double n = static_cast<double>(std::max<Eigen::Index>(x.rows(), 1));
+  return data_loss / n + 0.5 * l2 * weight_norm;
+}
+
+Result<double> Mlp::Train(const Eigen::MatrixXf& x,
+                          const Eigen::VectorXi& labels,
+                          const TrainConfig& cfg) {
+  if (auto s = CheckClassificationData(x, labels, spec_.num_features,
+                                       spec_.num_classes);
+      !s) {
+    return std::unexpected(s.error());
+  }
+  const Eigen::Index n = x.rows();
+  if (n == 0) return 0.0;
+  const Eigen::Index batch =
+      cfg.batch_size <= 0 ? n : std::min<Eigen::Index>(cfg.batch_size, n);
+  const float lr = static_cast<float>(cfg.learning_rate);
+  const float l2 = static_cast<float>(cfg.l2);
+
+  std::mt19937_64 rng(cfg.seed);
+  std::vector<Eigen::Index> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), Eigen::Index{0});
+  std::vector<float> grad(params_.size());
+  Eigen::MatrixXf xb(batch, x.cols());
+  std::vector<int> yb(static_cast<size_t>(batch));
+  double last_epoch_loss = 0.0;
+  for (int epoch = 0; epoch < cfg.epochs; ++epoch) {
+    Shuffle(order, rng);
+    double loss_sum = 0.0;
+    for (Eigen::Index start = 0; start < n; start += batch) {
+      const Eigen::Index bs = std::min(batch, n - start);
+      if (xb.rows() != bs) xb.resize(bs, x.cols());
+      for (Eigen::Index i = 0; i < bs; ++i) {
+        const Eigen::Index r = order[static_cast<size_t>(start + i)];
+        xb.row(i) = x.row(r);
+        yb[static_cast<size_t>(i)] = labels(r);
+      }
+      loss_sum += BatchGradient(xb, yb.data(), l2, grad.data());
+      for (size_t i = 0; i < params_.size(); ++i) params_[i] -= lr * grad[i];
+    }
+    last_epoch_loss = loss_sum / static_cast<double>(n);
+  }
+  if (cfg.epochs <= 0) {
+    last_epoch_loss = BatchGradient(x, labels.data(), 0.0f, grad.data()) /
+                      static_cast<double>(n);
+  }
+  return last_epoch_loss;
+}
+
+Eigen::MatrixXf Mlp::PredictProbability(const Eigen::MatrixXf& x) const {
+  assert(x.cols() == spec_.num_features);
+  const Eigen::MatrixXf z = OutputLogits(x);
+  if (spec_.num_classes == 2) return Sigmoid(z.array()).matrix();
+  return LogSoftmax(z).array().exp().matrix();
+}
+
+}  // namespace cls::core

@@ -1,0 +1,125 @@
+#ifndef CLS_CORE_ONLINE_LEARNING_H_
+#define CLS_CORE_ONLINE_LEARNING_H_
+
+#include <Eigen/Dense>
+#include <cstdint>
+#include <deque>
+#include <random>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/error.h"
+#include "core/elastic_anchor.h"
+#include "core/logistic_regression.h"
+#include "core/reservoir.h"
+
+namespace cls::core {
+
+struct OnlineLearningConfig {
+  double learning_rate = 0.001;  // the user guide's default
+  int batch_size = 32;
+  // In [0, 1): memory of the elastic anchor (see ElasticAnchor for lambda).
+  double retention_rate = 0.9;
+  double elastic_strength = 1.0;  // lambda = strength * r / (1 - r)
+  int epochs_per_update = 1;
+  double l2 = 0.0;
+  // Rolling holdout: the last N labelled examples seen before an update.
+  int holdout_size = 200;
+  // Rehearsal: examples drawn from the reservoir into each update.
+  int reservoir_capacity = 1000;
+  int rehearsal_samples = 0;
+  // Mann-Kendall over the last N validation accuracies (O(N^2)).
+  int trend_window = 100;
+  uint64_t seed = 1;
+};
+
+// The result of one IncrementalUpdate.
+struct TrainingUpdate {
+  std::string update_id;  // "upd_000001", "upd_000002", ...
+  // Mean log loss over the training examples (new + rehearsal) of the last
+  // epoch, each taken just before its mini-batch step; the elastic penalty
+  // is not included.
+  double training_loss = 0;
+  // Prequential: the new batch scored by the model BEFORE it learns from it.
+  double validation_accuracy = 0;
+  double precision = 0;
+  double recall = 0;
+  double f1 = 0;
+  // The updated model on the rolling holdout (examples from earlier updates,
+  // already learned from: this tracks retention of recent data, not
+  // generalisation; the prequential figures are the unbiased ones).
+  // 0 with holdout_count 0 on the first update.
+  double holdout_accuracy = 0;
+  int64_t holdout_count = 0;
+  int64_t new_samples = 0;
+  int64_t rehearsal_samples = 0;
+  std::string timestamp;  // ISO 8601 UTC, e.g. "2026-11-27T06:50:35.123Z"
+};
+
+struct UpdateStatistics {
+  int64_t total_updates = 0;
+  int64_t total_samples_processed = 0;    // new samples, rehearsal excluded
+  double average_loss = 0;                // mean training_loss over updates
+  double latest_accuracy = 0;             // last validation_accuracy
+  std::string accuracy_trend = "stable";  // Mann-Kendall, alpha 0.05
+  double trend_p_value = 1.0;
+};
+
+// Incremental (online) training of a binary logistic regression as labelled
+// batches arrive: prequential validation, mini-batch SGD, an elastic anchor
+// against catastrophic forgetting and reservoir rehearsal.
+// Not thread-safe; owns its model, anchor and reservoir.
+class OnlineLearningSystem {
+ public:
+  // InvalidArgument on a bad config (named field) or feature count.
+  static Result<OnlineLearningSystem> Create(int num_features,
+                                             const OnlineLearningConfig& cfg);
+  static Result<OnlineLearningSystem> Create(const LogisticRegression& model,
+                                             const OnlineLearningConfig& cfg);
+
+  // Scores (x, y) with the current model, then trains on it (mixed with
+  // rehearsal examples) and records the update. InvalidArgument, with
+  // counts only, when rows != labels, the feature count is wrong, the batch
+  // is empty, a value is non-finite or a label is not 0/1; nothing changes
+  // then.
+  Result<TrainingUpdate> IncrementalUpdate(const Eigen::MatrixXf& x,
+                                           const Eigen::VectorXf& y);
+
+  // A model was deployed: the current parameters become params, anchored
+  // with the given diagonal Fisher (ElasticAnchor::Anchor).
+  Status Deploy(std::span<const float> params, std::span<const float> fisher);
+  // Anchors at the current parameters with the diagonal empirical Fisher
+  // computed on (x, y) (validated as for IncrementalUpdate).
+  Status AnchorToCurrent(const Eigen::MatrixXf& x, const Eigen::VectorXf& y);
+
+  UpdateStatistics GetUpdateStatistics() const;
+
+  const LogisticRegression& model() const { return model_; }
+  const ElasticAnchor& anchor() const { return anchor_; }
+  const Reservoir& reservoir() const { return reservoir_; }
+  const std::vector<TrainingUpdate>& history() const { return history_; }
+  const OnlineLearningConfig& config() const { return cfg_; }
+
+ private:
+  OnlineLearningSystem(const LogisticRegression& model,
+                       const OnlineLearningConfig& cfg);
+  Status ValidateBatch(const Eigen::MatrixXf& x,
+                       const Eigen::VectorXf& y) const;
+  // Mini-batch SGD over (x, y); returns the last epoch's mean loss.
+  double TrainEpochs(const Eigen::MatrixXf& x, const Eigen::VectorXf& y);
+
+  OnlineLearningConfig cfg_;
+  LogisticRegression model_;
+  ElasticAnchor anchor_;
+  Reservoir reservoir_;
+  std::mt19937_64 rng_;
+  std::deque<std::pair<Eigen::VectorXf, float>> holdout_;
+  std::vector<TrainingUpdate> history_;
+  int64_t total_samples_ = 0;
+};
+
+}  // namespace cls::core
+
+#endif  // CLS_CORE_ONLINE_LEARNING_H_

@@ -1,0 +1,157 @@
+#include "core/softmax_regression.h"
+
+#include <algorithm>
+#include <cassert>
+#include <numeric>
+#include <random>
+#include <string>
+
+#include "core/shuffle.h"
+
+namespace cls::core {
+namespace {
+
+using RowMajorMatrixXf =
+    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+}  // namespace
+
+Eigen::MatrixXf LogSoftmax(const Eigen::MatrixXf& logits) {
+  if (logits.cols() == 0) return logits;
+  const Eigen::VectorXf max = logits.rowwise().maxCoeff();
+  Eigen::MatrixXf shifted = logits.colwise() - max;
+  const Eigen::VectorXf log_sum =
+      shifted.array().exp().rowwise().sum().log().matrix();
+  shifted.colwise() -= log_sum;
+  return shifted;
+}
+
+Status CheckClassificationData(const Eigen::MatrixXf& x,
+                               const Eigen::VectorXi& labels, int features,
+                               int num_classes) {
+  if (x.cols() != features) {
+    return InvalidArgument("data: " + std::to_string(x.cols()) +
+                           " features, model expects " +
+                           std::to_string(features));
+  }
+  if (labels.size() != x.rows()) {
+    return InvalidArgument("data: " + std::to_string(labels.size()) +
+                           " labels for " + std::to_string(x.rows()) + " rows");
+  }
+  for (Eigen::Index i = 0; i < labels.size(); ++i) {
+    if (labels(i) < 0 || labels(i) >= num_classes) {
+      return InvalidArgument("data: label " + std::to_string(labels(i)) +
+                             " in row " + std::to_string(i) +
+                             " is outside [0, " + std::to_string(num_classes) +
+                             ")");
+    }
+  }
+  return {};
+}
+
+Result<SoftmaxRegression> SoftmaxRegression::Create(int num_features,
+                                                    int num_classes) {
+  if (num_features < 1 || num_classes < 2) {
+    return InvalidArgument(
+        "softmax regression: needs >= 1 feature and >= 2 "
+        "classes, got " +
+        std::to_string(num_features) + " and " + std::to_string(num_classes));
+  }
+  return SoftmaxRegression(num_features, num_classes);
+}
+
+SoftmaxRegression::SoftmaxRegression(int num_features, int num_classes)
+    : num_features_(num_features),
+      num_classes_(num_classes),
+      layout_("softmax",
+              {ParameterBlock::Matrix("w", num_features, num_classes),
+               ParameterBlock::Vector("b", num_classes)}),
+      params_(layout_.total_size(), 0.0f) {}
+
+Status SoftmaxRegression::SetParameters(std::span<const float> params) {
+  if (auto s = layout_.Check(params); !s) return s;
+  std::copy(params.begin(), params.end(), params_.begin());
+  return {};
+}
+
+Eigen::MatrixXf SoftmaxRegression::Logits(const Eigen::MatrixXf& x) const {
+  const Eigen::Map<const RowMajorMatrixXf> w(params_.data(), num_features_,
+                                             num_classes_);
+  const Eigen::Map<const Eigen::RowVectorXf> b(
+      params_.data() + layout_.Offset(1), num_classes_);
+  Eigen::MatrixXf z = x * w;
+  z.rowwise() += b;
+  return z;
+}
+
+Result<double> SoftmaxRegression::Train(const Eigen::MatrixXf& x,
+                                        const Eigen::VectorXi& labels,
+                                        const TrainConfig& cfg) {
+  if (auto s = CheckClassificationData(x, labels, num_features_, num_classes_);
+      !s) {
+    return std::unexpected(s.error());
+  }
+  const Eigen::Index n = x.rows();
+  if (n == 0) return 0.0;
+  const Eigen::Index d = num_features_;
+  const Eigen::Index k = num_classes_;
+  const Eigen::Index batch =
+      cfg.batch_size <= 0 ? n : std::min<Eigen::Index>(cfg.batch_size, n);
+  const float lr = static_cast<float>(cfg.learning_rate);
+  const float l2 = static_cast<float>(cfg.l2);
+
+  Eigen::Map<RowMajorMatrixXf> w(params_.data(), d, k);
+  Eigen::Map<Eigen::RowVectorXf> b(params_.data() + layout_.Offset(1), k);
+
+  std::mt19937_64 rng(cfg.seed);
+  std::vector<Eigen::Index> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), Eigen::Index{0});
+
+  Eigen::MatrixXf xb(batch, d);
+  std::vector<int> yb(static_cast<size_t>(batch));
+  double last_epoch_loss = 0.0;
+  for (int epoch = 0; epoch < cfg.epochs; ++epoch) {
+    Shuffle(order, rng);
+    double loss_sum = 0.0;
+    for (Eigen::Index start = 0; start < n; start += batch) {
+      const Eigen::Index bs = std::min(batch, n - start);
+      for (Eigen::Index i = 0; i < bs; ++i) {
+        const Eigen::Index r = order[static_cast<size_t>(start + i)];
+        xb.row(i) = x.row(r);
+        yb[static_cast<size_t>(i)] = labels(r);
+      }
+      const auto xs = xb.topRows(bs);
+      Eigen::MatrixXf z = xs * w;
+      z.rowwise() += b;
+      const Eigen::MatrixXf log_p = LogSoftmax(z);
+      Eigen::MatrixXf residual = log_p.array().exp().matrix();  // P - Y
+      for (Eigen::Index i = 0; i < bs; ++i) {
+        const int y = yb[static_cast<size_t>(i)];
+        loss_sum -= static_cast<double>(log_p(i, y));
+        residual(i, y) -= 1.0f;
+      }
+      const float inv_b = 1.0f / static_cast<float>(bs);
+      const Eigen::MatrixXf grad_w =
+          (xs.transpose() * residual) * inv_b + l2 * Eigen::MatrixXf(w);
+      const Eigen::RowVectorXf grad_b = residual.colwise().sum() * inv_b;
+      w -= lr * grad_w;
+      b -= lr * grad_b;
+    }
+    last_epoch_loss = loss_sum / static_cast<double>(n);
+  }
+  if (cfg.epochs <= 0) {
+    const Eigen::MatrixXf log_p = LogSoftmax(Logits(x));
+    double loss = 0.0;
+    for (Eigen::Index i = 0; i < n; ++i) loss -= log_p(i, labels(i));
+    last_epoch_loss = loss / static_cast<double>(n);
+  }
+  return last_epoch_loss;
+}
+
+Eigen::MatrixXf SoftmaxRegression::PredictProbability(
+    const Eigen::MatrixXf& x) const {
+  assert(x.cols() == num_features_);
+  return LogSoftmax(Logits(x)).array().exp().matrix();
+}
+
+}  // namespace cls::core
