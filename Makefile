@@ -26,7 +26,7 @@ demo: build
 
 bench: deps
 	@CLS_WITH_EXTRAS=1 scripts/install-deps.sh
-	@cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DCLS_BUILD_TESTS=OFF >/dev/null
+	@cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DCLS_BUILD_TESTS=OFF -DCLS_BUILD_BENCH=ON >/dev/null
 	@cmake --build build-release -j $(JOBS)
 	@mkdir -p $(BUILD)
 	@bash -o pipefail -c 'scripts/bench.sh build-release/bin | tee $(BUILD)/bench.jsonl'
