@@ -104,25 +104,13 @@ AdminServer::AdminServer(asio::io_context& io,
     : io_(io), tls_(std::move(tls)), api_(api), acceptor_(io) {}
 
 Result<uint16_t> AdminServer::Listen(const std::string& host, uint16_t port) {
-  auto bound = OpenAcceptor(acceptor_, host, port, "admin_listen");
-  if (!bound) return bound;
-  asio::co_spawn(io_, AcceptLoop(), asio::detached);
-  return bound;
-}
-
-asio::awaitable<void> AdminServer::AcceptLoop() {
-  while (acceptor_.is_open()) {
-    boost::system::error_code ec;
-    asio::ip::tcp::socket socket(io_);
-    co_await acceptor_.async_accept(socket,
-                                    asio::redirect_error(use_awaitable, ec));
-    if (ec) {
-      if (ec == asio::error::operation_aborted) co_return;
-      continue;
-    }
-    asio::co_spawn(io_, ServeConnection(Stream(std::move(socket), *tls_), api_),
-                   asio::detached);
-  }
+  return ListenAndAccept(
+      acceptor_, host, port, "admin_listen",
+      [this](asio::ip::tcp::socket socket) {
+        asio::co_spawn(io_,
+                       ServeConnection(Stream(std::move(socket), *tls_), api_),
+                       asio::detached);
+      });
 }
 
 }  // namespace cls::coordinator

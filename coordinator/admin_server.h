@@ -25,8 +25,6 @@ class AdminServer {
   Result<uint16_t> Listen(const std::string& host, uint16_t port);
 
  private:
-  boost::asio::awaitable<void> AcceptLoop();
-
   boost::asio::io_context& io_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
   AdminApi& api_;

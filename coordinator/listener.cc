@@ -1,7 +1,35 @@
 #include "coordinator/listener.h"
 
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 namespace cls::coordinator {
 namespace asio = boost::asio;
+
+namespace {
+
+asio::awaitable<void> AcceptLoop(
+    asio::ip::tcp::acceptor& acceptor,
+    std::function<void(asio::ip::tcp::socket)> serve) {
+  while (acceptor.is_open()) {
+    boost::system::error_code ec;
+    asio::ip::tcp::socket socket(acceptor.get_executor());
+    co_await acceptor.async_accept(
+        socket, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      spdlog::warn("accept: {}", ec.message());
+      continue;
+    }
+    serve(std::move(socket));
+  }
+}
+
+}  // namespace
 
 Result<uint16_t> OpenAcceptor(asio::ip::tcp::acceptor& acceptor,
                               const std::string& host, uint16_t port,
@@ -19,6 +47,16 @@ Result<uint16_t> OpenAcceptor(asio::ip::tcp::acceptor& acceptor,
                        std::to_string(port) + ": " + ec.message());
   }
   return acceptor.local_endpoint().port();
+}
+
+Result<uint16_t> ListenAndAccept(
+    asio::ip::tcp::acceptor& acceptor, const std::string& host, uint16_t port,
+    const std::string& what, std::function<void(asio::ip::tcp::socket)> serve) {
+  auto bound = OpenAcceptor(acceptor, host, port, what);
+  if (!bound) return bound;
+  asio::co_spawn(acceptor.get_executor(),
+                 AcceptLoop(acceptor, std::move(serve)), asio::detached);
+  return bound;
 }
 
 }  // namespace cls::coordinator

@@ -5,6 +5,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "common/error.h"
@@ -16,6 +17,14 @@ namespace cls::coordinator {
 Result<uint16_t> OpenAcceptor(boost::asio::ip::tcp::acceptor& acceptor,
                               const std::string& host, uint16_t port,
                               const std::string& what);
+
+// OpenAcceptor, then accepts connections until the acceptor closes, handing
+// each new socket to `serve` (on the acceptor's executor). The acceptor must
+// outlive the loop.
+Result<uint16_t> ListenAndAccept(
+    boost::asio::ip::tcp::acceptor& acceptor, const std::string& host,
+    uint16_t port, const std::string& what,
+    std::function<void(boost::asio::ip::tcp::socket)> serve);
 
 }  // namespace cls::coordinator
 

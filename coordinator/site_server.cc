@@ -184,31 +184,17 @@ SiteServer::SiteServer(asio::io_context& io,
     : io_(io), tls_(std::move(tls)), federation_(federation), acceptor_(io) {}
 
 Result<uint16_t> SiteServer::Listen(const std::string& host, uint16_t port) {
-  auto bound = OpenAcceptor(acceptor_, host, port, "listen");
-  if (!bound) return bound;
-  asio::co_spawn(io_, AcceptLoop(), asio::detached);
-  return bound;
-}
-
-asio::awaitable<void> SiteServer::AcceptLoop() {
-  while (acceptor_.is_open()) {
-    boost::system::error_code ec;
-    asio::ip::tcp::socket socket(io_);
-    co_await acceptor_.async_accept(socket,
-                                    asio::redirect_error(use_awaitable, ec));
-    if (ec) {
-      if (ec == asio::error::operation_aborted) co_return;
-      spdlog::warn("accept: {}", ec.message());
-      continue;
-    }
-    socket.set_option(asio::socket_base::keep_alive(true), ec);
-    socket.set_option(asio::ip::tcp::no_delay(true), ec);
-    auto channel = protocol::Channel::Create(
-        protocol::TlsStream(std::move(socket), *tls_));
-    auto session =
-        std::make_shared<SiteSession>(std::move(channel), federation_);
-    asio::co_spawn(io_, session->Run(session), asio::detached);
-  }
+  return ListenAndAccept(
+      acceptor_, host, port, "listen", [this](asio::ip::tcp::socket socket) {
+        boost::system::error_code ec;
+        socket.set_option(asio::socket_base::keep_alive(true), ec);
+        socket.set_option(asio::ip::tcp::no_delay(true), ec);
+        auto channel = protocol::Channel::Create(
+            protocol::TlsStream(std::move(socket), *tls_));
+        auto session =
+            std::make_shared<SiteSession>(std::move(channel), federation_);
+        asio::co_spawn(io_, session->Run(session), asio::detached);
+      });
 }
 
 }  // namespace cls::coordinator
