@@ -61,7 +61,8 @@ double LogisticRegression::Train(const Eigen::MatrixXf& x,
 double LogisticRegression::Train(const Eigen::MatrixXf& x,
                                  const Eigen::VectorXf& y,
                                  const TrainConfig& cfg,
-                                 std::span<const float> anchor) {
+                                 std::span<const float> anchor,
+                                 const BatchHook& after_batch) {
   assert(x.cols() == num_features_);
   assert(x.rows() == y.size());
   if (x.cols() != num_features_ || x.rows() != y.size() ||
@@ -118,6 +119,7 @@ double LogisticRegression::Train(const Eigen::MatrixXf& x,
       }
       w -= lr * grad_w;
       bias -= lr * grad_b;
+      if (after_batch) after_batch(params_);
     }
     last_epoch_loss = loss_sum / static_cast<double>(n);
   }

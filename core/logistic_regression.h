@@ -3,6 +3,7 @@
 
 #include <Eigen/Dense>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -43,8 +44,12 @@ class LogisticRegression {
   // The same with the FedProx term anchored at `anchor` (num_parameters()
   // values; an empty span anchors at the parameters training starts from).
   // The returned loss excludes the proximal term. NaN on a size mismatch.
+  // `after_batch`, when set, is called with the parameters after every
+  // mini-batch step (e.g. an elastic penalty applied as an implicit step).
+  using BatchHook = std::function<void(std::span<float> parameters)>;
   double Train(const Eigen::MatrixXf& x, const Eigen::VectorXf& y,
-               const TrainConfig& cfg, std::span<const float> anchor);
+               const TrainConfig& cfg, std::span<const float> anchor,
+               const BatchHook& after_batch = {});
 
   Eigen::VectorXf PredictProbability(const Eigen::MatrixXf& x) const;
 

@@ -6,10 +6,8 @@
 #include <cstdio>
 #include <ctime>
 #include <limits>
-#include <numeric>
 #include <utility>
 
-#include "core/shuffle.h"
 #include "core/trend_test.h"
 
 namespace cls::core {
@@ -65,17 +63,6 @@ Status ValidateConfig(const OnlineLearningConfig& c) {
     return InvalidArgument("online learning: trend_window must be >= 4");
   }
   return {};
-}
-
-// Stable per-example log loss, as in LogisticRegression::Train.
-double SumLogLoss(const Eigen::ArrayXf& z, const Eigen::ArrayXf& y) {
-  return (z.max(0.0f) + (-z.abs()).exp().log1p() - y * z).cast<double>().sum();
-}
-
-Eigen::ArrayXf Sigmoid(const Eigen::ArrayXf& z) {
-  const Eigen::ArrayXf e = (-z.abs()).exp();
-  const Eigen::ArrayXf inv = 1.0f / (1.0f + e);
-  return (z >= 0.0f).select(inv, e * inv);
 }
 
 }  // namespace
@@ -136,49 +123,23 @@ Status OnlineLearningSystem::ValidateBatch(const Eigen::MatrixXf& x,
 
 double OnlineLearningSystem::TrainEpochs(const Eigen::MatrixXf& x,
                                          const Eigen::VectorXf& y) {
-  const Eigen::Index n = x.rows();
-  const Eigen::Index d = x.cols();
-  const Eigen::Index batch = std::min<Eigen::Index>(cfg_.batch_size, n);
-  const float lr = static_cast<float>(cfg_.learning_rate);
-  const float l2 = static_cast<float>(cfg_.l2);
-  std::vector<float> params(model_.parameters().begin(),
-                            model_.parameters().end());
-  Eigen::Map<Eigen::VectorXf> w(params.data(), d);
-  float& bias = params[static_cast<size_t>(d)];
-
-  std::vector<Eigen::Index> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), Eigen::Index{0});
-  Eigen::MatrixXf xb(batch, d);
-  Eigen::VectorXf yb(batch);
-  double last_loss = 0.0;
-  for (int epoch = 0; epoch < cfg_.epochs_per_update; ++epoch) {
-    Shuffle(order, rng_);
-    double loss_sum = 0.0;
-    for (Eigen::Index start = 0; start < n; start += batch) {
-      const Eigen::Index b = std::min(batch, n - start);
-      for (Eigen::Index i = 0; i < b; ++i) {
-        const Eigen::Index r = order[static_cast<size_t>(start + i)];
-        xb.row(i) = x.row(r);
-        yb(i) = y(r);
-      }
-      const auto xs = xb.topRows(b);
-      const auto ys = yb.head(b).array();
-      const Eigen::ArrayXf z = ((xs * w).array() + bias).eval();
-      loss_sum += SumLogLoss(z, ys);
-      const Eigen::VectorXf residual = (Sigmoid(z) - ys).matrix();
-      const float inv_b = 1.0f / static_cast<float>(b);
-      w -= lr * ((xs.transpose() * residual) * inv_b + l2 * w);
-      bias -= lr * residual.sum() * inv_b;
-      // Elastic penalty 0.5 lambda sum F (w - a)^2: its gradient step,
-      // taken implicitly (see ElasticAnchor::ApplyProximalStep).
-      anchor_.ApplyProximalStep(cfg_.learning_rate, params);
-    }
-    last_loss = loss_sum / static_cast<double>(n);
-  }
-  if (auto s = model_.SetParameters(params); !s) {
-    return std::numeric_limits<double>::quiet_NaN();  // diverged
-  }
-  return last_loss;
+  TrainConfig train;
+  train.epochs = cfg_.epochs_per_update;
+  train.batch_size = cfg_.batch_size;
+  train.learning_rate = cfg_.learning_rate;
+  train.l2 = cfg_.l2;
+  train.seed = rng_();  // a fresh shuffle each update, reproducible overall
+  // Elastic penalty 0.5 lambda sum F (w - a)^2 after every mini-batch, taken
+  // implicitly (see ElasticAnchor::ApplyProximalStep).
+  const double loss =
+      model_.Train(x, y, train, {}, [this](std::span<float> params) {
+        anchor_.ApplyProximalStep(cfg_.learning_rate, params);
+      });
+  const auto after = model_.parameters();
+  // Diverged: NaN, and the caller restores the model it had.
+  const bool finite = std::all_of(after.begin(), after.end(),
+                                  [](float v) { return std::isfinite(v); });
+  return finite ? loss : std::numeric_limits<double>::quiet_NaN();
 }
 
 Result<TrainingUpdate> OnlineLearningSystem::IncrementalUpdate(
