@@ -347,6 +347,33 @@ Result<Preprocessor> Preprocessor::Fit(const DatasetSchema& schema,
   return p;
 }
 
+Result<Preprocessor> Preprocessor::FromColumnMoments(
+    const DatasetSchema& schema, std::vector<double> fill,
+    std::vector<double> mean, std::vector<double> scale) {
+  const size_t columns = schema.features.size();
+  if (fill.size() != columns || mean.size() != columns ||
+      scale.size() != columns) {
+    return InvalidArgument("preprocessor: " + std::to_string(columns) +
+                           " schema columns, moments for " +
+                           std::to_string(mean.size()));
+  }
+  for (size_t c = 0; c < columns; ++c) {
+    if (schema.features[c].kind != ColumnSpec::Kind::kNumeric) continue;
+    if (!std::isfinite(fill[c]) || !std::isfinite(mean[c]) ||
+        !std::isfinite(scale[c]) || scale[c] <= 0) {
+      return InvalidArgument("preprocessor: column '" +
+                             schema.features[c].name +
+                             "': non-finite moment or non-positive scale");
+    }
+  }
+  Preprocessor p;
+  p.schema_ = schema;
+  p.fill_ = std::move(fill);
+  p.mean_ = std::move(mean);
+  p.scale_ = std::move(scale);
+  return p;
+}
+
 Eigen::MatrixXf Preprocessor::Transform(const RawTable& table,
                                         const std::vector<int>& rows) const {
   Eigen::MatrixXf x(static_cast<Eigen::Index>(rows.size()), FeatureCount());

@@ -81,6 +81,14 @@ class Preprocessor {
   static Result<Preprocessor> Fit(const DatasetSchema& schema,
                                   const RawTable& table,
                                   const std::vector<int>& rows);
+  // From given per-schema-column fill values, means and scales (categorical
+  // columns' entries are ignored), e.g. federation-wide statistics. Scales
+  // must be positive and everything finite; the vectors must match the
+  // schema's column count.
+  static Result<Preprocessor> FromColumnMoments(const DatasetSchema& schema,
+                                                std::vector<double> fill,
+                                                std::vector<double> mean,
+                                                std::vector<double> scale);
   // Features for the given rows: imputed, standardised numeric columns and
   // one-hot categorical columns (an all-zero one-hot for a missing category).
   Eigen::MatrixXf Transform(const RawTable& table,
