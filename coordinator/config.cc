@@ -82,6 +82,51 @@ std::string Resolve(const fs::path& base, const std::string& p) {
   return (base / p).lexically_normal().string();
 }
 
+// [audit] and [admin]: retention, checkpoints, break-glass and logoff.
+Status ReadAuditAndAdmin(TableReader& top, CoordinatorConfig& c) {
+  const toml::table empty;
+  const toml::table* audit = top.Table("audit");
+  TableReader a(audit ? *audit : empty, "audit");
+  CLS_TRY(a.Get("retention_years", c.audit_retention_years));
+  CLS_TRY(a.Get("checkpoint_every", c.audit_checkpoint_every));
+  CLS_TRY(a.CheckUnknown());
+  const toml::table* admin = top.Table("admin");
+  TableReader ad(admin ? *admin : empty, "admin");
+  int64_t idle_s = c.admin_idle_timeout.count();
+  int64_t session_s = c.admin_session_max.count();
+  CLS_TRY(ad.Get("break_glass_max_hours", c.break_glass_max_hours));
+  CLS_TRY(ad.Get("idle_timeout_s", idle_s));
+  CLS_TRY(ad.Get("session_max_s", session_s));
+  CLS_TRY(ad.CheckUnknown());
+  // HIPAA 164.316(b)(2)(i): documentation, audit trails included, is kept
+  // six years; shorter retention would destroy what the law requires.
+  if (c.audit_retention_years < 6) {
+    return InvalidArgument(
+        "config: 'audit.retention_years' must be at least 6 (HIPAA "
+        "164.316(b)(2) retention); the default is 7");
+  }
+  if (c.audit_retention_years > 100) {
+    return InvalidArgument("config: 'audit.retention_years' must be <= 100");
+  }
+  if (c.audit_checkpoint_every < 1 || c.audit_checkpoint_every > 1000000) {
+    return InvalidArgument(
+        "config: 'audit.checkpoint_every' must be 1..1000000");
+  }
+  if (c.break_glass_max_hours < 1 || c.break_glass_max_hours > 72) {
+    return InvalidArgument(
+        "config: 'admin.break_glass_max_hours' must be 1..72");
+  }
+  if (idle_s < 1 || idle_s > 3600) {
+    return InvalidArgument("config: 'admin.idle_timeout_s' must be 1..3600");
+  }
+  if (session_s < 1 || session_s > 86400) {
+    return InvalidArgument("config: 'admin.session_max_s' must be 1..86400");
+  }
+  c.admin_idle_timeout = std::chrono::seconds(idle_s);
+  c.admin_session_max = std::chrono::seconds(session_s);
+  return {};
+}
+
 }  // namespace
 
 Status ParseHostPort(const std::string& value, const std::string& what,
@@ -186,6 +231,7 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
   CLS_TRY(tr.Get("l2", c.training.l2));
   CLS_TRY(tr.Get("seed", c.training.seed));
   CLS_TRY(tr.CheckUnknown());
+  CLS_TRY(ReadAuditAndAdmin(top, c));
   CLS_TRY(top.CheckUnknown());
 
   // Values that cannot work.

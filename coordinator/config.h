@@ -39,6 +39,13 @@ struct CoordinatorConfig {
   std::chrono::milliseconds pause_between_rounds{500};
 
   protocol::TrainingConfig training;
+
+  // Audit log and operator access (docs/audit.md, docs/hipaa.md).
+  int audit_retention_years = 7;     // [audit] retention_years, at least 6
+  int audit_checkpoint_every = 100;  // [audit] checkpoint_every (entries)
+  int break_glass_max_hours = 4;     // [admin] break_glass_max_hours
+  std::chrono::seconds admin_idle_timeout{300};  // [admin] idle_timeout_s
+  std::chrono::seconds admin_session_max{900};   // [admin] session_max_s
 };
 
 // Reads a TOML file. Unknown keys, wrong types and impossible values are

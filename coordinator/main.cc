@@ -129,6 +129,11 @@ int main(int argc, char** argv) {
     std::cerr << "cls-coordinator: " << s.error().message << "\n";
     return 2;
   }
+  // Signed audit checkpoints and retention (docs/audit.md).
+  if (auto s = ConfigureAuditLog((*store)->audit_log(), *config); !s) {
+    std::cerr << "cls-coordinator: " << s.error().message << "\n";
+    return 2;
+  }
   SiteServer sites(io, *server_tls, federation);
   AdminApi api(federation);
   AdminServer admin(io, *server_tls, api);

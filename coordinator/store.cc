@@ -48,16 +48,6 @@ CREATE TABLE IF NOT EXISTS rounds (
   abort_reason TEXT NOT NULL DEFAULT '',
   duration_ms INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE IF NOT EXISTS audit_log (
-  seq INTEGER PRIMARY KEY,
-  timestamp TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  actor_role TEXT NOT NULL,
-  event_type TEXT NOT NULL,
-  fields TEXT NOT NULL,
-  prev_hash TEXT NOT NULL,
-  hash TEXT NOT NULL
-);
 )sql";
 
 SiteStatus ParseSiteStatus(const std::string& s) {
@@ -162,7 +152,10 @@ Result<std::unique_ptr<CoordinatorStore>> CoordinatorStore::Open(
   return store;
 }
 
-Status CoordinatorStore::Migrate() { return db_->Exec(kSchema); }
+Status CoordinatorStore::Migrate() {
+  if (auto s = db_->Exec(kSchema); !s) return s;
+  return audit_log_->Migrate();
+}
 
 Result<std::optional<SiteRecord>> CoordinatorStore::FindSite(
     const std::string& site_id) {
@@ -323,28 +316,9 @@ Status CoordinatorStore::Audit(const std::string& actor,
                                const std::string& actor_role,
                                const std::string& event_type,
                                const nlohmann::json& fields) {
-  return db_->Transaction([&]() -> Status {
-    auto prev = Collect<std::string>(
-        *db_, "SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1", {},
-        [](const SqlStatement& s) { return s.Text(0); });
-    if (!prev) return std::unexpected(prev.error());
-    std::string prev_hash =
-        prev->empty() ? std::string(64, '0') : prev->front();
-    std::string timestamp = UtcNow();
-    // Canonical encoding: nlohmann::json sorts object keys.
-    nlohmann::json canonical = {{"timestamp", timestamp},
-                                {"actor", actor},
-                                {"actor_role", actor_role},
-                                {"event_type", event_type},
-                                {"fields", fields}};
-    std::string material = prev_hash + canonical.dump();
-    std::string hash = crypto::Sha256Hex(AsBytes(material));
-    return db_->Run(
-        "INSERT INTO audit_log (timestamp, actor, actor_role, event_type, "
-        "fields, prev_hash, hash) VALUES (?,?,?,?,?,?,?)",
-        {timestamp, actor, actor_role, event_type, fields.dump(), prev_hash,
-         hash});
-  });
+  auto entry = audit_log_->Append(actor, actor_role, event_type, fields);
+  if (!entry) return std::unexpected(entry.error());
+  return {};
 }
 
 }  // namespace cls::coordinator

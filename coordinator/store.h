@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/sqlite_db.h"
+#include "coordinator/audit_log.h"
 
 namespace cls::coordinator {
 
@@ -86,17 +87,20 @@ class CoordinatorStore {
   Result<int> AbortInterruptedRounds(const std::string& reason);
   Status AddEvaluation(int64_t round_id, int64_t count, int64_t correct);
 
-  // Audit: appends an entry chained to the previous one by SHA-256.
+  // Audit: appends an entry chained to the previous one by SHA-256
+  // (coordinator/audit_log.h).
   Status Audit(const std::string& actor, const std::string& actor_role,
                const std::string& event_type, const nlohmann::json& fields);
+  AuditLog& audit_log() { return *audit_log_; }
 
   SqliteDb& db() { return *db_; }
 
  private:
   explicit CoordinatorStore(std::unique_ptr<SqliteDb> db)
-      : db_(std::move(db)) {}
+      : db_(std::move(db)), audit_log_(std::make_unique<AuditLog>(*db_)) {}
   Status Migrate();
   std::unique_ptr<SqliteDb> db_;
+  std::unique_ptr<AuditLog> audit_log_;
 };
 
 // "2026-11-27T05:16:42Z"
