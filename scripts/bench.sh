@@ -123,6 +123,27 @@ if want inprocess && [[ -x $BIN/heart_eval ]]; then
     log "heart disease data not found in $HEART_DATA; heart_eval skipped"
   fi
 fi
+# ---------------------------------------------------------------- robustness
+# bench/robust_bench: each robust rule on 10 and 100 contributions x 1,000,000
+# parameters -> robust.<rule>_<n>x1M_ms (robust.trimmed_mean_10x1M_ms has
+# target 100). bench/attack_suite: the attack table of docs/robustness.md
+# -> attack.<attack>.s<sites>_m<malicious> (accuracy; skipped without data).
+if want inprocess && [[ -x $BIN/robust_bench ]]; then
+  log "robust aggregation: robust_bench"
+  if [[ $QUICK == 1 ]]; then
+    "$BIN/robust_bench" --quick --repeats 1
+  else
+    "$BIN/robust_bench"
+  fi
+fi
+if want inprocess && [[ -x $BIN/attack_suite ]]; then
+  if [[ -f $HEART_DATA/cleveland.csv ]]; then
+    log "attack suite: attack_suite --data $HEART_DATA"
+    "$BIN/attack_suite" --data "$HEART_DATA"
+  else
+    log "heart disease data not found in $HEART_DATA; attack_suite skipped"
+  fi
+fi
 want secagg || want sites100 || exit 0
 
 # ---------------------------------------------------------------- real daemons
