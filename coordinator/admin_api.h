@@ -1,7 +1,12 @@
 #ifndef CLS_COORDINATOR_ADMIN_API_H_
 #define CLS_COORDINATOR_ADMIN_API_H_
 
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +19,9 @@ struct AdminRequest {
   std::string target;  // path and query, e.g. /v1/rounds?limit=5
   std::string body;
   Actor actor;  // from the verified client certificate
+  // The certificate's notBefore: a break_glass certificate is honoured only
+  // for `break_glass_max_hours` after it.
+  std::optional<std::chrono::system_clock::time_point> certificate_not_before;
 };
 
 struct AdminResponse {
@@ -21,28 +29,83 @@ struct AdminResponse {
   nlohmann::json body;
 };
 
-// The admin API's routes, permissions and JSON (docs/admin-api.md): pure
-// request -> response over the Federation, no sockets. Every state-changing
-// request, allowed or denied, leaves an audit entry.
-class AdminApi {
- public:
-  explicit AdminApi(Federation& federation) : federation_(federation) {}
-  AdminResponse Handle(const AdminRequest& request);
-
- private:
-  AdminResponse Status();
-  AdminResponse ListSites();
-  AdminResponse ApproveSite(const std::string& site_id, const Actor& actor);
-  AdminResponse StartRounds(const std::string& body, const Actor& actor);
-  AdminResponse CurrentRound();
-  AdminResponse RoundHistory(int limit);
-  AdminResponse CurrentModel();
-
-  Federation& federation_;
+// One permission: what it allows and which roles hold it.
+struct PermissionInfo {
+  std::string permission;  // "round.start"
+  std::vector<std::string> roles;
+  std::string description;
 };
+
+// Every permission, in the order docs/admin-api.md lists them.
+const std::vector<PermissionInfo>& PermissionTable();
+// The roles an operator certificate may carry (its OU).
+const std::vector<std::string>& OperatorRoles();
 
 // Roles allowed to perform `permission` (e.g. "round.start").
 bool RoleAllows(const std::string& role, const std::string& permission);
+
+// One route of the API. `served` is false for routes whose feature arrives
+// with a later issue: the permission is still enforced, then the answer is
+// 404 "not supported yet".
+struct RouteInfo {
+  std::string method;
+  std::string pattern;  // "/v1/sites/{id}/approve"
+  std::string permission;
+  bool served = false;
+};
+std::vector<RouteInfo> RouteTable();
+
+// The admin API's routes, permissions and JSON (docs/admin-api.md): pure
+// request -> response over the Federation, no sockets. Audited: every
+// denied request, every state change (by the Federation, with the actor),
+// every refused state-changing request, every audit export, and every
+// request made under the break_glass role.
+// Single-threaded: the io_context thread.
+class AdminApi {
+ public:
+  using Clock = std::function<std::chrono::system_clock::time_point()>;
+
+  explicit AdminApi(Federation& federation);
+  AdminResponse Handle(const AdminRequest& request);
+
+  const CoordinatorConfig& config() const { return federation_.config(); }
+  void SetClockForTesting(Clock clock) { clock_ = std::move(clock); }
+
+ private:
+  using Params = std::map<std::string, std::string>;
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;  // "{id}" captures
+    std::string permission;
+    std::function<AdminResponse(const AdminRequest&, const Params& path,
+                                const Params& query)>
+        handler;  // empty: not served yet
+  };
+
+  void AddRoute(std::string method, const std::string& pattern,
+                std::string permission,
+                decltype(Route::handler) handler = nullptr);
+  void Audit(const Actor& actor, const std::string& event,
+             const nlohmann::json& fields);
+
+  AdminResponse Status();
+  AdminResponse ListSites();
+  AdminResponse ShowSite(const std::string& site_id);
+  AdminResponse ApproveSite(const std::string& site_id, const Actor& actor);
+  AdminResponse RevokeSite(const std::string& site_id, const std::string& body,
+                           const Actor& actor);
+  AdminResponse SetSiteTrust(const std::string& site_id,
+                             const std::string& body, const Actor& actor);
+  AdminResponse StartRounds(const std::string& body, const Actor& actor);
+  AdminResponse CurrentRound();
+  AdminResponse RoundHistory(const Params& query);
+  AdminResponse CurrentModel();
+  AdminResponse ExportAudit(const Params& query, const Actor& actor);
+
+  Federation& federation_;
+  std::vector<Route> routes_;
+  Clock clock_;
+};
 
 }  // namespace cls::coordinator
 

@@ -1,6 +1,11 @@
 #include "coordinator/admin_server.h"
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <ctime>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -21,10 +26,23 @@ using asio::use_awaitable;
 namespace {
 
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
-constexpr auto kRequestTimeout = std::chrono::seconds(30);
 constexpr size_t kBodyLimit = 1 << 20;
-const std::set<std::string> kOperatorRoles = {"admin", "operator", "auditor",
-                                              "viewer"};
+
+bool IsOperatorRole(const std::string& role) {
+  const auto& roles = OperatorRoles();
+  return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
+
+// The verified peer certificate's notBefore (break-glass expiry).
+std::optional<std::chrono::system_clock::time_point> PeerNotBefore(SSL* ssl) {
+  const X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr) return std::nullopt;
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm) != 1) {
+    return std::nullopt;
+  }
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
 
 using Stream = beast::ssl_stream<beast::tcp_stream>;
 
@@ -59,7 +77,7 @@ asio::awaitable<void> ServeConnection(Stream stream, AdminApi& api) {
                {{"error",
                  {{"code", "unauthenticated"},
                   {"message", "no verified client certificate"}}}}};
-  } else if (!kOperatorRoles.count(peer->role)) {
+  } else if (!IsOperatorRole(peer->role)) {
     refusal = {403,
                {{"error",
                  {{"code", "permission_denied"},
@@ -69,26 +87,33 @@ asio::awaitable<void> ServeConnection(Stream stream, AdminApi& api) {
     actor = {peer->common_name, peer->role};
   }
 
+  auto not_before = PeerNotBefore(stream.native_handle());
+  // Automatic logoff: a connection idle for idle_timeout is closed, and none
+  // outlives session_max; each new connection is authenticated afresh.
+  const auto idle_timeout = api.config().admin_idle_timeout;
+  const auto session_end =
+      std::chrono::steady_clock::now() + api.config().admin_session_max;
   beast::flat_buffer buffer;
   while (true) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(kBodyLimit);
-    beast::get_lowest_layer(stream).expires_after(kRequestTimeout);
+    beast::get_lowest_layer(stream).expires_after(idle_timeout);
     co_await http::async_read(stream, buffer, parser,
                               asio::redirect_error(use_awaitable, ec));
     if (ec) break;  // closed, timed out or malformed: nothing to answer
     auto& req = parser.get();
-    AdminResponse response =
-        actor.name.empty()
-            ? refusal
-            : api.Handle({std::string(req.method_string()),
-                          std::string(req.target()), req.body(), actor});
+    AdminResponse response = actor.name.empty()
+                                 ? refusal
+                                 : api.Handle({std::string(req.method_string()),
+                                               std::string(req.target()),
+                                               req.body(), actor, not_before});
     if (!actor.name.empty()) {
       spdlog::info("admin: {} ({}) {} {} -> {}", actor.name, actor.role,
                    std::string(req.method_string()), std::string(req.target()),
                    response.status);
     }
     auto res = MakeResponse(req, response);
+    if (std::chrono::steady_clock::now() >= session_end) res.keep_alive(false);
     co_await http::async_write(stream, res,
                                asio::redirect_error(use_awaitable, ec));
     if (ec || !res.keep_alive() || actor.name.empty()) break;

@@ -15,9 +15,11 @@
 namespace cls::coordinator {
 
 // The admin API over HTTPS with mutual TLS (Boost.Beast): operator
-// certificates only (role admin, operator, auditor or viewer in the OU).
-// Each request is read with a deadline and a 1 MiB body limit and answered
-// by AdminApi. Runs on the io_context thread.
+// certificates only (role admin, operator, auditor, viewer or break_glass in
+// the OU); site and coordinator certificates get one 403 and are closed.
+// Each request is read with the idle timeout ([admin] idle_timeout_s) and a
+// 1 MiB body limit and answered by AdminApi; a connection is closed after
+// [admin] session_max_s. Runs on the io_context thread.
 class AdminServer {
  public:
   AdminServer(boost::asio::io_context& io,
