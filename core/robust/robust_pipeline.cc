@@ -80,13 +80,16 @@ Result<RoundOutcome> AggregateGroupSums(
 
   RobustConfig rule = config.rule;
   const int n = out.accepted;
-  if (rule.rule == RobustRule::kMultiKrum && n <= 2 * rule.krum_f + 2) {
-    if (n >= 3) {
-      rule.krum_f = (n - 3) / 2;
-      rule.krum_m = 0;
-    } else {
-      rule.rule = RobustRule::kCenteredClipping;
-    }
+  if (n < 3 && rule.rule != RobustRule::kMean) {
+    // No rule can side with a majority of two: the median and trimmed mean
+    // become the mean, and the weighted geometric median is the heavier
+    // point, which would score the lighter, honest group as fully
+    // anomalous. Bounded influence around the previous update is what is
+    // left.
+    rule.rule = RobustRule::kCenteredClipping;
+  } else if (rule.rule == RobustRule::kMultiKrum && n <= 2 * rule.krum_f + 2) {
+    rule.krum_f = (n - 3) / 2;
+    rule.krum_m = 0;
   }
   out.rule_used = rule.rule;
   std::vector<std::span<const float>> views(means.begin(), means.end());

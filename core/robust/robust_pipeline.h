@@ -19,8 +19,10 @@ namespace cls::core::robust {
 //      sum_i w_i C is discarded whole and scores anomaly 1.
 //   2. Group means (sum / group weight) go through the robust rule, weighted
 //      by group weight, centred (centered clipping) on the previous update.
-//      Multi-Krum needs n > 2f + 2: with fewer groups f is lowered, and
-//      below 3 groups centered clipping is used instead (the outcome says so).
+//      Below 3 accepted groups every rule but the mean is replaced by
+//      centered clipping (two points have no majority; the weighted
+//      geometric median of two is the heavier one); Multi-Krum with
+//      n <= 2f + 2 lowers f. The outcome names the rule used.
 //   3. The rule's anomaly scores become the groups' anomalies.
 // The update is the robust estimate of sum_i w_i delta_i / sum_i w_i over the
 // accepted groups. ApplyGroupEvidence then turns the anomalies into trust.

@@ -47,15 +47,34 @@ TEST(RobustPipelineTest, GroupsOfOneAreThePerSiteRule) {
   EXPECT_EQ(out->accepted, 5);
 }
 
-TEST(RobustPipelineTest, KrumFallsBackToCenteredClippingBelowThreeGroups) {
-  const std::vector<Group> groups{{0, 1}, {2, 3}};
-  const Vectors sums{{0.1f}, {0.2f}};
-  const std::vector<double> weights(4, 0.25);
+TEST(RobustPipelineTest, TwoGroupsFallBackToCenteredClipping) {
+  const std::vector<Group> groups{{0, 1}, {2, 3, 4}};
+  const Vectors sums{{0.1f}, {0.3f}};
+  const std::vector<double> weights(5, 0.2);
+  for (RobustRule rule :
+       {RobustRule::kMultiKrum, RobustRule::kGeometricMedian,
+        RobustRule::kCoordinateMedian, RobustRule::kTrimmedMean}) {
+    PipelineConfig config;
+    config.rule.rule = rule;
+    auto out = AggregateGroupSums(config, groups, Views(sums), weights, {});
+    ASSERT_TRUE(out.has_value());
+    EXPECT_EQ(out->rule_used, RobustRule::kCenteredClipping);
+    // Neither honest-looking group is scored as fully anomalous.
+    EXPECT_LT(out->groups[0].anomaly, 1.0) << RobustRuleName(rule);
+  }
+}
+
+TEST(RobustPipelineTest, KrumLowersFWithFewGroups) {
+  const std::vector<Group> groups{{0}, {1}, {2}, {3}};
+  const Vectors sums{{0.1f}, {0.11f}, {0.12f}, {0.5f}};
+  const std::vector<double> weights(4, 1.0);
   PipelineConfig config;
   config.rule.rule = RobustRule::kMultiKrum;
+  config.rule.krum_f = 2;
   auto out = AggregateGroupSums(config, groups, Views(sums), weights, {});
   ASSERT_TRUE(out.has_value());
-  EXPECT_EQ(out->rule_used, RobustRule::kCenteredClipping);
+  EXPECT_EQ(out->rule_used, RobustRule::kMultiKrum);
+  EXPECT_GT(out->groups[3].anomaly, out->groups[0].anomaly);
 }
 
 TEST(RobustPipelineTest, EveryGroupRejectedMeansNoUpdate) {
