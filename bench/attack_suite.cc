@@ -13,11 +13,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/robust/attack_simulation.h"
@@ -119,7 +121,13 @@ int main(int argc, char** argv) {
     } else if (arg == "--markdown" && i + 1 < argc) {
       markdown = argv[++i];
     } else if (arg == "--rounds" && i + 1 < argc) {
-      rounds = std::stoi(argv[++i]);
+      const std::string_view v = argv[++i];
+      if (std::from_chars(v.data(), v.data() + v.size(), rounds).ec !=
+              std::errc{} ||
+          rounds < 1) {
+        std::cerr << "attack_suite: --rounds needs a positive integer\n";
+        return 2;
+      }
     } else if (arg == "--all-rules") {
       all_rules = true;
     } else {
