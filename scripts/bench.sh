@@ -123,6 +123,14 @@ if want inprocess && [[ -x $BIN/heart_eval ]]; then
     log "heart disease data not found in $HEART_DATA; heart_eval skipped"
   fi
 fi
+# ---------------------------------------------------------------- drift
+# bench/drift_bench: drift.record_ns (record + every detector), route.decide_ns
+# (sticky routing), false alarms and detection delays per detector
+# (see docs/drift.md).
+if want inprocess && [[ -x $BIN/drift_bench ]]; then
+  log "drift detection and routing: drift_bench"
+  "$BIN/drift_bench"
+fi
 # ---------------------------------------------------------------- robustness
 # bench/robust_bench: each robust rule on 10 and 100 contributions x 1,000,000
 # parameters -> robust.<rule>_<n>x1M_ms (robust.trimmed_mean_10x1M_ms has
