@@ -29,19 +29,6 @@ double LogAdd(double a, double b) {
   return std::log1p(std::exp(lo - hi)) + hi;
 }
 
-// lgamma_r: std::lgamma writes the global signgam, a data race between
-// threads.
-double LogGamma(double x) {
-  int sign = 0;
-  return lgamma_r(x, &sign);
-}
-
-// log |binomial(n, k)| for real n (the sign is irrelevant: the fractional
-// series below sums absolute values, an upper bound, as dp_accounting does).
-double LogBinomial(double n, double k) {
-  return LogGamma(n + 1) - LogGamma(k + 1) - LogGamma(n - k + 1);
-}
-
 // log(erfc(x)), accurate in the far tail where erfc underflows.
 double LogErfc(double x) {
   if (x < 25.0) return std::log(std::erfc(x));
@@ -75,34 +62,52 @@ double LogAInt(double q, double sigma, int alpha) {
 }
 
 // log A_alpha at fractional alpha: the integral split at
-// z0 = sigma^2 log(1/q - 1) + 1/2, each side a series in i (MTZ 2019).
+// z0 = sigma^2 log(1/q - 1) + 1/2, each side a series in i (MTZ 2019), or
+// +inf when the series would not converge within kMaxFracTerms terms.
 double LogAFrac(double q, double sigma, double alpha) {
   double log_a0 = -kInf, log_a1 = -kInf;
   const double z0 = sigma * sigma * std::log(1.0 / q - 1.0) + 0.5;
   const double log_q = std::log(q), log_1mq = std::log1p(-q);
   const double inv_2s2 = 1.0 / (2.0 * sigma * sigma);
   const double sqrt2_sigma = std::sqrt(2.0) * sigma;
+  const double log_half = std::log(0.5);
   double last_s0 = -kInf, last_s1 = -kInf;
+  // log |binomial(alpha, i)|, updated as i grows: |C(a, i+1)| = |C(a, i)|
+  // |a - i| / (i + 1) (alpha is not an integer, so a - i is never 0).
+  double log_coef = 0.0;
   for (int i = 0; i < kMaxFracTerms; ++i) {
     const double di = i;
-    const double log_coef = LogBinomial(alpha, di);
     const double j = alpha - di;
     const double log_t0 = log_coef + di * log_q + j * log_1mq;
     const double log_t1 = log_coef + j * log_q + di * log_1mq;
-    const double log_e0 = std::log(0.5) + LogErfc((di - z0) / sqrt2_sigma);
-    const double log_e1 = std::log(0.5) + LogErfc((z0 - j) / sqrt2_sigma);
+    const double log_e0 = log_half + LogErfc((di - z0) / sqrt2_sigma);
+    const double log_e1 = log_half + LogErfc((z0 - j) / sqrt2_sigma);
     const double log_s0 = log_t0 + (di * di - di) * inv_2s2 + log_e0;
     const double log_s1 = log_t1 + (j * j - j) * inv_2s2 + log_e1;
+    // Absolute values are summed: an upper bound, as dp_accounting does.
     log_a0 = LogAdd(log_a0, log_s0);
     log_a1 = LogAdd(log_a1, log_s1);
-    const double total = LogAdd(log_a0, log_a1);
-    // Stop once both sides are decreasing and negligible against the total.
-    if (log_s0 < last_s0 && log_s1 < last_s1 &&
-        std::max(log_s0, log_s1) < total - 30.0) {
-      return total;
+    if (log_s0 < last_s0 && log_s1 < last_s1) {
+      const double total = LogAdd(log_a0, log_a1);
+      const double largest = std::max(log_s0, log_s1);
+      // Stop once both sides are decreasing and negligible against the total.
+      if (largest < total - 30.0) return total;
+      // Past the peak the terms fall polynomially, like i^-p with
+      // p = (last - now) i. If reaching total - 30 would take more than the
+      // allowed terms, give up now rather than after them (the caller then
+      // uses a bound that is valid either way).
+      if (i >= 8) {
+        const double drop = std::max(last_s0, last_s1) - largest;
+        const double p = drop * di;
+        if (!(p > 0.0) ||
+            di * std::exp((largest - (total - 30.0)) / p) > kMaxFracTerms) {
+          return kInf;
+        }
+      }
     }
     last_s0 = log_s0;
     last_s1 = log_s1;
+    log_coef += std::log(std::fabs(alpha - di)) - std::log(di + 1.0);
   }
   return kInf;
 }
@@ -309,7 +314,10 @@ Status RdpAccountant::ComposeRdp(std::span<const double> rdp, int64_t steps) {
                            " orders");
   }
   const double t = static_cast<double>(steps);
-  for (size_t k = 0; k < rdp_.size(); ++k) rdp_[k] += t * rdp[k];
+  double* total = rdp_.data();
+  const double* add = rdp.data();
+  const size_t n = rdp_.size();
+  for (size_t k = 0; k < n; ++k) total[k] += t * add[k];
   return {};
 }
 
@@ -331,15 +339,22 @@ Result<EpsilonAtOrder> RdpAccountant::Epsilon(double delta) const {
                    : kInf;
     }
   }
-  EpsilonAtOrder best{kInf, orders_[0]};
-  for (size_t k = 0; k < orders_.size(); ++k) {
-    const double r = rdp_[k];
-    const double eps =
-        r < conversion_.kl_threshold ? 0.0 : r + conversion_.offset[k];
-    if (eps < best.epsilon) best = {eps, orders_[k]};
+  // Two simple passes (the smallest value, then its first order) instead of
+  // one loop carrying both: this runs after every round.
+  const size_t n = orders_.size();
+  const double* r = rdp_.data();
+  const double* offset = conversion_.offset.data();
+  const double threshold = conversion_.kl_threshold;
+  double best = kInf;
+  for (size_t k = 0; k < n; ++k) {
+    const double eps = r[k] < threshold ? 0.0 : r[k] + offset[k];
+    best = eps < best ? eps : best;
   }
-  best.epsilon = std::max(0.0, best.epsilon);
-  return best;
+  for (size_t k = 0; k < n; ++k) {
+    const double eps = r[k] < threshold ? 0.0 : r[k] + offset[k];
+    if (eps == best) return EpsilonAtOrder{std::max(0.0, best), orders_[k]};
+  }
+  return EpsilonAtOrder{kInf, orders_[0]};
 }
 
 Result<DeltaAtOrder> RdpAccountant::Delta(double epsilon) const {
