@@ -152,6 +152,14 @@ if want inprocess && [[ -x $BIN/attack_suite ]]; then
     log "heart disease data not found in $HEART_DATA; attack_suite skipped"
   fi
 fi
+# ---------------------------------------------------------------- privacy
+# bench/privacy_bench: dp.accountant_10000_rounds_ms (compose + convert after
+# each of 10,000 rounds), one RDP curve, noise calibration, Gaussian and
+# Skellam noise on 1,000,000 values (see docs/privacy.md).
+if want inprocess && [[ -x $BIN/privacy_bench ]]; then
+  log "differential privacy: privacy_bench"
+  "$BIN/privacy_bench"
+fi
 want secagg || want sites100 || exit 0
 
 # ---------------------------------------------------------------- real daemons
