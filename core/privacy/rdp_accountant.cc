@@ -339,20 +339,39 @@ Result<EpsilonAtOrder> RdpAccountant::Epsilon(double delta) const {
                    : kInf;
     }
   }
-  // Two simple passes (the smallest value, then its first order) instead of
-  // one loop carrying both: this runs after every round.
+  // This runs after every round, so it is written for speed: the KL case
+  // (some r below the threshold: epsilon 0) is one OR pass; the minimum uses
+  // four independent accumulators; the order is found in a second pass.
   const size_t n = orders_.size();
   const double* r = rdp_.data();
   const double* offset = conversion_.offset.data();
   const double threshold = conversion_.kl_threshold;
-  double best = kInf;
-  for (size_t k = 0; k < n; ++k) {
-    const double eps = r[k] < threshold ? 0.0 : r[k] + offset[k];
-    best = eps < best ? eps : best;
+  bool kl = false;
+  for (size_t k = 0; k < n; ++k) kl |= r[k] < threshold;
+  if (kl) {
+    for (size_t k = 0; k < n; ++k) {
+      if (r[k] < threshold) return EpsilonAtOrder{0.0, orders_[k]};
+    }
   }
-  for (size_t k = 0; k < n; ++k) {
-    const double eps = r[k] < threshold ? 0.0 : r[k] + offset[k];
-    if (eps == best) return EpsilonAtOrder{std::max(0.0, best), orders_[k]};
+  double b0 = kInf, b1 = kInf, b2 = kInf, b3 = kInf;
+  size_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    const double e0 = r[k] + offset[k], e1 = r[k + 1] + offset[k + 1];
+    const double e2 = r[k + 2] + offset[k + 2], e3 = r[k + 3] + offset[k + 3];
+    b0 = e0 < b0 ? e0 : b0;
+    b1 = e1 < b1 ? e1 : b1;
+    b2 = e2 < b2 ? e2 : b2;
+    b3 = e3 < b3 ? e3 : b3;
+  }
+  for (; k < n; ++k) {
+    const double e = r[k] + offset[k];
+    b0 = e < b0 ? e : b0;
+  }
+  const double best = std::min(std::min(b0, b1), std::min(b2, b3));
+  for (k = 0; k < n; ++k) {
+    if (r[k] + offset[k] == best) {
+      return EpsilonAtOrder{std::max(0.0, best), orders_[k]};
+    }
   }
   return EpsilonAtOrder{kInf, orders_[0]};
 }
