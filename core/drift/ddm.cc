@@ -28,20 +28,21 @@ DetectorSignal Ddm::Update(bool is_error) {
   ++n_;
   p_ += ((is_error ? 1.0 : 0.0) - p_) / static_cast<double>(n_);
   const double s = std::sqrt(p_ * (1.0 - p_) / static_cast<double>(n_));
-  if (n_ < config_.min_instances) return DetectorSignal::kNone;
+  // As River: judged only after min_instances, strict comparisons.
+  if (n_ <= config_.min_instances) return DetectorSignal::kNone;
   if (!have_min_ || p_ + s <= ps_min_) {
     p_min_ = p_;
     s_min_ = s;
     ps_min_ = p_ + s;
     have_min_ = true;
   }
-  if (p_ + s >= p_min_ + config_.drift_level * s_min_ && s_min_ > 0) {
+  if (p_ + s > p_min_ + config_.drift_level * s_min_) {
     drift_p_plus_s_ = p_ + s;
     drift_threshold_ = p_min_ + config_.drift_level * s_min_;
     Reset();
     return DetectorSignal::kDrift;
   }
-  if (p_ + s >= p_min_ + config_.warning_level * s_min_ && s_min_ > 0) {
+  if (p_ + s > p_min_ + config_.warning_level * s_min_) {
     return DetectorSignal::kWarning;
   }
   return DetectorSignal::kNone;

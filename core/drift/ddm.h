@@ -11,9 +11,11 @@ namespace cls::drift {
 // DDM, the Drift Detection Method (Gama, Medas, Castillo, Rodrigues 2004).
 // On the error indicator (1 = wrong prediction) it tracks the error rate p_i
 // and s_i = sqrt(p_i (1 - p_i) / i), remembers the minimum of p + s, and
-// reports a warning when p_i + s_i >= p_min + warning_level * s_min and a
-// drift when p_i + s_i >= p_min + drift_level * s_min (after min_instances).
-// On drift it starts over. River's defaults. Not thread-safe.
+// reports a warning when p_i + s_i > p_min + warning_level * s_min and a
+// drift when p_i + s_i > p_min + drift_level * s_min (once more than
+// min_instances were seen). On drift it starts over. River's defaults and
+// update rule (drift.binary.DDM): its docstring stream gives the same
+// indices here (detectors_test.cc). Not thread-safe.
 struct DdmConfig {
   int min_instances = 30;
   double warning_level = 2.0;
