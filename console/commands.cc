@@ -45,6 +45,20 @@ std::string ServerMessage(const json& body) {
   return SanitizeText(message->get_ref<const std::string&>());
 }
 
+// 404 for a route the coordinator lists but does not serve yet
+// ("unimplemented"), or does not know at all ("no route ...").
+bool IsUnsupportedRoute(const json& body) {
+  if (!body.is_object() || !body.contains("error") ||
+      !body["error"].is_object()) {
+    return false;
+  }
+  const json& error = body["error"];
+  if (error.value("code", "") == "unimplemented") return true;
+  const auto message = error.find("message");
+  return message != error.end() && message->is_string() &&
+         message->get_ref<const std::string&>().starts_with("no route ");
+}
+
 // Sends one request; a 2xx answer must be a JSON object.
 std::expected<json, CommandError> Call(CommandContext& ctx, HttpMethod method,
                                        std::string target,
@@ -65,6 +79,11 @@ std::expected<json, CommandError> Call(CommandContext& ctx, HttpMethod method,
   }
   const std::string message = ServerMessage(response->body);
   const std::string code = std::to_string(status);
+  if (status == 404 && IsUnsupportedRoute(response->body)) {
+    return Fail(ExitCode::kRefused,
+                "the coordinator does not support " + what +
+                    " yet; this command needs a newer coordinator");
+  }
   if (status >= 400 && status < 500) {
     return Fail(ExitCode::kRefused,
                 message.empty()
@@ -297,6 +316,45 @@ CommandResult RunRoundHistory(CommandContext& ctx, std::int64_t limit) {
       Call(ctx, HttpMethod::kGet, "/v1/rounds?limit=" + std::to_string(limit));
   if (!body) return std::unexpected(body.error());
   return Emit(ctx, *body, &RenderRoundHistory);
+}
+
+CommandResult RunSitesShow(CommandContext& ctx, std::string_view site_id) {
+  if (site_id.empty()) return Fail(ExitCode::kUsage, "site id is empty");
+  auto body =
+      Call(ctx, HttpMethod::kGet, "/v1/sites/" + EscapePathSegment(site_id));
+  if (!body) return std::unexpected(body.error());
+  return Emit(ctx, *body, &RenderObject);
+}
+
+CommandResult RunSitesRevoke(CommandContext& ctx, std::string_view site_id,
+                             const std::string& reason) {
+  if (site_id.empty()) return Fail(ExitCode::kUsage, "site id is empty");
+  json body = json::object();
+  if (!reason.empty()) body["reason"] = reason;
+  auto answer =
+      Call(ctx, HttpMethod::kPost,
+           "/v1/sites/" + EscapePathSegment(site_id) + "/revoke", body);
+  if (!answer) return std::unexpected(answer.error());
+  return Emit(ctx, *answer, &RenderObject);
+}
+
+CommandResult RunSitesTrust(CommandContext& ctx, std::string_view site_id,
+                            double score) {
+  if (site_id.empty()) return Fail(ExitCode::kUsage, "site id is empty");
+  if (!(score >= 0.0 && score <= 1.0)) {
+    return Fail(ExitCode::kUsage, "trust score must be from 0 to 1");
+  }
+  auto answer = Call(ctx, HttpMethod::kPost,
+                     "/v1/sites/" + EscapePathSegment(site_id) + "/trust",
+                     json{{"trust_score", score}});
+  if (!answer) return std::unexpected(answer.error());
+  return Emit(ctx, *answer, &RenderObject);
+}
+
+CommandResult RunGeneric(CommandContext& ctx, const GenericCommand& command) {
+  auto answer = Call(ctx, command.method, command.target, command.body);
+  if (!answer) return std::unexpected(answer.error());
+  return Emit(ctx, *answer, &RenderObject);
 }
 
 }  // namespace cls::console

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <expected>
 #include <functional>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -25,6 +26,7 @@ enum class ExitCode : int {
   kUnreachable = 2,       // cannot reach the coordinator / TLS failure
   kRefused = 3,           // HTTP 4xx: the coordinator refused the request
   kCoordinatorError = 4,  // HTTP 5xx or a malformed response
+  kVerifyFailed = 5,      // `audit verify` found tampering
 };
 
 struct CommandError {
@@ -90,6 +92,26 @@ CommandResult RunRoundStart(CommandContext& ctx,
 CommandResult RunRoundStatus(CommandContext& ctx);
 // `round history`: GET /v1/rounds?limit=N.
 CommandResult RunRoundHistory(CommandContext& ctx, std::int64_t limit);
+
+// `sites show ID`: GET /v1/sites/ID.
+CommandResult RunSitesShow(CommandContext& ctx, std::string_view site_id);
+// `sites revoke ID [--reason R]`: POST /v1/sites/ID/revoke {"reason": R}.
+CommandResult RunSitesRevoke(CommandContext& ctx, std::string_view site_id,
+                             const std::string& reason);
+// `sites trust ID SCORE`: POST /v1/sites/ID/trust {"trust_score": SCORE}.
+CommandResult RunSitesTrust(CommandContext& ctx, std::string_view site_id,
+                            double score);
+
+// A command whose answer is shown as a key/value block (or JSON): the
+// commands of later issues (versions, drift, privacy, keys) go through it.
+// A coordinator that does not serve the route yet answers 404: the error
+// then says so ("the coordinator does not support GET /v1/drift yet").
+struct GenericCommand {
+  HttpMethod method = HttpMethod::kGet;
+  std::string target;
+  std::optional<nlohmann::json> body;
+};
+CommandResult RunGeneric(CommandContext& ctx, const GenericCommand& command);
 
 }  // namespace cls::console
 

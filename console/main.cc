@@ -7,6 +7,7 @@
 #include <string>
 
 #include "console/admin_client.h"
+#include "console/audit_commands.h"
 #include "console/commands.h"
 
 namespace {
@@ -22,8 +23,22 @@ constexpr const char* kExitCodes = R"(Exit codes:
   0  success
   1  usage error (bad arguments, missing or unreadable certificate files)
   2  cannot reach the coordinator, or TLS failure
-  3  refused by the coordinator (HTTP 4xx); its message is printed
-  4  coordinator error (HTTP 5xx or malformed response))";
+  3  refused by the coordinator (HTTP 4xx); its message is printed; also
+     a command this coordinator does not support yet
+  4  coordinator error (HTTP 5xx or malformed response)
+  5  audit verify found tampering (each problem is listed))";
+
+// Set by commands that need no coordinator (audit verify FILE).
+bool g_offline = false;
+
+// Answers nothing: an offline command never sends.
+class OfflineApi final : public cls::console::AdminApi {
+ public:
+  cls::Result<cls::console::AdminResponse> Send(
+      const cls::console::AdminRequest&) override {
+    return cls::Internal("offline command tried to reach the coordinator");
+  }
+};
 
 void AddGlobalOptions(CLI::App& app, cls::console::GlobalOptions& options) {
   app.add_option("--coordinator", options.coordinator,
@@ -62,8 +77,10 @@ void AddStatusCommand(CLI::App& app, Action& action) {
 }
 
 void AddSitesCommands(CLI::App& app, Action& action) {
-  CLI::App* sites = app.add_subcommand("sites", "List and approve sites");
+  CLI::App* sites = app.add_subcommand(
+      "sites", "List, show, approve, revoke and trust sites");
   sites->require_subcommand(1);
+  AddSiteAdminCommands(*sites, action);
 
   sites->add_subcommand("list", "List registered sites and their state")
       ->callback([&action] {
@@ -123,6 +140,227 @@ void AddRoundCommands(CLI::App& app, Action& action) {
   });
 }
 
+void AddSiteAdminCommands(CLI::App& sites, Action& action) {
+  auto site_id = std::make_shared<std::string>();
+  CLI::App* show = sites.add_subcommand("show", "Show one site");
+  show->add_option("SITE_ID", *site_id, "The site")->required();
+  show->callback([&action, site_id] {
+    action = [site_id](CommandContext& ctx) {
+      return cls::console::RunSitesShow(ctx, *site_id);
+    };
+  });
+
+  auto reason = std::make_shared<std::string>();
+  CLI::App* revoke = sites.add_subcommand(
+      "revoke",
+      "Bar a site from the federation (it is disconnected now and refused "
+      "from then on; also revoke its certificate with cls-pki revoke)");
+  revoke->add_option("SITE_ID", *site_id, "The site to revoke")->required();
+  revoke->add_option("--reason", *reason, "Why (recorded in the audit log)");
+  revoke->callback([&action, site_id, reason] {
+    action = [site_id, reason](CommandContext& ctx) {
+      return cls::console::RunSitesRevoke(ctx, *site_id, *reason);
+    };
+  });
+
+  auto score = std::make_shared<double>(1.0);
+  CLI::App* trust =
+      sites.add_subcommand("trust", "Set a site's trust score (0 to 1)");
+  trust->add_option("SITE_ID", *site_id, "The site")->required();
+  trust->add_option("SCORE", *score, "Trust score, 0 to 1")
+      ->required()
+      ->check(CLI::Range(0.0, 1.0));
+  trust->callback([&action, site_id, score] {
+    action = [site_id, score](CommandContext& ctx) {
+      return cls::console::RunSitesTrust(ctx, *site_id, *score);
+    };
+  });
+}
+
+// A subcommand that sends one request and shows the answer.
+void AddGeneric(CLI::App& parent, const std::string& name,
+                const std::string& help, Action& action,
+                std::function<cls::console::GenericCommand()> make) {
+  parent.add_subcommand(name, help)->callback([&action, make] {
+    action = [make](CommandContext& ctx) {
+      return cls::console::RunGeneric(ctx, make());
+    };
+  });
+}
+
+void AddVersionCommands(CLI::App& app, Action& action) {
+  using cls::console::GenericCommand;
+  using cls::console::HttpMethod;
+  CLI::App* versions = app.add_subcommand(
+      "versions", "Model versions: list, show, deploy, roll out, roll back");
+  versions->require_subcommand(1);
+  AddGeneric(*versions, "list", "List model versions with their metrics",
+             action, [] {
+               return GenericCommand{HttpMethod::kGet, "/v1/versions", {}};
+             });
+
+  auto id = std::make_shared<std::string>();
+  CLI::App* show = versions->add_subcommand("show", "Show one version");
+  show->add_option("VERSION_ID", *id, "e.g. v7_20261127_061644")->required();
+  show->callback([&action, id] {
+    action = [id](CommandContext& ctx) {
+      return cls::console::RunGeneric(
+          ctx, {HttpMethod::kGet,
+                "/v1/versions/" + cls::console::EscapePathSegment(*id),
+                {}});
+    };
+  });
+
+  auto strategy = std::make_shared<std::string>("immediate");
+  CLI::App* deploy = versions->add_subcommand(
+      "deploy",
+      "Deploy a version (immediate, gradual_rollout, ab_test, shadow)");
+  deploy->add_option("VERSION_ID", *id, "The version")->required();
+  deploy->add_option("--strategy", *strategy, "Deployment strategy")
+      ->check(
+          CLI::IsMember({"immediate", "gradual_rollout", "ab_test", "shadow"}))
+      ->capture_default_str();
+  deploy->callback([&action, id, strategy] {
+    action = [id, strategy](CommandContext& ctx) {
+      return cls::console::RunGeneric(
+          ctx,
+          {HttpMethod::kPost,
+           "/v1/versions/" + cls::console::EscapePathSegment(*id) + "/deploy",
+           nlohmann::json{{"strategy", *strategy}}});
+    };
+  });
+
+  auto percent = std::make_shared<int>(10);
+  CLI::App* rollout = versions->add_subcommand(
+      "rollout", "Set the share of traffic a version serves");
+  rollout->add_option("VERSION_ID", *id, "The version")->required();
+  rollout->add_option("--percent", *percent, "Share of traffic, 1-100")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  rollout->callback([&action, id, percent] {
+    action = [id, percent](CommandContext& ctx) {
+      return cls::console::RunGeneric(
+          ctx,
+          {HttpMethod::kPost,
+           "/v1/versions/" + cls::console::EscapePathSegment(*id) + "/rollout",
+           nlohmann::json{{"percent", *percent}}});
+    };
+  });
+
+  auto to = std::make_shared<std::string>();
+  auto reason = std::make_shared<std::string>();
+  CLI::App* rollback = versions->add_subcommand(
+      "rollback", "Roll back to the previous (or a given) version");
+  rollback->add_option("--to", *to, "Version to return to");
+  rollback->add_option("--reason", *reason, "Why (recorded in the audit log)");
+  rollback->callback([&action, to, reason] {
+    action = [to, reason](CommandContext& ctx) {
+      nlohmann::json body = nlohmann::json::object();
+      if (!to->empty()) body["to"] = *to;
+      if (!reason->empty()) body["reason"] = *reason;
+      return cls::console::RunGeneric(
+          ctx, {HttpMethod::kPost, "/v1/versions/rollback", body});
+    };
+  });
+
+  auto a = std::make_shared<std::string>();
+  auto b = std::make_shared<std::string>();
+  CLI::App* compare =
+      versions->add_subcommand("compare", "Compare two versions' metrics");
+  compare->add_option("VERSION_A", *a, "First version")->required();
+  compare->add_option("VERSION_B", *b, "Second version")->required();
+  compare->callback([&action, a, b] {
+    action = [a, b](CommandContext& ctx) {
+      return cls::console::RunGeneric(
+          ctx,
+          {HttpMethod::kGet,
+           "/v1/versions/compare?a=" + cls::console::EscapePathSegment(*a) +
+               "&b=" + cls::console::EscapePathSegment(*b),
+           {}});
+    };
+  });
+}
+
+void AddDriftPrivacyKeysCommands(CLI::App& app, Action& action) {
+  using cls::console::GenericCommand;
+  using cls::console::HttpMethod;
+  CLI::App* drift = app.add_subcommand("drift", "Drift detection at the sites");
+  drift->require_subcommand(1);
+  AddGeneric(*drift, "status", "Drift state per site and version", action, [] {
+    return GenericCommand{HttpMethod::kGet, "/v1/drift", {}};
+  });
+  AddGeneric(*drift, "alerts", "Recent drift alerts", action, [] {
+    return GenericCommand{HttpMethod::kGet, "/v1/drift/alerts", {}};
+  });
+
+  CLI::App* privacy =
+      app.add_subcommand("privacy", "Differential-privacy budget");
+  privacy->require_subcommand(1);
+  AddGeneric(*privacy, "status", "Privacy budget spent and left", action, [] {
+    return GenericCommand{HttpMethod::kGet, "/v1/privacy", {}};
+  });
+
+  CLI::App* keys = app.add_subcommand("keys", "Key management");
+  keys->require_subcommand(1);
+  AddGeneric(*keys, "rotate",
+             "Rotate the key-encryption key that wraps model artifacts", action,
+             [] {
+               return GenericCommand{HttpMethod::kPost, "/v1/keys/rotate",
+                                     nlohmann::json::object()};
+             });
+}
+
+void AddAuditCommands(CLI::App& app, Action& action,
+                      const cls::console::GlobalOptions& globals) {
+  CLI::App* audit = app.add_subcommand(
+      "audit", "Export and verify the tamper-evident audit log");
+  audit->require_subcommand(1);
+
+  auto exp = std::make_shared<cls::console::AuditExportOptions>();
+  CLI::App* export_cmd = audit->add_subcommand(
+      "export", "Write the audit log as JSON (entries and signed checkpoints)");
+  export_cmd->add_option("--since", exp->since,
+                         "From this UTC time (2026-11-27 or "
+                         "2026-11-27T05:16:42Z), inclusive");
+  export_cmd->add_option("--until", exp->until,
+                         "Up to this UTC time, inclusive");
+  export_cmd
+      ->add_option("-o,--output", exp->output,
+                   "Write to FILE instead of stdout")
+      ->type_name("FILE");
+  export_cmd->callback([&action, exp] {
+    action = [exp](CommandContext& ctx) {
+      return cls::console::RunAuditExport(ctx, *exp);
+    };
+  });
+
+  auto ver = std::make_shared<cls::console::AuditVerifyOptions>();
+  CLI::App* verify = audit->add_subcommand(
+      "verify",
+      "Verify an export FILE offline, or the live log: recompute every hash "
+      "and check the coordinator's signed checkpoints (exit 5 on tampering)");
+  verify->add_option(
+      "FILE", ver->file,
+      "An export from `clsctl audit export` (omit: the live log)");
+  verify
+      ->add_option("--coordinator-cert", ver->coordinator_cert,
+                   "Coordinator certificate (default: the one in the export; "
+                   "either must chain to --ca)")
+      ->type_name("PEM");
+  verify
+      ->add_option("--checkpoint", ver->checkpoint_files,
+                   "Extra signed checkpoint file(s), e.g. a site's copy")
+      ->type_name("FILE");
+  verify->callback([&action, ver, &globals] {
+    g_offline = !ver->file.empty();
+    action = [ver, &globals](CommandContext& ctx) {
+      cls::console::AuditVerifyOptions options = *ver;
+      options.ca_file = globals.ca_file;
+      return cls::console::RunAuditVerify(ctx, options);
+    };
+  });
+}
+
 int Fail(ExitCode code, const std::string& message) {
   std::cerr << "clsctl: " << message << "\n";
   return static_cast<int>(code);
@@ -144,6 +382,9 @@ int main(int argc, char** argv) {
   AddStatusCommand(app, action);
   AddSitesCommands(app, action);
   AddRoundCommands(app, action);
+  AddVersionCommands(app, action);
+  AddDriftPrivacyKeysCommands(app, action);
+  AddAuditCommands(app, action, globals);
 
   try {
     app.parse(argc, argv);
@@ -153,6 +394,18 @@ int main(int argc, char** argv) {
   }
   if (!action) return Fail(ExitCode::kUsage, "no command given; see --help");
 
+  if (g_offline) {
+    OfflineApi offline;
+    CommandContext ctx{.api = offline,
+                       .out = std::cout,
+                       .diagnostics = std::cerr,
+                       .json = globals.json};
+    if (auto result = action(ctx); !result) {
+      std::cout << std::flush;
+      return Fail(result.error().exit_code, result.error().message);
+    }
+    return static_cast<int>(ExitCode::kOk);
+  }
   auto config = cls::console::MakeClientConfig(globals);
   if (!config) return Fail(ExitCode::kUsage, config.error().message);
   auto client = cls::console::AdminClient::Create(std::move(*config));

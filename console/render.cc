@@ -366,4 +366,26 @@ std::string RenderRoundProgress(const json& round) {
   return "round " + FormatValue(round, "round_id") + ": " + RoundState(round);
 }
 
+Result<std::string> RenderObject(const json& body) {
+  if (!body.is_object()) {
+    return DataLoss("malformed response from coordinator: not an object");
+  }
+  std::vector<std::pair<std::string, std::string>> lines;
+  for (const auto& [key, value] : body.items()) {
+    std::string text;
+    if (value.is_string()) {
+      text = SanitizeText(value.get_ref<const std::string&>());
+    } else if (value.is_null()) {
+      text = "-";
+    } else if (value.is_boolean()) {
+      text = value.get<bool>() ? "yes" : "no";
+    } else {
+      text = SanitizeText(
+          value.dump(-1, ' ', false, json::error_handler_t::replace));
+    }
+    lines.emplace_back(SanitizeText(key), std::move(text));
+  }
+  return RenderBlock(lines);
+}
+
 }  // namespace cls::console

@@ -75,6 +75,10 @@ Result<std::string> RenderCurrentRound(const nlohmann::json& body);
 // MODEL, then one line per aborted round with its reason.
 Result<std::string> RenderRoundHistory(const nlohmann::json& body);
 
+// Any JSON object as a key/value block; nested values as compact JSON.
+// Used for single objects (a site) and the commands of later issues.
+Result<std::string> RenderObject(const nlohmann::json& body);
+
 // One line for `round start --wait`: "round 3: masked_input (4 sites)",
 // "round 3: completed", "round 3: aborted (too few sites)".
 std::string RenderRoundProgress(const nlohmann::json& round);
