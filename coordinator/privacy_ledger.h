@@ -114,7 +114,9 @@ nlohmann::json ToJson(const PrivacyStatusReport& report);
 class PrivacyLedger {
  public:
   // Writes one audit entry; wired to the coordinator's audit log. Called
-  // after the ledger's own transaction has committed.
+  // after the ledger's own transaction has committed: if it fails, the
+  // charge or period stands (privacy is never under-counted) and the sink's
+  // error is returned.
   using AuditSink = std::function<Status(const std::string& actor,
                                          const std::string& event_type,
                                          const nlohmann::json& fields)>;
