@@ -66,6 +66,8 @@ void AddGlobalOptions(CLI::App& app, cls::console::GlobalOptions& options) {
       ->capture_default_str();
 }
 
+void AddSiteAdminCommands(CLI::App& sites, Action& action);
+
 void AddStatusCommand(CLI::App& app, Action& action) {
   app.add_subcommand("status",
                      "Show the coordinator: model version, sites, round")
