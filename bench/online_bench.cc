@@ -81,6 +81,58 @@ std::optional<double> PeerMs() {
   return result;
 }
 
+// Serving: one request (PredictOne on a 100-feature row, median over
+// blocks of 10,000 calls), and batch throughput (PredictProbability on
+// 10,000 x 100).
+void PrintPredictionBenchmarks(const Eigen::MatrixXf& x) {
+  cls::core::LogisticRegression model(kFeatures);
+  std::vector<float> params(kFeatures + 1);
+  for (int j = 0; j <= kFeatures; ++j) params[j] = 0.01f * (j % 7 - 3);
+  (void)model.SetParameters(params);
+  // Rows as contiguous requests.
+  std::vector<std::vector<float>> rows(kSamples);
+  for (int i = 0; i < kSamples; ++i) {
+    rows[i].resize(kFeatures);
+    for (int j = 0; j < kFeatures; ++j) rows[i][j] = x(i, j);
+  }
+  std::vector<double> per_call_ns;
+  double sink = 0;
+  for (int block = 0; block < 21; ++block) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int k = 0; k < 10000; ++k)
+      sink += model.PredictOne(rows[k % kSamples]);
+    const auto t1 = std::chrono::steady_clock::now();
+    per_call_ns.push_back(
+        std::chrono::duration<double, std::nano>(t1 - t0).count() / 10000);
+  }
+  Eigen::MatrixXf big(10000, kFeatures);
+  for (int i = 0; i < 10000; ++i) big.row(i) = x.row(i % kSamples);
+  std::vector<double> batch_rps;
+  for (int r = 0; r < 21; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    sink += model.PredictProbability(big).sum();
+    const auto t1 = std::chrono::steady_clock::now();
+    batch_rps.push_back(10000 / std::chrono::duration<double>(t1 - t0).count());
+  }
+  nlohmann::json single = {
+      {"name", "predict.single_ns"},
+      {"value", Median(per_call_ns)},
+      {"unit", "ns"},
+      {"params",
+       {{"features", kFeatures},
+        {"measure", "median over 21 blocks of 10,000 PredictOne calls"},
+        {"checksum", sink}}}};
+  nlohmann::json batch = {
+      {"name", "predict.batch_rows_per_s"},
+      {"value", Median(batch_rps)},
+      {"unit", "rows/s"},
+      {"params",
+       {{"features", kFeatures},
+        {"batch_rows", 10000},
+        {"measure", "median of 21 PredictProbability calls on 10,000 rows"}}}};
+  std::printf("%s\n%s\n", single.dump().c_str(), batch.dump().c_str());
+}
+
 }  // namespace
 
 int main() {
@@ -150,5 +202,6 @@ int main() {
         "of per-sample SGD (no mini-batch option), median of 50 runs";
   }
   std::printf("%s\n", out.dump().c_str());
+  PrintPredictionBenchmarks(x);
   return 0;
 }

@@ -130,6 +130,13 @@ double LogisticRegression::Train(const Eigen::MatrixXf& x,
   return last_epoch_loss;
 }
 
+float LogisticRegression::PredictOne(std::span<const float> x) const {
+  const Eigen::Map<const Eigen::VectorXf> w(params_.data(), num_features_);
+  const Eigen::Map<const Eigen::VectorXf> v(x.data(), num_features_);
+  const float z = w.dot(v) + params_[static_cast<size_t>(num_features_)];
+  return 1.0f / (1.0f + std::exp(-z));
+}
+
 Eigen::VectorXf LogisticRegression::PredictProbability(
     const Eigen::MatrixXf& x) const {
   assert(x.cols() == num_features_);

@@ -52,6 +52,9 @@ class LogisticRegression {
                const BatchHook& after_batch = {});
 
   Eigen::VectorXf PredictProbability(const Eigen::MatrixXf& x) const;
+  // One request: P(y = 1 | x) for x.size() == num_features() (the caller
+  // checks), without allocating; the serving path.
+  float PredictOne(std::span<const float> x) const;
 
  private:
   int num_features_;

@@ -96,6 +96,19 @@ class OnlineLearningSystem {
 
   UpdateStatistics GetUpdateStatistics() const;
 
+  // The whole learning state (model, anchor, reservoir, holdout, history,
+  // random state) as versioned little-endian bytes, so a restarted site
+  // continues exactly where it stopped. It contains patient rows (reservoir,
+  // holdout): the site agent stores it encrypted. Deserialize takes the
+  // config from the caller (the site's config file may have changed; the
+  // anchor strength follows it) and refuses, with DataLoss and sizes only,
+  // bytes that Serialize could not have produced or a feature count that
+  // differs from `num_features`.
+  std::vector<uint8_t> Serialize() const;
+  static Result<OnlineLearningSystem> Deserialize(
+      std::span<const uint8_t> bytes, int num_features,
+      const OnlineLearningConfig& cfg);
+
   const LogisticRegression& model() const { return model_; }
   const ElasticAnchor& anchor() const { return anchor_; }
   const Reservoir& reservoir() const { return reservoir_; }

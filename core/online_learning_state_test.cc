@@ -1,0 +1,84 @@
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "core/online_learning.h"
+
+namespace cls::core {
+namespace {
+
+void Batch(std::mt19937_64& rng, int n, Eigen::MatrixXf& x,
+           Eigen::VectorXf& y) {
+  std::normal_distribution<float> normal(0, 1);
+  x.resize(n, 3);
+  y.resize(n);
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < 3; ++j) x(i, j) = normal(rng);
+    y(i) = x(i, 0) - 0.5f * x(i, 1) + 0.3f * normal(rng) > 0 ? 1.0f : 0.0f;
+  }
+}
+
+OnlineLearningConfig Config() {
+  OnlineLearningConfig cfg;
+  cfg.learning_rate = 0.05;
+  cfg.reservoir_capacity = 50;
+  cfg.rehearsal_samples = 10;
+  cfg.holdout_size = 20;
+  return cfg;
+}
+
+TEST(OnlineLearningState, RestoredSystemContinuesIdentically) {
+  std::mt19937_64 rng(5);
+  auto a = OnlineLearningSystem::Create(3, Config());
+  ASSERT_TRUE(a.has_value());
+  Eigen::MatrixXf x;
+  Eigen::VectorXf y;
+  for (int i = 0; i < 4; ++i) {
+    Batch(rng, 40, x, y);
+    ASSERT_TRUE(a->IncrementalUpdate(x, y).has_value());
+    if (i == 1) {
+      ASSERT_TRUE(a->AnchorToCurrent(x, y).has_value());
+    }
+  }
+  auto bytes = a->Serialize();
+  auto b = OnlineLearningSystem::Deserialize(bytes, 3, Config());
+  ASSERT_TRUE(b.has_value()) << b.error().message;
+  EXPECT_EQ(b->history().size(), 4u);
+  EXPECT_EQ(b->reservoir().size(), a->reservoir().size());
+  EXPECT_EQ(b->GetUpdateStatistics().total_samples_processed, 160);
+  Batch(rng, 40, x, y);
+  auto ua = a->IncrementalUpdate(x, y);
+  auto ub = b->IncrementalUpdate(x, y);
+  ASSERT_TRUE(ua && ub);
+  EXPECT_EQ(ua->training_loss, ub->training_loss);
+  EXPECT_EQ(ua->holdout_accuracy, ub->holdout_accuracy);
+  const auto pa = a->model().parameters(), pb = b->model().parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_EQ(pa[i], pb[i]);
+  EXPECT_EQ(a->Serialize(), b->Serialize());
+}
+
+TEST(OnlineLearningState, RefusesCorruptOrMismatchedBytes) {
+  auto a = OnlineLearningSystem::Create(3, Config());
+  ASSERT_TRUE(a.has_value());
+  std::mt19937_64 rng(1);
+  Eigen::MatrixXf x;
+  Eigen::VectorXf y;
+  Batch(rng, 30, x, y);
+  ASSERT_TRUE(a->IncrementalUpdate(x, y).has_value());
+  auto bytes = a->Serialize();
+  EXPECT_FALSE(OnlineLearningSystem::Deserialize(bytes, 4, Config()));
+  for (size_t cut :
+       {size_t{0}, size_t{3}, bytes.size() / 2, bytes.size() - 1}) {
+    auto truncated = std::vector<uint8_t>(bytes.begin(), bytes.begin() + cut);
+    auto r = OnlineLearningSystem::Deserialize(truncated, 3, Config());
+    ASSERT_FALSE(r.has_value()) << cut;
+    EXPECT_EQ(r.error().code, ErrorCode::kDataLoss);
+  }
+  auto longer = bytes;
+  longer.push_back(0);
+  EXPECT_FALSE(OnlineLearningSystem::Deserialize(longer, 3, Config()));
+}
+
+}  // namespace
+}  // namespace cls::core
