@@ -20,7 +20,9 @@ bool IsSiteToCoordinator(const protocol::Message& m) {
          std::holds_alternative<protocol::ShareKeys>(m) ||
          std::holds_alternative<protocol::MaskedInput>(m) ||
          std::holds_alternative<protocol::UnmaskResponse>(m) ||
-         std::holds_alternative<protocol::EvaluationReport>(m);
+         std::holds_alternative<protocol::EvaluationReport>(m) ||
+         std::holds_alternative<protocol::DeploymentAck>(m) ||
+         std::holds_alternative<protocol::DriftReport>(m);
 }
 
 int64_t ElapsedMs(std::chrono::steady_clock::time_point since) {
@@ -168,6 +170,18 @@ void Federation::OnSiteMessage(const std::string& site_id,
   if (!IsSiteToCoordinator(message)) {
     Disconnect(site_id, std::string(protocol::MessageName(message)) +
                             " is not a site message");
+    return;
+  }
+  // Serving (issue 5): recorded by the coordinator's versions component once
+  // it exists; until then logged so a site's acks and reports do not drop it.
+  if (const auto* ack = std::get_if<protocol::DeploymentAck>(&message)) {
+    spdlog::info("site {} {} deployment {}", site_id,
+                 ack->accepted ? "installed" : "refused", ack->deployment_id);
+    return;
+  }
+  if (const auto* drift = std::get_if<protocol::DriftReport>(&message)) {
+    spdlog::info("site {} drift report: {} versions, {} alerts", site_id,
+                 drift->summaries.size(), drift->alerts.size());
     return;
   }
   if (const auto* report = std::get_if<protocol::EvaluationReport>(&message)) {

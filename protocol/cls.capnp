@@ -26,6 +26,9 @@ struct Envelope {
     roundResult @12 :RoundResult;
     roundAborted @13 :RoundAborted;
     evaluationReport @14 :EvaluationReport;
+    deploymentUpdate @15 :DeploymentUpdate;
+    deploymentAck @16 :DeploymentAck;
+    driftReport @17 :DriftReport;
   }
 }
 
@@ -171,4 +174,52 @@ struct EvaluationReport {
   roundId @0 :UInt64;
   modelVersion @1 :Text;
   metrics @2 :ValidationMetrics;
+}
+
+# A model version a site may serve.
+struct ServedModel {
+  versionId @0 :Text;
+  modelHash @1 :Text;        # SHA-256 hex of the parameter bytes
+  modelKind @2 :Text;        # "logistic_regression"
+  parameters @3 :Data;       # float32 little-endian
+}
+
+# coordinator -> site, whenever a deployment changes and again after a site
+# (re)connects, so a site that was offline catches up. The whole deployment
+# each time (not a delta): the latest one received wins.
+struct DeploymentUpdate {
+  deploymentId @0 :Text;     # unique per change; echoed in the ack
+  strategy @1 :Text;         # "immediate" | "gradual_rollout" | "ab_testing" | "shadow_mode"
+  current @2 :ServedModel;   # the stable version
+  candidate @3 :ServedModel; # versionId "" = no rollout in progress
+  rolloutPercent @4 :Float64;  # candidate's share of requests, [0, 100]
+  salt @5 :Text;             # routing salt of this rollout
+  # Standardisation the versions were trained with (core/feature_statistics.h
+  # flattened sums, float64 little-endian); empty = the site's current one.
+  featureStatistics @6 :Data;
+}
+
+# site -> coordinator: the deployment was installed (or refused, with why).
+struct DeploymentAck {
+  deploymentId @0 :Text;
+  accepted @1 :Bool;
+  currentVersion @2 :Text;
+  candidateVersion @3 :Text;
+  reason @4 :Text;           # why it was refused; "" when accepted
+}
+
+struct DriftAlertNote {
+  versionId @0 :Text;
+  driftType @1 :Text;        # "performance_drift", "concept_drift", ...
+  severity @2 :Float64;      # [0, 1]
+  detector @3 :Text;
+  timestampS @4 :Int64;
+}
+
+# site -> coordinator, periodically: counts and statistics per version
+# served, never records (no request keys, features or confidences).
+struct DriftReport {
+  reportedAtS @0 :Int64;
+  summaries @1 :List(Text);  # core/drift SerializeDriftSummary JSON, one per version
+  alerts @2 :List(DriftAlertNote);  # raised since the previous report
 }

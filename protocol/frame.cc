@@ -57,7 +57,10 @@ static_assert(KindOf(Which::UNMASK_RESPONSE) == KindOf<UnmaskResponse>());
 static_assert(KindOf(Which::ROUND_RESULT) == KindOf<RoundResult>());
 static_assert(KindOf(Which::ROUND_ABORTED) == KindOf<RoundAborted>());
 static_assert(KindOf(Which::EVALUATION_REPORT) == KindOf<EvaluationReport>());
-static_assert(std::variant_size_v<Message> == 14);
+static_assert(KindOf(Which::DEPLOYMENT_UPDATE) == KindOf<DeploymentUpdate>());
+static_assert(KindOf(Which::DEPLOYMENT_ACK) == KindOf<DeploymentAck>());
+static_assert(KindOf(Which::DRIFT_REPORT) == KindOf<DriftReport>());
+static_assert(std::variant_size_v<Message> == 17);
 
 constexpr uint32_t kKiB = 1024;
 constexpr uint32_t kMiB = 1024 * kKiB;
@@ -73,6 +76,16 @@ constexpr size_t kMaxReasonBytes = 4 * kKiB;
 constexpr size_t kMaxEntries = 65536;    // neighbours, keys, shares, indices
 constexpr size_t kMaxShareWords = 1024;  // SecretShare.y
 constexpr size_t kMaxCiphertextBytes = 64 * kKiB;
+
+// Serving (deployments and drift reports).
+constexpr size_t kMaxDriftSummaryBytes = 128 * kKiB;
+constexpr size_t kMaxDriftSummaries = 16;  // versions per report
+constexpr size_t kMaxDriftAlerts = 1000;
+constexpr uint32_t kDriftReportPayloadLimit = 4 * kMiB;
+// Two parameter vectors and the feature statistics.
+static_assert(uint64_t{kMaxParameters} * 16 + kMiB <= UINT32_MAX);
+constexpr uint32_t kDeploymentPayloadLimit =
+    static_cast<uint32_t>(kMaxParameters * 16 + kMiB);
 
 constexpr int kNestingLimit = 16;
 constexpr uint64_t kMinTraversalWords = 64;
@@ -154,7 +167,8 @@ capnp::Data::Reader AsData(const Bytes& bytes) {
 
 template <typename T>
 void CopyWords(capnp::Data::Builder out, const std::vector<T>& values) {
-  static_assert(sizeof(T) == 4 && std::is_trivially_copyable_v<T>);
+  static_assert((sizeof(T) == 4 || sizeof(T) == 8) &&
+                std::is_trivially_copyable_v<T>);
   if (!values.empty()) {
     std::memcpy(out.begin(), values.data(), values.size() * sizeof(T));
   }
@@ -332,6 +346,54 @@ void Fill(BodyBuilder body, const EvaluationReport& m) {
   Fill(b.initMetrics(), m.metrics);
 }
 
+void Fill(wire::ServedModel::Builder b, const ServedModel& m) {
+  b.setVersionId(AsText(m.version_id));
+  b.setModelHash(AsText(m.model_hash));
+  b.setModelKind(AsText(m.model_kind));
+  CopyWords(b.initParameters(static_cast<unsigned>(m.parameters.size() * 4)),
+            m.parameters);
+}
+
+void Fill(BodyBuilder body, const DeploymentUpdate& m) {
+  auto b = body.initDeploymentUpdate();
+  b.setDeploymentId(AsText(m.deployment_id));
+  b.setStrategy(AsText(m.strategy));
+  Fill(b.initCurrent(), m.current);
+  Fill(b.initCandidate(), m.candidate);
+  b.setRolloutPercent(m.rollout_percent);
+  b.setSalt(AsText(m.salt));
+  CopyWords(b.initFeatureStatistics(
+                static_cast<unsigned>(m.feature_statistics.size() * 8)),
+            m.feature_statistics);
+}
+
+void Fill(BodyBuilder body, const DeploymentAck& m) {
+  auto b = body.initDeploymentAck();
+  b.setDeploymentId(AsText(m.deployment_id));
+  b.setAccepted(m.accepted);
+  b.setCurrentVersion(AsText(m.current_version));
+  b.setCandidateVersion(AsText(m.candidate_version));
+  b.setReason(AsText(m.reason));
+}
+
+void Fill(BodyBuilder body, const DriftReport& m) {
+  auto b = body.initDriftReport();
+  b.setReportedAtS(m.reported_at_s);
+  auto summaries = b.initSummaries(static_cast<unsigned>(m.summaries.size()));
+  for (size_t i = 0; i < m.summaries.size(); ++i) {
+    summaries.set(static_cast<unsigned>(i), AsText(m.summaries[i]));
+  }
+  auto alerts = b.initAlerts(static_cast<unsigned>(m.alerts.size()));
+  for (size_t i = 0; i < m.alerts.size(); ++i) {
+    auto a = alerts[static_cast<unsigned>(i)];
+    a.setVersionId(AsText(m.alerts[i].version_id));
+    a.setDriftType(AsText(m.alerts[i].drift_type));
+    a.setSeverity(m.alerts[i].severity);
+    a.setDetector(AsText(m.alerts[i].detector));
+    a.setTimestampS(m.alerts[i].timestamp_s);
+  }
+}
+
 // An upper estimate of a message's size in words (pointers, struct sections,
 // list tags, texts and blobs), so that it is built in one segment.
 constexpr size_t kSlackWords = 64;
@@ -385,6 +447,28 @@ size_t EstimateWords(const RoundResult& m) {
 size_t EstimateWords(const RoundAborted& m) { return TextWords(m.reason); }
 size_t EstimateWords(const EvaluationReport& m) {
   return TextWords(m.model_version);
+}
+size_t EstimateWords(const ServedModel& m) {
+  return 6 + TextWords(m.version_id) + TextWords(m.model_hash) +
+         TextWords(m.model_kind) + BlobWords(m.parameters.size() * 4);
+}
+size_t EstimateWords(const DeploymentUpdate& m) {
+  return TextWords(m.deployment_id) + TextWords(m.strategy) +
+         EstimateWords(m.current) + EstimateWords(m.candidate) +
+         TextWords(m.salt) + BlobWords(m.feature_statistics.size() * 8);
+}
+size_t EstimateWords(const DeploymentAck& m) {
+  return TextWords(m.deployment_id) + TextWords(m.current_version) +
+         TextWords(m.candidate_version) + TextWords(m.reason);
+}
+size_t EstimateWords(const DriftReport& m) {
+  size_t words = 0;
+  for (const auto& s : m.summaries) words += 1 + TextWords(s);
+  for (const auto& a : m.alerts) {
+    words += 6 + TextWords(a.version_id) + TextWords(a.drift_type) +
+             TextWords(a.detector);
+  }
+  return words;
 }
 
 // Builds the message's first segment in place, inside the frame buffer right
@@ -471,17 +555,18 @@ class Checker {
     out.assign(data.begin(), data.end());
   }
 
-  // A Data blob of little-endian 32-bit values.
+  // A Data blob of little-endian 32- or 64-bit values.
   template <typename T>
   void Words(capnp::Data::Reader data, std::string_view field,
              std::vector<T>& out) {
-    static_assert(sizeof(T) == 4 && std::is_trivially_copyable_v<T>);
+    static_assert((sizeof(T) == 4 || sizeof(T) == 8) &&
+                  std::is_trivially_copyable_v<T>);
     if (failed()) return;
-    if (data.size() % 4 != 0) {
-      return Fail(field,
-                  "is " + Str(data.size()) + " bytes, not a multiple of 4");
+    if (data.size() % sizeof(T) != 0) {
+      return Fail(field, "is " + Str(data.size()) +
+                             " bytes, not a multiple of " + Str(sizeof(T)));
     }
-    const size_t count = data.size() / 4;
+    const size_t count = data.size() / sizeof(T);
     if (count > kMaxParameters) {
       return Fail(field, "has " + Str(count) + " values, at most " +
                              Str(kMaxParameters));
@@ -723,6 +808,68 @@ EvaluationReport Convert(wire::EvaluationReport::Reader r, Checker& c) {
   return m;
 }
 
+ServedModel ToServedModel(wire::ServedModel::Reader r, Checker& c) {
+  ServedModel m;
+  c.Text(r.getVersionId(), kMaxIdBytes, "version id", m.version_id);
+  c.Text(r.getModelHash(), kMaxIdBytes, "model hash", m.model_hash);
+  c.Text(r.getModelKind(), kMaxIdBytes, "model kind", m.model_kind);
+  c.Words(r.getParameters(), "parameters", m.parameters);
+  return m;
+}
+
+DeploymentUpdate Convert(wire::DeploymentUpdate::Reader r, Checker& c) {
+  DeploymentUpdate m;
+  c.Text(r.getDeploymentId(), kMaxIdBytes, "deployment id", m.deployment_id);
+  c.Text(r.getStrategy(), kMaxIdBytes, "strategy", m.strategy);
+  m.current = ToServedModel(r.getCurrent(), c);
+  m.candidate = ToServedModel(r.getCandidate(), c);
+  m.rollout_percent = r.getRolloutPercent();
+  c.Text(r.getSalt(), kMaxIdBytes, "salt", m.salt);
+  c.Words(r.getFeatureStatistics(), "feature statistics", m.feature_statistics);
+  return m;
+}
+
+DeploymentAck Convert(wire::DeploymentAck::Reader r, Checker& c) {
+  DeploymentAck m;
+  c.Text(r.getDeploymentId(), kMaxIdBytes, "deployment id", m.deployment_id);
+  m.accepted = r.getAccepted();
+  c.Text(r.getCurrentVersion(), kMaxIdBytes, "current version",
+         m.current_version);
+  c.Text(r.getCandidateVersion(), kMaxIdBytes, "candidate version",
+         m.candidate_version);
+  c.Text(r.getReason(), kMaxReasonBytes, "reason", m.reason);
+  return m;
+}
+
+DriftReport Convert(wire::DriftReport::Reader r, Checker& c) {
+  DriftReport m;
+  m.reported_at_s = r.getReportedAtS();
+  const auto summaries = r.getSummaries();
+  if (c.Count(summaries.size(), kMaxDriftSummaries, "summaries")) {
+    for (unsigned i = 0; i < summaries.size() && !c.failed(); ++i) {
+      c.SetItem("summary", i);
+      c.Text(summaries[i], kMaxDriftSummaryBytes, "json",
+             m.summaries.emplace_back());
+    }
+    c.ClearItem();
+  }
+  const auto alerts = r.getAlerts();
+  if (c.Count(alerts.size(), kMaxDriftAlerts, "alerts")) {
+    for (unsigned i = 0; i < alerts.size() && !c.failed(); ++i) {
+      auto a = alerts[i];
+      c.SetItem("alert", i);
+      DriftAlertNote& note = m.alerts.emplace_back();
+      c.Text(a.getVersionId(), kMaxIdBytes, "version id", note.version_id);
+      c.Text(a.getDriftType(), kMaxIdBytes, "drift type", note.drift_type);
+      note.severity = a.getSeverity();
+      c.Text(a.getDetector(), kMaxIdBytes, "detector", note.detector);
+      note.timestamp_s = a.getTimestampS();
+    }
+    c.ClearItem();
+  }
+  return m;
+}
+
 template <typename Reader>
 Result<Message> ConvertChecked(Reader reader, Checker& c) {
   auto message = Convert(reader, c);
@@ -760,6 +907,12 @@ Result<Message> ConvertBody(wire::Envelope::Body::Reader body, Checker& c) {
       return ConvertChecked(body.getRoundAborted(), c);
     case Which::EVALUATION_REPORT:
       return ConvertChecked(body.getEvaluationReport(), c);
+    case Which::DEPLOYMENT_UPDATE:
+      return ConvertChecked(body.getDeploymentUpdate(), c);
+    case Which::DEPLOYMENT_ACK:
+      return ConvertChecked(body.getDeploymentAck(), c);
+    case Which::DRIFT_REPORT:
+      return ConvertChecked(body.getDriftReport(), c);
   }
   return InvalidArgument("frame: unknown body");
 }
@@ -775,7 +928,12 @@ uint32_t MaxPayloadBytes(uint32_t kind) {
     case KindOf<UnmaskRequest>():
     case KindOf<RoundAborted>():
     case KindOf<EvaluationReport>():
+    case KindOf<DeploymentAck>():
       return kControlPayloadLimit;
+    case KindOf<DriftReport>():
+      return kDriftReportPayloadLimit;
+    case KindOf<DeploymentUpdate>():
+      return kDeploymentPayloadLimit;
     case KindOf<KeyDirectory>():
     case KindOf<ShareKeys>():
     case KindOf<ShareDelivery>():

@@ -102,14 +102,39 @@ std::vector<Message> SampleMessages() {
                      .self_mask_shares = {{1, 3, {1, 2, 3, 0xffffffffffffffff}},
                                           {9, 3, {5, 6, 7, 8}}},
                      .mask_key_shares = {{4, 3, {9, 10, 11, 12}}}});
-  out.push_back(RoundResult{.round_id = 84,
-                            .model_version = "v14",
-                            .model_hash = std::string(64, 'b'),
-                            .parameters = {1.5f, -2.5f, 0.001f},
-                            .participants = 3});
+  // Field by field, so the sample builds whatever fields RoundResult grows.
+  RoundResult result;
+  result.round_id = 84;
+  result.model_version = "v14";
+  result.model_hash = std::string(64, 'b');
+  result.parameters = {1.5f, -2.5f, 0.001f};
+  result.participants = 3;
+  out.push_back(result);
   out.push_back(RoundAborted{.round_id = 85, .reason = "too few survivors"});
   out.push_back(EvaluationReport{
       .round_id = 86, .model_version = "v14", .metrics = SampleMetrics()});
+  out.push_back(DeploymentUpdate{.deployment_id = "dep-3",
+                                 .strategy = "gradual_rollout",
+                                 .current = {"v14",
+                                             std::string(64, 'b'),
+                                             "logistic_regression",
+                                             {1.5f, -2.5f, 0.001f}},
+                                 .candidate = {"v15",
+                                               std::string(64, 'c'),
+                                               "logistic_regression",
+                                               {2.5f, -0.5f, 0.25f}},
+                                 .rollout_percent = 25,
+                                 .salt = "v15-9f2c",
+                                 .feature_statistics = {1.0, 2.5, -3.25}});
+  out.push_back(DeploymentAck{.deployment_id = "dep-3",
+                              .accepted = true,
+                              .current_version = "v14",
+                              .candidate_version = "v15",
+                              .reason = "refused: no reason"});
+  out.push_back(DriftReport{
+      .reported_at_s = 1700000000,
+      .summaries = {R"({"version_id":"v14"})", R"({"version_id":"v15"})"},
+      .alerts = {{"v15", "performance_drift", 0.75, "adwin", 1699999999}}});
   return out;
 }
 
@@ -232,6 +257,40 @@ void ExpectSame(const EvaluationReport& a, const EvaluationReport& b) {
   EXPECT_EQ(a.model_version, b.model_version);
   ExpectSame(a.metrics, b.metrics);
 }
+void ExpectSame(const ServedModel& a, const ServedModel& b) {
+  EXPECT_EQ(a.version_id, b.version_id);
+  EXPECT_EQ(a.model_hash, b.model_hash);
+  EXPECT_EQ(a.model_kind, b.model_kind);
+  EXPECT_EQ(a.parameters, b.parameters);
+}
+void ExpectSame(const DeploymentUpdate& a, const DeploymentUpdate& b) {
+  EXPECT_EQ(a.deployment_id, b.deployment_id);
+  EXPECT_EQ(a.strategy, b.strategy);
+  ExpectSame(a.current, b.current);
+  ExpectSame(a.candidate, b.candidate);
+  EXPECT_EQ(a.rollout_percent, b.rollout_percent);
+  EXPECT_EQ(a.salt, b.salt);
+  EXPECT_EQ(a.feature_statistics, b.feature_statistics);
+}
+void ExpectSame(const DeploymentAck& a, const DeploymentAck& b) {
+  EXPECT_EQ(a.deployment_id, b.deployment_id);
+  EXPECT_EQ(a.accepted, b.accepted);
+  EXPECT_EQ(a.current_version, b.current_version);
+  EXPECT_EQ(a.candidate_version, b.candidate_version);
+  EXPECT_EQ(a.reason, b.reason);
+}
+void ExpectSame(const DriftReport& a, const DriftReport& b) {
+  EXPECT_EQ(a.reported_at_s, b.reported_at_s);
+  EXPECT_EQ(a.summaries, b.summaries);
+  ASSERT_EQ(a.alerts.size(), b.alerts.size());
+  for (size_t i = 0; i < a.alerts.size(); ++i) {
+    EXPECT_EQ(a.alerts[i].version_id, b.alerts[i].version_id);
+    EXPECT_EQ(a.alerts[i].drift_type, b.alerts[i].drift_type);
+    EXPECT_EQ(a.alerts[i].severity, b.alerts[i].severity);
+    EXPECT_EQ(a.alerts[i].detector, b.alerts[i].detector);
+    EXPECT_EQ(a.alerts[i].timestamp_s, b.alerts[i].timestamp_s);
+  }
+}
 void ExpectSameMessage(const Message& a, const Message& b) {
   ASSERT_EQ(a.index(), b.index()) << MessageName(a) << " vs " << MessageName(b);
   std::visit(
@@ -327,37 +386,42 @@ TEST(Frame, WritesKindAndPayloadLengthInTheHeader) {
 }
 
 TEST(Frame, NamesEveryMessageKind) {
-  const std::array<std::string_view, 14> names = {
-      "hello",          "welcome",          "rejected",        "round_announce",
-      "advertise_keys", "key_directory",    "share_keys",      "share_delivery",
-      "masked_input",   "unmask_request",   "unmask_response", "round_result",
-      "round_aborted",  "evaluation_report"};
+  const std::array<std::string_view, 17> names = {
+      "hello",          "welcome",           "rejected",
+      "round_announce", "advertise_keys",    "key_directory",
+      "share_keys",     "share_delivery",    "masked_input",
+      "unmask_request", "unmask_response",   "round_result",
+      "round_aborted",  "evaluation_report", "deployment_update",
+      "deployment_ack", "drift_report"};
   const auto messages = SampleMessages();
   for (size_t i = 0; i < names.size(); ++i) {
     EXPECT_EQ(MessageName(messages[i]), names[i]);
     EXPECT_EQ(MessageKindName(static_cast<uint32_t>(i + 1)), names[i]);
   }
   EXPECT_EQ(MessageKindName(0), "unknown");
-  EXPECT_EQ(MessageKindName(15), "unknown");
+  EXPECT_EQ(MessageKindName(18), "unknown");
 }
 
 TEST(Frame, GivesEachKindAPayloadLimit) {
   constexpr uint32_t kControl = 64 * 1024;
   constexpr uint32_t kKeys = 16 * 1024 * 1024;
   constexpr uint32_t kVector = kMaxParameters * 4 + 1024 * 1024;
-  const std::array<uint32_t, 14> limits = {
-      kControl, kControl, kControl, kVector, kControl, kKeys,    kKeys,
-      kKeys,    kVector,  kControl, kKeys,   kVector,  kControl, kControl};
+  constexpr uint32_t kDeployment = kMaxParameters * 16 + 1024 * 1024;
+  constexpr uint32_t kDrift = 4 * 1024 * 1024;
+  const std::array<uint32_t, 17> limits = {
+      kControl, kControl, kControl,    kVector,  kControl, kKeys,
+      kKeys,    kKeys,    kVector,     kControl, kKeys,    kVector,
+      kControl, kControl, kDeployment, kControl, kDrift};
   for (size_t i = 0; i < limits.size(); ++i) {
     EXPECT_EQ(MaxPayloadBytes(static_cast<uint32_t>(i + 1)), limits[i])
         << MessageKindName(static_cast<uint32_t>(i + 1));
   }
   EXPECT_EQ(MaxPayloadBytes(0), 0u);
-  EXPECT_EQ(MaxPayloadBytes(15), 0u);
+  EXPECT_EQ(MaxPayloadBytes(18), 0u);
 }
 
 TEST(Frame, RejectsAnUnknownKind) {
-  for (uint32_t kind : {0u, 15u, 0xffffffffu}) {
+  for (uint32_t kind : {0u, 18u, 0xffffffffu}) {
     const Bytes frame = WithHeader(kind, 8, Bytes(8, 0));
     EXPECT_EQ(DecodeError(frame),
               "frame: unknown kind " + std::to_string(kind));
@@ -714,6 +778,21 @@ TEST(Frame, SurvivesRandomBytesAndBitFlipsOfValidFrames) {
   EXPECT_EQ(decoded + rejected, 20000);
   EXPECT_GT(decoded, 100);
   EXPECT_GT(rejected, 10000);
+}
+
+TEST(Frame, RejectsADriftReportWithTooManySummaries) {
+  DriftReport report;
+  report.summaries.assign(17, "{}");
+  const std::string error = DecodeError(EncodeFrame(report));
+  EXPECT_EQ(error, "drift_report: summaries has 17 entries, at most 16");
+}
+
+TEST(Frame, RejectsAnOverlongDeploymentSaltWithoutQuotingIt) {
+  DeploymentUpdate update;
+  update.salt = std::string(300, 'x') + std::string(kSecret);
+  const std::string error = DecodeError(EncodeFrame(update));
+  EXPECT_EQ(error, "deployment_update: salt is 312 bytes, at most 256");
+  EXPECT_EQ(error.find(kSecret), std::string::npos);
 }
 
 }  // namespace

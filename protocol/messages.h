@@ -149,13 +149,53 @@ struct EvaluationReport {
   ValidationMetrics metrics;
 };
 
+struct ServedModel {
+  std::string version_id;
+  std::string model_hash;
+  std::string model_kind;
+  std::vector<float> parameters;
+};
+
+struct DeploymentUpdate {
+  std::string deployment_id;
+  std::string strategy;
+  ServedModel current;
+  ServedModel candidate;  // version_id empty: no rollout in progress
+  double rollout_percent = 0;
+  std::string salt;
+  std::vector<double> feature_statistics;
+};
+
+struct DeploymentAck {
+  std::string deployment_id;
+  bool accepted = false;
+  std::string current_version;
+  std::string candidate_version;
+  std::string reason;
+};
+
+struct DriftAlertNote {
+  std::string version_id;
+  std::string drift_type;
+  double severity = 0;
+  std::string detector;
+  int64_t timestamp_s = 0;
+};
+
+struct DriftReport {
+  int64_t reported_at_s = 0;
+  std::vector<std::string> summaries;  // SerializeDriftSummary JSON
+  std::vector<DriftAlertNote> alerts;
+};
+
 // The order matches the Envelope.body union's field order in cls.capnp, so
 // Message::index() + 1 is the union field number (and the frame kind).
 using Message =
     std::variant<Hello, Welcome, Rejected, RoundAnnounce, AdvertiseKeys,
                  KeyDirectory, ShareKeys, ShareDelivery, MaskedInput,
                  UnmaskRequest, UnmaskResponse, RoundResult, RoundAborted,
-                 EvaluationReport>;
+                 EvaluationReport, DeploymentUpdate, DeploymentAck,
+                 DriftReport>;
 
 // "hello", "masked_input", ... for logs (never the payload).
 std::string_view MessageName(const Message& message);
