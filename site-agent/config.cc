@@ -339,11 +339,94 @@ Status ParseBenchmark(const toml::table& bench, AgentConfig& config) {
   return {};
 }
 
+Status ParseServe(const toml::table& t, const fs::path& base_dir,
+                  AgentConfig& config) {
+  if (auto s = CheckKeys(
+          t, "serve",
+          {"listen", "cert", "key", "require_client_cert", "retention_hours",
+           "max_tracked", "report_interval_s", "idle_timeout_s"});
+      !s) {
+    return s;
+  }
+  auto listen = GetString(t, "serve", "listen");
+  if (!listen) return std::unexpected(listen.error());
+  if (!*listen) return {};  // not serving
+  ServeConfig serve;
+  const std::string& address = **listen;
+  const size_t colon = address.rfind(':');
+  int64_t port = -1;
+  if (colon != std::string::npos && colon > 0 && colon + 1 < address.size() &&
+      address.find_first_not_of("0123456789", colon + 1) == std::string::npos &&
+      address.size() - colon <= 6) {
+    port = std::stoll(address.substr(colon + 1));
+  }
+  if (port < 0 || port > 65535) {
+    return InvalidArgument(
+        "'serve.listen' must be HOST:PORT with a port 0-65535, e.g. "
+        "\"127.0.0.1:8443\"");
+  }
+  serve.host = address.substr(0, colon);
+  if (serve.host.size() > 2 && serve.host.front() == '[' &&
+      serve.host.back() == ']') {
+    serve.host = serve.host.substr(1, serve.host.size() - 2);
+  }
+  serve.port = static_cast<uint16_t>(port);
+  auto cert = GetString(t, "serve", "cert");
+  auto key = GetString(t, "serve", "key");
+  if (!cert) return std::unexpected(cert.error());
+  if (!key) return std::unexpected(key.error());
+  serve.cert = *cert ? ResolvePath(base_dir, **cert) : config.tls.cert;
+  serve.key = *key ? ResolvePath(base_dir, **key) : config.tls.key;
+  if (cert->has_value() != key->has_value()) {
+    return InvalidArgument("'serve.cert' and 'serve.key' go together");
+  }
+  auto require = GetBool(t, "serve", "require_client_cert");
+  if (!require) return std::unexpected(require.error());
+  serve.require_client_cert = require->value_or(true);
+  if (serve.require_client_cert && config.tls.crl.empty()) {
+    return InvalidArgument(
+        "'serve.require_client_cert' needs [tls] crl (the project CA's CRL) "
+        "to check client certificates; or set it to false and listen on "
+        "loopback only");
+  }
+  auto hours = GetNumber(t, "serve", "retention_hours");
+  if (!hours) return std::unexpected(hours.error());
+  serve.retention_hours = hours->value_or(24);
+  if (!(serve.retention_hours > 0 && serve.retention_hours <= 24 * 90)) {
+    return InvalidArgument(
+        "'serve.retention_hours' must be in (0, 2160] (90 days)");
+  }
+  const struct {
+    std::string_view key;
+    int64_t min, max, fallback;
+  } integers[] = {{"max_tracked", 1, 10'000'000, 100'000},
+                  {"report_interval_s", 1, 86'400, 300},
+                  {"idle_timeout_s", 1, 3'600, 30}};
+  int64_t values[3];
+  for (size_t i = 0; i < 3; ++i) {
+    auto v = GetInteger(t, "serve", integers[i].key);
+    if (!v) return std::unexpected(v.error());
+    values[i] = v->value_or(integers[i].fallback);
+    if (values[i] < integers[i].min || values[i] > integers[i].max) {
+      return InvalidArgument("'serve." + std::string(integers[i].key) +
+                             "' must be in [" +
+                             std::to_string(integers[i].min) + ", " +
+                             std::to_string(integers[i].max) + "]");
+    }
+  }
+  serve.max_tracked = static_cast<uint64_t>(values[0]);
+  serve.report_interval_s = static_cast<uint32_t>(values[1]);
+  serve.idle_timeout_s = static_cast<uint32_t>(values[2]);
+  config.serve = serve;
+  return {};
+}
+
 Result<AgentConfig> ParseRoot(const toml::table& root,
                               const fs::path& base_dir) {
-  if (auto s = CheckKeys(root, "",
-                         {"site_id", "site_name", "location", "coordinator",
-                          "data_dir", "log_level", "tls", "data", "benchmark"});
+  if (auto s = CheckKeys(
+          root, "",
+          {"site_id", "site_name", "location", "coordinator", "data_dir",
+           "log_level", "tls", "data", "benchmark", "serve"});
       !s) {
     return std::unexpected(s.error());
   }
@@ -407,6 +490,17 @@ Result<AgentConfig> ParseRoot(const toml::table& root,
     }
   } else if (auto s = ParseBenchmark(**bench, config); !s) {
     return std::unexpected(s.error());
+  }
+  auto serve = GetTable(root, "", "serve");
+  if (!serve) return std::unexpected(serve.error());
+  if (*serve) {
+    if (!config.data) {
+      return InvalidArgument(
+          "[serve] needs [data]: requests are read with its schema");
+    }
+    if (auto s = ParseServe(**serve, base_dir, config); !s) {
+      return std::unexpected(s.error());
+    }
   }
   return config;
 }

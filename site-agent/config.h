@@ -33,6 +33,20 @@ struct BenchmarkConfig {
   uint64_t parameters = 0;
 };
 
+// The local HTTPS prediction endpoint ([serve]; needs [data]); absent or
+// without `listen` = not serving. site-agent/prediction_server.h.
+struct ServeConfig {
+  std::string host = "127.0.0.1";  // from listen = "HOST:PORT"
+  uint16_t port = 8443;
+  std::string cert;  // absolute; default [tls] cert (needs serverAuth for
+  std::string key;   // strict HTTPS clients); default [tls] key
+  bool require_client_cert = true;   // project CA + [tls] crl
+  double retention_hours = 24;       // predictions kept to join outcomes
+  uint64_t max_tracked = 100'000;    // predictions kept at most
+  uint32_t report_interval_s = 300;  // DriftReport to the coordinator
+  uint32_t idle_timeout_s = 30;      // keep-alive connections
+};
+
 // The site agent's configuration file (TOML), validated. Exactly one of
 // `data` and `benchmark` is set. Plain value type.
 struct AgentConfig {
@@ -47,6 +61,7 @@ struct AgentConfig {
   TlsConfig tls;
   std::optional<DataConfig> data;
   std::optional<BenchmarkConfig> benchmark;
+  std::optional<ServeConfig> serve;
 };
 
 // Reads and validates a config file. Relative paths resolve against the

@@ -1,0 +1,77 @@
+#ifndef CLS_SITE_AGENT_PREDICTION_SERVER_H_
+#define CLS_SITE_AGENT_PREDICTION_SERVER_H_
+
+#include <utility>  // Boost 1.74 Asio needs it first in C++23 mode.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/error.h"
+#include "site-agent/config.h"
+#include "site-agent/prediction_service.h"
+
+namespace cls::site {
+
+struct PredictionServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8443;  // 0 picks a free port (tests)
+  size_t body_limit = 64 * 1024;
+  std::chrono::seconds handshake_timeout{10};
+  // A keep-alive connection idle this long is closed.
+  std::chrono::seconds idle_timeout{30};
+  size_t max_connections = 256;
+};
+
+// "127.0.0.1:8443" or "[::1]:8443" -> host, port. InvalidArgument naming
+// `what` otherwise.
+Result<std::pair<std::string, uint16_t>> ParseListenAddress(
+    std::string_view text, std::string_view what);
+
+// Server-side TLS 1.3 with the site's certificate and key. With
+// `require_client_cert` a client (the hospital's EHR) must present a
+// certificate of the project CA (checked against the CRL when one is
+// configured); without, any client that reaches the port may call it, so
+// it should listen on loopback only.
+Result<std::shared_ptr<boost::asio::ssl::context>> MakePredictionTlsContext(
+    const TlsConfig& tls, bool require_client_cert);
+
+// The site's local HTTPS prediction endpoint (Boost.Beast, C++20 coroutines
+// on the given io_context, so on the agent's thread):
+//   POST /v1/predict  {"request_key": "...", "features": {...}}
+//                     -> {"probability", "label", "version_id"}
+//   POST /v1/outcome  {"request_key": "...", "outcome": 0|1}
+//   GET  /metrics     Prometheus text
+//   GET  /healthz     {"status": "ok", "current_version"} or 503
+// Every request has a body limit, every read and write a deadline; errors are
+// {"error": {"code", "message"}} and never echo the request's values.
+// Not thread-safe: call Listen and Stop on the io_context's thread (or
+// before it runs). `service` must outlive the server.
+class PredictionServer {
+ public:
+  PredictionServer(boost::asio::io_context& io,
+                   std::shared_ptr<boost::asio::ssl::context> tls,
+                   PredictionService& service, PredictionServerOptions options);
+  ~PredictionServer();
+
+  // Binds and starts accepting; returns the bound port.
+  Result<uint16_t> Listen();
+  // Stops accepting; open connections end at their next deadline.
+  void Stop();
+
+ private:
+  boost::asio::io_context& io_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  PredictionService& service_;
+  PredictionServerOptions options_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<size_t> connections_;
+};
+
+}  // namespace cls::site
+
+#endif  // CLS_SITE_AGENT_PREDICTION_SERVER_H_

@@ -1,0 +1,290 @@
+// Real HTTPS over loopback: the prediction server on its own io_context
+// thread, a Beast client with a project certificate, certificates made by
+// certs/cls-pki in a temporary directory.
+
+#include "site-agent/prediction_server.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <cstdio>
+#include <thread>
+
+#include "crypto/tls_context.h"
+#include "site-agent/serving_test_util.h"
+#include "site-agent/test_util.h"
+
+#ifndef CLS_PKI_SCRIPT
+#define CLS_PKI_SCRIPT "certs/cls-pki"
+#endif
+
+namespace cls::site {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::MakeUpdate;
+using testing::MakeVersion;
+using testing::TempDir;
+
+int RunPki(const fs::path& dir, const std::string& args) {
+  const std::string cmd = "timeout 60 '" + std::string(CLS_PKI_SCRIPT) +
+                          "' --dir '" + dir.string() + "' " + args +
+                          " >/dev/null 2>&1";
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  std::string content_type;
+};
+
+// A keep-alive HTTPS client; every call has a 10 s socket timeout so a
+// broken server fails the test instead of hanging it.
+class Client {
+ public:
+  Client(std::shared_ptr<ssl::context> tls, uint16_t port)
+      : stream_(io_, *tls) {
+    beast::get_lowest_layer(stream_).connect(
+        {asio::ip::make_address("127.0.0.1"), port});
+    timeval tv{10, 0};
+    const int fd = beast::get_lowest_layer(stream_).socket().native_handle();
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    (void)crypto::SetServerHostName(stream_.native_handle(), "127.0.0.1");
+  }
+
+  boost::system::error_code Handshake() {
+    boost::system::error_code ec;
+    stream_.handshake(ssl::stream_base::client, ec);
+    return ec;
+  }
+
+  Reply Call(http::verb verb, const std::string& target,
+             const std::string& body = "") {
+    http::request<http::string_body> req{verb, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.keep_alive(true);
+    if (!body.empty()) {
+      req.set(http::field::content_type, "application/json");
+      req.body() = body;
+    }
+    req.prepare_payload();
+    boost::system::error_code ec;
+    http::write(stream_, req, ec);
+    if (ec) return {-1, ec.message(), ""};
+    http::response<http::string_body> res;
+    http::read(stream_, buffer_, res, ec);
+    if (ec) return {-1, ec.message(), ""};
+    return {static_cast<int>(res.result_int()), res.body(),
+            std::string(res[http::field::content_type])};
+  }
+
+ private:
+  asio::io_context io_;
+  beast::ssl_stream<beast::tcp_stream> stream_;
+  beast::flat_buffer buffer_;
+};
+
+class PredictionServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pki_ = dir_.path() / "pki";
+    ASSERT_EQ(RunPki(pki_, "init --name 'Serving Test CA'"), 0);
+    // The serving certificate needs serverAuth and the address in its
+    // subjectAltName, as a coordinator certificate has.
+    ASSERT_EQ(RunPki(pki_, "issue coordinator 127.0.0.1"), 0);
+    ASSERT_EQ(RunPki(pki_, "issue site ehr-client"), 0);
+
+    auto service = PredictionService::Create({}, testing::ServingSchema(),
+                                             testing::ServingStandardiser(),
+                                             dir_.path() / "state");
+    ASSERT_TRUE(service) << service.error().ToString();
+    service_ = std::move(*service);
+    const auto ack = service_->OnDeploymentUpdate(MakeUpdate(
+        "dep-1", "immediate", MakeVersion("v1", 2.0f), nullptr, 0, ""));
+    ASSERT_TRUE(ack.accepted) << ack.reason;
+  }
+
+  void Start(bool require_client_cert, size_t body_limit = 64 * 1024) {
+    TlsConfig tls{(pki_ / "ca.pem").string(),
+                  (pki_ / "issued" / "127.0.0.1.pem").string(),
+                  (pki_ / "issued" / "127.0.0.1.key").string(),
+                  (pki_ / "ca-crl.pem").string()};
+    auto context = MakePredictionTlsContext(tls, require_client_cert);
+    ASSERT_TRUE(context) << context.error().ToString();
+    PredictionServerOptions options;
+    options.port = 0;
+    options.body_limit = body_limit;
+    server_ =
+        std::make_unique<PredictionServer>(io_, *context, *service_, options);
+    auto port = server_->Listen();
+    ASSERT_TRUE(port) << port.error().ToString();
+    port_ = *port;
+    work_.emplace(io_.get_executor());
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+  void TearDown() override {
+    if (thread_.joinable()) {
+      asio::post(io_, [this] { server_->Stop(); });
+      work_.reset();
+      io_.stop();
+      thread_.join();
+    }
+  }
+
+  std::shared_ptr<ssl::context> ClientTls(bool with_cert) {
+    crypto::TlsFiles files{(pki_ / "ca.pem").string(),
+                           (pki_ / "issued" / "ehr-client.pem").string(),
+                           (pki_ / "issued" / "ehr-client.key").string(), ""};
+    if (with_cert) return *crypto::MakeClientTlsContext(files);
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+    ctx->load_verify_file(files.ca_file);
+    ctx->set_verify_mode(ssl::verify_peer);
+    return ctx;
+  }
+
+  TempDir dir_;
+  fs::path pki_;
+  std::unique_ptr<PredictionService> service_;
+  asio::io_context io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>>
+      work_;
+  std::unique_ptr<PredictionServer> server_;
+  std::thread thread_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(PredictionServerTest,
+       ServesPredictOutcomeMetricsAndHealthOnOneConnection) {
+  Start(/*require_client_cert=*/true);
+  Client client(ClientTls(true), port_);
+  ASSERT_FALSE(client.Handshake());
+
+  Reply health = client.Call(http::verb::get, "/healthz");
+  EXPECT_EQ(health.status, 200) << health.body;
+  EXPECT_EQ(json::parse(health.body)["current_version"], "v1");
+
+  Reply predict = client.Call(
+      http::verb::post, "/v1/predict",
+      R"({"request_key":"enc-1","features":{"age":70,"chol":250,"cp":2}})");
+  ASSERT_EQ(predict.status, 200) << predict.body;
+  const json p = json::parse(predict.body);
+  EXPECT_EQ(p["version_id"], "v1");
+  EXPECT_EQ(p["label"], 1);
+  EXPECT_GT(p["probability"].get<double>(), 0.5);
+  EXPECT_EQ(p.size(), 3u);
+
+  Reply outcome = client.Call(http::verb::post, "/v1/outcome",
+                              R"({"request_key":"enc-1","outcome":1})");
+  EXPECT_EQ(outcome.status, 200) << outcome.body;
+  Reply twice = client.Call(http::verb::post, "/v1/outcome",
+                            R"({"request_key":"enc-1","outcome":true})");
+  EXPECT_EQ(twice.status, 409) << twice.body;
+  Reply unknown = client.Call(http::verb::post, "/v1/outcome",
+                              R"({"request_key":"enc-2","outcome":0})");
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+
+  Reply metrics = client.Call(http::verb::get, "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_EQ(metrics.content_type, "text/plain; version=0.0.4");
+  EXPECT_NE(metrics.body.find("cls_predictions_total{version=\"v1\"} 1"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("cls_accuracy{version=\"v1\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(PredictionServerTest, RefusesBadRequestsWithoutEchoingThem) {
+  Start(/*require_client_cert=*/true);
+  Client client(ClientTls(true), port_);
+  ASSERT_FALSE(client.Handshake());
+  const struct {
+    http::verb verb;
+    std::string target;
+    std::string body;
+    int status;
+    std::string message;
+  } cases[] = {
+      {http::verb::post, "/v1/predict", "{not json PATIENT-77", 400,
+       "body is not valid JSON"},
+      {http::verb::post, "/v1/predict", R"({"features":{}})", 400,
+       "request_key (a string) is required"},
+      {http::verb::post, "/v1/predict",
+       R"({"request_key":"k","features":{"age":"PATIENT-77"}})", 400,
+       "feature 'age': not a number"},
+      {http::verb::post, "/v1/outcome", R"({"request_key":"k","outcome":2})",
+       400, "outcome must be 0, 1, true or false"},
+      {http::verb::get, "/v1/predict", "", 405, "use POST"},
+      {http::verb::post, "/metrics", "{}", 405, "use GET"},
+      {http::verb::get, "/v2/anything", "", 404, "no such endpoint"},
+  };
+  for (const auto& c : cases) {
+    Reply r = client.Call(c.verb, c.target, c.body);
+    EXPECT_EQ(r.status, c.status) << c.target << " " << r.body;
+    EXPECT_EQ(json::parse(r.body)["error"]["message"], c.message);
+    EXPECT_EQ(r.body.find("PATIENT"), std::string::npos) << r.body;
+  }
+  Reply metrics = client.Call(http::verb::get, "/metrics");
+  EXPECT_NE(metrics.body.find(
+                "cls_requests_rejected_total{reason=\"bad_request\"} 4"),
+            std::string::npos)
+      << metrics.body;
+}
+
+TEST_F(PredictionServerTest, RefusesAClientWithoutACertificate) {
+  Start(/*require_client_cert=*/true);
+  Client client(ClientTls(false), port_);
+  // TLS 1.3: the client's handshake may complete before the server's
+  // refusal arrives; the first request then fails.
+  if (!client.Handshake()) {
+    EXPECT_EQ(client.Call(http::verb::get, "/healthz").status, -1);
+  }
+}
+
+TEST_F(PredictionServerTest, AcceptsAnyClientWhenClientCertificatesAreOff) {
+  Start(/*require_client_cert=*/false);
+  Client client(ClientTls(false), port_);
+  ASSERT_FALSE(client.Handshake());
+  EXPECT_EQ(client.Call(http::verb::get, "/healthz").status, 200);
+}
+
+TEST_F(PredictionServerTest, AnswersAnOversizeBodyWith413) {
+  Start(/*require_client_cert=*/true, /*body_limit=*/1024);
+  Client client(ClientTls(true), port_);
+  ASSERT_FALSE(client.Handshake());
+  Reply r =
+      client.Call(http::verb::post, "/v1/predict",
+                  R"({"request_key":")" + std::string(4000, 'x') + R"("})");
+  EXPECT_EQ(r.status, 413) << r.body;
+}
+
+TEST(PredictionServerConfigTest, ParsesListenAddresses) {
+  auto v4 = ParseListenAddress("127.0.0.1:8443", "serve.listen");
+  ASSERT_TRUE(v4);
+  EXPECT_EQ(v4->first, "127.0.0.1");
+  EXPECT_EQ(v4->second, 8443);
+  auto v6 = ParseListenAddress("[::1]:0", "serve.listen");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->first, "::1");
+  for (const char* bad :
+       {"8443", "localhost:8443", "127.0.0.1:99999", "127.0.0.1:", ":8443"}) {
+    auto r = ParseListenAddress(bad, "serve.listen");
+    EXPECT_FALSE(r) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace cls::site
