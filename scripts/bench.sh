@@ -95,7 +95,7 @@ print(json.dumps({"name": "machine", "value": cores, "unit": "cores",
                   "params": {"cpu": cpu, "memory_gib": round(mem_kib / 2**20, 1)}}))
 PY
 
-PHASES=" ${CLS_BENCH_PHASES:-inprocess secagg sites100} "
+PHASES=" ${CLS_BENCH_PHASES:-inprocess serve secagg sites100} "
 want() { [[ $PHASES == *" $1 "* ]]; }
 
 # ---------------------------------------------------------------- in process
@@ -159,6 +159,23 @@ fi
 if want inprocess && [[ -x $BIN/privacy_bench ]]; then
   log "differential privacy: privacy_bench"
   "$BIN/privacy_bench"
+fi
+# ---------------------------------------------------------------- serve
+# bench/serve_bench: /v1/predict throughput of the site's HTTPS prediction
+# server on loopback with wrk (installed here if missing) -> serve.predict_rps;
+# serve.service_predict_us without HTTP (see docs/serving.md).
+if want serve && [[ -x $BIN/serve_bench ]]; then
+  if ! command -v wrk >/dev/null 2>&1; then
+    log "installing wrk (apt-get install wrk)"
+    { sudo -n apt-get install -y wrk || apt-get install -y wrk; } >&2 || true
+  fi
+  if command -v wrk >/dev/null 2>&1; then
+    log "prediction serving: serve_bench"
+    "$BIN/serve_bench" --seconds "$([[ $QUICK == 1 ]] && echo 3 || echo 10)" \
+      --pki-script "$REPO/certs/cls-pki"
+  else
+    log "wrk not available; serve_bench skipped"
+  fi
 fi
 want secagg || want sites100 || exit 0
 
