@@ -1,0 +1,112 @@
+// [serve] in the site agent's config file (site-agent/config.cc ParseServe).
+
+#include <gtest/gtest.h>
+
+#include "site-agent/config.h"
+
+namespace cls::site {
+namespace {
+
+constexpr const char* kBase = R"(
+site_id = "HOSP_001"
+coordinator = "127.0.0.1:7443"
+
+[tls]
+ca = "ca.pem"
+cert = "site.pem"
+key = "site.key"
+crl = "ca-crl.pem"
+
+[data]
+csv = "heart.csv"
+label_column = "num"
+
+[[data.columns]]
+name = "age"
+)";
+
+Result<AgentConfig> Parse(const std::string& serve) {
+  return ParseConfig(std::string(kBase) + serve, "/srv/kit", "site.toml");
+}
+
+TEST(ServeConfigTest, NoServeTableMeansNotServing) {
+  auto config = Parse("");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_FALSE(config->serve);
+}
+
+TEST(ServeConfigTest, DefaultsUseTheSiteCertificate) {
+  auto config = Parse("[serve]\nlisten = \"127.0.0.1:8443\"\n");
+  ASSERT_TRUE(config) << config.error().ToString();
+  ASSERT_TRUE(config->serve);
+  const ServeConfig& s = *config->serve;
+  EXPECT_EQ(s.host, "127.0.0.1");
+  EXPECT_EQ(s.port, 8443);
+  EXPECT_EQ(s.cert, "/srv/kit/site.pem");
+  EXPECT_EQ(s.key, "/srv/kit/site.key");
+  EXPECT_TRUE(s.require_client_cert);
+  EXPECT_EQ(s.retention_hours, 24);
+  EXPECT_EQ(s.max_tracked, 100'000u);
+  EXPECT_EQ(s.report_interval_s, 300u);
+}
+
+TEST(ServeConfigTest, ReadsEveryKey) {
+  auto config = Parse(R"([serve]
+listen = "[::1]:9443"
+cert = "serve.pem"
+key = "serve.key"
+require_client_cert = false
+retention_hours = 2.5
+max_tracked = 500
+report_interval_s = 60
+idle_timeout_s = 5
+)");
+  ASSERT_TRUE(config) << config.error().ToString();
+  const ServeConfig& s = *config->serve;
+  EXPECT_EQ(s.host, "::1");
+  EXPECT_EQ(s.port, 9443);
+  EXPECT_EQ(s.cert, "/srv/kit/serve.pem");
+  EXPECT_FALSE(s.require_client_cert);
+  EXPECT_EQ(s.retention_hours, 2.5);
+  EXPECT_EQ(s.max_tracked, 500u);
+  EXPECT_EQ(s.report_interval_s, 60u);
+  EXPECT_EQ(s.idle_timeout_s, 5u);
+}
+
+TEST(ServeConfigTest, RefusesBadValuesNamingTheKey) {
+  const struct {
+    std::string serve;
+    std::string expected;
+  } cases[] = {
+      {"listen = \"8443\"", "'serve.listen' must be HOST:PORT"},
+      {"listen = \"127.0.0.1:70000\"", "'serve.listen' must be HOST:PORT"},
+      {"listen = \"127.0.0.1:1\"\nretention_hours = 0",
+       "'serve.retention_hours' must be in (0, 2160]"},
+      {"listen = \"127.0.0.1:1\"\nmax_tracked = 0",
+       "'serve.max_tracked' must be in [1, 10000000]"},
+      {"listen = \"127.0.0.1:1\"\nretension_hours = 5",
+       "unknown key 'serve.retension_hours'"},
+      {"listen = \"127.0.0.1:1\"\ncert = \"a.pem\"",
+       "'serve.cert' and 'serve.key' go together"},
+  };
+  for (const auto& c : cases) {
+    auto config = Parse("[serve]\n" + c.serve + "\n");
+    ASSERT_FALSE(config) << c.serve;
+    EXPECT_EQ(config.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(config.error().message.find(c.expected), std::string::npos)
+        << config.error().message;
+  }
+}
+
+TEST(ServeConfigTest, ClientCertificatesNeedACrl) {
+  std::string text(kBase);
+  text.replace(text.find("crl = \"ca-crl.pem\"\n"), 19, "");
+  auto config = ParseConfig(text + "[serve]\nlisten = \"127.0.0.1:8443\"\n",
+                            "/srv/kit", "site.toml");
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("needs [tls] crl"), std::string::npos)
+      << config.error().message;
+}
+
+}  // namespace
+}  // namespace cls::site
