@@ -1,0 +1,188 @@
+#include "coordinator/round/grouped_round.h"
+
+#include <algorithm>
+
+namespace cls::coordinator {
+
+Result<std::unique_ptr<GroupedRound>> GroupedRound::Start(
+    const RoundSettings& settings,
+    const std::vector<RoundParticipant>& participants,
+    const std::vector<std::vector<int>>& groups, int min_completed_groups,
+    RoundSender* sender) {
+  if (groups.empty()) return InvalidArgument("grouped round: no groups");
+  if (min_completed_groups < 1 ||
+      min_completed_groups > static_cast<int>(groups.size())) {
+    return InvalidArgument(
+        "grouped round: need 1.." + std::to_string(groups.size()) +
+        " completed groups, got " + std::to_string(min_completed_groups));
+  }
+  std::unique_ptr<GroupedRound> round(new GroupedRound());
+  round->round_id_ = settings.round_id;
+  round->min_completed_ = min_completed_groups;
+  round->participants_ = participants;
+  round->groups_ = groups;
+  for (size_t k = 0; k < groups.size(); ++k) {
+    std::vector<RoundParticipant> members;
+    double weight = 0;
+    for (int i : groups[k]) {
+      if (i < 0 || i >= static_cast<int>(participants.size())) {
+        return InvalidArgument("grouped round: member " + std::to_string(i) +
+                               " out of range");
+      }
+      members.push_back(participants[static_cast<size_t>(i)]);
+      weight += participants[static_cast<size_t>(i)].weight;
+      if (!round->group_of_.emplace(members.back().site_id, k).second) {
+        return InvalidArgument("grouped round: site " + members.back().site_id +
+                               " in two groups");
+      }
+    }
+    if (!(weight > 0)) {
+      return InvalidArgument("grouped round: group " + std::to_string(k) +
+                             " has no weight");
+    }
+    for (auto& m : members) m.weight /= weight;
+    RoundSettings group_settings = settings;
+    // Distinct neighbour graphs per group, all reproducible from the seed.
+    group_settings.graph_seed =
+        settings.graph_seed ^ (0x9E3779B97F4A7C15ull * (k + 1));
+    auto started =
+        SecureRound::Start(std::move(group_settings), members, sender);
+    if (!started) {
+      return InvalidArgument("group " + std::to_string(k) + ": " +
+                             started.error().message);
+    }
+    round->rounds_.push_back(std::move(*started));
+  }
+  round->MarkArmed();
+  return round;
+}
+
+void GroupedRound::OnMessage(const std::string& site_id,
+                             const protocol::Message& message) {
+  auto it = group_of_.find(site_id);
+  if (it == group_of_.end()) return;
+  SecureRound& round = *rounds_[it->second];
+  if (!round.finished()) round.OnMessage(site_id, message);
+}
+
+void GroupedRound::OnSiteLost(const std::string& site_id) {
+  auto it = group_of_.find(site_id);
+  if (it == group_of_.end()) return;
+  SecureRound& round = *rounds_[it->second];
+  if (!round.finished()) round.OnSiteLost(site_id);
+}
+
+void GroupedRound::MarkArmed() {
+  armed_transitions_.clear();
+  for (const auto& r : rounds_) armed_transitions_.push_back(r->transitions());
+}
+
+void GroupedRound::OnDeadline() {
+  for (size_t k = 0; k < rounds_.size(); ++k) {
+    SecureRound& round = *rounds_[k];
+    if (!round.finished() && round.transitions() == armed_transitions_[k]) {
+      round.OnDeadline();
+    }
+  }
+}
+
+bool GroupedRound::finished() const {
+  return std::all_of(rounds_.begin(), rounds_.end(),
+                     [](const auto& r) { return r->finished(); });
+}
+
+RoundStage GroupedRound::stage() const {
+  if (finished()) {
+    int completed = 0;
+    for (const auto& r : rounds_) {
+      completed += r->stage() == RoundStage::kCompleted;
+    }
+    return completed >= min_completed_ ? RoundStage::kCompleted
+                                       : RoundStage::kAborted;
+  }
+  RoundStage earliest = RoundStage::kCompleted;
+  for (const auto& r : rounds_) {
+    if (!r->finished()) earliest = std::min(earliest, r->stage());
+  }
+  return earliest;
+}
+
+int GroupedRound::transitions() const {
+  int total = 0;
+  for (const auto& r : rounds_) total += r->transitions();
+  return total;
+}
+
+std::string GroupedRound::abort_reason() const {
+  std::string reason;
+  int completed = 0;
+  for (size_t k = 0; k < rounds_.size(); ++k) {
+    if (rounds_[k]->stage() == RoundStage::kCompleted) {
+      ++completed;
+      continue;
+    }
+    if (!reason.empty()) reason += "; ";
+    reason += "group " + std::to_string(k) + ": " + rounds_[k]->abort_reason();
+  }
+  return std::to_string(completed) + " of " + std::to_string(rounds_.size()) +
+         " groups completed, " + std::to_string(min_completed_) + " needed (" +
+         reason + ")";
+}
+
+std::vector<ParticipantState> GroupedRound::participants() const {
+  std::vector<ParticipantState> all;
+  for (const auto& r : rounds_) {
+    all.insert(all.end(), r->participants().begin(), r->participants().end());
+  }
+  return all;
+}
+
+const RoundOutcome& GroupedRound::outcome() const {
+  if (outcome_) return *outcome_;
+  RoundOutcome out;
+  if (rounds_.size() == 1) {
+    out = rounds_.front()->outcome();
+  } else {
+    for (size_t k = 0; k < rounds_.size(); ++k) {
+      if (rounds_[k]->stage() != RoundStage::kCompleted) continue;
+      const RoundOutcome& g = rounds_[k]->outcome();
+      const double w = ContributorWeight(k);
+      if (out.mean_delta.empty()) out.mean_delta.assign(g.mean_delta.size(), 0);
+      for (size_t i = 0; i < g.mean_delta.size() && i < out.mean_delta.size();
+           ++i) {
+        out.mean_delta[i] += static_cast<float>(w * g.mean_delta[i]);
+      }
+      out.contributors.insert(out.contributors.end(), g.contributors.begin(),
+                              g.contributors.end());
+      out.metrics.count += g.metrics.count;
+      out.metrics.correct += g.metrics.correct;
+      out.metrics.loss_sum += g.metrics.loss_sum;
+      out.metrics.train_samples += g.metrics.train_samples;
+      out.contributor_weight += w;
+    }
+    if (out.contributor_weight > 0) {
+      for (float& v : out.mean_delta) {
+        v = static_cast<float>(v / out.contributor_weight);
+      }
+    }
+  }
+  // Called once the round has finished; its groups no longer change.
+  outcome_ = std::move(out);
+  return *outcome_;
+}
+
+double GroupedRound::ContributorWeight(size_t k) const {
+  const SecureRound& round = *rounds_[k];
+  if (round.stage() != RoundStage::kCompleted) return 0;
+  double total = 0;
+  for (const auto& site_id : round.outcome().contributors) {
+    for (int i : groups_[k]) {
+      if (participants_[static_cast<size_t>(i)].site_id == site_id) {
+        total += participants_[static_cast<size_t>(i)].weight;
+      }
+    }
+  }
+  return total;
+}
+
+}  // namespace cls::coordinator
