@@ -9,6 +9,7 @@
 #include "console/admin_client.h"
 #include "console/audit_commands.h"
 #include "console/commands.h"
+#include "console/privacy_commands.h"
 
 namespace {
 
@@ -143,6 +144,28 @@ void AddRoundCommands(CLI::App& app, Action& action) {
 }
 
 void AddSiteAdminCommands(CLI::App& sites, Action& action) {
+  {
+    auto id = std::make_shared<std::string>();
+    auto trust = std::make_shared<double>(1.0);
+    CLI::App* reinstate = sites.add_subcommand(
+        "reinstate",
+        "Lift a trust quarantine: clear the site's evidence and let it join "
+        "rounds again (audited)");
+    reinstate->add_option("SITE_ID", *id, "The quarantined site")->required();
+    reinstate
+        ->add_option("--trust", *trust, "The operator's trust score, 0..1")
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
+    reinstate->callback([&action, id, trust] {
+      action = [id, trust](CommandContext& ctx) {
+        return cls::console::RunGeneric(
+            ctx, {cls::console::HttpMethod::kPost,
+                  "/v1/sites/" + cls::console::EscapePathSegment(*id) +
+                      "/reinstate",
+                  nlohmann::json{{"trust_score", *trust}}});
+      };
+    });
+  }
   auto site_id = std::make_shared<std::string>();
   CLI::App* show = sites.add_subcommand("show", "Show one site");
   show->add_option("SITE_ID", *site_id, "The site")->required();
@@ -298,8 +321,64 @@ void AddDriftPrivacyKeysCommands(CLI::App& app, Action& action) {
   CLI::App* privacy =
       app.add_subcommand("privacy", "Differential-privacy budget");
   privacy->require_subcommand(1);
-  AddGeneric(*privacy, "status", "Privacy budget spent and left", action, [] {
-    return GenericCommand{HttpMethod::kGet, "/v1/privacy", {}};
+  auto history = std::make_shared<std::int64_t>(20);
+  CLI::App* privacy_status = privacy->add_subcommand(
+      "status", "Privacy budget spent and left, with the per-round history");
+  privacy_status
+      ->add_option("--limit", *history, "Rounds of history to show")
+      ->type_name("N")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  privacy_status->callback([&action, history] {
+    action = [history](CommandContext& ctx) {
+      return cls::console::RunPrivacyStatus(ctx, *history);
+    };
+  });
+
+  auto calc = std::make_shared<cls::console::PrivacyEpsilonOptions>();
+  CLI::App* epsilon = privacy->add_subcommand(
+      "epsilon",
+      "Offline calculator: epsilon and the optimal RDP order after T rounds "
+      "of the subsampled Gaussian (no coordinator needed)");
+  epsilon->add_option("--noise-multiplier", calc->noise_multiplier,
+                      "Noise stddev / L2 sensitivity (z)")
+      ->type_name("Z")
+      ->required();
+  epsilon->add_option("--rounds", calc->rounds, "Rounds (T)")
+      ->type_name("T")
+      ->capture_default_str();
+  epsilon->add_option("--sampling-rate", calc->sampling_rate,
+                      "Site sampling probability per round (q)")
+      ->type_name("Q")
+      ->capture_default_str();
+  epsilon->add_option("--delta", calc->delta, "Target delta")
+      ->type_name("D")
+      ->capture_default_str();
+  epsilon->callback([&action, calc] {
+    g_offline = true;
+    action = [calc](CommandContext& ctx) {
+      return cls::console::RunPrivacyEpsilon(ctx, *calc);
+    };
+  });
+
+  auto budget = std::make_shared<double>(0);
+  auto reason = std::make_shared<std::string>();
+  CLI::App* reset = privacy->add_subcommand(
+      "reset",
+      "Start a new budget period (the only way to reset the spend; audited, "
+      "admin only)");
+  reset->add_option("--budget", *budget, "Epsilon budget of the new period")
+      ->type_name("EPSILON")
+      ->required();
+  reset->add_option("--reason", *reason, "Why (recorded in the audit log)")
+      ->required();
+  reset->callback([&action, budget, reason] {
+    action = [budget, reason](CommandContext& ctx) {
+      return cls::console::RunGeneric(
+          ctx, {HttpMethod::kPost, "/v1/privacy/reset",
+                nlohmann::json{{"budget_epsilon", *budget},
+                               {"reason", *reason}}});
+    };
   });
 
   CLI::App* keys = app.add_subcommand("keys", "Key management");

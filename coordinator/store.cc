@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS rounds (
 SiteStatus ParseSiteStatus(const std::string& s) {
   if (s == "approved") return SiteStatus::kApproved;
   if (s == "revoked") return SiteStatus::kRevoked;
+  if (s == "quarantined") return SiteStatus::kQuarantined;
   return SiteStatus::kPending;
 }
 
@@ -139,6 +140,8 @@ std::string_view SiteStatusName(SiteStatus status) {
       return "approved";
     case SiteStatus::kRevoked:
       return "revoked";
+    case SiteStatus::kQuarantined:
+      return "quarantined";
   }
   return "pending";
 }

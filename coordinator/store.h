@@ -15,7 +15,9 @@
 
 namespace cls::coordinator {
 
-enum class SiteStatus { kPending, kApproved, kRevoked };
+// kQuarantined: trust fell below [robust] trust_floor; excluded from rounds
+// until an operator reinstates it (then kApproved again).
+enum class SiteStatus { kPending, kApproved, kRevoked, kQuarantined };
 std::string_view SiteStatusName(SiteStatus status);
 
 // A registered site (the original guide's FederatedSite).
