@@ -152,17 +152,16 @@ void AddSiteAdminCommands(CLI::App& sites, Action& action) {
         "Lift a trust quarantine: clear the site's evidence and let it join "
         "rounds again (audited)");
     reinstate->add_option("SITE_ID", *id, "The quarantined site")->required();
-    reinstate
-        ->add_option("--trust", *trust, "The operator's trust score, 0..1")
+    reinstate->add_option("--trust", *trust, "The operator's trust score, 0..1")
         ->check(CLI::Range(0.0, 1.0))
         ->capture_default_str();
     reinstate->callback([&action, id, trust] {
       action = [id, trust](CommandContext& ctx) {
         return cls::console::RunGeneric(
-            ctx, {cls::console::HttpMethod::kPost,
-                  "/v1/sites/" + cls::console::EscapePathSegment(*id) +
-                      "/reinstate",
-                  nlohmann::json{{"trust_score", *trust}}});
+            ctx,
+            {cls::console::HttpMethod::kPost,
+             "/v1/sites/" + cls::console::EscapePathSegment(*id) + "/reinstate",
+             nlohmann::json{{"trust_score", *trust}}});
       };
     });
   }
@@ -324,8 +323,7 @@ void AddDriftPrivacyKeysCommands(CLI::App& app, Action& action) {
   auto history = std::make_shared<std::int64_t>(20);
   CLI::App* privacy_status = privacy->add_subcommand(
       "status", "Privacy budget spent and left, with the per-round history");
-  privacy_status
-      ->add_option("--limit", *history, "Rounds of history to show")
+  privacy_status->add_option("--limit", *history, "Rounds of history to show")
       ->type_name("N")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
@@ -340,15 +338,17 @@ void AddDriftPrivacyKeysCommands(CLI::App& app, Action& action) {
       "epsilon",
       "Offline calculator: epsilon and the optimal RDP order after T rounds "
       "of the subsampled Gaussian (no coordinator needed)");
-  epsilon->add_option("--noise-multiplier", calc->noise_multiplier,
-                      "Noise stddev / L2 sensitivity (z)")
+  epsilon
+      ->add_option("--noise-multiplier", calc->noise_multiplier,
+                   "Noise stddev / L2 sensitivity (z)")
       ->type_name("Z")
       ->required();
   epsilon->add_option("--rounds", calc->rounds, "Rounds (T)")
       ->type_name("T")
       ->capture_default_str();
-  epsilon->add_option("--sampling-rate", calc->sampling_rate,
-                      "Site sampling probability per round (q)")
+  epsilon
+      ->add_option("--sampling-rate", calc->sampling_rate,
+                   "Site sampling probability per round (q)")
       ->type_name("Q")
       ->capture_default_str();
   epsilon->add_option("--delta", calc->delta, "Target delta")
@@ -375,9 +375,9 @@ void AddDriftPrivacyKeysCommands(CLI::App& app, Action& action) {
   reset->callback([&action, budget, reason] {
     action = [budget, reason](CommandContext& ctx) {
       return cls::console::RunGeneric(
-          ctx, {HttpMethod::kPost, "/v1/privacy/reset",
-                nlohmann::json{{"budget_epsilon", *budget},
-                               {"reason", *reason}}});
+          ctx,
+          {HttpMethod::kPost, "/v1/privacy/reset",
+           nlohmann::json{{"budget_epsilon", *budget}, {"reason", *reason}}});
     };
   });
 
