@@ -123,6 +123,7 @@ int main(int argc, char** argv) {
   bool check_config = false;
   std::string exit_after;
   std::string expose_deltas;
+  double scale_delta = 1.0;
   app.add_option("--config", config_path, "The agent's TOML configuration file")
       ->required()
       ->type_name("FILE");
@@ -149,6 +150,12 @@ int main(int argc, char** argv) {
                  "(before quantization) to DIR/round-<id>.f32, so tests can "
                  "check the secure sum. Never use with real data")
       ->type_name("DIR")
+      ->group("Testing");
+  app.add_option("--test-scale-delta", scale_delta,
+                 "TESTING ONLY: multiply each round's weighted, clipped "
+                 "update by FACTOR before quantization, as a Byzantine site "
+                 "would. Never use with real data")
+      ->type_name("FACTOR")
       ->group("Testing");
   CLI11_PARSE(app, argc, argv);
 
@@ -202,6 +209,7 @@ int main(int argc, char** argv) {
   participant_options.site_id = config->site_id;
   participant_options.data_dir = config->data_dir;
   participant_options.expose_deltas_dir = expose_deltas;
+  participant_options.test_scale_delta = scale_delta;
   if (config->benchmark) {
     participant_options.benchmark_parameters = config->benchmark->parameters;
     spdlog::info("benchmark mode: no data, random updates of {} parameters",
@@ -218,6 +226,9 @@ int main(int argc, char** argv) {
   }
   if (!expose_deltas.empty()) {
     spdlog::warn("test: exposing each round's update in {}", expose_deltas);
+  }
+  if (scale_delta != 1.0) {
+    spdlog::warn("test: scaling each round's update by {}", scale_delta);
   }
 
   cls::site::RoundParticipant participant(std::move(participant_options),

@@ -292,6 +292,11 @@ std::optional<protocol::Message> RoundParticipant::OnAnnounce(
   if (!delta) return leave(delta.error());
   const double norm = core::ClipToL2Norm(*delta, a.clip);
   for (float& v : *delta) v = static_cast<float>(v * a.weight);
+  if (options_.test_scale_delta != 1.0) {
+    for (float& v : *delta) {
+      v = static_cast<float>(v * options_.test_scale_delta);
+    }
+  }
   spdlog::debug("{}delta norm {:.4f} (clip {}), weight {:.4f}",
                 RoundPrefix(a.round_id), norm, a.clip, a.weight);
 

@@ -27,6 +27,9 @@ struct ParticipantOptions {
   // TESTING ONLY: writes each round's weighted, clipped delta (before
   // quantization) as DIR/round-<id>.f32. Empty = off (the default).
   std::filesystem::path expose_deltas_dir;
+  // TESTING ONLY: multiplies the weighted, clipped delta by this factor
+  // before quantization (a Byzantine site that ignores the clip). 1 = off.
+  double test_scale_delta = 1.0;
   // Benchmark mode (no LocalModel): the configured vector size.
   uint64_t benchmark_parameters = 0;
   // Rows the CSV loader refused (for status.json).
