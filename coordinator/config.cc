@@ -30,6 +30,11 @@ class TableReader {
         out = *v;
         return {};
       }
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (auto v = node->value_exact<bool>()) {
+        out = *v;
+        return {};
+      }
     } else if constexpr (std::is_integral_v<T>) {
       if (auto v = node->value<int64_t>()) {
         if (!std::in_range<T>(*v)) {
@@ -124,6 +129,88 @@ Status ReadAuditAndAdmin(TableReader& top, CoordinatorConfig& c) {
   }
   c.admin_idle_timeout = std::chrono::seconds(idle_s);
   c.admin_session_max = std::chrono::seconds(session_s);
+  return {};
+}
+
+// [privacy]: the mode, the per-round target and the period's budget.
+Status ReadPrivacy(TableReader& top, CoordinatorConfig& c) {
+  const toml::table empty;
+  const toml::table* privacy = top.Table("privacy");
+  TableReader p(privacy ? *privacy : empty, "privacy");
+  PrivacyConfig& dp = c.privacy;
+  CLS_TRY(p.Get("mode", dp.mode));
+  CLS_TRY(p.Get("privacy_epsilon", dp.privacy_epsilon));
+  CLS_TRY(p.Get("delta", dp.delta));
+  CLS_TRY(p.Get("budget_epsilon", dp.budget_epsilon));
+  CLS_TRY(p.Get("noise_multiplier", dp.noise_multiplier));
+  CLS_TRY(p.CheckUnknown());
+  if (dp.mode != "off" && dp.mode != "central" && dp.mode != "distributed") {
+    return InvalidArgument(
+        "config: 'privacy.mode' must be off, central or distributed");
+  }
+  if (!(dp.privacy_epsilon > 0) || !std::isfinite(dp.privacy_epsilon)) {
+    return InvalidArgument(
+        "config: 'privacy.privacy_epsilon' (the per-round target) must be "
+        "positive");
+  }
+  if (!(dp.delta > 0 && dp.delta < 1)) {
+    return InvalidArgument("config: 'privacy.delta' must be in (0, 1)");
+  }
+  if (!(dp.budget_epsilon > 0) || !std::isfinite(dp.budget_epsilon)) {
+    return InvalidArgument("config: 'privacy.budget_epsilon' must be positive");
+  }
+  if (!(dp.noise_multiplier >= 0) || !std::isfinite(dp.noise_multiplier)) {
+    return InvalidArgument(
+        "config: 'privacy.noise_multiplier' must be >= 0 (0 = calibrate from "
+        "privacy_epsilon)");
+  }
+  return {};
+}
+
+// [robust]: the rule across group sums, the group size and trust.
+Status ReadRobust(TableReader& top, CoordinatorConfig& c) {
+  const toml::table empty;
+  const toml::table* robust = top.Table("robust");
+  TableReader r(robust ? *robust : empty, "robust");
+  RobustAggregationConfig& rc = c.robust;
+  std::string rule(core::robust::RobustRuleName(rc.pipeline.rule.rule));
+  CLS_TRY(r.Get("enabled", rc.enabled));
+  CLS_TRY(r.Get("rule", rule));
+  CLS_TRY(r.Get("group_size", rc.group_size));
+  CLS_TRY(r.Get("trim_beta", rc.pipeline.rule.trim_beta));
+  CLS_TRY(r.Get("krum_f", rc.pipeline.rule.krum_f));
+  CLS_TRY(r.Get("trust_floor", rc.trust.floor));
+  CLS_TRY(r.Get("trust_prior_strength", rc.trust.prior_strength));
+  CLS_TRY(r.Get("trust_forgetting", rc.trust.forgetting));
+  CLS_TRY(r.Get("anomaly_tolerance", rc.trust.tolerance));
+  CLS_TRY(r.CheckUnknown());
+  auto parsed = core::robust::ParseRobustRule(rule);
+  if (!parsed) {
+    return InvalidArgument(
+        "config: 'robust.rule' must be mean, median, trimmed_mean, "
+        "multi_krum, centered_clipping or geometric_median");
+  }
+  rc.pipeline.rule.rule = *parsed;
+  if (rc.group_size < 2 || rc.group_size > 1000) {
+    return InvalidArgument(
+        "config: 'robust.group_size' must be 2..1000 (secure aggregation "
+        "inside a group needs two sites)");
+  }
+  if (rc.enabled && c.privacy.mode == "distributed") {
+    // Each group's sum would carry only its members' noise shares.
+    return InvalidArgument(
+        "config: [robust] enabled with privacy.mode = \"distributed\" is not "
+        "supported; use privacy.mode = \"central\"");
+  }
+  if (!(rc.pipeline.rule.trim_beta >= 0 && rc.pipeline.rule.trim_beta < 0.5)) {
+    return InvalidArgument("config: 'robust.trim_beta' must be in [0, 0.5)");
+  }
+  if (rc.pipeline.rule.krum_f < 0) {
+    return InvalidArgument("config: 'robust.krum_f' must be >= 0");
+  }
+  if (auto s = core::robust::ValidateTrustConfig(rc.trust); !s) {
+    return InvalidArgument("config: [robust] trust: " + s.error().message);
+  }
   return {};
 }
 
@@ -232,6 +319,8 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
   CLS_TRY(tr.Get("seed", c.training.seed));
   CLS_TRY(tr.CheckUnknown());
   CLS_TRY(ReadAuditAndAdmin(top, c));
+  CLS_TRY(ReadPrivacy(top, c));
+  CLS_TRY(ReadRobust(top, c));
   CLS_TRY(top.CheckUnknown());
 
   // Values that cannot work.

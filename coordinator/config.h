@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "core/robust/robust_pipeline.h"
 #include "crypto/tls_context.h"
 #include "protocol/messages.h"
 
@@ -15,6 +16,28 @@ namespace cls::coordinator {
 inline constexpr const char* kModelTypes[] = {
     "diagnosis_predictor", "readmission_risk", "medication_recommender",
     "clinical_nlp", "imaging_classifier"};
+
+// [privacy]: site-level differential privacy of each training round
+// (docs/privacy.md, "In the daemons").
+struct PrivacyConfig {
+  std::string mode = "off";  // "off" | "central" | "distributed"
+  // The original guide's privacy_epsilon: the per-round target from which the
+  // noise multiplier is calibrated (at `delta`, all sites taking part).
+  double privacy_epsilon = 1.0;
+  double delta = 1e-5;
+  double budget_epsilon = 10.0;  // the period's total budget at `delta`
+  double noise_multiplier = 0;   // > 0 overrides the calibration
+  bool enabled() const { return mode != "off"; }
+};
+
+// [robust]: Byzantine-robust aggregation across random groups of sites, and
+// trust (docs/robustness.md, "In the daemons").
+struct RobustAggregationConfig {
+  bool enabled = false;
+  int group_size = 3;  // g: each group has at least g members
+  core::robust::PipelineConfig pipeline;
+  core::robust::TrustConfig trust;
+};
 
 struct CoordinatorConfig {
   std::string coordinator_id = "coordinator";
@@ -39,6 +62,8 @@ struct CoordinatorConfig {
   std::chrono::milliseconds pause_between_rounds{500};
 
   protocol::TrainingConfig training;
+  PrivacyConfig privacy;
+  RobustAggregationConfig robust;
 
   // Audit log and operator access (docs/audit.md, docs/hipaa.md).
   int audit_retention_years = 7;     // [audit] retention_years, at least 6
