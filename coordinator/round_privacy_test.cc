@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <vector>
 
@@ -127,6 +131,73 @@ TEST(RoundPrivacyTest, OffModeHasNoPrivacyObject) {
   ASSERT_TRUE(db);
   PrivacyConfig config;
   EXPECT_FALSE(RoundPrivacy::Open(config, **db, nullptr));
+}
+
+// [privacy] and [robust] in the coordinator config.
+Result<CoordinatorConfig> LoadWith(const std::string& sections) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("cls-round-privacy-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "coordinator.toml").string();
+  std::ofstream(path) << "[tls]\nca = \"ca.pem\"\ncert = \"c.pem\"\n"
+                      << "key = \"c.key\"\n[model]\nparameters = 9\n"
+                      << sections;
+  auto c = LoadCoordinatorConfig(path);
+  std::filesystem::remove_all(dir);
+  return c;
+}
+
+TEST(PrivacyConfigTest, DefaultsAreOffWithTheGuidesBudget) {
+  auto c = LoadWith("");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->privacy.mode, "off");
+  EXPECT_FALSE(c->privacy.enabled());
+  EXPECT_DOUBLE_EQ(c->privacy.delta, 1e-5);
+  EXPECT_DOUBLE_EQ(c->privacy.budget_epsilon, 10.0);
+  EXPECT_FALSE(c->robust.enabled);
+  EXPECT_EQ(c->robust.group_size, 3);
+  EXPECT_EQ(c->robust.pipeline.rule.rule,
+            core::robust::RobustRule::kTrimmedMean);
+}
+
+TEST(PrivacyConfigTest, ReadsBothSections) {
+  auto c = LoadWith(
+      "[privacy]\nmode = \"central\"\nprivacy_epsilon = 2.5\n"
+      "delta = 1e-6\nbudget_epsilon = 8\n[robust]\nenabled = true\n"
+      "rule = \"median\"\ngroup_size = 4\ntrust_floor = 0.3\n");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->privacy.mode, "central");
+  EXPECT_DOUBLE_EQ(c->privacy.privacy_epsilon, 2.5);
+  EXPECT_DOUBLE_EQ(c->privacy.delta, 1e-6);
+  EXPECT_TRUE(c->robust.enabled);
+  EXPECT_EQ(c->robust.pipeline.rule.rule,
+            core::robust::RobustRule::kCoordinateMedian);
+  EXPECT_EQ(c->robust.group_size, 4);
+  EXPECT_DOUBLE_EQ(c->robust.trust.floor, 0.3);
+}
+
+TEST(PrivacyConfigTest, ImpossibleValuesNameTheKey) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"[privacy]\nmode = \"local\"\n", "'privacy.mode'"},
+      {"[privacy]\nprivacy_epsilon = 0.0\n", "'privacy.privacy_epsilon'"},
+      {"[privacy]\ndelta = 1.0\n", "'privacy.delta'"},
+      {"[privacy]\nbudget_epsilon = -1.0\n", "'privacy.budget_epsilon'"},
+      {"[privacy]\nnoise_multiplier = -0.5\n", "'privacy.noise_multiplier'"},
+      {"[privacy]\nepsilon = 1.0\n", "'privacy.epsilon'"},
+      {"[robust]\nrule = \"krum\"\n", "'robust.rule'"},
+      {"[robust]\ngroup_size = 1\n", "'robust.group_size'"},
+      {"[robust]\nenabled = \"yes\"\n", "'robust.enabled'"},
+      {"[robust]\ntrim_beta = 0.5\n", "'robust.trim_beta'"},
+      {"[privacy]\nmode = \"distributed\"\n[robust]\nenabled = true\n",
+       "not supported"},
+  };
+  for (const auto& [toml, name] : cases) {
+    auto c = LoadWith(toml);
+    ASSERT_FALSE(c) << toml;
+    EXPECT_EQ(c.error().code, ErrorCode::kInvalidArgument) << toml;
+    EXPECT_NE(c.error().message.find(name), std::string::npos)
+        << c.error().message;
+  }
 }
 
 }  // namespace
