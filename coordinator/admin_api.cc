@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -180,6 +181,9 @@ const std::vector<PermissionInfo>& PermissionTable() {
       {"site.trust",
        {"admin", "operator", "break_glass"},
        "set a site's trust score"},
+      {"site.reinstate",
+       {"admin", "operator", "break_glass"},
+       "lift a site's trust quarantine"},
       {"round.read", kAll, "round status and history"},
       {"round.start",
        {"admin", "operator", "break_glass"},
@@ -227,6 +231,7 @@ std::vector<RouteInfo> RouteTable() {
       {"POST", "/v1/sites/{id}/approve", "site.approve", true},
       {"POST", "/v1/sites/{id}/revoke", "site.revoke", true},
       {"POST", "/v1/sites/{id}/trust", "site.trust", true},
+      {"POST", "/v1/sites/{id}/reinstate", "site.reinstate", true},
       {"POST", "/v1/rounds", "round.start", true},
       {"GET", "/v1/rounds/current", "round.read", true},
       {"GET", "/v1/rounds", "round.read", true},
@@ -239,8 +244,8 @@ std::vector<RouteInfo> RouteTable() {
       {"POST", "/v1/versions/rollback", "model.rollback", false},
       {"GET", "/v1/drift", "drift.read", false},
       {"GET", "/v1/drift/alerts", "drift.read", false},
-      {"GET", "/v1/privacy", "privacy.read", false},
-      {"POST", "/v1/privacy/reset", "privacy.reset", false},
+      {"GET", "/v1/privacy", "privacy.read", true},
+      {"POST", "/v1/privacy/reset", "privacy.reset", true},
       {"GET", "/v1/audit", "audit.export", true},
       {"POST", "/v1/keys/rotate", "keys.rotate", false},
   };
@@ -280,6 +285,16 @@ AdminApi::AdminApi(Federation& federation)
       {"GET /v1/audit",
        [this](const AdminRequest& r, auto&, const Params& q) {
          return ExportAudit(q, r.actor);
+       }},
+      {"POST /v1/sites/{id}/reinstate",
+       [this](const AdminRequest& r, const Params& p, auto&) {
+         return ReinstateSite(p.at("id"), r.body, r.actor);
+       }},
+      {"GET /v1/privacy",
+       [this](auto&, auto&, const Params& q) { return PrivacyStatus(q); }},
+      {"POST /v1/privacy/reset",
+       [this](const AdminRequest& r, auto&, auto&) {
+         return StartPrivacyPeriod(r.body, r.actor);
        }},
   };
   for (const auto& route : RouteTable()) {
@@ -601,6 +616,115 @@ AdminResponse AdminApi::CurrentModel() {
            {"hash", m.hash},
            {"created_at", m.created_at},
            {"parameters", m.parameters}}};
+}
+
+AdminResponse AdminApi::PrivacyStatus(const Params& query) {
+  RoundPrivacy* privacy = federation_.privacy();
+  if (privacy == nullptr) {
+    return ErrorResponse({ErrorCode::kFailedPrecondition,
+                          "differential privacy is off ([privacy] mode = "
+                          "\"off\" in the coordinator config)"});
+  }
+  int limit = 0;
+  if (auto it = query.find("limit"); it != query.end()) {
+    try {
+      limit = std::stoi(it->second);
+    } catch (...) {
+      limit = -1;
+    }
+    if (limit < 1 || limit > 100000) {
+      return ErrorResponse(
+          {ErrorCode::kInvalidArgument, "limit must be 1..100000"});
+    }
+  }
+  auto report = privacy->ledger().Snapshot(limit);
+  if (!report) return ErrorResponse(report.error());
+  json body = ToJson(*report);
+  body["mode"] = federation_.config().privacy.mode;
+  body["noise_multiplier"] = privacy->noise_multiplier();
+  body["privacy_epsilon_per_round"] =
+      federation_.config().privacy.privacy_epsilon;
+  return {200, body};
+}
+
+AdminResponse AdminApi::StartPrivacyPeriod(const std::string& body,
+                                           const Actor& actor) {
+  RoundPrivacy* privacy = federation_.privacy();
+  if (privacy == nullptr) {
+    return ErrorResponse({ErrorCode::kFailedPrecondition,
+                          "differential privacy is off ([privacy] mode = "
+                          "\"off\" in the coordinator config)"});
+  }
+  std::string error;
+  json j = ParseBody(body, error);
+  if (!error.empty())
+    return ErrorResponse({ErrorCode::kInvalidArgument, error});
+  if (!j.contains("reason") || !j["reason"].is_string() ||
+      j["reason"].get<std::string>().empty() ||
+      j["reason"].get<std::string>().size() > 200) {
+    return ErrorResponse(
+        {ErrorCode::kInvalidArgument,
+         "a new budget period needs a reason (1..200 characters)"});
+  }
+  PrivacyBudget budget{federation_.config().privacy.budget_epsilon,
+                       federation_.config().privacy.delta};
+  if (j.contains("budget_epsilon")) {
+    if (!j["budget_epsilon"].is_number() ||
+        !(j["budget_epsilon"].get<double>() > 0) ||
+        !std::isfinite(j["budget_epsilon"].get<double>())) {
+      return ErrorResponse({ErrorCode::kInvalidArgument,
+                            "budget_epsilon must be a positive number"});
+    }
+    budget.epsilon = j["budget_epsilon"].get<double>();
+  }
+  if (j.contains("delta")) {
+    if (!j["delta"].is_number() || !(j["delta"].get<double>() > 0) ||
+        !(j["delta"].get<double>() < 1)) {
+      return ErrorResponse(
+          {ErrorCode::kInvalidArgument, "delta must be in (0, 1)"});
+    }
+    budget.delta = j["delta"].get<double>();
+  }
+  if (auto round = federation_.CurrentRound(); round) {
+    return ErrorResponse({ErrorCode::kFailedPrecondition,
+                          "a round is running; start a new budget period "
+                          "between rounds"});
+  }
+  // The ledger audits the new period (privacy_period_started) with actor
+  // and reason.
+  auto period = privacy->ledger().StartNewPeriod(
+      actor.name, j["reason"].get<std::string>(), budget);
+  if (!period) return ErrorResponse(period.error());
+  return {200,
+          {{"period_id", period->period_id},
+           {"epsilon_budget", period->epsilon_budget},
+           {"delta", period->delta},
+           {"started_at", period->started_at},
+           {"started_by", period->started_by},
+           {"reason", period->reason}}};
+}
+
+AdminResponse AdminApi::ReinstateSite(const std::string& site_id,
+                                      const std::string& body,
+                                      const Actor& actor) {
+  std::string error;
+  json j = ParseBody(body, error);
+  if (!error.empty())
+    return ErrorResponse({ErrorCode::kInvalidArgument, error});
+  double score = 1.0;
+  if (j.contains("trust_score")) {
+    if (!j["trust_score"].is_number()) {
+      return ErrorResponse({ErrorCode::kInvalidArgument,
+                            "trust_score must be a number from 0 to 1"});
+    }
+    score = j["trust_score"].get<double>();
+  }
+  if (auto s = federation_.ReinstateSite(site_id, score, actor); !s) {
+    return ErrorResponse(s.error());
+  }
+  return {
+      200,
+      {{"site_id", site_id}, {"status", "approved"}, {"trust_score", score}}};
 }
 
 }  // namespace cls::coordinator

@@ -101,6 +101,11 @@ class AdminApi {
   AdminResponse RoundHistory(const Params& query);
   AdminResponse CurrentModel();
   AdminResponse ExportAudit(const Params& query, const Actor& actor);
+  // Issue 4: privacy budget and trust quarantine.
+  AdminResponse PrivacyStatus(const Params& query);
+  AdminResponse StartPrivacyPeriod(const std::string& body, const Actor& actor);
+  AdminResponse ReinstateSite(const std::string& site_id,
+                              const std::string& body, const Actor& actor);
 
   Federation& federation_;
   std::vector<Route> routes_;

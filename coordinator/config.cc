@@ -1,5 +1,7 @@
 #include "coordinator/config.h"
 
+#include "core/server_optimizer.h"
+
 #include <toml++/toml.h>
 #include <algorithm>
 #include <cmath>
@@ -290,6 +292,7 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
   CLS_TRY(m.Get("type", c.model_type));
   CLS_TRY(m.Get("kind", c.model_kind));
   CLS_TRY(m.Get("parameters", c.model_parameters));
+  CLS_TRY(m.Get("standardisation", c.standardisation));
   CLS_TRY(m.CheckUnknown());
 
   const toml::table* round = top.Table("round");
@@ -301,6 +304,7 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
   CLS_TRY(r.Get("clip", c.clip));
   CLS_TRY(r.Get("value_bits", c.value_bits));
   CLS_TRY(r.Get("server_learning_rate", c.server_learning_rate));
+  CLS_TRY(r.Get("server_optimizer", c.server_optimizer));
   CLS_TRY(r.Get("complete_graph_up_to", complete_up_to));
   CLS_TRY(r.Get("pause_between_rounds_ms", pause_ms));
   CLS_TRY(r.CheckUnknown());
@@ -317,6 +321,7 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
   CLS_TRY(tr.Get("learning_rate", c.training.learning_rate));
   CLS_TRY(tr.Get("l2", c.training.l2));
   CLS_TRY(tr.Get("seed", c.training.seed));
+  CLS_TRY(tr.Get("proximal_mu", c.training.proximal_mu));
   CLS_TRY(tr.CheckUnknown());
   CLS_TRY(ReadAuditAndAdmin(top, c));
   CLS_TRY(ReadPrivacy(top, c));
@@ -342,6 +347,10 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
     return InvalidArgument(
         "config: 'model.kind' must be logistic_regression or benchmark_vector");
   }
+  if (c.standardisation != "federation" && c.standardisation != "site") {
+    return InvalidArgument(
+        "config: 'model.standardisation' must be federation or site");
+  }
   if (c.model_parameters < 1 || c.model_parameters > (int64_t{1} << 24)) {
     return InvalidArgument(
         "config: 'model.parameters' must be 1..16777216 "
@@ -356,6 +365,14 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
   }
   if (c.value_bits < 2 || c.value_bits > 24) {
     return InvalidArgument("config: 'round.value_bits' must be 2..24");
+  }
+  if (!core::ServerOptimizer::ParseKind(c.server_optimizer)) {
+    return InvalidArgument(
+        "config: 'round.server_optimizer' must be fedavg, fedavgm or fedadam");
+  }
+  if (!(c.training.proximal_mu >= 0 && c.training.proximal_mu <= 100)) {
+    return InvalidArgument(
+        "config: 'training.proximal_mu' must be in [0, 100] (0 = FedAvg)");
   }
   if (!(c.server_learning_rate > 0)) {
     return InvalidArgument(

@@ -53,11 +53,19 @@ struct CoordinatorConfig {
   std::string model_type = "diagnosis_predictor";
   std::string model_kind = "logistic_regression";  // or "benchmark_vector"
   int64_t model_parameters = 0;
+  // "federation": before the first training round, a secure statistics round
+  // sums every site's feature counts, sums and squares, and all sites then
+  // standardise with the federation-wide means and variances. "site": each
+  // site standardises with its own (logistic_regression only).
+  std::string standardisation = "federation";
 
   std::chrono::milliseconds stage_timeout{30000};
   double clip = 1.0;
   int value_bits = 16;
   double server_learning_rate = 1.0;
+  // "fedavg" | "fedavgm" | "fedadam" (core/server_optimizer.h). The
+  // optimizer's momentum state lives in memory: a restart starts it afresh.
+  std::string server_optimizer = "fedavg";
   size_t complete_graph_up_to = 32;
   std::chrono::milliseconds pause_between_rounds{500};
 

@@ -2,13 +2,18 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <ctime>
 
+#include "coordinator/site_trust_store.h"
+#include "core/feature_statistics.h"
+#include "core/server_optimizer.h"
 #include "crypto/random.h"
 #include "crypto/sha256.h"
 #include "protocol/frame.h"
+#include "protocol/secagg.h"
 
 namespace cls::coordinator {
 namespace {
@@ -74,6 +79,34 @@ Status Federation::Initialize() {
     AuditOrLog(
         kSystem, "federated_round_aborted",
         {{"reason", "coordinator restarted mid-round"}, {"rounds", *aborted}});
+  }
+  if (auto s = LoadFeatureStatistics(); !s) return s;
+  core::ServerOptimizer::Options server;
+  auto kind = core::ServerOptimizer::ParseKind(config_.server_optimizer);
+  if (!kind) return std::unexpected(kind.error());
+  server.kind = *kind;
+  server.learning_rate = config_.server_learning_rate;
+  auto optimizer = core::ServerOptimizer::Create(
+      server, static_cast<size_t>(config_.model_parameters));
+  if (!optimizer) return std::unexpected(optimizer.error());
+  server_optimizer_ = std::move(*optimizer);
+  if (auto s = EnsureSiteTrustTable(store_.db()); !s) return s;
+  if (config_.privacy.enabled()) {
+    auto privacy = RoundPrivacy::Open(
+        config_.privacy, store_.db(),
+        [this](const std::string& actor, const std::string& event,
+               const nlohmann::json& fields) -> Status {
+          return store_.Audit(actor, "system", event, fields);
+        });
+    if (!privacy) return std::unexpected(privacy.error());
+    privacy_ = std::move(*privacy);
+    spdlog::info(
+        "differential privacy: {} mode, noise multiplier {:.4f} (per-round "
+        "epsilon {} at delta {}), budget period {} of epsilon {}",
+        config_.privacy.mode, privacy_->noise_multiplier(),
+        config_.privacy.privacy_epsilon, config_.privacy.delta,
+        privacy_->ledger().period().period_id,
+        privacy_->ledger().period().epsilon_budget);
   }
   auto latest = store_.LatestModel();
   if (!latest) return std::unexpected(latest.error());
@@ -239,6 +272,12 @@ Status Federation::ApproveSite(const std::string& site_id, const Actor& actor) {
     return FailedPrecondition("site " + site_id + " is revoked");
   }
   if ((*found)->status == SiteStatus::kApproved) return {};
+  if ((*found)->status == SiteStatus::kQuarantined) {
+    return FailedPrecondition("site " + site_id +
+                              " is quarantined for low trust; reinstate it "
+                              "(clsctl sites reinstate " +
+                              site_id + ")");
+  }
   if (auto s = store_.SetSiteStatus(site_id, SiteStatus::kApproved); !s)
     return s;
   AuditOrLog(actor, "site_approved", {{"site_id", site_id}});
@@ -284,6 +323,27 @@ Result<int64_t> Federation::StartRounds(int count, const Actor& actor) {
   }
   auto next_id = store_.NextRoundId();
   if (!next_id) return std::unexpected(next_id.error());
+  if (privacy_) {
+    // The operator hears at once when the budget cannot pay for the next
+    // round (the ledger audits the refusal); nothing is queued.
+    double total = 0;
+    for (const auto& s : active) total += static_cast<double>(s.num_samples);
+    std::vector<RoundParticipant> planned;
+    for (const auto& s : active) {
+      planned.push_back(
+          {s.site_id, static_cast<double>(s.num_samples) / total});
+    }
+    RoundSettings settings;
+    settings.global_parameters = model_.parameters;
+    settings.quantization.clip = config_.clip;
+    settings.quantization.value_bits = config_.value_bits;
+    auto ring =
+        core::RingBitsFor(config_.value_bits, static_cast<int>(planned.size()));
+    settings.quantization.ring_bits = ring ? *ring : 32;
+    auto plan = PlanPrivacy(*next_id, planned, settings);
+    if (!plan) return std::unexpected(plan.error());
+    if (auto s = privacy_->Check(*plan); !s) return std::unexpected(s.error());
+  }
   AuditOrLog(actor, "training_rounds_requested",
              {{"rounds", count}, {"first_round", *next_id}});
   queued_rounds_ = count;
@@ -298,9 +358,35 @@ void Federation::ScheduleNextRound() {
   });
 }
 
+Status Federation::LoadFeatureStatistics() {
+  if (auto s = EnsureFeatureStatisticsTable(store_.db()); !s) return s;
+  if (!UsesFederationStatistics()) return {};
+  auto stored = LoadLatestFeatureStatistics(store_.db(), ModelFeatureCount());
+  if (!stored) return std::unexpected(stored.error());
+  feature_statistics_ = std::move(*stored);
+  if (feature_statistics_) {
+    spdlog::info("federation-wide feature statistics from round {} ({} sites)",
+                 feature_statistics_->round_id, feature_statistics_->sites);
+  }
+  return {};
+}
+
+bool Federation::UsesFederationStatistics() const {
+  return config_.model_kind == "logistic_regression" &&
+         config_.standardisation == "federation";
+}
+
+int Federation::ModelFeatureCount() const {
+  return static_cast<int>(config_.model_parameters - 1);
+}
+
 void Federation::StartNextRound() {
   if (queued_rounds_ <= 0) return;
-  --queued_rounds_;
+  // Without federation-wide statistics yet, a statistics round comes first;
+  // it does not count as one of the requested training rounds.
+  const bool statistics_round =
+      UsesFederationStatistics() && !feature_statistics_;
+  if (!statistics_round) --queued_rounds_;
   auto active = ActiveSites();
   if (static_cast<int>(active.size()) < config_.min_sites) {
     std::string why = InsufficientSites(active.size(), config_.min_sites);
@@ -310,12 +396,32 @@ void Federation::StartNextRound() {
     queued_rounds_ = 0;
     return;
   }
+  // FedAvg weights n_i / N; with [robust], trust x samples (a distrusted
+  // site counts for less) for training rounds.
+  std::vector<double> raw;
+  round_trust_.clear();
+  if (config_.robust.enabled && !statistics_round) {
+    auto trust = LoadTrust(active);
+    if (!trust) {
+      spdlog::error("loading site trust: {}", trust.error().message);
+      queued_rounds_ = 0;
+      return;
+    }
+    for (size_t i = 0; i < active.size(); ++i) {
+      raw.push_back(core::robust::ContributionWeight(
+          (*trust)[i], active[i].num_samples, config_.robust.trust));
+    }
+    round_trust_ = std::move(*trust);
+  } else {
+    for (const auto& s : active) {
+      raw.push_back(static_cast<double>(s.num_samples));
+    }
+  }
   double total = 0;
-  for (const auto& s : active) total += static_cast<double>(s.num_samples);
+  for (double w : raw) total += w;
   std::vector<RoundParticipant> participants;
-  for (const auto& s : active) {
-    participants.push_back(
-        {s.site_id, static_cast<double>(s.num_samples) / total});
+  for (size_t i = 0; i < active.size(); ++i) {
+    participants.push_back({active[i].site_id, raw[i] / total});
   }
   auto round_id = store_.NextRoundId();
   if (!round_id) {
@@ -338,6 +444,36 @@ void Federation::StartNextRound() {
   settings.quantization.ring_bits = ring ? *ring : 32;
   settings.stage_timeout = config_.stage_timeout;
   settings.complete_graph_up_to = config_.complete_graph_up_to;
+  if (statistics_round) {
+    // Limbs of at most 16 bits each; the ring holds the sum of n of them.
+    settings.model_kind = std::string(kFeatureStatisticsKind);
+    settings.quantization.value_bits = core::kStatisticsLimbBits;
+    auto stats_ring = core::RingBitsFor(core::kStatisticsLimbBits,
+                                        static_cast<int>(participants.size()));
+    settings.quantization.ring_bits = stats_ring ? *stats_ring : 32;
+    settings.input_length = core::EncodedStatisticsLength(ModelFeatureCount());
+  } else if (feature_statistics_) {
+    settings.feature_statistics = feature_statistics_->sums;
+  }
+  statistics_round_ = statistics_round;
+  privacy_plan_.reset();
+  if (privacy_ && !statistics_round) {
+    // Refused before it starts: no round record, nothing sent to the sites.
+    auto plan = PlanPrivacy(*round_id, participants, settings);
+    Status ok =
+        plan ? privacy_->Check(*plan) : Status(std::unexpected(plan.error()));
+    if (!ok) {
+      spdlog::warn("not starting round {}: {}", *round_id, ok.error().message);
+      AuditOrLog(kSystem, "training_rounds_stopped",
+                 {{"reason", ok.error().message},
+                  {"rounds_not_run", queued_rounds_ + 1}});
+      queued_rounds_ = 0;
+      return;
+    }
+    privacy_plan_ = std::move(*plan);
+    settings.quantization.ring_bits = privacy_plan_->ring_bits;
+    settings.noise_variance = privacy_plan_->per_site_variance;
+  }
   Key32 seed = crypto::RandomKey32();
   std::memcpy(&settings.graph_seed, seed.data(), sizeof settings.graph_seed);
 
@@ -352,11 +488,34 @@ void Federation::StartNextRound() {
     queued_rounds_ = 0;
     return;
   }
-  spdlog::info("round {} starting with {} sites, model {}", *round_id,
-               participants.size(), model_.version_id);
+  spdlog::info("round {} starting with {} sites, model {}{}", *round_id,
+               participants.size(), model_.version_id,
+               statistics_round ? " (secure feature statistics)" : "");
   round_transitions_seen_ = 0;
   round_started_ = std::chrono::steady_clock::now();
-  auto round = SecureRound::Start(std::move(settings), participants, this);
+  std::vector<std::vector<int>> groups;
+  int min_groups = 1;
+  if (config_.robust.enabled && !statistics_round) {
+    auto assigned = core::robust::AssignGroups(
+        static_cast<int>(participants.size()), config_.robust.group_size,
+        settings.graph_seed);
+    if (assigned) groups = std::move(*assigned);
+    // A majority of groups must complete: the robust rule needs company.
+    min_groups = static_cast<int>(groups.size() / 2 + 1);
+  }
+  if (groups.empty()) {
+    groups.emplace_back();
+    for (size_t i = 0; i < participants.size(); ++i) {
+      groups.back().push_back(static_cast<int>(i));
+    }
+    min_groups = 1;
+  }
+  if (groups.size() > 1) {
+    spdlog::info("round {}: {} groups of at least {} sites", *round_id,
+                 groups.size(), config_.robust.group_size);
+  }
+  auto round =
+      GroupedRound::Start(settings, participants, groups, min_groups, this);
   if (!round) {
     round_record_.status = "aborted";
     round_record_.abort_reason = round.error().message;
@@ -373,6 +532,7 @@ void Federation::StartNextRound() {
 
 void Federation::ArmDeadline() {
   deadline_.expires_after(config_.stage_timeout);
+  round_->MarkArmed();
   const uint64_t round_id = round_->round_id();
   const int transitions = round_->transitions();
   deadline_.async_wait(
@@ -400,13 +560,62 @@ void Federation::AfterRoundEvent() {
   }
 }
 
-Status Federation::CommitCompletedRound(RoundRecord& record) {
+Result<RoundPrivacy::Plan> Federation::PlanPrivacy(
+    int64_t round_id, const std::vector<RoundParticipant>& participants,
+    const RoundSettings& settings) const {
+  std::vector<double> weights;
+  for (const auto& p : participants) weights.push_back(p.weight);
+  // The fewest contributors a round can complete with: the secure
+  // aggregation threshold of a complete graph (a sparser graph's is lower
+  // only for larger n; the charge uses the real survivors anyway).
+  const int fewest = static_cast<int>(protocol::ThresholdFor(
+      std::min(participants.size(), settings.complete_graph_up_to)));
+  return privacy_->PlanRound(round_id, weights, settings.quantization,
+                             static_cast<int64_t>(settings.InputLength()),
+                             fewest);
+}
+
+Result<std::vector<float>> Federation::PrivateMeanDelta(
+    std::vector<float> mean, nlohmann::json& privacy) {
   const RoundOutcome& out = round_->outcome();
+  if (!privacy_ || !privacy_plan_) return mean;
+  const RoundPrivacy::Plan& plan = *privacy_plan_;
+  const int contributed = static_cast<int>(out.contributors.size());
+  if (privacy_->distributed()) {
+    if (auto s = DecodeNoisedMean(out.ring_sum, contributed,
+                                  round_->settings().quantization,
+                                  out.contributor_weight, mean);
+        !s) {
+      return std::unexpected(s.error());
+    }
+  } else if (auto s =
+                 privacy_->AddCentralNoise(plan, mean, out.contributor_weight);
+             !s) {
+    return std::unexpected(s.error());
+  }
+  // Durable before anything is released: the model is committed and the
+  // result sent only after this charge is in the ledger.
+  auto charged = privacy_->Charge(plan, contributed);
+  if (!charged) return std::unexpected(charged.error());
+  privacy = {
+      {"mode", config_.privacy.mode},
+      {"noise_multiplier", charged->noise_multiplier},
+      {"effective_noise_multiplier", charged->effective_noise_multiplier},
+      {"round_epsilon", charged->round_epsilon},
+      {"epsilon_spent", charged->epsilon_after},
+      {"epsilon_budget", privacy_->ledger().period().epsilon_budget},
+      {"delta", privacy_->ledger().period().delta}};
+  return mean;
+}
+
+Status Federation::CommitCompletedRound(RoundRecord& record,
+                                        std::span<const float> mean_delta) {
   std::vector<float> next = model_.parameters;
-  const float lr = static_cast<float>(config_.server_learning_rate);
-  for (size_t i = 0; i < next.size(); ++i) {
-    next[i] += lr * out.mean_delta[i];
-    if (!std::isfinite(next[i])) {
+  // The optimizer's state advances only with a committed model.
+  core::ServerOptimizer optimizer = *server_optimizer_;
+  if (auto s = optimizer.Apply(next, mean_delta); !s) return s;
+  for (float v : next) {
+    if (!std::isfinite(v)) {
       return Internal("aggregate has a non-finite parameter");
     }
   }
@@ -427,6 +636,8 @@ Status Federation::CommitCompletedRound(RoundRecord& record) {
   });
   if (!committed) return committed;
   model_ = std::move(model);
+  server_optimizer_ = std::move(optimizer);
+  previous_update_.assign(mean_delta.begin(), mean_delta.end());
   return {};
 }
 
@@ -443,6 +654,14 @@ void Federation::FinishRound() {
           {{"site_id", p.site_id}, {"reason", p.drop_reason}});
     }
   }
+  if (round_->stage() == RoundStage::kCompleted && statistics_round_) {
+    FinishStatisticsRound(record);
+    round_.reset();
+    if (queued_rounds_ > 0) ScheduleNextRound();
+    return;
+  }
+  nlohmann::json privacy_fields;
+  nlohmann::json robust_fields;
   if (round_->stage() == RoundStage::kCompleted) {
     const RoundOutcome& out = round_->outcome();
     record.status = "completed";
@@ -450,7 +669,20 @@ void Federation::FinishRound() {
     record.val_count = static_cast<int64_t>(out.metrics.count);
     record.val_correct = static_cast<int64_t>(out.metrics.correct);
     record.val_loss_sum = out.metrics.loss_sum;
-    if (auto s = CommitCompletedRound(record); !s) {
+    std::vector<float> robust_mean = out.mean_delta;
+    Status robust = config_.robust.enabled
+                        ? ApplyRobustAggregation(robust_mean, robust_fields)
+                        : Status{};
+    auto mean =
+        robust ? PrivateMeanDelta(std::move(robust_mean), privacy_fields)
+               : Result<std::vector<float>>(std::unexpected(robust.error()));
+    if (!robust) {
+      record.status = "aborted";
+      record.abort_reason = "robust aggregation: " + robust.error().message;
+    } else if (!mean) {
+      record.status = "aborted";
+      record.abort_reason = "privacy: " + mean.error().message;
+    } else if (auto s = CommitCompletedRound(record, *mean); !s) {
       record.status = "aborted";
       record.abort_reason =
           "could not commit the aggregate: " + s.error().message;
@@ -463,20 +695,27 @@ void Federation::FinishRound() {
   if (record.status == "completed") {
     double accuracy =
         record.val_count ? double(record.val_correct) / record.val_count : 0;
-    AuditOrLog(kSystem, "federated_round_completed",
-               {{"round", record.round_id},
-                {"sites", record.contributors},
-                {"dropped", record.dropped},
-                {"version_id", record.model_version},
-                {"accuracy", accuracy}});
+    nlohmann::json fields = {{"round", record.round_id},
+                             {"sites", record.contributors},
+                             {"dropped", record.dropped},
+                             {"version_id", record.model_version},
+                             {"accuracy", accuracy}};
+    if (!privacy_fields.is_null()) fields["privacy"] = privacy_fields;
+    if (!robust_fields.is_null()) fields["robust"] = robust_fields;
+    AuditOrLog(kSystem, "federated_round_completed", fields);
     spdlog::info(
         "round {} completed: {} of {} sites, model {}, validation accuracy "
         "{:.4f}",
         record.round_id, record.contributors.size(), record.participants.size(),
         record.model_version, accuracy);
     protocol::RoundResult result{
-        round_->round_id(), model_.version_id, model_.hash, model_.parameters,
-        static_cast<uint32_t>(record.contributors.size())};
+        round_->round_id(),
+        model_.version_id,
+        model_.hash,
+        model_.parameters,
+        static_cast<uint32_t>(record.contributors.size()),
+        feature_statistics_ ? feature_statistics_->sums
+                            : std::vector<double>{}};
     auto frame = std::make_shared<const Bytes>(protocol::EncodeFrame(result));
     evaluated_round_ = record.round_id;
     awaiting_evaluation_.clear();
@@ -494,6 +733,193 @@ void Federation::FinishRound() {
   if (queued_rounds_ > 0) ScheduleNextRound();
 }
 
+void Federation::FinishStatisticsRound(RoundRecord& record) {
+  const RoundOutcome& out = round_->outcome();
+  record.contributors = out.contributors;
+  record.model_version = model_.version_id;
+  const int features = ModelFeatureCount();
+  auto sums = core::DecodeStatisticsSum(out.ring_sum);
+  Result<core::FeatureStatistics> stats =
+      sums ? core::FeatureStatistics::Unflatten(*sums, features)
+           : Result<core::FeatureStatistics>(std::unexpected(sums.error()));
+  Status saved = {};
+  if (stats) {
+    StoredFeatureStatistics stored{record.round_id, features,
+                                   static_cast<int>(out.contributors.size()),
+                                   std::move(*sums)};
+    saved = store_.db().Transaction([&]() -> Status {
+      if (auto s = SaveFeatureStatistics(store_.db(), stored, UtcNow()); !s)
+        return s;
+      record.status = "completed";
+      return store_.UpdateRound(record);
+    });
+    if (saved) feature_statistics_ = std::move(stored);
+  }
+  if (!stats || !saved) {
+    record.status = "aborted";
+    record.abort_reason =
+        "feature statistics: " +
+        (!stats ? stats.error().message : saved.error().message);
+    (void)store_.UpdateRound(record);
+    AuditOrLog(kSystem, "federated_round_aborted",
+               {{"round", record.round_id}, {"reason", record.abort_reason}});
+    spdlog::warn("round {} aborted: {}", record.round_id, record.abort_reason);
+    return;
+  }
+  // Aggregates over all contributing sites only.
+  AuditOrLog(kSystem, "feature_statistics_computed",
+             {{"round", record.round_id},
+              {"sites", record.contributors},
+              {"dropped", record.dropped},
+              {"features", features}});
+  spdlog::info(
+      "round {} completed: federation-wide feature statistics from {} of {} "
+      "sites",
+      record.round_id, record.contributors.size(), record.participants.size());
+  protocol::RoundResult result{
+      round_->round_id(),
+      model_.version_id,
+      model_.hash,
+      model_.parameters,
+      static_cast<uint32_t>(record.contributors.size()),
+      feature_statistics_->sums};
+  auto frame = std::make_shared<const Bytes>(protocol::EncodeFrame(result));
+  for (auto& [site_id, connection] : connections_) connection->Send(frame);
+}
+
+Result<std::vector<core::robust::SiteTrust>> Federation::LoadTrust(
+    const std::vector<SiteRecord>& sites) {
+  std::vector<core::robust::SiteTrust> trust;
+  for (const auto& s : sites) {
+    auto t = LoadSiteTrust(store_.db(), s.site_id, s.trust_score,
+                           s.status == SiteStatus::kQuarantined);
+    if (!t) return std::unexpected(t.error());
+    trust.push_back(*t);
+  }
+  return trust;
+}
+
+Status Federation::ApplyRobustAggregation(std::vector<float>& mean,
+                                          nlohmann::json& robust) {
+  const auto& parts = round_->all_participants();
+  std::vector<double> weights;
+  std::map<std::string, int> index_of;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    weights.push_back(parts[i].weight);
+    index_of[parts[i].site_id] = static_cast<int>(i);
+  }
+  // Each completed group's weighted sum, in the round's weight scale.
+  std::vector<core::robust::Group> groups;
+  std::vector<std::vector<float>> sums;
+  for (size_t k = 0; k < round_->group_count(); ++k) {
+    const SecureRound& group = round_->group(k);
+    if (group.stage() != RoundStage::kCompleted) continue;
+    const RoundOutcome& g = group.outcome();
+    const double w = round_->ContributorWeight(k);
+    core::robust::Group members;
+    for (const auto& id : g.contributors) members.push_back(index_of[id]);
+    std::sort(members.begin(), members.end());
+    std::vector<float> sum(g.mean_delta.size());
+    for (size_t i = 0; i < sum.size(); ++i) {
+      sum[i] = static_cast<float>(g.mean_delta[i] * w);
+    }
+    groups.push_back(std::move(members));
+    sums.push_back(std::move(sum));
+  }
+  std::vector<std::span<const float>> spans(sums.begin(), sums.end());
+  core::robust::PipelineConfig pipeline = config_.robust.pipeline;
+  pipeline.clip = config_.clip;
+  std::span<const float> previous;
+  if (previous_update_.size() == mean.size()) previous = previous_update_;
+  auto outcome = core::robust::AggregateGroupSums(pipeline, groups, spans,
+                                                  weights, previous);
+  if (!outcome) return std::unexpected(outcome.error());
+  nlohmann::json group_fields = nlohmann::json::array();
+  for (size_t k = 0; k < groups.size(); ++k) {
+    nlohmann::json members = nlohmann::json::array();
+    for (int i : groups[k]) members.push_back(parts[i].site_id);
+    const auto& g = outcome->groups[k];
+    group_fields.push_back({{"members", members},
+                            {"anomaly", g.anomaly},
+                            {"norm", g.norm},
+                            {"rejected", g.rejected},
+                            {"reason", g.reason}});
+  }
+  robust = {{"rule", core::robust::RobustRuleName(outcome->rule_used)},
+            {"accepted_groups", outcome->accepted},
+            {"groups", group_fields}};
+  // Trust learns from the evidence even when every group was rejected.
+  auto changes = core::robust::ApplyGroupEvidence(
+      round_trust_, groups, *outcome, config_.robust.trust);
+  if (!changes) return std::unexpected(changes.error());
+  nlohmann::json trust_fields = nlohmann::json::object();
+  for (size_t i = 0; i < parts.size() && i < round_trust_.size(); ++i) {
+    const auto& change = (*changes)[i];
+    const double trust =
+        core::robust::TrustScore(round_trust_[i], config_.robust.trust);
+    trust_fields[parts[i].site_id] = trust;
+    if (auto s = SaveSiteTrust(store_.db(), parts[i].site_id, round_trust_[i],
+                               trust);
+        !s) {
+      return s;
+    }
+    if (change.quarantined_now) {
+      if (auto s =
+              store_.SetSiteStatus(parts[i].site_id, SiteStatus::kQuarantined);
+          !s) {
+        return s;
+      }
+      AuditOrLog(kSystem, "site_quarantined",
+                 {{"site_id", parts[i].site_id},
+                  {"round", round_record_.round_id},
+                  {"trust", trust},
+                  {"floor", config_.robust.trust.floor}});
+      spdlog::warn(
+          "site {} quarantined: trust {:.3f} below {} (clsctl sites reinstate "
+          "{})",
+          parts[i].site_id, trust, config_.robust.trust.floor,
+          parts[i].site_id);
+    }
+  }
+  robust["trust"] = trust_fields;
+  if (outcome->accepted == 0) {
+    return FailedPrecondition("every group sum was rejected");
+  }
+  mean = std::move(outcome->update);
+  return {};
+}
+
+Status Federation::ReinstateSite(const std::string& site_id, double trust_score,
+                                 const Actor& actor) {
+  if (!(trust_score >= 0 && trust_score <= 1)) {
+    return InvalidArgument("trust_score must be a number from 0 to 1");
+  }
+  auto found = store_.FindSite(site_id);
+  if (!found) return std::unexpected(found.error());
+  if (!*found) return NotFound("no site '" + site_id + "'");
+  if ((*found)->status != SiteStatus::kQuarantined) {
+    return FailedPrecondition("site " + site_id + " is " +
+                              std::string(SiteStatusName((*found)->status)) +
+                              ", not quarantined");
+  }
+  auto trust = LoadSiteTrust(store_.db(), site_id, (*found)->trust_score, true);
+  if (!trust) return std::unexpected(trust.error());
+  if (auto s = core::robust::Reinstate(*trust, trust_score); !s) return s;
+  const double now = core::robust::TrustScore(*trust, config_.robust.trust);
+  Status saved = store_.db().Transaction([&]() -> Status {
+    if (auto s = SaveSiteTrust(store_.db(), site_id, *trust, now); !s) return s;
+    return store_.SetSiteStatus(site_id, SiteStatus::kApproved);
+  });
+  if (!saved) return saved;
+  AuditOrLog(actor, "site_reinstated",
+             {{"site_id", site_id},
+              {"trust_score", trust_score},
+              {"previous_trust", (*found)->trust_score}});
+  spdlog::info("site {} reinstated by {} with trust {}", site_id, actor.name,
+               trust_score);
+  return {};
+}
+
 std::optional<RoundProgress> Federation::CurrentRound() const {
   if (!round_) return std::nullopt;
   RoundProgress progress{round_record_,
@@ -505,6 +931,18 @@ std::optional<RoundProgress> Federation::CurrentRound() const {
     }
   }
   return progress;
+}
+
+void Federation::PublishAuditCheckpoint(std::string checkpoint_json) {
+  latest_audit_checkpoint_ = std::move(checkpoint_json);
+  auto frame = std::make_shared<const Bytes>(protocol::EncodeFrame(
+      protocol::AuditCheckpoint{latest_audit_checkpoint_}));
+  for (auto& [site_id, connection] : connections_) connection->Send(frame);
+}
+
+void Federation::SendLatestAuditCheckpoint(const std::string& site_id) {
+  if (latest_audit_checkpoint_.empty()) return;
+  Send(site_id, protocol::AuditCheckpoint{latest_audit_checkpoint_});
 }
 
 void Federation::Send(const std::string& site_id, protocol::Message message) {

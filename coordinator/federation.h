@@ -10,11 +10,17 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 
 #include "common/error.h"
 #include "coordinator/config.h"
+#include "coordinator/feature_statistics_store.h"
+#include "coordinator/round/grouped_round.h"
 #include "coordinator/round/secure_round.h"
+#include "coordinator/round_privacy.h"
+#include "core/robust/robust_pipeline.h"
+#include "core/server_optimizer.h"
 #include "coordinator/store.h"
 #include "crypto/tls_context.h"
 
@@ -66,6 +72,11 @@ class Federation final : public RoundSender {
 
   // Operator actions.
   Status ApproveSite(const std::string& site_id, const Actor& actor);
+  // Lifts a trust quarantine: clears the site's evidence, sets the
+  // operator's trust score and lets it join rounds again (audited).
+  // FailedPrecondition unless the site is quarantined.
+  Status ReinstateSite(const std::string& site_id, double trust_score,
+                       const Actor& actor);
   Result<int64_t> StartRounds(int count, const Actor& actor);
 
   // Queries.
@@ -78,6 +89,13 @@ class Federation final : public RoundSender {
   const ModelRecord& model() const { return model_; }
   const CoordinatorConfig& config() const { return config_; }
   CoordinatorStore& store() { return store_; }
+  // Null when [privacy] mode = "off".
+  RoundPrivacy* privacy() { return privacy_.get(); }
+
+  // Audit checkpoints (docs/audit.md): each new one goes to every connected
+  // site, and the latest to each site right after its Welcome.
+  void PublishAuditCheckpoint(std::string checkpoint_json);
+  void SendLatestAuditCheckpoint(const std::string& site_id);
 
   // RoundSender.
   void Send(const std::string& site_id, protocol::Message message) override;
@@ -90,7 +108,29 @@ class Federation final : public RoundSender {
   void ArmDeadline();
   void AfterRoundEvent();
   void FinishRound();
-  Status CommitCompletedRound(RoundRecord& record);
+  void FinishStatisticsRound(RoundRecord& record);
+  Status LoadFeatureStatistics();
+  bool UsesFederationStatistics() const;
+  int ModelFeatureCount() const;
+  Status CommitCompletedRound(RoundRecord& record,
+                              std::span<const float> mean_delta);
+  // The DP plan of a training round over `participants` (weights sum to 1).
+  Result<RoundPrivacy::Plan> PlanPrivacy(
+      int64_t round_id, const std::vector<RoundParticipant>& participants,
+      const RoundSettings& settings) const;
+  // The released mean delta of the completed round: decoded with the sites'
+  // noise (distributed) or noised here (central), and charged to the ledger
+  // before anything leaves; `privacy` receives the audit fields.
+  Result<std::vector<float>> PrivateMeanDelta(std::vector<float> mean,
+                                             nlohmann::json& privacy);
+  // [robust]: the robust rule across the group sums replaces the mean, and
+  // the groups' anomalies update the participants' trust (persisted,
+  // quarantine audited). `robust` receives the audit fields.
+  Status ApplyRobustAggregation(std::vector<float>& mean,
+                                nlohmann::json& robust);
+  // Trust x samples weights of the sites about to take part (robust on).
+  Result<std::vector<core::robust::SiteTrust>> LoadTrust(
+      const std::vector<SiteRecord>& sites);
   void AuditOrLog(const Actor& actor, const std::string& event,
                   const nlohmann::json& fields);
 
@@ -99,7 +139,8 @@ class Federation final : public RoundSender {
   CoordinatorStore& store_;
   std::map<std::string, std::shared_ptr<SiteConnection>> connections_;
   ModelRecord model_;
-  std::unique_ptr<SecureRound> round_;
+  // One group unless [robust] is enabled.
+  std::unique_ptr<GroupedRound> round_;
   RoundRecord round_record_;
   std::chrono::steady_clock::time_point round_started_;
   int round_transitions_seen_ = 0;
@@ -108,9 +149,23 @@ class Federation final : public RoundSender {
   int64_t evaluated_round_ = 0;
   std::set<std::string> awaiting_evaluation_;
   int queued_rounds_ = 0;
+  // Federation-wide feature statistics (standardisation = "federation").
+  std::optional<StoredFeatureStatistics> feature_statistics_;
+  bool statistics_round_ = false;  // the running round sums statistics
+  std::string latest_audit_checkpoint_;  // JSON; empty until the first
+  std::optional<core::ServerOptimizer> server_optimizer_;
+  std::unique_ptr<RoundPrivacy> privacy_;
+  std::optional<RoundPrivacy::Plan> privacy_plan_;  // of the running round
+  // [robust]: the running round's participants' trust (by participant
+  // index) and the last released update (centered clipping's centre).
+  std::vector<core::robust::SiteTrust> round_trust_;
+  std::vector<float> previous_update_;
   boost::asio::steady_timer deadline_;
   boost::asio::steady_timer next_round_timer_;
 };
+
+// The model kind of a secure feature-statistics round.
+inline constexpr std::string_view kFeatureStatisticsKind = "feature_statistics";
 
 // v{N}_{YYYYMMDD_HHMMSS}
 std::string MakeVersionId(int64_t sequence);

@@ -52,15 +52,18 @@ Example configuration (TOML):
   type = "diagnosis_predictor"     # the original guide's ModelType
   kind = "logistic_regression"
   parameters = 23                  # features + 1 (bias)
+  standardisation = "federation"   # secure statistics round first, or "site"
   [round]
   stage_timeout_s = 30
   clip = 1.0                       # L2 bound of each site's delta (before weighting)
   value_bits = 16
+  server_optimizer = "fedavg"      # or "fedavgm", "fedadam"
   [training]
   epochs = 5
   batch_size = 32
   learning_rate = 0.1
   l2 = 0.0001
+  proximal_mu = 0.0                # FedProx mu; 0 = FedAvg
 See docs/operations.md for every option.)";
 
 }  // namespace
@@ -130,9 +133,19 @@ int main(int argc, char** argv) {
     return 2;
   }
   // Signed audit checkpoints and retention (docs/audit.md).
+  // Every signed checkpoint also goes to the sites, who keep the latest.
+  (*store)->audit_log().OnCheckpoint([&federation](
+                                         const cls::audit::AuditCheckpoint& c) {
+    federation.PublishAuditCheckpoint(cls::audit::CheckpointToJson(c).dump());
+  });
   if (auto s = ConfigureAuditLog((*store)->audit_log(), *config); !s) {
     std::cerr << "cls-coordinator: " << s.error().message << "\n";
     return 2;
+  }
+  if (auto checkpoints = (*store)->audit_log().Checkpoints();
+      checkpoints && !checkpoints->empty()) {
+    federation.PublishAuditCheckpoint(
+        cls::audit::CheckpointToJson(checkpoints->back()).dump());
   }
   SiteServer sites(io, *server_tls, federation);
   AdminApi api(federation);

@@ -29,6 +29,7 @@ struct Envelope {
     deploymentUpdate @15 :DeploymentUpdate;
     deploymentAck @16 :DeploymentAck;
     driftReport @17 :DriftReport;
+    auditCheckpoint @18 :AuditCheckpoint;
   }
 }
 
@@ -58,6 +59,7 @@ struct TrainingConfig {
   learningRate @2 :Float64;
   l2 @3 :Float64;
   seed @4 :UInt64;
+  proximalMu @5 :Float64;  # FedProx: (mu/2)|w - w_global|^2; 0 = FedAvg
 }
 
 struct Neighbour {
@@ -81,6 +83,14 @@ struct RoundAnnounce {
   neighbours @11 :List(Neighbour);   # including the site itself
   threshold @12 :UInt32;
   stageTimeoutMs @13 :UInt32;
+  # Federation-wide feature statistics (core/feature_statistics.h layout,
+  # float64 little-endian): the sums the secure statistics round produced.
+  # Empty: none yet, each site standardises with its own.
+  featureStatistics @14 :Data;
+  # Distributed differential privacy: the variance of the Skellam noise this
+  # site adds to each quantized coordinate before masking (quantized units
+  # squared). 0: no noise (privacy off or central).
+  noiseVariance @15 :Float64;
 }
 
 # Stage 1, site -> coordinator.
@@ -161,6 +171,7 @@ struct RoundResult {
   modelHash @2 :Text;
   parameters @3 :Data;
   participants @4 :UInt32;
+  featureStatistics @5 :Data;  # as in RoundAnnounce
 }
 
 struct RoundAborted {
@@ -222,4 +233,12 @@ struct DriftReport {
   reportedAtS @0 :Int64;
   summaries @1 :List(Text);  # core/drift SerializeDriftSummary JSON, one per version
   alerts @2 :List(DriftAlertNote);  # raised since the previous report
+}
+
+# coordinator -> site: the latest signed head of the coordinator's audit log
+# (docs/audit.md), sent when made and on every connection. Sites keep the
+# newest, so a rewrite of the coordinator's whole database is detected
+# against a copy it cannot reach.
+struct AuditCheckpoint {
+  checkpointJson @0 :Text;  # coordinator/audit_chain.h CheckpointToJson
 }

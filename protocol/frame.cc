@@ -60,7 +60,8 @@ static_assert(KindOf(Which::EVALUATION_REPORT) == KindOf<EvaluationReport>());
 static_assert(KindOf(Which::DEPLOYMENT_UPDATE) == KindOf<DeploymentUpdate>());
 static_assert(KindOf(Which::DEPLOYMENT_ACK) == KindOf<DeploymentAck>());
 static_assert(KindOf(Which::DRIFT_REPORT) == KindOf<DriftReport>());
-static_assert(std::variant_size_v<Message> == 17);
+static_assert(KindOf(Which::AUDIT_CHECKPOINT) == KindOf<AuditCheckpoint>());
+static_assert(std::variant_size_v<Message> == 18);
 
 constexpr uint32_t kKiB = 1024;
 constexpr uint32_t kMiB = 1024 * kKiB;
@@ -82,6 +83,7 @@ constexpr size_t kMaxDriftSummaryBytes = 128 * kKiB;
 constexpr size_t kMaxDriftSummaries = 16;  // versions per report
 constexpr size_t kMaxDriftAlerts = 1000;
 constexpr uint32_t kDriftReportPayloadLimit = 4 * kMiB;
+constexpr size_t kMaxCheckpointBytes = 16 * kKiB;
 // Two parameter vectors and the feature statistics.
 static_assert(uint64_t{kMaxParameters} * 16 + kMiB <= UINT32_MAX);
 constexpr uint32_t kDeploymentPayloadLimit =
@@ -248,6 +250,7 @@ void Fill(BodyBuilder body, const RoundAnnounce& m) {
   t.setLearningRate(m.training.learning_rate);
   t.setL2(m.training.l2);
   t.setSeed(m.training.seed);
+  t.setProximalMu(m.training.proximal_mu);
   b.setClip(m.clip);
   b.setValueBits(m.value_bits);
   b.setRingBits(m.ring_bits);
@@ -262,6 +265,10 @@ void Fill(BodyBuilder body, const RoundAnnounce& m) {
   }
   b.setThreshold(m.threshold);
   b.setStageTimeoutMs(m.stage_timeout_ms);
+  CopyWords(b.initFeatureStatistics(
+                static_cast<unsigned>(m.feature_statistics.size() * 8)),
+            m.feature_statistics);
+  b.setNoiseVariance(m.noise_variance);
 }
 
 void Fill(BodyBuilder body, const AdvertiseKeys& m) {
@@ -331,6 +338,9 @@ void Fill(BodyBuilder body, const RoundResult& m) {
   CopyWords(b.initParameters(static_cast<unsigned>(m.parameters.size() * 4)),
             m.parameters);
   b.setParticipants(m.participants);
+  CopyWords(b.initFeatureStatistics(
+                static_cast<unsigned>(m.feature_statistics.size() * 8)),
+            m.feature_statistics);
 }
 
 void Fill(BodyBuilder body, const RoundAborted& m) {
@@ -376,6 +386,10 @@ void Fill(BodyBuilder body, const DeploymentAck& m) {
   b.setReason(AsText(m.reason));
 }
 
+void Fill(BodyBuilder body, const AuditCheckpoint& m) {
+  body.initAuditCheckpoint().setCheckpointJson(AsText(m.checkpoint_json));
+}
+
 void Fill(BodyBuilder body, const DriftReport& m) {
   auto b = body.initDriftReport();
   b.setReportedAtS(m.reported_at_s);
@@ -413,7 +427,7 @@ size_t EstimateWords(const RoundAnnounce& m) {
   size_t words = TextWords(m.model_version) + TextWords(m.model_hash) +
                  TextWords(m.model_kind) + BlobWords(m.parameters.size() * 4);
   for (const auto& n : m.neighbours) words += 2 + TextWords(n.site_id);
-  return words;
+  return words + BlobWords(m.feature_statistics.size() * 8);
 }
 size_t EstimateWords(const AdvertiseKeys&) { return 3 * 4; }
 size_t EstimateWords(const KeyDirectory& m) { return m.keys.size() * 11; }
@@ -442,7 +456,8 @@ size_t EstimateWords(const UnmaskResponse& m) {
 }
 size_t EstimateWords(const RoundResult& m) {
   return TextWords(m.model_version) + TextWords(m.model_hash) +
-         BlobWords(m.parameters.size() * 4);
+         BlobWords(m.parameters.size() * 4) +
+         BlobWords(m.feature_statistics.size() * 8);
 }
 size_t EstimateWords(const RoundAborted& m) { return TextWords(m.reason); }
 size_t EstimateWords(const EvaluationReport& m) {
@@ -460,6 +475,9 @@ size_t EstimateWords(const DeploymentUpdate& m) {
 size_t EstimateWords(const DeploymentAck& m) {
   return TextWords(m.deployment_id) + TextWords(m.current_version) +
          TextWords(m.candidate_version) + TextWords(m.reason);
+}
+size_t EstimateWords(const AuditCheckpoint& m) {
+  return TextWords(m.checkpoint_json);
 }
 size_t EstimateWords(const DriftReport& m) {
   size_t words = 0;
@@ -692,6 +710,7 @@ RoundAnnounce Convert(wire::RoundAnnounce::Reader r, Checker& c) {
   m.training.learning_rate = t.getLearningRate();
   m.training.l2 = t.getL2();
   m.training.seed = t.getSeed();
+  m.training.proximal_mu = t.getProximalMu();
   m.clip = r.getClip();
   m.value_bits = r.getValueBits();
   m.ring_bits = r.getRingBits();
@@ -711,6 +730,8 @@ RoundAnnounce Convert(wire::RoundAnnounce::Reader r, Checker& c) {
   }
   m.threshold = r.getThreshold();
   m.stage_timeout_ms = r.getStageTimeoutMs();
+  c.Words(r.getFeatureStatistics(), "feature statistics", m.feature_statistics);
+  m.noise_variance = r.getNoiseVariance();
   return m;
 }
 
@@ -790,6 +811,7 @@ RoundResult Convert(wire::RoundResult::Reader r, Checker& c) {
   c.Text(r.getModelHash(), kMaxIdBytes, "model hash", m.model_hash);
   c.Words(r.getParameters(), "parameters", m.parameters);
   m.participants = r.getParticipants();
+  c.Words(r.getFeatureStatistics(), "feature statistics", m.feature_statistics);
   return m;
 }
 
@@ -838,6 +860,13 @@ DeploymentAck Convert(wire::DeploymentAck::Reader r, Checker& c) {
   c.Text(r.getCandidateVersion(), kMaxIdBytes, "candidate version",
          m.candidate_version);
   c.Text(r.getReason(), kMaxReasonBytes, "reason", m.reason);
+  return m;
+}
+
+AuditCheckpoint Convert(wire::AuditCheckpoint::Reader r, Checker& c) {
+  AuditCheckpoint m;
+  c.Text(r.getCheckpointJson(), kMaxCheckpointBytes, "checkpoint",
+         m.checkpoint_json);
   return m;
 }
 
@@ -913,6 +942,8 @@ Result<Message> ConvertBody(wire::Envelope::Body::Reader body, Checker& c) {
       return ConvertChecked(body.getDeploymentAck(), c);
     case Which::DRIFT_REPORT:
       return ConvertChecked(body.getDriftReport(), c);
+    case Which::AUDIT_CHECKPOINT:
+      return ConvertChecked(body.getAuditCheckpoint(), c);
   }
   return InvalidArgument("frame: unknown body");
 }
@@ -929,6 +960,7 @@ uint32_t MaxPayloadBytes(uint32_t kind) {
     case KindOf<RoundAborted>():
     case KindOf<EvaluationReport>():
     case KindOf<DeploymentAck>():
+    case KindOf<AuditCheckpoint>():
       return kControlPayloadLimit;
     case KindOf<DriftReport>():
       return kDriftReportPayloadLimit;

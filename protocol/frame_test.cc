@@ -131,6 +131,8 @@ std::vector<Message> SampleMessages() {
                               .current_version = "v14",
                               .candidate_version = "v15",
                               .reason = "refused: no reason"});
+  out.push_back(AuditCheckpoint{
+      "{\"coordinator_id\":\"c\",\"seq\":7,\"hash\":\"ab\"}"});
   out.push_back(DriftReport{
       .reported_at_s = 1700000000,
       .summaries = {R"({"version_id":"v14"})", R"({"version_id":"v15"})"},
@@ -290,6 +292,9 @@ void ExpectSame(const DriftReport& a, const DriftReport& b) {
     EXPECT_EQ(a.alerts[i].detector, b.alerts[i].detector);
     EXPECT_EQ(a.alerts[i].timestamp_s, b.alerts[i].timestamp_s);
   }
+}
+void ExpectSame(const AuditCheckpoint& a, const AuditCheckpoint& b) {
+  EXPECT_EQ(a.checkpoint_json, b.checkpoint_json);
 }
 void ExpectSameMessage(const Message& a, const Message& b) {
   ASSERT_EQ(a.index(), b.index()) << MessageName(a) << " vs " << MessageName(b);

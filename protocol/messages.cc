@@ -12,7 +12,7 @@ constexpr std::array<std::string_view, std::variant_size_v<Message>> kNames = {
     "share_keys",     "share_delivery",    "masked_input",
     "unmask_request", "unmask_response",   "round_result",
     "round_aborted",  "evaluation_report", "deployment_update",
-    "deployment_ack", "drift_report",
+    "deployment_ack", "drift_report",      "audit_checkpoint",
 };
 
 }  // namespace

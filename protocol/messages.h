@@ -41,6 +41,7 @@ struct TrainingConfig {
   double learning_rate = 0.1;
   double l2 = 1e-4;
   uint64_t seed = 1;
+  double proximal_mu = 0;  // FedProx; 0 = plain local SGD (FedAvg)
 };
 
 struct Neighbour {
@@ -63,6 +64,9 @@ struct RoundAnnounce {
   std::vector<Neighbour> neighbours;
   uint32_t threshold = 0;
   uint32_t stage_timeout_ms = 0;
+  std::vector<double> feature_statistics;
+  // Distributed DP: Skellam variance per quantized coordinate; 0 = none.
+  double noise_variance = 0;
 };
 
 struct AdvertiseKeys {
@@ -136,6 +140,7 @@ struct RoundResult {
   std::string model_hash;
   std::vector<float> parameters;
   uint32_t participants = 0;
+  std::vector<double> feature_statistics;
 };
 
 struct RoundAborted {
@@ -188,14 +193,18 @@ struct DriftReport {
   std::vector<DriftAlertNote> alerts;
 };
 
+struct AuditCheckpoint {
+  std::string checkpoint_json;  // signed; verified with clsctl audit verify
+};
+
 // The order matches the Envelope.body union's field order in cls.capnp, so
 // Message::index() + 1 is the union field number (and the frame kind).
 using Message =
     std::variant<Hello, Welcome, Rejected, RoundAnnounce, AdvertiseKeys,
                  KeyDirectory, ShareKeys, ShareDelivery, MaskedInput,
                  UnmaskRequest, UnmaskResponse, RoundResult, RoundAborted,
-                 EvaluationReport, DeploymentUpdate, DeploymentAck,
-                 DriftReport>;
+                 EvaluationReport, DeploymentUpdate, DeploymentAck, DriftReport,
+                 AuditCheckpoint>;
 
 // "hello", "masked_input", ... for logs (never the payload).
 std::string_view MessageName(const Message& message);

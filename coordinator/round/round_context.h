@@ -49,6 +49,18 @@ struct RoundSettings {
   std::chrono::milliseconds stage_timeout{30000};
   size_t complete_graph_up_to = 32;
   uint64_t graph_seed = 0;
+  // Length of each site's masked input; 0 = one entry per parameter. A
+  // feature-statistics round sums a differently sized vector.
+  size_t input_length = 0;
+  // Federation-wide feature statistics sent with the announce (may be empty).
+  std::vector<double> feature_statistics;
+  // Distributed DP: each site's Skellam variance per quantized coordinate
+  // (sent in the announce); 0 = no noise at the sites.
+  double noise_variance = 0;
+
+  size_t InputLength() const {
+    return input_length ? input_length : global_parameters.size();
+  }
 };
 
 struct RoundParticipant {
@@ -81,6 +93,7 @@ struct ParticipantState {
 // What a completed round produced.
 struct RoundOutcome {
   std::vector<float> mean_delta;          // weighted mean of clipped deltas
+  std::vector<uint32_t> ring_sum;         // the unmasked sum mod 2^ring_bits
   std::vector<std::string> contributors;  // sites whose input is in the sum
   protocol::ValidationMetrics metrics;    // summed over contributors
   double contributor_weight = 0;

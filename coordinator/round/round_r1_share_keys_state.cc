@@ -67,7 +67,7 @@ std::unique_ptr<RoundState> RoundShareKeysState::Finish() {
   for (auto& [index, delivery] : deliveries) {
     context_.Send(index, std::move(delivery));
   }
-  context_.masked_sum.assign(context_.settings.global_parameters.size(), 0);
+  context_.masked_sum.assign(context_.settings.InputLength(), 0);
   return std::make_unique<RoundMaskedInputState>(context_);
 }
 

@@ -128,6 +128,7 @@ std::string RoundUnmaskState::RemoveMasks(const std::set<uint32_t>& survivors) {
 
 void RoundUnmaskState::DecodeOutcome(const std::set<uint32_t>& survivors) {
   RoundOutcome& out = context_.outcome;
+  out.ring_sum = context_.masked_sum;
   out.mean_delta.assign(context_.masked_sum.size(), 0.0f);
   core::DequantizeSum(context_.masked_sum, static_cast<int>(survivors.size()),
                       context_.settings.quantization, out.mean_delta);

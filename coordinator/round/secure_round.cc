@@ -81,6 +81,8 @@ Result<std::unique_ptr<SecureRound>> SecureRound::Start(
     }
     announce.threshold = site.threshold;
     announce.stage_timeout_ms = static_cast<uint32_t>(s.stage_timeout.count());
+    announce.feature_statistics = s.feature_statistics;
+    announce.noise_variance = s.noise_variance;
     ctx.Send(site.index, std::move(announce));
   }
   round->state_ = std::make_unique<RoundAdvertiseKeysState>(ctx);
