@@ -270,6 +270,7 @@ class ConnectionLoop {
     last_notice_.clear();
 
     auto outbox = std::make_shared<Outbox>(channel->stream().get_executor());
+    outbox_ = outbox;
     asio::co_spawn(io_, Writer(channel, outbox), asio::detached);
     std::string reason;
     while (true) {
@@ -280,7 +281,13 @@ class ConnectionLoop {
         break;
       }
       spdlog::debug("received {}", protocol::MessageName(*message));
-      auto answer = participant_.OnMessage(*message);
+      // Deployments belong to serving; everything else to the rounds.
+      auto answer =
+          std::holds_alternative<protocol::DeploymentUpdate>(*message) &&
+                  options_.serving_message
+              ? Result<std::optional<protocol::Message>>(
+                    options_.serving_message(*message))
+              : participant_.OnMessage(*message);
       if (!answer) {
         reason = answer.error().message;
         break;
@@ -294,16 +301,34 @@ class ConnectionLoop {
         reason = "write queue full: the coordinator is not reading";
         break;
       }
-      outbox->frames.push_back(
-          {std::make_shared<const Bytes>(protocol::EncodeFrame(**answer)),
-           protocol::MessageName(**answer), RoundIdOf(**answer)});
-      outbox->wake.cancel();
+      Enqueue(*outbox, **answer);
     }
     outbox->closed = true;
     outbox->wake.cancel();
     channel->CloseNow();
     participant_.OnDisconnected();
     co_return SessionEnd{SessionEnd::Kind::kLost, reason};
+  }
+
+ public:
+  // Sends `message` on the current connection; false when there is none or
+  // its queue is full (periodic reports are simply sent next time).
+  bool SendNow(const protocol::Message& message) {
+    auto outbox = outbox_.lock();
+    if (!outbox || outbox->closed ||
+        outbox->frames.size() >= kMaxQueuedFrames) {
+      return false;
+    }
+    Enqueue(*outbox, message);
+    return true;
+  }
+
+ private:
+  static void Enqueue(Outbox& outbox, const protocol::Message& message) {
+    outbox.frames.push_back(
+        {std::make_shared<const Bytes>(protocol::EncodeFrame(message)),
+         protocol::MessageName(message), RoundIdOf(message)});
+    outbox.wake.cancel();
   }
 
   awaitable<void> Writer(std::shared_ptr<Channel> channel,
@@ -351,6 +376,7 @@ class ConnectionLoop {
   std::shared_ptr<asio::ssl::context> tls_;
   asio::steady_timer backoff_timer_;
   std::weak_ptr<Channel> channel_;
+  std::weak_ptr<Outbox> outbox_;
   bool stopping_ = false;
   std::string last_notice_;
 };
@@ -418,11 +444,46 @@ int RunAgent(const AgentConfig& config, RoundParticipant& participant,
   }
   asio::io_context io;
   ConnectionLoop loop(io, config, participant, options, *tls);
+  // The periodic task runs between messages on the same thread, so it never
+  // races the round logic.
+  asio::steady_timer periodic_timer(io);
+  std::function<void()> arm_periodic = [&] {
+    periodic_timer.expires_after(options.periodic_interval);
+    periodic_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      options.periodic();
+      arm_periodic();
+    });
+  };
+  if (options.periodic) {
+    asio::post(io, [&] {
+      options.periodic();
+      arm_periodic();
+    });
+  }
+  if (options.on_start) {
+    if (auto s = options.on_start(io); !s) {
+      spdlog::error("{}", s.error().message);
+      return 1;
+    }
+  }
+  // Reports are offered every second; the callback decides when one is due.
+  asio::steady_timer report_timer(io);
+  std::function<void()> offer_report = [&] {
+    if (auto message = options.outgoing()) (void)loop.SendNow(*message);
+    report_timer.expires_after(std::chrono::seconds(1));
+    report_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) offer_report();
+    });
+  };
+  if (options.outgoing) asio::post(io, offer_report);
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     spdlog::info("signal {} received: shutting down", signal);
     loop.Stop();
+    periodic_timer.cancel();
+    report_timer.cancel();
     io.stop();
   });
   bool failed = false;

@@ -1,7 +1,9 @@
 #ifndef CLS_SITE_AGENT_AGENT_H_
 #define CLS_SITE_AGENT_AGENT_H_
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -9,6 +11,10 @@
 #include "common/error.h"
 #include "site-agent/config.h"
 #include "site-agent/round_participant.h"
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace cls::site {
 
@@ -25,6 +31,20 @@ Result<ExitAfter> ParseExitAfter(std::string_view text);
 
 struct AgentOptions {
   std::optional<ExitAfter> test_exit_after;
+  // Called on the agent's thread every `periodic_interval` (e.g. the online
+  // inbox poll); none if empty.
+  std::function<void()> periodic;
+  std::chrono::seconds periodic_interval{10};
+  // Serving (docs/serving.md): a DeploymentUpdate from the coordinator goes
+  // here, and the reply (DeploymentAck) is sent back.
+  std::function<std::optional<protocol::Message>(const protocol::Message&)>
+      serving_message;
+  // Offered every second; a message it returns (a DriftReport) is sent on
+  // the current connection, if any.
+  std::function<std::optional<protocol::Message>()> outgoing;
+  // Runs once on the agent's io_context before it starts (the prediction
+  // server listens here); an error stops the agent.
+  std::function<Status(boost::asio::io_context&)> on_start;
 };
 
 // The connection loop: connects to the coordinator over mutual TLS, says

@@ -339,6 +339,62 @@ Status ParseBenchmark(const toml::table& bench, AgentConfig& config) {
   return {};
 }
 
+Status ParseOnline(const toml::table& t, const fs::path& base_dir,
+                   AgentConfig& config) {
+  if (auto s = CheckKeys(t, "online",
+                         {"inbox", "key_file", "poll_interval_s", "batch_size",
+                          "learning_rate", "retention_rate", "reservoir_size",
+                          "rehearsal_samples"});
+      !s) {
+    return s;
+  }
+  OnlineConfig o;
+  auto inbox = RequireString(t, "online", "inbox");
+  if (!inbox) return std::unexpected(inbox.error());
+  o.inbox = ResolvePath(base_dir, *inbox);
+  auto key = GetString(t, "online", "key_file");
+  if (!key) return std::unexpected(key.error());
+  o.key_file =
+      *key ? ResolvePath(base_dir, **key)
+           : (fs::path(config.data_dir) / "keys" / "online-state.key").string();
+  struct IntField {
+    const char* key;
+    uint32_t* out;
+    int64_t lo, hi;
+  };
+  for (const IntField& f :
+       {IntField{"poll_interval_s", &o.poll_interval_s, 1, 86400},
+        IntField{"batch_size", &o.batch_size, 1, 100000},
+        IntField{"reservoir_size", &o.reservoir_size, 0, 10000000},
+        IntField{"rehearsal_samples", &o.rehearsal_samples, 0, 100000}}) {
+    auto v = GetInteger(t, "online", f.key);
+    if (!v) return std::unexpected(v.error());
+    if (!*v) continue;
+    if (**v < f.lo || **v > f.hi) {
+      return InvalidArgument("'online." + std::string(f.key) +
+                             "' must be between " + std::to_string(f.lo) +
+                             " and " + std::to_string(f.hi));
+    }
+    *f.out = static_cast<uint32_t>(**v);
+  }
+  auto lr = GetNumber(t, "online", "learning_rate");
+  if (!lr) return std::unexpected(lr.error());
+  if (*lr) o.learning_rate = **lr;
+  if (!(o.learning_rate > 0 && o.learning_rate <= 10)) {
+    return InvalidArgument("'online.learning_rate' must be in (0, 10]");
+  }
+  auto retention = GetNumber(t, "online", "retention_rate");
+  if (!retention) return std::unexpected(retention.error());
+  if (*retention) o.retention_rate = **retention;
+  if (!(o.retention_rate >= 0 && o.retention_rate < 1)) {
+    return InvalidArgument(
+        "'online.retention_rate' must be in [0, 1) (0.9: the original "
+        "guide's default)");
+  }
+  config.online = o;
+  return {};
+}
+
 Status ParseServe(const toml::table& t, const fs::path& base_dir,
                   AgentConfig& config) {
   if (auto s = CheckKeys(
@@ -426,7 +482,7 @@ Result<AgentConfig> ParseRoot(const toml::table& root,
   if (auto s = CheckKeys(
           root, "",
           {"site_id", "site_name", "location", "coordinator", "data_dir",
-           "log_level", "tls", "data", "benchmark", "serve"});
+           "log_level", "tls", "data", "benchmark", "online", "serve"});
       !s) {
     return std::unexpected(s.error());
   }
@@ -490,6 +546,17 @@ Result<AgentConfig> ParseRoot(const toml::table& root,
     }
   } else if (auto s = ParseBenchmark(**bench, config); !s) {
     return std::unexpected(s.error());
+  }
+  auto online = GetTable(root, "", "online");
+  if (!online) return std::unexpected(online.error());
+  if (*online) {
+    if (!config.data) {
+      return InvalidArgument(
+          "[online] needs [data]: online learning uses its schema");
+    }
+    if (auto s = ParseOnline(**online, base_dir, config); !s) {
+      return std::unexpected(s.error());
+    }
   }
   auto serve = GetTable(root, "", "serve");
   if (!serve) return std::unexpected(serve.error());

@@ -28,6 +28,22 @@ struct DataConfig {
   uint64_t split_seed = 7;
 };
 
+// Continuous learning from new cases ([online]; needs [data]): CSV files
+// dropped into `inbox` are validated against the [data] schema, bad rows
+// quarantined, and the site's model updated incrementally
+// (core::OnlineLearningSystem). The learning state (with its rehearsal
+// reservoir of past rows) is stored encrypted with the key in `key_file`.
+struct OnlineConfig {
+  std::string inbox;     // absolute
+  std::string key_file;  // absolute; default data_dir/keys/online-state.key
+  uint32_t poll_interval_s = 10;
+  uint32_t batch_size = 32;
+  double learning_rate = 0.01;
+  double retention_rate = 0.9;
+  uint32_t reservoir_size = 1000;
+  uint32_t rehearsal_samples = 32;
+};
+
 // Benchmark mode: no data; each round's delta is a seeded random vector.
 struct BenchmarkConfig {
   uint64_t parameters = 0;
@@ -61,6 +77,7 @@ struct AgentConfig {
   TlsConfig tls;
   std::optional<DataConfig> data;
   std::optional<BenchmarkConfig> benchmark;
+  std::optional<OnlineConfig> online;
   std::optional<ServeConfig> serve;
 };
 

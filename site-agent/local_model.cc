@@ -1,5 +1,6 @@
 #include "site-agent/local_model.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace cls::site {
@@ -7,9 +8,11 @@ namespace cls::site {
 Result<LocalModel> LocalModel::Load(const DataConfig& config) {
   auto loaded = core::LoadCsv(config.csv, config.schema);
   if (!loaded) return std::unexpected(loaded.error());
-  const core::RawTable& table = loaded->table;
 
   LocalModel model;
+  model.schema_ = config.schema;
+  model.table_ = std::move(loaded->table);
+  const core::RawTable& table = model.table_;
   model.num_features_ = config.schema.FeatureCount();
   model.rows_accepted_ = table.rows.size();
   model.rejected_ = std::move(loaded->rejected);
@@ -19,8 +22,9 @@ Result<LocalModel> LocalModel::Load(const DataConfig& config) {
     model.positive_rate_ = positives / static_cast<double>(table.labels.size());
   }
 
-  const core::Split split = core::StratifiedSplit(
-      table.labels, config.test_fraction, config.split_seed);
+  model.split_ = core::StratifiedSplit(table.labels, config.test_fraction,
+                                       config.split_seed);
+  const core::Split& split = model.split_;
   if (split.train.empty()) {
     return InvalidArgument("dataset: no training rows after the split (" +
                            std::to_string(table.rows.size()) +
@@ -34,6 +38,11 @@ Result<LocalModel> LocalModel::Load(const DataConfig& config) {
   model.y_train_ = pre->Labels(table, split.train);
   model.x_test_ = pre->Transform(table, split.test);
   model.y_test_ = pre->Labels(table, split.test);
+  model.preprocessor_ = *pre;
+  auto statistics =
+      core::ComputeFeatureStatistics(config.schema, table, split.train);
+  if (!statistics) return std::unexpected(statistics.error());
+  model.train_statistics_ = std::move(*statistics);
 
   core::LogisticRegression baseline(model.num_features_);
   core::TrainConfig train;
@@ -42,6 +51,53 @@ Result<LocalModel> LocalModel::Load(const DataConfig& config) {
   model.baseline_ = core::EvaluateBinary(
       baseline.PredictProbability(model.x_test_), model.y_test_);
   return model;
+}
+
+Status LocalModel::UseFederationStatistics(std::span<const double> sums) {
+  if (std::equal(sums.begin(), sums.end(), federation_sums_.begin(),
+                 federation_sums_.end())) {
+    return {};
+  }
+  auto stats = core::FeatureStatistics::Unflatten(sums, num_features_);
+  if (!stats) return std::unexpected(stats.error());
+  auto pre = core::PreprocessorFromStatistics(schema_, *stats);
+  if (!pre) return std::unexpected(pre.error());
+  x_train_ = pre->Transform(table_, split_.train);
+  x_test_ = pre->Transform(table_, split_.test);
+  preprocessor_ = std::move(*pre);
+  federation_sums_.assign(sums.begin(), sums.end());
+  federation_positive_rate_ = stats->positive_rate();
+  return {};
+}
+
+namespace {
+std::vector<int> AllRows(const core::RawTable& table) {
+  std::vector<int> rows(table.rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<int>(i);
+  return rows;
+}
+}  // namespace
+
+Eigen::MatrixXf LocalModel::Features(const core::RawTable& table) const {
+  return preprocessor_.Transform(table, AllRows(table));
+}
+
+Eigen::VectorXf LocalModel::Labels(const core::RawTable& table) const {
+  return preprocessor_.Labels(table, AllRows(table));
+}
+
+void LocalModel::AddTrainingRows(const core::RawTable& rows) {
+  for (size_t i = 0; i < rows.rows.size(); ++i) {
+    split_.train.push_back(static_cast<int>(table_.rows.size()));
+    table_.rows.push_back(rows.rows[i]);
+    table_.labels.push_back(rows.labels[i]);
+  }
+  x_train_ = preprocessor_.Transform(table_, split_.train);
+  y_train_ = preprocessor_.Labels(table_, split_.train);
+}
+
+double LocalModel::train_positive_rate() const {
+  return y_train_.size() > 0 ? static_cast<double>(y_train_.mean()) : 0.0;
 }
 
 Result<std::vector<float>> LocalModel::Train(

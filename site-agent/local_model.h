@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "core/dataset.h"
+#include "core/feature_statistics.h"
 #include "core/logistic_regression.h"
 #include "protocol/messages.h"
 #include "site-agent/config.h"
@@ -21,9 +22,14 @@ namespace cls::site {
 // on the held-out rows; it also keeps a local-only baseline (trained on this
 // site's data alone) for comparison with the federated model.
 //
-// Patient values never leave this object except as model parameters and
-// aggregate metrics; rejected rows are described by line number and reason
-// only. Immutable after Load, so its const methods may run concurrently.
+// Standardisation starts site-local (fitted on this site's train rows) and
+// switches to federation-wide statistics once the secure statistics round
+// has produced them (UseFederationStatistics).
+//
+// Patient values never leave this object except as model parameters,
+// aggregate metrics and the train rows' feature sums that go, masked, into
+// secure aggregation; rejected rows are described by line number and reason
+// only.
 class LocalModel {
  public:
   static constexpr int kBaselineEpochs = 20;
@@ -47,6 +53,34 @@ class LocalModel {
   // kBaselineEpochs epochs, evaluated on the test split.
   const core::BinaryMetrics& baseline() const { return baseline_; }
 
+  // Counts, sums and sums of squares of the train rows' features (raw,
+  // before imputation), for the secure statistics round.
+  const core::FeatureStatistics& train_statistics() const {
+    return train_statistics_;
+  }
+  // Re-standardises train and test rows with federation-wide statistics
+  // (the flattened sums of core/feature_statistics.h). A no-op if they are
+  // the ones in use; InvalidArgument if they do not fit this schema, in which
+  // case the current standardisation stays.
+  Status UseFederationStatistics(std::span<const double> sums);
+  bool uses_federation_statistics() const { return !federation_sums_.empty(); }
+  // The federation's positive-label rate (0 until statistics arrive) and
+  // this site's, on the train rows.
+  double federation_positive_rate() const { return federation_positive_rate_; }
+  double train_positive_rate() const;
+
+  const core::DatasetSchema& schema() const { return schema_; }
+  // Features and labels of every row of `table` under the standardisation
+  // in use (site-local or federation-wide).
+  Eigen::MatrixXf Features(const core::RawTable& table) const;
+  Eigen::VectorXf Labels(const core::RawTable& table) const;
+  // Newly arrived cases (the online inbox) join the train rows, so the next
+  // federated round learns from them too. The held-out rows stay as they
+  // are; the feature statistics stay those of the original train rows.
+  void AddTrainingRows(const core::RawTable& rows);
+  const Eigen::MatrixXf& x_train() const { return x_train_; }
+  const Eigen::VectorXf& y_train() const { return y_train_; }
+
   // Parameters after training from `start` on the train split.
   Result<std::vector<float>> Train(std::span<const float> start,
                                    const core::TrainConfig& config) const;
@@ -61,6 +95,13 @@ class LocalModel {
  private:
   LocalModel() = default;
 
+  core::DatasetSchema schema_;
+  core::RawTable table_;
+  core::Split split_;
+  core::FeatureStatistics train_statistics_;
+  core::Preprocessor preprocessor_;
+  std::vector<double> federation_sums_;
+  double federation_positive_rate_ = 0;
   int num_features_ = 0;
   uint64_t rows_accepted_ = 0;
   std::vector<core::RejectedRow> rejected_;

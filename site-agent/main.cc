@@ -13,7 +13,9 @@
 #include "site-agent/agent.h"
 #include "site-agent/config.h"
 #include "site-agent/local_model.h"
+#include "site-agent/online_ingest.h"
 #include "site-agent/round_participant.h"
+#include "site-agent/site_serving.h"
 
 namespace {
 
@@ -230,6 +232,69 @@ int main(int argc, char** argv) {
   if (scale_delta != 1.0) {
     spdlog::warn("test: scaling each round's update by {}", scale_delta);
   }
+
+  std::unique_ptr<cls::site::OnlineIngest> online;
+  if (config->online && model) {
+    auto opened = cls::site::OnlineIngest::Open(
+        *config->online, config->site_id, config->data_dir, *model);
+    if (!opened) {
+      // Never overwrite a state we cannot read: stop and say why.
+      spdlog::error("online learning: {}", opened.error().message);
+      return 1;
+    }
+    online = std::move(*opened);
+    options.periodic = [&] { (void)online->ProcessInbox(); };
+    options.periodic_interval =
+        std::chrono::seconds(config->online->poll_interval_s);
+    spdlog::info("online learning: watching {} every {} s",
+                 config->online->inbox, config->online->poll_interval_s);
+  }
+
+  std::unique_ptr<cls::site::SiteServing> serving;
+  if (config->serve && model) {
+    auto latest = cls::site::LoadGlobalModel(
+        std::filesystem::path(config->data_dir) / cls::site::kGlobalModelFile);
+    auto created = cls::site::SiteServing::Create(
+        *config,
+        [&](const cls::core::RawTable& t) { return model->Features(t); },
+        latest ? *latest : std::nullopt);
+    if (!created) {
+      spdlog::error("serving: {}", created.error().message);
+      return 1;
+    }
+    serving = std::move(*created);
+    options.serving_message = [&](const cls::protocol::Message& m) {
+      return serving->OnMessage(m);
+    };
+    options.outgoing = [&]() -> std::optional<cls::protocol::Message> {
+      const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+      if (auto report = serving->DueReport(now)) return *report;
+      return std::nullopt;
+    };
+    options.on_start = [&](boost::asio::io_context& io) -> cls::Status {
+      auto port = serving->Start(io);
+      if (!port) return std::unexpected(port.error());
+      spdlog::info("serving predictions on port {}", *port);
+      return {};
+    };
+  }
+  // Each new global model: the online learner's new anchor, and serving's
+  // default version.
+  participant_options.on_global_model = [&](const cls::site::GlobalModel& g) {
+    if (online) {
+      if (auto s = online->Deploy(g.parameters); !s) {
+        spdlog::error("online learning: deploying the global model: {}",
+                      s.error().message);
+      }
+    }
+    if (serving) {
+      if (auto s = serving->OnGlobalModel(g); !s) {
+        spdlog::error("serving: new global model: {}", s.error().message);
+      }
+    }
+  };
 
   cls::site::RoundParticipant participant(std::move(participant_options),
                                           model ? &*model : nullptr);

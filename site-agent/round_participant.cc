@@ -6,9 +6,13 @@
 #include <cmath>
 #include <random>
 
+#include "core/feature_statistics.h"
+#include "core/prior_shift.h"
+#include "core/privacy/noise.h"
 #include "core/quantization.h"
 #include "crypto/random.h"
 #include "crypto/sha256.h"
+#include "site-agent/audit_checkpoint_store.h"
 
 namespace cls::site {
 namespace {
@@ -67,7 +71,7 @@ std::vector<float> BenchmarkDelta(size_t size, double clip, uint64_t seed) {
 }
 
 RoundParticipant::RoundParticipant(ParticipantOptions options,
-                                   const LocalModel* model)
+                                   LocalModel* model)
     : options_(std::move(options)), model_(model) {}
 
 Status RoundParticipant::LoadState() {
@@ -78,6 +82,16 @@ Status RoundParticipant::LoadState() {
     global_ = std::move(**loaded);
     spdlog::info("loaded global model {} ({} parameters) from round {}",
                  global_.version, global_.parameters.size(), global_.round_id);
+  }
+  auto stats =
+      LoadFeatureStatistics(options_.data_dir / kFeatureStatisticsFile);
+  if (!stats) return std::unexpected(stats.error());
+  if (*stats && model_) {
+    if (auto s = model_->UseFederationStatistics(**stats); !s) {
+      spdlog::warn("stored feature statistics not used: {}", s.error().message);
+    } else {
+      spdlog::info("standardising with the stored federation-wide statistics");
+    }
   }
   return {};
 }
@@ -158,6 +172,10 @@ Result<std::optional<protocol::Message>> RoundParticipant::OnMessage(
     }
     return Reply{};
   }
+  if (const auto* c = std::get_if<protocol::AuditCheckpoint>(&message)) {
+    OnAuditCheckpoint(*c);
+    return Reply{};
+  }
   return FailedPrecondition("unexpected message '" +
                             std::string(protocol::MessageName(message)) +
                             "' from the coordinator");
@@ -216,7 +234,8 @@ Result<std::vector<float>> RoundParticipant::ComputeDelta(
         std::to_string(model_->num_parameters()) + " (" +
         std::to_string(model_->num_features()) + " features + bias)");
   }
-  if (a.training.epochs > kMaxEpochs || a.training.batch_size == 0) {
+  if (a.training.epochs > kMaxEpochs || a.training.batch_size == 0 ||
+      !(a.training.proximal_mu >= 0 && a.training.proximal_mu <= 100)) {
     return InvalidArgument("training config: epochs " +
                            std::to_string(a.training.epochs) + ", batch size " +
                            std::to_string(a.training.batch_size) +
@@ -233,11 +252,75 @@ Result<std::vector<float>> RoundParticipant::ComputeDelta(
   train.learning_rate = a.training.learning_rate;
   train.l2 = a.training.l2;
   train.seed = a.training.seed ^ a.round_id;
+  // FedProx anchors at the starting point, which is the global model.
+  train.proximal_mu = a.training.proximal_mu;
   auto local = model_->Train(a.parameters, train);
   if (!local) return std::unexpected(local.error());
   std::vector<float> delta(n);
   for (size_t i = 0; i < n; ++i) delta[i] = (*local)[i] - a.parameters[i];
   return delta;
+}
+
+void RoundParticipant::AdoptFeatureStatistics(const std::vector<double>& sums,
+                                              uint64_t round_id) {
+  if (sums.empty() || !model_) return;
+  const bool was = model_->uses_federation_statistics();
+  if (auto s = model_->UseFederationStatistics(sums); !s) {
+    spdlog::warn("{}federation-wide feature statistics not usable: {}",
+                 RoundPrefix(round_id), s.error().message);
+    return;
+  }
+  if (!options_.data_dir.empty()) {
+    if (auto s = SaveFeatureStatistics(
+            options_.data_dir / kFeatureStatisticsFile, sums);
+        !s) {
+      spdlog::error("cannot store the feature statistics: {}",
+                    s.error().message);
+    }
+  }
+  if (!was) {
+    spdlog::info(
+        "{}now standardising with federation-wide statistics; federation "
+        "positive rate {:.3f}, this site {:.3f}",
+        RoundPrefix(round_id), model_->federation_positive_rate(),
+        model_->train_positive_rate());
+  }
+}
+
+std::optional<protocol::Message> RoundParticipant::AnnounceStatistics(
+    const protocol::RoundAnnounce& a) {
+  auto leave = [&](const Error& error) -> std::optional<protocol::Message> {
+    spdlog::error("not taking part: {}", InRound(a.round_id, error.message));
+    round_->secagg.reset();
+    return std::nullopt;
+  };
+  if (!model_) {
+    return leave({ErrorCode::kFailedPrecondition,
+                  "feature statistics round, but this agent has no data "
+                  "(benchmark mode)"});
+  }
+  if (a.parameters.size() != static_cast<size_t>(model_->num_parameters())) {
+    return leave({ErrorCode::kInvalidArgument,
+                  "model: " + std::to_string(a.parameters.size()) +
+                      " parameters, expected " +
+                      std::to_string(model_->num_parameters())});
+  }
+  if (a.ring_bits < core::kStatisticsLimbBits) {
+    return leave({ErrorCode::kInvalidArgument,
+                  "feature statistics need a ring of at least 16 bits"});
+  }
+  auto encoded =
+      core::EncodeStatisticsForSum(model_->train_statistics().Flatten());
+  if (!encoded) return leave(encoded.error());
+  round_->input = std::move(*encoded);
+  round_->metrics = protocol::ValidationMetrics{};
+  round_->metrics.train_samples = num_samples();
+  auto secagg = SecAggClient::Start(a);
+  if (!secagg) return leave(secagg.error());
+  round_->secagg = std::move(*secagg);
+  spdlog::info("{}feature sums of {} train rows ready; advertising keys",
+               RoundPrefix(a.round_id), model_->num_samples());
+  return protocol::Message{round_->secagg->advertise_keys()};
 }
 
 std::optional<protocol::Message> RoundParticipant::OnAnnounce(
@@ -286,6 +369,8 @@ std::optional<protocol::Message> RoundParticipant::OnAnnounce(
     return leave(
         {ErrorCode::kInvalidArgument, "model has non-finite parameters"});
   }
+  if (a.model_kind == kFeatureStatisticsKind) return AnnounceStatistics(a);
+  AdoptFeatureStatistics(a.feature_statistics, a.round_id);
 
   protocol::ValidationMetrics metrics;
   auto delta = ComputeDelta(a, metrics);
@@ -315,6 +400,22 @@ std::optional<protocol::Message> RoundParticipant::OnAnnounce(
   std::mt19937_64 rng(seed);
   round_->input.resize(delta->size());
   core::Quantize(*delta, spec, rng, round_->input);
+  if (a.noise_variance != 0) {
+    // Distributed DP: this site's share of the Skellam noise, added before
+    // masking so the coordinator never unmasks an un-noised sum.
+    if (!std::isfinite(a.noise_variance) || a.noise_variance < 0 ||
+        a.noise_variance > 1e15) {
+      return leave({ErrorCode::kInvalidArgument,
+                    "noise variance " + std::to_string(a.noise_variance) +
+                        " outside [0, 1e15]"});
+    }
+    auto noise_rng = core::privacy::NoiseRng::FromSystemEntropy();
+    if (auto s = core::privacy::AddSkellamNoise(round_->input, a.noise_variance,
+                                                a.ring_bits, noise_rng);
+        !s) {
+      return leave(s.error());
+    }
+  }
   round_->metrics = metrics;
 
   auto secagg = SecAggClient::Start(a);
@@ -343,6 +444,15 @@ std::optional<protocol::Message> RoundParticipant::OnResult(
                  RoundPrefix(r.round_id));
     return std::nullopt;
   }
+  AdoptFeatureStatistics(r.feature_statistics, r.round_id);
+  if (kind == kFeatureStatisticsKind) {
+    spdlog::info("{}federation-wide feature statistics received ({} sites)",
+                 RoundPrefix(r.round_id), r.participants);
+    if (auto s = WriteStatusFile(); !s) {
+      spdlog::error("cannot write status: {}", s.error().message);
+    }
+    return std::nullopt;
+  }
   const bool evaluable = model_ && kind == kLogisticRegressionKind;
   if (evaluable &&
       r.parameters.size() != static_cast<size_t>(model_->num_parameters())) {
@@ -361,6 +471,9 @@ std::optional<protocol::Message> RoundParticipant::OnResult(
     }
   }
 
+  if (evaluable && options_.on_global_model) {
+    options_.on_global_model(global_);
+  }
   protocol::EvaluationReport report;
   report.round_id = r.round_id;
   report.model_version = r.model_version;
@@ -387,6 +500,22 @@ std::optional<protocol::Message> RoundParticipant::OnResult(
   return protocol::Message{std::move(report)};
 }
 
+void RoundParticipant::OnAuditCheckpoint(const protocol::AuditCheckpoint& c) {
+  if (options_.data_dir.empty()) return;
+  auto verdict = KeepLatestCheckpoint(options_.data_dir, c.checkpoint_json);
+  if (!verdict) {
+    spdlog::warn("audit checkpoint ignored: {}", verdict.error().message);
+  } else if (*verdict == CheckpointVerdict::kWentBack) {
+    spdlog::error(
+        "the coordinator presented an audit checkpoint older than the one "
+        "this site keeps ({}): its audit log may have been rewritten; tell "
+        "the consortium's security officer",
+        kAuditCheckpointFile);
+  } else if (*verdict == CheckpointVerdict::kStored) {
+    spdlog::debug("audit checkpoint kept");
+  }
+}
+
 SiteStatus RoundParticipant::CurrentStatus() const {
   SiteStatus status;
   status.site_id = options_.site_id;
@@ -402,7 +531,17 @@ SiteStatus RoundParticipant::CurrentStatus() const {
     if (global_.parameters.size() ==
         static_cast<size_t>(model_->num_parameters())) {
       status.federated = Summary(model_->Evaluate(global_.parameters));
+      if (model_->uses_federation_statistics()) {
+        auto shifted = core::ShiftInterceptToSitePrior(
+            global_.parameters, model_->train_positive_rate(),
+            model_->federation_positive_rate());
+        if (shifted) {
+          status.federated_site_prior = Summary(model_->Evaluate(*shifted));
+        }
+      }
     }
+    status.standardisation =
+        model_->uses_federation_statistics() ? "federation" : "site";
   }
   return status;
 }

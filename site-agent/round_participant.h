@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -19,6 +20,9 @@ namespace cls::site {
 inline constexpr std::string_view kLogisticRegressionKind =
     "logistic_regression";
 inline constexpr std::string_view kBenchmarkVectorKind = "benchmark_vector";
+// A secure statistics round: the site's input is the limb-encoded feature
+// sums of its train rows (core/feature_statistics.h), not a model delta.
+inline constexpr std::string_view kFeatureStatisticsKind = "feature_statistics";
 
 struct ParticipantOptions {
   std::string site_id;
@@ -34,6 +38,9 @@ struct ParticipantOptions {
   uint64_t benchmark_parameters = 0;
   // Rows the CSV loader refused (for status.json).
   uint64_t rows_rejected = 0;
+  // Called with each new global model of a training round (the online
+  // learner restarts from it; serving makes it the default version).
+  std::function<void(const GlobalModel&)> on_global_model;
 };
 
 // The site's side of federated rounds, as pure logic: it turns each message
@@ -53,9 +60,10 @@ struct ParticipantOptions {
 // seeded random vector. Not thread-safe; the LocalModel must outlive it.
 class RoundParticipant {
  public:
-  RoundParticipant(ParticipantOptions options, const LocalModel* model);
+  RoundParticipant(ParticipantOptions options, LocalModel* model);
 
-  // Loads data_dir/global_model.bin if present (a corrupt file is an error).
+  // Loads data_dir/global_model.bin and feature_statistics.bin if present (a
+  // corrupt file is an error).
   Status LoadState();
 
   // The reply to `message`, if any. An error means: drop the connection and
@@ -87,15 +95,23 @@ class RoundParticipant {
 
   std::optional<protocol::Message> OnAnnounce(const protocol::RoundAnnounce& a);
   std::optional<protocol::Message> OnResult(const protocol::RoundResult& r);
+  // Switches the local model to federation-wide statistics (and keeps them
+  // in the data directory); empty = none yet.
+  void AdoptFeatureStatistics(const std::vector<double>& sums,
+                              uint64_t round_id);
+  std::optional<protocol::Message> AnnounceStatistics(
+      const protocol::RoundAnnounce& a);
   Result<std::vector<float>> ComputeDelta(const protocol::RoundAnnounce& a,
                                           protocol::ValidationMetrics& metrics);
   // The round `round_id` if this site is still taking part in it; logs and
   // returns null otherwise.
   Round* ActiveRound(uint64_t round_id, std::string_view message);
   void LeaveRound(const Error& error);
+  // Keeps the coordinator's newest signed audit checkpoint.
+  void OnAuditCheckpoint(const protocol::AuditCheckpoint& c);
 
   ParticipantOptions options_;
-  const LocalModel* model_;
+  LocalModel* model_;
   GlobalModel global_;
   std::optional<Round> round_;
 };

@@ -186,6 +186,58 @@ Result<GlobalModel> DecodeGlobalModel(ByteSpan bytes) {
   return model;
 }
 
+namespace {
+constexpr std::string_view kStatisticsMagic = "CLSFS001";
+constexpr uint64_t kMaxStoredStatistics = 1u << 26;
+}  // namespace
+
+Status SaveFeatureStatistics(const fs::path& path,
+                             std::span<const double> sums) {
+  Bytes out(kStatisticsMagic.begin(), kStatisticsMagic.end());
+  PutLe<uint64_t>(out, sums.size());
+  for (double v : sums) PutLe<uint64_t>(out, std::bit_cast<uint64_t>(v));
+  const crypto::Digest digest = crypto::Sha256(out);
+  out.insert(out.end(), digest.begin(), digest.end());
+  return WriteFileAtomically(path, out);
+}
+
+Result<std::optional<std::vector<double>>> LoadFeatureStatistics(
+    const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::nullopt;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Unavailable("cannot open " + path.string());
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  const std::string content = std::move(buffer).str();
+  const ByteSpan bytes = AsBytes(content);
+  const size_t digest_size = crypto::Digest{}.size();
+  if (bytes.size() < kStatisticsMagic.size() + 8 + digest_size ||
+      std::memcmp(bytes.data(), kStatisticsMagic.data(),
+                  kStatisticsMagic.size()) != 0) {
+    return DataLoss(path.string() + ": not a feature statistics file");
+  }
+  const ByteSpan body = bytes.first(bytes.size() - digest_size);
+  const crypto::Digest digest = crypto::Sha256(body);
+  if (std::memcmp(digest.data(), bytes.data() + body.size(), digest_size) !=
+      0) {
+    return DataLoss(path.string() + ": checksum mismatch");
+  }
+  Reader reader(body.subspan(kStatisticsMagic.size()));
+  uint64_t count = 0;
+  if (!reader.Get(count) || count > kMaxStoredStatistics ||
+      reader.remaining() != count * 8) {
+    return DataLoss(path.string() + ": truncated");
+  }
+  std::vector<double> sums(count);
+  for (double& v : sums) {
+    uint64_t bits = 0;
+    reader.Get(bits);
+    v = std::bit_cast<double>(bits);
+  }
+  return std::optional<std::vector<double>>(std::move(sums));
+}
+
 Status SaveGlobalModel(const fs::path& path, const GlobalModel& model) {
   return WriteFileAtomically(path, EncodeGlobalModel(model));
 }
@@ -221,6 +273,8 @@ std::string StatusJson(const SiteStatus& status) {
       {"round_id", status.round_id},
       {"federated", MetricsJson(status.federated)},
       {"local_only", MetricsJson(status.local_only)},
+      {"federated_site_prior", MetricsJson(status.federated_site_prior)},
+      {"standardisation", status.standardisation},
       {"num_samples", status.num_samples},
       {"rows_rejected", status.rows_rejected},
       {"updated_at", Iso8601Utc(status.updated_at)},

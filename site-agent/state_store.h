@@ -51,6 +51,18 @@ Status SaveGlobalModel(const std::filesystem::path& path,
 Result<std::optional<GlobalModel>> LoadGlobalModel(
     const std::filesystem::path& path);
 
+// Federation-wide feature statistics (core/feature_statistics.h flattened
+// sums) as received from the coordinator. File layout: magic "CLSFS001",
+// u64 count, count float64 (little-endian), then the SHA-256 of everything
+// before it, so a torn or edited file is refused rather than used.
+inline constexpr std::string_view kFeatureStatisticsFile =
+    "feature_statistics.bin";
+Status SaveFeatureStatistics(const std::filesystem::path& path,
+                             std::span<const double> sums);
+// std::nullopt when the file does not exist; DataLoss when it is corrupt.
+Result<std::optional<std::vector<double>>> LoadFeatureStatistics(
+    const std::filesystem::path& path);
+
 struct MetricsSummary {
   double accuracy = 0;
   double auc = 0;
@@ -64,6 +76,10 @@ struct SiteStatus {
   uint64_t round_id = 0;
   std::optional<MetricsSummary> federated;   // held-out split, global model
   std::optional<MetricsSummary> local_only;  // held-out split, baseline
+  // The global model with its intercept moved to this site's class balance
+  // (core/prior_shift.h); once federation-wide statistics are known.
+  std::optional<MetricsSummary> federated_site_prior;
+  std::string standardisation = "site";  // or "federation"
   uint64_t num_samples = 0;
   uint64_t rows_rejected = 0;
   std::chrono::system_clock::time_point updated_at;
