@@ -41,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/heart_schema.h"
 #include "core/dataset.h"
 #include "core/logistic_regression.h"
 #include "core/prior_shift.h"
@@ -79,29 +80,7 @@ const char* ModeName(Mode m) {
   return m == Mode::kFederation ? "federation" : "site-local";
 }
 
-DatasetSchema HeartSchema() {
-  DatasetSchema schema;
-  for (const char* name : {"age", "sex", "trestbps", "chol", "fbs", "thalach",
-                           "exang", "oldpeak", "ca"}) {
-    ColumnSpec c;
-    c.name = name;
-    c.zero_is_missing = std::string(name) == "chol";
-    schema.features.push_back(c);
-  }
-  auto categorical = [&](const char* name, std::vector<double> categories) {
-    ColumnSpec c;
-    c.name = name;
-    c.kind = ColumnSpec::Kind::kCategorical;
-    c.categories = std::move(categories);
-    schema.features.push_back(c);
-  };
-  categorical("cp", {1, 2, 3, 4});
-  categorical("restecg", {0, 1, 2});
-  categorical("slope", {1, 2, 3});
-  categorical("thal", {3, 6, 7});
-  schema.label = {"num", 0.0};
-  return schema;
-}
+using cls::bench::HeartSchema;
 
 struct Site {
   std::string name;

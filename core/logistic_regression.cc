@@ -91,7 +91,14 @@ double LogisticRegression::Train(const Eigen::MatrixXf& x,
   std::vector<Eigen::Index> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), Eigen::Index{0});
 
-  Eigen::MatrixXf xb(batch, d);
+  // Shuffled mini-batches read whole rows. In the caller's column-major
+  // matrix a random row touches d cache lines; one sequential copy into row
+  // order makes every later row read contiguous (the copy is cache-friendly
+  // because consecutive rows share lines).
+  using RowMajorMatrix =
+      Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const RowMajorMatrix xr = x;
+  RowMajorMatrix xb(batch, d);
   Eigen::VectorXf yb(batch);
   double last_epoch_loss = 0.0;
   for (int epoch = 0; epoch < cfg.epochs; ++epoch) {
@@ -101,7 +108,7 @@ double LogisticRegression::Train(const Eigen::MatrixXf& x,
       const Eigen::Index b = std::min(batch, n - start);
       for (Eigen::Index i = 0; i < b; ++i) {
         const Eigen::Index r = order[static_cast<size_t>(start + i)];
-        xb.row(i) = x.row(r);
+        xb.row(i) = xr.row(r);
         yb(i) = y(r);
       }
       const auto xs = xb.topRows(b);

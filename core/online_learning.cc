@@ -161,13 +161,17 @@ Result<TrainingUpdate> OnlineLearningSystem::IncrementalUpdate(
   Eigen::VectorXf ry;
   reservoir_.Sample(cfg_.rehearsal_samples, rng_, rx, ry);
   u.rehearsal_samples = rx.rows();
-  Eigen::MatrixXf tx(x.rows() + rx.rows(), x.cols());
-  Eigen::VectorXf ty(x.rows() + rx.rows());
-  tx << x, rx;
-  ty << y, ry;
   const std::vector<float> before(model_.parameters().begin(),
                                   model_.parameters().end());
-  u.training_loss = TrainEpochs(tx, ty);
+  if (rx.rows() == 0) {
+    u.training_loss = TrainEpochs(x, y);  // no copy without rehearsal
+  } else {
+    Eigen::MatrixXf tx(x.rows() + rx.rows(), x.cols());
+    Eigen::VectorXf ty(x.rows() + rx.rows());
+    tx << x, rx;
+    ty << y, ry;
+    u.training_loss = TrainEpochs(tx, ty);
+  }
   if (!std::isfinite(u.training_loss)) {
     (void)model_.SetParameters(before);
     return Internal(

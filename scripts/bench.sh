@@ -119,6 +119,10 @@ if want inprocess && [[ -x $BIN/heart_eval ]]; then
   if [[ -f $HEART_DATA/cleveland.csv ]]; then
     log "heart disease evaluation: heart_eval --data $HEART_DATA"
     "$BIN/heart_eval" --data "$HEART_DATA"
+    if [[ -x $BIN/forgetting_eval ]]; then
+      log "forgetting: forgetting_eval --data $HEART_DATA"
+      "$BIN/forgetting_eval" --data "$HEART_DATA"
+    fi
   else
     log "heart disease data not found in $HEART_DATA; heart_eval skipped"
   fi
@@ -130,6 +134,14 @@ fi
 if want inprocess && [[ -x $BIN/drift_bench ]]; then
   log "drift detection and routing: drift_bench"
   "$BIN/drift_bench"
+fi
+# ---------------------------------------------------------------- privacy
+# bench/privacy_bench: dp.accountant_10000_rounds_ms (compose + convert after
+# each of 10,000 rounds), one RDP curve, noise calibration, Gaussian and
+# Skellam noise on 1,000,000 values (see docs/privacy.md).
+if want inprocess && [[ -x $BIN/privacy_bench ]]; then
+  log "differential privacy: privacy_bench"
+  "$BIN/privacy_bench"
 fi
 # ---------------------------------------------------------------- robustness
 # bench/robust_bench: each robust rule on 10 and 100 contributions x 1,000,000
@@ -151,14 +163,6 @@ if want inprocess && [[ -x $BIN/attack_suite ]]; then
   else
     log "heart disease data not found in $HEART_DATA; attack_suite skipped"
   fi
-fi
-# ---------------------------------------------------------------- privacy
-# bench/privacy_bench: dp.accountant_10000_rounds_ms (compose + convert after
-# each of 10,000 rounds), one RDP curve, noise calibration, Gaussian and
-# Skellam noise on 1,000,000 values (see docs/privacy.md).
-if want inprocess && [[ -x $BIN/privacy_bench ]]; then
-  log "differential privacy: privacy_bench"
-  "$BIN/privacy_bench"
 fi
 # ---------------------------------------------------------------- serve
 # bench/serve_bench: /v1/predict throughput of the site's HTTPS prediction

@@ -183,21 +183,26 @@ while :; do
 done
 
 say "Rounds"
-"${CTL[@]}" round history --limit "$ROUNDS"
+"${CTL[@]}" round history --limit "$((ROUNDS + 1))"  # + the statistics round
 
 say "Held-out accuracy at each hospital (its own 20% split, never shared)"
 sleep 2  # the last evaluation reports and status files
 python3 - "$WORK" "${SITES[@]}" <<'PY'
 import json, sys, os
 work, sites = sys.argv[1], sys.argv[2:]
-print(f"{'SITE':<10} {'TEST ROWS':>9} {'FEDERATED':>10} {'LOCAL ONLY':>11} {'FED AUC':>8} {'LOCAL AUC':>10}")
+print(f"{'SITE':<10} {'TEST ROWS':>9} {'FEDERATED':>10} {'FED+PRIOR':>10} {'LOCAL ONLY':>11} {'FED AUC':>8} {'LOCAL AUC':>10}")
 for s in sites:
     path = os.path.join(work, "kits", s, "state", "status.json")
     with open(path) as f:
         st = json.load(f)
     fed, loc = st["federated"], st["local_only"]
-    print(f"{s:<10} {fed['count']:>9} {fed['accuracy']:>10.3f} {loc['accuracy']:>11.3f} "
+    prior = st.get("federated_site_prior") or {}
+    prior_acc = f"{prior['accuracy']:.3f}" if "accuracy" in prior else "-"
+    print(f"{s:<10} {fed['count']:>9} {fed['accuracy']:>10.3f} {prior_acc:>10} {loc['accuracy']:>11.3f} "
           f"{fed['auc']:>8.3f} {loc['auc']:>10.3f}")
+print("FED+PRIOR: the federated model with its intercept moved to the hospital's own")
+print("share of positive cases (docs/evaluation.md). Standardisation: federation-wide,")
+print("from the secure statistics round (round 1).")
 PY
 
 say "Audit trail"

@@ -210,7 +210,8 @@ CommandResult Cluster::Pki(std::vector<std::string> args) {
 }
 
 void Cluster::StartCoordinator(const std::string& extra_top,
-                               const std::string& extra_round) {
+                               const std::string& extra_round,
+                               const std::string& extra_model) {
   std::ostringstream c;
   c << "coordinator_id = \"test-coordinator\"\n"
     << "data_dir = \"coordinator-state\"\n"
@@ -221,6 +222,7 @@ void Cluster::StartCoordinator(const std::string& extra_top,
     << "key = \"pki/issued/127.0.0.1.key\"\ncrl = \"pki/ca-crl.pem\"\n"
     << "[model]\nkind = \"logistic_regression\"\nparameters = "
     << kSyntheticParameters << "\n"
+    << extra_model << "\n"
     << "[round]\nstage_timeout_s = 10\npause_between_rounds_ms = 100\n"
     << extra_round << "\n"
     << "[training]\nepochs = 3\nlearning_rate = 0.1\n";
@@ -278,6 +280,7 @@ void Cluster::StartSite(const std::string& site_id,
   }
   c << "[[data.columns]]\nname = \"group\"\nkind = \"categorical\"\ncategories "
        "= [1, 2, 3]\n";
+  c << options.extra_toml << "\n";
   WriteFile(SiteConfigPath(site_id), c.str());
   std::vector<std::string> argv = {BinaryPath("cls-site-agent"), "--config",
                                    SiteConfigPath(site_id)};

@@ -61,6 +61,8 @@ struct SiteOptions {
   std::vector<std::string> extra_args;
   int rows = 120;
   double shift = 0.0;
+  // TOML appended to the site config after [data] (e.g. an [online] table).
+  std::string extra_toml;
 };
 
 // A whole federation in a temporary directory: PKI, coordinator, site agents
@@ -76,10 +78,14 @@ class Cluster {
   // cls-pki on this cluster's PKI directory.
   CommandResult Pki(std::vector<std::string> args);
 
-  // Writes the coordinator config (extra TOML lines appended to [round] or
-  // top level as given) and starts it; waits until the admin API answers.
-  void StartCoordinator(const std::string& extra_top = "",
-                        const std::string& extra_round = "");
+  // Writes the coordinator config (extra TOML lines appended to [round],
+  // [model] or top level as given) and starts it; waits until the admin API
+  // answers. By default sites standardise with their own statistics, so
+  // every round is a training round; the statistics-round test passes
+  // `standardisation = "federation"`.
+  void StartCoordinator(
+      const std::string& extra_top = "", const std::string& extra_round = "",
+      const std::string& extra_model = "standardisation = \"site\"");
   int StopCoordinator(int signal = 15);
   Process* coordinator() { return coordinator_.get(); }
 
