@@ -41,9 +41,10 @@ inline std::vector<Bytes> SeedFrames() {
       MaskedInput{7, {1, 2, 3, 0xffffffff, 5, 6}, metrics},
       UnmaskRequest{7, {1, 2}, {3}},
       UnmaskResponse{7, {{1, 2, {5, 6, 7, 8}}}, {{3, 2, {9, 10, 11, 12}}}},
-      RoundResult{7, "v2", "abcd", {1.0f, 2.0f}, 2},
+      RoundResult{7, "v2", "abcd", {1.0f, 2.0f}, 2, {4.0, 2.5}},
       RoundAborted{7, "timeout"},
       EvaluationReport{7, "v2", metrics},
+      AuditCheckpoint{"{\"seq\":1}"},
   };
   std::vector<Bytes> frames;
   for (const Message& m : messages) frames.push_back(EncodeFrame(m));
