@@ -19,9 +19,9 @@
 #include "coordinator/round/grouped_round.h"
 #include "coordinator/round/secure_round.h"
 #include "coordinator/round_privacy.h"
+#include "coordinator/store.h"
 #include "core/robust/robust_pipeline.h"
 #include "core/server_optimizer.h"
-#include "coordinator/store.h"
 #include "crypto/tls_context.h"
 
 namespace cls::coordinator {
@@ -122,7 +122,7 @@ class Federation final : public RoundSender {
   // noise (distributed) or noised here (central), and charged to the ledger
   // before anything leaves; `privacy` receives the audit fields.
   Result<std::vector<float>> PrivateMeanDelta(std::vector<float> mean,
-                                             nlohmann::json& privacy);
+                                              nlohmann::json& privacy);
   // [robust]: the robust rule across the group sums replaces the mean, and
   // the groups' anomalies update the participants' trust (persisted,
   // quarantine audited). `robust` receives the audit fields.
@@ -151,7 +151,7 @@ class Federation final : public RoundSender {
   int queued_rounds_ = 0;
   // Federation-wide feature statistics (standardisation = "federation").
   std::optional<StoredFeatureStatistics> feature_statistics_;
-  bool statistics_round_ = false;  // the running round sums statistics
+  bool statistics_round_ = false;        // the running round sums statistics
   std::string latest_audit_checkpoint_;  // JSON; empty until the first
   std::optional<core::ServerOptimizer> server_optimizer_;
   std::unique_ptr<RoundPrivacy> privacy_;

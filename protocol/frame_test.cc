@@ -131,8 +131,8 @@ std::vector<Message> SampleMessages() {
                               .current_version = "v14",
                               .candidate_version = "v15",
                               .reason = "refused: no reason"});
-  out.push_back(AuditCheckpoint{
-      "{\"coordinator_id\":\"c\",\"seq\":7,\"hash\":\"ab\"}"});
+  out.push_back(
+      AuditCheckpoint{"{\"coordinator_id\":\"c\",\"seq\":7,\"hash\":\"ab\"}"});
   out.push_back(DriftReport{
       .reported_at_s = 1700000000,
       .summaries = {R"({"version_id":"v14"})", R"({"version_id":"v15"})"},

@@ -178,8 +178,11 @@ TEST_F(RoundParticipantTest, RoundResultWithWrongHashIsNotStored) {
   RoundParticipant site(Options("HOSP_001"), &*model_);
   ASSERT_TRUE(
       ReplyAs<protocol::AdvertiseKeys>(site.OnMessage(Announce(Zeros()))));
-  protocol::RoundResult result{kRound, "v2", ModelHash(Zeros()),
-                               std::vector<float>(Zeros().size(), 0.5f), 3,
+  protocol::RoundResult result{kRound,
+                               "v2",
+                               ModelHash(Zeros()),
+                               std::vector<float>(Zeros().size(), 0.5f),
+                               3,
                                {}};
   auto reply = site.OnMessage(result);
   ASSERT_TRUE(reply);
@@ -300,8 +303,8 @@ TEST_F(RoundParticipantTest,
   // The coordinator publishes the new model: every site stores and reports.
   std::vector<float> next = Zeros();
   for (size_t k = 0; k < next.size(); ++k) next[k] = unmasked[k];
-  const protocol::RoundResult result{kRound, "v2_20240501_000100",
-                                     ModelHash(next), next, 3, {}};
+  const protocol::RoundResult result{
+      kRound, "v2_20240501_000100", ModelHash(next), next, 3, {}};
   for (uint32_t i = 0; i < 3; ++i) {
     auto reply = sites[i]->OnMessage(result);
     const auto* report = ReplyAs<protocol::EvaluationReport>(reply);

@@ -73,8 +73,7 @@ TEST(ServingIntegrationTest, SiteServesTheGlobalModelOverMutualTls) {
                         cluster.Path("pki/ca.pem"),
                         cluster.Path("pki/issued/operator.pem"),
                         cluster.Path("pki/issued/operator.key")});
-        return r.exit_code == 0 &&
-               r.Json()["predict_status"] == 200 &&
+        return r.exit_code == 0 && r.Json()["predict_status"] == 200 &&
                r.Json()["predict"]["version_id"] == version;
       },
       20s))
