@@ -202,9 +202,9 @@ TEST(AuditIntegrationTest, NoPatientDataLeavesTheSites) {
     std::ofstream(cluster.Path(sites[s] + ".csv")) << csv.str();
   }
   cluster.StartCoordinator("min_sites = 3\n" + std::string(kAuditConfig));
-  for (const auto& id : sites) {
-    cluster.StartSite(id, {.extra_args = {"--log-level", "trace"}});
-  }
+  SiteOptions trace;
+  trace.extra_args = {"--log-level", "trace"};
+  for (const auto& id : sites) cluster.StartSite(id, trace);
   cluster.ApproveAll(sites);
   json rounds = cluster.RunRounds(1, 120s);
   ASSERT_EQ(rounds.size(), 1u);
