@@ -131,12 +131,12 @@ std::vector<Message> SampleMessages() {
                               .current_version = "v14",
                               .candidate_version = "v15",
                               .reason = "refused: no reason"});
-  out.push_back(
-      AuditCheckpoint{"{\"coordinator_id\":\"c\",\"seq\":7,\"hash\":\"ab\"}"});
   out.push_back(DriftReport{
       .reported_at_s = 1700000000,
       .summaries = {R"({"version_id":"v14"})", R"({"version_id":"v15"})"},
       .alerts = {{"v15", "performance_drift", 0.75, "adwin", 1699999999}}});
+  out.push_back(
+      AuditCheckpoint{"{\"coordinator_id\":\"c\",\"seq\":7,\"hash\":\"ab\"}"});
   return out;
 }
 
@@ -391,20 +391,20 @@ TEST(Frame, WritesKindAndPayloadLengthInTheHeader) {
 }
 
 TEST(Frame, NamesEveryMessageKind) {
-  const std::array<std::string_view, 17> names = {
+  const std::array<std::string_view, 18> names = {
       "hello",          "welcome",           "rejected",
       "round_announce", "advertise_keys",    "key_directory",
       "share_keys",     "share_delivery",    "masked_input",
       "unmask_request", "unmask_response",   "round_result",
       "round_aborted",  "evaluation_report", "deployment_update",
-      "deployment_ack", "drift_report"};
+      "deployment_ack", "drift_report",      "audit_checkpoint"};
   const auto messages = SampleMessages();
   for (size_t i = 0; i < names.size(); ++i) {
     EXPECT_EQ(MessageName(messages[i]), names[i]);
     EXPECT_EQ(MessageKindName(static_cast<uint32_t>(i + 1)), names[i]);
   }
   EXPECT_EQ(MessageKindName(0), "unknown");
-  EXPECT_EQ(MessageKindName(18), "unknown");
+  EXPECT_EQ(MessageKindName(19), "unknown");
 }
 
 TEST(Frame, GivesEachKindAPayloadLimit) {
@@ -413,20 +413,20 @@ TEST(Frame, GivesEachKindAPayloadLimit) {
   constexpr uint32_t kVector = kMaxParameters * 4 + 1024 * 1024;
   constexpr uint32_t kDeployment = kMaxParameters * 16 + 1024 * 1024;
   constexpr uint32_t kDrift = 4 * 1024 * 1024;
-  const std::array<uint32_t, 17> limits = {
+  const std::array<uint32_t, 18> limits = {
       kControl, kControl, kControl,    kVector,  kControl, kKeys,
       kKeys,    kKeys,    kVector,     kControl, kKeys,    kVector,
-      kControl, kControl, kDeployment, kControl, kDrift};
+      kControl, kControl, kDeployment, kControl, kDrift,   kControl};
   for (size_t i = 0; i < limits.size(); ++i) {
     EXPECT_EQ(MaxPayloadBytes(static_cast<uint32_t>(i + 1)), limits[i])
         << MessageKindName(static_cast<uint32_t>(i + 1));
   }
   EXPECT_EQ(MaxPayloadBytes(0), 0u);
-  EXPECT_EQ(MaxPayloadBytes(18), 0u);
+  EXPECT_EQ(MaxPayloadBytes(19), 0u);
 }
 
 TEST(Frame, RejectsAnUnknownKind) {
-  for (uint32_t kind : {0u, 18u, 0xffffffffu}) {
+  for (uint32_t kind : {0u, 19u, 0xffffffffu}) {
     const Bytes frame = WithHeader(kind, 8, Bytes(8, 0));
     EXPECT_EQ(DecodeError(frame),
               "frame: unknown kind " + std::to_string(kind));
