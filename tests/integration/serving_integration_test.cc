@@ -69,7 +69,7 @@ TEST(ServingIntegrationTest, SiteServesTheGlobalModelOverMutualTls) {
   CommandResult r;
   ASSERT_TRUE(WaitUntil(
       [&] {
-        r = RunCommand({"python3", "-c", kClient, std::to_string(port),
+        r = RunCommand({"/usr/bin/python3", "-c", kClient, std::to_string(port),
                         cluster.Path("pki/ca.pem"),
                         cluster.Path("pki/issued/operator.pem"),
                         cluster.Path("pki/issued/operator.key")});
