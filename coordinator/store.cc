@@ -209,30 +209,48 @@ Status CoordinatorStore::TouchSite(const std::string& site_id) {
                   {UtcNow(), site_id});
 }
 
-Result<std::optional<ModelRecord>> CoordinatorStore::LatestModel() {
-  auto rows = Collect<ModelRecord>(
-      *db_,
-      "SELECT version_id, sequence, round_id, parent_version, hash, "
-      "parameters, created_at FROM models ORDER BY sequence DESC LIMIT 1",
-      {}, [](const SqlStatement& s) {
-        ModelRecord m{s.Text(0), s.Int(1), s.Int(2), s.Text(3),
-                      s.Text(4), {},       s.Text(6)};
-        Bytes blob = s.Blob(5);
-        m.parameters.resize(blob.size() / sizeof(float));
-        std::memcpy(m.parameters.data(), blob.data(),
-                    m.parameters.size() * sizeof(float));
-        return m;
-      });
+namespace {
+
+constexpr const char* kModelColumns =
+    "SELECT version_id, sequence, round_id, parent_version, hash, "
+    "parameters, created_at FROM models ";
+
+ModelRecord ReadModelRow(const SqlStatement& s) {
+  ModelRecord m{s.Text(0), s.Int(1), s.Int(2), s.Text(3),
+                s.Text(4), {},       s.Text(6)};
+  Bytes blob = s.Blob(5);
+  m.parameters.resize(blob.size() / sizeof(float));
+  std::memcpy(m.parameters.data(), blob.data(),
+              m.parameters.size() * sizeof(float));
+  return m;
+}
+
+// The stored hash guards against a corrupted or edited artifact.
+Result<std::optional<ModelRecord>> CheckedSingleModel(
+    Result<std::vector<ModelRecord>> rows) {
   if (!rows) return std::unexpected(rows.error());
   if (rows->empty()) return std::nullopt;
   ModelRecord& m = rows->front();
-  // The stored hash guards against a corrupted or edited artifact.
-  Bytes bytes = FloatBytes(m.parameters);
-  if (crypto::Sha256Hex(bytes) != m.hash) {
+  if (crypto::Sha256Hex(FloatBytes(m.parameters)) != m.hash) {
     return DataLoss("model " + m.version_id +
                     ": parameters do not match their hash");
   }
-  return m;
+  return std::move(m);
+}
+
+}  // namespace
+
+Result<std::optional<ModelRecord>> CoordinatorStore::LatestModel() {
+  return CheckedSingleModel(Collect<ModelRecord>(
+      *db_, std::string(kModelColumns) + "ORDER BY sequence DESC LIMIT 1", {},
+      ReadModelRow));
+}
+
+Result<std::optional<ModelRecord>> CoordinatorStore::FindModel(
+    const std::string& version_id) {
+  return CheckedSingleModel(Collect<ModelRecord>(
+      *db_, std::string(kModelColumns) + "WHERE version_id = ?", {version_id},
+      ReadModelRow));
 }
 
 Status CoordinatorStore::InsertModel(const ModelRecord& m) {

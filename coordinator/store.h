@@ -77,6 +77,8 @@ class CoordinatorStore {
 
   // Models.
   Result<std::optional<ModelRecord>> LatestModel();
+  // nullopt when no such version; DataLoss when its artifact is damaged.
+  Result<std::optional<ModelRecord>> FindModel(const std::string& version_id);
   Status InsertModel(const ModelRecord& model);
 
   // Rounds.
