@@ -237,13 +237,15 @@ std::vector<RouteInfo> RouteTable() {
       {"GET", "/v1/rounds", "round.read", true},
       {"GET", "/v1/models/current", "model.read", true},
       {"GET", "/v1/versions", "model.read", false},
-      {"GET", "/v1/versions/compare", "model.read", false},
+      {"GET", "/v1/versions/compare", "model.read", true},
       {"GET", "/v1/versions/{id}", "model.read", false},
-      {"POST", "/v1/versions/{id}/deploy", "model.deploy", false},
-      {"POST", "/v1/versions/{id}/rollout", "model.deploy", false},
-      {"POST", "/v1/versions/rollback", "model.rollback", false},
-      {"GET", "/v1/drift", "drift.read", false},
-      {"GET", "/v1/drift/alerts", "drift.read", false},
+      {"POST", "/v1/versions/{id}/deploy", "model.deploy", true},
+      {"POST", "/v1/versions/{id}/rollout", "model.deploy", true},
+      {"POST", "/v1/versions/promote", "model.deploy", true},
+      {"POST", "/v1/versions/rollback", "model.rollback", true},
+      {"GET", "/v1/deployment", "model.read", true},
+      {"GET", "/v1/drift", "drift.read", true},
+      {"GET", "/v1/drift/alerts", "drift.read", true},
       {"GET", "/v1/privacy", "privacy.read", true},
       {"POST", "/v1/privacy/reset", "privacy.reset", true},
       {"GET", "/v1/audit", "audit.export", true},
@@ -255,7 +257,7 @@ AdminApi::AdminApi(Federation& federation)
     : federation_(federation),
       clock_([] { return std::chrono::system_clock::now(); }) {
   using Handler = decltype(Route::handler);
-  const std::map<std::string, Handler> handlers = {
+  std::map<std::string, Handler> handlers = {
       {"GET /v1/status", [this](auto&, auto&, auto&) { return Status(); }},
       {"GET /v1/sites", [this](auto&, auto&, auto&) { return ListSites(); }},
       {"GET /v1/sites/{id}",
@@ -297,6 +299,7 @@ AdminApi::AdminApi(Federation& federation)
          return StartPrivacyPeriod(r.body, r.actor);
        }},
   };
+  AddDeploymentHandlers(handlers);
   for (const auto& route : RouteTable()) {
     auto it = handlers.find(route.method + " " + route.pattern);
     AddRoute(route.method, route.pattern, route.permission,

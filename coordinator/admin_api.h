@@ -107,6 +107,20 @@ class AdminApi {
   AdminResponse ReinstateSite(const std::string& site_id,
                               const std::string& body, const Actor& actor);
 
+  // Issue 5: deployments, comparison and drift (admin_api_deployments.cc).
+  void AddDeploymentHandlers(
+      std::map<std::string, decltype(Route::handler)>& handlers);
+  AdminResponse Deploy(const std::string& version_id, const std::string& body,
+                       const Actor& actor);
+  AdminResponse Rollout(const std::string& version_id, const std::string& body,
+                        const Actor& actor);
+  AdminResponse Promote(const std::string& body, const Actor& actor);
+  AdminResponse Rollback(const std::string& body, const Actor& actor);
+  AdminResponse CompareVersions(const Params& query);
+  AdminResponse DeploymentStatus();
+  AdminResponse DriftStatus();
+  AdminResponse DriftAlerts(const Params& query);
+
   Federation& federation_;
   std::vector<Route> routes_;
   Clock clock_;

@@ -91,6 +91,7 @@ Status Federation::Initialize() {
   if (!optimizer) return std::unexpected(optimizer.error());
   server_optimizer_ = std::move(*optimizer);
   if (auto s = EnsureSiteTrustTable(store_.db()); !s) return s;
+  if (auto s = OpenDeployments(); !s) return s;
   if (config_.privacy.enabled()) {
     auto privacy = RoundPrivacy::Open(
         config_.privacy, store_.db(),
@@ -205,16 +206,21 @@ void Federation::OnSiteMessage(const std::string& site_id,
                             " is not a site message");
     return;
   }
-  // Serving (issue 5): recorded by the coordinator's versions component once
-  // it exists; until then logged so a site's acks and reports do not drop it.
+  // Serving (issue 5): acks and drift reports go to the deployment manager.
+  // A malformed report is dropped whole and logged; the site stays connected
+  // (its predictions keep being served) but nothing of the report is kept.
   if (const auto* ack = std::get_if<protocol::DeploymentAck>(&message)) {
-    spdlog::info("site {} {} deployment {}", site_id,
-                 ack->accepted ? "installed" : "refused", ack->deployment_id);
+    deployments_->OnAck(site_id, *ack);
     return;
   }
   if (const auto* drift = std::get_if<protocol::DriftReport>(&message)) {
-    spdlog::info("site {} drift report: {} versions, {} alerts", site_id,
-                 drift->summaries.size(), drift->alerts.size());
+    const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    if (auto s = deployments_->OnDriftReport(site_id, *drift, now_s); !s) {
+      spdlog::warn("site {}: drift report dropped: {}", site_id,
+                   s.error().message);
+    }
     return;
   }
   if (const auto* report = std::get_if<protocol::EvaluationReport>(&message)) {
@@ -943,6 +949,33 @@ void Federation::PublishAuditCheckpoint(std::string checkpoint_json) {
 void Federation::SendLatestAuditCheckpoint(const std::string& site_id) {
   if (latest_audit_checkpoint_.empty()) return;
   Send(site_id, protocol::AuditCheckpoint{latest_audit_checkpoint_});
+}
+
+Status Federation::OpenDeployments() {
+  DeploymentSender sender;
+  sender.connected_sites = [this] {
+    std::vector<std::string> sites;
+    for (const auto& [site_id, connection] : connections_) {
+      sites.push_back(site_id);
+    }
+    return sites;
+  };
+  sender.send = [this](const std::string& site_id, protocol::Message message) {
+    Send(site_id, std::move(message));
+  };
+  sender.feature_statistics = [this] {
+    return feature_statistics_ ? feature_statistics_->sums
+                               : std::vector<double>{};
+  };
+  auto manager =
+      DeploymentManager::Open(store_, config_.model_kind, std::move(sender));
+  if (!manager) return std::unexpected(manager.error());
+  deployments_ = std::move(*manager);
+  return {};
+}
+
+void Federation::SendLatestDeployment(const std::string& site_id) {
+  deployments_->OnSiteConnected(site_id);
 }
 
 void Federation::Send(const std::string& site_id, protocol::Message message) {

@@ -15,6 +15,7 @@
 
 #include "common/error.h"
 #include "coordinator/config.h"
+#include "coordinator/deployment_manager.h"
 #include "coordinator/feature_statistics_store.h"
 #include "coordinator/round/grouped_round.h"
 #include "coordinator/round/secure_round.h"
@@ -97,6 +98,11 @@ class Federation final : public RoundSender {
   void PublishAuditCheckpoint(std::string checkpoint_json);
   void SendLatestAuditCheckpoint(const std::string& site_id);
 
+  // Deployments and drift (issue 5): the latest deployment goes to each site
+  // right after its Welcome, so a site that was offline catches up.
+  void SendLatestDeployment(const std::string& site_id);
+  DeploymentManager& deployments() { return *deployments_; }
+
   // RoundSender.
   void Send(const std::string& site_id, protocol::Message message) override;
   void Disconnect(const std::string& site_id, std::string_view reason) override;
@@ -110,6 +116,7 @@ class Federation final : public RoundSender {
   void FinishRound();
   void FinishStatisticsRound(RoundRecord& record);
   Status LoadFeatureStatistics();
+  Status OpenDeployments();
   bool UsesFederationStatistics() const;
   int ModelFeatureCount() const;
   Status CommitCompletedRound(RoundRecord& record,
@@ -155,6 +162,7 @@ class Federation final : public RoundSender {
   std::string latest_audit_checkpoint_;  // JSON; empty until the first
   std::optional<core::ServerOptimizer> server_optimizer_;
   std::unique_ptr<RoundPrivacy> privacy_;
+  std::unique_ptr<DeploymentManager> deployments_;
   std::optional<RoundPrivacy::Plan> privacy_plan_;  // of the running round
   // [robust]: the running round's participants' trust (by participant
   // index) and the last released update (centered clipping's centre).

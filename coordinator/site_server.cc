@@ -123,6 +123,7 @@ asio::awaitable<void> SiteSession::Run(std::shared_ptr<SiteSession> self) {
   }
   Send(std::make_shared<const Bytes>(protocol::EncodeFrame(*welcome)));
   federation_.SendLatestAuditCheckpoint(site_id_);
+  federation_.SendLatestDeployment(site_id_);
   asio::co_spawn(channel_->stream().get_executor(), WriteLoop(self),
                  asio::detached);
 
