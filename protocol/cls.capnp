@@ -185,6 +185,22 @@ struct EvaluationReport {
   roundId @0 :UInt64;
   modelVersion @1 :Text;
   metrics @2 :ValidationMetrics;
+  scores @3 :ScoreCounts;
+}
+
+# Binary classifiers only (empty otherwise): the confusion counts at the
+# 0.5 threshold and histograms of the predicted probability of the positive
+# class, one per true class, in equal-width bins over [0, 1] (bin i holds
+# p in [i/B, (i+1)/B), the last bin includes 1). The coordinator sums them
+# over the sites, so precision, recall, F1 and a binned ROC AUC are computed
+# for the federation without any site sending a score.
+struct ScoreCounts {
+  truePositives @0 :UInt64;
+  falsePositives @1 :UInt64;
+  trueNegatives @2 :UInt64;
+  falseNegatives @3 :UInt64;
+  positiveHistogram @4 :List(UInt64);
+  negativeHistogram @5 :List(UInt64);
 }
 
 # A model version a site may serve.

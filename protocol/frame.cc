@@ -77,6 +77,9 @@ constexpr size_t kMaxReasonBytes = 4 * kKiB;
 constexpr size_t kMaxEntries = 65536;    // neighbours, keys, shares, indices
 constexpr size_t kMaxShareWords = 1024;  // SecretShare.y
 constexpr size_t kMaxCiphertextBytes = 64 * kKiB;
+// EvaluationReport score histograms: 2 x 1000 x 8 bytes stays far below the
+// control payload limit.
+constexpr size_t kMaxScoreBins = 1000;
 
 // Serving (deployments and drift reports).
 constexpr size_t kMaxDriftSummaryBytes = 128 * kKiB;
@@ -354,6 +357,21 @@ void Fill(BodyBuilder body, const EvaluationReport& m) {
   b.setRoundId(m.round_id);
   b.setModelVersion(AsText(m.model_version));
   Fill(b.initMetrics(), m.metrics);
+  auto scores = b.initScores();
+  scores.setTruePositives(m.scores.true_positives);
+  scores.setFalsePositives(m.scores.false_positives);
+  scores.setTrueNegatives(m.scores.true_negatives);
+  scores.setFalseNegatives(m.scores.false_negatives);
+  auto pos = scores.initPositiveHistogram(
+      static_cast<unsigned>(m.scores.positive_histogram.size()));
+  for (size_t i = 0; i < m.scores.positive_histogram.size(); ++i) {
+    pos.set(static_cast<unsigned>(i), m.scores.positive_histogram[i]);
+  }
+  auto neg = scores.initNegativeHistogram(
+      static_cast<unsigned>(m.scores.negative_histogram.size()));
+  for (size_t i = 0; i < m.scores.negative_histogram.size(); ++i) {
+    neg.set(static_cast<unsigned>(i), m.scores.negative_histogram[i]);
+  }
 }
 
 void Fill(wire::ServedModel::Builder b, const ServedModel& m) {
@@ -461,7 +479,8 @@ size_t EstimateWords(const RoundResult& m) {
 }
 size_t EstimateWords(const RoundAborted& m) { return TextWords(m.reason); }
 size_t EstimateWords(const EvaluationReport& m) {
-  return TextWords(m.model_version);
+  return TextWords(m.model_version) + 16 + m.scores.positive_histogram.size() +
+         m.scores.negative_histogram.size();
 }
 size_t EstimateWords(const ServedModel& m) {
   return 6 + TextWords(m.version_id) + TextWords(m.model_hash) +
@@ -827,6 +846,19 @@ EvaluationReport Convert(wire::EvaluationReport::Reader r, Checker& c) {
   m.round_id = r.getRoundId();
   c.Text(r.getModelVersion(), kMaxIdBytes, "model version", m.model_version);
   m.metrics = ToMetrics(r.getMetrics());
+  auto scores = r.getScores();
+  m.scores.true_positives = scores.getTruePositives();
+  m.scores.false_positives = scores.getFalsePositives();
+  m.scores.true_negatives = scores.getTrueNegatives();
+  m.scores.false_negatives = scores.getFalseNegatives();
+  auto pos = scores.getPositiveHistogram();
+  auto neg = scores.getNegativeHistogram();
+  if (!c.Count(pos.size(), kMaxScoreBins, "positive histogram") ||
+      !c.Count(neg.size(), kMaxScoreBins, "negative histogram")) {
+    return m;
+  }
+  for (uint64_t v : pos) m.scores.positive_histogram.push_back(v);
+  for (uint64_t v : neg) m.scores.negative_histogram.push_back(v);
   return m;
 }
 

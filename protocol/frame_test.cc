@@ -111,8 +111,16 @@ std::vector<Message> SampleMessages() {
   result.participants = 3;
   out.push_back(result);
   out.push_back(RoundAborted{.round_id = 85, .reason = "too few survivors"});
-  out.push_back(EvaluationReport{
-      .round_id = 86, .model_version = "v14", .metrics = SampleMetrics()});
+  out.push_back(
+      EvaluationReport{.round_id = 86,
+                       .model_version = "v14",
+                       .metrics = SampleMetrics(),
+                       .scores = {.true_positives = 5,
+                                  .false_positives = 1,
+                                  .true_negatives = 7,
+                                  .false_negatives = 2,
+                                  .positive_histogram = {0, 1, 2, 4},
+                                  .negative_histogram = {5, 3, 0, 0}}});
   out.push_back(DeploymentUpdate{.deployment_id = "dep-3",
                                  .strategy = "gradual_rollout",
                                  .current = {"v14",
@@ -258,6 +266,12 @@ void ExpectSame(const EvaluationReport& a, const EvaluationReport& b) {
   EXPECT_EQ(a.round_id, b.round_id);
   EXPECT_EQ(a.model_version, b.model_version);
   ExpectSame(a.metrics, b.metrics);
+  EXPECT_EQ(a.scores.true_positives, b.scores.true_positives);
+  EXPECT_EQ(a.scores.false_positives, b.scores.false_positives);
+  EXPECT_EQ(a.scores.true_negatives, b.scores.true_negatives);
+  EXPECT_EQ(a.scores.false_negatives, b.scores.false_negatives);
+  EXPECT_EQ(a.scores.positive_histogram, b.scores.positive_histogram);
+  EXPECT_EQ(a.scores.negative_histogram, b.scores.negative_histogram);
 }
 void ExpectSame(const ServedModel& a, const ServedModel& b) {
   EXPECT_EQ(a.version_id, b.version_id);
@@ -790,6 +804,18 @@ TEST(Frame, RejectsADriftReportWithTooManySummaries) {
   report.summaries.assign(17, "{}");
   const std::string error = DecodeError(EncodeFrame(report));
   EXPECT_EQ(error, "drift_report: summaries has 17 entries, at most 16");
+}
+
+TEST(Frame, RejectsAnEvaluationReportWithTooManyScoreBins) {
+  EvaluationReport report;
+  report.scores.positive_histogram.assign(1000, 1);
+  report.scores.negative_histogram.assign(1000, 2);
+  auto decoded = DecodeFrame(EncodeFrame(report));
+  ASSERT_TRUE(decoded.has_value());
+  report.scores.negative_histogram.push_back(3);
+  EXPECT_EQ(DecodeError(EncodeFrame(report)),
+            "evaluation_report: negative histogram has 1001 entries, at most "
+            "1000");
 }
 
 TEST(Frame, RejectsAnOverlongDeploymentSaltWithoutQuotingIt) {

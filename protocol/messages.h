@@ -148,10 +148,23 @@ struct RoundAborted {
   std::string reason;
 };
 
+// Binary classifiers: confusion counts at threshold 0.5 and per-class
+// histograms of the predicted positive probability (cls.capnp ScoreCounts).
+// Empty histograms: not a binary classifier, or nothing to report.
+struct ScoreCounts {
+  uint64_t true_positives = 0;
+  uint64_t false_positives = 0;
+  uint64_t true_negatives = 0;
+  uint64_t false_negatives = 0;
+  std::vector<uint64_t> positive_histogram;
+  std::vector<uint64_t> negative_histogram;
+};
+
 struct EvaluationReport {
   uint64_t round_id = 0;
   std::string model_version;
   ValidationMetrics metrics;
+  ScoreCounts scores;
 };
 
 struct ServedModel {

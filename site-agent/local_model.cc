@@ -126,6 +126,15 @@ Result<core::BinaryMetrics> LocalModel::Evaluate(
   return core::EvaluateBinary(model.PredictProbability(x_test_), y_test_);
 }
 
+Result<core::BinaryScoreCounts> LocalModel::ScoreCounts(
+    std::span<const float> parameters) const {
+  core::LogisticRegression model(num_features_);
+  if (auto s = model.SetParameters(parameters); !s) {
+    return std::unexpected(s.error());
+  }
+  return core::CountBinaryScores(model.PredictProbability(x_test_), y_test_);
+}
+
 Result<protocol::ValidationMetrics> LocalModel::Validate(
     std::span<const float> parameters) const {
   auto metrics = Evaluate(parameters);

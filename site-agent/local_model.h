@@ -10,6 +10,7 @@
 #include "core/dataset.h"
 #include "core/feature_statistics.h"
 #include "core/logistic_regression.h"
+#include "core/score_counts.h"
 #include "protocol/messages.h"
 #include "site-agent/config.h"
 
@@ -87,6 +88,11 @@ class LocalModel {
 
   // Metrics of `parameters` on the held-out split.
   Result<core::BinaryMetrics> Evaluate(std::span<const float> parameters) const;
+
+  // Confusion counts and score histograms of `parameters` on the held-out
+  // split (core/score_counts.h), which the coordinator sums over sites.
+  Result<core::BinaryScoreCounts> ScoreCounts(
+      std::span<const float> parameters) const;
 
   // The same as the protocol reports it, with the train sample count.
   Result<protocol::ValidationMetrics> Validate(

@@ -481,6 +481,14 @@ std::optional<protocol::Message> RoundParticipant::OnResult(
   if (evaluable) {
     auto metrics = model_->Validate(r.parameters);
     if (metrics) report.metrics = *metrics;
+    if (auto scores = model_->ScoreCounts(r.parameters)) {
+      report.scores.true_positives = scores->true_positives;
+      report.scores.false_positives = scores->false_positives;
+      report.scores.true_negatives = scores->true_negatives;
+      report.scores.false_negatives = scores->false_negatives;
+      report.scores.positive_histogram = std::move(scores->positive_histogram);
+      report.scores.negative_histogram = std::move(scores->negative_histogram);
+    }
   }
   if (report.metrics.count > 0) {
     spdlog::info(

@@ -312,6 +312,12 @@ TEST_F(RoundParticipantTest,
     EXPECT_EQ(report->round_id, kRound);
     EXPECT_EQ(report->model_version, "v2_20240501_000100");
     EXPECT_EQ(report->metrics.count, model_->num_test());
+    EXPECT_EQ(report->scores.true_positives + report->scores.false_positives +
+                  report->scores.true_negatives +
+                  report->scores.false_negatives,
+              model_->num_test());
+    EXPECT_EQ(report->scores.positive_histogram.size(), 20u);
+    EXPECT_EQ(report->scores.negative_histogram.size(), 20u);
     EXPECT_FALSE(sites[i]->active_round());
     EXPECT_EQ(sites[i]->model_version(), "v2_20240501_000100");
   }

@@ -43,7 +43,7 @@ inline std::vector<Bytes> SeedFrames() {
       UnmaskResponse{7, {{1, 2, {5, 6, 7, 8}}}, {{3, 2, {9, 10, 11, 12}}}},
       RoundResult{7, "v2", "abcd", {1.0f, 2.0f}, 2, {4.0, 2.5}},
       RoundAborted{7, "timeout"},
-      EvaluationReport{7, "v2", metrics},
+      EvaluationReport{7, "v2", metrics, {3, 1, 4, 2, {0, 1, 5}, {4, 1, 0}}},
       AuditCheckpoint{"{\"seq\":1}"},
   };
   std::vector<Bytes> frames;
