@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "bench/heart_schema.h"
 #include "core/dataset.h"
 #include "core/elastic_anchor.h"
 #include "core/feature_statistics.h"
+#include "core/heart_disease_schema.h"
 #include "core/logistic_regression.h"
 #include "core/metrics.h"
 #include "core/online_learning.h"
@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const auto schema = cls::bench::HeartSchema();
+  const auto schema = cls::core::HeartSchema();
   std::vector<SiteRows> sites;
   for (const char* file : {"cleveland.csv", "hungarian.csv"}) {
     auto loaded = cls::core::LoadCsv(

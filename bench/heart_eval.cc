@@ -41,8 +41,8 @@
 #include <string>
 #include <vector>
 
-#include "bench/heart_schema.h"
 #include "core/dataset.h"
+#include "core/heart_disease_schema.h"
 #include "core/logistic_regression.h"
 #include "core/prior_shift.h"
 #include "core/quantization.h"
@@ -80,7 +80,7 @@ const char* ModeName(Mode m) {
   return m == Mode::kFederation ? "federation" : "site-local";
 }
 
-using cls::bench::HeartSchema;
+using cls::core::HeartSchema;
 
 struct Site {
   std::string name;

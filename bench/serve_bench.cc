@@ -32,6 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/dataset.h"
+#include "core/heart_disease_schema.h"
 #include "core/logistic_regression.h"
 #include "site-agent/prediction_server.h"
 #include "site-agent/prediction_service.h"
@@ -47,30 +48,6 @@ namespace fs = std::filesystem;
 using cls::core::ColumnSpec;
 using cls::core::DatasetSchema;
 using nlohmann::json;
-
-DatasetSchema HeartSchema() {
-  DatasetSchema schema;
-  for (const char* name : {"age", "sex", "trestbps", "chol", "fbs", "thalach",
-                           "exang", "oldpeak", "ca"}) {
-    ColumnSpec c;
-    c.name = name;
-    c.zero_is_missing = std::string(name) == "chol";
-    schema.features.push_back(c);
-  }
-  auto categorical = [&](const char* name, std::vector<double> categories) {
-    ColumnSpec c;
-    c.name = name;
-    c.kind = ColumnSpec::Kind::kCategorical;
-    c.categories = std::move(categories);
-    schema.features.push_back(c);
-  };
-  categorical("cp", {1, 2, 3, 4});
-  categorical("restecg", {0, 1, 2});
-  categorical("slope", {1, 2, 3});
-  categorical("thal", {3, 6, 7});
-  schema.label = {"num", 0.0};
-  return schema;
-}
 
 std::string Run(const std::string& cmd, int& exit_code) {
   std::string out;
@@ -148,7 +125,7 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
 
   // The model: Cleveland rows, standardised, trained for 20 epochs.
-  const DatasetSchema schema = HeartSchema();
+  const DatasetSchema schema = cls::core::HeartSchema();
   auto csv = cls::core::LoadCsv(CLS_HEART_DATA_DIR "/cleveland.csv", schema);
   if (!csv) {
     std::cerr << "serve_bench: " << csv.error().message << "\n";

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/drift/distributions.h"
+#include "core/heart_disease_schema.h"
 
 namespace cls::drift {
 namespace {
@@ -110,30 +111,6 @@ TEST(ChiSquaredTest, CategoriesEmptyInBothAreLeftOut) {
   EXPECT_NEAR(r->p_value, std::erfc(std::sqrt(10.0)), 1e-15);
 }
 
-core::DatasetSchema HeartSchema() {
-  core::DatasetSchema schema;
-  for (const char* name : {"age", "sex", "trestbps", "chol", "fbs", "thalach",
-                           "exang", "oldpeak", "ca"}) {
-    core::ColumnSpec c;
-    c.name = name;
-    c.zero_is_missing = std::string(name) == "chol";
-    schema.features.push_back(c);
-  }
-  auto categorical = [&](const char* name, std::vector<double> categories) {
-    core::ColumnSpec c;
-    c.name = name;
-    c.kind = core::ColumnSpec::Kind::kCategorical;
-    c.categories = std::move(categories);
-    schema.features.push_back(c);
-  };
-  categorical("cp", {1, 2, 3, 4});
-  categorical("restecg", {0, 1, 2});
-  categorical("slope", {1, 2, 3});
-  categorical("thal", {3, 6, 7});
-  schema.label = {"num", 0.0};
-  return schema;
-}
-
 core::RawTable LoadSite(const core::DatasetSchema& schema, const char* file) {
   auto r = core::LoadCsv(std::string(CLS_HEART_DATA_DIR) + "/" + file, schema);
   EXPECT_TRUE(r.has_value());
@@ -145,7 +122,7 @@ TEST(DataDriftDetectorTest, HeartDataClevelandHalvesAgreeSwitzerlandDrifts) {
                                "/cleveland.csv")) {
     GTEST_SKIP() << "heart-disease data not found";
   }
-  const core::DatasetSchema schema = HeartSchema();
+  const core::DatasetSchema schema = core::HeartSchema();
   const core::RawTable cleveland = LoadSite(schema, "cleveland.csv");
   const core::RawTable swiss = LoadSite(schema, "switzerland.csv");
   ASSERT_GT(cleveland.rows.size(), 250u);
@@ -174,7 +151,7 @@ TEST(DataDriftDetectorTest, HeartDataClevelandHalvesAgreeSwitzerlandDrifts) {
 }
 
 TEST(DataDriftDetectorTest, RefusesRowsOfTheWrongWidth) {
-  const core::DatasetSchema schema = HeartSchema();
+  const core::DatasetSchema schema = core::HeartSchema();
   core::RawTable ref;
   ref.rows.assign(50, std::vector<double>(schema.features.size(), 1.0));
   auto detector = DataDriftDetector::Fit(schema, ref);

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "core/dataset.h"
+#include "core/heart_disease_schema.h"
 #include "core/logistic_regression.h"
 #include "core/quantization.h"
 #include "core/shuffle.h"
@@ -18,31 +19,6 @@ constexpr uint64_t kPartSeed = 11;
 constexpr double kLearningRate = 0.2;
 constexpr int kBatch = 16;
 constexpr double kL2 = 1e-3;
-
-// The demo site schema of bench/heart_eval.cc: 23 features + bias.
-DatasetSchema HeartSchema() {
-  DatasetSchema schema;
-  for (const char* name : {"age", "sex", "trestbps", "chol", "fbs", "thalach",
-                           "exang", "oldpeak", "ca"}) {
-    ColumnSpec c;
-    c.name = name;
-    c.zero_is_missing = std::string(name) == "chol";
-    schema.features.push_back(c);
-  }
-  auto categorical = [&](const char* name, std::vector<double> categories) {
-    ColumnSpec c;
-    c.name = name;
-    c.kind = ColumnSpec::Kind::kCategorical;
-    c.categories = std::move(categories);
-    schema.features.push_back(c);
-  };
-  categorical("cp", {1, 2, 3, 4});
-  categorical("restecg", {0, 1, 2});
-  categorical("slope", {1, 2, 3});
-  categorical("thal", {3, 6, 7});
-  schema.label = {"num", 0.0};
-  return schema;
-}
 
 struct Hospital {
   const char* name;

@@ -1,29 +1,30 @@
-#ifndef CLS_BENCH_HEART_SCHEMA_H_
-#define CLS_BENCH_HEART_SCHEMA_H_
+#ifndef CLS_CORE_HEART_DISEASE_SCHEMA_H_
+#define CLS_CORE_HEART_DISEASE_SCHEMA_H_
 
 #include <string>
 #include <vector>
 
 #include "core/dataset.h"
 
-namespace cls::bench {
+namespace cls::core {
 
-// The demo sites' schema for the UCI heart-disease files: 9 numeric columns
+// The demo sites' schema (scripts/demo.sh writes the same one into each
+// site's config) for the UCI heart-disease files: 9 numeric columns
 // (chol 0 = missing) and one-hot cp, restecg, slope, thal; label num > 0.
 // 23 features + bias.
-inline core::DatasetSchema HeartSchema() {
-  core::DatasetSchema schema;
+inline DatasetSchema HeartSchema() {
+  DatasetSchema schema;
   for (const char* name : {"age", "sex", "trestbps", "chol", "fbs", "thalach",
                            "exang", "oldpeak", "ca"}) {
-    core::ColumnSpec c;
+    ColumnSpec c;
     c.name = name;
     c.zero_is_missing = std::string(name) == "chol";
     schema.features.push_back(c);
   }
   auto categorical = [&](const char* name, std::vector<double> categories) {
-    core::ColumnSpec c;
+    ColumnSpec c;
     c.name = name;
-    c.kind = core::ColumnSpec::Kind::kCategorical;
+    c.kind = ColumnSpec::Kind::kCategorical;
     c.categories = std::move(categories);
     schema.features.push_back(c);
   };
@@ -35,6 +36,6 @@ inline core::DatasetSchema HeartSchema() {
   return schema;
 }
 
-}  // namespace cls::bench
+}  // namespace cls::core
 
-#endif  // CLS_BENCH_HEART_SCHEMA_H_
+#endif  // CLS_CORE_HEART_DISEASE_SCHEMA_H_
