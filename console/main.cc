@@ -9,6 +9,7 @@
 #include "console/admin_client.h"
 #include "console/audit_commands.h"
 #include "console/commands.h"
+#include "console/deployment_commands.h"
 #include "console/privacy_commands.h"
 
 namespace {
@@ -235,74 +236,8 @@ void AddVersionCommands(CLI::App& app, Action& action) {
     };
   });
 
-  auto strategy = std::make_shared<std::string>("immediate");
-  CLI::App* deploy = versions->add_subcommand(
-      "deploy",
-      "Deploy a version (immediate, gradual_rollout, ab_test, shadow)");
-  deploy->add_option("VERSION_ID", *id, "The version")->required();
-  deploy->add_option("--strategy", *strategy, "Deployment strategy")
-      ->check(
-          CLI::IsMember({"immediate", "gradual_rollout", "ab_test", "shadow"}))
-      ->capture_default_str();
-  deploy->callback([&action, id, strategy] {
-    action = [id, strategy](CommandContext& ctx) {
-      return cls::console::RunGeneric(
-          ctx,
-          {HttpMethod::kPost,
-           "/v1/versions/" + cls::console::EscapePathSegment(*id) + "/deploy",
-           nlohmann::json{{"strategy", *strategy}}});
-    };
-  });
-
-  auto percent = std::make_shared<int>(10);
-  CLI::App* rollout = versions->add_subcommand(
-      "rollout", "Set the share of traffic a version serves");
-  rollout->add_option("VERSION_ID", *id, "The version")->required();
-  rollout->add_option("--percent", *percent, "Share of traffic, 1-100")
-      ->check(CLI::Range(1, 100))
-      ->capture_default_str();
-  rollout->callback([&action, id, percent] {
-    action = [id, percent](CommandContext& ctx) {
-      return cls::console::RunGeneric(
-          ctx,
-          {HttpMethod::kPost,
-           "/v1/versions/" + cls::console::EscapePathSegment(*id) + "/rollout",
-           nlohmann::json{{"percent", *percent}}});
-    };
-  });
-
-  auto to = std::make_shared<std::string>();
-  auto reason = std::make_shared<std::string>();
-  CLI::App* rollback = versions->add_subcommand(
-      "rollback", "Roll back to the previous (or a given) version");
-  rollback->add_option("--to", *to, "Version to return to");
-  rollback->add_option("--reason", *reason, "Why (recorded in the audit log)");
-  rollback->callback([&action, to, reason] {
-    action = [to, reason](CommandContext& ctx) {
-      nlohmann::json body = nlohmann::json::object();
-      if (!to->empty()) body["to"] = *to;
-      if (!reason->empty()) body["reason"] = *reason;
-      return cls::console::RunGeneric(
-          ctx, {HttpMethod::kPost, "/v1/versions/rollback", body});
-    };
-  });
-
-  auto a = std::make_shared<std::string>();
-  auto b = std::make_shared<std::string>();
-  CLI::App* compare =
-      versions->add_subcommand("compare", "Compare two versions' metrics");
-  compare->add_option("VERSION_A", *a, "First version")->required();
-  compare->add_option("VERSION_B", *b, "Second version")->required();
-  compare->callback([&action, a, b] {
-    action = [a, b](CommandContext& ctx) {
-      return cls::console::RunGeneric(
-          ctx,
-          {HttpMethod::kGet,
-           "/v1/versions/compare?a=" + cls::console::EscapePathSegment(*a) +
-               "&b=" + cls::console::EscapePathSegment(*b),
-           {}});
-    };
-  });
+  // deploy, rollout, promote, rollback, compare, deployment.
+  cls::console::AddDeploymentCommands(*versions, action);
 }
 
 void AddDriftPrivacyKeysCommands(CLI::App& app, Action& action) {
@@ -310,12 +245,7 @@ void AddDriftPrivacyKeysCommands(CLI::App& app, Action& action) {
   using cls::console::HttpMethod;
   CLI::App* drift = app.add_subcommand("drift", "Drift detection at the sites");
   drift->require_subcommand(1);
-  AddGeneric(*drift, "status", "Drift state per site and version", action, [] {
-    return GenericCommand{HttpMethod::kGet, "/v1/drift", {}};
-  });
-  AddGeneric(*drift, "alerts", "Recent drift alerts", action, [] {
-    return GenericCommand{HttpMethod::kGet, "/v1/drift/alerts", {}};
-  });
+  cls::console::AddDriftCommands(*drift, action);
 
   CLI::App* privacy =
       app.add_subcommand("privacy", "Differential-privacy budget");
