@@ -236,9 +236,9 @@ std::vector<RouteInfo> RouteTable() {
       {"GET", "/v1/rounds/current", "round.read", true},
       {"GET", "/v1/rounds", "round.read", true},
       {"GET", "/v1/models/current", "model.read", true},
-      {"GET", "/v1/versions", "model.read", false},
+      {"GET", "/v1/versions", "model.read", true},
       {"GET", "/v1/versions/compare", "model.read", true},
-      {"GET", "/v1/versions/{id}", "model.read", false},
+      {"GET", "/v1/versions/{id}", "model.read", true},
       {"POST", "/v1/versions/{id}/deploy", "model.deploy", true},
       {"POST", "/v1/versions/{id}/rollout", "model.deploy", true},
       {"POST", "/v1/versions/promote", "model.deploy", true},
@@ -249,7 +249,7 @@ std::vector<RouteInfo> RouteTable() {
       {"GET", "/v1/privacy", "privacy.read", true},
       {"POST", "/v1/privacy/reset", "privacy.reset", true},
       {"GET", "/v1/audit", "audit.export", true},
-      {"POST", "/v1/keys/rotate", "keys.rotate", false},
+      {"POST", "/v1/keys/rotate", "keys.rotate", true},
   };
 }
 
@@ -300,6 +300,7 @@ AdminApi::AdminApi(Federation& federation)
        }},
   };
   AddDeploymentHandlers(handlers);
+  AddVersionHandlers(handlers);
   for (const auto& route : RouteTable()) {
     auto it = handlers.find(route.method + " " + route.pattern);
     AddRoute(route.method, route.pattern, route.permission,

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "coordinator/federation.h"
+#include "coordinator/model_keys.h"
 
 namespace cls::coordinator {
 
@@ -69,6 +70,9 @@ class AdminApi {
   AdminResponse Handle(const AdminRequest& request);
 
   const CoordinatorConfig& config() const { return federation_.config(); }
+  // The KEK of the model artifacts, for POST /v1/keys/rotate (unset: the
+  // route answers 409). Borrowed; outlives the API.
+  void SetModelKeys(ModelKeys* keys) { model_keys_ = keys; }
   void SetClockForTesting(Clock clock) { clock_ = std::move(clock); }
 
  private:
@@ -121,7 +125,15 @@ class AdminApi {
   AdminResponse DriftStatus();
   AdminResponse DriftAlerts(const Params& query);
 
+  // Issue 5: versions and key rotation (admin_api_versions.cc).
+  void AddVersionHandlers(
+      std::map<std::string, decltype(Route::handler)>& handlers);
+  AdminResponse ListVersions(const Params& query);
+  AdminResponse ShowVersion(const std::string& version_id);
+  AdminResponse RotateKeys(const std::string& body, const Actor& actor);
+
   Federation& federation_;
+  ModelKeys* model_keys_ = nullptr;
   std::vector<Route> routes_;
   Clock clock_;
 };

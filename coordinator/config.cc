@@ -89,6 +89,20 @@ std::string Resolve(const fs::path& base, const std::string& p) {
   return (base / p).lexically_normal().string();
 }
 
+// [versions]: where the model key-encryption key lives.
+Status ReadVersions(TableReader& top, const fs::path& base,
+                    CoordinatorConfig& c) {
+  const toml::table empty;
+  const toml::table* versions = top.Table("versions");
+  TableReader v(versions ? *versions : empty, "versions");
+  CLS_TRY(v.Get("kek_file", c.versions.kek_file));
+  CLS_TRY(v.CheckUnknown());
+  c.versions.kek_file = c.versions.kek_file.empty()
+                            ? (fs::path(c.data_dir) / "model.kek").string()
+                            : Resolve(base, c.versions.kek_file);
+  return {};
+}
+
 // [audit] and [admin]: retention, checkpoints, break-glass and logoff.
 Status ReadAuditAndAdmin(TableReader& top, CoordinatorConfig& c) {
   const toml::table empty;
@@ -342,6 +356,7 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
         "readmission_risk, medication_recommender, clinical_nlp, "
         "imaging_classifier");
   }
+  CLS_TRY(ReadVersions(top, base, c));
   if (c.model_kind != "logistic_regression" &&
       c.model_kind != "benchmark_vector") {
     return InvalidArgument(

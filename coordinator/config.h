@@ -44,6 +44,14 @@ struct CoordinatorConfig {
   std::string data_dir = "./coordinator-state";
   std::string listen_host = "0.0.0.0";
   uint16_t listen_port = 7443;
+// [versions]: model artifacts at rest (docs/versions.md). Each artifact is
+// encrypted under its own data key, wrapped by the key-encryption key (KEK)
+// read from `kek_file` (mode 0600; created with a random key on first start
+// if absent), unless the CLS_MODEL_KEK environment variable holds one.
+struct VersionsConfig {
+  std::string kek_file;  // "" = <data_dir>/model.kek
+};
+
   std::string admin_host = "127.0.0.1";
   uint16_t admin_port = 7444;
   int min_sites = 3;
@@ -77,6 +85,7 @@ struct CoordinatorConfig {
   int audit_retention_years = 7;     // [audit] retention_years, at least 6
   int audit_checkpoint_every = 100;  // [audit] checkpoint_every (entries)
   int break_glass_max_hours = 4;     // [admin] break_glass_max_hours
+  VersionsConfig versions;
   std::chrono::seconds admin_idle_timeout{300};  // [admin] idle_timeout_s
   std::chrono::seconds admin_session_max{900};   // [admin] session_max_s
 };

@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "coordinator/site_trust_store.h"
+#include "coordinator/version_evaluation.h"
 #include "core/feature_statistics.h"
 #include "core/server_optimizer.h"
 #include "crypto/random.h"
@@ -132,6 +133,7 @@ Status Federation::Initialize() {
   model_.hash = ParameterHash(model_.parameters);
   model_.created_at = UtcNow();
   if (auto s = store_.InsertModel(model_); !s) return s;
+  model_.model_type = config_.model_type;
   AuditOrLog(kSystem, "model_created",
              {{"version_id", model_.version_id},
               {"model_type", config_.model_type},
@@ -225,7 +227,8 @@ void Federation::OnSiteMessage(const std::string& site_id,
   }
   if (const auto* report = std::get_if<protocol::EvaluationReport>(&message)) {
     const auto& m = report->metrics;
-    if (m.correct > m.count || m.count > (uint64_t{1} << 40)) {
+    if (m.correct > m.count || m.count > (uint64_t{1} << 40) ||
+        !CheckEvaluationScores(*report)) {
       Disconnect(site_id, "evaluation_report with impossible counts");
       return;
     }
@@ -281,6 +284,12 @@ Status Federation::ApproveSite(const std::string& site_id, const Actor& actor) {
   if ((*found)->status == SiteStatus::kQuarantined) {
     return FailedPrecondition("site " + site_id +
                               " is quarantined for low trust; reinstate it "
+    if (auto s =
+            RecordVersionEvaluation(store_, model_.version_id, *report);
+        !s) {
+      spdlog::error("recording {}'s evaluation of {}: {}", site_id,
+                    report->model_version, s.error().message);
+    }
                               "(clsctl sites reinstate " +
                               site_id + ")");
   }
@@ -679,6 +688,7 @@ void Federation::FinishRound() {
     Status robust = config_.robust.enabled
                         ? ApplyRobustAggregation(robust_mean, robust_fields)
                         : Status{};
+  model.model_type = config_.model_type;
     auto mean =
         robust ? PrivateMeanDelta(std::move(robust_mean), privacy_fields)
                : Result<std::vector<float>>(std::unexpected(robust.error()));

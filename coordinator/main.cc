@@ -126,6 +126,17 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // Model artifacts are encrypted at rest: load the key-encryption key (and
+  // finish an interrupted rotation) before any version is read.
+  std::vector<std::string> key_notes;
+  auto model_keys =
+      cls::coordinator::ModelKeys::Open(config->versions, **store, &key_notes);
+  if (!model_keys) {
+    std::cerr << "cls-coordinator: " << model_keys.error().message << "\n";
+    return 2;
+  }
+  for (const auto& note : key_notes) spdlog::info("model keys: {}", note);
+
   boost::asio::io_context io(1);
   Federation federation(io, *config, **store);
   if (auto s = federation.Initialize(); !s) {
@@ -149,6 +160,7 @@ int main(int argc, char** argv) {
   }
   SiteServer sites(io, *server_tls, federation);
   AdminApi api(federation);
+  api.SetModelKeys(model_keys->get());
   AdminServer admin(io, *server_tls, api);
   auto site_port = sites.Listen(config->listen_host, config->listen_port);
   if (!site_port) {

@@ -5,8 +5,6 @@
 #include <cstring>
 #include <ctime>
 
-#include "crypto/sha256.h"
-
 namespace cls::coordinator {
 namespace {
 
@@ -20,15 +18,6 @@ CREATE TABLE IF NOT EXISTS sites (
   status TEXT NOT NULL,
   registered_at TEXT NOT NULL,
   last_seen TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS models (
-  version_id TEXT PRIMARY KEY,
-  sequence INTEGER NOT NULL UNIQUE,
-  round_id INTEGER NOT NULL,
-  parent_version TEXT NOT NULL,
-  hash TEXT NOT NULL,
-  parameters BLOB NOT NULL,
-  created_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS rounds (
   round_id INTEGER PRIMARY KEY,
@@ -65,12 +54,6 @@ std::vector<std::string> FromJsonList(const std::string& s) {
   auto j = nlohmann::json::parse(s, nullptr, false);
   if (!j.is_array()) return {};
   return j.get<std::vector<std::string>>();
-}
-
-Bytes FloatBytes(const std::vector<float>& v) {
-  Bytes b(v.size() * sizeof(float));
-  std::memcpy(b.data(), v.data(), b.size());
-  return b;
 }
 
 SiteRecord ReadSite(const SqlStatement& s) {
@@ -157,6 +140,7 @@ Result<std::unique_ptr<CoordinatorStore>> CoordinatorStore::Open(
 
 Status CoordinatorStore::Migrate() {
   if (auto s = db_->Exec(kSchema); !s) return s;
+  if (auto s = MigrateModels(); !s) return s;
   return audit_log_->Migrate();
 }
 
@@ -207,58 +191,6 @@ Status CoordinatorStore::SetSiteStatus(const std::string& site_id,
 Status CoordinatorStore::TouchSite(const std::string& site_id) {
   return db_->Run("UPDATE sites SET last_seen = ? WHERE site_id = ?",
                   {UtcNow(), site_id});
-}
-
-namespace {
-
-constexpr const char* kModelColumns =
-    "SELECT version_id, sequence, round_id, parent_version, hash, "
-    "parameters, created_at FROM models ";
-
-ModelRecord ReadModelRow(const SqlStatement& s) {
-  ModelRecord m{s.Text(0), s.Int(1), s.Int(2), s.Text(3),
-                s.Text(4), {},       s.Text(6)};
-  Bytes blob = s.Blob(5);
-  m.parameters.resize(blob.size() / sizeof(float));
-  std::memcpy(m.parameters.data(), blob.data(),
-              m.parameters.size() * sizeof(float));
-  return m;
-}
-
-// The stored hash guards against a corrupted or edited artifact.
-Result<std::optional<ModelRecord>> CheckedSingleModel(
-    Result<std::vector<ModelRecord>> rows) {
-  if (!rows) return std::unexpected(rows.error());
-  if (rows->empty()) return std::nullopt;
-  ModelRecord& m = rows->front();
-  if (crypto::Sha256Hex(FloatBytes(m.parameters)) != m.hash) {
-    return DataLoss("model " + m.version_id +
-                    ": parameters do not match their hash");
-  }
-  return std::move(m);
-}
-
-}  // namespace
-
-Result<std::optional<ModelRecord>> CoordinatorStore::LatestModel() {
-  return CheckedSingleModel(Collect<ModelRecord>(
-      *db_, std::string(kModelColumns) + "ORDER BY sequence DESC LIMIT 1", {},
-      ReadModelRow));
-}
-
-Result<std::optional<ModelRecord>> CoordinatorStore::FindModel(
-    const std::string& version_id) {
-  return CheckedSingleModel(Collect<ModelRecord>(
-      *db_, std::string(kModelColumns) + "WHERE version_id = ?", {version_id},
-      ReadModelRow));
-}
-
-Status CoordinatorStore::InsertModel(const ModelRecord& m) {
-  return db_->Run(
-      "INSERT INTO models (version_id, sequence, round_id, parent_version, "
-      "hash, parameters, created_at) VALUES (?,?,?,?,?,?,?)",
-      {m.version_id, m.sequence, m.round_id, m.parent_version, m.hash,
-       FloatBytes(m.parameters), m.created_at});
 }
 
 Result<int64_t> CoordinatorStore::NextRoundId() {

@@ -12,6 +12,8 @@
 #include "common/error.h"
 #include "common/sqlite_db.h"
 #include "coordinator/audit_log.h"
+#include "coordinator/model_vault.h"
+#include "core/score_counts.h"
 
 namespace cls::coordinator {
 
@@ -40,6 +42,34 @@ struct ModelRecord {
   std::string hash;  // SHA-256 hex of the float32 parameter bytes
   std::vector<float> parameters;
   std::string created_at;
+  // The original guide's ModelType (config model.type); bound to the
+  // encrypted artifact with the id and hash.
+  std::string model_type;
+};
+
+// A version's stored metadata without its parameters (never decrypted).
+struct ModelSummary {
+  std::string version_id;
+  int64_t sequence = 0;
+  int64_t round_id = 0;
+  std::string parent_version;
+  std::string hash;
+  std::string model_type;
+  std::string created_at;
+  std::string kek_id;  // "" while the artifact is still plaintext
+  int64_t artifact_bytes = 0;
+};
+
+// The held-out evaluations the sites reported for one version, summed
+// (protocol EvaluationReport): training samples and the binary classifier's
+// confusion counts and score histograms (core/score_counts.h).
+struct VersionEvaluation {
+  int64_t reports = 0;
+  int64_t count = 0;
+  int64_t correct = 0;
+  double loss_sum = 0;
+  int64_t train_samples = 0;
+  core::BinaryScoreCounts scores;
 };
 
 struct RoundRecord {
@@ -75,11 +105,40 @@ class CoordinatorStore {
   Status SetSiteStatus(const std::string& site_id, SiteStatus status);
   Status TouchSite(const std::string& site_id);
 
-  // Models.
+  // Models (model_store.cc). With a vault attached every artifact is
+  // stored encrypted (coordinator/model_vault.h); a store without one (unit
+  // tests, tools) reads and writes plaintext rows, which the coordinator
+  // encrypts when it attaches its vault at start.
   Result<std::optional<ModelRecord>> LatestModel();
-  // nullopt when no such version; DataLoss when its artifact is damaged.
+  // nullopt when no such version; DataLoss when its artifact is damaged or
+  // was moved from another row, PermissionDenied when it is wrapped by
+  // another key-encryption key.
   Result<std::optional<ModelRecord>> FindModel(const std::string& version_id);
   Status InsertModel(const ModelRecord& model);
+  // Newest first; metadata only.
+  Result<std::vector<ModelSummary>> ListModels();
+  Result<std::optional<ModelSummary>> FindModelSummary(
+      const std::string& version_id);
+
+  // Uses `vault` from now on. Plaintext artifacts are encrypted in place in
+  // one transaction (their parameters column emptied); returns how many.
+  // FailedPrecondition, changing nothing, if an artifact is wrapped by a
+  // key-encryption key other than the vault's.
+  Result<int64_t> AttachVault(std::shared_ptr<const ModelVault> vault);
+  const ModelVault* vault() const { return vault_.get(); }
+  // The distinct KEK ids of the stored artifacts ("" = plaintext).
+  Result<std::vector<std::string>> ModelKekIds();
+  // Re-wraps every artifact's data key under `to` in one transaction and
+  // then uses it; returns how many. On any error nothing changes. A vault
+  // must be attached.
+  Result<int64_t> RewrapModelKeys(const KeyEncryptionKey& to);
+
+  // Adds one site's evaluation of a version to its sums.
+  Status AddVersionEvaluation(const std::string& version_id,
+                              const VersionEvaluation& evaluation);
+  // Zero sums when no site has reported.
+  Result<VersionEvaluation> FindVersionEvaluation(
+      const std::string& version_id);
 
   // Rounds.
   Result<int64_t> NextRoundId();
@@ -103,8 +162,16 @@ class CoordinatorStore {
   explicit CoordinatorStore(std::unique_ptr<SqliteDb> db)
       : db_(std::move(db)), audit_log_(std::make_unique<AuditLog>(*db_)) {}
   Status Migrate();
+  Status MigrateModels();  // model_store.cc
+  Result<ModelRecord> OpenArtifact(const ModelSummary& summary,
+                                   const Bytes& artifact,
+                                   const Bytes& wrapped_key,
+                                   const Bytes& plaintext) const;
+  Result<std::optional<ModelRecord>> ReadOneModel(
+      const std::string& where, std::initializer_list<SqlValue> args);
   std::unique_ptr<SqliteDb> db_;
   std::unique_ptr<AuditLog> audit_log_;
+  std::shared_ptr<const ModelVault> vault_;
 };
 
 // "2026-11-27T05:16:42Z"

@@ -12,6 +12,7 @@
 #include "common/sqlite_db.h"
 #include "core/privacy/noise.h"
 #include "tests/integration/cluster.h"
+#include "tests/integration/stored_model.h"
 
 namespace cls::testing {
 namespace {
@@ -19,16 +20,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 std::vector<float> LatestParameters(Cluster& cluster) {
-  auto db = SqliteDb::Open(cluster.Path("coordinator-state/coordinator.db"));
-  EXPECT_TRUE(db.has_value());
-  auto stmt = (*db)->Prepare(
-      "SELECT parameters FROM models ORDER BY sequence DESC LIMIT 1");
-  EXPECT_TRUE(stmt.has_value());
-  EXPECT_TRUE(*stmt->Step());
-  Bytes blob = stmt->Blob(0);
-  std::vector<float> v(blob.size() / 4);
-  std::memcpy(v.data(), blob.data(), blob.size());
-  return v;
+  return ReadLatestModel(cluster.Path("coordinator-state")).parameters;
 }
 
 std::vector<float> ReadDelta(const std::string& path) {

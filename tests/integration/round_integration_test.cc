@@ -12,32 +12,17 @@
 
 #include "common/sqlite_db.h"
 #include "tests/integration/cluster.h"
+#include "tests/integration/stored_model.h"
 
 namespace cls::testing {
 namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-struct StoredModel {
-  std::string version_id;
-  std::string parent_version;
-  std::vector<float> parameters;
-};
-
-// Reads the newest model straight from the coordinator's database.
+// Reads the newest model straight from the coordinator's database (its
+// artifact decrypted with the coordinator's key file).
 StoredModel LatestModel(Cluster& cluster) {
-  auto db = SqliteDb::Open(cluster.Path("coordinator-state/coordinator.db"));
-  EXPECT_TRUE(db.has_value());
-  auto stmt = (*db)->Prepare(
-      "SELECT version_id, parent_version, parameters FROM models "
-      "ORDER BY sequence DESC LIMIT 1");
-  EXPECT_TRUE(stmt.has_value());
-  EXPECT_TRUE(*stmt->Step());
-  StoredModel m{stmt->Text(0), stmt->Text(1), {}};
-  Bytes blob = stmt->Blob(2);
-  m.parameters.resize(blob.size() / 4);
-  std::memcpy(m.parameters.data(), blob.data(), blob.size());
-  return m;
+  return ReadLatestModel(cluster.Path("coordinator-state"));
 }
 
 std::vector<float> ReadDelta(const std::string& path) {
