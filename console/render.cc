@@ -253,16 +253,41 @@ Result<std::string> RenderStatus(const json& body) {
   if (round != nullptr) {
     round_text = FormatValue(*round, "round_id") + " " + RoundState(*round);
   }
-  return RenderBlock({
+  std::string aggregation_text;  // older coordinators do not report it
+  if (const json* agg = Find(body, "aggregation"); agg != nullptr) {
+    const json* secure = Find(*agg, "secure_aggregation");
+    const json* robust = Find(*agg, "robust");
+    const bool is_robust = robust != nullptr && robust->is_boolean() &&
+                           robust->get<bool>();
+    if (secure != nullptr && secure->is_boolean() && !secure->get<bool>()) {
+      aggregation_text = "SECURE AGGREGATION OFF: robust " +
+                         FormatValue(*agg, "rule") + " per site";
+    } else if (is_robust) {
+      aggregation_text = "secure, robust " + FormatValue(*agg, "rule") +
+                         " across groups of " +
+                         FormatValue(*agg, "group_size");
+    } else {
+      aggregation_text = "secure";
+    }
+  }
+  const std::string quarantined = FormatValue(counts, "quarantined");
+  std::vector<std::pair<std::string, std::string>> lines = {
       {"coordinator", FormatValue(body, "coordinator_id")},
       {"model version", FormatValue(body, "model_version")},
       {"sites", FormatValue(counts, "approved") + " approved, " +
                     FormatValue(counts, "pending") + " pending, " +
+                    (quarantined == "-" || quarantined == "0"
+                         ? std::string()
+                         : quarantined + " quarantined, ") +
                     FormatValue(counts, "connected") + " connected"},
       {"min sites", FormatValue(body, "min_sites")},
       {"round", round_text},
       {"queued rounds", FormatValue(body, "queued_rounds")},
-  });
+  };
+  if (!aggregation_text.empty()) {
+    lines.insert(lines.begin() + 4, {"aggregation", aggregation_text});
+  }
+  return RenderBlock(lines);
 }
 
 Result<std::string> RenderSites(const json& body) {

@@ -179,6 +179,26 @@ TEST(RenderStatusTest, ShortBlockWithRoundSummary) {
             "queued rounds:  0\n");
 }
 
+TEST(RenderStatusTest, SecureAggregationOffIsShoutedWithQuarantinedSites) {
+  const json body = json::parse(R"({"coordinator_id": "coord-1",
+    "model_version": "v3", "min_sites": 3,
+    "sites": {"approved": 4, "pending": 0, "quarantined": 1, "connected": 5},
+    "aggregation": {"secure_aggregation": false, "robust": true,
+                    "rule": "median", "group_size": 1},
+    "round": null, "queued_rounds": 0})");
+  auto text = RenderStatus(body);
+  ASSERT_TRUE(text.has_value());
+  EXPECT_EQ(*text,
+            "coordinator:    coord-1\n"
+            "model version:  v3\n"
+            "sites:          4 approved, 0 pending, 1 quarantined, 5 "
+            "connected\n"
+            "min sites:      3\n"
+            "aggregation:    SECURE AGGREGATION OFF: robust median per site\n"
+            "round:          none\n"
+            "queued rounds:  0\n");
+}
+
 TEST(RenderStatusTest, MissingFieldsRenderAsDash) {
   auto text = RenderStatus(json{{"round", nullptr}});
   ASSERT_TRUE(text.has_value());

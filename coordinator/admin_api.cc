@@ -424,10 +424,23 @@ AdminResponse AdminApi::Handle(const AdminRequest& request) {
 AdminResponse AdminApi::Status() {
   auto sites = federation_.store().ListSites();
   if (!sites) return ErrorResponse(sites.error());
-  int approved = 0, pending = 0;
+  int approved = 0, pending = 0, quarantined = 0;
   for (const auto& s : *sites) {
     approved += s.status == SiteStatus::kApproved;
     pending += s.status == SiteStatus::kPending;
+    quarantined += s.status == SiteStatus::kQuarantined;
+  }
+  const auto& robust = federation_.config().robust;
+  // Whether training rounds reveal only sums: operators must see it.
+  json aggregation = {
+      {"secure_aggregation", !robust.enabled || robust.secure_aggregation},
+      {"robust", robust.enabled}};
+  if (robust.enabled) {
+    aggregation["rule"] =
+        core::robust::RobustRuleName(robust.pipeline.rule.rule);
+    aggregation["group_size"] =
+        robust.secure_aggregation ? robust.group_size : 1;
+    aggregation["trust_floor"] = robust.trust.floor;
   }
   auto current = federation_.CurrentRound();
   return {200,
@@ -438,7 +451,9 @@ AdminResponse AdminApi::Status() {
            {"sites",
             {{"approved", approved},
              {"pending", pending},
+             {"quarantined", quarantined},
              {"connected", federation_.connected_count()}}},
+           {"aggregation", aggregation},
            {"round", current ? RoundJson(current->record, current->stage)
                              : json(nullptr)},
            {"queued_rounds", federation_.queued_rounds()}}};

@@ -193,6 +193,7 @@ Status ReadRobust(TableReader& top, CoordinatorConfig& c) {
   CLS_TRY(r.Get("enabled", rc.enabled));
   CLS_TRY(r.Get("rule", rule));
   CLS_TRY(r.Get("group_size", rc.group_size));
+  CLS_TRY(r.Get("secure_aggregation", rc.secure_aggregation));
   CLS_TRY(r.Get("trim_beta", rc.pipeline.rule.trim_beta));
   CLS_TRY(r.Get("krum_f", rc.pipeline.rule.krum_f));
   CLS_TRY(r.Get("trust_floor", rc.trust.floor));
@@ -211,6 +212,21 @@ Status ReadRobust(TableReader& top, CoordinatorConfig& c) {
     return InvalidArgument(
         "config: 'robust.group_size' must be 2..1000 (secure aggregation "
         "inside a group needs two sites)");
+  }
+  if (!rc.secure_aggregation && !rc.enabled) {
+    // Turning secure aggregation off buys nothing without the per-site rule.
+    return InvalidArgument(
+        "config: 'robust.secure_aggregation' = false needs robust.enabled = "
+        "true (it exists only to run the robust rule per site)");
+  }
+  if (!rc.secure_aggregation && c.privacy.mode == "distributed") {
+    // Distributed noise assumes secure aggregation: each site adds only its
+    // 1/n share, so a site's update seen alone is barely noised.
+    return InvalidArgument(
+        "config: 'robust.secure_aggregation' = false with privacy.mode = "
+        "\"distributed\" is refused: distributed noise assumes secure "
+        "aggregation (each update seen alone carries only its own 1/n noise "
+        "share); use privacy.mode = \"central\"");
   }
   if (rc.enabled && c.privacy.mode == "distributed") {
     // Each group's sum would carry only its members' noise shares.

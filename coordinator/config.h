@@ -35,6 +35,11 @@ struct PrivacyConfig {
 struct RobustAggregationConfig {
   bool enabled = false;
   int group_size = 3;  // g: each group has at least g members
+  // false: secure aggregation off, an operator's audited choice. Every
+  // training round runs one group per site, so the rule sees each site's own
+  // update and trust is attributed per site directly; the coordinator then
+  // sees individual updates (the feature-statistics round stays secure).
+  bool secure_aggregation = true;
   core::robust::PipelineConfig pipeline;
   core::robust::TrustConfig trust;
 };

@@ -110,6 +110,7 @@ Status Federation::Initialize() {
         privacy_->ledger().period().period_id,
         privacy_->ledger().period().epsilon_budget);
   }
+  if (config_.robust.enabled) AnnounceRobustMode();
   auto latest = store_.LatestModel();
   if (!latest) return std::unexpected(latest.error());
   if (*latest) {
@@ -140,6 +141,44 @@ Status Federation::Initialize() {
               {"parameters", config_.model_parameters}});
   spdlog::info("created initial model {}", model_.version_id);
   return {};
+}
+
+void Federation::AnnounceRobustMode() {
+  const auto& rc = config_.robust;
+  const std::string rule(core::robust::RobustRuleName(rc.pipeline.rule.rule));
+  if (rc.secure_aggregation) {
+    spdlog::info(
+        "robust aggregation: rule {} across secure-aggregation groups of at "
+        "least {} sites",
+        rule, rc.group_size);
+  } else {
+    // An operator's choice that changes what the coordinator may see: loud
+    // in the log and in the audit trail at every start.
+    spdlog::warn(
+        "robust aggregation PER SITE: secure aggregation is OFF for training "
+        "rounds ([robust] secure_aggregation = false); the coordinator sees "
+        "each site's clipped update; rule {}",
+        rule);
+  }
+  // Central noise is calibrated to the weighted mean's sensitivity
+  // (C w_max / W on the update); only the mean is proven to have it.
+  const bool sensitivity_proven =
+      !config_.privacy.enabled() ||
+      rc.pipeline.rule.rule == core::robust::RobustRule::kMean;
+  if (!sensitivity_proven) {
+    spdlog::warn(
+        "central DP noise is calibrated to the weighted mean's sensitivity; "
+        "rule {} can move further when one site changes, so the charged "
+        "epsilon is not a proven bound for it (docs/privacy.md)",
+        rule);
+  }
+  AuditOrLog(kSystem, "robust_aggregation_configured",
+             {{"secure_aggregation", rc.secure_aggregation},
+              {"rule", rule},
+              {"group_size", rc.secure_aggregation ? rc.group_size : 1},
+              {"trust_floor", rc.trust.floor},
+              {"privacy_mode", config_.privacy.mode},
+              {"dp_sensitivity_proven", sensitivity_proven}});
 }
 
 Result<protocol::Welcome> Federation::OnHello(
@@ -511,9 +550,12 @@ void Federation::StartNextRound() {
   std::vector<std::vector<int>> groups;
   int min_groups = 1;
   if (config_.robust.enabled && !statistics_round) {
+    // Per-site mode: groups of one, so the rule sees every site's update.
+    const bool per_site = !config_.robust.secure_aggregation;
+    settings.allow_single_site = per_site;
     auto assigned = core::robust::AssignGroups(
-        static_cast<int>(participants.size()), config_.robust.group_size,
-        settings.graph_seed);
+        static_cast<int>(participants.size()),
+        per_site ? 1 : config_.robust.group_size, settings.graph_seed);
     if (assigned) groups = std::move(*assigned);
     // A majority of groups must complete: the robust rule needs company.
     min_groups = static_cast<int>(groups.size() / 2 + 1);
@@ -525,7 +567,11 @@ void Federation::StartNextRound() {
     }
     min_groups = 1;
   }
-  if (groups.size() > 1) {
+  if (settings.allow_single_site) {
+    spdlog::warn("round {}: secure aggregation off, {} sites aggregated "
+                 "one by one",
+                 *round_id, groups.size());
+  } else if (groups.size() > 1) {
     spdlog::info("round {}: {} groups of at least {} sites", *round_id,
                  groups.size(), config_.robust.group_size);
   }
@@ -716,6 +762,8 @@ void Federation::FinishRound() {
                              {"dropped", record.dropped},
                              {"version_id", record.model_version},
                              {"accuracy", accuracy}};
+    // Every training round says whether the coordinator saw only sums.
+    fields["secure_aggregation"] = !round_->settings().allow_single_site;
     if (!privacy_fields.is_null()) fields["privacy"] = privacy_fields;
     if (!robust_fields.is_null()) fields["robust"] = robust_fields;
     AuditOrLog(kSystem, "federated_round_completed", fields);
@@ -862,6 +910,7 @@ Status Federation::ApplyRobustAggregation(std::vector<float>& mean,
                             {"reason", g.reason}});
   }
   robust = {{"rule", core::robust::RobustRuleName(outcome->rule_used)},
+            {"secure_aggregation", config_.robust.secure_aggregation},
             {"accepted_groups", outcome->accepted},
             {"groups", group_fields}};
   // Trust learns from the evidence even when every group was rejected.

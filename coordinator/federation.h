@@ -140,6 +140,9 @@ class Federation final : public RoundSender {
       const std::vector<SiteRecord>& sites);
   void AuditOrLog(const Actor& actor, const std::string& event,
                   const nlohmann::json& fields);
+  // [robust] at start-up: logged (warn when secure aggregation is off) and
+  // audited as robust_aggregation_configured.
+  void AnnounceRobustMode();
 
   boost::asio::io_context& io_;
   const CoordinatorConfig& config_;

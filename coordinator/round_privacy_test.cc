@@ -174,6 +174,40 @@ TEST(PrivacyConfigTest, ReadsBothSections) {
             core::robust::RobustRule::kCoordinateMedian);
   EXPECT_EQ(c->robust.group_size, 4);
   EXPECT_DOUBLE_EQ(c->robust.trust.floor, 0.3);
+  EXPECT_TRUE(c->robust.secure_aggregation);  // the default
+}
+
+TEST(PrivacyConfigTest, SecureAggregationOffIsAPerSiteRobustModeWithCentralDp) {
+  auto c = LoadWith(
+      "[privacy]\nmode = \"central\"\n[robust]\nenabled = true\n"
+      "secure_aggregation = false\n");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_FALSE(c->robust.secure_aggregation);
+}
+
+TEST(PrivacyConfigTest, SecureAggregationOffIsRefusedWhereItCannotWork) {
+  // Without the robust rule it would only expose updates; with distributed
+  // noise each update would carry only its own 1/n noise share.
+  auto alone = LoadWith("[robust]\nsecure_aggregation = false\n");
+  ASSERT_FALSE(alone);
+  EXPECT_EQ(alone.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(alone.error().message,
+            "config: 'robust.secure_aggregation' = false needs robust.enabled "
+            "= true (it exists only to run the robust rule per site)");
+  auto distributed = LoadWith(
+      "[privacy]\nmode = \"distributed\"\n[robust]\nenabled = true\n"
+      "secure_aggregation = false\n");
+  ASSERT_FALSE(distributed);
+  EXPECT_EQ(distributed.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(distributed.error().message.find(
+                "distributed noise assumes secure aggregation"),
+            std::string::npos)
+      << distributed.error().message;
+  auto typo = LoadWith("[robust]\nenabled = true\nsecure_aggregation = 0\n");
+  ASSERT_FALSE(typo);
+  EXPECT_NE(typo.error().message.find("'robust.secure_aggregation'"),
+            std::string::npos)
+      << typo.error().message;
 }
 
 TEST(PrivacyConfigTest, ImpossibleValuesNameTheKey) {

@@ -25,7 +25,8 @@ namespace cls::coordinator {
 class GroupedRound {
  public:
   // `groups` partitions indices into `participants` (weights sum to 1 over
-  // all participants); every group needs at least 2 members. Each group's
+  // all participants); every group needs at least 2 members, or 1 with
+  // settings.allow_single_site (secure aggregation off). Each group's
   // graph seed is derived from settings.graph_seed and the group number.
   static Result<std::unique_ptr<GroupedRound>> Start(
       const RoundSettings& settings,

@@ -57,6 +57,12 @@ struct RoundSettings {
   // Distributed DP: each site's Skellam variance per quantized coordinate
   // (sent in the announce); 0 = no noise at the sites.
   double noise_variance = 0;
+  // Secure aggregation off ([robust] secure_aggregation = false): a round of
+  // one site is allowed. The protocol still runs (the site needs no other
+  // code path) but with threshold 1 its self-mask seed is revealed at unmask,
+  // so the coordinator learns that site's own input: only for the audited
+  // per-site mode, never by default.
+  bool allow_single_site = false;
 
   size_t InputLength() const {
     return input_length ? input_length : global_parameters.size();

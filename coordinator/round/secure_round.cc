@@ -13,10 +13,12 @@ SecureRound::SecureRound(RoundSender* sender) { context_.sender = sender; }
 Result<std::unique_ptr<SecureRound>> SecureRound::Start(
     RoundSettings settings, const std::vector<RoundParticipant>& participants,
     RoundSender* sender) {
-  if (participants.size() < 2) {
+  const size_t fewest = settings.allow_single_site ? 1 : 2;
+  if (participants.size() < fewest) {
     return InvalidArgument(
-        "round: " + std::to_string(participants.size()) +
-        " participants; secure aggregation needs at least 2");
+        "round: " + std::to_string(participants.size()) + " participants; " +
+        (fewest == 1 ? std::string("a round needs at least 1")
+                     : std::string("secure aggregation needs at least 2")));
   }
   if (auto ok = core::ValidateQuantizationSpec(settings.quantization); !ok) {
     return std::unexpected(ok.error());

@@ -17,7 +17,8 @@ namespace cls::coordinator {
 // Knows nothing of sockets or timers. Not thread-safe: one thread drives it.
 class SecureRound {
  public:
-  // Validates the settings (at least 2 participants, weights positive and
+  // Validates the settings (at least 2 participants, or 1 with
+  // settings.allow_single_site; weights positive and
   // summing to 1, a valid quantization whose ring holds the sum) and sends
   // each participant its RoundAnnounce.
   static Result<std::unique_ptr<SecureRound>> Start(
