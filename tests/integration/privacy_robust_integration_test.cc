@@ -42,6 +42,55 @@ int CountAudit(Cluster& cluster, const std::string& event) {
   return static_cast<int>(stmt->Int(0));
 }
 
+// Every audit entry of one kind, oldest first, with its actor.
+struct AuditEntry {
+  std::string actor;
+  nlohmann::json fields;
+};
+std::vector<AuditEntry> AuditEntries(Cluster& cluster,
+                                     const std::string& event) {
+  auto db = SqliteDb::Open(cluster.Path("coordinator-state/coordinator.db"));
+  EXPECT_TRUE(db.has_value());
+  auto stmt = (*db)->Prepare(
+      "SELECT actor, fields FROM audit_log WHERE event_type = ? ORDER BY seq");
+  EXPECT_TRUE(stmt.has_value());
+  EXPECT_TRUE(stmt->Bind({event}).has_value());
+  std::vector<AuditEntry> out;
+  while (*stmt->Step()) {
+    out.push_back({stmt->Text(0), nlohmann::json::parse(stmt->Text(1))});
+  }
+  return out;
+}
+
+// clsctl as an operator reads it: the human-readable text, not --json.
+CommandResult CtlText(Cluster& cluster, std::vector<std::string> args) {
+  std::vector<std::string> argv = {
+      BinaryPath("clsctl"),
+      "--coordinator",
+      "127.0.0.1:" + std::to_string(cluster.admin_port()),
+      "--ca",
+      cluster.Path("pki/ca.pem"),
+      "--cert",
+      cluster.Path("pki/issued/admin.pem"),
+      "--key",
+      cluster.Path("pki/issued/admin.key")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv);
+}
+
+std::string StatusOf(Cluster& cluster, const std::string& site_id) {
+  auto shown = cluster.Ctl({"sites", "show", site_id});
+  EXPECT_EQ(shown.exit_code, 0) << shown.error;
+  return shown.Json().value("status", "");
+}
+
+bool Contains(const nlohmann::json& list, const std::string& value) {
+  for (const auto& v : list) {
+    if (v == value) return true;
+  }
+  return false;
+}
+
 std::vector<std::string> StartSites(
     Cluster& cluster, int n, const std::vector<std::string>& extra = {},
     const std::string& attacker = "",
@@ -208,6 +257,157 @@ TEST(RobustIntegrationTest, ScaledUpdatesLowerTheAttackersTrustOnly) {
                completed, attacker, honest_min);
   EXPECT_LT(attacker, honest_min) << sites.dump();
   EXPECT_LT(attacker, 0.8) << sites.dump();
+}
+
+// The attacker's trust after each of `rounds` rounds, read from the
+// federated_round_completed audit entries, with secure aggregation in groups
+// of two or off (per site). Six sites, HOSP_006 sends -20 x its update.
+std::vector<double> AttackerTrustPerRound(bool secure_aggregation, int rounds) {
+  Cluster cluster;
+  cluster.StartCoordinator(
+      std::string("min_sites = 6\n[robust]\nenabled = true\ngroup_size = 2\n"
+                  "rule = \"median\"\n") +
+      (secure_aggregation ? "" : "secure_aggregation = false\n"));
+  StartSites(cluster, 6, {}, "HOSP_006", {"--test-scale-delta", "-20"});
+
+  // Start-up: audited with the setting, and loud in the log when off.
+  auto configured = AuditEntries(cluster, "robust_aggregation_configured");
+  EXPECT_EQ(configured.size(), 1u);
+  if (!configured.empty()) {
+    EXPECT_EQ(configured[0].fields["secure_aggregation"], secure_aggregation);
+    EXPECT_EQ(configured[0].fields["group_size"], secure_aggregation ? 2 : 1);
+  }
+  const bool warned = cluster.coordinator()->Log().find(
+                          "secure aggregation is OFF") != std::string::npos;
+  EXPECT_EQ(warned, !secure_aggregation);
+  auto status = cluster.Ctl({"status"}).Json();
+  EXPECT_EQ(status["aggregation"]["secure_aggregation"], secure_aggregation)
+      << status.dump();
+  auto text = CtlText(cluster, {"status"});
+  EXPECT_EQ(text.output.find("SECURE AGGREGATION OFF") != std::string::npos,
+            !secure_aggregation)
+      << text.output;
+
+  auto history = cluster.RunRounds(rounds, 180s);
+  EXPECT_EQ(history.size(), static_cast<size_t>(rounds));
+  for (const auto& r : history) {
+    EXPECT_EQ(r["status"], "completed") << r.dump();
+  }
+  std::vector<double> trust;
+  for (const auto& entry : AuditEntries(cluster, "federated_round_completed")) {
+    const auto& f = entry.fields;
+    EXPECT_EQ(f["secure_aggregation"], secure_aggregation) << f.dump();
+    EXPECT_EQ(f["robust"]["secure_aggregation"], secure_aggregation);
+    // Per site: one "group" per site, so the attacker's evidence is its own.
+    if (!secure_aggregation) {
+      EXPECT_EQ(f["robust"]["groups"].size(), 6u) << f.dump();
+    }
+    trust.push_back(f["robust"]["trust"]["HOSP_006"].get<double>());
+    // In groups the attacker's group mate shares its first blame equally.
+    for (const auto& [site, t] : f["robust"]["trust"].items()) {
+      if (site != "HOSP_006" && !secure_aggregation) {
+        EXPECT_GT(t.get<double>(), trust.back()) << site;
+      }
+    }
+  }
+  return trust;
+}
+
+TEST(RobustIntegrationTest, PerSiteModeFindsTheAttackerFasterThanGroups) {
+  constexpr int kRounds = 3;
+  const auto per_site = AttackerTrustPerRound(false, kRounds);
+  const auto grouped = AttackerTrustPerRound(true, kRounds);
+  ASSERT_EQ(per_site.size(), static_cast<size_t>(kRounds));
+  ASSERT_EQ(grouped.size(), static_cast<size_t>(kRounds));
+  for (int r = 0; r < kRounds; ++r) {
+    std::fprintf(stderr,
+                 "round %d: attacker trust per site %.3f, groups %.3f\n", r + 1,
+                 per_site[r], grouped[r]);
+  }
+  // Per site the attacker takes all of its blame every round; in groups it
+  // shares it with a group mate until its suspicion grows.
+  EXPECT_LT(per_site.back(), grouped.back());
+  EXPECT_LT(per_site.back(), 0.7);
+}
+
+TEST(RobustIntegrationTest, AttackerIsQuarantinedLeftOutAndReinstated) {
+  Cluster cluster;
+  // Per site (deterministic evidence) with a floor of 0.7: full blame every
+  // round takes the default prior (5 rounds' worth) below it in round 3.
+  cluster.StartCoordinator(
+      "min_sites = 3\n[robust]\nenabled = true\nsecure_aggregation = false\n"
+      "rule = \"median\"\ntrust_floor = 0.7");
+  const std::string attacker = "HOSP_005";
+  auto ids =
+      StartSites(cluster, 5, {}, attacker, {"--test-scale-delta", "-20"});
+
+  int quarantined_after = 0;
+  for (int round = 1; round <= 6 && quarantined_after == 0; ++round) {
+    auto history = cluster.RunRounds(1, 60s);
+    ASSERT_EQ(history.size(), 1u);
+    ASSERT_EQ(history[0]["status"], "completed") << history[0].dump();
+    EXPECT_TRUE(Contains(history[0]["participants"], attacker))
+        << history[0].dump();
+    for (const auto& id : ids) {
+      if (id != attacker) {
+        ASSERT_EQ(StatusOf(cluster, id), "approved")
+            << id << " round " << round;
+      }
+    }
+    if (StatusOf(cluster, attacker) == "quarantined") quarantined_after = round;
+  }
+  ASSERT_GT(quarantined_after, 0) << "the attacker was never quarantined";
+  std::fprintf(stderr, "attacker quarantined after round %d\n",
+               quarantined_after);
+
+  // Shown to operators and audited once, with its trust below the floor.
+  auto list = cluster.Ctl({"sites", "list"}).Json()["sites"];
+  for (const auto& s : list) {
+    EXPECT_EQ(s["status"],
+              s["site_id"] == attacker ? "quarantined" : "approved")
+        << s.dump();
+  }
+  auto table = CtlText(cluster, {"sites", "list"});
+  EXPECT_NE(table.output.find("quarantined"), std::string::npos)
+      << table.output;
+  EXPECT_EQ(cluster.Ctl({"status"}).Json()["sites"]["quarantined"], 1);
+  auto quarantines = AuditEntries(cluster, "site_quarantined");
+  ASSERT_EQ(quarantines.size(), 1u);
+  EXPECT_EQ(quarantines[0].fields["site_id"], attacker);
+  EXPECT_LT(quarantines[0].fields["trust"].get<double>(), 0.7);
+  EXPECT_DOUBLE_EQ(quarantines[0].fields["floor"].get<double>(), 0.7);
+
+  // Left out of the next round, which completes with the honest sites.
+  auto without = cluster.RunRounds(1, 60s);
+  ASSERT_EQ(without.size(), 1u);
+  EXPECT_EQ(without[0]["status"], "completed") << without[0].dump();
+  EXPECT_FALSE(Contains(without[0]["participants"], attacker))
+      << without[0].dump();
+  EXPECT_EQ(without[0]["participants"].size(), 4u);
+
+  // Only a quarantined site can be reinstated; an auditor may not.
+  auto honest = cluster.Ctl({"sites", "reinstate", "HOSP_001"});
+  EXPECT_NE(honest.exit_code, 0);
+  EXPECT_NE(honest.error.find("not quarantined"), std::string::npos)
+      << honest.error;
+  auto auditor = cluster.Ctl({"sites", "reinstate", attacker}, "auditor");
+  EXPECT_NE(auditor.exit_code, 0);
+  EXPECT_EQ(StatusOf(cluster, attacker), "quarantined");
+
+  auto reinstated = cluster.Ctl({"sites", "reinstate", attacker}, "operator");
+  ASSERT_EQ(reinstated.exit_code, 0) << reinstated.error;
+  EXPECT_EQ(StatusOf(cluster, attacker), "approved");
+  auto reinstatements = AuditEntries(cluster, "site_reinstated");
+  ASSERT_EQ(reinstatements.size(), 1u);
+  EXPECT_EQ(reinstatements[0].fields["site_id"], attacker);
+  EXPECT_EQ(reinstatements[0].actor, "operator");
+
+  // It takes part in the following round again.
+  auto back = cluster.RunRounds(1, 60s);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0]["status"], "completed") << back[0].dump();
+  EXPECT_TRUE(Contains(back[0]["participants"], attacker)) << back[0].dump();
+  EXPECT_EQ(back[0]["participants"].size(), 5u);
 }
 
 }  // namespace
