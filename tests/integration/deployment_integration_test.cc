@@ -1,0 +1,270 @@
+// Deployments end to end (issue 5; docs/drift.md, docs/serving.md): the
+// coordinator deploys a version to sites that serve predictions over mutual
+// TLS, rolls a second version out to 10% then 50%, a site that was down
+// during a deployment catches up when it restarts, and a candidate whose
+// outcomes turn bad at one site raises a drift alert there and is rolled back
+// automatically by the coordinator within a report interval, audited.
+//
+// Data: the synthetic cohort the other integration tests use (cluster.cc);
+// the prediction stream's shift is in the outcomes (every candidate-routed
+// prediction is answered with the wrong outcome after a clean phase).
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tests/integration/cluster.h"
+
+namespace cls::testing {
+namespace {
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+// Sends N predictions to /v1/predict and their outcomes to /v1/outcome over
+// mutual TLS (Python's standard library). mode "good": the outcome is the
+// predicted label; "bad": the same, except that predictions served by
+// CANDIDATE get the opposite outcome. Prints {"served": {version: n},
+// "errors": n}.
+constexpr const char* kStream = R"PY(
+import http.client, json, random, ssl, sys
+port, ca, cert, key, prefix, n, mode, candidate = sys.argv[1:9]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.load_cert_chain(cert, key)
+c = http.client.HTTPSConnection("127.0.0.1", int(port), context=ctx, timeout=10)
+def call(path, body):
+    c.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+    r = c.getresponse()
+    return r.status, r.read().decode()
+rng = random.Random(prefix)
+served, errors = {}, 0
+for i in range(int(n)):
+    k = "%s-%05d" % (prefix, i)
+    f = {"f1": rng.gauss(0, 1), "f2": rng.gauss(0, 1), "f3": rng.gauss(0, 1),
+         "f4": rng.gauss(0, 1), "group": rng.choice([1, 2, 3])}
+    status, text = call("/v1/predict", {"request_key": k, "features": f})
+    if status != 200:
+        errors += 1
+        continue
+    p = json.loads(text)
+    v = p["version_id"]
+    served[v] = served.get(v, 0) + 1
+    outcome = p["label"]
+    if mode == "bad" and v == candidate:
+        outcome = 1 - outcome
+    if call("/v1/outcome", {"request_key": k, "outcome": outcome})[0] != 200:
+        errors += 1
+print(json.dumps({"served": served, "errors": errors}))
+)PY";
+
+std::string ServeToml(int port) {
+  return "[serve]\nlisten = \"127.0.0.1:" + std::to_string(port) +
+         "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
+         "key = \"pki/issued/127.0.0.1.key\"\nreport_interval_s = 1\n";
+}
+
+// The site's entry in GET /v1/deployment.
+json SiteAck(const json& deployment, const std::string& site_id) {
+  for (const auto& s : deployment["sites"]) {
+    if (s["site_id"] == site_id) return s;
+  }
+  return json();
+}
+
+bool AllUpToDate(Cluster& cluster, const std::vector<std::string>& sites,
+                 json& last) {
+  auto r = cluster.Ctl({"versions", "deployment"});
+  if (r.exit_code != 0) return false;
+  last = r.Json();
+  for (const auto& id : sites) {
+    const json s = SiteAck(last, id);
+    if (s.is_null() || s["up_to_date"] != true) return false;
+  }
+  return true;
+}
+
+json Events(const json& doc, const std::string& type) {
+  json out = json::array();
+  for (const auto& e : doc["entries"]) {
+    if (e["event_type"] == type) out.push_back(e);
+  }
+  return out;
+}
+
+TEST(DeploymentIntegrationTest,
+     RolloutCatchUpAndAutomaticRollbackOnABadCandidate) {
+  Cluster cluster;
+  cluster.StartCoordinator("min_sites = 2");
+  const int port_s = FreePort();
+  int port_t = FreePort();
+  while (port_t == port_s) port_t = FreePort();
+  SiteOptions s_options;
+  s_options.extra_toml = ServeToml(port_s);
+  SiteOptions t_options;
+  t_options.extra_toml = ServeToml(port_t);
+  cluster.StartSite("HOSP_S", s_options);
+  cluster.StartSite("HOSP_T", t_options);
+  cluster.ApproveAll({"HOSP_S", "HOSP_T"});
+  auto rounds = cluster.RunRounds(2, 240s);
+  ASSERT_EQ(rounds.size(), 2u);
+  ASSERT_EQ(rounds[0]["status"], "completed") << rounds[0].dump();
+  ASSERT_EQ(rounds[1]["status"], "completed") << rounds[1].dump();
+  const std::string v1 = rounds[0]["model_version"];
+  const std::string v2 = rounds[1]["model_version"];
+
+  // Refused before anything is deployed: a rollout needs a stable version.
+  auto early = cluster.Ctl(
+      {"versions", "deploy", v2, "--strategy", "gradual_rollout"}, "operator");
+  EXPECT_EQ(early.exit_code, 3);
+  EXPECT_NE(early.error.find("nothing is deployed yet"), std::string::npos)
+      << early.error;
+  auto unknown = cluster.Ctl({"versions", "deploy", "v99_20260101_000000"});
+  EXPECT_EQ(unknown.exit_code, 3);
+
+  // v1 everywhere, acked by both sites.
+  auto deployed = cluster.Ctl({"versions", "deploy", v1, "--strategy",
+                               "immediate", "--reason", "first release"},
+                              "operator");
+  ASSERT_EQ(deployed.exit_code, 0) << deployed.error;
+  json status;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return AllUpToDate(cluster, {"HOSP_S", "HOSP_T"}, status);
+      },
+      30s))
+      << status.dump(2);
+
+  // HOSP_T is down while v2 starts its gradual rollout at 10%...
+  cluster.StopSite("HOSP_T");
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto r = cluster.Ctl({"sites", "show", "HOSP_T"});
+        return r.exit_code == 0 && r.Json()["connected"] == false;
+      },
+      30s));
+  auto gradual = cluster.Ctl(
+      {"versions", "deploy", v2, "--strategy", "gradual_rollout"}, "operator");
+  ASSERT_EQ(gradual.exit_code, 0) << gradual.error;
+  EXPECT_EQ(gradual.Json()["percentage"], 10);
+  ASSERT_TRUE(
+      WaitUntil([&] { return AllUpToDate(cluster, {"HOSP_S"}, status); }, 30s))
+      << status.dump(2);
+  EXPECT_NE(SiteAck(status, "HOSP_T")["up_to_date"], true);
+  // ... and catches up when it comes back.
+  cluster.StartSite("HOSP_T", t_options);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return AllUpToDate(cluster, {"HOSP_S", "HOSP_T"}, status);
+      },
+      60s))
+      << status.dump(2) << cluster.site("HOSP_T")->Log();
+
+  // Lowering a rollout is refused; raising it to 50% is pushed and acked.
+  auto to50 =
+      cluster.Ctl({"versions", "rollout", v2, "--to", "50"}, "operator");
+  ASSERT_EQ(to50.exit_code, 0) << to50.error;
+  EXPECT_EQ(to50.Json()["percentage"], 50);
+  auto lower =
+      cluster.Ctl({"versions", "rollout", v2, "--to", "20"}, "operator");
+  EXPECT_EQ(lower.exit_code, 3);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return AllUpToDate(cluster, {"HOSP_S", "HOSP_T"}, status);
+      },
+      30s))
+      << status.dump(2);
+  EXPECT_EQ(status["deployment"]["candidate_version"], v2);
+  EXPECT_EQ(status["deployment"]["percentage"], 50);
+
+  auto stream = [&](const std::string& prefix, int n, const std::string& mode) {
+    return RunCommand(
+        {"/usr/bin/python3", "-c", kStream, std::to_string(port_s),
+         cluster.Path("pki/ca.pem"), cluster.Path("pki/issued/operator.pem"),
+         cluster.Path("pki/issued/operator.key"), prefix, std::to_string(n),
+         mode, v2},
+        120s);
+  };
+  // A clean phase: both versions right (the monitors' reference)...
+  auto good = stream("enc-good", 400, "good");
+  ASSERT_EQ(good.exit_code, 0) << good.error;
+  std::cout << "clean phase at HOSP_S: " << good.output;
+  EXPECT_EQ(good.Json()["errors"], 0);
+  EXPECT_GT(good.Json()["served"].value(v2, 0), 100);  // ~50%
+  EXPECT_GT(good.Json()["served"].value(v1, 0), 100);
+  // ... then the shift: every prediction v2 serves turns out wrong.
+  auto bad = stream("enc-bad", 400, "bad");
+  ASSERT_EQ(bad.exit_code, 0) << bad.error;
+  std::cout << "shifted phase at HOSP_S: " << bad.output;
+
+  // The site reports within a second; the coordinator rolls v2 back and both
+  // sites install the rollback.
+  json rolled;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        if (!AllUpToDate(cluster, {"HOSP_S", "HOSP_T"}, rolled)) return false;
+        return rolled["deployment"]["action"] == "rollback";
+      },
+      60s))
+      << rolled.dump(2) << cluster.coordinator()->Log();
+  const json& d = rolled["deployment"];
+  EXPECT_EQ(d["automatic"], true);
+  EXPECT_EQ(d["current_version"], v1);
+  EXPECT_TRUE(d["candidate_version"].is_null());
+  std::cout << "automatic rollback: " << d.dump() << "\n";
+
+  auto alerts = cluster.Ctl({"drift", "alerts"});
+  ASSERT_EQ(alerts.exit_code, 0) << alerts.error;
+  const json alert_list = alerts.Json()["alerts"];  // kept: iterated below
+  ASSERT_TRUE(alert_list.is_array()) << alerts.output;
+  bool severe = false;
+  for (const auto& a : alert_list) {
+    std::cout << "alert: " << a.dump() << "\n";
+    if (a["version_id"] == v2 && a["site_id"] == "HOSP_S" &&
+        (a["drift_type"] == "performance_drift" ||
+         a["drift_type"] == "concept_drift") &&
+        a["severity"].get<double>() > 0.8) {
+      severe = true;
+    }
+  }
+  EXPECT_TRUE(severe) << alerts.output;
+  auto compare = cluster.Ctl({"versions", "compare", v1, v2});
+  ASSERT_EQ(compare.exit_code, 0) << compare.error;
+  std::cout << "compare: " << compare.Json()["description"] << "\n";
+  // The rollback came from the severe alert or from the sequential test.
+  const std::string reason = d["reason"];
+  EXPECT_TRUE(severe || reason.find("sequential test") != std::string::npos)
+      << reason;
+
+  auto drift = cluster.Ctl({"drift", "status"}, "viewer");
+  ASSERT_EQ(drift.exit_code, 0) << drift.error;
+  std::cout << "drift status: " << drift.Json()["versions"].dump() << "\n";
+
+  // Served by v1 only from now on.
+  auto after = stream("enc-after", 50, "good");
+  ASSERT_EQ(after.exit_code, 0) << after.error;
+  EXPECT_EQ(after.Json()["served"].value(v1, 0), 50) << after.output;
+
+  // The audit trail: who deployed what and why, the automatic rollback and
+  // its reason, the sites' acks.
+  const std::string file = cluster.Path("audit.json");
+  auto exported = cluster.Ctl({"audit", "export", "--output", file}, "auditor");
+  ASSERT_EQ(exported.exit_code, 0) << exported.error;
+  auto doc = json::parse(RunCommand({"/bin/cat", file}).output);
+  auto deploys = Events(doc, "version_deployed");
+  ASSERT_EQ(deploys.size(), 2u);
+  EXPECT_EQ(deploys[0]["actor"], "operator");
+  EXPECT_EQ(deploys[0]["reason"], "first release");
+  EXPECT_EQ(Events(doc, "rollout_changed").size(), 1u);
+  auto rollbacks = Events(doc, "version_rolled_back");
+  ASSERT_EQ(rollbacks.size(), 1u);
+  EXPECT_EQ(rollbacks[0]["automatic"], true);
+  EXPECT_EQ(rollbacks[0]["actor"], "coordinator");
+  EXPECT_EQ(rollbacks[0]["reason"], reason);
+  std::cout << "audit: " << rollbacks[0].dump() << "\n";
+  EXPECT_GE(Events(doc, "deployment_acknowledged").size(), 7u);
+  // Nothing that identifies an encounter reached the audit log.
+  EXPECT_EQ(doc.dump().find("enc-"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cls::testing
