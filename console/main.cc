@@ -11,6 +11,7 @@
 #include "console/commands.h"
 #include "console/deployment_commands.h"
 #include "console/privacy_commands.h"
+#include "console/version_commands.h"
 
 namespace {
 
@@ -202,37 +203,34 @@ void AddSiteAdminCommands(CLI::App& sites, Action& action) {
   });
 }
 
-// A subcommand that sends one request and shows the answer.
-void AddGeneric(CLI::App& parent, const std::string& name,
-                const std::string& help, Action& action,
-                std::function<cls::console::GenericCommand()> make) {
-  parent.add_subcommand(name, help)->callback([&action, make] {
-    action = [make](CommandContext& ctx) {
-      return cls::console::RunGeneric(ctx, make());
-    };
-  });
-}
-
 void AddVersionCommands(CLI::App& app, Action& action) {
   using cls::console::GenericCommand;
   using cls::console::HttpMethod;
   CLI::App* versions = app.add_subcommand(
       "versions", "Model versions: list, show, deploy, roll out, roll back");
   versions->require_subcommand(1);
-  AddGeneric(*versions, "list", "List model versions with their metrics",
-             action, [] {
-               return GenericCommand{HttpMethod::kGet, "/v1/versions", {}};
-             });
+  auto list_limit = std::make_shared<std::int64_t>(0);
+  CLI::App* list = versions->add_subcommand(
+      "list",
+      "List model versions, newest first, with their metrics (accuracy, "
+      "precision, recall, F1, binned AUC, training samples)");
+  list->add_option("--limit", *list_limit, "Newest N versions only")
+      ->check(CLI::Range(1, 100000));
+  list->callback([&action, list_limit] {
+    action = [list_limit](CommandContext& ctx) {
+      return cls::console::RunVersionsList(ctx, *list_limit);
+    };
+  });
 
   auto id = std::make_shared<std::string>();
-  CLI::App* show = versions->add_subcommand("show", "Show one version");
+  CLI::App* show = versions->add_subcommand(
+      "show",
+      "Show one version: metrics, lineage (parent, rounds, contributing "
+      "sites, privacy spend), hash and the id of the key wrapping it");
   show->add_option("VERSION_ID", *id, "e.g. v7_20261127_061644")->required();
   show->callback([&action, id] {
     action = [id](CommandContext& ctx) {
-      return cls::console::RunGeneric(
-          ctx, {HttpMethod::kGet,
-                "/v1/versions/" + cls::console::EscapePathSegment(*id),
-                {}});
+      return cls::console::RunVersionsShow(ctx, *id);
     };
   });
 
@@ -313,12 +311,24 @@ void AddDriftPrivacyKeysCommands(CLI::App& app, Action& action) {
 
   CLI::App* keys = app.add_subcommand("keys", "Key management");
   keys->require_subcommand(1);
-  AddGeneric(*keys, "rotate",
-             "Rotate the key-encryption key that wraps model artifacts", action,
-             [] {
-               return GenericCommand{HttpMethod::kPost, "/v1/keys/rotate",
-                                     nlohmann::json::object()};
-             });
+  auto new_key_file = std::make_shared<std::string>();
+  CLI::App* rotate = keys->add_subcommand(
+      "rotate",
+      "Re-wrap every model artifact's data key under a new key-encryption "
+      "key, while the coordinator keeps serving (admin role). The new key is "
+      "random and replaces [versions] kek_file, or is read from "
+      "--new-key-file");
+  rotate
+      ->add_option("--new-key-file", *new_key_file,
+                   "Absolute path ON THE COORDINATOR HOST of a 0600 file "
+                   "holding the new key (64 hex digits); required when the "
+                   "coordinator's key comes from CLS_MODEL_KEK")
+      ->type_name("PATH");
+  rotate->callback([&action, new_key_file] {
+    action = [new_key_file](CommandContext& ctx) {
+      return cls::console::RunKeysRotate(ctx, *new_key_file);
+    };
+  });
 }
 
 void AddAuditCommands(CLI::App& app, Action& action,

@@ -64,7 +64,11 @@ Example configuration (TOML):
   learning_rate = 0.1
   l2 = 0.0001
   proximal_mu = 0.0                # FedProx mu; 0 = FedAvg
-See docs/operations.md for every option.)";
+  [versions]
+  kek_file = "model.kek"           # 0600; default data_dir/model.kek, created
+                                   # on first start; CLS_MODEL_KEK (64 hex
+                                   # digits) in the environment overrides it
+See docs/operations.md for every option, docs/versions.md for the keys.)";
 
 }  // namespace
 

@@ -154,10 +154,12 @@ TEST(VersionsIntegrationTest, MetricsLineageRotationAndRestart) {
   ASSERT_EQ(after[0]["status"], "completed") << after[0].dump();
 
   // The audit log names the rotation and its key ids, never key bytes.
-  auto exported = cluster.Ctl({"audit", "export"}, "auditor");
+  const std::string file = cluster.Path("audit.json");
+  auto exported = cluster.Ctl({"audit", "export", "--output", file}, "auditor");
   ASSERT_EQ(exported.exit_code, 0) << exported.error;
   bool audited = false;
-  for (const auto& e : exported.Json()["entries"]) {
+  const json doc = json::parse(ReadAll(file));
+  for (const auto& e : doc["entries"]) {
     if (e["event_type"] != "keys.rotate") continue;
     audited = true;
     EXPECT_EQ(e["actor"], "admin");

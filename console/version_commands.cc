@@ -1,0 +1,194 @@
+#include "console/version_commands.h"
+
+#include <cstdio>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "console/render.h"
+
+namespace cls::console {
+namespace {
+
+using nlohmann::json;
+
+// Fetches through RunGeneric (its error handling and exit codes) and parses
+// the JSON it prints; `required` is a key the answer must have.
+std::expected<json, CommandError> Fetch(CommandContext& ctx,
+                                        const GenericCommand& command,
+                                        const char* required) {
+  std::ostringstream captured;
+  CommandContext quiet{.api = ctx.api,
+                       .out = captured,
+                       .diagnostics = ctx.diagnostics,
+                       .json = true};
+  if (auto r = RunGeneric(quiet, command); !r) {
+    return std::unexpected(r.error());
+  }
+  json j = json::parse(captured.str(), nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains(required)) {
+    return std::unexpected(CommandError{
+        ExitCode::kCoordinatorError,
+        "malformed response from coordinator (" + command.target + ")"});
+  }
+  return j;
+}
+
+std::string Number(const json& v, int digits = 3) {
+  if (!v.is_number()) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v.get<double>());
+  return buf;
+}
+
+std::string Text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+  return "-";
+}
+
+std::string Join(const json& list) {
+  if (!list.is_array() || list.empty()) return "-";
+  std::string out;
+  for (const auto& v : list) {
+    if (!out.empty()) out += ", ";
+    out += Text(v);
+  }
+  return out;
+}
+
+std::string Pad(std::string s, size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s;
+}
+
+}  // namespace
+
+CommandResult RunVersionsList(CommandContext& ctx, std::int64_t limit) {
+  GenericCommand command{HttpMethod::kGet, "/v1/versions", {}};
+  if (limit > 0) command.target += "?limit=" + std::to_string(limit);
+  if (ctx.json) return RunGeneric(ctx, command);
+  auto j = Fetch(ctx, command, "versions");
+  if (!j) return std::unexpected(j.error());
+  const json& versions = (*j)["versions"];
+  if (!versions.is_array() || versions.empty()) {
+    ctx.out << "no model versions yet\n";
+    return {};
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"VERSION", "CREATED", "ROUND", "PARENT", "ACC", "PREC", "RECALL", "F1",
+       "AUC", "SAMPLES"}};
+  for (const auto& v : versions) {
+    const json& m = v.contains("metrics") ? v["metrics"] : json::object();
+    rows.push_back({(v.value("current", false) ? "*" : " ") +
+                        SanitizeText(Text(v.value("version_id", json()))),
+                    SanitizeText(Text(v.value("created_at", json()))),
+                    Text(v.value("round_id", json())),
+                    SanitizeText(Text(v.value("parent_version", json()))),
+                    Number(m.value("accuracy", json())),
+                    Number(m.value("precision", json())),
+                    Number(m.value("recall", json())),
+                    Number(m.value("f1", json())),
+                    Number(m.value("auc", json())),
+                    Text(m.value("training_samples", json()))});
+  }
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& row : rows)
+    for (size_t i = 0; i < row.size(); ++i)
+      width[i] = std::max(width[i], row[i].size());
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += i + 1 < row.size() ? Pad(row[i], width[i] + 2) : row[i];
+    }
+    ctx.out << line << "\n";
+  }
+  ctx.out << "* the federation's current model; AUC is binned (docs/"
+             "versions.md)\n";
+  return {};
+}
+
+CommandResult RunVersionsShow(CommandContext& ctx, const std::string& version) {
+  if (version.empty()) {
+    return std::unexpected(CommandError{ExitCode::kUsage, "version is empty"});
+  }
+  GenericCommand command{
+      HttpMethod::kGet, "/v1/versions/" + EscapePathSegment(version), {}};
+  if (ctx.json) return RunGeneric(ctx, command);
+  auto j = Fetch(ctx, command, "version_id");
+  if (!j) return std::unexpected(j.error());
+  const json& v = *j;
+  const json& m = v.contains("metrics") ? v["metrics"] : json::object();
+  const json& l = v.contains("lineage") ? v["lineage"] : json::object();
+  auto line = [&](const char* key, const std::string& value) {
+    ctx.out << Pad(std::string(key) + ":", 22) << SanitizeText(value) << "\n";
+  };
+  line("version", Text(v.value("version_id", json())) +
+                      (v.value("current", false) ? " (current)" : ""));
+  line("model type", Text(v.value("model_type", json())));
+  line("created", Text(v.value("created_at", json())));
+  line("hash (SHA-256)", Text(v.value("hash", json())));
+  line("encrypted",
+       v.value("encrypted", false)
+           ? "yes, data key wrapped by " + Text(v.value("kek_id", json()))
+           : "no");
+  line("accuracy", Number(m.value("accuracy", json())));
+  line("precision", Number(m.value("precision", json())));
+  line("recall", Number(m.value("recall", json())));
+  line("F1", Number(m.value("f1", json())));
+  line("AUC (binned)", Number(m.value("auc", json())));
+  line("training samples", Text(m.value("training_samples", json())));
+  line("evaluated rows", Text(m.value("evaluated_rows", json())) + " in " +
+                             Text(m.value("reports", json())) +
+                             " site reports");
+  line("parent version", Text(l.value("parent_version", json())));
+  line("round", Text(l.value("round_id", json())));
+  line("contributing sites", Join(l.value("contributing_sites", json())));
+  const json& privacy = l.value("privacy", json());
+  line("privacy (this round)",
+       privacy.is_object()
+           ? "epsilon " + Number(privacy.value("round_epsilon", json()), 4) +
+                 " (" + Text(privacy.value("mode", json())) +
+                 "), period total " +
+                 Number(privacy.value("epsilon_spent_after", json()), 4)
+           : "-");
+  std::string rounds;
+  for (const auto& r : l.value("rounds", json::array())) {
+    if (!rounds.empty()) rounds += " <- ";
+    rounds += Text(r.value("round_id", json()));
+  }
+  line("rounds (lineage)", rounds.empty() ? "-" : rounds);
+  line("all sites (lineage)", Join(l.value("all_sites", json())));
+  return {};
+}
+
+CommandResult RunKeysRotate(CommandContext& ctx,
+                            const std::string& new_key_file) {
+  json body = json::object();
+  if (!new_key_file.empty()) {
+    if (new_key_file.front() != '/') {
+      return std::unexpected(CommandError{
+          ExitCode::kUsage,
+          "--new-key-file must be an absolute path on the coordinator host"});
+    }
+    body["new_key_file"] = new_key_file;
+  }
+  GenericCommand command{HttpMethod::kPost, "/v1/keys/rotate", body};
+  if (ctx.json) return RunGeneric(ctx, command);
+  auto j = Fetch(ctx, command, "new_kek_id");
+  if (!j) return std::unexpected(j.error());
+  ctx.out << "re-wrapped " << Text(j->value("artifacts", json()))
+          << " model artifact data keys: "
+          << SanitizeText(Text(j->value("old_kek_id", json()))) << " -> "
+          << SanitizeText(Text(j->value("new_kek_id", json()))) << " ("
+          << SanitizeText(Text(j->value("source", json()))) << ")\n";
+  if (j->value("note", json()).is_string()) {
+    ctx.out << "next: " << SanitizeText((*j)["note"].get<std::string>())
+            << "\n";
+  }
+  return {};
+}
+
+}  // namespace cls::console
