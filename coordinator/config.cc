@@ -356,6 +356,7 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
   CLS_TRY(ReadAuditAndAdmin(top, c));
   CLS_TRY(ReadPrivacy(top, c));
   CLS_TRY(ReadRobust(top, c));
+  CLS_TRY(ReadVersions(top, base, c));
   CLS_TRY(top.CheckUnknown());
 
   // Values that cannot work.
@@ -372,7 +373,6 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
         "readmission_risk, medication_recommender, clinical_nlp, "
         "imaging_classifier");
   }
-  CLS_TRY(ReadVersions(top, base, c));
   if (c.model_kind != "logistic_regression" &&
       c.model_kind != "benchmark_vector") {
     return InvalidArgument(

@@ -44,11 +44,6 @@ struct RobustAggregationConfig {
   core::robust::TrustConfig trust;
 };
 
-struct CoordinatorConfig {
-  std::string coordinator_id = "coordinator";
-  std::string data_dir = "./coordinator-state";
-  std::string listen_host = "0.0.0.0";
-  uint16_t listen_port = 7443;
 // [versions]: model artifacts at rest (docs/versions.md). Each artifact is
 // encrypted under its own data key, wrapped by the key-encryption key (KEK)
 // read from `kek_file` (mode 0600; created with a random key on first start
@@ -57,6 +52,11 @@ struct VersionsConfig {
   std::string kek_file;  // "" = <data_dir>/model.kek
 };
 
+struct CoordinatorConfig {
+  std::string coordinator_id = "coordinator";
+  std::string data_dir = "./coordinator-state";
+  std::string listen_host = "0.0.0.0";
+  uint16_t listen_port = 7443;
   std::string admin_host = "127.0.0.1";
   uint16_t admin_port = 7444;
   int min_sites = 3;
@@ -85,12 +85,12 @@ struct VersionsConfig {
   protocol::TrainingConfig training;
   PrivacyConfig privacy;
   RobustAggregationConfig robust;
+  VersionsConfig versions;
 
   // Audit log and operator access (docs/audit.md, docs/hipaa.md).
   int audit_retention_years = 7;     // [audit] retention_years, at least 6
   int audit_checkpoint_every = 100;  // [audit] checkpoint_every (entries)
   int break_glass_max_hours = 4;     // [admin] break_glass_max_hours
-  VersionsConfig versions;
   std::chrono::seconds admin_idle_timeout{300};  // [admin] idle_timeout_s
   std::chrono::seconds admin_session_max{900};   // [admin] session_max_s
 };

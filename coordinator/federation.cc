@@ -133,8 +133,8 @@ Status Federation::Initialize() {
   model_.parameters.assign(static_cast<size_t>(config_.model_parameters), 0.0f);
   model_.hash = ParameterHash(model_.parameters);
   model_.created_at = UtcNow();
-  if (auto s = store_.InsertModel(model_); !s) return s;
   model_.model_type = config_.model_type;
+  if (auto s = store_.InsertModel(model_); !s) return s;
   AuditOrLog(kSystem, "model_created",
              {{"version_id", model_.version_id},
               {"model_type", config_.model_type},
@@ -284,6 +284,12 @@ void Federation::OnSiteMessage(const std::string& site_id,
       spdlog::error("recording evaluation of round {}: {}", report->round_id,
                     s.error().message);
     }
+    if (auto s =
+            RecordVersionEvaluation(store_, model_.version_id, *report);
+        !s) {
+      spdlog::error("recording {}'s evaluation of {}: {}", site_id,
+                    report->model_version, s.error().message);
+    }
     return;
   }
   if (!round_ || round_->finished() || !round_->IsParticipant(site_id)) {
@@ -323,12 +329,6 @@ Status Federation::ApproveSite(const std::string& site_id, const Actor& actor) {
   if ((*found)->status == SiteStatus::kQuarantined) {
     return FailedPrecondition("site " + site_id +
                               " is quarantined for low trust; reinstate it "
-    if (auto s =
-            RecordVersionEvaluation(store_, model_.version_id, *report);
-        !s) {
-      spdlog::error("recording {}'s evaluation of {}: {}", site_id,
-                    report->model_version, s.error().message);
-    }
                               "(clsctl sites reinstate " +
                               site_id + ")");
   }
@@ -688,6 +688,7 @@ Status Federation::CommitCompletedRound(RoundRecord& record,
   model.parameters = std::move(next);
   model.hash = ParameterHash(model.parameters);
   model.created_at = UtcNow();
+  model.model_type = config_.model_type;
   record.model_version = model.version_id;
   Status committed = store_.db().Transaction([&]() -> Status {
     if (auto s = store_.InsertModel(model); !s) return s;
@@ -734,7 +735,6 @@ void Federation::FinishRound() {
     Status robust = config_.robust.enabled
                         ? ApplyRobustAggregation(robust_mean, robust_fields)
                         : Status{};
-  model.model_type = config_.model_type;
     auto mean =
         robust ? PrivateMeanDelta(std::move(robust_mean), privacy_fields)
                : Result<std::vector<float>>(std::unexpected(robust.error()));
