@@ -5,13 +5,21 @@
 // outcomes turn bad at one site raises a drift alert there and is rolled back
 // automatically by the coordinator within a report interval, audited.
 //
-// Data: the synthetic cohort the other integration tests use (cluster.cc);
-// the prediction stream's shift is in the outcomes (every candidate-routed
-// prediction is answered with the wrong outcome after a clean phase).
+// Data: the heart-disease sites (Cleveland and Hungary, real rows) when
+// /work/shared/data/heart-disease is present, else the synthetic cohort the
+// other integration tests use. The heart-disease rows are written in the
+// harness's five-column schema (cluster.cc): f1 age, f2 trestbps, f3
+// thalach, f4 oldpeak, group = chest-pain type (1-2 -> 1, 3 -> 2, 4 -> 3),
+// y = num > 0. The prediction stream's features come from the same rows; its
+// shift is a relabelling: after a clean phase, every prediction the
+// candidate serves is answered with the wrong outcome.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 
 #include "tests/integration/cluster.h"
@@ -21,6 +29,37 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
+constexpr const char* kHeartDir = "/work/shared/data/heart-disease";
+
+// Writes `src` (UCI heart-disease columns) as the harness's schema; rows
+// missing one of the five columns are left out. False when unreadable.
+bool WriteHeartCohort(const std::string& src, const std::string& dst) {
+  std::ifstream in(src);
+  if (!in) return false;
+  std::string line;
+  std::getline(in, line);  // header: age,sex,cp,trestbps,chol,fbs,...,num
+  std::ofstream out(dst);
+  out << "f1,f2,f3,f4,group,y\n";
+  int rows = 0;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    for (std::string cell; std::getline(ss, cell, ',');) cells.push_back(cell);
+    if (cells.size() < 14) continue;
+    bool missing = false;
+    for (int i : {0, 2, 3, 7, 9, 13}) {
+      missing = missing || cells[i].empty() || cells[i] == "?";
+    }
+    if (missing) continue;
+    const int cp = std::stoi(cells[2]);
+    const int group = cp <= 2 ? 1 : (cp == 3 ? 2 : 3);
+    out << cells[0] << "," << cells[3] << "," << cells[7] << "," << cells[9]
+        << "," << group << "," << (std::stod(cells[13]) > 0 ? 1 : 0) << "\n";
+    ++rows;
+  }
+  return rows > 0;
+}
+
 // Sends N predictions to /v1/predict and their outcomes to /v1/outcome over
 // mutual TLS (Python's standard library). mode "good": the outcome is the
 // predicted label; "bad": the same, except that predictions served by
@@ -28,7 +67,7 @@ using nlohmann::json;
 // "errors": n}.
 constexpr const char* kStream = R"PY(
 import http.client, json, random, ssl, sys
-port, ca, cert, key, prefix, n, mode, candidate = sys.argv[1:9]
+port, ca, cert, key, prefix, n, mode, candidate, rows = sys.argv[1:10]
 ctx = ssl.create_default_context(cafile=ca)
 ctx.load_cert_chain(cert, key)
 c = http.client.HTTPSConnection("127.0.0.1", int(port), context=ctx, timeout=10)
@@ -37,11 +76,20 @@ def call(path, body):
     r = c.getresponse()
     return r.status, r.read().decode()
 rng = random.Random(prefix)
+table = []
+if rows != "-":
+    lines = open(rows).read().split()[1:]
+    table = [[float(x) for x in l.split(",")] for l in lines]
 served, errors = {}, 0
 for i in range(int(n)):
     k = "%s-%05d" % (prefix, i)
-    f = {"f1": rng.gauss(0, 1), "f2": rng.gauss(0, 1), "f3": rng.gauss(0, 1),
-         "f4": rng.gauss(0, 1), "group": rng.choice([1, 2, 3])}
+    if table:
+        r = rng.choice(table)
+        f = {"f1": r[0], "f2": r[1], "f3": r[2], "f4": r[3], "group": int(r[4])}
+    else:
+        f = {"f1": rng.gauss(0, 1), "f2": rng.gauss(0, 1),
+             "f3": rng.gauss(0, 1), "f4": rng.gauss(0, 1),
+             "group": rng.choice([1, 2, 3])}
     status, text = call("/v1/predict", {"request_key": k, "features": f})
     if status != 200:
         errors += 1
@@ -94,6 +142,19 @@ json Events(const json& doc, const std::string& type) {
 TEST(DeploymentIntegrationTest,
      RolloutCatchUpAndAutomaticRollbackOnABadCandidate) {
   Cluster cluster;
+  // StartSite keeps a cohort file that is already there.
+  const bool heart = WriteHeartCohort(std::string(kHeartDir) + "/cleveland.csv",
+                                      cluster.Path("HOSP_S.csv")) &&
+                     WriteHeartCohort(std::string(kHeartDir) + "/hungarian.csv",
+                                      cluster.Path("HOSP_T.csv"));
+  if (!heart) {
+    std::filesystem::remove(cluster.Path("HOSP_S.csv"));
+    std::filesystem::remove(cluster.Path("HOSP_T.csv"));
+  }
+  std::cout << "data: "
+            << (heart ? "heart-disease (Cleveland at HOSP_S, Hungary at HOSP_T)"
+                      : "synthetic (heart-disease data not found)")
+            << "\n";
   cluster.StartCoordinator("min_sites = 2");
   const int port_s = FreePort();
   int port_t = FreePort();
@@ -181,7 +242,7 @@ TEST(DeploymentIntegrationTest,
         {"/usr/bin/python3", "-c", kStream, std::to_string(port_s),
          cluster.Path("pki/ca.pem"), cluster.Path("pki/issued/operator.pem"),
          cluster.Path("pki/issued/operator.key"), prefix, std::to_string(n),
-         mode, v2},
+         mode, v2, heart ? cluster.Path("HOSP_S.csv") : "-"},
         120s);
   };
   // A clean phase: both versions right (the monitors' reference)...
