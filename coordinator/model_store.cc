@@ -265,6 +265,11 @@ Result<int64_t> CoordinatorStore::AttachVault(
           " (wrong [versions] kek_file or " + "CLS_MODEL_KEK?)");
     }
   }
+  // Freed pages are zeroed from now on, so the plaintext this migration
+  // replaces does not linger in the file's free space.
+  if (auto s = db_->Exec("PRAGMA secure_delete = ON"); !s) {
+    return std::unexpected(s.error());
+  }
   // Encrypt plaintext rows in place, all or none: a crash leaves the
   // database as it was and the next start does it again.
   int64_t encrypted = 0;
@@ -291,6 +296,13 @@ Result<int64_t> CoordinatorStore::AttachVault(
     return {};
   });
   if (!migrated) return std::unexpected(migrated.error());
+  if (encrypted > 0) {
+    // The WAL still holds the old page images: copy the new ones into the
+    // database and truncate it.
+    if (auto s = db_->Exec("PRAGMA wal_checkpoint(TRUNCATE)"); !s) {
+      return std::unexpected(s.error());
+    }
+  }
   vault_ = std::move(vault);
   return encrypted;
 }

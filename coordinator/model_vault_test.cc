@@ -365,6 +365,19 @@ CREATE TABLE models (
     EXPECT_EQ((*m)->parameters,
               (std::vector<float>{0.5f * static_cast<float>(n), -1.0f}));
   }
+  // No plaintext parameter bytes left in the file or its WAL.
+  std::string bytes;
+  for (const char* suffix : {"", "-wal"}) {
+    std::ifstream in(Db() + suffix, std::ios::binary);
+    bytes.append(std::istreambuf_iterator<char>(in), {});
+  }
+  for (int64_t n : {1, 2, 3}) {
+    const std::vector<float> p = {0.5f * static_cast<float>(n), -1.0f};
+    EXPECT_EQ(bytes.find(std::string(reinterpret_cast<const char*>(p.data()),
+                                     p.size() * 4)),
+              std::string::npos)
+        << n;
+  }
   // A second attach finds nothing left to encrypt.
   Reopen();
   EXPECT_EQ(*store_->AttachVault(std::make_shared<ModelVault>(kek_)), 0);
