@@ -80,6 +80,23 @@ class SqliteDb {
   sqlite3* db_;
 };
 
+// Every row of `sql` with `args` bound, each turned into a T by `read`
+// (called with the statement positioned on the row).
+template <typename T, typename F>
+Result<std::vector<T>> QueryRows(SqliteDb& db, const std::string& sql,
+                                 std::initializer_list<SqlValue> args, F read) {
+  auto stmt = db.Prepare(sql);
+  if (!stmt) return std::unexpected(stmt.error());
+  if (auto s = stmt->Bind(args); !s) return std::unexpected(s.error());
+  std::vector<T> out;
+  while (true) {
+    auto row = stmt->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return out;
+    out.push_back(read(*stmt));
+  }
+}
+
 }  // namespace cls
 
 #endif  // CLS_COMMON_SQLITE_DB_H_

@@ -13,46 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string CodeName(ErrorCode code) {
-  std::string name(ErrorCodeName(code));
-  for (char& c : name)
-    if (c == ' ') c = '_';
-  return name;
-}
-
-int HttpStatus(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kInvalidArgument:
-      return 400;
-    case ErrorCode::kUnauthenticated:
-      return 401;
-    case ErrorCode::kPermissionDenied:
-      return 403;
-    case ErrorCode::kNotFound:
-      return 404;
-    case ErrorCode::kAlreadyExists:
-    case ErrorCode::kFailedPrecondition:
-    case ErrorCode::kAborted:
-      return 409;
-    case ErrorCode::kResourceExhausted:
-      return 429;
-    case ErrorCode::kUnavailable:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
-AdminResponse ErrorResponse(const Error& e) {
-  return {HttpStatus(e.code),
-          {{"error", {{"code", CodeName(e.code)}, {"message", e.message}}}}};
-}
-
-// Absent values are null, not "", so clients need only one test.
-json OrNull(const std::string& s) {
-  return s.empty() ? json(nullptr) : json(s);
-}
-
 json RoundJson(const RoundRecord& r, const std::string& stage) {
   auto ratio = [](int64_t a, int64_t b) -> json {
     return b > 0 ? json(double(a) / double(b)) : json(nullptr);

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "coordinator/admin_response.h"
 #include "coordinator/federation.h"
 #include "coordinator/model_keys.h"
 
@@ -23,11 +24,6 @@ struct AdminRequest {
   // The certificate's notBefore: a break_glass certificate is honoured only
   // for `break_glass_max_hours` after it.
   std::optional<std::chrono::system_clock::time_point> certificate_not_before;
-};
-
-struct AdminResponse {
-  int status = 200;
-  nlohmann::json body;
 };
 
 // One permission: what it allows and which roles hold it.

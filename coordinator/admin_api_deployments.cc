@@ -18,36 +18,6 @@ using nlohmann::json;
 
 constexpr size_t kMaxReasonBytes = 200;
 
-AdminResponse Error(const cls::Error& e) {
-  int status = 500;
-  switch (e.code) {
-    case ErrorCode::kInvalidArgument:
-      status = 400;
-      break;
-    case ErrorCode::kNotFound:
-      status = 404;
-      break;
-    case ErrorCode::kFailedPrecondition:
-    case ErrorCode::kAlreadyExists:
-    case ErrorCode::kAborted:
-      status = 409;
-      break;
-    case ErrorCode::kUnavailable:
-      status = 503;
-      break;
-    default:
-      break;
-  }
-  std::string code(ErrorCodeName(e.code));
-  for (char& c : code)
-    if (c == ' ') c = '_';
-  return {status, {{"error", {{"code", code}, {"message", e.message}}}}};
-}
-
-AdminResponse BadRequest(const std::string& message) {
-  return Error({ErrorCode::kInvalidArgument, message});
-}
-
 // The body as an object; an empty body is {}.
 std::optional<json> Body(const std::string& body) {
   if (body.empty()) return json::object();
@@ -64,10 +34,6 @@ std::optional<std::string> Reason(const json& j) {
     return std::nullopt;
   }
   return j["reason"].get<std::string>();
-}
-
-json OrNull(const std::string& s) {
-  return s.empty() ? json(nullptr) : json(s);
 }
 
 json RecordJson(const DeploymentRecord& r) {
@@ -164,7 +130,7 @@ AdminResponse AdminApi::Deploy(const std::string& version_id,
   auto record = federation_.deployments().Deploy(
       version_id, (*j)["strategy"].get<std::string>(), ToDeploymentActor(actor),
       *reason);
-  if (!record) return Error(record.error());
+  if (!record) return ErrorResponse(record.error());
   return {200, RecordJson(*record)};
 }
 
@@ -181,7 +147,7 @@ AdminResponse AdminApi::Rollout(const std::string& version_id,
   }
   auto record = federation_.deployments().SetRollout(version_id, percent,
                                                      ToDeploymentActor(actor));
-  if (!record) return Error(record.error());
+  if (!record) return ErrorResponse(record.error());
   return {200, RecordJson(*record)};
 }
 
@@ -193,7 +159,7 @@ AdminResponse AdminApi::Promote(const std::string& body, const Actor& actor) {
     return BadRequest("reason must be a string of at most 200 bytes");
   auto record =
       federation_.deployments().Promote(ToDeploymentActor(actor), *reason);
-  if (!record) return Error(record.error());
+  if (!record) return ErrorResponse(record.error());
   return {200, RecordJson(*record)};
 }
 
@@ -206,7 +172,7 @@ AdminResponse AdminApi::Rollback(const std::string& body, const Actor& actor) {
   auto record = federation_.deployments().Rollback(
       ToDeploymentActor(actor),
       reason->empty() ? "manual rollback by " + actor.name : *reason);
-  if (!record) return Error(record.error());
+  if (!record) return ErrorResponse(record.error());
   return {200, RecordJson(*record)};
 }
 
@@ -219,7 +185,7 @@ AdminResponse AdminApi::CompareVersions(const Params& query) {
   }
   auto& manager = federation_.deployments();
   auto result = manager.Compare(a->second, b->second);
-  if (!result) return Error(result.error());
+  if (!result) return ErrorResponse(result.error());
   return {200, ComparisonJson(*result, a->second, b->second,
                               manager.test_config().alpha)};
 }
@@ -242,9 +208,9 @@ AdminResponse AdminApi::DeploymentStatus() {
       {"alpha", manager.test_config().alpha},
       {"min_samples_per_arm", manager.test_config().min_samples_per_arm}};
   auto acks = manager.Acks();
-  if (!acks) return Error(acks.error());
+  if (!acks) return ErrorResponse(acks.error());
   auto sites = federation_.store().ListSites();
-  if (!sites) return Error(sites.error());
+  if (!sites) return ErrorResponse(sites.error());
   json site_list = json::array();
   for (const auto& site : *sites) {
     if (site.status == SiteStatus::kPending) continue;
@@ -268,7 +234,7 @@ AdminResponse AdminApi::DeploymentStatus() {
   }
   out["sites"] = std::move(site_list);
   auto history = manager.History(20);
-  if (!history) return Error(history.error());
+  if (!history) return ErrorResponse(history.error());
   json h = json::array();
   for (const auto& r : *history) h.push_back(RecordJson(r));
   out["history"] = std::move(h);
@@ -278,7 +244,7 @@ AdminResponse AdminApi::DeploymentStatus() {
 AdminResponse AdminApi::DriftStatus() {
   auto& manager = federation_.deployments();
   auto stats = manager.DriftStatistics(NowSeconds());
-  if (!stats) return Error(stats.error());
+  if (!stats) return ErrorResponse(stats.error());
   json versions = json::array();
   const auto& current = manager.current();
   for (const auto& v : *stats) {
@@ -313,9 +279,9 @@ AdminResponse AdminApi::DriftStatus() {
          {"sites", m.sites}});
   }
   auto reports = manager.Reports();
-  if (!reports) return Error(reports.error());
+  if (!reports) return ErrorResponse(reports.error());
   auto acks = manager.Acks();
-  if (!acks) return Error(acks.error());
+  if (!acks) return ErrorResponse(acks.error());
   json sites = json::array();
   for (const auto& r : *reports) {
     json entry = {{"site_id", r.site_id},
@@ -357,7 +323,7 @@ AdminResponse AdminApi::DriftAlerts(const Params& query) {
   std::string version;
   if (auto it = query.find("version"); it != query.end()) version = it->second;
   auto alerts = federation_.deployments().Alerts(version, limit);
-  if (!alerts) return Error(alerts.error());
+  if (!alerts) return ErrorResponse(alerts.error());
   json list = json::array();
   for (const auto& a : *alerts) {
     list.push_back({{"id", a.id},

@@ -17,39 +17,6 @@ namespace {
 
 using nlohmann::json;
 
-AdminResponse Refuse(const cls::Error& e) {
-  int status = 500;
-  switch (e.code) {
-    case ErrorCode::kInvalidArgument:
-      status = 400;
-      break;
-    case ErrorCode::kPermissionDenied:
-      status = 403;
-      break;
-    case ErrorCode::kNotFound:
-      status = 404;
-      break;
-    case ErrorCode::kAlreadyExists:
-    case ErrorCode::kFailedPrecondition:
-    case ErrorCode::kAborted:
-      status = 409;
-      break;
-    case ErrorCode::kUnavailable:
-      status = 503;
-      break;
-    default:
-      break;
-  }
-  std::string code(ErrorCodeName(e.code));
-  for (char& c : code)
-    if (c == ' ') c = '_';
-  return {status, {{"error", {{"code", code}, {"message", e.message}}}}};
-}
-
-json OrNull(const std::string& s) {
-  return s.empty() ? json(nullptr) : json(s);
-}
-
 json Ratio(int64_t a, int64_t b) {
   return b > 0 ? json(static_cast<double>(a) / static_cast<double>(b))
                : json(nullptr);
@@ -142,17 +109,18 @@ AdminResponse AdminApi::ListVersions(const Params& query) {
       limit = 0;
     }
     if (limit < 1 || limit > 100000) {
-      return Refuse({ErrorCode::kInvalidArgument, "limit must be 1..100000"});
+      return ErrorResponse(
+          {ErrorCode::kInvalidArgument, "limit must be 1..100000"});
     }
   }
   auto& store = federation_.store();
   auto models = store.ListModels();
-  if (!models) return Refuse(models.error());
+  if (!models) return ErrorResponse(models.error());
   json list = json::array();
   for (const auto& m : *models) {
     if (static_cast<int64_t>(list.size()) >= limit) break;
     auto e = store.FindVersionEvaluation(m.version_id);
-    if (!e) return Refuse(e.error());
+    if (!e) return ErrorResponse(e.error());
     list.push_back(SummaryJson(m, *e, federation_.model().version_id));
   }
   return {200, {{"versions", list}, {"total", models->size()}}};
@@ -161,17 +129,18 @@ AdminResponse AdminApi::ListVersions(const Params& query) {
 AdminResponse AdminApi::ShowVersion(const std::string& version_id) {
   auto& store = federation_.store();
   auto models = store.ListModels();
-  if (!models) return Refuse(models.error());
+  if (!models) return ErrorResponse(models.error());
   std::map<std::string, const ModelSummary*> by_id;
   for (const auto& m : *models) by_id[m.version_id] = &m;
   auto it = by_id.find(version_id);
   if (it == by_id.end()) {
-    return Refuse({ErrorCode::kNotFound, "no model version '" + version_id +
-                                             "' (clsctl versions list)"});
+    return ErrorResponse(
+        {ErrorCode::kNotFound,
+         "no model version '" + version_id + "' (clsctl versions list)"});
   }
   const ModelSummary& m = *it->second;
   auto e = store.FindVersionEvaluation(m.version_id);
-  if (!e) return Refuse(e.error());
+  if (!e) return ErrorResponse(e.error());
   json body = SummaryJson(m, *e, federation_.model().version_id);
   body["kek_id"] = OrNull(m.kek_id);
   body["encrypted"] = !m.kek_id.empty();
@@ -193,7 +162,7 @@ AdminResponse AdminApi::ShowVersion(const std::string& version_id) {
        v != nullptr && seen.insert(v->version_id).second;) {
     if (v->round_id > 0) {
       auto round = store.FindRound(v->round_id);
-      if (!round) return Refuse(round.error());
+      if (!round) return ErrorResponse(round.error());
       std::vector<std::string> sites;
       if (*round) sites = (*round)->contributors;
       all_sites.insert(sites.begin(), sites.end());
@@ -220,29 +189,31 @@ AdminResponse AdminApi::RotateKeys(const std::string& body,
                                    const Actor& actor) {
   json j = body.empty() ? json::object() : json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
-    return Refuse({ErrorCode::kInvalidArgument, "body must be a JSON object"});
+    return ErrorResponse(
+        {ErrorCode::kInvalidArgument, "body must be a JSON object"});
   }
   std::string new_key_file;
   if (j.contains("new_key_file")) {
     if (!j["new_key_file"].is_string() ||
         j["new_key_file"].get<std::string>().size() > 4096) {
-      return Refuse({ErrorCode::kInvalidArgument,
-                     "new_key_file must be a path (a string)"});
+      return ErrorResponse({ErrorCode::kInvalidArgument,
+                            "new_key_file must be a path (a string)"});
     }
     new_key_file = j["new_key_file"].get<std::string>();
   }
   for (const auto& [key, value] : j.items()) {
     if (key != "new_key_file") {
-      return Refuse({ErrorCode::kInvalidArgument,
-                     "unknown field '" + key + "' (only new_key_file)"});
+      return ErrorResponse({ErrorCode::kInvalidArgument,
+                            "unknown field '" + key + "' (only new_key_file)"});
     }
   }
   if (model_keys_ == nullptr) {
-    return Refuse({ErrorCode::kFailedPrecondition,
-                   "model artifact keys are not loaded in this coordinator"});
+    return ErrorResponse(
+        {ErrorCode::kFailedPrecondition,
+         "model artifact keys are not loaded in this coordinator"});
   }
   auto rotated = model_keys_->Rotate(new_key_file);
-  if (!rotated) return Refuse(rotated.error());
+  if (!rotated) return ErrorResponse(rotated.error());
   // Ids and counts only: key bytes never reach the audit log.
   Audit(actor, "keys.rotate",
         {{"artifacts", rotated->artifacts},

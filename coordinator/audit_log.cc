@@ -71,21 +71,6 @@ AuditCheckpoint ReadCheckpoint(const SqlStatement& s) {
                          s.Text(3), s.Text(4), s.Text(5)};
 }
 
-template <typename T, typename F>
-Result<std::vector<T>> Query(SqliteDb& db, const std::string& sql,
-                             std::initializer_list<SqlValue> args, F read) {
-  auto stmt = db.Prepare(sql);
-  if (!stmt) return std::unexpected(stmt.error());
-  if (auto s = stmt->Bind(args); !s) return std::unexpected(s.error());
-  std::vector<T> out;
-  while (true) {
-    auto row = stmt->Step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) return out;
-    out.push_back(read(*stmt));
-  }
-}
-
 std::string ReadTextFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -131,7 +116,7 @@ Result<AuditEntry> AuditLog::Append(const std::string& actor,
   // Emergency access is visible on every entry it makes, whoever wrote it.
   if (actor_role == "break_glass") e.fields["break_glass"] = true;
   Status written = db_.Transaction([&]() -> Status {
-    auto head = Query<std::pair<int64_t, std::string>>(
+    auto head = QueryRows<std::pair<int64_t, std::string>>(
         db_, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", {},
         [](const SqlStatement& s) {
           return std::pair{s.Int(0), s.Text(1)};
@@ -170,7 +155,7 @@ Result<AuditEntry> AuditLog::Append(const std::string& actor,
 
 Result<std::vector<AuditEntry>> AuditLog::Entries(const std::string& since,
                                                   const std::string& until) {
-  return Query<AuditEntry>(
+  return QueryRows<AuditEntry>(
       db_,
       std::string("SELECT ") + kEntryColumns +
           " FROM audit_log WHERE timestamp >= ? AND timestamp <= ? ORDER BY "
@@ -179,7 +164,7 @@ Result<std::vector<AuditEntry>> AuditLog::Entries(const std::string& since,
 }
 
 Result<std::vector<AuditCheckpoint>> AuditLog::Checkpoints() {
-  auto rows = Query<AuditCheckpoint>(
+  auto rows = QueryRows<AuditCheckpoint>(
       db_,
       "SELECT coordinator_id, seq, hash, timestamp, reason, signature FROM "
       "audit_checkpoints ORDER BY seq, id",
@@ -211,7 +196,7 @@ Result<AuditCheckpoint> AuditLog::WriteCheckpoint(const std::string& reason) {
   if (!checkpoints_enabled()) {
     return FailedPrecondition("audit checkpoints are not enabled");
   }
-  auto head = Query<std::pair<int64_t, std::string>>(
+  auto head = QueryRows<std::pair<int64_t, std::string>>(
       db_, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", {},
       [](const SqlStatement& s) {
         return std::pair{s.Int(0), s.Text(1)};
@@ -269,7 +254,7 @@ Status AuditLog::WriteCheckpointFile(const AuditCheckpoint& c) {
 }
 
 Result<int64_t> AuditLog::Prune(const std::string& cutoff) {
-  auto cut = Query<std::pair<int64_t, std::string>>(
+  auto cut = QueryRows<std::pair<int64_t, std::string>>(
       db_,
       "SELECT seq, hash FROM audit_log WHERE timestamp < ? AND seq < (SELECT "
       "MAX(seq) FROM audit_log) ORDER BY seq DESC LIMIT 1",
@@ -288,8 +273,8 @@ Result<int64_t> AuditLog::Prune(const std::string& cutoff) {
   auto checkpoint = SignAndStore(seq, hash, "prune");
   if (!checkpoint) return std::unexpected(checkpoint.error());
   auto count =
-      Query<int64_t>(db_, "SELECT COUNT(*) FROM audit_log WHERE seq <= ?",
-                     {seq}, [](const SqlStatement& s) { return s.Int(0); });
+      QueryRows<int64_t>(db_, "SELECT COUNT(*) FROM audit_log WHERE seq <= ?",
+                         {seq}, [](const SqlStatement& s) { return s.Int(0); });
   if (!count) return std::unexpected(count.error());
   if (auto s = db_.Run("DELETE FROM audit_log WHERE seq <= ?", {seq}); !s) {
     return std::unexpected(s.error());

@@ -75,21 +75,6 @@ ArtifactBinding BindingOf(const ModelSummary& m) {
   return {m.version_id, m.hash, m.model_type};
 }
 
-template <typename T, typename F>
-Result<std::vector<T>> Rows(SqliteDb& db, const std::string& sql,
-                            std::initializer_list<SqlValue> args, F read) {
-  auto stmt = db.Prepare(sql);
-  if (!stmt) return std::unexpected(stmt.error());
-  if (auto s = stmt->Bind(args); !s) return std::unexpected(s.error());
-  std::vector<T> out;
-  while (true) {
-    auto row = stmt->Step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) return out;
-    out.push_back(read(*stmt));
-  }
-}
-
 // One stored row with its blobs, read for decryption or re-encryption.
 struct StoredArtifact {
   ModelSummary summary;
@@ -101,7 +86,7 @@ struct StoredArtifact {
 Result<std::vector<StoredArtifact>> ReadArtifacts(
     SqliteDb& db, const std::string& where,
     std::initializer_list<SqlValue> args) {
-  return Rows<StoredArtifact>(
+  return QueryRows<StoredArtifact>(
       db,
       std::string("SELECT ") + kSummaryColumns +
           ", artifact, wrapped_key, parameters FROM models " + where,
@@ -130,8 +115,8 @@ std::vector<uint64_t> HistogramFrom(const std::string& text) {
 Status CoordinatorStore::MigrateModels() {
   if (auto s = db_->Exec(kModelsSchema); !s) return s;
   auto present =
-      Rows<std::string>(*db_, "PRAGMA table_info(models)", {},
-                        [](const SqlStatement& s) { return s.Text(1); });
+      QueryRows<std::string>(*db_, "PRAGMA table_info(models)", {},
+                             [](const SqlStatement& s) { return s.Text(1); });
   if (!present) return std::unexpected(present.error());
   for (const auto& [name, definition] : kAddedModelColumns) {
     if (std::find(present->begin(), present->end(), name) != present->end()) {
@@ -229,27 +214,27 @@ Status CoordinatorStore::InsertModel(const ModelRecord& m) {
 }
 
 Result<std::vector<ModelSummary>> CoordinatorStore::ListModels() {
-  return Rows<ModelSummary>(*db_,
-                            std::string("SELECT ") + kSummaryColumns +
-                                " FROM models ORDER BY sequence DESC",
-                            {}, ReadSummary);
+  return QueryRows<ModelSummary>(*db_,
+                                 std::string("SELECT ") + kSummaryColumns +
+                                     " FROM models ORDER BY sequence DESC",
+                                 {}, ReadSummary);
 }
 
 Result<std::optional<ModelSummary>> CoordinatorStore::FindModelSummary(
     const std::string& version_id) {
-  auto rows = Rows<ModelSummary>(*db_,
-                                 std::string("SELECT ") + kSummaryColumns +
-                                     " FROM models WHERE version_id = ?",
-                                 {version_id}, ReadSummary);
+  auto rows = QueryRows<ModelSummary>(*db_,
+                                      std::string("SELECT ") + kSummaryColumns +
+                                          " FROM models WHERE version_id = ?",
+                                      {version_id}, ReadSummary);
   if (!rows) return std::unexpected(rows.error());
   if (rows->empty()) return std::nullopt;
   return std::optional<ModelSummary>(rows->front());
 }
 
 Result<std::vector<std::string>> CoordinatorStore::ModelKekIds() {
-  return Rows<std::string>(*db_,
-                           "SELECT DISTINCT kek_id FROM models ORDER BY kek_id",
-                           {}, [](const SqlStatement& s) { return s.Text(0); });
+  return QueryRows<std::string>(
+      *db_, "SELECT DISTINCT kek_id FROM models ORDER BY kek_id", {},
+      [](const SqlStatement& s) { return s.Text(0); });
 }
 
 Result<int64_t> CoordinatorStore::AttachVault(
@@ -391,7 +376,7 @@ Status CoordinatorStore::AddVersionEvaluation(const std::string& version_id,
 
 Result<VersionEvaluation> CoordinatorStore::FindVersionEvaluation(
     const std::string& version_id) {
-  auto rows = Rows<VersionEvaluation>(
+  auto rows = QueryRows<VersionEvaluation>(
       *db_,
       "SELECT reports, count, correct, loss_sum, train_samples, "
       "true_positives, false_positives, true_negatives, false_negatives, "

@@ -89,21 +89,6 @@ constexpr const char* kRoundColumns =
     "dropped, model_version, val_count, val_correct, val_loss_sum, eval_count, "
     "eval_correct, eval_reports, abort_reason, duration_ms";
 
-template <typename T, typename F>
-Result<std::vector<T>> Collect(SqliteDb& db, const std::string& sql,
-                               std::initializer_list<SqlValue> args, F read) {
-  auto stmt = db.Prepare(sql);
-  if (!stmt) return std::unexpected(stmt.error());
-  if (auto s = stmt->Bind(args); !s) return std::unexpected(s.error());
-  std::vector<T> out;
-  while (true) {
-    auto row = stmt->Step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) return out;
-    out.push_back(read(*stmt));
-  }
-}
-
 }  // namespace
 
 std::string UtcNow() {
@@ -146,7 +131,7 @@ Status CoordinatorStore::Migrate() {
 
 Result<std::optional<SiteRecord>> CoordinatorStore::FindSite(
     const std::string& site_id) {
-  auto rows = Collect<SiteRecord>(
+  auto rows = QueryRows<SiteRecord>(
       *db_,
       "SELECT site_id, site_name, location, num_samples, trust_score, status, "
       "registered_at, last_seen FROM sites WHERE site_id = ?",
@@ -157,7 +142,7 @@ Result<std::optional<SiteRecord>> CoordinatorStore::FindSite(
 }
 
 Result<std::vector<SiteRecord>> CoordinatorStore::ListSites() {
-  return Collect<SiteRecord>(
+  return QueryRows<SiteRecord>(
       *db_,
       "SELECT site_id, site_name, location, num_samples, trust_score, status, "
       "registered_at, last_seen FROM sites ORDER BY site_id",
@@ -195,8 +180,8 @@ Status CoordinatorStore::TouchSite(const std::string& site_id) {
 
 Result<int64_t> CoordinatorStore::NextRoundId() {
   auto rows =
-      Collect<int64_t>(*db_, "SELECT COALESCE(MAX(round_id), 0) FROM rounds",
-                       {}, [](const SqlStatement& s) { return s.Int(0); });
+      QueryRows<int64_t>(*db_, "SELECT COALESCE(MAX(round_id), 0) FROM rounds",
+                         {}, [](const SqlStatement& s) { return s.Int(0); });
   if (!rows) return std::unexpected(rows.error());
   return rows->front() + 1;
 }
@@ -220,10 +205,10 @@ Status CoordinatorStore::UpdateRound(const RoundRecord& r) {
 
 Result<std::optional<RoundRecord>> CoordinatorStore::FindRound(
     int64_t round_id) {
-  auto rows = Collect<RoundRecord>(*db_,
-                                   std::string("SELECT ") + kRoundColumns +
-                                       " FROM rounds WHERE round_id = ?",
-                                   {round_id}, ReadRound);
+  auto rows = QueryRows<RoundRecord>(*db_,
+                                     std::string("SELECT ") + kRoundColumns +
+                                         " FROM rounds WHERE round_id = ?",
+                                     {round_id}, ReadRound);
   if (!rows) return std::unexpected(rows.error());
   if (rows->empty()) return std::nullopt;
   return rows->front();
@@ -231,17 +216,17 @@ Result<std::optional<RoundRecord>> CoordinatorStore::FindRound(
 
 Result<std::vector<RoundRecord>> CoordinatorStore::ListRounds(int limit) {
   auto rows =
-      Collect<RoundRecord>(*db_,
-                           std::string("SELECT ") + kRoundColumns +
-                               " FROM rounds ORDER BY round_id DESC LIMIT ?",
-                           {int64_t{limit}}, ReadRound);
+      QueryRows<RoundRecord>(*db_,
+                             std::string("SELECT ") + kRoundColumns +
+                                 " FROM rounds ORDER BY round_id DESC LIMIT ?",
+                             {int64_t{limit}}, ReadRound);
   if (rows) std::reverse(rows->begin(), rows->end());
   return rows;
 }
 
 Result<int> CoordinatorStore::AbortInterruptedRounds(
     const std::string& reason) {
-  auto rows = Collect<int64_t>(
+  auto rows = QueryRows<int64_t>(
       *db_, "SELECT round_id FROM rounds WHERE status = 'running'", {},
       [](const SqlStatement& s) { return s.Int(0); });
   if (!rows) return std::unexpected(rows.error());
