@@ -282,12 +282,10 @@ class ConnectionLoop {
       }
       spdlog::debug("received {}", protocol::MessageName(*message));
       // Deployments belong to serving; everything else to the rounds.
-      auto answer =
-          std::holds_alternative<protocol::DeploymentUpdate>(*message) &&
-                  options_.serving_message
-              ? Result<std::optional<protocol::Message>>(
-                    options_.serving_message(*message))
-              : participant_.OnMessage(*message);
+      auto answer = std::holds_alternative<protocol::DeploymentUpdate>(*message)
+                        ? Result<std::optional<protocol::Message>>(
+                              AnswerDeployment(*message))
+                        : participant_.OnMessage(*message);
       if (!answer) {
         reason = answer.error().message;
         break;
@@ -324,6 +322,20 @@ class ConnectionLoop {
   }
 
  private:
+  // A site without [serve] refuses deployments (the coordinator shows the
+  // reason to operators) rather than treating them as a protocol error:
+  // the coordinator sends the latest deployment to every site on connect.
+  std::optional<protocol::Message> AnswerDeployment(
+      const protocol::Message& message) {
+    if (options_.serving_message) return options_.serving_message(message);
+    const auto& update = std::get<protocol::DeploymentUpdate>(message);
+    protocol::DeploymentAck ack;
+    ack.deployment_id = update.deployment_id;
+    ack.accepted = false;
+    ack.reason = "this site does not serve predictions ([serve] is not set)";
+    return protocol::Message(std::move(ack));
+  }
+
   static void Enqueue(Outbox& outbox, const protocol::Message& message) {
     outbox.frames.push_back(
         {std::make_shared<const Bytes>(protocol::EncodeFrame(message)),

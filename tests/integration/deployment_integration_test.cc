@@ -62,8 +62,9 @@ bool WriteHeartCohort(const std::string& src, const std::string& dst) {
 
 // Sends N predictions to /v1/predict and their outcomes to /v1/outcome over
 // mutual TLS (Python's standard library). mode "good": the outcome is the
-// predicted label; "bad": the same, except that predictions served by
-// CANDIDATE get the opposite outcome. Prints {"served": {version: n},
+// row's true label (heart-disease rows) or the predicted label (synthetic
+// features); "bad": the same, except that predictions served by CANDIDATE
+// get the opposite of what it predicted. Prints {"served": {version: n},
 // "errors": n}.
 constexpr const char* kStream = R"PY(
 import http.client, json, random, ssl, sys
@@ -97,9 +98,9 @@ for i in range(int(n)):
     p = json.loads(text)
     v = p["version_id"]
     served[v] = served.get(v, 0) + 1
-    outcome = p["label"]
+    outcome = int(r[5]) if table else p["label"]
     if mode == "bad" and v == candidate:
-        outcome = 1 - outcome
+        outcome = 1 - p["label"]
     if call("/v1/outcome", {"request_key": k, "outcome": outcome})[0] != 200:
         errors += 1
 print(json.dumps({"served": served, "errors": errors}))
@@ -325,6 +326,52 @@ TEST(DeploymentIntegrationTest,
   EXPECT_GE(Events(doc, "deployment_acknowledged").size(), 7u);
   // Nothing that identifies an encounter reached the audit log.
   EXPECT_EQ(doc.dump().find("enc-"), std::string::npos);
+}
+
+// A site that does not serve predictions refuses each deployment with a
+// reason operators can read, and stays connected for rounds: the
+// coordinator sends the latest deployment to every site on connect, so
+// treating it as a protocol error would disconnect such a site forever.
+TEST(DeploymentIntegrationTest, SiteWithoutServingRefusesAndKeepsTraining) {
+  Cluster cluster;
+  cluster.StartCoordinator("min_sites = 2");
+  cluster.StartSite("HOSP_S");
+  cluster.StartSite("HOSP_T");
+  cluster.ApproveAll({"HOSP_S", "HOSP_T"});
+  auto first = cluster.RunRounds(1, 240s);
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(first[0]["status"], "completed") << first[0].dump();
+  const std::string v1 = first[0]["model_version"];
+
+  auto deployed = cluster.Ctl(
+      {"versions", "deploy", v1, "--strategy", "immediate"}, "operator");
+  ASSERT_EQ(deployed.exit_code, 0) << deployed.error;
+  json last;
+  auto refused_by_both = [&] {
+    auto r = cluster.Ctl({"versions", "deployment"});
+    if (r.exit_code != 0) return false;
+    last = r.Json();
+    for (const char* id : {"HOSP_S", "HOSP_T"}) {
+      const json s = SiteAck(last, id);
+      if (s.is_null() || s["accepted"] != false) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(WaitUntil(refused_by_both, 30s)) << last.dump(2);
+  for (const char* id : {"HOSP_S", "HOSP_T"}) {
+    const json s = SiteAck(last, id);
+    EXPECT_EQ(s["connected"], true) << s.dump();
+    EXPECT_EQ(s["up_to_date"], false) << s.dump();
+    EXPECT_NE(s["reason"].get<std::string>().find("does not serve"),
+              std::string::npos)
+        << s.dump();
+  }
+
+  // Both sites are still there for the next round.
+  auto second = cluster.RunRounds(1, 240s);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0]["status"], "completed") << second[0].dump();
+  EXPECT_EQ(second[0]["contributors"].size(), 2u) << second[0].dump();
 }
 
 }  // namespace
