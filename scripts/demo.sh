@@ -3,7 +3,8 @@
 # site agent per hospital (real processes, mutual TLS 1.3 on loopback), ten
 # secure federated rounds with one hospital crashing in the middle of round 5,
 # then each hospital's held-out accuracy of the federated model next to a
-# model trained on its own data alone.
+# model trained on its own data alone, the model versions, and a gradual
+# rollout of the newest one with predictions served at a hospital.
 set -euo pipefail
 
 BIN=$(cd "${1:-build/bin}" && pwd)
@@ -48,6 +49,8 @@ declare -A FILE=([HOSP_CLE]=cleveland [HOSP_HUN]=hungarian [HOSP_SWI]=switzerlan
 declare -A NAME=([HOSP_CLE]="Cleveland Clinic Foundation" [HOSP_HUN]="Hungarian Institute of Cardiology"
                  [HOSP_SWI]="University Hospitals Zurich and Basel" [HOSP_VA]="V.A. Medical Center Long Beach")
 CRASH_SITE=HOSP_VA
+declare -A SERVE_PORT
+for s in "${SITES[@]}"; do SERVE_PORT[$s]=$(free_port); done
 
 say "Data"
 if [[ -f "$DATA/cleveland.csv" ]]; then
@@ -76,6 +79,13 @@ ca = "ca.pem"
 cert = "site.pem"
 key = "site.key"
 crl = "ca-crl.pem"
+[serve]
+# Predictions for the hospital's own systems (docs/serving.md). The demo
+# reuses the coordinator's 127.0.0.1 certificate; a hospital uses its own.
+listen = "127.0.0.1:${SERVE_PORT[$s]}"
+cert = "$WORK/pki/issued/127.0.0.1.pem"
+key = "$WORK/pki/issued/127.0.0.1.key"
+report_interval_s = 2
 [data]
 csv = "$DATA/${FILE[$s]}.csv"
 label_column = "num"
@@ -204,6 +214,58 @@ print("FED+PRIOR: the federated model with its intercept moved to the hospital's
 print("share of positive cases (docs/evaluation.md). Standardisation: federation-wide,")
 print("from the secure statistics round (round 1).")
 PY
+
+say "Model versions (artifacts encrypted at rest; metrics summed from the sites' evaluations)"
+"${CTL[@]}" versions list --limit 3
+read -r STABLE CANDIDATE < <("${CTL[@]}" --json versions list --limit 2 |
+  json '" ".join(v["version_id"] for v in reversed(d["versions"]))')
+
+say "Safe deployment: $STABLE to every hospital, then a gradual rollout of $CANDIDATE"
+up_to_date() {  # every site has acked the current deployment
+  "${CTL[@]}" --json versions deployment |
+    json 'all(s["up_to_date"] for s in d["sites"]) or sys.exit(1)'
+}
+"${CTL[@]}" versions deploy "$STABLE" --strategy immediate --reason "demo: first release" >/dev/null
+wait_for 30 "the sites to install $STABLE" up_to_date
+"${CTL[@]}" versions deploy "$CANDIDATE" --strategy gradual_rollout --reason "demo: next round's model" >/dev/null
+wait_for 30 "the sites to start the rollout" up_to_date
+"${CTL[@]}" versions rollout "$CANDIDATE" --to 50 >/dev/null
+wait_for 30 "the sites to reach 50%" up_to_date
+"${CTL[@]}" versions deployment
+
+say "Cleveland's systems ask for predictions (its complete rows replayed as encounters); outcomes follow"
+python3 - "${SERVE_PORT[HOSP_CLE]}" "$WORK/pki" "$DATA/cleveland.csv" <<'PY'
+import csv, http.client, json, ssl, sys
+port, pki, rows = sys.argv[1:4]
+ctx = ssl.create_default_context(cafile=f"{pki}/ca.pem")
+ctx.load_cert_chain(f"{pki}/issued/demo-admin.pem", f"{pki}/issued/demo-admin.key")
+conn = http.client.HTTPSConnection("127.0.0.1", int(port), context=ctx, timeout=10)
+def post(path, body):
+    conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+    r = conn.getresponse()
+    text = r.read().decode()
+    if r.status != 200:
+        sys.exit(f"{path}: HTTP {r.status}: {text}")
+    return json.loads(text)
+served, correct = {}, {}
+with open(rows) as f:
+    for i, row in enumerate(csv.DictReader(f)):
+        if any(v in ("", "?") for v in row.values()):
+            continue
+        label = 1 if float(row.pop("num")) > 0 else 0
+        key = f"encounter-{i:04d}"
+        p = post("/v1/predict", {"request_key": key,
+                                 "features": {k: float(v) for k, v in row.items()}})
+        v = p["version_id"]
+        served[v] = served.get(v, 0) + 1
+        correct[v] = correct.get(v, 0) + (p["label"] == label)
+        post("/v1/outcome", {"request_key": key, "outcome": label})
+for v in sorted(served):
+    print(f"  {v}: {served[v]} predictions, {correct[v] / served[v]:.3f} correct")
+PY
+sleep 3  # the next drift report (every 2 s)
+"${CTL[@]}" drift status
+"${CTL[@]}" versions compare "$STABLE" "$CANDIDATE"
 
 say "Audit trail"
 python3 - "$WORK/coordinator-state/coordinator.db" <<'PY'
