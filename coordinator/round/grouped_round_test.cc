@@ -11,25 +11,13 @@
 #include <random>
 #include <set>
 
+#include "coordinator/round/round_test_util.h"
 #include "core/quantization.h"
 #include "core/robust/grouping.h"
 #include "site-agent/secagg_client.h"
 
 namespace cls::coordinator {
 namespace {
-
-class FakeNetwork final : public RoundSender {
- public:
-  void Send(const std::string& site_id, protocol::Message message) override {
-    inbox[site_id].push_back(std::move(message));
-  }
-  void Disconnect(const std::string& site_id,
-                  std::string_view reason) override {
-    disconnected[site_id] = std::string(reason);
-  }
-  std::map<std::string, std::deque<protocol::Message>> inbox;
-  std::map<std::string, std::string> disconnected;
-};
 
 struct Site {
   std::string id;
@@ -64,17 +52,7 @@ class GroupedRoundTest : public ::testing::Test {
   }
 
   RoundSettings Settings(size_t dim) {
-    RoundSettings settings;
-    settings.round_id = 11;
-    settings.model_version = "v1_20260101_000000";
-    settings.model_kind = "benchmark_vector";
-    settings.global_parameters.assign(dim, 0.0f);
-    settings.quantization.clip = 1.0;
-    settings.quantization.value_bits = 16;
-    settings.quantization.ring_bits =
-        *core::RingBitsFor(16, static_cast<int>(sites_.size()));
-    settings.graph_seed = 1234;
-    return settings;
+    return TestRoundSettings(dim, static_cast<int>(sites_.size()), 11, 1234);
   }
 
   std::vector<RoundParticipant> Participants() const {

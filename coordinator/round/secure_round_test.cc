@@ -9,25 +9,12 @@
 #include <random>
 #include <set>
 
+#include "coordinator/round/round_test_util.h"
 #include "core/quantization.h"
 #include "site-agent/secagg_client.h"
 
 namespace cls::coordinator {
 namespace {
-
-// Records what the round sends; a test then delivers it to the clients.
-class FakeNetwork final : public RoundSender {
- public:
-  void Send(const std::string& site_id, protocol::Message message) override {
-    inbox[site_id].push_back(std::move(message));
-  }
-  void Disconnect(const std::string& site_id,
-                  std::string_view reason) override {
-    disconnected[site_id] = std::string(reason);
-  }
-  std::map<std::string, std::deque<protocol::Message>> inbox;
-  std::map<std::string, std::string> disconnected;
-};
 
 enum class Fault {
   kNone,
@@ -65,16 +52,7 @@ class SecureRoundTest : public ::testing::Test {
   }
 
   RoundSettings Settings(size_t dim, int n) {
-    RoundSettings settings;
-    settings.round_id = 7;
-    settings.model_version = "v1_20260101_000000";
-    settings.model_kind = "benchmark_vector";
-    settings.global_parameters.assign(dim, 0.0f);
-    settings.quantization.clip = 1.0;
-    settings.quantization.value_bits = 16;
-    settings.quantization.ring_bits = *core::RingBitsFor(16, n);
-    settings.graph_seed = 99;
-    return settings;
+    return TestRoundSettings(dim, n, 7, 99);
   }
 
   // Delivers queued messages to sites and their replies to the round until
