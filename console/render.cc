@@ -257,15 +257,14 @@ Result<std::string> RenderStatus(const json& body) {
   if (const json* agg = Find(body, "aggregation"); agg != nullptr) {
     const json* secure = Find(*agg, "secure_aggregation");
     const json* robust = Find(*agg, "robust");
-    const bool is_robust = robust != nullptr && robust->is_boolean() &&
-                           robust->get<bool>();
+    const bool is_robust =
+        robust != nullptr && robust->is_boolean() && robust->get<bool>();
     if (secure != nullptr && secure->is_boolean() && !secure->get<bool>()) {
       aggregation_text = "SECURE AGGREGATION OFF: robust " +
                          FormatValue(*agg, "rule") + " per site";
     } else if (is_robust) {
       aggregation_text = "secure, robust " + FormatValue(*agg, "rule") +
-                         " across groups of " +
-                         FormatValue(*agg, "group_size");
+                         " across groups of " + FormatValue(*agg, "group_size");
     } else {
       aggregation_text = "secure";
     }

@@ -284,8 +284,7 @@ void Federation::OnSiteMessage(const std::string& site_id,
       spdlog::error("recording evaluation of round {}: {}", report->round_id,
                     s.error().message);
     }
-    if (auto s =
-            RecordVersionEvaluation(store_, model_.version_id, *report);
+    if (auto s = RecordVersionEvaluation(store_, model_.version_id, *report);
         !s) {
       spdlog::error("recording {}'s evaluation of {}: {}", site_id,
                     report->model_version, s.error().message);
@@ -568,9 +567,10 @@ void Federation::StartNextRound() {
     min_groups = 1;
   }
   if (settings.allow_single_site) {
-    spdlog::warn("round {}: secure aggregation off, {} sites aggregated "
-                 "one by one",
-                 *round_id, groups.size());
+    spdlog::warn(
+        "round {}: secure aggregation off, {} sites aggregated "
+        "one by one",
+        *round_id, groups.size());
   } else if (groups.size() > 1) {
     spdlog::info("round {}: {} groups of at least {} sites", *round_id,
                  groups.size(), config_.robust.group_size);
