@@ -15,6 +15,7 @@
 // candidate serves is answered with the wrong outcome.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -278,24 +279,32 @@ TEST(DeploymentIntegrationTest,
   ASSERT_EQ(alerts.exit_code, 0) << alerts.error;
   const json alert_list = alerts.Json()["alerts"];  // kept: iterated below
   ASSERT_TRUE(alert_list.is_array()) << alerts.output;
-  bool severe = false;
+  // The shift raises a performance (or concept) alert on v2 at HOSP_S. Its
+  // severity depends on how far below the baseline the window fell when the
+  // detector fired (with true labels the baseline is about 0.77), so the
+  // rollback may come from the alert (severity > 0.8) or, first, from the
+  // sequential test; either is the documented policy.
+  bool alerted = false;
+  double max_severity = 0;
   for (const auto& a : alert_list) {
     std::cout << "alert: " << a.dump() << "\n";
     if (a["version_id"] == v2 && a["site_id"] == "HOSP_S" &&
         (a["drift_type"] == "performance_drift" ||
-         a["drift_type"] == "concept_drift") &&
-        a["severity"].get<double>() > 0.8) {
-      severe = true;
+         a["drift_type"] == "concept_drift")) {
+      alerted = true;
+      max_severity = std::max(max_severity, a["severity"].get<double>());
     }
   }
-  EXPECT_TRUE(severe) << alerts.output;
+  EXPECT_TRUE(alerted) << alerts.output;
   auto compare = cluster.Ctl({"versions", "compare", v1, v2});
   ASSERT_EQ(compare.exit_code, 0) << compare.error;
   std::cout << "compare: " << compare.Json()["description"] << "\n";
-  // The rollback came from the severe alert or from the sequential test.
+  EXPECT_EQ(compare.Json()["verdict"], "candidate_worse") << compare.output;
   const std::string reason = d["reason"];
-  EXPECT_TRUE(severe || reason.find("sequential test") != std::string::npos)
-      << reason;
+  const bool by_alert =
+      max_severity > 0.8 && reason.find("severity") != std::string::npos;
+  const bool by_test = reason.find("sequential test") != std::string::npos;
+  EXPECT_TRUE(by_alert || by_test) << reason;
 
   auto drift = cluster.Ctl({"drift", "status"}, "viewer");
   ASSERT_EQ(drift.exit_code, 0) << drift.error;
