@@ -9,6 +9,7 @@
 #include <string>
 
 #include "coordinator/admin_api.h"
+#include "coordinator/admin_api_test_fixture.h"
 #include "coordinator/federation.h"
 #include "coordinator/store.h"
 
@@ -18,27 +19,12 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-class AdminApiDeploymentsTest : public ::testing::Test {
+class AdminApiDeploymentsTest : public AdminApiFixture {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("cls-admin-deploy-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    config_.model_parameters = 3;
-    config_.data_dir = dir_.string();
-    store_ =
-        std::move(*CoordinatorStore::Open((dir_ / "coordinator.db").string()));
-    federation_ = std::make_unique<Federation>(io_, config_, *store_);
-    ASSERT_TRUE(federation_->Initialize().has_value());
-    api_ = std::make_unique<AdminApi>(*federation_);
+    OpenFederation("cls-admin-deploy");
+    if (HasFatalFailure()) return;
     v1_ = federation_->model().version_id;
-  }
-  void TearDown() override {
-    api_.reset();
-    federation_.reset();
-    store_.reset();
-    fs::remove_all(dir_);
   }
   AdminResponse Call(const std::string& method, const std::string& target,
                      const std::string& body = "",
@@ -46,12 +32,6 @@ class AdminApiDeploymentsTest : public ::testing::Test {
     return api_->Handle({method, target, body, {"alice", role}, std::nullopt});
   }
 
-  fs::path dir_;
-  boost::asio::io_context io_;
-  CoordinatorConfig config_;
-  std::unique_ptr<CoordinatorStore> store_;
-  std::unique_ptr<Federation> federation_;
-  std::unique_ptr<AdminApi> api_;
   std::string v1_;
 };
 

@@ -6,6 +6,8 @@
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
 
+#include "coordinator/admin_api_test_fixture.h"
+
 namespace cls::coordinator {
 namespace {
 
@@ -68,20 +70,11 @@ TEST(RouteTableTest, EveryRouteHasAKnownPermission) {
   }
 }
 
-class AdminApiTest : public ::testing::Test {
+class AdminApiTest : public AdminApiFixture {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("cls-admin-api-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    config_.model_parameters = 3;
-    config_.data_dir = dir_.string();
-    store_ =
-        std::move(*CoordinatorStore::Open((dir_ / "coordinator.db").string()));
-    federation_ = std::make_unique<Federation>(io_, config_, *store_);
-    ASSERT_TRUE(federation_->Initialize().has_value());
-    api_ = std::make_unique<AdminApi>(*federation_);
+    OpenFederation("cls-admin-api");
+    if (HasFatalFailure()) return;
     api_->SetClockForTesting([this] { return now_; });
     SiteRecord site{"HOSP_1",
                     "General",
@@ -92,12 +85,6 @@ class AdminApiTest : public ::testing::Test {
                     "2026-11-27T00:00:00Z",
                     ""};
     ASSERT_TRUE(store_->InsertSite(site).has_value());
-  }
-  void TearDown() override {
-    api_.reset();
-    federation_.reset();
-    store_.reset();
-    fs::remove_all(dir_);
   }
 
   AdminResponse Call(const std::string& method, const std::string& target,
@@ -126,12 +113,6 @@ class AdminApiTest : public ::testing::Test {
     return path;
   }
 
-  fs::path dir_;
-  boost::asio::io_context io_;
-  CoordinatorConfig config_;
-  std::unique_ptr<CoordinatorStore> store_;
-  std::unique_ptr<Federation> federation_;
-  std::unique_ptr<AdminApi> api_;
   std::chrono::system_clock::time_point now_ = std::chrono::system_clock::now();
 };
 
