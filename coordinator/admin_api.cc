@@ -93,13 +93,12 @@ std::vector<std::string> Split(const std::string& path) {
 }
 
 json ParseBody(const std::string& body, std::string& error) {
-  if (body.empty()) return json::object();
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
+  auto j = ParseBodyObject(body);
+  if (!j) {
     error = "body must be a JSON object";
     return json();
   }
-  return j;
+  return std::move(*j);
 }
 
 std::string ErrorMessage(const json& body) {
@@ -445,15 +444,11 @@ AdminResponse AdminApi::RevokeSite(const std::string& site_id,
   json j = ParseBody(body, error);
   if (!error.empty())
     return ErrorResponse({ErrorCode::kInvalidArgument, error});
-  std::string reason;
-  if (j.contains("reason")) {
-    if (!j["reason"].is_string() ||
-        j["reason"].get<std::string>().size() > 200) {
-      return ErrorResponse({ErrorCode::kInvalidArgument,
-                            "reason must be a string of at most 200 bytes"});
-    }
-    reason = j["reason"].get<std::string>();
+  auto parsed_reason = ParseReason(j);
+  if (!parsed_reason) {
+    return BadRequest("reason must be a string of at most 200 bytes");
   }
+  const std::string reason = std::move(*parsed_reason);
   auto site = federation_.store().FindSite(site_id);
   if (!site) return ErrorResponse(site.error());
   if (!*site) {

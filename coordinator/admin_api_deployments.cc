@@ -16,26 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr size_t kMaxReasonBytes = 200;
-
-// The body as an object; an empty body is {}.
-std::optional<json> Body(const std::string& body) {
-  if (body.empty()) return json::object();
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return std::nullopt;
-  return j;
-}
-
-// An optional "reason" of at most 200 bytes; nullopt when malformed.
-std::optional<std::string> Reason(const json& j) {
-  if (!j.contains("reason")) return std::string();
-  if (!j["reason"].is_string() ||
-      j["reason"].get<std::string>().size() > kMaxReasonBytes) {
-    return std::nullopt;
-  }
-  return j["reason"].get<std::string>();
-}
-
 json RecordJson(const DeploymentRecord& r) {
   return {{"deployment_id", r.deployment_id},
           {"action", r.action},
@@ -117,14 +97,14 @@ void AdminApi::AddDeploymentHandlers(
 
 AdminResponse AdminApi::Deploy(const std::string& version_id,
                                const std::string& body, const Actor& actor) {
-  auto j = Body(body);
+  auto j = ParseBodyObject(body);
   if (!j) return BadRequest("body must be a JSON object");
   if (!j->contains("strategy") || !(*j)["strategy"].is_string()) {
     return BadRequest(
         "strategy is required: immediate, gradual_rollout, ab_testing or "
         "shadow_mode");
   }
-  auto reason = Reason(*j);
+  auto reason = ParseReason(*j);
   if (!reason)
     return BadRequest("reason must be a string of at most 200 bytes");
   auto record = federation_.deployments().Deploy(
@@ -136,7 +116,7 @@ AdminResponse AdminApi::Deploy(const std::string& version_id,
 
 AdminResponse AdminApi::Rollout(const std::string& version_id,
                                 const std::string& body, const Actor& actor) {
-  auto j = Body(body);
+  auto j = ParseBodyObject(body);
   if (!j) return BadRequest("body must be a JSON object");
   if (!j->contains("percent") || !(*j)["percent"].is_number()) {
     return BadRequest("percent is required: a number in (0, 100]");
@@ -152,9 +132,9 @@ AdminResponse AdminApi::Rollout(const std::string& version_id,
 }
 
 AdminResponse AdminApi::Promote(const std::string& body, const Actor& actor) {
-  auto j = Body(body);
+  auto j = ParseBodyObject(body);
   if (!j) return BadRequest("body must be a JSON object");
-  auto reason = Reason(*j);
+  auto reason = ParseReason(*j);
   if (!reason)
     return BadRequest("reason must be a string of at most 200 bytes");
   auto record =
@@ -164,9 +144,9 @@ AdminResponse AdminApi::Promote(const std::string& body, const Actor& actor) {
 }
 
 AdminResponse AdminApi::Rollback(const std::string& body, const Actor& actor) {
-  auto j = Body(body);
+  auto j = ParseBodyObject(body);
   if (!j) return BadRequest("body must be a JSON object");
-  auto reason = Reason(*j);
+  auto reason = ParseReason(*j);
   if (!reason)
     return BadRequest("reason must be a string of at most 200 bytes");
   auto record = federation_.deployments().Rollback(
