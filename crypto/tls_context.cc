@@ -382,9 +382,16 @@ Result<PeerIdentity> GetPeerIdentity(SSL* ssl) {
   std::string serial_hex(hex);
   OPENSSL_free(hex);
 
+  unsigned char* der = nullptr;
+  const int der_length = i2d_X509(cert, &der);
+  if (der_length <= 0) return Internal("tls: cannot encode peer certificate");
+  Bytes certificate_der(der, der + der_length);
+  OPENSSL_free(der);
+
   return PeerIdentity{.common_name = std::move(*cn),
                       .role = std::move(*ou),
-                      .serial_hex = std::move(serial_hex)};
+                      .serial_hex = std::move(serial_hex),
+                      .certificate_der = std::move(certificate_der)};
 }
 
 }  // namespace cls::crypto

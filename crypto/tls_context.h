@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "common/bytes.h"
 #include "common/error.h"
 
 namespace cls::crypto {
@@ -45,6 +46,7 @@ struct PeerIdentity {
   std::string role;
   std::string serial_hex;  // uppercase hex, as `openssl x509 -serial` and
                            // the CA's index.txt print it
+  Bytes certificate_der;   // the verified certificate itself
 };
 
 // Fails with Unauthenticated if the session has no verified peer certificate.
