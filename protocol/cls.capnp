@@ -30,6 +30,8 @@ struct Envelope {
     deploymentAck @16 :DeploymentAck;
     driftReport @17 :DriftReport;
     auditCheckpoint @18 :AuditCheckpoint;
+    survivorSet @19 :SurvivorSet;
+    survivorSetSignature @20 :SurvivorSetSignature;
   }
 }
 
@@ -99,12 +101,21 @@ struct AdvertiseKeys {
   cipherPublicKey @1 :Data;  # X25519, encrypts shares
   maskPublicKey @2 :Data;    # X25519, derives pairwise masks
   selfMaskCommitment @3 :Data;  # SHA-256 of the self-mask seed
+  # ECDSA (the site certificate's key) over protocol/secagg.h
+  # AdvertisePayload: the coordinator id, round id, the site's index and the
+  # three values above. Neighbours verify it before using a key.
+  signature @4 :Data;
 }
 
+# A neighbour's advertised keys as the coordinator relays them, with what the
+# receiver needs to check them without trusting the coordinator.
 struct KeyEntry {
   index @0 :UInt32;
   cipherPublicKey @1 :Data;
   maskPublicKey @2 :Data;
+  selfMaskCommitment @3 :Data;
+  certificate @4 :Data;      # the neighbour's site certificate, DER
+  signature @5 :Data;        # its AdvertiseKeys.signature
 }
 
 # coordinator -> site: the keys of its neighbours that advertised.
@@ -145,17 +156,42 @@ struct MaskedInput {
   metrics @2 :ValidationMetrics;
 }
 
-# coordinator -> survivors.
+# Consistency check (Bonawitz et al. 2017, active adversary): coordinator ->
+# each live survivor, the whole set of sites whose masked input is in the sum
+# (sorted indices). Each signs it; no share is revealed before enough
+# neighbours have signed the same set.
+struct SurvivorSet {
+  roundId @0 :UInt64;
+  survivors @1 :List(UInt32);
+}
+
+# site -> coordinator: ECDSA over protocol/secagg.h SurvivorSetPayload.
+struct SurvivorSetSignature {
+  roundId @0 :UInt64;
+  signature @1 :Data;
+}
+
+struct SurvivorSignature {
+  index @0 :UInt32;
+  signature @1 :Data;
+}
+
+# coordinator -> survivors that signed: which neighbours survived or dropped,
+# and the neighbours' signatures over the survivor set.
 struct UnmaskRequest {
   roundId @0 :UInt64;
   survivors @1 :List(UInt32);
   dropped @2 :List(UInt32);
+  signatures @3 :List(SurvivorSignature);
 }
 
 struct SecretShare {
   ownerIndex @0 :UInt32;
   x @1 :UInt32;
   y @2 :List(UInt64);
+  # The owner's ECDSA over protocol/secagg.h SharePayload, so the coordinator
+  # can tell a share the owner dealt from one a holder made up.
+  signature @3 :Data;
 }
 
 # Stage 4, site -> coordinator.

@@ -61,7 +61,10 @@ static_assert(KindOf(Which::DEPLOYMENT_UPDATE) == KindOf<DeploymentUpdate>());
 static_assert(KindOf(Which::DEPLOYMENT_ACK) == KindOf<DeploymentAck>());
 static_assert(KindOf(Which::DRIFT_REPORT) == KindOf<DriftReport>());
 static_assert(KindOf(Which::AUDIT_CHECKPOINT) == KindOf<AuditCheckpoint>());
-static_assert(std::variant_size_v<Message> == 18);
+static_assert(KindOf(Which::SURVIVOR_SET) == KindOf<SurvivorSet>());
+static_assert(KindOf(Which::SURVIVOR_SET_SIGNATURE) ==
+              KindOf<SurvivorSetSignature>());
+static_assert(std::variant_size_v<Message> == 20);
 
 constexpr uint32_t kKiB = 1024;
 constexpr uint32_t kMiB = 1024 * kKiB;
@@ -77,6 +80,8 @@ constexpr size_t kMaxReasonBytes = 4 * kKiB;
 constexpr size_t kMaxEntries = 65536;    // neighbours, keys, shares, indices
 constexpr size_t kMaxShareWords = 1024;  // SecretShare.y
 constexpr size_t kMaxCiphertextBytes = 64 * kKiB;
+constexpr size_t kMaxCertificateBytes = 8 * kKiB;  // DER
+constexpr size_t kMaxSignatureBytes = 256;         // DER ECDSA P-256: <= 72
 // EvaluationReport score histograms: 2 x 1000 x 8 bytes stays far below the
 // control payload limit.
 constexpr size_t kMaxScoreBins = 1000;
@@ -207,6 +212,7 @@ void FillSecretShares(ListBuilder list,
     for (size_t j = 0; j < shares[i].y.size(); ++j) {
       y.set(static_cast<unsigned>(j), shares[i].y[j]);
     }
+    b.setSignature(AsData(shares[i].signature));
   }
 }
 
@@ -280,6 +286,7 @@ void Fill(BodyBuilder body, const AdvertiseKeys& m) {
   b.setCipherPublicKey(AsData(m.cipher_public_key));
   b.setMaskPublicKey(AsData(m.mask_public_key));
   b.setSelfMaskCommitment(AsData(m.self_mask_commitment));
+  b.setSignature(AsData(m.signature));
 }
 
 void Fill(BodyBuilder body, const KeyDirectory& m) {
@@ -291,6 +298,9 @@ void Fill(BodyBuilder body, const KeyDirectory& m) {
     k.setIndex(m.keys[i].index);
     k.setCipherPublicKey(AsData(m.keys[i].cipher_public_key));
     k.setMaskPublicKey(AsData(m.keys[i].mask_public_key));
+    k.setSelfMaskCommitment(AsData(m.keys[i].self_mask_commitment));
+    k.setCertificate(AsData(m.keys[i].certificate));
+    k.setSignature(AsData(m.keys[i].signature));
   }
 }
 
@@ -320,6 +330,26 @@ void Fill(BodyBuilder body, const UnmaskRequest& m) {
               m.survivors);
   FillIndices(b.initDropped(static_cast<unsigned>(m.dropped.size())),
               m.dropped);
+  auto signatures =
+      b.initSignatures(static_cast<unsigned>(m.signatures.size()));
+  for (size_t i = 0; i < m.signatures.size(); ++i) {
+    auto sig = signatures[static_cast<unsigned>(i)];
+    sig.setIndex(m.signatures[i].index);
+    sig.setSignature(AsData(m.signatures[i].signature));
+  }
+}
+
+void Fill(BodyBuilder body, const SurvivorSet& m) {
+  auto b = body.initSurvivorSet();
+  b.setRoundId(m.round_id);
+  FillIndices(b.initSurvivors(static_cast<unsigned>(m.survivors.size())),
+              m.survivors);
+}
+
+void Fill(BodyBuilder body, const SurvivorSetSignature& m) {
+  auto b = body.initSurvivorSetSignature();
+  b.setRoundId(m.round_id);
+  b.setSignature(AsData(m.signature));
 }
 
 void Fill(BodyBuilder body, const UnmaskResponse& m) {
@@ -447,8 +477,17 @@ size_t EstimateWords(const RoundAnnounce& m) {
   for (const auto& n : m.neighbours) words += 2 + TextWords(n.site_id);
   return words + BlobWords(m.feature_statistics.size() * 8);
 }
-size_t EstimateWords(const AdvertiseKeys&) { return 3 * 4; }
-size_t EstimateWords(const KeyDirectory& m) { return m.keys.size() * 11; }
+size_t EstimateWords(const AdvertiseKeys& m) {
+  return 3 * 4 + BlobWords(m.signature.size());
+}
+size_t EstimateWords(const KeyDirectory& m) {
+  size_t words = 0;
+  for (const auto& k : m.keys) {
+    words += 5 + 3 * 4 + BlobWords(k.certificate.size()) +
+             BlobWords(k.signature.size());
+  }
+  return words;
+}
 size_t EstimateShareWords(const std::vector<EncryptedShare>& shares) {
   size_t words = 0;
   for (const auto& s : shares) words += 2 + BlobWords(s.ciphertext.size());
@@ -464,12 +503,25 @@ size_t EstimateWords(const MaskedInput& m) {
   return BlobWords(m.masked.size() * 4);
 }
 size_t EstimateWords(const UnmaskRequest& m) {
-  return BlobWords(m.survivors.size() * 4) + BlobWords(m.dropped.size() * 4);
+  size_t words =
+      BlobWords(m.survivors.size() * 4) + BlobWords(m.dropped.size() * 4);
+  for (const auto& s : m.signatures) words += 3 + BlobWords(s.signature.size());
+  return words;
+}
+size_t EstimateWords(const SurvivorSet& m) {
+  return BlobWords(m.survivors.size() * 4);
+}
+size_t EstimateWords(const SurvivorSetSignature& m) {
+  return BlobWords(m.signature.size());
 }
 size_t EstimateWords(const UnmaskResponse& m) {
   size_t words = 0;
-  for (const auto& s : m.self_mask_shares) words += 3 + s.y.size();
-  for (const auto& s : m.mask_key_shares) words += 3 + s.y.size();
+  for (const auto& s : m.self_mask_shares) {
+    words += 5 + s.y.size() + BlobWords(s.signature.size());
+  }
+  for (const auto& s : m.mask_key_shares) {
+    words += 5 + s.y.size() + BlobWords(s.signature.size());
+  }
   return words;
 }
 size_t EstimateWords(const RoundResult& m) {
@@ -680,6 +732,7 @@ void ReadSecretShares(ListReader list, std::string_view field, Checker& c,
     if (!c.Count(y.size(), kMaxShareWords, "y")) break;
     s.y.reserve(y.size());
     for (uint64_t v : y) s.y.push_back(v);
+    c.Blob(r.getSignature(), kMaxSignatureBytes, "signature", s.signature);
   }
   c.ClearItem();
 }
@@ -761,6 +814,7 @@ AdvertiseKeys Convert(wire::AdvertiseKeys::Reader r, Checker& c) {
   c.Key(r.getMaskPublicKey(), "mask public key", m.mask_public_key);
   c.Key(r.getSelfMaskCommitment(), "self mask commitment",
         m.self_mask_commitment);
+  c.Blob(r.getSignature(), kMaxSignatureBytes, "signature", m.signature);
   return m;
 }
 
@@ -777,6 +831,11 @@ KeyDirectory Convert(wire::KeyDirectory::Reader r, Checker& c) {
       out.index = k.getIndex();
       c.Key(k.getCipherPublicKey(), "cipher public key", out.cipher_public_key);
       c.Key(k.getMaskPublicKey(), "mask public key", out.mask_public_key);
+      c.Key(k.getSelfMaskCommitment(), "self mask commitment",
+            out.self_mask_commitment);
+      c.Blob(k.getCertificate(), kMaxCertificateBytes, "certificate",
+             out.certificate);
+      c.Blob(k.getSignature(), kMaxSignatureBytes, "signature", out.signature);
     }
     c.ClearItem();
   }
@@ -810,6 +869,33 @@ UnmaskRequest Convert(wire::UnmaskRequest::Reader r, Checker& c) {
   m.round_id = r.getRoundId();
   ReadIndices(r.getSurvivors(), "survivors", c, m.survivors);
   ReadIndices(r.getDropped(), "dropped", c, m.dropped);
+  auto signatures = r.getSignatures();
+  if (c.Count(signatures.size(), kMaxEntries, "signatures")) {
+    m.signatures.reserve(signatures.size());
+    for (unsigned i = 0; i < signatures.size() && !c.failed(); ++i) {
+      c.SetItem("signature", i);
+      SurvivorSignature& out = m.signatures.emplace_back();
+      out.index = signatures[i].getIndex();
+      c.Blob(signatures[i].getSignature(), kMaxSignatureBytes, "signature",
+             out.signature);
+    }
+    c.ClearItem();
+  }
+  return m;
+}
+
+SurvivorSet Convert(wire::SurvivorSet::Reader r, Checker& c) {
+  SurvivorSet m;
+  m.round_id = r.getRoundId();
+  ReadIndices(r.getSurvivors(), "survivors", c, m.survivors);
+  return m;
+}
+
+SurvivorSetSignature Convert(wire::SurvivorSetSignature::Reader r,
+                             Checker& c) {
+  SurvivorSetSignature m;
+  m.round_id = r.getRoundId();
+  c.Blob(r.getSignature(), kMaxSignatureBytes, "signature", m.signature);
   return m;
 }
 
@@ -976,6 +1062,10 @@ Result<Message> ConvertBody(wire::Envelope::Body::Reader body, Checker& c) {
       return ConvertChecked(body.getDriftReport(), c);
     case Which::AUDIT_CHECKPOINT:
       return ConvertChecked(body.getAuditCheckpoint(), c);
+    case Which::SURVIVOR_SET:
+      return ConvertChecked(body.getSurvivorSet(), c);
+    case Which::SURVIVOR_SET_SIGNATURE:
+      return ConvertChecked(body.getSurvivorSetSignature(), c);
   }
   return InvalidArgument("frame: unknown body");
 }
@@ -988,11 +1078,11 @@ uint32_t MaxPayloadBytes(uint32_t kind) {
     case KindOf<Welcome>():
     case KindOf<Rejected>():
     case KindOf<AdvertiseKeys>():
-    case KindOf<UnmaskRequest>():
     case KindOf<RoundAborted>():
     case KindOf<EvaluationReport>():
     case KindOf<DeploymentAck>():
     case KindOf<AuditCheckpoint>():
+    case KindOf<SurvivorSetSignature>():
       return kControlPayloadLimit;
     case KindOf<DriftReport>():
       return kDriftReportPayloadLimit;
@@ -1002,6 +1092,8 @@ uint32_t MaxPayloadBytes(uint32_t kind) {
     case KindOf<ShareKeys>():
     case KindOf<ShareDelivery>():
     case KindOf<UnmaskResponse>():
+    case KindOf<UnmaskRequest>():  // one signature per neighbour
+    case KindOf<SurvivorSet>():
       return kKeyPayloadLimit;
     case KindOf<RoundAnnounce>():
     case KindOf<MaskedInput>():

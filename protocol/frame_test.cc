@@ -83,10 +83,14 @@ std::vector<Message> SampleMessages() {
   out.push_back(AdvertiseKeys{.round_id = 77,
                               .cipher_public_key = KeyFilled(1),
                               .mask_public_key = KeyFilled(2),
-                              .self_mask_commitment = KeyFilled(3)});
-  out.push_back(KeyDirectory{.round_id = 78,
-                             .keys = {{1, KeyFilled(10), KeyFilled(11)},
-                                      {4, KeyFilled(40), KeyFilled(41)}}});
+                              .self_mask_commitment = KeyFilled(3),
+                              .signature = Bytes(71, 0x30)});
+  out.push_back(KeyDirectory{
+      .round_id = 78,
+      .keys = {{1, KeyFilled(10), KeyFilled(11), KeyFilled(12),
+                Bytes(500, 0x82), Bytes(70, 0x31)},
+               {4, KeyFilled(40), KeyFilled(41), KeyFilled(42),
+                Bytes(480, 0x83), Bytes(72, 0x32)}}});
   out.push_back(ShareKeys{.round_id = 79,
                           .shares = {SampleShare(3, 1), SampleShare(3, 9)}});
   out.push_back(ShareDelivery{
@@ -95,13 +99,17 @@ std::vector<Message> SampleMessages() {
   MaskedInput masked{.round_id = 81, .masked = {}, .metrics = SampleMetrics()};
   for (uint32_t i = 0; i < 1000; ++i) masked.masked.push_back(i * 2654435761u);
   out.push_back(masked);
-  out.push_back(
-      UnmaskRequest{.round_id = 82, .survivors = {1, 3, 9}, .dropped = {4}});
-  out.push_back(
-      UnmaskResponse{.round_id = 83,
-                     .self_mask_shares = {{1, 3, {1, 2, 3, 0xffffffffffffffff}},
-                                          {9, 3, {5, 6, 7, 8}}},
-                     .mask_key_shares = {{4, 3, {9, 10, 11, 12}}}});
+  out.push_back(UnmaskRequest{
+      .round_id = 82,
+      .survivors = {1, 3, 9},
+      .dropped = {4},
+      .signatures = {{1, Bytes(70, 0x41)}, {9, Bytes(71, 0x42)}}});
+  out.push_back(UnmaskResponse{
+      .round_id = 83,
+      .self_mask_shares = {{1, 3, {1, 2, 3, 0xffffffffffffffff},
+                            Bytes(70, 0x51)},
+                           {9, 3, {5, 6, 7, 8}, Bytes(71, 0x52)}},
+      .mask_key_shares = {{4, 3, {9, 10, 11, 12}, Bytes(72, 0x53)}}});
   // Field by field, so the sample builds whatever fields RoundResult grows.
   RoundResult result;
   result.round_id = 84;
@@ -145,6 +153,9 @@ std::vector<Message> SampleMessages() {
       .alerts = {{"v15", "performance_drift", 0.75, "adwin", 1699999999}}});
   out.push_back(
       AuditCheckpoint{"{\"coordinator_id\":\"c\",\"seq\":7,\"hash\":\"ab\"}"});
+  out.push_back(SurvivorSet{.round_id = 87, .survivors = {1, 3, 4, 9}});
+  out.push_back(
+      SurvivorSetSignature{.round_id = 87, .signature = Bytes(70, 0x61)});
   return out;
 }
 
@@ -164,11 +175,19 @@ void ExpectSame(const SecretShare& a, const SecretShare& b) {
   EXPECT_EQ(a.owner_index, b.owner_index);
   EXPECT_EQ(a.x, b.x);
   EXPECT_EQ(a.y, b.y);
+  EXPECT_EQ(a.signature, b.signature);
 }
 void ExpectSame(const KeyEntry& a, const KeyEntry& b) {
   EXPECT_EQ(a.index, b.index);
   EXPECT_EQ(a.cipher_public_key, b.cipher_public_key);
   EXPECT_EQ(a.mask_public_key, b.mask_public_key);
+  EXPECT_EQ(a.self_mask_commitment, b.self_mask_commitment);
+  EXPECT_EQ(a.certificate, b.certificate);
+  EXPECT_EQ(a.signature, b.signature);
+}
+void ExpectSame(const SurvivorSignature& a, const SurvivorSignature& b) {
+  EXPECT_EQ(a.index, b.index);
+  EXPECT_EQ(a.signature, b.signature);
 }
 void ExpectSame(const Neighbour& a, const Neighbour& b) {
   EXPECT_EQ(a.site_id, b.site_id);
@@ -223,6 +242,7 @@ void ExpectSame(const AdvertiseKeys& a, const AdvertiseKeys& b) {
   EXPECT_EQ(a.cipher_public_key, b.cipher_public_key);
   EXPECT_EQ(a.mask_public_key, b.mask_public_key);
   EXPECT_EQ(a.self_mask_commitment, b.self_mask_commitment);
+  EXPECT_EQ(a.signature, b.signature);
 }
 void ExpectSame(const KeyDirectory& a, const KeyDirectory& b) {
   EXPECT_EQ(a.round_id, b.round_id);
@@ -245,6 +265,15 @@ void ExpectSame(const UnmaskRequest& a, const UnmaskRequest& b) {
   EXPECT_EQ(a.round_id, b.round_id);
   EXPECT_EQ(a.survivors, b.survivors);
   EXPECT_EQ(a.dropped, b.dropped);
+  ExpectSame(a.signatures, b.signatures);
+}
+void ExpectSame(const SurvivorSet& a, const SurvivorSet& b) {
+  EXPECT_EQ(a.round_id, b.round_id);
+  EXPECT_EQ(a.survivors, b.survivors);
+}
+void ExpectSame(const SurvivorSetSignature& a, const SurvivorSetSignature& b) {
+  EXPECT_EQ(a.round_id, b.round_id);
+  EXPECT_EQ(a.signature, b.signature);
 }
 void ExpectSame(const UnmaskResponse& a, const UnmaskResponse& b) {
   EXPECT_EQ(a.round_id, b.round_id);
@@ -405,20 +434,21 @@ TEST(Frame, WritesKindAndPayloadLengthInTheHeader) {
 }
 
 TEST(Frame, NamesEveryMessageKind) {
-  const std::array<std::string_view, 18> names = {
+  const std::array<std::string_view, 20> names = {
       "hello",          "welcome",           "rejected",
       "round_announce", "advertise_keys",    "key_directory",
       "share_keys",     "share_delivery",    "masked_input",
       "unmask_request", "unmask_response",   "round_result",
       "round_aborted",  "evaluation_report", "deployment_update",
-      "deployment_ack", "drift_report",      "audit_checkpoint"};
+      "deployment_ack", "drift_report",      "audit_checkpoint",
+      "survivor_set",   "survivor_set_signature"};
   const auto messages = SampleMessages();
   for (size_t i = 0; i < names.size(); ++i) {
     EXPECT_EQ(MessageName(messages[i]), names[i]);
     EXPECT_EQ(MessageKindName(static_cast<uint32_t>(i + 1)), names[i]);
   }
   EXPECT_EQ(MessageKindName(0), "unknown");
-  EXPECT_EQ(MessageKindName(19), "unknown");
+  EXPECT_EQ(MessageKindName(21), "unknown");
 }
 
 TEST(Frame, GivesEachKindAPayloadLimit) {
@@ -427,20 +457,21 @@ TEST(Frame, GivesEachKindAPayloadLimit) {
   constexpr uint32_t kVector = kMaxParameters * 4 + 1024 * 1024;
   constexpr uint32_t kDeployment = kMaxParameters * 16 + 1024 * 1024;
   constexpr uint32_t kDrift = 4 * 1024 * 1024;
-  const std::array<uint32_t, 18> limits = {
+  const std::array<uint32_t, 20> limits = {
       kControl, kControl, kControl,    kVector,  kControl, kKeys,
-      kKeys,    kKeys,    kVector,     kControl, kKeys,    kVector,
-      kControl, kControl, kDeployment, kControl, kDrift,   kControl};
+      kKeys,    kKeys,    kVector,     kKeys,    kKeys,    kVector,
+      kControl, kControl, kDeployment, kControl, kDrift,   kControl,
+      kKeys,    kControl};
   for (size_t i = 0; i < limits.size(); ++i) {
     EXPECT_EQ(MaxPayloadBytes(static_cast<uint32_t>(i + 1)), limits[i])
         << MessageKindName(static_cast<uint32_t>(i + 1));
   }
   EXPECT_EQ(MaxPayloadBytes(0), 0u);
-  EXPECT_EQ(MaxPayloadBytes(19), 0u);
+  EXPECT_EQ(MaxPayloadBytes(21), 0u);
 }
 
 TEST(Frame, RejectsAnUnknownKind) {
-  for (uint32_t kind : {0u, 19u, 0xffffffffu}) {
+  for (uint32_t kind : {0u, 21u, 0xffffffffu}) {
     const Bytes frame = WithHeader(kind, 8, Bytes(8, 0));
     EXPECT_EQ(DecodeError(frame),
               "frame: unknown kind " + std::to_string(kind));
@@ -595,7 +626,8 @@ TEST(Frame, RejectsAWrongProtocolVersion) {
   envelope.setProtocolVersion(kProtocolVersion + 1);
   envelope.getBody().initWelcome().setSiteId("site-1");
   EXPECT_EQ(DecodeError(RawFrame(2, builder)),
-            "frame: protocol version 2, expected 1");
+            "frame: protocol version " + std::to_string(kProtocolVersion + 1) +
+                ", expected " + std::to_string(kProtocolVersion));
 }
 
 TEST(Frame, RejectsA31BytePublicKey) {
@@ -621,6 +653,7 @@ TEST(Frame, RejectsA31BytePublicKey) {
     for (unsigned i = 0; i < 3; ++i) {
       list[i].setCipherPublicKey(i == 2 ? key31 : key32);
       list[i].setMaskPublicKey(key32);
+      list[i].setSelfMaskCommitment(key32);
     }
     EXPECT_EQ(
         DecodeError(RawFrame(kKeyDirectoryKind, builder)),

@@ -13,6 +13,7 @@ constexpr std::array<std::string_view, std::variant_size_v<Message>> kNames = {
     "unmask_request", "unmask_response",   "round_result",
     "round_aborted",  "evaluation_report", "deployment_update",
     "deployment_ack", "drift_report",      "audit_checkpoint",
+    "survivor_set",   "survivor_set_signature",
 };
 
 }  // namespace

@@ -12,7 +12,7 @@
 namespace cls::protocol {
 
 // Bumped on any incompatible change to cls.capnp or the stage semantics.
-inline constexpr uint16_t kProtocolVersion = 1;
+inline constexpr uint16_t kProtocolVersion = 2;
 
 // Plain C++ mirrors of the Cap'n Proto messages in cls.capnp. The round logic
 // works on these; only frame.cc touches Cap'n Proto.
@@ -74,12 +74,16 @@ struct AdvertiseKeys {
   Key32 cipher_public_key{};
   Key32 mask_public_key{};
   Key32 self_mask_commitment{};
+  Bytes signature;  // over secagg.h AdvertisePayload
 };
 
 struct KeyEntry {
   uint32_t index = 0;
   Key32 cipher_public_key{};
   Key32 mask_public_key{};
+  Key32 self_mask_commitment{};
+  Bytes certificate;  // DER
+  Bytes signature;
 };
 
 struct KeyDirectory {
@@ -116,16 +120,33 @@ struct MaskedInput {
   ValidationMetrics metrics;
 };
 
+struct SurvivorSet {
+  uint64_t round_id = 0;
+  std::vector<uint32_t> survivors;  // sorted, every site whose input is in
+};
+
+struct SurvivorSetSignature {
+  uint64_t round_id = 0;
+  Bytes signature;  // over secagg.h SurvivorSetPayload
+};
+
+struct SurvivorSignature {
+  uint32_t index = 0;
+  Bytes signature;
+};
+
 struct UnmaskRequest {
   uint64_t round_id = 0;
   std::vector<uint32_t> survivors;
   std::vector<uint32_t> dropped;
+  std::vector<SurvivorSignature> signatures;
 };
 
 struct SecretShare {
   uint32_t owner_index = 0;
   uint32_t x = 0;
   std::vector<uint64_t> y;
+  Bytes signature;  // the owner's, over secagg.h SharePayload
 };
 
 struct UnmaskResponse {
@@ -217,7 +238,7 @@ using Message =
                  KeyDirectory, ShareKeys, ShareDelivery, MaskedInput,
                  UnmaskRequest, UnmaskResponse, RoundResult, RoundAborted,
                  EvaluationReport, DeploymentUpdate, DeploymentAck, DriftReport,
-                 AuditCheckpoint>;
+                 AuditCheckpoint, SurvivorSet, SurvivorSetSignature>;
 
 // "hello", "masked_input", ... for logs (never the payload).
 std::string_view MessageName(const Message& message);

@@ -63,6 +63,28 @@ void PutShare(Bytes& out, const crypto::ShamirShare& share) {
   for (uint64_t y : share.y) PutU64(out, y);
 }
 
+void PutBlob(Bytes& out, ByteSpan blob) {
+  PutU32(out, static_cast<uint32_t>(blob.size()));
+  out.insert(out.end(), blob.begin(), blob.end());
+}
+
+bool ReadBlob(Reader& in, Bytes& out) {
+  constexpr uint32_t kMaxSignatureBytes = 256;
+  const uint32_t size = static_cast<uint32_t>(in.Read(4));
+  if (!in.ok() || size > kMaxSignatureBytes) return false;
+  out.resize(size);
+  for (auto& b : out) b = static_cast<uint8_t>(in.Read(1));
+  return in.ok();
+}
+
+Bytes PayloadHeader(std::string_view label, std::string_view coordinator_id,
+                    uint64_t round_id) {
+  Bytes out(label.begin(), label.end());
+  PutBlob(out, AsBytes(coordinator_id));
+  PutU64(out, round_id);
+  return out;
+}
+
 bool ReadShare(Reader& in, crypto::ShamirShare& share) {
   // A share of a 32-byte secret has 5 chunks; anything far larger is garbage.
   constexpr uint32_t kMaxChunks = 64;
@@ -100,12 +122,47 @@ Bytes ShareAssociatedData(uint64_t round_id, uint32_t from_index,
   return aad;
 }
 
+Bytes AdvertisePayload(std::string_view coordinator_id, uint64_t round_id,
+                       uint32_t index, const Key32& cipher_public_key,
+                       const Key32& mask_public_key,
+                       const Key32& self_mask_commitment) {
+  Bytes out =
+      PayloadHeader("cls secagg advertise v2", coordinator_id, round_id);
+  PutU32(out, index);
+  out.insert(out.end(), cipher_public_key.begin(), cipher_public_key.end());
+  out.insert(out.end(), mask_public_key.begin(), mask_public_key.end());
+  out.insert(out.end(), self_mask_commitment.begin(),
+             self_mask_commitment.end());
+  return out;
+}
+
+Bytes SharePayload(std::string_view coordinator_id, uint64_t round_id,
+                   SecretKind kind, uint32_t owner_index,
+                   const crypto::ShamirShare& share) {
+  Bytes out = PayloadHeader("cls secagg share v2", coordinator_id, round_id);
+  out.push_back(static_cast<uint8_t>(kind));
+  PutU32(out, owner_index);
+  PutShare(out, share);
+  return out;
+}
+
+Bytes SurvivorSetPayload(std::string_view coordinator_id, uint64_t round_id,
+                         std::span<const uint32_t> survivors) {
+  Bytes out =
+      PayloadHeader("cls secagg survivors v2", coordinator_id, round_id);
+  PutU32(out, static_cast<uint32_t>(survivors.size()));
+  for (uint32_t s : survivors) PutU32(out, s);
+  return out;
+}
+
 Bytes EncodeSharePlaintext(const SharePlaintext& plaintext) {
   Bytes out;
   PutU32(out, plaintext.from_index);
   PutU32(out, plaintext.to_index);
   PutShare(out, plaintext.mask_key_share);
   PutShare(out, plaintext.self_mask_share);
+  PutBlob(out, plaintext.mask_key_signature);
+  PutBlob(out, plaintext.self_mask_signature);
   return out;
 }
 
@@ -115,7 +172,8 @@ Result<SharePlaintext> DecodeSharePlaintext(ByteSpan bytes) {
   p.from_index = static_cast<uint32_t>(in.Read(4));
   p.to_index = static_cast<uint32_t>(in.Read(4));
   if (!ReadShare(in, p.mask_key_share) || !ReadShare(in, p.self_mask_share) ||
-      !in.at_end()) {
+      !ReadBlob(in, p.mask_key_signature) ||
+      !ReadBlob(in, p.self_mask_signature) || !in.at_end()) {
     return InvalidArgument("share: malformed plaintext");
   }
   return p;

@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <random>
+#include <span>
+#include <string_view>
 #include <vector>
 
 #include "common/bytes.h"
@@ -35,13 +37,41 @@ inline int PairwiseMaskSign(uint32_t self_index, uint32_t peer_index) {
   return self_index < peer_index ? +1 : -1;
 }
 
+// What a site signs with its certificate key (ECDSA P-256), so that what it
+// said in a round can be checked by its neighbours, whom the coordinator
+// relays it to, and attributed to it by the coordinator. Each payload starts
+// with its own label and binds the coordinator's id (the CN of the
+// coordinator's certificate, as each side knows it from TLS) and the round,
+// so no signature can be replayed in another stage, round or federation.
+
+// The site at `index` advertises these keys in this round.
+Bytes AdvertisePayload(std::string_view coordinator_id, uint64_t round_id,
+                       uint32_t index, const Key32& cipher_public_key,
+                       const Key32& mask_public_key,
+                       const Key32& self_mask_commitment);
+
+enum class SecretKind : uint8_t { kMaskKey = 1, kSelfMask = 2 };
+
+// The owner dealt this share (evaluated at share.x, the holder's index) of
+// its mask key or self-mask seed.
+Bytes SharePayload(std::string_view coordinator_id, uint64_t round_id,
+                   SecretKind kind, uint32_t owner_index,
+                   const crypto::ShamirShare& share);
+
+// The signer saw exactly these sites (sorted) as the round's survivors.
+Bytes SurvivorSetPayload(std::string_view coordinator_id, uint64_t round_id,
+                         std::span<const uint32_t> survivors);
+
 // What one site sends another, encrypted: its shares of the sender's mask
-// private key and of its self-mask seed, both at the receiver's x.
+// private key and of its self-mask seed, both at the receiver's x, each with
+// the sender's signature over its SharePayload.
 struct SharePlaintext {
   uint32_t from_index = 0;
   uint32_t to_index = 0;
   crypto::ShamirShare mask_key_share;
   crypto::ShamirShare self_mask_share;
+  Bytes mask_key_signature;
+  Bytes self_mask_signature;
 };
 
 // Associated data binding a ciphertext to its round, sender and receiver, so
