@@ -19,6 +19,7 @@ Result<std::unique_ptr<GroupedRound>> GroupedRound::Start(
   std::unique_ptr<GroupedRound> round(new GroupedRound());
   round->round_id_ = settings.round_id;
   round->min_completed_ = min_completed_groups;
+  round->min_sites_ = groups.size() > 1 ? settings.min_sites : 0;
   round->participants_ = participants;
   round->groups_ = groups;
   for (size_t k = 0; k < groups.size(); ++k) {
@@ -42,6 +43,8 @@ Result<std::unique_ptr<GroupedRound>> GroupedRound::Start(
     }
     for (auto& m : members) m.weight /= weight;
     RoundSettings group_settings = settings;
+    // With several groups the round's minimum counts all their contributors.
+    if (groups.size() > 1) group_settings.min_sites = 0;
     // Distinct neighbour graphs per group, all reproducible from the seed.
     group_settings.graph_seed =
         settings.graph_seed ^ (0x9E3779B97F4A7C15ull * (k + 1));
@@ -94,11 +97,15 @@ bool GroupedRound::finished() const {
 RoundStage GroupedRound::stage() const {
   if (finished()) {
     int completed = 0;
+    size_t contributors = 0;
     for (const auto& r : rounds_) {
-      completed += r->stage() == RoundStage::kCompleted;
+      if (r->stage() != RoundStage::kCompleted) continue;
+      ++completed;
+      contributors += r->outcome().contributors.size();
     }
-    return completed >= min_completed_ ? RoundStage::kCompleted
-                                       : RoundStage::kAborted;
+    return completed >= min_completed_ && contributors >= min_sites_
+               ? RoundStage::kCompleted
+               : RoundStage::kAborted;
   }
   RoundStage earliest = RoundStage::kCompleted;
   for (const auto& r : rounds_) {
@@ -116,17 +123,31 @@ int GroupedRound::transitions() const {
 std::string GroupedRound::abort_reason() const {
   std::string reason;
   int completed = 0;
+  size_t contributors = 0;
   for (size_t k = 0; k < rounds_.size(); ++k) {
     if (rounds_[k]->stage() == RoundStage::kCompleted) {
       ++completed;
+      contributors += rounds_[k]->outcome().contributors.size();
       continue;
     }
     if (!reason.empty()) reason += "; ";
     reason += "group " + std::to_string(k) + ": " + rounds_[k]->abort_reason();
   }
+  if (completed >= min_completed_ && contributors < min_sites_) {
+    return std::to_string(contributors) + " sites contributed, at least " +
+           std::to_string(min_sites_) + " needed";
+  }
   return std::to_string(completed) + " of " + std::to_string(rounds_.size()) +
          " groups completed, " + std::to_string(min_completed_) + " needed (" +
          reason + ")";
+}
+
+std::vector<Misbehaviour> GroupedRound::misbehaviours() const {
+  std::vector<Misbehaviour> all;
+  for (const auto& r : rounds_) {
+    all.insert(all.end(), r->misbehaviours().begin(), r->misbehaviours().end());
+  }
+  return all;
 }
 
 std::vector<ParticipantState> GroupedRound::participants() const {

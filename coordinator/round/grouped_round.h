@@ -16,7 +16,9 @@ namespace cls::coordinator {
 // SecureRound per group, run concurrently under the same round id, each
 // site's messages routed to its group's round. The coordinator learns one
 // sum per group and never a single site's input. A group that aborts drops
-// out; the round completes when at least `min_completed_groups` complete.
+// out; the round completes when at least `min_completed_groups` complete
+// with settings.min_sites contributors between them (each group alone needs
+// only the secure-aggregation floor).
 //
 // Within a group the members' weights are renormalised to sum to 1, so each
 // group's outcome is the group's weighted mean; GroupWeight(k) converts it
@@ -51,6 +53,8 @@ class GroupedRound {
   }
   uint64_t round_id() const { return round_id_; }
   std::string abort_reason() const;
+  // Every group's misbehaving sites (see SecureRound::misbehaviours).
+  std::vector<Misbehaviour> misbehaviours() const;
   const RoundSettings& settings() const { return rounds_.front()->settings(); }
   // Every group's participants (dropped ones included).
   std::vector<ParticipantState> participants() const;
@@ -74,6 +78,7 @@ class GroupedRound {
   GroupedRound() = default;
   uint64_t round_id_ = 0;
   int min_completed_ = 1;
+  size_t min_sites_ = 0;  // contributors over all completed groups
   std::vector<RoundParticipant> participants_;
   std::vector<std::vector<int>> groups_;
   std::vector<std::unique_ptr<SecureRound>> rounds_;

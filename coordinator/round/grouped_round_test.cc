@@ -55,9 +55,9 @@ class GroupedRoundTest : public ::testing::Test {
     return TestRoundSettings(dim, static_cast<int>(sites_.size()), 11, 1234);
   }
 
-  std::vector<RoundParticipant> Participants() const {
+  std::vector<RoundParticipant> Participants() {
     std::vector<RoundParticipant> out;
-    for (const auto& s : sites_) out.push_back({s.id, s.weight});
+    for (const auto& s : sites_) out.push_back(ids_.Participant(s.id, s.weight));
     return out;
   }
 
@@ -66,6 +66,7 @@ class GroupedRoundTest : public ::testing::Test {
       bool per_site = false) {
     RoundSettings settings = Settings(sites_[0].delta.size());
     settings.allow_single_site = per_site;
+    per_site_ = per_site;
     return GroupedRound::Start(settings, Participants(), groups, min_completed,
                                &net_);
   }
@@ -92,7 +93,12 @@ class GroupedRoundTest : public ::testing::Test {
                                           const protocol::Message& m,
                                           GroupedRound& round) {
     if (const auto* a = std::get_if<protocol::RoundAnnounce>(&m)) {
-      auto client = site::SecAggClient::Start(*a);
+      // These tests use groups of two (and of one in per-site mode): the
+      // sites' operators allow it.
+      site::SecAggSiteSetup setup = ids_.Setup(site.id);
+      setup.min_neighbourhood = 2;
+      setup.allow_single_site = per_site_;
+      auto client = site::SecAggClient::Start(*a, setup);
       EXPECT_TRUE(client.has_value()) << client.error().message;
       site.client = std::move(*client);
       site.announced_weight = a->weight;
@@ -117,6 +123,11 @@ class GroupedRoundTest : public ::testing::Test {
       }
       auto out =
           site.client->OnShareDelivery(*d, site.quantized, {10, 8, 1, 4});
+      EXPECT_TRUE(out.has_value()) << out.error().message;
+      return *out;
+    }
+    if (const auto* r = std::get_if<protocol::SurvivorSet>(&m)) {
+      auto out = site.client->OnSurvivorSet(*r);
       EXPECT_TRUE(out.has_value()) << out.error().message;
       return *out;
     }
@@ -165,6 +176,8 @@ class GroupedRoundTest : public ::testing::Test {
 
   FakeNetwork net_;
   std::vector<Site> sites_;
+  TestSiteIdentities ids_;
+  bool per_site_ = false;
 };
 
 TEST_F(GroupedRoundTest,

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -12,6 +13,7 @@
 
 #include "core/quantization.h"
 #include "crypto/shamir.h"
+#include "crypto/signature.h"
 #include "protocol/messages.h"
 
 namespace cls::coordinator {
@@ -31,6 +33,7 @@ enum class RoundStage {
   kAdvertiseKeys,
   kShareKeys,
   kMaskedInput,
+  kConsistencyCheck,
   kUnmask,
   kCompleted,
   kAborted,
@@ -40,6 +43,9 @@ std::string_view RoundStageName(RoundStage stage);
 // What the coordinator decides before a round starts.
 struct RoundSettings {
   uint64_t round_id = 0;
+  // The CN of the coordinator's certificate: what the sites bind into every
+  // signature of the round (they read it from the TLS handshake).
+  std::string coordinator_id;
   std::string model_version;
   std::string model_hash;
   std::string model_kind;
@@ -63,6 +69,9 @@ struct RoundSettings {
   // so the coordinator learns that site's own input: only for the audited
   // per-site mode, never by default.
   bool allow_single_site = false;
+  // The fewest live sites any stage may close with ([federation] min_sites);
+  // never below 2 unless allow_single_site.
+  size_t min_sites = 0;
 
   size_t InputLength() const {
     return input_length ? input_length : global_parameters.size();
@@ -72,6 +81,24 @@ struct RoundSettings {
 struct RoundParticipant {
   std::string site_id;
   double weight = 0;  // FedAvg weight; the participants' weights sum to 1
+  // The certificate the site connected with: relayed to its neighbours and
+  // used to check what it signs.
+  std::shared_ptr<const crypto::Certificate> certificate;
+};
+
+// A site that broke the protocol in a way its signature proves (a share it
+// dealt that does not fit its secret, or a share it revealed that its owner
+// never signed): named, audited and distrusted by the federation.
+struct Misbehaviour {
+  std::string site_id;
+  std::string what;
+};
+
+// A share revealed at unmask, with its owner's signature.
+struct RevealedShare {
+  crypto::ShamirShare share;
+  Bytes signature;
+  uint32_t holder = 0;  // who revealed it
 };
 
 // One participant's progress. `index` is its 1-based position, which is also
@@ -80,6 +107,7 @@ struct ParticipantState {
   std::string site_id;
   uint32_t index = 0;
   double weight = 0;
+  std::shared_ptr<const crypto::Certificate> certificate;
   std::vector<uint32_t> neighbours;  // 1-based, includes itself
   uint32_t threshold = 0;
 
@@ -91,8 +119,11 @@ struct ParticipantState {
   // In U2: its shares were forwarded, so its neighbours mask with it.
   bool in_masking_set = false;
   std::vector<protocol::EncryptedShare> shares_out;
+  // Its masked input is in the sum (even if it was lost afterwards).
   bool masked = false;
   protocol::ValidationMetrics metrics;
+  bool signed_survivors = false;
+  Bytes survivor_signature;
   bool unmasked = false;
 };
 
@@ -112,20 +143,30 @@ struct RoundContext {
   std::unordered_map<std::string, uint32_t> index_of;
   RoundSender* sender = nullptr;
 
+  // U1: the sites in the key directories (advertised, still live when the
+  // stage closed).
+  std::set<uint32_t> key_directory;
+  // U3: the sites whose masked input is in the sum, as sent for signing.
+  std::vector<uint32_t> survivor_set;
   // Running modular sum of masked inputs, then the unmasked sum.
   std::vector<uint32_t> masked_sum;
   // Shares received at unmask, by owner index.
-  std::map<uint32_t, std::vector<crypto::ShamirShare>> self_mask_shares;
-  std::map<uint32_t, std::vector<crypto::ShamirShare>> mask_key_shares;
+  std::map<uint32_t, std::vector<RevealedShare>> self_mask_shares;
+  std::map<uint32_t, std::vector<RevealedShare>> mask_key_shares;
 
   RoundOutcome outcome;
   std::string abort_reason;
+  std::vector<Misbehaviour> misbehaviours;
 
   ParticipantState& at(uint32_t index) { return participants[index - 1]; }
   const ParticipantState& at(uint32_t index) const {
     return participants[index - 1];
   }
   uint32_t Modulus() const;  // 2^ring_bits - 1 as a bit mask
+  // The fewest live sites a stage may close with.
+  size_t MinSites() const;
+  // Records a protocol breach the site's own signature proves.
+  void Blame(uint32_t index, std::string what);
   // Marks the site dropped for this round. With disconnect, its connection is
   // closed too (it broke the protocol).
   void Drop(uint32_t index, std::string reason, bool disconnect);

@@ -1,6 +1,7 @@
 #include "coordinator/round/round_r0_advertise_keys_state.h"
 
 #include "coordinator/round/round_r1_share_keys_state.h"
+#include "protocol/secagg.h"
 
 namespace cls::coordinator {
 
@@ -28,6 +29,17 @@ void RoundAdvertiseKeysState::Handle(uint32_t index,
     }
   }
   ParticipantState& site = context_.at(index);
+  // Its neighbours will refuse keys it did not sign; dropping it here keeps a
+  // site with a bad signature from knocking them all out of the round.
+  if (!site.certificate ||
+      !site.certificate->Verify(
+          protocol::AdvertisePayload(context_.settings.coordinator_id,
+                                     round_id(), index, keys->cipher_public_key,
+                                     keys->mask_public_key,
+                                     keys->self_mask_commitment),
+          keys->signature)) {
+    return Reject(index, "advertise_keys: signature does not verify");
+  }
   site.keys = *keys;
   site.advertised = true;
 }
@@ -35,16 +47,19 @@ void RoundAdvertiseKeysState::Handle(uint32_t index,
 std::unique_ptr<RoundState> RoundAdvertiseKeysState::Finish() {
   std::set<uint32_t> u1 =
       Active([](const ParticipantState& s) { return s.advertised; });
-  if (std::string why = CheckNeighbourhoods(u1, u1); !why.empty()) {
-    return Abort("advertise_keys: " + why);
-  }
+  std::string why = CheckNeighbourhoods(u1, u1);
+  if (why.empty()) why = CheckLiveSites(u1.size());
+  if (!why.empty()) return Abort("advertise_keys: " + why);
+  context_.key_directory = u1;
   for (uint32_t index : u1) {
     protocol::KeyDirectory directory{.round_id = round_id(), .keys = {}};
     for (uint32_t n : context_.at(index).neighbours) {
       if (!u1.count(n)) continue;
       const ParticipantState& peer = context_.at(n);
       directory.keys.push_back(
-          {n, peer.keys.cipher_public_key, peer.keys.mask_public_key});
+          {n, peer.keys.cipher_public_key, peer.keys.mask_public_key,
+           peer.keys.self_mask_commitment, peer.certificate->der(),
+           peer.keys.signature});
     }
     context_.Send(index, std::move(directory));
   }

@@ -18,11 +18,12 @@ void RoundShareKeysState::Handle(uint32_t index,
         index, "share_keys for round " + std::to_string(share_keys->round_id));
   }
   ParticipantState& site = context_.at(index);
-  // Exactly one share for every other neighbour that advertised keys (the
-  // ones in its KeyDirectory); it keeps its own share.
+  // Exactly one share for every other neighbour in its KeyDirectory (U1: a
+  // site that advertised but was lost before the directory closed is not in
+  // it); it keeps its own share.
   std::set<uint32_t> expected;
   for (uint32_t n : site.neighbours) {
-    if (n != index && context_.at(n).advertised) expected.insert(n);
+    if (n != index && context_.key_directory.count(n)) expected.insert(n);
   }
   std::set<uint32_t> seen;
   for (const auto& share : share_keys->shares) {
@@ -48,9 +49,9 @@ void RoundShareKeysState::Handle(uint32_t index,
 std::unique_ptr<RoundState> RoundShareKeysState::Finish() {
   std::set<uint32_t> u2 =
       Active([](const ParticipantState& s) { return s.shared; });
-  if (std::string why = CheckNeighbourhoods(u2, u2); !why.empty()) {
-    return Abort("share_keys: " + why);
-  }
+  std::string why = CheckNeighbourhoods(u2, u2);
+  if (why.empty()) why = CheckLiveSites(u2.size());
+  if (!why.empty()) return Abort("share_keys: " + why);
   std::map<uint32_t, protocol::ShareDelivery> deliveries;
   for (uint32_t index : u2) {
     deliveries[index].round_id = round_id();

@@ -1,6 +1,6 @@
 #include "coordinator/round/round_r2_masked_input_state.h"
 
-#include "coordinator/round/round_r3_unmask_state.h"
+#include "coordinator/round/round_r3_consistency_check_state.h"
 
 namespace cls::coordinator {
 
@@ -45,32 +45,36 @@ std::unique_ptr<RoundState> RoundMaskedInputState::Finish() {
   const uint32_t modulus = context_.Modulus();
   for (auto& v : context_.masked_sum) v &= modulus;
 
-  std::set<uint32_t> u3 =
-      Active([](const ParticipantState& s) { return s.masked; });
+  // U3: every site whose input is in the sum, including one lost after its
+  // input was accepted (its self mask must come out, not its pairwise
+  // masks). Only the live ones can answer the next stages.
+  std::set<uint32_t> u3, live;
+  for (const auto& site : context_.participants) {
+    if (!site.masked) continue;
+    u3.insert(site.index);
+    if (!site.dropped) live.insert(site.index);
+  }
   // In U2 (its neighbours masked with it), then no input: its pairwise masks
   // must be removed. A site that sent shares but vanished before U2 was fixed
   // is not here: nobody masked with it.
   std::set<uint32_t> dropped;
   for (const auto& site : context_.participants) {
-    if (site.in_masking_set && !u3.count(site.index))
-      dropped.insert(site.index);
+    if (site.in_masking_set && !site.masked) dropped.insert(site.index);
   }
   // Survivors' self masks and dropped sites' pairwise masks must both be
-  // reconstructible from the survivors' shares.
-  std::string why = CheckNeighbourhoods(u3, u3);
-  if (why.empty()) why = CheckNeighbourhoods(dropped, u3);
+  // reconstructible from the live survivors' shares.
+  std::string why = CheckNeighbourhoods(u3, live);
+  if (why.empty()) why = CheckNeighbourhoods(dropped, live);
+  if (why.empty()) why = CheckLiveSites(u3.size());
   if (!why.empty()) return Abort("masked_input: " + why);
 
-  for (uint32_t index : u3) {
-    protocol::UnmaskRequest request{
-        .round_id = round_id(), .survivors = {}, .dropped = {}};
-    for (uint32_t n : context_.at(index).neighbours) {
-      if (u3.count(n)) request.survivors.push_back(n);
-      if (dropped.count(n)) request.dropped.push_back(n);
-    }
-    context_.Send(index, std::move(request));
+  context_.survivor_set.assign(u3.begin(), u3.end());
+  for (uint32_t index : live) {
+    context_.Send(index, protocol::SurvivorSet{round_id(),
+                                               context_.survivor_set});
   }
-  return std::make_unique<RoundUnmaskState>(context_, std::move(dropped));
+  return std::make_unique<RoundConsistencyCheckState>(context_,
+                                                      std::move(dropped));
 }
 
 }  // namespace cls::coordinator

@@ -7,8 +7,8 @@ namespace cls::coordinator {
 
 // Stage 3: each site sends its masked, quantized, weighted delta; the
 // coordinator adds them modulo 2^ring_bits as they arrive (it never holds an
-// unmasked input). Then it names survivors and dropped sites to the
-// survivors. Next: Unmask, or Aborted when too few survived.
+// unmasked input). Then it sends the survivor set to the live survivors for
+// signing. Next: ConsistencyCheck, or Aborted when too few survived.
 class RoundMaskedInputState final : public RoundState {
  public:
   using RoundState::RoundState;

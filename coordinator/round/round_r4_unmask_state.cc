@@ -1,4 +1,4 @@
-#include "coordinator/round/round_r3_unmask_state.h"
+#include "coordinator/round/round_r4_unmask_state.h"
 
 #include "crypto/prg.h"
 #include "crypto/sha256.h"
@@ -9,17 +9,46 @@ namespace cls::coordinator {
 namespace {
 
 constexpr size_t kSecretBytes = 32;
+// How many subsets of the revealed shares are tried when an owner dealt
+// shares that do not fit: enough to step around a couple of bad shares in
+// any neighbourhood, bounded so a malicious owner cannot stall the round.
+constexpr int kMaxReconstructionAttempts = 1024;
 
-Result<Key32> Reconstruct(const std::vector<crypto::ShamirShare>& shares,
-                          uint32_t threshold) {
+std::optional<Key32> Combine(const std::vector<crypto::ShamirShare>& shares,
+                             uint32_t threshold) {
   auto secret =
       crypto::ShamirCombine(shares, static_cast<int>(threshold), kSecretBytes);
-  if (!secret) return std::unexpected(secret.error());
+  if (!secret || secret->size() != kSecretBytes) return std::nullopt;
   Key32 key{};
-  if (secret->size() != key.size())
-    return Internal("shamir: secret of wrong length");
   std::copy(secret->begin(), secret->end(), key.begin());
   return key;
+}
+
+// Visits the subsets of {0..n-1} of size n - leave_out in order, stopping
+// when `visit` returns true or the budget runs out.
+bool ForEachSubset(size_t n, size_t leave_out, int& budget,
+                   const std::function<bool(const std::vector<size_t>&)>& visit) {
+  std::vector<size_t> out(leave_out);
+  for (size_t i = 0; i < leave_out; ++i) out[i] = i;
+  while (budget > 0) {
+    std::vector<size_t> keep;
+    for (size_t i = 0, j = 0; i < n; ++i) {
+      if (j < leave_out && out[j] == i) {
+        ++j;
+      } else {
+        keep.push_back(i);
+      }
+    }
+    --budget;
+    if (visit(keep)) return true;
+    // Next combination of `leave_out` indices out of n.
+    size_t i = leave_out;
+    while (i > 0 && out[i - 1] == n - leave_out + i - 1) --i;
+    if (i == 0) return false;
+    ++out[i - 1];
+    for (size_t j = i; j < leave_out; ++j) out[j] = out[j - 1] + 1;
+  }
+  return false;
 }
 
 }  // namespace
@@ -38,7 +67,8 @@ void RoundUnmaskState::Handle(uint32_t index,
   ParticipantState& site = context_.at(index);
   const size_t chunks = crypto::ShamirChunkCount(kSecretBytes);
   std::set<uint32_t> neighbours(site.neighbours.begin(), site.neighbours.end());
-  // A site may omit a share it could not decrypt, but may not add any.
+  // A site may omit a share it could not decrypt, but may not add any; each
+  // share must carry its owner's signature over exactly these values.
   auto check = [&](const std::vector<protocol::SecretShare>& shares,
                    bool survivors) -> std::string {
     std::set<uint32_t> owners;
@@ -53,6 +83,18 @@ void RoundUnmaskState::Handle(uint32_t index,
       if (share.x != index || share.y.size() != chunks) {
         return "malformed share of owner " + std::to_string(share.owner_index);
       }
+      const ParticipantState& owner = context_.at(share.owner_index);
+      const auto kind = survivors ? protocol::SecretKind::kSelfMask
+                                  : protocol::SecretKind::kMaskKey;
+      if (!owner.certificate->Verify(
+              protocol::SharePayload(context_.settings.coordinator_id,
+                                     round_id(), kind, share.owner_index,
+                                     {share.x, share.y}),
+              share.signature)) {
+        context_.Blame(index, "revealed a share of " + owner.site_id +
+                                  " that " + owner.site_id + " never signed");
+        return "share of " + owner.site_id + " not signed by it";
+      }
     }
     return "";
   };
@@ -61,12 +103,77 @@ void RoundUnmaskState::Handle(uint32_t index,
   if (!why.empty()) return Reject(index, "unmask_response: " + why);
 
   for (const auto& s : response->self_mask_shares) {
-    context_.self_mask_shares[s.owner_index].push_back({s.x, s.y});
+    context_.self_mask_shares[s.owner_index].push_back(
+        {{s.x, s.y}, s.signature, index});
   }
   for (const auto& s : response->mask_key_shares) {
-    context_.mask_key_shares[s.owner_index].push_back({s.x, s.y});
+    context_.mask_key_shares[s.owner_index].push_back(
+        {{s.x, s.y}, s.signature, index});
   }
   site.unmasked = true;
+}
+
+std::optional<Key32> RoundUnmaskState::Recover(
+    uint32_t owner, std::string_view what,
+    const std::vector<RevealedShare>& revealed,
+    const std::function<bool(const Key32&)>& fits, std::string& why) {
+  const ParticipantState& site = context_.at(owner);
+  const uint32_t t = site.threshold;
+  const std::string secret = std::string(what) + " of " + site.site_id;
+  if (revealed.size() < t) {
+    why = secret + ": " + std::to_string(revealed.size()) +
+          " shares, threshold " + std::to_string(t);
+    return std::nullopt;
+  }
+  std::vector<crypto::ShamirShare> shares;
+  for (const auto& r : revealed) shares.push_back(r.share);
+  auto attempt = [&](const std::vector<size_t>& keep) {
+    std::vector<crypto::ShamirShare> subset;
+    for (size_t i = 0; i < t; ++i) subset.push_back(shares[keep[i]]);
+    auto key = Combine(subset, t);
+    return key && fits(*key) ? key : std::nullopt;
+  };
+  std::vector<size_t> first(shares.size());
+  for (size_t i = 0; i < first.size(); ++i) first[i] = i;
+  std::optional<Key32> key = attempt(first);
+  std::vector<size_t> good = first;
+  if (!key) {
+    // Every share carries the owner's signature, so the owner dealt shares
+    // that do not fit what it committed to. Step around them.
+    int budget = kMaxReconstructionAttempts;
+    const size_t spare = shares.size() - t;
+    for (size_t leave_out = 1; !key && leave_out <= spare && budget > 0;
+         ++leave_out) {
+      ForEachSubset(shares.size(), leave_out, budget,
+                    [&](const std::vector<size_t>& keep) {
+                      key = attempt(keep);
+                      if (key) good = keep;
+                      return key.has_value();
+                    });
+    }
+    context_.Blame(owner, "dealt shares of its " + std::string(what) +
+                              " that do not reconstruct it");
+    if (!key) {
+      why = secret + " cannot be reconstructed: " + site.site_id +
+            " dealt shares that do not fit it";
+      return std::nullopt;
+    }
+    return key;
+  }
+  // The secret is known; every other share must lie on the same polynomial
+  // (t - 1 shares that fit plus this one give the secret again), or its owner
+  // dealt a bad one, however the shares happened to arrive.
+  for (size_t e = t; e < shares.size(); ++e) {
+    std::vector<size_t> keep(good.begin(), good.begin() + (t - 1));
+    keep.push_back(e);
+    if (!attempt(keep)) {
+      context_.Blame(owner, "dealt a share of its " + std::string(what) +
+                                " to " + context_.at(revealed[e].holder).site_id +
+                                " that does not fit it");
+      break;
+    }
+  }
+  return key;
 }
 
 std::unique_ptr<RoundState> RoundUnmaskState::Finish() {
@@ -84,36 +191,31 @@ std::unique_ptr<RoundState> RoundUnmaskState::Finish() {
 std::string RoundUnmaskState::RemoveMasks(const std::set<uint32_t>& survivors) {
   const int bits = context_.settings.quantization.ring_bits;
   auto& sum = context_.masked_sum;
+  std::string why;
   for (uint32_t u : survivors) {
     const ParticipantState& site = context_.at(u);
-    const auto& shares = context_.self_mask_shares[u];
-    if (shares.size() < site.threshold) {
-      return "self mask of " + site.site_id + ": " +
-             std::to_string(shares.size()) + " shares, threshold " +
-             std::to_string(site.threshold);
-    }
-    auto seed = Reconstruct(shares, site.threshold);
-    if (!seed || crypto::Sha256(*seed) != site.keys.self_mask_commitment) {
-      return "self mask of " + site.site_id + " does not match its commitment";
-    }
+    auto seed = Recover(
+        u, "self mask", context_.self_mask_shares[u],
+        [&](const Key32& k) {
+          return crypto::Sha256(k) == site.keys.self_mask_commitment;
+        },
+        why);
+    if (!seed) return why;
     crypto::AddMask(*seed, bits, -1, sum);
   }
   for (uint32_t d : dropped_) {
     const ParticipantState& site = context_.at(d);
-    const auto& shares = context_.mask_key_shares[d];
-    if (shares.size() < site.threshold) {
-      return "mask key of dropped " + site.site_id + ": " +
-             std::to_string(shares.size()) + " shares, threshold " +
-             std::to_string(site.threshold);
-    }
-    auto key = Reconstruct(shares, site.threshold);
-    auto pair =
-        key ? crypto::X25519KeyPairFromPrivate(*key)
-            : Result<crypto::X25519KeyPair>(std::unexpected(key.error()));
-    if (!pair || pair->public_key != site.keys.mask_public_key) {
-      return "mask key of dropped " + site.site_id +
-             " does not match its public key";
-    }
+    std::optional<crypto::X25519KeyPair> pair;
+    auto key = Recover(
+        d, "mask key", context_.mask_key_shares[d],
+        [&](const Key32& k) {
+          auto p = crypto::X25519KeyPairFromPrivate(k);
+          if (!p || p->public_key != site.keys.mask_public_key) return false;
+          pair = *p;
+          return true;
+        },
+        why);
+    if (!key) return why;
     // Each survivor v added sign(v, d) * PRG(s_vd); take it back out.
     for (uint32_t v : site.neighbours) {
       if (!survivors.count(v)) continue;

@@ -1,5 +1,6 @@
 #include "coordinator/round/round_state.h"
 
+#include <algorithm>
 #include <variant>
 
 namespace cls::coordinator {
@@ -12,6 +13,8 @@ std::string_view RoundStageName(RoundStage stage) {
       return "share_keys";
     case RoundStage::kMaskedInput:
       return "masked_input";
+    case RoundStage::kConsistencyCheck:
+      return "consistency_check";
     case RoundStage::kUnmask:
       return "unmask";
     case RoundStage::kCompleted:
@@ -25,6 +28,15 @@ std::string_view RoundStageName(RoundStage stage) {
 uint32_t RoundContext::Modulus() const {
   int bits = settings.quantization.ring_bits;
   return bits >= 32 ? 0xffffffffu : ((1u << bits) - 1);
+}
+
+size_t RoundContext::MinSites() const {
+  const size_t floor = settings.allow_single_site ? 1 : 2;
+  return std::max(floor, settings.min_sites);
+}
+
+void RoundContext::Blame(uint32_t index, std::string what) {
+  misbehaviours.push_back({at(index).site_id, std::move(what)});
 }
 
 void RoundContext::Drop(uint32_t index, std::string reason, bool disconnect) {
@@ -99,6 +111,14 @@ std::unique_ptr<RoundState> RoundState::Abort(std::string reason) {
                   protocol::RoundAborted{round_id(), context_.abort_reason});
   }
   return std::make_unique<RoundAbortedState>(context_);
+}
+
+std::string RoundState::CheckLiveSites(size_t live) const {
+  if (live < context_.MinSites()) {
+    return std::to_string(live) + " live sites, at least " +
+           std::to_string(context_.MinSites()) + " needed";
+  }
+  return "";
 }
 
 std::string RoundState::CheckNeighbourhoods(

@@ -40,6 +40,9 @@ class RoundState {
   // Drops the site and closes its connection: it broke the protocol.
   void Reject(uint32_t index, std::string reason);
   std::unique_ptr<RoundState> Abort(std::string reason);
+  // The reason to abort when fewer than the round's minimum of sites are
+  // live (issue 11: a stage never closes on an empty or tiny set); "" if ok.
+  std::string CheckLiveSites(size_t live) const;
   // Checks that every site in `members` has at least its threshold of
   // neighbours in `alive`; otherwise the reason to abort.
   std::string CheckNeighbourhoods(const std::set<uint32_t>& members,

@@ -4,12 +4,15 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "coordinator/round/round_context.h"
 #include "core/quantization.h"
+#include "crypto/test_pki.h"
 #include "protocol/messages.h"
+#include "site-agent/secagg_client.h"
 
 namespace cls::coordinator {
 
@@ -28,12 +31,63 @@ class FakeNetwork final : public RoundSender {
   std::map<std::string, std::string> disconnected;
 };
 
+inline constexpr char kTestCoordinatorId[] = "coordinator.test";
+
+// Real certificates and signing keys for the sites of in-process rounds,
+// issued on first use by one in-memory CA.
+class TestSiteIdentities {
+ public:
+  TestSiteIdentities()
+      : authority_(std::make_shared<crypto::CertificateAuthority>(
+            *crypto::CertificateAuthority::FromPem(pki_.ca_pem()))) {}
+
+  // What the site's SecAggClient is started with.
+  const site::SecAggSiteSetup& Setup(const std::string& site_id) {
+    Issue(site_id);
+    return setups_.at(site_id);
+  }
+  // The certificate the coordinator holds for the site.
+  std::shared_ptr<const crypto::Certificate> Certificate(
+      const std::string& site_id) {
+    Issue(site_id);
+    return certificates_.at(site_id);
+  }
+  RoundParticipant Participant(const std::string& site_id, double weight) {
+    return {site_id, weight, Certificate(site_id)};
+  }
+  crypto::testing::TestPki& pki() { return pki_; }
+
+ private:
+  void Issue(const std::string& site_id) {
+    if (setups_.count(site_id)) return;
+    auto issued = pki_.Issue(site_id, "site");
+    site::SecAggSiteSetup setup;
+    setup.site_id = site_id;
+    setup.signing_key = std::make_shared<crypto::SigningKey>(
+        *crypto::SigningKey::FromPem(issued.key_pem));
+    setup.authority = authority_;
+    setup.coordinator_id = kTestCoordinatorId;
+    setups_.emplace(site_id, std::move(setup));
+    certificates_.emplace(site_id,
+                          std::make_shared<crypto::Certificate>(
+                              *crypto::Certificate::FromDer(
+                                  issued.certificate_der)));
+  }
+
+  crypto::testing::TestPki pki_;
+  std::shared_ptr<const crypto::CertificateAuthority> authority_;
+  std::map<std::string, site::SecAggSiteSetup> setups_;
+  std::map<std::string, std::shared_ptr<const crypto::Certificate>>
+      certificates_;
+};
+
 // A round over `sites` sites of `dim` raw float values: 16-bit values,
 // clip 1, the benchmark vector kind.
 inline RoundSettings TestRoundSettings(size_t dim, int sites, uint64_t round_id,
                                        uint64_t graph_seed) {
   RoundSettings settings;
   settings.round_id = round_id;
+  settings.coordinator_id = kTestCoordinatorId;
   settings.model_version = "v1_20260101_000000";
   settings.model_kind = "benchmark_vector";
   settings.global_parameters.assign(dim, 0.0f);

@@ -32,8 +32,17 @@ Result<std::unique_ptr<SecureRound>> SecureRound::Start(
                            " bits can wrap with " +
                            std::to_string(participants.size()) + " sites");
   }
+  if (participants.size() < settings.min_sites) {
+    return InvalidArgument("round: " + std::to_string(participants.size()) +
+                           " participants, at least " +
+                           std::to_string(settings.min_sites) + " needed");
+  }
   double weight_sum = 0;
   for (const auto& p : participants) {
+    if (!p.certificate) {
+      return InvalidArgument("round: site " + p.site_id +
+                             " has no certificate");
+    }
     if (!(p.weight > 0)) {
       return InvalidArgument("round: site " + p.site_id + " has weight " +
                              std::to_string(p.weight));
@@ -56,6 +65,7 @@ Result<std::unique_ptr<SecureRound>> SecureRound::Start(
     site.site_id = participants[i].site_id;
     site.index = static_cast<uint32_t>(i + 1);
     site.weight = participants[i].weight;
+    site.certificate = participants[i].certificate;
     for (uint32_t n : graph[i]) site.neighbours.push_back(n + 1);
     site.threshold = protocol::ThresholdFor(site.neighbours.size());
     if (!ctx.index_of.emplace(site.site_id, site.index).second) {

@@ -18,7 +18,8 @@ namespace cls::coordinator {
 class SecureRound {
  public:
   // Validates the settings (at least 2 participants, or 1 with
-  // settings.allow_single_site; weights positive and
+  // settings.allow_single_site, and at least settings.min_sites; each with
+  // its certificate; weights positive and
   // summing to 1, a valid quantization whose ring holds the sum) and sends
   // each participant its RoundAnnounce.
   static Result<std::unique_ptr<SecureRound>> Start(
@@ -40,6 +41,10 @@ class SecureRound {
   const RoundSettings& settings() const { return context_.settings; }
   const RoundOutcome& outcome() const { return context_.outcome; }
   const std::string& abort_reason() const { return context_.abort_reason; }
+  // Sites whose own signatures prove they broke the protocol (so far).
+  const std::vector<Misbehaviour>& misbehaviours() const {
+    return context_.misbehaviours;
+  }
   const std::vector<ParticipantState>& participants() const {
     return context_.participants;
   }

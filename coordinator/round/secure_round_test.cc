@@ -11,6 +11,7 @@
 
 #include "coordinator/round/round_test_util.h"
 #include "core/quantization.h"
+#include "protocol/secagg.h"
 #include "site-agent/secagg_client.h"
 
 namespace cls::coordinator {
@@ -18,10 +19,15 @@ namespace {
 
 enum class Fault {
   kNone,
+  kVanishWhileAdvertiseOpen,  // advertises, then vanishes at once
   kVanishAfterAdvertise,
   kVanishWhileShareKeysOpen,  // sends its shares, then vanishes at once
   kVanishAfterShareKeys,
-  kGarbageInput
+  kVanishAfterMaskedInput,  // its input is accepted, then it vanishes
+  kGarbageInput,
+  kBadAdvertiseSignature,  // its key advertisement's signature is broken
+  kAlterRevealedShare,  // changes its share of SITE_0's self mask at unmask
+  kRevealShareSite0DealtBadly,  // as if SITE_0 had dealt it a bad share
 };
 
 struct Site {
@@ -69,8 +75,12 @@ class SecureRoundTest : public ::testing::Test {
           moved = true;
           if (auto reply = Answer(site, m, round)) {
             round.OnMessage(site.id, *reply);
-            if (site.fault == Fault::kVanishWhileShareKeysOpen &&
-                std::holds_alternative<protocol::ShareKeys>(*reply)) {
+            if ((site.fault == Fault::kVanishWhileAdvertiseOpen &&
+                 std::holds_alternative<protocol::AdvertiseKeys>(*reply)) ||
+                (site.fault == Fault::kVanishWhileShareKeysOpen &&
+                 std::holds_alternative<protocol::ShareKeys>(*reply)) ||
+                (site.fault == Fault::kVanishAfterMaskedInput &&
+                 std::holds_alternative<protocol::MaskedInput>(*reply))) {
               round.OnSiteLost(site.id);
             }
           }
@@ -83,7 +93,7 @@ class SecureRoundTest : public ::testing::Test {
                                           const protocol::Message& m,
                                           SecureRound& round) {
     if (const auto* a = std::get_if<protocol::RoundAnnounce>(&m)) {
-      auto client = site::SecAggClient::Start(*a);
+      auto client = site::SecAggClient::Start(*a, ids_.Setup(site.id));
       EXPECT_TRUE(client.has_value()) << client.error().message;
       site.client = std::move(*client);
       std::vector<float> weighted = site.delta;
@@ -92,7 +102,9 @@ class SecureRoundTest : public ::testing::Test {
       site.quantized.resize(weighted.size());
       std::mt19937_64 rng(site.id.size() * 7919);
       core::Quantize(weighted, spec, rng, site.quantized);
-      return site.client->advertise_keys();
+      protocol::AdvertiseKeys keys = site.client->advertise_keys();
+      if (site.fault == Fault::kBadAdvertiseSignature) keys.signature[8] ^= 1;
+      return keys;
     }
     if (const auto* d = std::get_if<protocol::KeyDirectory>(&m)) {
       if (site.fault == Fault::kVanishAfterAdvertise) {
@@ -114,9 +126,18 @@ class SecureRoundTest : public ::testing::Test {
       if (site.fault == Fault::kGarbageInput) out->masked.resize(3);
       return *out;
     }
+    if (const auto* r = std::get_if<protocol::SurvivorSet>(&m)) {
+      auto out = site.client->OnSurvivorSet(*r);
+      EXPECT_TRUE(out.has_value()) << out.error().message;
+      return *out;
+    }
     if (const auto* r = std::get_if<protocol::UnmaskRequest>(&m)) {
       auto out = site.client->OnUnmaskRequest(*r);
       EXPECT_TRUE(out.has_value()) << out.error().message;
+      if (site.fault == Fault::kAlterRevealedShare ||
+          site.fault == Fault::kRevealShareSite0DealtBadly) {
+        CorruptShareOfSite0(site.fault, *out);
+      }
       return *out;
     }
     return std::nullopt;  // RoundAborted and the like need no answer
@@ -124,7 +145,7 @@ class SecureRoundTest : public ::testing::Test {
 
   std::unique_ptr<SecureRound> Run(size_t dim, size_t complete_up_to = 32) {
     std::vector<RoundParticipant> participants;
-    for (const auto& s : sites_) participants.push_back({s.id, s.weight});
+    for (const auto& s : sites_) participants.push_back(Participant(s));
     RoundSettings settings = Settings(dim, static_cast<int>(sites_.size()));
     settings.complete_graph_up_to = complete_up_to;
     auto round = SecureRound::Start(settings, participants, &net_);
@@ -171,6 +192,27 @@ class SecureRoundTest : public ::testing::Test {
     return out;
   }
 
+  // Flips a bit of the share of SITE_0's self mask in `response`; for
+  // kRevealShareSite0DealtBadly the share is signed again with SITE_0's own
+  // key, which is what a SITE_0 that dealt a bad share would have sent.
+  void CorruptShareOfSite0(Fault fault, protocol::UnmaskResponse& response) {
+    for (auto& share : response.self_mask_shares) {
+      if (share.owner_index != 1) continue;
+      share.y[0] ^= 1;
+      if (fault == Fault::kRevealShareSite0DealtBadly) {
+        share.signature = *ids_.Setup("SITE_0").signing_key->Sign(
+            protocol::SharePayload(kTestCoordinatorId, 7,
+                                   protocol::SecretKind::kSelfMask, 1,
+                                   {share.x, share.y}));
+      }
+    }
+  }
+
+  RoundParticipant Participant(const Site& s) {
+    return ids_.Participant(s.id, s.weight);
+  }
+
+  TestSiteIdentities ids_;
   FakeNetwork net_;
   std::vector<Site> sites_;
 };
@@ -186,7 +228,7 @@ TEST_F(SecureRoundTest, UnmaskedSumEqualsWeightedMeanOfDeltas) {
 TEST_F(SecureRoundTest, CoordinatorNeverSeesAnUnmaskedInput) {
   MakeSites(3, 64);
   std::vector<RoundParticipant> participants;
-  for (const auto& s : sites_) participants.push_back({s.id, s.weight});
+  for (const auto& s : sites_) participants.push_back(Participant(s));
   auto round = SecureRound::Start(Settings(64, 3), participants, &net_);
   ASSERT_TRUE(round.has_value());
   // Intercept the masked inputs on their way to the coordinator.
@@ -269,7 +311,7 @@ TEST_F(SecureRoundTest, SiteSendingMalformedInputIsDroppedNotTheRound) {
 TEST_F(SecureRoundTest, SilentSiteIsDroppedAtTheDeadline) {
   MakeSites(4, 50);
   std::vector<RoundParticipant> participants;
-  for (const auto& s : sites_) participants.push_back({s.id, s.weight});
+  for (const auto& s : sites_) participants.push_back(Participant(s));
   auto round = SecureRound::Start(Settings(50, 4), participants, &net_);
   ASSERT_TRUE(round.has_value());
   net_.inbox["SITE_0"].clear();  // SITE_0 never hears of the round
@@ -293,7 +335,7 @@ TEST_F(SecureRoundTest, SparseNeighbourGraphRoundIsExact) {
 TEST_F(SecureRoundTest, MessageOutOfStageDropsTheSender) {
   MakeSites(3, 10);
   std::vector<RoundParticipant> participants;
-  for (const auto& s : sites_) participants.push_back({s.id, s.weight});
+  for (const auto& s : sites_) participants.push_back(Participant(s));
   auto round = SecureRound::Start(Settings(10, 3), participants, &net_);
   ASSERT_TRUE(round.has_value());
   (*round)->OnMessage("SITE_1",
@@ -302,12 +344,125 @@ TEST_F(SecureRoundTest, MessageOutOfStageDropsTheSender) {
             "expected advertise_keys, got masked_input");
 }
 
+// Issue 11, defect 3: a site lost after its AdvertiseKeys but before the key
+// directory closes is not in anyone's directory, so no honest neighbour may
+// be asked for a share for it.
+TEST_F(SecureRoundTest, SiteLostBeforeKeyDirectoryClosesIsLeftOut) {
+  MakeSites(5, 100);
+  sites_[0].fault = Fault::kVanishWhileAdvertiseOpen;
+  auto round = Run(100);
+  ExpectMeanOf(*round, AllBut({"SITE_0"}));
+  EXPECT_EQ(net_.disconnected.size(), 0u)
+      << "an honest site was disconnected: " << net_.disconnected.begin()->first
+      << ": " << net_.disconnected.begin()->second;
+}
+
+// Issue 11, defect 4: a site whose masked input was accepted contributed, even
+// if its connection is lost before the stage closes; its self mask (not its
+// mask key) is what the survivors must reveal.
+TEST_F(SecureRoundTest, SiteLostAfterItsMaskedInputStillContributes) {
+  MakeSites(5, 100);
+  sites_[0].fault = Fault::kVanishAfterMaskedInput;
+  auto round = Run(100);
+  ExpectMeanOf(*round, AllBut({}));
+}
+
+// Issue 11, defect 2: a round in which nobody answers must abort at the first
+// stage, never complete with zero contributors.
+TEST_F(SecureRoundTest, RoundWithNoLiveSitesAbortsAtTheFirstStage) {
+  MakeSites(4, 20);
+  std::vector<RoundParticipant> participants;
+  for (const auto& s : sites_) participants.push_back(Participant(s));
+  auto round = SecureRound::Start(Settings(20, 4), participants, &net_);
+  ASSERT_TRUE(round.has_value());
+  net_.inbox.clear();  // nobody hears of the round
+  for (int i = 0; i < 4 && !(*round)->finished(); ++i) (*round)->OnDeadline();
+  EXPECT_EQ((*round)->stage(), RoundStage::kAborted);
+  EXPECT_EQ((*round)->abort_reason(),
+            "advertise_keys: 0 live sites, at least 2 needed");
+  EXPECT_TRUE((*round)->outcome().contributors.empty());
+}
+
+// Issue 11, defect 2: every stage aborts below the configured minimum of live
+// sites, even where each neighbourhood still meets its threshold.
+TEST_F(SecureRoundTest, RoundAbortsBelowTheConfiguredMinimumOfSites) {
+  MakeSites(5, 50);
+  sites_[1].fault = Fault::kVanishAfterShareKeys;
+  sites_[3].fault = Fault::kVanishAfterShareKeys;
+  std::vector<RoundParticipant> participants;
+  for (const auto& s : sites_) participants.push_back(Participant(s));
+  RoundSettings settings = Settings(50, 5);
+  settings.min_sites = 4;
+  auto round = SecureRound::Start(settings, participants, &net_);
+  ASSERT_TRUE(round.has_value());
+  Pump(**round);
+  EXPECT_EQ((*round)->stage(), RoundStage::kAborted);
+  EXPECT_EQ((*round)->abort_reason(),
+            "masked_input: 3 live sites, at least 4 needed");
+}
+
+// A key advertisement that its sender's certificate does not verify would
+// make every neighbour refuse the directory: the coordinator drops that site
+// instead, and the round goes on without it.
+TEST_F(SecureRoundTest, AKeyAdvertisementWithABadSignatureDropsOnlyItsSender) {
+  MakeSites(5, 100);
+  sites_[3].fault = Fault::kBadAdvertiseSignature;
+  auto round = Run(100);
+  ExpectMeanOf(*round, AllBut({"SITE_3"}));
+  EXPECT_EQ(net_.disconnected["SITE_3"],
+            "advertise_keys: signature does not verify");
+  EXPECT_EQ(net_.disconnected.size(), 1u);
+}
+
+// Issue 11, defect 5: a site that reveals a made-up share at unmask cannot
+// abort the round anonymously: its share carries no valid signature of the
+// owner, so it is named and its response discarded, and the secret comes
+// from the other shares.
+TEST_F(SecureRoundTest, ASiteRevealingAnAlteredShareIsNamedNotObeyed) {
+  MakeSites(5, 100);
+  sites_[2].fault = Fault::kAlterRevealedShare;
+  auto round = Run(100);
+  ExpectMeanOf(*round, AllBut({}));
+  ASSERT_EQ(round->misbehaviours().size(), 1u);
+  EXPECT_EQ(round->misbehaviours()[0].site_id, "SITE_2");
+  EXPECT_EQ(round->misbehaviours()[0].what,
+            "revealed a share of SITE_0 that SITE_0 never signed");
+  EXPECT_EQ(net_.disconnected["SITE_2"],
+            "unmask_response: share of SITE_0 not signed by it");
+}
+
+// Issue 11, defect 5: a share the owner itself dealt wrong (signed by it)
+// proves the owner misbehaved; with a threshold of good shares left the
+// secret is still recovered, whether the bad share arrives among the first
+// threshold or after them.
+TEST_F(SecureRoundTest, AnOwnerThatDealtABadShareIsNamedAndRecoveredAround) {
+  for (int holder : {1, 4}) {
+    sites_.clear();
+    net_ = FakeNetwork{};
+    MakeSites(5, 100);
+    sites_[static_cast<size_t>(holder)].fault =
+        Fault::kRevealShareSite0DealtBadly;
+    auto round = Run(100);
+    ExpectMeanOf(*round, AllBut({}));
+    ASSERT_EQ(round->misbehaviours().size(), 1u) << "holder " << holder;
+    EXPECT_EQ(round->misbehaviours()[0].site_id, "SITE_0");
+    EXPECT_EQ(round->misbehaviours()[0].what,
+              holder == 1
+                  ? "dealt shares of its self mask that do not reconstruct it"
+                  : "dealt a share of its self mask to SITE_4 that does not "
+                    "fit it");
+    EXPECT_TRUE(net_.disconnected.empty());
+  }
+}
+
 TEST(SecureRoundStartTest, RefusesWeightsThatDoNotSumToOne) {
   FakeNetwork net;
+  TestSiteIdentities ids;
   RoundSettings settings;
   settings.global_parameters.assign(4, 0);
   settings.quantization = {1.0, 16, 18};
-  auto round = SecureRound::Start(settings, {{"A", 0.5}, {"B", 0.4}}, &net);
+  auto round = SecureRound::Start(
+      settings, {ids.Participant("A", 0.5), ids.Participant("B", 0.4)}, &net);
   ASSERT_FALSE(round.has_value());
   EXPECT_EQ(round.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(round.error().message.find("weights sum to 0.9"),
@@ -316,10 +471,12 @@ TEST(SecureRoundStartTest, RefusesWeightsThatDoNotSumToOne) {
 
 TEST(SecureRoundStartTest, RefusesARingThatCouldWrap) {
   FakeNetwork net;
+  TestSiteIdentities ids;
   RoundSettings settings;
   settings.global_parameters.assign(4, 0);
   settings.quantization = {1.0, 16, 16};
-  auto round = SecureRound::Start(settings, {{"A", 0.5}, {"B", 0.5}}, &net);
+  auto round = SecureRound::Start(
+      settings, {ids.Participant("A", 0.5), ids.Participant("B", 0.5)}, &net);
   ASSERT_FALSE(round.has_value());
   EXPECT_NE(round.error().message.find("can wrap"), std::string::npos);
 }
