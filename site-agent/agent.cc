@@ -215,6 +215,7 @@ class ConnectionLoop {
       co_return PermissionDenied("peer '" + peer->common_name + "' has role '" +
                                  peer->role + "', expected 'coordinator'");
     }
+    participant_.SetCoordinatorId(peer->common_name);
     co_return channel;
   }
 

@@ -477,12 +477,36 @@ Status ParseServe(const toml::table& t, const fs::path& base_dir,
   return {};
 }
 
+Status ParseSecureAggregation(const toml::table& t, AgentConfig& config) {
+  constexpr std::string_view kTable = "secure_aggregation";
+  if (auto s = CheckKeys(t, std::string(kTable),
+                         {"min_neighbourhood", "allow_single_site"});
+      !s) {
+    return s;
+  }
+  auto min = GetInteger(t, std::string(kTable), "min_neighbourhood");
+  auto single = GetBool(t, std::string(kTable), "allow_single_site");
+  if (!min) return std::unexpected(min.error());
+  if (!single) return std::unexpected(single.error());
+  if (*min) {
+    if (**min < 2 || **min > 1000) {
+      return InvalidArgument(
+          "'secure_aggregation.min_neighbourhood' must be between 2 and "
+          "1000 (a neighbourhood of one is allow_single_site)");
+    }
+    config.secure_aggregation.min_neighbourhood = static_cast<uint32_t>(**min);
+  }
+  if (*single) config.secure_aggregation.allow_single_site = **single;
+  return {};
+}
+
 Result<AgentConfig> ParseRoot(const toml::table& root,
                               const fs::path& base_dir) {
   if (auto s = CheckKeys(
           root, "",
           {"site_id", "site_name", "location", "coordinator", "data_dir",
-           "log_level", "tls", "data", "benchmark", "online", "serve"});
+           "log_level", "tls", "data", "benchmark", "online", "serve",
+           "secure_aggregation"});
       !s) {
     return std::unexpected(s.error());
   }
@@ -555,6 +579,13 @@ Result<AgentConfig> ParseRoot(const toml::table& root,
           "[online] needs [data]: online learning uses its schema");
     }
     if (auto s = ParseOnline(**online, base_dir, config); !s) {
+      return std::unexpected(s.error());
+    }
+  }
+  auto secure_aggregation = GetTable(root, "", "secure_aggregation");
+  if (!secure_aggregation) return std::unexpected(secure_aggregation.error());
+  if (*secure_aggregation) {
+    if (auto s = ParseSecureAggregation(**secure_aggregation, config); !s) {
       return std::unexpected(s.error());
     }
   }

@@ -63,6 +63,17 @@ struct ServeConfig {
   uint32_t idle_timeout_s = 30;      // keep-alive connections
 };
 
+// [secure_aggregation]: the limits this hospital sets on the rounds it joins,
+// whatever the coordinator asks (issue 11: a coordinator may be malicious).
+struct SecureAggregationConfig {
+  // The smallest neighbourhood (this site included) the site joins; smaller
+  // ones would let the coordinator learn (nearly) its own update. 2..1000.
+  uint32_t min_neighbourhood = 3;
+  // Join rounds of this site alone ([robust] secure_aggregation = false at the
+  // coordinator), where the coordinator sees its update. Off by default.
+  bool allow_single_site = false;
+};
+
 // The site agent's configuration file (TOML), validated. Exactly one of
 // `data` and `benchmark` is set. Plain value type.
 struct AgentConfig {
@@ -79,6 +90,7 @@ struct AgentConfig {
   std::optional<BenchmarkConfig> benchmark;
   std::optional<OnlineConfig> online;
   std::optional<ServeConfig> serve;
+  SecureAggregationConfig secure_aggregation;
 };
 
 // Reads and validates a config file. Relative paths resolve against the

@@ -239,6 +239,43 @@ parameters = 4096
   EXPECT_EQ(config->benchmark->parameters, 4096u);
 }
 
+TEST(ConfigTest, SecureAggregationLimitsDefaultToSafeValues) {
+  auto config = Parse(kValid);
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->secure_aggregation.min_neighbourhood, 3u);
+  EXPECT_FALSE(config->secure_aggregation.allow_single_site);
+
+  config = Parse(std::string(kValid) +
+                 "\n[secure_aggregation]\nmin_neighbourhood = 5\n"
+                 "allow_single_site = true\n");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->secure_aggregation.min_neighbourhood, 5u);
+  EXPECT_TRUE(config->secure_aggregation.allow_single_site);
+}
+
+TEST(ConfigTest, SecureAggregationLimitsOutOfRangeAreRefusedNamingTheKey) {
+  for (const char* bad : {"min_neighbourhood = 1", "min_neighbourhood = 1001"}) {
+    auto config =
+        Parse(std::string(kValid) + "\n[secure_aggregation]\n" + bad + "\n");
+    ASSERT_FALSE(config) << bad;
+    EXPECT_NE(config.error().message.find(
+                  "'secure_aggregation.min_neighbourhood' must be between 2 "
+                  "and 1000"),
+              std::string::npos)
+        << config.error().message;
+  }
+  auto typo = Parse(std::string(kValid) +
+                    "\n[secure_aggregation]\nallow_single_site = \"yes\"\n");
+  ASSERT_FALSE(typo);
+  EXPECT_NE(typo.error().message.find("'secure_aggregation.allow_single_site'"),
+            std::string::npos)
+      << typo.error().message;
+  auto unknown = Parse(std::string(kValid) +
+                       "\n[secure_aggregation]\nthreshold = 2\n");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("threshold"), std::string::npos);
+}
+
 TEST(ConfigTest, DataAndBenchmarkTogetherAreRejected) {
   auto config = Parse(std::string(kValid) + "\n[benchmark]\nparameters = 10\n");
   ASSERT_FALSE(config);

@@ -212,6 +212,31 @@ int main(int argc, char** argv) {
   participant_options.data_dir = config->data_dir;
   participant_options.expose_deltas_dir = expose_deltas;
   participant_options.test_scale_delta = scale_delta;
+  {
+    // Secure aggregation signs with the site certificate's key and checks
+    // the neighbours' certificates against the CA (and CRL) it trusts.
+    auto signing_key = cls::crypto::SigningKey::FromPemFile(config->tls.key);
+    auto authority = cls::crypto::CertificateAuthority::FromFiles(
+        config->tls.ca, config->tls.crl);
+    if (!signing_key || !authority) {
+      spdlog::error("tls: {}", !signing_key ? signing_key.error().message
+                                            : authority.error().message);
+      return 1;
+    }
+    auto& secagg = participant_options.secagg;
+    secagg.site_id = config->site_id;
+    secagg.signing_key =
+        std::make_shared<cls::crypto::SigningKey>(std::move(*signing_key));
+    secagg.authority = std::make_shared<cls::crypto::CertificateAuthority>(
+        std::move(*authority));
+    secagg.min_neighbourhood = config->secure_aggregation.min_neighbourhood;
+    secagg.allow_single_site = config->secure_aggregation.allow_single_site;
+    if (secagg.allow_single_site) {
+      spdlog::warn(
+          "secure_aggregation.allow_single_site = true: in rounds of this "
+          "site alone the coordinator sees its update");
+    }
+  }
   if (config->benchmark) {
     participant_options.benchmark_parameters = config->benchmark->parameters;
     spdlog::info("benchmark mode: no data, random updates of {} parameters",

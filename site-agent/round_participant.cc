@@ -138,12 +138,25 @@ Result<std::optional<protocol::Message>> RoundParticipant::OnMessage(
     if (!round) return Reply{};
     auto masked =
         round->secagg->OnShareDelivery(*s, round->input, round->metrics);
+    for (const auto& warning : round->secagg->TakeWarnings()) {
+      spdlog::warn("{}", warning);
+    }
     if (!masked) {
       LeaveRound(masked.error());
       return Reply{};
     }
     spdlog::info("{}sending masked input", RoundPrefix(s->round_id));
     return Reply{std::move(*masked)};
+  }
+  if (const auto* v = std::get_if<protocol::SurvivorSet>(&message)) {
+    Round* round = ActiveRound(v->round_id, "survivor_set");
+    if (!round) return Reply{};
+    auto signature = round->secagg->OnSurvivorSet(*v);
+    if (!signature) {
+      LeaveRound(signature.error());
+      return Reply{};
+    }
+    return Reply{std::move(*signature)};
   }
   if (const auto* u = std::get_if<protocol::UnmaskRequest>(&message)) {
     Round* round = ActiveRound(u->round_id, "unmask_request");
@@ -315,7 +328,7 @@ std::optional<protocol::Message> RoundParticipant::AnnounceStatistics(
   round_->input = std::move(*encoded);
   round_->metrics = protocol::ValidationMetrics{};
   round_->metrics.train_samples = num_samples();
-  auto secagg = SecAggClient::Start(a);
+  auto secagg = SecAggClient::Start(a, options_.secagg);
   if (!secagg) return leave(secagg.error());
   round_->secagg = std::move(*secagg);
   spdlog::info("{}feature sums of {} train rows ready; advertising keys",
@@ -418,7 +431,7 @@ std::optional<protocol::Message> RoundParticipant::OnAnnounce(
   }
   round_->metrics = metrics;
 
-  auto secagg = SecAggClient::Start(a);
+  auto secagg = SecAggClient::Start(a, options_.secagg);
   if (!secagg) return leave(secagg.error());
   round_->secagg = std::move(*secagg);
   spdlog::info("{}trained; advertising keys", RoundPrefix(a.round_id));

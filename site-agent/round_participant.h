@@ -26,6 +26,9 @@ inline constexpr std::string_view kFeatureStatisticsKind = "feature_statistics";
 
 struct ParticipantOptions {
   std::string site_id;
+  // Identity, trust anchor and limits for secure aggregation; its
+  // coordinator_id is set on each connection (SetCoordinatorId).
+  SecAggSiteSetup secagg;
   // Where global_model.bin and status.json go; empty = nothing persisted.
   std::filesystem::path data_dir;
   // TESTING ONLY: writes each round's weighted, clipped delta (before
@@ -50,7 +53,8 @@ struct ParticipantOptions {
 // which it persists in the data directory.
 //
 // Per round: RoundAnnounce -> AdvertiseKeys, KeyDirectory -> ShareKeys,
-// ShareDelivery -> MaskedInput, UnmaskRequest -> UnmaskResponse,
+// ShareDelivery -> MaskedInput, SurvivorSet -> SurvivorSetSignature,
+// UnmaskRequest -> UnmaskResponse,
 // RoundResult -> EvaluationReport. Anything wrong inside a round (bad hash,
 // wrong size, a SecAggClient refusal) makes the site leave that round, with a
 // warning; it never ends the connection. A message that has no place in the
@@ -74,6 +78,11 @@ class RoundParticipant {
   // The connection is gone: the coordinator has dropped this site from any
   // round in flight, so its secrets for that round are discarded.
   void OnDisconnected();
+  // The CN of the coordinator certificate the TLS handshake verified: bound
+  // into what this site signs in rounds.
+  void SetCoordinatorId(std::string coordinator_id) {
+    options_.secagg.coordinator_id = std::move(coordinator_id);
+  }
 
   const std::string& model_version() const { return global_.version; }
   uint64_t num_samples() const;

@@ -9,6 +9,7 @@
 #include "core/quantization.h"
 #include "crypto/prg.h"
 #include "crypto/shamir.h"
+#include "crypto/test_pki.h"
 #include "site-agent/test_util.h"
 
 namespace cls::site {
@@ -55,9 +56,16 @@ class RoundParticipantTest : public ::testing::Test {
     model_.emplace(std::move(*model));
   }
 
-  ParticipantOptions Options(const std::string& site_id) const {
+  ParticipantOptions Options(const std::string& site_id) {
     ParticipantOptions options;
     options.site_id = site_id;
+    if (!issued_.count(site_id)) issued_[site_id] = pki_.Issue(site_id, "site");
+    options.secagg.site_id = site_id;
+    options.secagg.signing_key = std::make_shared<crypto::SigningKey>(
+        *crypto::SigningKey::FromPem(issued_[site_id].key_pem));
+    options.secagg.authority = std::make_shared<crypto::CertificateAuthority>(
+        *crypto::CertificateAuthority::FromPem(pki_.ca_pem()));
+    options.secagg.coordinator_id = "coordinator.test";
     options.data_dir = dir_.path() / site_id / "state";
     options.expose_deltas_dir = dir_.path() / site_id / "deltas";
     return options;
@@ -69,6 +77,8 @@ class RoundParticipantTest : public ::testing::Test {
 
   TempDir dir_;
   std::optional<LocalModel> model_;
+  crypto::testing::TestPki pki_;
+  std::map<std::string, crypto::testing::TestPki::Issued> issued_;
 };
 
 template <typename T>
@@ -193,7 +203,7 @@ TEST_F(RoundParticipantTest, RoundResultWithWrongHashIsNotStored) {
 }
 
 TEST_F(RoundParticipantTest, BenchmarkModeSendsARandomVectorOfHalfTheClipNorm) {
-  ParticipantOptions options = Options("BENCH_1");
+  ParticipantOptions options = Options("HOSP_001");
   options.benchmark_parameters = 1000;
   RoundParticipant site(options, nullptr);
   EXPECT_EQ(site.num_samples(), 1u);
@@ -234,7 +244,9 @@ TEST_F(RoundParticipantTest,
     const auto* keys = ReplyAs<protocol::AdvertiseKeys>(reply);
     ASSERT_NE(keys, nullptr) << ids[i];
     directory.keys.push_back(
-        {i + 1, keys->cipher_public_key, keys->mask_public_key});
+        {i + 1, keys->cipher_public_key, keys->mask_public_key,
+         keys->self_mask_commitment, issued_[ids[i]].certificate_der,
+         keys->signature});
   }
 
   std::map<uint32_t, protocol::ShareDelivery> deliveries;
@@ -264,8 +276,16 @@ TEST_F(RoundParticipantTest,
   }
   EXPECT_EQ(validated, 3 * model_->num_test());
 
-  // Nobody dropped: each site reveals its shares of every self-mask seed.
-  const protocol::UnmaskRequest request{kRound, {1, 2, 3}, {}};
+  // Each site signs the survivor set; nobody dropped, so each reveals its
+  // shares of every self-mask seed once it sees the others' signatures.
+  protocol::UnmaskRequest request{kRound, {1, 2, 3}, {}, {}};
+  for (uint32_t i = 0; i < 3; ++i) {
+    auto reply =
+        sites[i]->OnMessage(protocol::SurvivorSet{kRound, {1, 2, 3}});
+    const auto* signature = ReplyAs<protocol::SurvivorSetSignature>(reply);
+    ASSERT_NE(signature, nullptr) << ids[i];
+    request.signatures.push_back({i + 1, signature->signature});
+  }
   std::map<uint32_t, std::vector<crypto::ShamirShare>> self_shares;
   for (uint32_t i = 0; i < 3; ++i) {
     auto reply = sites[i]->OnMessage(request);

@@ -8,6 +8,8 @@
 #include "crypto/sha256.h"
 #include "protocol/secagg.h"
 
+#include <string_view>
+
 namespace cls::site {
 namespace {
 
@@ -15,33 +17,70 @@ std::string Where(uint64_t round_id) {
   return "round " + std::to_string(round_id) + ": ";
 }
 
+std::string Str(uint64_t n) { return std::to_string(n); }
+
+// Signs `payload` or says why not.
+Result<Bytes> SignPayload(const SecAggSiteSetup& setup, const Bytes& payload) {
+  if (!setup.signing_key) return Internal("secure aggregation: no signing key");
+  return setup.signing_key->Sign(payload);
+}
+
 }  // namespace
 
-Result<SecAggClient> SecAggClient::Start(const protocol::RoundAnnounce& a) {
+Result<SecAggClient> SecAggClient::Start(const protocol::RoundAnnounce& a,
+                                         const SecAggSiteSetup& setup) {
+  const std::string where = Where(a.round_id);
+  if (!setup.signing_key || !setup.authority || setup.coordinator_id.empty()) {
+    return Internal(where + "secure aggregation is not set up");
+  }
   SecAggClient c;
+  c.setup_ = setup;
   c.round_id_ = a.round_id;
   c.self_index_ = a.self_index;
   c.threshold_ = a.threshold;
   c.ring_bits_ = a.ring_bits;
+  std::set<std::string> ids;
   for (const auto& n : a.neighbours) {
-    if (n.index == 0 || !c.neighbours_.insert(n.index).second) {
-      return InvalidArgument(Where(a.round_id) + "bad neighbour list");
+    if (n.index == 0 || !c.neighbours_.insert(n.index).second ||
+        !ids.insert(n.site_id).second) {
+      return InvalidArgument(where + "bad neighbour list");
     }
+    c.site_ids_[n.index] = n.site_id;
   }
-  if (!c.neighbours_.count(a.self_index)) {
-    return InvalidArgument(Where(a.round_id) +
-                           "neighbour list omits this site");
+  auto self = c.site_ids_.find(a.self_index);
+  if (self == c.site_ids_.end()) {
+    return InvalidArgument(where + "neighbour list omits this site");
+  }
+  if (self->second != setup.site_id) {
+    return InvalidArgument(where + "neighbour list names this site '" +
+                           self->second + "'");
+  }
+  // A neighbourhood of one is the audited per-site mode: the coordinator
+  // learns this site's update, so only where the site's own operator allows
+  // it. Otherwise a coordinator could isolate the site into a group whose sum
+  // is (nearly) its own update.
+  const size_t size = c.neighbours_.size();
+  if (size == 1) {
+    if (!setup.allow_single_site) {
+      return PermissionDenied(
+          where +
+          "refused a round of this site alone: the coordinator would learn "
+          "its update ([secure_aggregation] allow_single_site = false)");
+    }
+  } else if (size < setup.min_neighbourhood) {
+    return PermissionDenied(where + "refused a neighbourhood of " + Str(size) +
+                            " sites, fewer than this site's minimum of " +
+                            Str(setup.min_neighbourhood) +
+                            " ([secure_aggregation] min_neighbourhood)");
   }
   // The threshold protects this site's secrets: below a strict majority of
   // its neighbourhood a coordinator could obtain both of its secrets.
-  if (c.threshold_ < protocol::ThresholdFor(c.neighbours_.size()) ||
-      c.threshold_ > c.neighbours_.size()) {
-    return InvalidArgument(
-        Where(a.round_id) + "threshold " + std::to_string(c.threshold_) +
-        " unsafe for " + std::to_string(c.neighbours_.size()) + " neighbours");
+  if (c.threshold_ < protocol::ThresholdFor(size) || c.threshold_ > size) {
+    return PermissionDenied(where + "threshold " + Str(c.threshold_) +
+                            " unsafe for " + Str(size) + " neighbours");
   }
   if (c.ring_bits_ < 1 || c.ring_bits_ > 32) {
-    return InvalidArgument(Where(a.round_id) + "ring bits out of range");
+    return InvalidArgument(where + "ring bits out of range");
   }
   auto cipher = crypto::GenerateX25519KeyPair();
   auto mask = crypto::GenerateX25519KeyPair();
@@ -51,7 +90,15 @@ Result<SecAggClient> SecAggClient::Start(const protocol::RoundAnnounce& a) {
   c.mask_keys_ = *mask;
   c.self_mask_seed_ = crypto::RandomKey32();
   c.advertise_ = {a.round_id, c.cipher_keys_.public_key,
-                  c.mask_keys_.public_key, crypto::Sha256(c.self_mask_seed_)};
+                  c.mask_keys_.public_key, crypto::Sha256(c.self_mask_seed_),
+                  {}};
+  auto signature = SignPayload(
+      setup, protocol::AdvertisePayload(
+                 setup.coordinator_id, a.round_id, a.self_index,
+                 c.advertise_.cipher_public_key, c.advertise_.mask_public_key,
+                 c.advertise_.self_mask_commitment));
+  if (!signature) return std::unexpected(signature.error());
+  c.advertise_.signature = std::move(*signature);
   return c;
 }
 
@@ -65,7 +112,7 @@ Result<protocol::ShareKeys> SecAggClient::OnKeyDirectory(
   for (const auto& entry : directory.keys) {
     if (!neighbours_.count(entry.index) || directory_.count(entry.index)) {
       return InvalidArgument(where + "unexpected or repeated site " +
-                             std::to_string(entry.index));
+                             Str(entry.index));
     }
     if (!seen_keys.insert(entry.cipher_public_key).second ||
         !seen_keys.insert(entry.mask_public_key).second) {
@@ -76,13 +123,43 @@ Result<protocol::ShareKeys> SecAggClient::OnKeyDirectory(
   auto self = directory_.find(self_index_);
   if (self == directory_.end() ||
       self->second.cipher_public_key != cipher_keys_.public_key ||
-      self->second.mask_public_key != mask_keys_.public_key) {
+      self->second.mask_public_key != mask_keys_.public_key ||
+      self->second.self_mask_commitment != advertise_.self_mask_commitment) {
     return InvalidArgument(where +
                            "this site's own keys are missing or altered");
   }
+  // Every other key must come from the site the announce named at that
+  // index, as its certificate (issued by the consortium CA) and its
+  // signature show: the coordinator cannot substitute a key of its own.
+  for (const auto& [index, entry] : directory_) {
+    if (index == self_index_) continue;
+    const std::string& expected_id = site_ids_[index];
+    auto certificate = setup_.authority->Check(entry.certificate);
+    if (!certificate) {
+      return PermissionDenied(where + "the certificate of " + expected_id +
+                              " was refused: " + certificate.error().message);
+    }
+    if (certificate->common_name() != expected_id ||
+        certificate->role() != "site") {
+      return PermissionDenied(where + "the certificate given for " +
+                              expected_id + " belongs to '" +
+                              certificate->common_name() + "' (" +
+                              certificate->role() + ")");
+    }
+    if (!certificate->Verify(
+            protocol::AdvertisePayload(setup_.coordinator_id, round_id_, index,
+                                       entry.cipher_public_key,
+                                       entry.mask_public_key,
+                                       entry.self_mask_commitment),
+            entry.signature)) {
+      return PermissionDenied(where + "the keys given for " + expected_id +
+                              " are not signed by it");
+    }
+    certificates_.emplace(index, std::move(*certificate));
+  }
   if (directory_.size() < threshold_) {
-    return InvalidArgument(where + std::to_string(directory_.size()) +
-                           " sites, threshold " + std::to_string(threshold_));
+    return InvalidArgument(where + Str(directory_.size()) +
+                           " sites, threshold " + Str(threshold_));
   }
 
   std::vector<uint32_t> xs;
@@ -97,16 +174,32 @@ Result<protocol::ShareKeys> SecAggClient::OnKeyDirectory(
   protocol::ShareKeys out{.round_id = round_id_, .shares = {}};
   for (size_t i = 0; i < xs.size(); ++i) {
     const uint32_t to = xs[i];
+    auto key_signature = SignPayload(
+        setup_, protocol::SharePayload(setup_.coordinator_id, round_id_,
+                                       protocol::SecretKind::kMaskKey,
+                                       self_index_, (*key_shares)[i]));
+    auto seed_signature = SignPayload(
+        setup_, protocol::SharePayload(setup_.coordinator_id, round_id_,
+                                       protocol::SecretKind::kSelfMask,
+                                       self_index_, (*seed_shares)[i]));
+    if (!key_signature) return std::unexpected(key_signature.error());
+    if (!seed_signature) return std::unexpected(seed_signature.error());
     if (to == self_index_) {
-      mask_key_shares_[self_index_] = (*key_shares)[i];
-      self_mask_shares_[self_index_] = (*seed_shares)[i];
+      mask_key_shares_[self_index_] = {(*key_shares)[i],
+                                       std::move(*key_signature)};
+      self_mask_shares_[self_index_] = {(*seed_shares)[i],
+                                        std::move(*seed_signature)};
       continue;
     }
     auto key = protocol::ShareEncryptionKey(
         cipher_keys_.private_key, directory_[to].cipher_public_key, round_id_);
     if (!key) return std::unexpected(key.error());
-    protocol::SharePlaintext plain{self_index_, to, (*key_shares)[i],
-                                   (*seed_shares)[i]};
+    protocol::SharePlaintext plain{self_index_,
+                                   to,
+                                   (*key_shares)[i],
+                                   (*seed_shares)[i],
+                                   std::move(*key_signature),
+                                   std::move(*seed_signature)};
     auto sealed = crypto::AesGcmSeal(
         *key, protocol::EncodeSharePlaintext(plain),
         protocol::ShareAssociatedData(round_id_, self_index_, to));
@@ -129,7 +222,7 @@ Result<protocol::MaskedInput> SecAggClient::OnShareDelivery(
     if (share.to_index != self_index_ || from == self_index_ ||
         !directory_.count(from) || masked_with_.count(from)) {
       return InvalidArgument(where + "unexpected or repeated sender " +
-                             std::to_string(from));
+                             Str(from));
     }
     auto key = protocol::ShareEncryptionKey(cipher_keys_.private_key,
                                             directory_[from].cipher_public_key,
@@ -145,18 +238,33 @@ Result<protocol::MaskedInput> SecAggClient::OnShareDelivery(
     // The sender still counts as a survivor of share-keys (the coordinator
     // forwarded its share), so it is masked with; its share is just unusable.
     masked_with_.insert(from);
-    if (!plain || plain->from_index != from || plain->to_index != self_index_ ||
-        plain->mask_key_share.x != self_index_ ||
-        plain->self_mask_share.x != self_index_) {
+    const crypto::Certificate& owner = certificates_.at(from);
+    const bool usable =
+        plain && plain->from_index == from && plain->to_index == self_index_ &&
+        plain->mask_key_share.x == self_index_ &&
+        plain->self_mask_share.x == self_index_ &&
+        owner.Verify(protocol::SharePayload(setup_.coordinator_id, round_id_,
+                                            protocol::SecretKind::kMaskKey,
+                                            from, plain->mask_key_share),
+                     plain->mask_key_signature) &&
+        owner.Verify(protocol::SharePayload(setup_.coordinator_id, round_id_,
+                                            protocol::SecretKind::kSelfMask,
+                                            from, plain->self_mask_share),
+                     plain->self_mask_signature);
+    if (!usable) {
+      warnings_.push_back(where + "discarded the share from " +
+                          site_ids_[from] +
+                          ": it does not decrypt or is not signed by it");
       continue;
     }
-    mask_key_shares_[from] = plain->mask_key_share;
-    self_mask_shares_[from] = plain->self_mask_share;
+    mask_key_shares_[from] = {plain->mask_key_share,
+                              std::move(plain->mask_key_signature)};
+    self_mask_shares_[from] = {plain->self_mask_share,
+                               std::move(plain->self_mask_signature)};
   }
   if (masked_with_.size() + 1 < threshold_) {
-    return InvalidArgument(where + std::to_string(masked_with_.size() + 1) +
-                           " sites left, threshold " +
-                           std::to_string(threshold_));
+    return InvalidArgument(where + Str(masked_with_.size() + 1) +
+                           " sites left, threshold " + Str(threshold_));
   }
 
   protocol::MaskedInput out;
@@ -175,49 +283,107 @@ Result<protocol::MaskedInput> SecAggClient::OnShareDelivery(
   return out;
 }
 
+Result<protocol::SurvivorSetSignature> SecAggClient::OnSurvivorSet(
+    const protocol::SurvivorSet& set) {
+  const std::string where = Where(round_id_) + "survivor set: ";
+  if (stage_ != Stage::kMasked || set.round_id != round_id_) {
+    return InvalidArgument(where + "unexpected");
+  }
+  if (!std::is_sorted(set.survivors.begin(), set.survivors.end()) ||
+      std::adjacent_find(set.survivors.begin(), set.survivors.end()) !=
+          set.survivors.end()) {
+    return InvalidArgument(where + "not a sorted set");
+  }
+  if (!std::binary_search(set.survivors.begin(), set.survivors.end(),
+                          self_index_)) {
+    return InvalidArgument(where + "does not name this site");
+  }
+  uint32_t in_neighbourhood = 0;
+  for (uint32_t s : set.survivors) {
+    if (!neighbours_.count(s)) continue;
+    if (s != self_index_ && !masked_with_.count(s)) {
+      return InvalidArgument(where + "names " + site_ids_[s] +
+                             ", which this site never masked with");
+    }
+    ++in_neighbourhood;
+  }
+  if (in_neighbourhood < threshold_) {
+    return InvalidArgument(where + Str(in_neighbourhood) +
+                           " survivors in this neighbourhood, threshold " +
+                           Str(threshold_));
+  }
+  auto signature = SignPayload(
+      setup_, protocol::SurvivorSetPayload(setup_.coordinator_id, round_id_,
+                                           set.survivors));
+  if (!signature) return std::unexpected(signature.error());
+  survivor_set_ = set.survivors;
+  stage_ = Stage::kSigned;
+  return protocol::SurvivorSetSignature{round_id_, std::move(*signature)};
+}
+
 Result<protocol::UnmaskResponse> SecAggClient::OnUnmaskRequest(
     const protocol::UnmaskRequest& request) {
   const std::string where = Where(round_id_) + "unmask request: ";
-  if (stage_ != Stage::kMasked || request.round_id != round_id_) {
+  if (stage_ != Stage::kSigned || request.round_id != round_id_) {
     return InvalidArgument(where + "unexpected");
   }
-  std::set<uint32_t> survivors(request.survivors.begin(),
-                               request.survivors.end());
-  std::set<uint32_t> dropped(request.dropped.begin(), request.dropped.end());
-  if (survivors.size() != request.survivors.size() ||
-      dropped.size() != request.dropped.size()) {
-    return InvalidArgument(where + "a site is listed twice");
-  }
-  for (uint32_t d : dropped) {
-    if (survivors.count(d)) {
-      return InvalidArgument(where + "site " + std::to_string(d) +
-                             " listed as both survivor and dropped");
+  // The survivors and dropped sites of this neighbourhood follow from the
+  // survivor set this site signed; the request must say exactly that, so a
+  // coordinator cannot ask for a self-mask share of a site it calls dropped
+  // elsewhere, or the reverse.
+  std::vector<uint32_t> survivors, dropped;
+  for (uint32_t n : neighbours_) {
+    const bool survived =
+        std::binary_search(survivor_set_.begin(), survivor_set_.end(), n);
+    if (survived) {
+      survivors.push_back(n);
+    } else if (masked_with_.count(n)) {
+      dropped.push_back(n);
     }
   }
-  if (!survivors.count(self_index_)) {
-    return InvalidArgument(where + "this site is not listed as a survivor");
+  std::vector<uint32_t> asked_survivors = request.survivors;
+  std::vector<uint32_t> asked_dropped = request.dropped;
+  std::sort(asked_survivors.begin(), asked_survivors.end());
+  std::sort(asked_dropped.begin(), asked_dropped.end());
+  if (asked_survivors != survivors || asked_dropped != dropped) {
+    return PermissionDenied(
+        where + "the survivors and dropped sites differ from the survivor "
+                "set this site signed");
   }
-  for (uint32_t s : survivors) {
-    if (s != self_index_ && !masked_with_.count(s)) {
-      return InvalidArgument(where + "survivor " + std::to_string(s) +
-                             " was never masked with");
+  // Consistency check: at least threshold neighbours (this site included)
+  // signed the very set this site signed. Honest neighbours sign one set
+  // only, so a coordinator that showed them different sets cannot collect
+  // enough signatures for both.
+  const Bytes payload = protocol::SurvivorSetPayload(
+      setup_.coordinator_id, round_id_, survivor_set_);
+  std::set<uint32_t> signers;
+  for (const auto& s : request.signatures) {
+    if (signers.count(s.index)) {
+      return InvalidArgument(where + "two signatures from site " +
+                             Str(s.index));
     }
-  }
-  for (uint32_t d : dropped) {
-    if (!masked_with_.count(d)) {
-      return InvalidArgument(where + "dropped site " + std::to_string(d) +
-                             " was never masked with");
+    if (s.index == self_index_) {
+      signers.insert(s.index);  // its own: nothing to learn from it
+      continue;
     }
+    auto certificate = certificates_.find(s.index);
+    if (certificate == certificates_.end() ||
+        !std::binary_search(survivor_set_.begin(), survivor_set_.end(),
+                            s.index)) {
+      return InvalidArgument(where + "a signature from site " + Str(s.index) +
+                             ", not a surviving neighbour");
+    }
+    if (!certificate->second.Verify(payload, s.signature)) {
+      return PermissionDenied(where + "the signature of " +
+                              site_ids_[s.index] +
+                              " is not over the survivor set this site saw");
+    }
+    signers.insert(s.index);
   }
-  if (survivors.size() < threshold_) {
-    return InvalidArgument(where + std::to_string(survivors.size()) +
-                           " survivors, threshold " +
-                           std::to_string(threshold_));
-  }
-  // Every site this one masked with must be named one way or the other,
-  // otherwise its pairwise mask could never be removed.
-  if (survivors.size() + dropped.size() != masked_with_.size() + 1) {
-    return InvalidArgument(where + "does not account for every neighbour");
+  if (signers.size() < threshold_) {
+    return PermissionDenied(where + Str(signers.size()) +
+                            " neighbours signed the survivor set, threshold " +
+                            Str(threshold_));
   }
 
   protocol::UnmaskResponse out;
@@ -225,12 +391,14 @@ Result<protocol::UnmaskResponse> SecAggClient::OnUnmaskRequest(
   for (uint32_t s : survivors) {
     auto it = self_mask_shares_.find(s);
     if (it == self_mask_shares_.end()) continue;
-    out.self_mask_shares.push_back({s, it->second.x, it->second.y});
+    out.self_mask_shares.push_back(
+        {s, it->second.share.x, it->second.share.y, it->second.signature});
   }
   for (uint32_t d : dropped) {
     auto it = mask_key_shares_.find(d);
     if (it == mask_key_shares_.end()) continue;
-    out.mask_key_shares.push_back({d, it->second.x, it->second.y});
+    out.mask_key_shares.push_back(
+        {d, it->second.share.x, it->second.share.y, it->second.signature});
   }
   stage_ = Stage::kUnmasked;
   return out;
