@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "coordinator/round/round_test_util.h"
 #include "coordinator/round/secure_round.h"
 #include "core/quantization.h"
 #include "protocol/frame.h"
@@ -120,7 +121,8 @@ uint64_t FrameBytes(const protocol::Message& m) {
 }
 
 RoundTimes RunRound(std::vector<Site>& sites, const Options& opt,
-                    uint64_t round_id) {
+                    uint64_t round_id,
+                    cls::coordinator::TestSiteIdentities& ids) {
   Network net;
   RoundTimes times;
   for (auto& s : sites) {
@@ -130,6 +132,7 @@ RoundTimes RunRound(std::vector<Site>& sites, const Options& opt,
   }
   RoundSettings settings;
   settings.round_id = round_id;
+  settings.coordinator_id = cls::coordinator::kTestCoordinatorId;
   settings.model_version = "bench";
   settings.model_kind = "benchmark_vector";
   settings.global_parameters.assign(opt.params, 0.0f);
@@ -141,7 +144,9 @@ RoundTimes RunRound(std::vector<Site>& sites, const Options& opt,
   settings.complete_graph_up_to = opt.complete_graph_up_to;
   settings.graph_seed = 1000 + round_id;
   std::vector<RoundParticipant> participants;
-  for (const auto& s : sites) participants.push_back({s.id, s.weight});
+  for (const auto& s : sites) {
+    participants.push_back(ids.Participant(s.id, s.weight));
+  }
 
   auto started = Timed(times.round_s, [&] {
     return SecureRound::Start(std::move(settings), participants, &net);
@@ -172,7 +177,7 @@ RoundTimes RunRound(std::vector<Site>& sites, const Options& opt,
         site.bytes_received += FrameBytes(m);
         if (const auto* a = std::get_if<protocol::RoundAnnounce>(&m)) {
           auto client = Timed(times.round_s, [&] {
-            return cls::site::SecAggClient::Start(*a);
+            return cls::site::SecAggClient::Start(*a, ids.Setup(site.id));
           });
           if (!client) Fail(site.id + " start: " + client.error().message);
           site.client = std::move(*client);
@@ -205,6 +210,11 @@ RoundTimes RunRound(std::vector<Site>& sites, const Options& opt,
           site.mask_s += t;
           times.round_s += t;
           if (!out) Fail(site.id + " share delivery: " + out.error().message);
+          deliver(site, *out);
+        } else if (const auto* v = std::get_if<protocol::SurvivorSet>(&m)) {
+          auto out = Timed(times.round_s,
+                           [&] { return site.client->OnSurvivorSet(*v); });
+          if (!out) Fail(site.id + " survivor set: " + out.error().message);
           deliver(site, *out);
         } else if (const auto* r = std::get_if<protocol::UnmaskRequest>(&m)) {
           auto out = Timed(times.round_s,
@@ -316,8 +326,11 @@ int main(int argc, char** argv) {
 
   std::vector<double> round_s, sum_s, unmask_s, mask_median, all_mask;
   RoundTimes last;
+  // Certificates and signing keys, issued once (the sites' enrolment).
+  cls::coordinator::TestSiteIdentities ids;
+  for (const auto& s : sites) ids.Setup(s.id);
   for (int r = 0; r < opt.rounds; ++r) {
-    last = RunRound(sites, opt, static_cast<uint64_t>(r + 1));
+    last = RunRound(sites, opt, static_cast<uint64_t>(r + 1), ids);
     round_s.push_back(last.round_s);
     sum_s.push_back(last.sum_inputs_s);
     unmask_s.push_back(last.unmask_s);

@@ -25,6 +25,7 @@ bool IsSiteToCoordinator(const protocol::Message& m) {
   return std::holds_alternative<protocol::AdvertiseKeys>(m) ||
          std::holds_alternative<protocol::ShareKeys>(m) ||
          std::holds_alternative<protocol::MaskedInput>(m) ||
+         std::holds_alternative<protocol::SurvivorSetSignature>(m) ||
          std::holds_alternative<protocol::UnmaskResponse>(m) ||
          std::holds_alternative<protocol::EvaluationReport>(m) ||
          std::holds_alternative<protocol::DeploymentAck>(m) ||
@@ -234,6 +235,10 @@ Result<protocol::Welcome> Federation::OnHello(
       AfterRoundEvent();
     }
   }
+  auto certificate = crypto::Certificate::FromDer(peer.certificate_der);
+  if (!certificate) return std::unexpected(certificate.error());
+  certificates_[hello.site_id] =
+      std::make_shared<const crypto::Certificate>(std::move(*certificate));
   connections_[hello.site_id] = std::move(connection);
   spdlog::info("site {} connected ({} connected)", hello.site_id,
                connections_.size());
@@ -384,7 +389,7 @@ Result<int64_t> Federation::StartRounds(int count, const Actor& actor) {
     std::vector<RoundParticipant> planned;
     for (const auto& s : active) {
       planned.push_back(
-          {s.site_id, static_cast<double>(s.num_samples) / total});
+          {s.site_id, static_cast<double>(s.num_samples) / total, nullptr});
     }
     RoundSettings settings;
     settings.global_parameters = model_.parameters;
@@ -474,7 +479,14 @@ void Federation::StartNextRound() {
   for (double w : raw) total += w;
   std::vector<RoundParticipant> participants;
   for (size_t i = 0; i < active.size(); ++i) {
-    participants.push_back({active[i].site_id, raw[i] / total});
+    participants.push_back({active[i].site_id, raw[i] / total,
+                            certificates_[active[i].site_id]});
+  }
+  auto coordinator_id = CoordinatorId();
+  if (!coordinator_id) {
+    spdlog::error("starting round: {}", coordinator_id.error().message);
+    queued_rounds_ = 0;
+    return;
   }
   auto round_id = store_.NextRoundId();
   if (!round_id) {
@@ -485,6 +497,9 @@ void Federation::StartNextRound() {
 
   RoundSettings settings;
   settings.round_id = static_cast<uint64_t>(*round_id);
+  settings.coordinator_id = *coordinator_id;
+  // No stage may close with fewer live sites than the federation's minimum.
+  settings.min_sites = static_cast<size_t>(config_.min_sites);
   settings.model_version = model_.version_id;
   settings.model_hash = model_.hash;
   settings.model_kind = config_.model_kind;
@@ -705,6 +720,8 @@ Status Federation::CommitCompletedRound(RoundRecord& record,
 
 void Federation::FinishRound() {
   deadline_.cancel();
+  // Proven breaches count whether or not the round completed.
+  RecordMisbehaviours(round_->misbehaviours());
   RoundRecord& record = round_record_;
   record.finished_at = UtcNow();
   record.duration_ms = ElapsedMs(round_started_);
@@ -802,7 +819,13 @@ void Federation::FinishStatisticsRound(RoundRecord& record) {
   record.contributors = out.contributors;
   record.model_version = model_.version_id;
   const int features = ModelFeatureCount();
-  auto sums = core::DecodeStatisticsSum(out.ring_sum);
+  // Every site adopts what is stored here: never sums of fewer than the
+  // federation's minimum (the round enforces it; this keeps it true).
+  Result<std::vector<double>> sums =
+      static_cast<int>(out.contributors.size()) < config_.min_sites
+          ? Result<std::vector<double>>(InvalidArgument(InsufficientSites(
+                out.contributors.size(), config_.min_sites)))
+          : core::DecodeStatisticsSum(out.ring_sum);
   Result<core::FeatureStatistics> stats =
       sums ? core::FeatureStatistics::Unflatten(*sums, features)
            : Result<core::FeatureStatistics>(std::unexpected(sums.error()));
@@ -952,6 +975,58 @@ Status Federation::ApplyRobustAggregation(std::vector<float>& mean,
   }
   mean = std::move(outcome->update);
   return {};
+}
+
+Result<std::string> Federation::CoordinatorId() {
+  if (coordinator_id_.empty()) {
+    auto own = crypto::Certificate::FromPemFile(config_.tls.cert_file);
+    if (!own) return std::unexpected(own.error());
+    if (own->common_name().empty()) {
+      return InvalidArgument("the coordinator certificate " +
+                             config_.tls.cert_file + " has no common name");
+    }
+    coordinator_id_ = own->common_name();
+  }
+  return coordinator_id_;
+}
+
+void Federation::RecordMisbehaviours(
+    const std::vector<Misbehaviour>& misbehaviours) {
+  const int64_t round = round_record_.round_id;
+  for (const auto& m : misbehaviours) {
+    spdlog::warn("round {}: site {} broke the protocol: {}", round, m.site_id,
+                 m.what);
+    AuditOrLog(kSystem, "site_misbehaved",
+               {{"site_id", m.site_id}, {"round", round}, {"what", m.what}});
+    auto site = store_.FindSite(m.site_id);
+    if (!site || !*site) continue;
+    auto trust =
+        LoadSiteTrust(store_.db(), m.site_id, (*site)->trust_score,
+                      (*site)->status == SiteStatus::kQuarantined);
+    if (!trust) {
+      spdlog::error("loading trust of {}: {}", m.site_id,
+                    trust.error().message);
+      continue;
+    }
+    // Signed proof, not a statistical guess: full blame for the round.
+    auto change = core::robust::UpdateTrust(
+        *trust, {.participated = true, .blame = 1.0, .clearance = 0.0},
+        config_.robust.trust);
+    if (!change) continue;
+    if (auto s = SaveSiteTrust(store_.db(), m.site_id, *trust, change->after);
+        !s) {
+      spdlog::error("saving trust of {}: {}", m.site_id, s.error().message);
+      continue;
+    }
+    if (change->quarantined_now) {
+      (void)store_.SetSiteStatus(m.site_id, SiteStatus::kQuarantined);
+      AuditOrLog(kSystem, "site_quarantined",
+                 {{"site_id", m.site_id},
+                  {"round", round},
+                  {"trust", change->after},
+                  {"floor", config_.robust.trust.floor}});
+    }
+  }
 }
 
 Status Federation::ReinstateSite(const std::string& site_id, double trust_score,

@@ -23,6 +23,7 @@
 #include "coordinator/store.h"
 #include "core/robust/robust_pipeline.h"
 #include "core/server_optimizer.h"
+#include "crypto/signature.h"
 #include "crypto/tls_context.h"
 
 namespace cls::coordinator {
@@ -143,6 +144,12 @@ class Federation final : public RoundSender {
   // [robust] at start-up: logged (warn when secure aggregation is off) and
   // audited as robust_aggregation_configured.
   void AnnounceRobustMode();
+  // The CN of the coordinator's certificate (bound into the sites'
+  // signatures), read from [tls] cert the first time.
+  Result<std::string> CoordinatorId();
+  // Sites whose own signatures proved a protocol breach in this round:
+  // audited, logged and given full blame in their trust.
+  void RecordMisbehaviours(const std::vector<Misbehaviour>& misbehaviours);
 
   boost::asio::io_context& io_;
   const CoordinatorConfig& config_;
@@ -170,6 +177,11 @@ class Federation final : public RoundSender {
   // [robust]: the running round's participants' trust (by participant
   // index) and the last released update (centered clipping's centre).
   std::vector<core::robust::SiteTrust> round_trust_;
+  // Each connected site's certificate, from its TLS session: the round relays
+  // it to the site's neighbours and checks its signatures with it.
+  std::map<std::string, std::shared_ptr<const crypto::Certificate>>
+      certificates_;
+  std::string coordinator_id_;  // CN of our certificate; read on first round
   std::vector<float> previous_update_;
   boost::asio::steady_timer deadline_;
   boost::asio::steady_timer next_round_timer_;

@@ -280,6 +280,14 @@ void Cluster::StartSite(const std::string& site_id,
   }
   c << "[[data.columns]]\nname = \"group\"\nkind = \"categorical\"\ncategories "
        "= [1, 2, 3]\n";
+  if (options.min_neighbourhood != 0 || options.allow_single_site) {
+    c << "[secure_aggregation]\n";
+    if (options.min_neighbourhood != 0) {
+      c << "min_neighbourhood = " << options.min_neighbourhood << "\n";
+    }
+    c << "allow_single_site = "
+      << (options.allow_single_site ? "true" : "false") << "\n";
+  }
   c << options.extra_toml << "\n";
   WriteFile(SiteConfigPath(site_id), c.str());
   std::vector<std::string> argv = {BinaryPath("cls-site-agent"), "--config",

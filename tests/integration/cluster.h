@@ -63,6 +63,11 @@ struct SiteOptions {
   double shift = 0.0;
   // TOML appended to the site config after [data] (e.g. an [online] table).
   std::string extra_toml;
+  // [secure_aggregation]: the test federations are small, so their sites
+  // join neighbourhoods of two; 0 leaves the agent's own default (3).
+  int min_neighbourhood = 2;
+  // Join rounds of the site alone ([robust] secure_aggregation = false).
+  bool allow_single_site = false;
 };
 
 // A whole federation in a temporary directory: PKI, coordinator, site agents

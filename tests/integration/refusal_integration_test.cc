@@ -72,6 +72,40 @@ TEST(RefusalIntegrationTest, RevokedSiteCertificateIsRefused) {
       << r.error;
 }
 
+// Issue 11: a hospital's agent refuses a neighbourhood smaller than its own
+// minimum (default 3), whatever the coordinator asks, and says so in its log;
+// the round then aborts without it and releases nothing.
+TEST(RefusalIntegrationTest, SiteRefusesANeighbourhoodBelowItsMinimum) {
+  Cluster cluster;
+  cluster.StartCoordinator("min_sites = 2");
+  cluster.StartSite("HOSP_001");
+  SiteOptions strict;
+  strict.min_neighbourhood = 0;  // the agent's default
+  cluster.StartSite("HOSP_002", strict);
+  cluster.ApproveAll({"HOSP_001", "HOSP_002"});
+  ASSERT_EQ(cluster.Ctl({"round", "start"}).exit_code, 0);
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return cluster.site("HOSP_002")->Log().find(
+                   "refused a neighbourhood of 2 sites, fewer than this "
+                   "site's minimum of 3") != std::string::npos;
+      },
+      60s))
+      << cluster.site("HOSP_002")->Log();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto rounds = cluster.Ctl({"round", "history"}).Json()["rounds"];
+        return rounds.size() == 1 && rounds[0]["status"] == "aborted";
+      },
+      90s));
+  auto rounds = cluster.Ctl({"round", "history"}).Json()["rounds"];
+  EXPECT_NE(rounds[0]["abort_reason"].get<std::string>().find(
+                "advertise_keys: too few sites left: HOSP_001 has 1 live "
+                "neighbours"),
+            std::string::npos)
+      << rounds[0].dump();
+}
+
 TEST(RefusalIntegrationTest, ViewerMayReadButNotStartRounds) {
   Cluster cluster;
   cluster.StartCoordinator();
