@@ -161,7 +161,8 @@ void Federation::AnnounceRobustMode() {
         rule);
   }
   // Central noise is calibrated to the weighted mean's sensitivity
-  // (C w_max / W on the update); only the mean is proven to have it.
+  // (2 C w_max / W on the update, plus rounding); only the mean is proven
+  // to have it.
   const bool sensitivity_proven =
       !config_.privacy.enabled() ||
       rc.pipeline.rule.rule == core::robust::RobustRule::kMean;
@@ -393,6 +394,7 @@ Result<int64_t> Federation::StartRounds(int count, const Actor& actor) {
     auto ring =
         core::RingBitsFor(config_.value_bits, static_cast<int>(planned.size()));
     settings.quantization.ring_bits = ring ? *ring : 32;
+    settings.complete_graph_up_to = config_.complete_graph_up_to;
     auto plan = PlanPrivacy(*next_id, planned, settings);
     if (!plan) return std::unexpected(plan.error());
     if (auto s = privacy_->Check(*plan); !s) return std::unexpected(s.error());
@@ -626,11 +628,15 @@ Result<RoundPrivacy::Plan> Federation::PlanPrivacy(
     const RoundSettings& settings) const {
   std::vector<double> weights;
   for (const auto& p : participants) weights.push_back(p.weight);
-  // The fewest contributors a round can complete with: the secure
-  // aggregation threshold of a complete graph (a sparser graph's is lower
-  // only for larger n; the charge uses the real survivors anyway).
-  const int fewest = static_cast<int>(protocol::ThresholdFor(
-      std::min(participants.size(), settings.complete_graph_up_to)));
+  // The fewest contributors a round can complete with: the round's secure
+  // aggregation threshold t (every contributor's self mask needs t shares
+  // from surviving members of its neighbourhood, so at least t survive).
+  // A sparse graph's t is below the complete graph's, so it must be this
+  // round's own t for the check to bound the real charge.
+  const int fewest =
+      static_cast<int>(protocol::PlanNeighbourhood(
+                           participants.size(), settings.complete_graph_up_to)
+                           .threshold);
   return privacy_->PlanRound(round_id, weights, settings.quantization,
                              static_cast<int64_t>(settings.InputLength()),
                              fewest);
