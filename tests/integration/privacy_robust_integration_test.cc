@@ -216,8 +216,8 @@ TEST(PrivacyIntegrationTest, DistributedNoiseIsAddedAtTheSites) {
   }
   const double rms = std::sqrt(sq / mean.size());
   auto plan = core::privacy::PlanDistributedNoise(
-      0.05, 1.0 * max_samples / total, 2.0 / 65535.0,
-      static_cast<int64_t>(mean.size()), 3);
+      0.05, core::privacy::SiteL2Sensitivity(1.0, max_samples / total),
+      2.0 / 65535.0, static_cast<int64_t>(mean.size()), 3);
   ASSERT_TRUE(plan.has_value());
   // 8 coordinates: chi-squared with 8 degrees of freedom, so the RMS lies
   // within [0.2, 2] of the planned deviation except with probability ~1e-4.
