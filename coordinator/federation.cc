@@ -697,12 +697,15 @@ Status Federation::CommitCompletedRound(RoundRecord& record,
   model.model_type = config_.model_type;
   record.model_version = model.version_id;
   Status committed = store_.db().Transaction([&]() -> Status {
+    // [robust]: the round's trust and quarantines commit with its model.
+    if (auto s = SavePendingTrust(); !s) return s;
     if (auto s = store_.InsertModel(model); !s) return s;
     record.duration_ms =
         ElapsedMs(round_started_);  // includes storing the model
     return store_.UpdateRound(record);
   });
   if (!committed) return committed;
+  AnnounceQuarantines();
   model_ = std::move(model);
   server_optimizer_ = std::move(optimizer);
   previous_update_.assign(mean_delta.begin(), mean_delta.end());
@@ -738,6 +741,7 @@ void Federation::FinishRound() {
     record.val_correct = static_cast<int64_t>(out.metrics.correct);
     record.val_loss_sum = out.metrics.loss_sum;
     std::vector<float> robust_mean = out.mean_delta;
+    pending_trust_.clear();
     Status robust = config_.robust.enabled
                         ? ApplyRobustAggregation(robust_mean, robust_fields)
                         : Status{};
@@ -747,6 +751,18 @@ void Federation::FinishRound() {
     if (!robust) {
       record.status = "aborted";
       record.abort_reason = "robust aggregation: " + robust.error().message;
+      // Every group rejected: nothing is released or charged, and the
+      // evidence that caused it is kept (alone, in one transaction).
+      if (!pending_trust_.empty()) {
+        if (auto s =
+                store_.db().Transaction([&] { return SavePendingTrust(); });
+            s) {
+          AnnounceQuarantines();
+        } else {
+          spdlog::error("round {}: storing trust: {}", record.round_id,
+                        s.error().message);
+        }
+      }
     } else if (!mean) {
       record.status = "aborted";
       record.abort_reason = "privacy: " + mean.error().message;
@@ -919,38 +935,22 @@ Status Federation::ApplyRobustAggregation(std::vector<float>& mean,
             {"secure_aggregation", config_.robust.secure_aggregation},
             {"accepted_groups", outcome->accepted},
             {"groups", group_fields}};
-  // Trust learns from the evidence even when every group was rejected.
+  // Trust learns from the evidence; nothing is written yet. The new states
+  // are stored with the model, in its transaction (CommitCompletedRound), so
+  // a round whose privacy charge or commit fails leaves trust and quarantine
+  // as they were. A round the rule rejected entirely stores them alone:
+  // the evidence is why it aborted (FinishRound).
   auto changes = core::robust::ApplyGroupEvidence(
       round_trust_, groups, *outcome, config_.robust.trust);
   if (!changes) return std::unexpected(changes.error());
   nlohmann::json trust_fields = nlohmann::json::object();
+  pending_trust_.clear();
   for (size_t i = 0; i < parts.size() && i < round_trust_.size(); ++i) {
-    const auto& change = (*changes)[i];
     const double trust =
         core::robust::TrustScore(round_trust_[i], config_.robust.trust);
     trust_fields[parts[i].site_id] = trust;
-    if (auto s = SaveSiteTrust(store_.db(), parts[i].site_id, round_trust_[i],
-                               trust);
-        !s) {
-      return s;
-    }
-    if (change.quarantined_now) {
-      if (auto s =
-              store_.SetSiteStatus(parts[i].site_id, SiteStatus::kQuarantined);
-          !s) {
-        return s;
-      }
-      AuditOrLog(kSystem, "site_quarantined",
-                 {{"site_id", parts[i].site_id},
-                  {"round", round_record_.round_id},
-                  {"trust", trust},
-                  {"floor", config_.robust.trust.floor}});
-      spdlog::warn(
-          "site {} quarantined: trust {:.3f} below {} (clsctl sites reinstate "
-          "{})",
-          parts[i].site_id, trust, config_.robust.trust.floor,
-          parts[i].site_id);
-    }
+    pending_trust_.push_back({parts[i].site_id, round_trust_[i], trust,
+                              (*changes)[i].quarantined_now});
   }
   robust["trust"] = trust_fields;
   if (outcome->accepted == 0) {
@@ -958,6 +958,37 @@ Status Federation::ApplyRobustAggregation(std::vector<float>& mean,
   }
   mean = std::move(outcome->update);
   return {};
+}
+
+Status Federation::SavePendingTrust() {
+  for (const PendingTrust& p : pending_trust_) {
+    if (auto s = SaveSiteTrust(store_.db(), p.site_id, p.state, p.trust); !s) {
+      return s;
+    }
+    if (p.quarantined_now) {
+      if (auto s = store_.SetSiteStatus(p.site_id, SiteStatus::kQuarantined);
+          !s) {
+        return s;
+      }
+    }
+  }
+  return {};
+}
+
+void Federation::AnnounceQuarantines() {
+  for (const PendingTrust& p : pending_trust_) {
+    if (!p.quarantined_now) continue;
+    AuditOrLog(kSystem, "site_quarantined",
+               {{"site_id", p.site_id},
+                {"round", round_record_.round_id},
+                {"trust", p.trust},
+                {"floor", config_.robust.trust.floor}});
+    spdlog::warn(
+        "site {} quarantined: trust {:.3f} below {} (clsctl sites reinstate "
+        "{})",
+        p.site_id, p.trust, config_.robust.trust.floor, p.site_id);
+  }
+  pending_trust_.clear();
 }
 
 Status Federation::ReinstateSite(const std::string& site_id, double trust_score,
