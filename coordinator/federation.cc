@@ -162,7 +162,8 @@ void Federation::AnnounceRobustMode() {
         rule);
   }
   // Central noise is calibrated to the weighted mean's sensitivity
-  // (C w_max / W on the update); only the mean is proven to have it.
+  // (2 C w_max / W on the update, plus rounding); only the mean is proven
+  // to have it.
   const bool sensitivity_proven =
       !config_.privacy.enabled() ||
       rc.pipeline.rule.rule == core::robust::RobustRule::kMean;
@@ -398,6 +399,7 @@ Result<int64_t> Federation::StartRounds(int count, const Actor& actor) {
     auto ring =
         core::RingBitsFor(config_.value_bits, static_cast<int>(planned.size()));
     settings.quantization.ring_bits = ring ? *ring : 32;
+    settings.complete_graph_up_to = config_.complete_graph_up_to;
     auto plan = PlanPrivacy(*next_id, planned, settings);
     if (!plan) return std::unexpected(plan.error());
     if (auto s = privacy_->Check(*plan); !s) return std::unexpected(s.error());
@@ -641,11 +643,15 @@ Result<RoundPrivacy::Plan> Federation::PlanPrivacy(
     const RoundSettings& settings) const {
   std::vector<double> weights;
   for (const auto& p : participants) weights.push_back(p.weight);
-  // The fewest contributors a round can complete with: the secure
-  // aggregation threshold of a complete graph (a sparser graph's is lower
-  // only for larger n; the charge uses the real survivors anyway).
-  const int fewest = static_cast<int>(protocol::ThresholdFor(
-      std::min(participants.size(), settings.complete_graph_up_to)));
+  // The fewest contributors a round can complete with: the round's secure
+  // aggregation threshold t (every contributor's self mask needs t shares
+  // from surviving members of its neighbourhood, so at least t survive).
+  // A sparse graph's t is below the complete graph's, so it must be this
+  // round's own t for the check to bound the real charge.
+  const int fewest =
+      static_cast<int>(protocol::PlanNeighbourhood(
+                           participants.size(), settings.complete_graph_up_to)
+                           .threshold);
   return privacy_->PlanRound(round_id, weights, settings.quantization,
                              static_cast<int64_t>(settings.InputLength()),
                              fewest);
@@ -706,12 +712,15 @@ Status Federation::CommitCompletedRound(RoundRecord& record,
   model.model_type = config_.model_type;
   record.model_version = model.version_id;
   Status committed = store_.db().Transaction([&]() -> Status {
+    // [robust]: the round's trust and quarantines commit with its model.
+    if (auto s = SavePendingTrust(); !s) return s;
     if (auto s = store_.InsertModel(model); !s) return s;
     record.duration_ms =
         ElapsedMs(round_started_);  // includes storing the model
     return store_.UpdateRound(record);
   });
   if (!committed) return committed;
+  AnnounceQuarantines();
   model_ = std::move(model);
   server_optimizer_ = std::move(optimizer);
   previous_update_.assign(mean_delta.begin(), mean_delta.end());
@@ -720,8 +729,6 @@ Status Federation::CommitCompletedRound(RoundRecord& record,
 
 void Federation::FinishRound() {
   deadline_.cancel();
-  // Proven breaches count whether or not the round completed.
-  RecordMisbehaviours(round_->misbehaviours());
   RoundRecord& record = round_record_;
   record.finished_at = UtcNow();
   record.duration_ms = ElapsedMs(round_started_);
@@ -735,6 +742,7 @@ void Federation::FinishRound() {
   }
   if (round_->stage() == RoundStage::kCompleted && statistics_round_) {
     FinishStatisticsRound(record);
+    RecordMisbehaviours(round_->misbehaviours());
     round_.reset();
     if (queued_rounds_ > 0) ScheduleNextRound();
     return;
@@ -749,6 +757,7 @@ void Federation::FinishRound() {
     record.val_correct = static_cast<int64_t>(out.metrics.correct);
     record.val_loss_sum = out.metrics.loss_sum;
     std::vector<float> robust_mean = out.mean_delta;
+    pending_trust_.clear();
     Status robust = config_.robust.enabled
                         ? ApplyRobustAggregation(robust_mean, robust_fields)
                         : Status{};
@@ -758,6 +767,18 @@ void Federation::FinishRound() {
     if (!robust) {
       record.status = "aborted";
       record.abort_reason = "robust aggregation: " + robust.error().message;
+      // Every group rejected: nothing is released or charged, and the
+      // evidence that caused it is kept (alone, in one transaction).
+      if (!pending_trust_.empty()) {
+        if (auto s =
+                store_.db().Transaction([&] { return SavePendingTrust(); });
+            s) {
+          AnnounceQuarantines();
+        } else {
+          spdlog::error("round {}: storing trust: {}", record.round_id,
+                        s.error().message);
+        }
+      }
     } else if (!mean) {
       record.status = "aborted";
       record.abort_reason = "privacy: " + mean.error().message;
@@ -810,6 +831,9 @@ void Federation::FinishRound() {
                {{"round", record.round_id}, {"reason", record.abort_reason}});
     spdlog::warn("round {} aborted: {}", record.round_id, record.abort_reason);
   }
+  // Proven breaches count whether or not the round completed; last, so the
+  // blame lands on top of the trust this round's robust rule stored.
+  RecordMisbehaviours(round_->misbehaviours());
   round_.reset();
   if (queued_rounds_ > 0) ScheduleNextRound();
 }
@@ -936,38 +960,22 @@ Status Federation::ApplyRobustAggregation(std::vector<float>& mean,
             {"secure_aggregation", config_.robust.secure_aggregation},
             {"accepted_groups", outcome->accepted},
             {"groups", group_fields}};
-  // Trust learns from the evidence even when every group was rejected.
+  // Trust learns from the evidence; nothing is written yet. The new states
+  // are stored with the model, in its transaction (CommitCompletedRound), so
+  // a round whose privacy charge or commit fails leaves trust and quarantine
+  // as they were. A round the rule rejected entirely stores them alone:
+  // the evidence is why it aborted (FinishRound).
   auto changes = core::robust::ApplyGroupEvidence(
       round_trust_, groups, *outcome, config_.robust.trust);
   if (!changes) return std::unexpected(changes.error());
   nlohmann::json trust_fields = nlohmann::json::object();
+  pending_trust_.clear();
   for (size_t i = 0; i < parts.size() && i < round_trust_.size(); ++i) {
-    const auto& change = (*changes)[i];
     const double trust =
         core::robust::TrustScore(round_trust_[i], config_.robust.trust);
     trust_fields[parts[i].site_id] = trust;
-    if (auto s = SaveSiteTrust(store_.db(), parts[i].site_id, round_trust_[i],
-                               trust);
-        !s) {
-      return s;
-    }
-    if (change.quarantined_now) {
-      if (auto s =
-              store_.SetSiteStatus(parts[i].site_id, SiteStatus::kQuarantined);
-          !s) {
-        return s;
-      }
-      AuditOrLog(kSystem, "site_quarantined",
-                 {{"site_id", parts[i].site_id},
-                  {"round", round_record_.round_id},
-                  {"trust", trust},
-                  {"floor", config_.robust.trust.floor}});
-      spdlog::warn(
-          "site {} quarantined: trust {:.3f} below {} (clsctl sites reinstate "
-          "{})",
-          parts[i].site_id, trust, config_.robust.trust.floor,
-          parts[i].site_id);
-    }
+    pending_trust_.push_back({parts[i].site_id, round_trust_[i], trust,
+                              (*changes)[i].quarantined_now});
   }
   robust["trust"] = trust_fields;
   if (outcome->accepted == 0) {
@@ -1027,6 +1035,37 @@ void Federation::RecordMisbehaviours(
                   {"floor", config_.robust.trust.floor}});
     }
   }
+}
+
+Status Federation::SavePendingTrust() {
+  for (const PendingTrust& p : pending_trust_) {
+    if (auto s = SaveSiteTrust(store_.db(), p.site_id, p.state, p.trust); !s) {
+      return s;
+    }
+    if (p.quarantined_now) {
+      if (auto s = store_.SetSiteStatus(p.site_id, SiteStatus::kQuarantined);
+          !s) {
+        return s;
+      }
+    }
+  }
+  return {};
+}
+
+void Federation::AnnounceQuarantines() {
+  for (const PendingTrust& p : pending_trust_) {
+    if (!p.quarantined_now) continue;
+    AuditOrLog(kSystem, "site_quarantined",
+               {{"site_id", p.site_id},
+                {"round", round_record_.round_id},
+                {"trust", p.trust},
+                {"floor", config_.robust.trust.floor}});
+    spdlog::warn(
+        "site {} quarantined: trust {:.3f} below {} (clsctl sites reinstate "
+        "{})",
+        p.site_id, p.trust, config_.robust.trust.floor, p.site_id);
+  }
+  pending_trust_.clear();
 }
 
 Status Federation::ReinstateSite(const std::string& site_id, double trust_score,

@@ -132,10 +132,17 @@ class Federation final : public RoundSender {
   Result<std::vector<float>> PrivateMeanDelta(std::vector<float> mean,
                                               nlohmann::json& privacy);
   // [robust]: the robust rule across the group sums replaces the mean, and
-  // the groups' anomalies update the participants' trust (persisted,
-  // quarantine audited). `robust` receives the audit fields.
+  // the groups' anomalies update the participants' trust in memory
+  // (pending_trust_; written only by SavePendingTrust). `robust` receives
+  // the audit fields.
   Status ApplyRobustAggregation(std::vector<float>& mean,
                                 nlohmann::json& robust);
+  // Writes pending_trust_ (trust states, new quarantines); call inside the
+  // transaction that commits the round's outcome.
+  Status SavePendingTrust();
+  // After that commit: audits and logs the new quarantines, clears
+  // pending_trust_.
+  void AnnounceQuarantines();
   // Trust x samples weights of the sites about to take part (robust on).
   Result<std::vector<core::robust::SiteTrust>> LoadTrust(
       const std::vector<SiteRecord>& sites);
@@ -182,6 +189,14 @@ class Federation final : public RoundSender {
   std::map<std::string, std::shared_ptr<const crypto::Certificate>>
       certificates_;
   std::string coordinator_id_;  // CN of our certificate; read on first round
+  // The finishing round's new trust, stored only if the round commits.
+  struct PendingTrust {
+    std::string site_id;
+    core::robust::SiteTrust state;
+    double trust = 0;
+    bool quarantined_now = false;
+  };
+  std::vector<PendingTrust> pending_trust_;
   std::vector<float> previous_update_;
   boost::asio::steady_timer deadline_;
   boost::asio::steady_timer next_round_timer_;

@@ -40,7 +40,7 @@ struct PrivacyCharge {
   int64_t round_id = 0;
   DpMode mode = DpMode::kCentral;
   DpMechanism mechanism = DpMechanism::kGaussian;
-  double noise_multiplier = 0;  // planned z: noise stddev / (C w_max)
+  double noise_multiplier = 0;  // planned z: noise stddev / sensitivity
   double sampling_rate = 1.0;   // Poisson site-sampling probability q
   int sites_planned = 0;        // n: sites whose noise share was planned
   // Distributed mode: sites whose share is in the sum. Check() takes the

@@ -53,16 +53,26 @@ Result<RoundPrivacy::Plan> RoundPrivacy::PlanRound(
   c.sites_planned = static_cast<int>(weights.size());
   c.sites_contributed =
       std::clamp(min_contributors, 1, static_cast<int>(weights.size()));
+  // Replace-one adjacency: 2 C w_max, plus the stochastic rounding of the
+  // quantized inputs the sum is made of (core/privacy/noise.h).
+  auto sensitivity = core::privacy::QuantizedSensitivity(
+      core::privacy::SiteL2Sensitivity(spec.clip, plan.max_weight), spec.Step(),
+      dimension);
+  if (!sensitivity) return std::unexpected(sensitivity.error());
+  plan.l2_sensitivity = sensitivity->l2 * spec.Step();
   if (mode_ == DpMode::kCentral) {
     c.mechanism = DpMechanism::kGaussian;
-    plan.central_stddev = core::privacy::CentralNoiseStddev(
-        noise_multiplier_, spec.clip, plan.max_weight);
+    auto stddev = core::privacy::CentralNoiseStddev(
+        noise_multiplier_, spec.clip, plan.max_weight, spec.Step(), dimension);
+    if (!stddev) return std::unexpected(stddev.error());
+    plan.central_stddev = *stddev;
     plan.ring_bits = spec.ring_bits;
     return plan;
   }
   auto noise = core::privacy::PlanDistributedNoise(
-      noise_multiplier_, spec.clip * plan.max_weight, spec.Step(), dimension,
-      c.sites_planned);
+      noise_multiplier_,
+      core::privacy::SiteL2Sensitivity(spec.clip, plan.max_weight), spec.Step(),
+      dimension, c.sites_planned);
   if (!noise) return std::unexpected(noise.error());
   c.mechanism = DpMechanism::kSkellam;
   c.skellam_l1 = noise->sensitivity.l1;

@@ -22,10 +22,13 @@ namespace cls::coordinator {
 // budget cannot pay for, adds the central noise or decodes the sites'
 // distributed noise, and charges the ledger before anything is released.
 //
-// Unit of privacy: one site's whole contribution to a round. Each site sends
-// w_i clip_C(delta_i) with its public weight w_i (the weights of a round sum
-// to 1), so the weighted sum has L2 sensitivity C w_max; the noise is
-// calibrated to that, never to C alone.
+// Unit of privacy: one site's whole contribution to a round; adjacency:
+// that site's update replaced by any other, with the participants, their
+// public weights w_i (summing to 1) and the contributors the same
+// (core/privacy/noise.h SiteL2Sensitivity). Each site sends
+// w_i clip_C(delta_i), stochastically quantized, so the unmasked sum has L2
+// sensitivity 2 C w_max + step sqrt(d); the noise is calibrated to that,
+// never to C alone, and the mean's W renormalisation is post-processing.
 //
 // Single-threaded (the coordinator's io thread). Borrows the database.
 class RoundPrivacy {
@@ -42,6 +45,9 @@ class RoundPrivacy {
     PrivacyCharge charge;  // what Check() tests; Charge() fixes contributors
     double clip = 0;
     double max_weight = 0;
+    // The weighted sum's L2 sensitivity to one site, real units:
+    // 2 C w_max + step sqrt(d). The noise is z times this.
+    double l2_sensitivity = 0;
     double central_stddev = 0;  // central: on the weighted sum, real units
     // Distributed: each site's Skellam variance in quantized units, and the
     // ring bits the noised sum needs.

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/privacy/calibration.h"
@@ -47,13 +48,133 @@ TEST(RoundPrivacyTest, CentralNoiseOnTheMeanIsStddevOverContributorWeight) {
   const std::vector<double> weights = {0.5, 0.25, 0.25};
   auto plan = (*privacy)->PlanRound(1, weights, spec, 20000, 2);
   ASSERT_TRUE(plan) << plan.error().message;
-  EXPECT_DOUBLE_EQ(plan->central_stddev, 2.0 * 0.5 * 0.5);  // z C w_max
+  // z (2 C w_max + step sqrt(d)): replacing the heaviest site's update.
+  const double sensitivity = 2 * 0.5 * 0.5 + spec.Step() * std::sqrt(20000.0);
+  EXPECT_DOUBLE_EQ(plan->l2_sensitivity, sensitivity);
+  EXPECT_DOUBLE_EQ(plan->central_stddev, 2.0 * sensitivity);
   std::vector<float> mean(20000, 0.0f);
   ASSERT_TRUE((*privacy)->AddCentralNoise(*plan, mean, 0.75));
   double sq = 0;
   for (float v : mean) sq += double(v) * v;
   const double stddev = std::sqrt(sq / mean.size());
-  EXPECT_NEAR(stddev, 0.5 / 0.75, 0.02 * 0.5 / 0.75);
+  const double expected = plan->central_stddev / 0.75;
+  EXPECT_NEAR(stddev, expected, 0.02 * expected);
+}
+
+// What the coordinator releases from one round before noise, computed as
+// the round does: each site clips its update to C, multiplies it by its
+// weight and quantizes it stochastically (its own rounding stream), the
+// unmasked ring sum holds the contributors' inputs (the masks cancel), and
+// the mean is the dequantized sum over the contributors' weight
+// (RoundUnmaskState::DecodeOutcome).
+struct Release {
+  std::vector<int64_t> integer_sum;  // contributors' quantized values, summed
+  std::vector<float> mean;           // the released mean delta, before noise
+  double contributor_weight = 0;
+};
+
+Release ReleaseOf(const std::vector<std::vector<float>>& updates,
+                  const std::vector<double>& weights,
+                  const std::vector<bool>& contributed,
+                  const core::QuantizationSpec& spec) {
+  const size_t d = updates[0].size();
+  Release r;
+  r.integer_sum.assign(d, 0);
+  std::vector<uint32_t> ring(d, 0);
+  const uint32_t mask = (uint32_t{1} << spec.ring_bits) - 1;
+  int summands = 0;
+  for (size_t i = 0; i < updates.size(); ++i) {
+    if (!contributed[i]) continue;
+    std::vector<float> delta = updates[i];
+    core::ClipToL2Norm(delta, spec.clip);
+    for (float& v : delta) v = static_cast<float>(v * weights[i]);
+    std::mt19937_64 rounding(1000 + i);
+    std::vector<uint32_t> q(d);
+    core::Quantize(delta, spec, rounding, q);
+    for (size_t k = 0; k < d; ++k) {
+      r.integer_sum[k] += q[k];
+      ring[k] = (ring[k] + q[k]) & mask;
+    }
+    r.contributor_weight += weights[i];
+    ++summands;
+  }
+  r.mean.assign(d, 0.0f);
+  core::DequantizeSum(ring, summands, spec, r.mean);
+  for (float& v : r.mean) v = static_cast<float>(v / r.contributor_weight);
+  return r;
+}
+
+// The worst-case neighbouring pair under replace-one adjacency
+// (docs/privacy.md "Unit of privacy"): the heaviest site's clipped update
+// +C u in one round and -C u in the other, everything else equal, including
+// the contributors: the lightest site dropped out, so the mean is
+// renormalised by W = 0.9. The released mean must move by no more than the
+// sensitivity the noise on it is calibrated to (its stddev over z).
+TEST(RoundPrivacyTest, WorstCaseNeighboursMoveTheReleaseWithinTheSensitivity) {
+  const std::vector<double> weights = {0.4, 0.3, 0.2, 0.1};
+  const std::vector<bool> contributed = {true, true, true, false};
+  const double z = 1.5;
+  const int64_t d = 256;
+  core::QuantizationSpec spec{1.0, 16, 0};
+  spec.ring_bits = *core::RingBitsFor(spec.value_bits, 4);
+  std::mt19937_64 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<std::vector<float>> updates(weights.size(),
+                                          std::vector<float>(d));
+  for (auto& u : updates) {
+    for (float& v : u) v = normal(rng);
+  }
+  // Site 0: +C u with u = (1, ..., 1) / sqrt(d); its neighbour sends -C u.
+  for (float& v : updates[0]) v = static_cast<float>(1.0 / std::sqrt(d));
+  auto neighbour = updates;
+  for (float& v : neighbour[0]) v = -v;
+  const Release a = ReleaseOf(updates, weights, contributed, spec);
+  const Release b = ReleaseOf(neighbour, weights, contributed, spec);
+  ASSERT_DOUBLE_EQ(a.contributor_weight, 0.9);
+
+  double mean_l2 = 0, int_l2 = 0, int_l1 = 0;
+  for (int64_t k = 0; k < d; ++k) {
+    mean_l2 += std::pow(double(a.mean[k]) - b.mean[k], 2);
+    const double diff = double(a.integer_sum[k] - b.integer_sum[k]);
+    int_l2 += diff * diff;
+    int_l1 += std::abs(diff);
+  }
+  mean_l2 = std::sqrt(mean_l2);
+  int_l2 = std::sqrt(int_l2);
+  // The flip moves the weighted sum by 2 C w_max = 0.8, the mean by 0.8 / W.
+  EXPECT_NEAR(mean_l2, 0.8 / 0.9, 0.01);
+
+  for (const char* mode : {"central", "distributed"}) {
+    SCOPED_TRACE(mode);
+    auto db = SqliteDb::Open(":memory:");
+    ASSERT_TRUE(db);
+    PrivacyConfig config = Central(1.0, 10.0);
+    config.mode = mode;
+    config.noise_multiplier = z;
+    auto privacy = RoundPrivacy::Open(config, **db, nullptr);
+    ASSERT_TRUE(privacy) << privacy.error().message;
+    auto plan = (*privacy)->PlanRound(1, weights, spec, d, 3);
+    ASSERT_TRUE(plan) << plan.error().message;
+    if (std::string(mode) == "central") {
+      // AddCentralNoise: stddev central_stddev / W on the mean.
+      const double calibrated = plan->central_stddev / a.contributor_weight / z;
+      EXPECT_LE(mean_l2, calibrated)
+          << "the mean moved by " << mean_l2
+          << ", its noise is calibrated to a sensitivity of " << calibrated;
+    } else {
+      // The Skellam charge's sensitivities, in quantized units.
+      EXPECT_LE(int_l2, plan->charge.skellam_l2)
+          << "the quantized sum moved by " << int_l2 << " in L2, the charge "
+          << "assumes " << plan->charge.skellam_l2;
+      EXPECT_LE(int_l1, plan->charge.skellam_l1)
+          << "the quantized sum moved by " << int_l1 << " in L1, the charge "
+          << "assumes " << plan->charge.skellam_l1;
+      // The planned noise on the sum is z times that L2 sensitivity.
+      EXPECT_NEAR(std::sqrt(plan->charge.skellam_variance),
+                  z * plan->charge.skellam_l2,
+                  1e-9 * z * plan->charge.skellam_l2);
+    }
+  }
 }
 
 TEST(RoundPrivacyTest, RefusesARoundTheBudgetCannotPayFor) {

@@ -183,19 +183,126 @@ uint32_t ThresholdFor(size_t neighbourhood_size) {
   return static_cast<uint32_t>(neighbourhood_size / 2 + 1);
 }
 
+namespace {
+
+// P[X = x] for x = 0..draws, X ~ Hypergeometric(population, successes,
+// draws), through log-gamma so that populations of many thousands stay
+// finite.
+std::vector<double> HypergeometricPmf(size_t population, size_t successes,
+                                      size_t draws) {
+  auto log_choose = [](double a, double b) {
+    return std::lgamma(a + 1) - std::lgamma(b + 1) - std::lgamma(a - b + 1);
+  };
+  std::vector<double> pmf(draws + 1, 0.0);
+  const double all = log_choose(double(population), double(draws));
+  for (size_t x = 0; x <= draws; ++x) {
+    if (x > successes || draws - x > population - successes) continue;
+    pmf[x] = std::exp(
+        log_choose(double(successes), double(x)) +
+        log_choose(double(population - successes), double(draws - x)) - all);
+  }
+  return pmf;
+}
+
+// tail[x] = P[X >= x] for x = 0..draws + 1.
+std::vector<double> UpperTails(const std::vector<double>& pmf) {
+  std::vector<double> tail(pmf.size() + 1, 0.0);
+  for (size_t x = pmf.size(); x-- > 0;) tail[x] = tail[x + 1] + pmf[x];
+  return tail;
+}
+
+size_t CountOf(double fraction, size_t n) {
+  const double c = std::ceil(std::clamp(fraction, 0.0, 1.0) * double(n));
+  return std::min(static_cast<size_t>(c), n);
+}
+
+struct Tails {
+  std::vector<double> corrupt;  // P[corrupt neighbours >= x]
+  std::vector<double> dropped;  // P[dropped neighbours >= x]
+  size_t corrupt_sites = 0;
+};
+
+Tails TailsFor(size_t n, size_t k, const SecAggAssumptions& a) {
+  Tails t;
+  t.corrupt_sites = CountOf(a.corrupt_fraction, n);
+  // A corrupt site's own neighbourhood does not matter; an honest site's k
+  // neighbours come from the n - 1 others, c of them corrupt.
+  const size_t c = std::min(t.corrupt_sites, n - 1);
+  t.corrupt = UpperTails(HypergeometricPmf(n - 1, c, k));
+  t.dropped = UpperTails(HypergeometricPmf(
+      n - 1, std::min(CountOf(a.dropout_fraction, n), n - 1), k));
+  return t;
+}
+
+NeighbourhoodFailure FailureFrom(const Tails& tails, size_t n, size_t k,
+                                 uint32_t t) {
+  NeighbourhoodFailure f;
+  const size_t honest = n - std::min(tails.corrupt_sites, n);
+  const size_t need = std::min<size_t>(t, k + 1);
+  f.privacy = std::min(1.0, double(honest) * tails.corrupt[need]);
+  // Fewer than t of the k neighbours survive: k - t + 1 or more dropped.
+  const size_t lost = t > k + 1 ? 0 : k + 1 - t;
+  f.correctness = std::min(1.0, double(n) * tails.dropped[lost]);
+  return f;
+}
+
+}  // namespace
+
+NeighbourhoodFailure NeighbourhoodFailureBound(
+    size_t n, size_t k, uint32_t t, const SecAggAssumptions& assumptions) {
+  if (n < 2 || k < 1 || k > n - 1 || t < 1) return {1.0, 1.0};
+  return FailureFrom(TailsFor(n, k, assumptions), n, k, t);
+}
+
+NeighbourhoodPlan PlanNeighbourhood(size_t n, size_t complete_up_to,
+                                    const SecAggAssumptions& assumptions) {
+  NeighbourhoodPlan plan;
+  if (n <= std::max<size_t>(complete_up_to, 3)) {
+    plan.complete = true;
+    plan.degree = n == 0 ? 0 : n - 1;
+    plan.threshold = ThresholdFor(n);
+    if (n >= 2) {
+      plan.failure =
+          NeighbourhoodFailureBound(n, n - 1, plan.threshold, assumptions);
+    }
+    plan.meets_target = plan.failure.privacy < assumptions.target_failure &&
+                        plan.failure.correctness < assumptions.target_failure;
+    return plan;
+  }
+  // The ring links k/2 sites on either side, so k is even and at most n - 1.
+  const size_t largest = (n - 1) - ((n - 1) % 2);
+  double best_worst = 2.0;
+  for (size_t k = 2; k <= largest; k += 2) {
+    const Tails tails = TailsFor(n, k, assumptions);
+    for (uint32_t t = ThresholdFor(k + 1); t <= k + 1; ++t) {
+      const NeighbourhoodFailure f = FailureFrom(tails, n, k, t);
+      if (f.privacy < assumptions.target_failure &&
+          f.correctness < assumptions.target_failure) {
+        return {k, t, false, true, f};
+      }
+      // Past this t only privacy improves; keep the best compromise for
+      // the fallback at the largest degree.
+      if (k == largest && std::max(f.privacy, f.correctness) < best_worst) {
+        best_worst = std::max(f.privacy, f.correctness);
+        plan = {k, t, false, false, f};
+      }
+    }
+  }
+  return plan;
+}
+
 std::vector<std::vector<uint32_t>> BuildNeighbourGraph(size_t n,
                                                        size_t complete_up_to,
                                                        std::mt19937_64& rng) {
   std::vector<std::vector<uint32_t>> graph(n);
-  if (n <= complete_up_to) {
+  const NeighbourhoodPlan plan = PlanNeighbourhood(n, complete_up_to);
+  if (plan.complete) {
     std::vector<uint32_t> all(n);
     std::iota(all.begin(), all.end(), 0u);
     for (auto& list : graph) list = all;
     return graph;
   }
-  size_t k = static_cast<size_t>(std::ceil(2.0 * std::log2(double(n))));
-  if (k % 2) ++k;
-  k = std::min(k, n - 1 - ((n - 1) % 2));
+  const size_t k = plan.degree;
   std::vector<uint32_t> order(n);
   std::iota(order.begin(), order.end(), 0u);
   std::shuffle(order.begin(), order.end(), rng);

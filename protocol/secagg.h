@@ -81,15 +81,65 @@ Bytes ShareAssociatedData(uint64_t round_id, uint32_t from_index,
 Bytes EncodeSharePlaintext(const SharePlaintext& plaintext);
 Result<SharePlaintext> DecodeSharePlaintext(ByteSpan bytes);
 
-// Reconstruction threshold for a neighbourhood of `size` sites (the site
-// itself included): a strict majority, so that the coordinator can never hold
-// t shares of both secrets of one site while a majority is honest.
+// The fewest shares a site accepts as the threshold of a neighbourhood of
+// `size` sites (the site itself included): a strict majority, so that the
+// coordinator can never hold t shares of both secrets of one site while a
+// majority is honest. A graph may use a higher threshold
+// (PlanNeighbourhood), never a lower one.
 uint32_t ThresholdFor(size_t neighbourhood_size);
+
+// What the SecAgg+ neighbourhood is sized against (Bell et al., CCS 2020;
+// docs/protocol.md "Neighbour graph"). The corrupt sites are any
+// ceil(corrupt_fraction n) sites colluding with the coordinator, fixed
+// before the graph is drawn (the graph seed is fresh each round); the
+// dropouts are any ceil(dropout_fraction n) sites lost before unmasking,
+// also independent of the graph. Corrupt sites follow the protocol (honest
+// but curious); a corrupt site that withholds its shares counts as a
+// dropout.
+struct SecAggAssumptions {
+  double corrupt_fraction = 0.2;
+  double dropout_fraction = 0.1;
+  double target_failure = 0x1p-20;  // per round, for each of the two events
+};
+
+// Union bounds, over the sites, of the two ways a round's graph can fail,
+// for n participants in a random k-regular ring (each site's k neighbours
+// a uniformly random k-subset of the other n - 1) with threshold t:
+//   privacy: some honest site has >= t corrupt neighbours, who could then
+//            reconstruct both of its secrets and unmask its input;
+//            (n - c) P[X >= t], X ~ Hypergeometric(n - 1, c, k).
+//   correctness: some site has fewer than t surviving neighbours, so a
+//            secret it shared cannot be reconstructed and the round aborts;
+//            n P[Y >= k - t + 1], Y ~ Hypergeometric(n - 1, dropouts, k).
+// Both are capped at 1. A pure function of its arguments.
+struct NeighbourhoodFailure {
+  double privacy = 0;
+  double correctness = 0;
+};
+NeighbourhoodFailure NeighbourhoodFailureBound(
+    size_t n, size_t k, uint32_t t, const SecAggAssumptions& assumptions);
+
+// The graph a round of n participants uses: complete with a strict-majority
+// threshold when n <= complete_up_to (or n <= 3); otherwise the smallest
+// even degree k <= n - 1 and, for it, the smallest threshold t >= the
+// strict majority of k + 1 whose failure bounds are both below the target.
+// When no k meets the target, the largest k with the threshold minimising
+// the larger of the two bounds (meets_target false).
+struct NeighbourhoodPlan {
+  size_t degree = 0;       // neighbours of each site, itself not counted
+  uint32_t threshold = 0;  // out of degree + 1
+  bool complete = false;
+  bool meets_target = false;
+  NeighbourhoodFailure failure;
+};
+NeighbourhoodPlan PlanNeighbourhood(size_t n, size_t complete_up_to,
+                                    const SecAggAssumptions& assumptions = {});
 
 // The neighbour graph over participant positions 0..n-1 (each list includes
 // the site itself, sorted). Complete when n <= complete_up_to; otherwise a
 // Harary-style ring over a random permutation, each site linked to the k/2
-// nearest on either side with k the even number >= 2 log2 n (SecAgg+).
+// nearest on either side with k = PlanNeighbourhood(n, complete_up_to).degree
+// (SecAgg+).
 std::vector<std::vector<uint32_t>> BuildNeighbourGraph(size_t n,
                                                        size_t complete_up_to,
                                                        std::mt19937_64& rng);

@@ -60,6 +60,10 @@ Result<std::unique_ptr<SecureRound>> SecureRound::Start(
   std::mt19937_64 rng(ctx.settings.graph_seed);
   auto graph = protocol::BuildNeighbourGraph(
       participants.size(), ctx.settings.complete_graph_up_to, rng);
+  const uint32_t threshold =
+      protocol::PlanNeighbourhood(participants.size(),
+                                  ctx.settings.complete_graph_up_to)
+          .threshold;
   for (size_t i = 0; i < participants.size(); ++i) {
     ParticipantState site;
     site.site_id = participants[i].site_id;
@@ -67,7 +71,7 @@ Result<std::unique_ptr<SecureRound>> SecureRound::Start(
     site.weight = participants[i].weight;
     site.certificate = participants[i].certificate;
     for (uint32_t n : graph[i]) site.neighbours.push_back(n + 1);
-    site.threshold = protocol::ThresholdFor(site.neighbours.size());
+    site.threshold = threshold;
     if (!ctx.index_of.emplace(site.site_id, site.index).second) {
       return InvalidArgument("round: site " + site.site_id + " listed twice");
     }

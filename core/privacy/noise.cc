@@ -82,8 +82,19 @@ Status AddGaussianNoise(std::span<float> values, double stddev, NoiseRng& rng) {
   return {};
 }
 
-double CentralNoiseStddev(double z, double clip, double max_weight) {
-  return z * clip * max_weight;
+double SiteL2Sensitivity(double clip, double max_weight) {
+  return 2.0 * clip * max_weight;
+}
+
+Result<double> CentralNoiseStddev(double z, double clip, double max_weight,
+                                  double step, int64_t dimension) {
+  if (!(z >= 0.0) || !std::isfinite(z)) {
+    return InvalidArgument("noise multiplier must be >= 0, got " + Num(z));
+  }
+  auto sens = QuantizedSensitivity(SiteL2Sensitivity(clip, max_weight), step,
+                                   dimension);
+  if (!sens) return std::unexpected(sens.error());
+  return z * sens->l2 * step;
 }
 
 int64_t SampleSkellam(double variance, NoiseRng& rng) {

@@ -45,10 +45,27 @@ class NoiseRng {
   size_t next_ = buffer_.size();
 };
 
+// ---------------------------------------------------------------- adjacency
+// Unit of privacy and adjacency (docs/privacy.md "Unit of privacy"): two
+// rounds are neighbours when one site's update differs (any two updates;
+// each is clipped to L2 norm C) and everything public is the same: the
+// participants, their weights w_i (sum 1), which of them contributed, the
+// model and the quantization. Participation, weights (sample counts, trust)
+// and dropouts are not protected: the coordinator and the audit log see
+// them.
+//
+// Each site sends w_i clip_C(delta_i), so replacing one site's update moves
+// the weighted sum by at most 2 C w_max in L2: from +C u to -C u is the worst
+// case. (C w_max would be the distance to a site sending nothing; that
+// "zero-out" bound halves the noise and protects only against telling an
+// update from zero.) Dividing by the contributors' public weight W is post-
+// processing: the noise on the mean is the sum's over W.
+double SiteL2Sensitivity(double clip, double max_weight);
+
 // ---------------------------------------------------------------- central
 // Central mode: the coordinator adds N(0, stddev^2) to every coordinate of
-// the unmasked (real-valued) sum. stddev = z * C * w_max, see
-// CentralNoiseStddev. InvalidArgument for stddev < 0 or not finite.
+// the unmasked (real-valued) sum, see CentralNoiseStddev. InvalidArgument
+// for stddev < 0 or not finite.
 //
 // Floating-point Gaussian samples leak in their low-order bits (Mironov
 // 2012); the sum is released as float32 after the model update, which
@@ -56,11 +73,14 @@ class NoiseRng {
 // does not have the issue.
 Status AddGaussianNoise(std::span<float> values, double stddev, NoiseRng& rng);
 
-// The L2 sensitivity of one site's contribution, C * w_max: each site's delta
-// is clipped to norm C and multiplied by its weight, at most w_max (public).
-// The noise standard deviation in central mode is z times this.
-double CentralNoiseStddev(double noise_multiplier, double clip,
-                          double max_weight);
+// The stddev of the central noise on the weighted sum: z times the sum's
+// sensitivity. The coordinator noises the dequantized sum of the sites'
+// stochastically rounded inputs, so the sensitivity is that of the
+// quantized sum in real units: step * QuantizedSensitivity(2 C w_max).l2 =
+// 2 C w_max + step sqrt(d) (step = QuantizationSpec::Step()).
+Result<double> CentralNoiseStddev(double noise_multiplier, double clip,
+                                  double max_weight, double step,
+                                  int64_t dimension);
 
 // ---------------------------------------------------------------- distributed
 // Distributed mode (Agarwal, Kairouz, Liu 2021): each of n sites adds
@@ -80,11 +100,14 @@ int64_t SampleSkellam(double variance, NoiseRng& rng);
 Status AddSkellamNoise(std::span<uint32_t> values, double variance,
                        int ring_bits, NoiseRng& rng);
 
-// The integer-domain view of a site's clipped contribution. A real vector
-// x with ||x||_2 <= C w_max is scaled by 1/step (step = 2 clip / (2^bits - 1),
-// QuantizationSpec::Step) and rounded stochastically; rounding moves each
-// coordinate by less than 1, so
-//   L2 <= C w_max / step + sqrt(d),   L1 <= sqrt(d) L2.
+// The integer-domain sensitivity of the quantized sum. The sites' values
+// are scaled by 1/step (step = 2 clip / (2^bits - 1), QuantizationSpec::Step)
+// and rounded stochastically: q = floor(v + u), u uniform in [0, 1) per
+// coordinate, independent of the data. For a fixed u, two inputs v, v' give
+// |q - q'| < |v - v'| + 1 in each coordinate, and a mixture over the same u
+// is as private as its worst component, so a real sum of L2 sensitivity S
+// (SiteL2Sensitivity, 2 C w_max) becomes an integer sum of
+//   L2 <= S / step + sqrt(d),   L1 <= sqrt(d) L2.
 struct IntegerSensitivity {
   double l1 = 0;
   double l2 = 0;
@@ -101,7 +124,8 @@ struct DistributedNoisePlan {
   double per_site_variance = 0;  // total_variance / n
   double real_stddev = 0;        // sqrt(total_variance) * step, real units
 };
-// z > 0, l2_sensitivity = C w_max > 0, step > 0, dimension >= 1, sites >= 1.
+// z > 0, l2_sensitivity = SiteL2Sensitivity(C, w_max) > 0 (real units),
+// step > 0, dimension >= 1, sites >= 1.
 Result<DistributedNoisePlan> PlanDistributedNoise(double noise_multiplier,
                                                   double l2_sensitivity,
                                                   double step,

@@ -80,7 +80,18 @@ TEST(NoiseTest, GaussianNoiseRefusesNegativeStddev) {
   EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument);
   EXPECT_FALSE(AddGaussianNoise(values, INFINITY, rng));
   EXPECT_EQ(values[0], 1.0f);
-  EXPECT_EQ(CentralNoiseStddev(1.5, 2.0, 3.0), 9.0);
+}
+
+TEST(NoiseTest, CentralNoiseIsCalibratedToReplacingOneSitesUpdate) {
+  // +C u to -C u at weight w moves the sum by 2 C w: 2 * 2 * 3 = 12.
+  EXPECT_EQ(SiteL2Sensitivity(2.0, 3.0), 12.0);
+  // Plus the rounding of 16 coordinates at step 0.5: 0.5 * sqrt(16) = 2.
+  auto stddev = CentralNoiseStddev(1.5, 2.0, 3.0, 0.5, 16);
+  ASSERT_TRUE(stddev) << stddev.error().message;
+  EXPECT_DOUBLE_EQ(*stddev, 1.5 * (12.0 + 2.0));
+  auto bad = CentralNoiseStddev(1.5, 2.0, 3.0, 0.0, 16);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "quantization step must be positive, got 0");
 }
 
 TEST(NoiseTest, SkellamSamplesHaveZeroMeanAndTheRequestedVariance) {
@@ -129,7 +140,8 @@ TEST(NoiseTest, SkellamNoiseWrapsInTheRingAndDecodesCentred) {
 }
 
 TEST(NoiseTest, QuantizedSensitivityAccountsForRounding) {
-  // C w_max = 2, step = 2 / 65535 -> 65535 integer units, plus sqrt(100).
+  // A real sensitivity of 2, step = 2 / 65535 -> 65535 integer units, plus
+  // sqrt(100).
   auto s = QuantizedSensitivity(2.0, 2.0 / 65535, 100);
   ASSERT_TRUE(s);
   EXPECT_NEAR(s->l2, 65535 + 10, 1e-6);

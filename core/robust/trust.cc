@@ -84,7 +84,7 @@ double ContributionWeight(const SiteTrust& site, int64_t samples,
 double WeightedSumSensitivity(std::span<const double> weights, double clip) {
   double max_weight = 0;
   for (double w : weights) max_weight = std::max(max_weight, std::abs(w));
-  return clip * max_weight;
+  return 2.0 * clip * max_weight;
 }
 
 }  // namespace cls::core::robust

@@ -81,10 +81,11 @@ Status Reinstate(SiteTrust& site, double operator_trust);
 double ContributionWeight(const SiteTrust& site, int64_t samples,
                           const TrustConfig& config);
 
-// L2 sensitivity of a weighted sum sum_i w_i clip_C(delta_i) to one site's
-// contribution: C max_i w_i (the weights as applied, e.g. normalised). The
-// DP noise must be calibrated to this, not to C: trust x samples weighting
-// gives a large site more influence, and so more to hide.
+// L2 sensitivity of a weighted sum sum_i w_i clip_C(delta_i) to replacing
+// one site's update by another: 2 C max_i w_i (the weights as applied, e.g.
+// normalised; core/privacy/noise.h SiteL2Sensitivity). The DP noise must be
+// calibrated to this, not to C: trust x samples weighting gives a large
+// site more influence, and so more to hide.
 double WeightedSumSensitivity(std::span<const double> weights, double clip);
 
 }  // namespace cls::core::robust

@@ -69,7 +69,8 @@ TEST(TrustTest, SmallAnomaliesAreNotEvidence) {
 
 TEST(TrustTest, SensitivityScalesWithTheLargestWeight) {
   const std::vector<double> weights{0.1, 0.5, 0.4};
-  EXPECT_DOUBLE_EQ(WeightedSumSensitivity(weights, 2.0), 1.0);
+  // +C u to -C u at the largest weight: 2 * 2.0 * 0.5.
+  EXPECT_DOUBLE_EQ(WeightedSumSensitivity(weights, 2.0), 2.0);
 }
 
 TEST(TrustTest, BadConfigAndEvidenceAreRefused) {

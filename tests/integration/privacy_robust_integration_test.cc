@@ -218,8 +218,8 @@ TEST(PrivacyIntegrationTest, DistributedNoiseIsAddedAtTheSites) {
   }
   const double rms = std::sqrt(sq / mean.size());
   auto plan = core::privacy::PlanDistributedNoise(
-      0.05, 1.0 * max_samples / total, 2.0 / 65535.0,
-      static_cast<int64_t>(mean.size()), 3);
+      0.05, core::privacy::SiteL2Sensitivity(1.0, max_samples / total),
+      2.0 / 65535.0, static_cast<int64_t>(mean.size()), 3);
   ASSERT_TRUE(plan.has_value());
   // 8 coordinates: chi-squared with 8 degrees of freedom, so the RMS lies
   // within [0.2, 2] of the planned deviation except with probability ~1e-4.
@@ -227,6 +227,77 @@ TEST(PrivacyIntegrationTest, DistributedNoiseIsAddedAtTheSites) {
   EXPECT_LT(rms, 2.0 * plan->real_stddev);
   auto status = cluster.Ctl({"privacy", "status", "--json"}).Json();
   EXPECT_EQ(status["history"][0]["mechanism"], "skellam");
+}
+
+// Every site's status and trust, and its stored trust state, as text.
+std::string TrustSnapshot(Cluster& cluster) {
+  auto db = SqliteDb::Open(cluster.Path("coordinator-state/coordinator.db"));
+  EXPECT_TRUE(db.has_value());
+  std::string out;
+  for (const char* sql :
+       {"SELECT site_id || ' ' || status || ' ' || trust_score FROM sites "
+        "ORDER BY site_id",
+        "SELECT site_id || ' ' || good || ' ' || bad || ' ' || "
+        "rounds_observed || ' ' || trust FROM site_trust ORDER BY site_id"}) {
+    auto stmt = (*db)->Prepare(sql);
+    EXPECT_TRUE(stmt.has_value()) << stmt.error().message;
+    if (!stmt) continue;
+    while (*stmt->Step()) out += stmt->Text(0) + "\n";
+  }
+  return out;
+}
+
+TEST(RobustIntegrationTest, ARoundThatFailsToCommitLeavesTrustUnchanged) {
+  Cluster cluster;
+  cluster.StartCoordinator(
+      "min_sites = 6\n[robust]\nenabled = true\ngroup_size = 2\n"
+      "rule = \"median\"\n[privacy]\nmode = \"central\"\n"
+      "noise_multiplier = 1.0\nbudget_epsilon = 1000");
+  StartSites(cluster, 6, {}, "HOSP_006", {"--test-scale-delta", "-20"});
+  const std::string trust_before = TrustSnapshot(cluster);
+  const auto model_before = LatestParameters(cluster);
+
+  // An injected failure of the model write: the round's commit fails after
+  // its robust aggregation and its privacy charge.
+  {
+    auto db = SqliteDb::Open(cluster.Path("coordinator-state/coordinator.db"));
+    ASSERT_TRUE(db.has_value());
+    ASSERT_TRUE((*db)->Exec(
+        "CREATE TRIGGER test_refuse_model BEFORE INSERT ON models BEGIN "
+        "SELECT RAISE(ABORT, 'injected model write failure'); END"));
+  }
+  auto failed = cluster.RunRounds(1, 120s);
+  ASSERT_EQ(failed.size(), 1u) << failed.dump();
+  EXPECT_EQ(failed[0]["status"], "aborted") << failed[0].dump();
+  EXPECT_NE(failed[0].dump().find("could not commit the aggregate"),
+            std::string::npos)
+      << failed[0].dump();
+  EXPECT_NE(failed[0].dump().find("injected model write failure"),
+            std::string::npos)
+      << failed[0].dump();
+  // Nothing of the round stuck but its privacy charge (never under-count).
+  EXPECT_EQ(TrustSnapshot(cluster), trust_before);
+  EXPECT_EQ(CountAudit(cluster, "site_quarantined"), 0);
+  EXPECT_EQ(LatestParameters(cluster), model_before);
+  EXPECT_EQ(CountAudit(cluster, "privacy_charge"), 1);
+
+  // The same federation without the fault: the round commits and the
+  // attacker's trust falls with it.
+  {
+    auto db = SqliteDb::Open(cluster.Path("coordinator-state/coordinator.db"));
+    ASSERT_TRUE(db.has_value());
+    ASSERT_TRUE((*db)->Exec("DROP TRIGGER test_refuse_model"));
+  }
+  auto committed = cluster.RunRounds(1, 120s);
+  ASSERT_EQ(committed.size(), 1u) << committed.dump();
+  ASSERT_EQ(committed[0]["status"], "completed") << committed[0].dump();
+  EXPECT_NE(TrustSnapshot(cluster), trust_before);
+  auto sites = cluster.Ctl({"sites", "list", "--json"}).Json()["sites"];
+  for (const auto& s : sites) {
+    if (s["site_id"] == "HOSP_006") {
+      EXPECT_LT(s["trust_score"].get<double>(), 1.0) << s.dump();
+    }
+  }
 }
 
 TEST(RobustIntegrationTest, ScaledUpdatesLowerTheAttackersTrustOnly) {
