@@ -12,7 +12,6 @@
 #include "core/quantization.h"
 #include "crypto/random.h"
 #include "crypto/sha256.h"
-#include "site-agent/audit_checkpoint_store.h"
 
 namespace cls::site {
 namespace {
@@ -170,10 +169,6 @@ Result<std::optional<protocol::Message>> RoundParticipant::OnMessage(
       spdlog::debug("{}abort ignored: not the current round",
                     RoundPrefix(a->round_id));
     }
-    return Reply{};
-  }
-  if (const auto* c = std::get_if<protocol::AuditCheckpoint>(&message)) {
-    OnAuditCheckpoint(*c);
     return Reply{};
   }
   return FailedPrecondition("unexpected message '" +
@@ -506,22 +501,6 @@ std::optional<protocol::Message> RoundParticipant::OnResult(
     spdlog::error("cannot write status: {}", s.error().message);
   }
   return protocol::Message{std::move(report)};
-}
-
-void RoundParticipant::OnAuditCheckpoint(const protocol::AuditCheckpoint& c) {
-  if (options_.data_dir.empty()) return;
-  auto verdict = KeepLatestCheckpoint(options_.data_dir, c.checkpoint_json);
-  if (!verdict) {
-    spdlog::warn("audit checkpoint ignored: {}", verdict.error().message);
-  } else if (*verdict == CheckpointVerdict::kWentBack) {
-    spdlog::error(
-        "the coordinator presented an audit checkpoint older than the one "
-        "this site keeps ({}): its audit log may have been rewritten; tell "
-        "the consortium's security officer",
-        kAuditCheckpointFile);
-  } else if (*verdict == CheckpointVerdict::kStored) {
-    spdlog::debug("audit checkpoint kept");
-  }
 }
 
 SiteStatus RoundParticipant::CurrentStatus() const {
