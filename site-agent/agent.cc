@@ -449,10 +449,13 @@ class ConnectionLoop {
         co_return;
       }
       spdlog::debug("sent {}", next.name);
+#if CLS_TEST_HOOKS
       MaybeExitForTest(next);
+#endif
     }
   }
 
+#if CLS_TEST_HOOKS
   void MaybeExitForTest(const Outgoing& sent) const {
     const auto& exit_after = options_.test_exit_after;
     if (!exit_after || sent.name != exit_after->stage ||
@@ -465,6 +468,7 @@ class ConnectionLoop {
     std::fflush(nullptr);
     std::_Exit(3);
   }
+#endif  // CLS_TEST_HOOKS
 
   asio::io_context& io_;
   const AgentConfig& config_;

@@ -325,6 +325,7 @@ Status ParseData(const toml::table& data, const fs::path& base_dir,
   return {};
 }
 
+#if CLS_BENCH_HOOKS
 Status ParseBenchmark(const toml::table& bench, AgentConfig& config) {
   if (auto s = CheckKeys(bench, "benchmark", {"parameters"}); !s) return s;
   auto n = GetInteger(bench, "benchmark", "parameters");
@@ -338,6 +339,7 @@ Status ParseBenchmark(const toml::table& bench, AgentConfig& config) {
   config.benchmark = BenchmarkConfig{static_cast<uint64_t>(**n)};
   return {};
 }
+#endif  // CLS_BENCH_HOOKS
 
 Status ParseOnline(const toml::table& t, const fs::path& base_dir,
                    AgentConfig& config) {
@@ -540,13 +542,20 @@ Status ParseServe(const toml::table& t, const fs::path& base_dir,
 
 Result<AgentConfig> ParseRoot(const toml::table& root,
                               const fs::path& base_dir) {
-  if (auto s = CheckKeys(
-          root, "",
-          {"site_id", "site_name", "location", "coordinator", "data_dir",
-           "log_level", "tls", "data", "benchmark", "online", "serve"});
-      !s) {
-    return std::unexpected(s.error());
-  }
+#if CLS_BENCH_HOOKS
+  const Status keys =
+      CheckKeys(root, "",
+                {"site_id", "site_name", "location", "coordinator", "data_dir",
+                 "log_level", "tls", "data", "benchmark", "online", "serve"});
+#else
+  // Benchmark mode exists only in test and benchmark builds: elsewhere
+  // [benchmark] is an unknown key.
+  const Status keys =
+      CheckKeys(root, "",
+                {"site_id", "site_name", "location", "coordinator", "data_dir",
+                 "log_level", "tls", "data", "online", "serve"});
+#endif
+  if (!keys) return std::unexpected(keys.error());
   AgentConfig config;
   auto site_id = RequireString(root, "", "site_id");
   if (!site_id) return std::unexpected(site_id.error());
@@ -590,23 +599,31 @@ Result<AgentConfig> ParseRoot(const toml::table& root,
   }
 
   auto data = GetTable(root, "", "data");
-  auto bench = GetTable(root, "", "benchmark");
   if (!data) return std::unexpected(data.error());
+#if CLS_BENCH_HOOKS
+  auto bench = GetTable(root, "", "benchmark");
   if (!bench) return std::unexpected(bench.error());
   if (*data && *bench) {
     return InvalidArgument(
         "[data] and [benchmark] cannot both be present: "
         "a benchmark agent has no data");
   }
-  if (!*data && !*bench) {
+  if (*bench) {
+    if (auto s = ParseBenchmark(**bench, config); !s) {
+      return std::unexpected(s.error());
+    }
+  }
+  const bool benchmark = *bench != nullptr;
+#else
+  const bool benchmark = false;
+#endif
+  if (!*data && !benchmark) {
     return InvalidArgument("missing required table [data] (the local CSV)");
   }
   if (*data) {
     if (auto s = ParseData(**data, base_dir, config); !s) {
       return std::unexpected(s.error());
     }
-  } else if (auto s = ParseBenchmark(**bench, config); !s) {
-    return std::unexpected(s.error());
   }
   auto online = GetTable(root, "", "online");
   if (!online) return std::unexpected(online.error());
