@@ -235,6 +235,8 @@ int main(int argc, char** argv) {
   cls::site::PredictionServerOptions options;
   options.port = 0;
   options.max_connections = 1024;
+  // No client certificates (wrk has none), so no role to check.
+  options.client_policy = std::nullopt;
   cls::site::PredictionServer server(io, *context, **service, options);
   auto port = server.Listen();
   if (!port) {

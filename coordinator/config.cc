@@ -373,11 +373,20 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
         "readmission_risk, medication_recommender, clinical_nlp, "
         "imaging_classifier");
   }
+#if CLS_BENCH_HOOKS
   if (c.model_kind != "logistic_regression" &&
       c.model_kind != "benchmark_vector") {
     return InvalidArgument(
         "config: 'model.kind' must be logistic_regression or benchmark_vector");
   }
+#else
+  // Benchmark mode exists only in test and benchmark builds.
+  if (c.model_kind != "logistic_regression") {
+    return InvalidArgument(
+        "config: 'model.kind' must be logistic_regression (this build has no "
+        "benchmark mode)");
+  }
+#endif
   if (c.standardisation != "federation" && c.standardisation != "site") {
     return InvalidArgument(
         "config: 'model.standardisation' must be federation or site");

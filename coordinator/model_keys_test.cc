@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/bytes.h"
 #include "coordinator/kek_file.h"
 #include "crypto/sha256.h"
 
@@ -235,9 +236,22 @@ TEST_F(ModelKeysTest, ARotationThatFailsHalfwayChangesNothing) {
   ASSERT_TRUE(Start().has_value());
   InsertModels(3);
   const std::string old_id = keys_->kek_id();
+  // Corrupt the third version's wrapped key: XOR its first byte (a random
+  // nonce byte), so the byte always changes. Setting it to 0x00 left it
+  // unchanged whenever it already was 0x00 (1 run in 256).
+  Bytes wrapped;
+  {
+    auto read = store_->db().Prepare(
+        "SELECT wrapped_key FROM models WHERE sequence = 3");
+    ASSERT_TRUE(read.has_value());
+    ASSERT_TRUE(read->Step().value_or(false));
+    wrapped = read->Blob(0);
+  }
+  ASSERT_FALSE(wrapped.empty());
+  wrapped[0] ^= 0x01;
   ASSERT_TRUE(store_->db()
-                  .Exec("UPDATE models SET wrapped_key = x'00' || "
-                        "substr(wrapped_key, 2) WHERE sequence = 3")
+                  .Run("UPDATE models SET wrapped_key = ? WHERE sequence = 3",
+                       {wrapped})
                   .has_value());
   auto rotated = keys_->Rotate("");
   ASSERT_FALSE(rotated.has_value());

@@ -65,6 +65,8 @@ say "PKI: project CA, coordinator, operator and one start-up kit per hospital"
 $PKI init --name "Demo Consortium CA" >/dev/null
 $PKI issue coordinator 127.0.0.1 >/dev/null
 $PKI issue operator demo-admin --role admin >/dev/null
+# Cleveland's EHR: the role a site's prediction endpoint accepts by default.
+$PKI issue ehr cleveland-ehr >/dev/null
 for s in "${SITES[@]}"; do
   $PKI kit site "$s" --coordinator "127.0.0.1:$SITE_PORT" --out "$WORK/kits/$s" >/dev/null
   # The hospital fills in the data section of its kit's site.toml.
@@ -238,7 +240,7 @@ python3 - "${SERVE_PORT[HOSP_CLE]}" "$WORK/pki" "$DATA/cleveland.csv" <<'PY'
 import csv, http.client, json, ssl, sys
 port, pki, rows = sys.argv[1:4]
 ctx = ssl.create_default_context(cafile=f"{pki}/ca.pem")
-ctx.load_cert_chain(f"{pki}/issued/demo-admin.pem", f"{pki}/issued/demo-admin.key")
+ctx.load_cert_chain(f"{pki}/issued/cleveland-ehr.pem", f"{pki}/issued/cleveland-ehr.key")
 conn = http.client.HTTPSConnection("127.0.0.1", int(port), context=ctx, timeout=10)
 def post(path, body):
     conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})

@@ -4,7 +4,9 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/bio.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -24,9 +26,11 @@
 #include <deque>
 #include <memory>
 
+#include "coordinator/audit_chain.h"
 #include "crypto/tls_context.h"
 #include "protocol/channel.h"
 #include "protocol/frame.h"
+#include "site-agent/audit_checkpoint_store.h"
 
 namespace cls::site {
 namespace {
@@ -77,6 +81,22 @@ uint64_t RoundIdOf(const protocol::Message& message) {
         }
       },
       message);
+}
+
+// The verified peer certificate of `ssl` as PEM; empty if there is none.
+std::string PeerCertificatePem(SSL* ssl) {
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (cert == nullptr) return "";
+  std::string pem;
+  BIO* bio = BIO_new(BIO_s_mem());
+  if (bio != nullptr && PEM_write_bio_X509(bio, cert) == 1) {
+    char* data = nullptr;
+    const long size = BIO_get_mem_data(bio, &data);
+    if (size > 0) pem.assign(data, static_cast<size_t>(size));
+  }
+  BIO_free(bio);
+  X509_free(cert);
+  return pem;
 }
 
 // How one connection attempt ended.
@@ -216,6 +236,20 @@ class ConnectionLoop {
                                  peer->role + "', expected 'coordinator'");
     }
     participant_.SetCoordinatorId(peer->common_name);
+    // Audit checkpoints on this connection are checked against the
+    // certificate the coordinator just proved it holds the key of (chained
+    // to the CA once more, and its role checked, by the verifier).
+    auto verifier = audit::CheckpointVerifier::FromCertificatePem(
+        PeerCertificatePem(channel->stream().native_handle()), config_.tls.ca);
+    if (verifier) {
+      checkpoint_verifier_ = std::move(*verifier);
+    } else {
+      checkpoint_verifier_.reset();
+      spdlog::error(
+          "audit checkpoints from this coordinator cannot be checked "
+          "and will be refused: {}",
+          verifier.error().message);
+    }
     co_return channel;
   }
 
@@ -282,7 +316,13 @@ class ConnectionLoop {
         break;
       }
       spdlog::debug("received {}", protocol::MessageName(*message));
-      // Deployments belong to serving; everything else to the rounds.
+      // Audit checkpoints are kept here, with the connection's verifier;
+      // deployments belong to serving; everything else to the rounds.
+      if (const auto* checkpoint =
+              std::get_if<protocol::AuditCheckpoint>(&*message)) {
+        KeepCheckpoint(*checkpoint);
+        continue;
+      }
       auto answer = std::holds_alternative<protocol::DeploymentUpdate>(*message)
                         ? Result<std::optional<protocol::Message>>(
                               AnswerDeployment(*message))
@@ -337,6 +377,51 @@ class ConnectionLoop {
     return protocol::Message(std::move(ack));
   }
 
+  // Keeps a checkpoint whose signature verifies under the coordinator's
+  // certificate (docs/audit.md); everything else is refused and logged.
+  void KeepCheckpoint(const protocol::AuditCheckpoint& c) {
+    if (!checkpoint_verifier_) {
+      spdlog::error(
+          "audit checkpoint refused: no verified coordinator "
+          "certificate on this connection");
+      return;
+    }
+    auto verdict = KeepLatestCheckpoint(config_.data_dir, c.checkpoint_json,
+                                        *checkpoint_verifier_);
+    if (!verdict) {
+      if (verdict.error().code == ErrorCode::kPermissionDenied) {
+        spdlog::error(
+            "audit checkpoint refused: {}; tell the consortium's "
+            "security officer",
+            verdict.error().message);
+      } else {
+        spdlog::warn("audit checkpoint ignored: {}", verdict.error().message);
+      }
+      return;
+    }
+    switch (*verdict) {
+      case CheckpointVerdict::kWentBack:
+        spdlog::error(
+            "the coordinator presented an audit checkpoint older than the "
+            "one this site keeps ({}): its audit log may have been "
+            "rewritten; tell the consortium's security officer",
+            kAuditCheckpointFile);
+        break;
+      case CheckpointVerdict::kReplacedUnverified:
+        spdlog::warn(
+            "the kept audit checkpoint does not verify under the "
+            "coordinator's certificate; moved to {} and replaced by the new "
+            "one",
+            kUnverifiedCheckpointFile);
+        break;
+      case CheckpointVerdict::kStored:
+        spdlog::debug("audit checkpoint kept");
+        break;
+      case CheckpointVerdict::kSame:
+        break;
+    }
+  }
+
   static void Enqueue(Outbox& outbox, const protocol::Message& message) {
     outbox.frames.push_back(
         {std::make_shared<const Bytes>(protocol::EncodeFrame(message)),
@@ -365,10 +450,13 @@ class ConnectionLoop {
         co_return;
       }
       spdlog::debug("sent {}", next.name);
+#if CLS_TEST_HOOKS
       MaybeExitForTest(next);
+#endif
     }
   }
 
+#if CLS_TEST_HOOKS
   void MaybeExitForTest(const Outgoing& sent) const {
     const auto& exit_after = options_.test_exit_after;
     if (!exit_after || sent.name != exit_after->stage ||
@@ -381,6 +469,7 @@ class ConnectionLoop {
     std::fflush(nullptr);
     std::_Exit(3);
   }
+#endif  // CLS_TEST_HOOKS
 
   asio::io_context& io_;
   const AgentConfig& config_;
@@ -390,6 +479,9 @@ class ConnectionLoop {
   asio::steady_timer backoff_timer_;
   std::weak_ptr<Channel> channel_;
   std::weak_ptr<Outbox> outbox_;
+  // The current connection's coordinator certificate, for audit
+  // checkpoints; null when it could not be read.
+  std::unique_ptr<audit::CheckpointVerifier> checkpoint_verifier_;
   bool stopping_ = false;
   std::string last_notice_;
 };

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "coordinator/audit_chain.h"
 
 namespace cls::site {
 
@@ -16,18 +17,33 @@ namespace cls::site {
 // against it.
 inline constexpr std::string_view kAuditCheckpointFile =
     "audit_checkpoint.json";
+// Where a kept checkpoint that no longer verifies is moved (see
+// kReplacedUnverified), so it is set aside, never deleted.
+inline constexpr std::string_view kUnverifiedCheckpointFile =
+    "audit_checkpoint.unverified.json";
 
 enum class CheckpointVerdict {
   kStored,    // newer than the kept one (or the first): kept
   kSame,      // the one already kept
   kWentBack,  // an older seq, or the same seq with another hash: refused
+  // Kept; the file it replaced does not verify under the coordinator's
+  // certificate (written by an agent that did not check signatures, or
+  // signed under an earlier coordinator certificate) and was moved to
+  // kUnverifiedCheckpointFile instead of blocking every later checkpoint.
+  kReplacedUnverified,
 };
 
-// Keeps `checkpoint_json` if it is newer than the stored one. The signature
-// is not checked here (the site has no use for the verdict beyond keeping
-// the evidence); InvalidArgument on JSON without seq and hash.
+// Keeps `checkpoint_json` if its signature verifies under `coordinator` (the
+// coordinator's certificate, chained to the project CA: the agent builds it
+// from the TLS peer certificate) and it is newer than the kept one. The
+// signature is checked before the seq is even compared, so a forged
+// far-future seq can never be kept and lock out the genuine checkpoints
+// that follow. InvalidArgument on JSON that is not a checkpoint;
+// PermissionDenied when the signature does not verify (nothing is written).
+// Not thread-safe: one caller per data_dir.
 Result<CheckpointVerdict> KeepLatestCheckpoint(
-    const std::filesystem::path& data_dir, const std::string& checkpoint_json);
+    const std::filesystem::path& data_dir, const std::string& checkpoint_json,
+    const audit::CheckpointVerifier& coordinator);
 
 }  // namespace cls::site
 

@@ -325,6 +325,7 @@ Status ParseData(const toml::table& data, const fs::path& base_dir,
   return {};
 }
 
+#if CLS_BENCH_HOOKS
 Status ParseBenchmark(const toml::table& bench, AgentConfig& config) {
   if (auto s = CheckKeys(bench, "benchmark", {"parameters"}); !s) return s;
   auto n = GetInteger(bench, "benchmark", "parameters");
@@ -338,6 +339,7 @@ Status ParseBenchmark(const toml::table& bench, AgentConfig& config) {
   config.benchmark = BenchmarkConfig{static_cast<uint64_t>(**n)};
   return {};
 }
+#endif  // CLS_BENCH_HOOKS
 
 Status ParseOnline(const toml::table& t, const fs::path& base_dir,
                    AgentConfig& config) {
@@ -395,12 +397,72 @@ Status ParseOnline(const toml::table& t, const fs::path& base_dir,
   return {};
 }
 
+// [serve] client_roles and allow_own_site_cert. Every certificate of the
+// project CA passes the TLS handshake, including every other hospital's
+// site certificate; these say which of them may call.
+Status ParseClientPolicy(const toml::table& t, ServeConfig& serve) {
+  static constexpr std::string_view kRoles[] = {
+      "ehr", "admin", "operator", "auditor", "viewer", "break_glass"};
+  const std::string allowed =
+      "ehr, admin, operator, auditor, viewer, break_glass";
+  if (const toml::node* node = t.get("client_roles")) {
+    const toml::array* array = node->as_array();
+    if (!array) {
+      return WrongType(*node, "serve.client_roles",
+                       "an array of role names, e.g. [\"ehr\"]");
+    }
+    serve.client_roles.clear();
+    for (const toml::node& element : *array) {
+      if (!element.is_string()) {
+        return WrongType(*node, "serve.client_roles",
+                         "an array of role names, e.g. [\"ehr\"]");
+      }
+      const std::string role = *element.value<std::string>();
+      if (role == "site") {
+        // A site role would admit every hospital of the consortium.
+        return InvalidArgument(
+            "'serve.client_roles'" + Line(*node) +
+            " cannot hold 'site': that admits every hospital's site "
+            "certificate; set 'serve.allow_own_site_cert = true' to admit "
+            "this site's own certificate");
+      }
+      if (std::find(std::begin(kRoles), std::end(kRoles), role) ==
+          std::end(kRoles)) {
+        return InvalidArgument("'serve.client_roles'" + Line(*node) +
+                               " has unknown role '" + role +
+                               "'; allowed values: " + allowed);
+      }
+      if (std::find(serve.client_roles.begin(), serve.client_roles.end(),
+                    role) == serve.client_roles.end()) {
+        serve.client_roles.push_back(role);
+      }
+    }
+  }
+  auto own = GetBool(t, "serve", "allow_own_site_cert");
+  if (!own) return std::unexpected(own.error());
+  serve.allow_own_site_cert = own->value_or(false);
+  const bool set = t.contains("client_roles") || own->has_value();
+  if (set && !serve.require_client_cert) {
+    return InvalidArgument(
+        "'serve.client_roles' and 'serve.allow_own_site_cert' need "
+        "require_client_cert = true: without client certificates no caller "
+        "is identified");
+  }
+  if (serve.client_roles.empty() && !serve.allow_own_site_cert) {
+    return InvalidArgument(
+        "'serve.client_roles' is empty and 'serve.allow_own_site_cert' is "
+        "false: no client could call the endpoint");
+  }
+  return {};
+}
+
 Status ParseServe(const toml::table& t, const fs::path& base_dir,
                   AgentConfig& config) {
-  if (auto s = CheckKeys(
-          t, "serve",
-          {"listen", "cert", "key", "require_client_cert", "retention_hours",
-           "max_tracked", "report_interval_s", "idle_timeout_s"});
+  if (auto s =
+          CheckKeys(t, "serve",
+                    {"listen", "cert", "key", "require_client_cert",
+                     "client_roles", "allow_own_site_cert", "retention_hours",
+                     "max_tracked", "report_interval_s", "idle_timeout_s"});
       !s) {
     return s;
   }
@@ -445,6 +507,7 @@ Status ParseServe(const toml::table& t, const fs::path& base_dir,
         "to check client certificates; or set it to false and listen on "
         "loopback only");
   }
+  if (auto s = ParseClientPolicy(t, serve); !s) return s;
   auto hours = GetNumber(t, "serve", "retention_hours");
   if (!hours) return std::unexpected(hours.error());
   serve.retention_hours = hours->value_or(24);
@@ -502,14 +565,22 @@ Status ParseSecureAggregation(const toml::table& t, AgentConfig& config) {
 
 Result<AgentConfig> ParseRoot(const toml::table& root,
                               const fs::path& base_dir) {
-  if (auto s = CheckKeys(
-          root, "",
-          {"site_id", "site_name", "location", "coordinator", "data_dir",
-           "log_level", "tls", "data", "benchmark", "online", "serve",
-           "secure_aggregation"});
-      !s) {
-    return std::unexpected(s.error());
-  }
+#if CLS_BENCH_HOOKS
+  const Status keys =
+      CheckKeys(root, "",
+                {"site_id", "site_name", "location", "coordinator", "data_dir",
+                 "log_level", "tls", "data", "benchmark", "online", "serve",
+                 "secure_aggregation"});
+#else
+  // Benchmark mode exists only in test and benchmark builds: elsewhere
+  // [benchmark] is an unknown key.
+  const Status keys =
+      CheckKeys(root, "",
+                {"site_id", "site_name", "location", "coordinator", "data_dir",
+                 "log_level", "tls", "data", "online", "serve",
+                 "secure_aggregation"});
+#endif
+  if (!keys) return std::unexpected(keys.error());
   AgentConfig config;
   auto site_id = RequireString(root, "", "site_id");
   if (!site_id) return std::unexpected(site_id.error());
@@ -553,23 +624,31 @@ Result<AgentConfig> ParseRoot(const toml::table& root,
   }
 
   auto data = GetTable(root, "", "data");
-  auto bench = GetTable(root, "", "benchmark");
   if (!data) return std::unexpected(data.error());
+#if CLS_BENCH_HOOKS
+  auto bench = GetTable(root, "", "benchmark");
   if (!bench) return std::unexpected(bench.error());
   if (*data && *bench) {
     return InvalidArgument(
         "[data] and [benchmark] cannot both be present: "
         "a benchmark agent has no data");
   }
-  if (!*data && !*bench) {
+  if (*bench) {
+    if (auto s = ParseBenchmark(**bench, config); !s) {
+      return std::unexpected(s.error());
+    }
+  }
+  const bool benchmark = *bench != nullptr;
+#else
+  const bool benchmark = false;
+#endif
+  if (!*data && !benchmark) {
     return InvalidArgument("missing required table [data] (the local CSV)");
   }
   if (*data) {
     if (auto s = ParseData(**data, base_dir, config); !s) {
       return std::unexpected(s.error());
     }
-  } else if (auto s = ParseBenchmark(**bench, config); !s) {
-    return std::unexpected(s.error());
   }
   auto online = GetTable(root, "", "online");
   if (!online) return std::unexpected(online.error());

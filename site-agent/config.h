@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.h"
 #include "core/dataset.h"
@@ -61,6 +62,11 @@ struct ServeConfig {
   uint64_t max_tracked = 100'000;    // predictions kept at most
   uint32_t report_interval_s = 300;  // DriftReport to the coordinator
   uint32_t idle_timeout_s = 30;      // keep-alive connections
+  // Who may call, with require_client_cert (docs/serving.md "Who may
+  // call"): certificate roles (OU), and this site's own certificate. Other
+  // hospitals' site certificates never.
+  std::vector<std::string> client_roles = {"ehr"};
+  bool allow_own_site_cert = false;
 };
 
 // [secure_aggregation]: the limits this hospital sets on the rounds it joins,

@@ -85,10 +85,15 @@ int CheckConfig(const cls::site::AgentConfig& config) {
     std::printf("tls:            ERROR: %s\n", tls.error().message.c_str());
     ok = false;
   }
+#if CLS_BENCH_HOOKS
   if (config.benchmark) {
     std::printf("mode:           benchmark (%llu parameters, no data)\n",
                 static_cast<unsigned long long>(config.benchmark->parameters));
-  } else {
+    std::printf("%s\n", ok ? "configuration OK" : "configuration has errors");
+    return ok ? 0 : 1;
+  }
+#endif
+  {
     std::printf("csv:            %s\n", config.data->csv.c_str());
     auto model = cls::site::LocalModel::Load(*config.data);
     if (!model) {
@@ -123,9 +128,6 @@ int main(int argc, char** argv) {
   std::string config_path;
   std::string log_level;
   bool check_config = false;
-  std::string exit_after;
-  std::string expose_deltas;
-  double scale_delta = 1.0;
   app.add_option("--config", config_path, "The agent's TOML configuration file")
       ->required()
       ->type_name("FILE");
@@ -141,6 +143,12 @@ int main(int argc, char** argv) {
   app.add_flag("--check-config", check_config,
                "Validate the configuration, TLS files and data, print a "
                "summary and exit (0 = OK, 1 = errors); does not connect");
+#if CLS_TEST_HOOKS
+  // Test builds only (docs/operations.md "Builds and their hooks"):
+  // elsewhere these flags do not exist and are refused as unknown.
+  std::string exit_after;
+  std::string expose_deltas;
+  double scale_delta = 1.0;
   app.add_option("--test-exit-after", exit_after,
                  "TESTING ONLY: exit with code 3 right after sending STAGE "
                  "(advertise_keys, share_keys or masked_input) in round ROUND, "
@@ -159,6 +167,7 @@ int main(int argc, char** argv) {
                  "would. Never use with real data")
       ->type_name("FACTOR")
       ->group("Testing");
+#endif
   CLI11_PARSE(app, argc, argv);
 
   SetUpLogging();
@@ -166,6 +175,7 @@ int main(int argc, char** argv) {
   if (!log_level.empty()) spdlog::set_level(spdlog::level::from_str(log_level));
 
   cls::site::AgentOptions options;
+#if CLS_TEST_HOOKS
   if (!exit_after.empty()) {
     auto parsed = cls::site::ParseExitAfter(exit_after);
     if (!parsed) {
@@ -175,6 +185,7 @@ int main(int argc, char** argv) {
     }
     options.test_exit_after = *parsed;
   }
+#endif
 
   auto config = cls::site::LoadConfig(config_path);
   if (!config) {
@@ -210,8 +221,16 @@ int main(int argc, char** argv) {
   cls::site::ParticipantOptions participant_options;
   participant_options.site_id = config->site_id;
   participant_options.data_dir = config->data_dir;
+#if CLS_TEST_HOOKS
   participant_options.expose_deltas_dir = expose_deltas;
   participant_options.test_scale_delta = scale_delta;
+  if (!expose_deltas.empty()) {
+    spdlog::warn("test: exposing each round's update in {}", expose_deltas);
+  }
+  if (scale_delta != 1.0) {
+    spdlog::warn("test: scaling each round's update by {}", scale_delta);
+  }
+#endif
   {
     // Secure aggregation signs with the site certificate's key and checks
     // the neighbours' certificates against the CA (and CRL) it trusts.
@@ -237,11 +256,14 @@ int main(int argc, char** argv) {
           "site alone the coordinator sees its update");
     }
   }
+#if CLS_BENCH_HOOKS
   if (config->benchmark) {
     participant_options.benchmark_parameters = config->benchmark->parameters;
     spdlog::info("benchmark mode: no data, random updates of {} parameters",
                  config->benchmark->parameters);
-  } else {
+  }
+#endif
+  if (!participant_options.benchmark_parameters) {
     auto loaded = cls::site::LocalModel::Load(*config->data);
     if (!loaded) {
       spdlog::error("data: {}", loaded.error().message);
@@ -250,12 +272,6 @@ int main(int argc, char** argv) {
     model.emplace(std::move(*loaded));
     LogDataSummary(*model);
     participant_options.rows_rejected = model->rejected().size();
-  }
-  if (!expose_deltas.empty()) {
-    spdlog::warn("test: exposing each round's update in {}", expose_deltas);
-  }
-  if (scale_delta != 1.0) {
-    spdlog::warn("test: scaling each round's update by {}", scale_delta);
   }
 
   std::unique_ptr<cls::site::OnlineIngest> online;

@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -163,6 +164,15 @@ Response Route(const Request& req, PredictionService& service) {
   return ErrorResponse(req, 404, "not_found", "no such endpoint");
 }
 
+// Empty when the connection's client may call; the refusal otherwise.
+std::string CheckClient(Stream& stream,
+                        const PredictionServerOptions& options) {
+  if (!options.client_policy) return "";
+  auto peer = crypto::GetPeerIdentity(stream.native_handle());
+  if (!peer) return "a client certificate is required";
+  return ClientRefusal(*options.client_policy, peer->common_name, peer->role);
+}
+
 asio::awaitable<void> ServeConnection(Stream stream, PredictionService& service,
                                       PredictionServerOptions options,
                                       std::shared_ptr<size_t> connections) {
@@ -177,6 +187,12 @@ asio::awaitable<void> ServeConnection(Stream stream, PredictionService& service,
   if (ec) {
     spdlog::debug("serve: TLS handshake refused: {}", ec.message());
     co_return;
+  }
+  // Identity is checked once per connection; a refused client still gets
+  // an HTTP answer (403, naming its certificate) so its operators see why.
+  const std::string refusal = CheckClient(stream, options);
+  if (!refusal.empty()) {
+    spdlog::warn("serve: refused a client: {} ([serve] client_roles)", refusal);
   }
   beast::flat_buffer buffer;
   while (true) {
@@ -199,6 +215,15 @@ asio::awaitable<void> ServeConnection(Stream stream, PredictionService& service,
       break;
     }
     if (ec) break;  // closed, timed out or malformed: nothing to answer
+    if (!refusal.empty()) {
+      service.CountRejected("forbidden");
+      Response res =
+          ErrorResponse(parser.get(), 403, "permission_denied", refusal);
+      res.keep_alive(false);
+      co_await http::async_write(stream, res,
+                                 asio::redirect_error(use_awaitable, ec));
+      break;
+    }
     Response res = Route(parser.get(), service);
     co_await http::async_write(stream, res,
                                asio::redirect_error(use_awaitable, ec));
@@ -240,6 +265,20 @@ asio::awaitable<void> AcceptLoop(asio::ip::tcp::acceptor& acceptor,
 }
 
 }  // namespace
+
+std::string ClientRefusal(const ClientPolicy& policy,
+                          const std::string& common_name,
+                          const std::string& role) {
+  const bool own_site = role == "site" && !policy.own_site_id.empty() &&
+                        common_name == policy.own_site_id;
+  const bool listed =
+      role != "site" && std::find(policy.roles.begin(), policy.roles.end(),
+                                  role) != policy.roles.end();
+  if (own_site || listed) return "";
+  return "certificate '" + common_name + "' (role " +
+         (role.empty() ? std::string("none") : role) +
+         ") may not call this endpoint";
+}
 
 Result<std::pair<std::string, uint16_t>> ParseListenAddress(
     std::string_view text, std::string_view what) {

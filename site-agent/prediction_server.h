@@ -9,13 +9,27 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "site-agent/config.h"
 #include "site-agent/prediction_service.h"
 
 namespace cls::site {
+
+// Who may call the endpoint once the TLS handshake has checked the client's
+// certificate against the project CA (docs/serving.md "Who may call"). The
+// project CA signs every party of the consortium, including every other
+// hospital's site agent, so being signed by it is not enough: the
+// certificate's role (OU) must be one of `roles`, or, when `own_site_id` is
+// set, the certificate must be this site's own (OU site, CN own_site_id).
+// Another site's certificate is never accepted.
+struct ClientPolicy {
+  std::vector<std::string> roles = {"ehr"};
+  std::string own_site_id;  // empty: this site's own certificate is refused
+};
 
 struct PredictionServerOptions {
   std::string host = "127.0.0.1";
@@ -25,7 +39,18 @@ struct PredictionServerOptions {
   // A keep-alive connection idle this long is closed.
   std::chrono::seconds idle_timeout{30};
   size_t max_connections = 256;
+  // With client certificates required (the default): who may call; every
+  // request of any other certificate is answered 403. nullopt only with a
+  // TLS context that asks for no client certificate
+  // (require_client_cert = false), where nobody is identified.
+  std::optional<ClientPolicy> client_policy = ClientPolicy{};
 };
+
+// Empty if `peer` (a verified client certificate's CN and role) may call
+// under `policy`; otherwise the refusal, naming the certificate.
+std::string ClientRefusal(const ClientPolicy& policy,
+                          const std::string& common_name,
+                          const std::string& role);
 
 // "127.0.0.1:8443" or "[::1]:8443" -> host, port. InvalidArgument naming
 // `what` otherwise.
@@ -48,7 +73,9 @@ Result<std::shared_ptr<boost::asio::ssl::context>> MakePredictionTlsContext(
 //   GET  /metrics     Prometheus text
 //   GET  /healthz     {"status": "ok", "current_version"} or 503
 // Every request has a body limit, every read and write a deadline; errors are
-// {"error": {"code", "message"}} and never echo the request's values.
+// {"error": {"code", "message"}} and never echo the request's values. A
+// client certificate outside `options.client_policy` gets 403 on every
+// endpoint, and its connection is closed.
 // Not thread-safe: call Listen and Stop on the io_context's thread (or
 // before it runs). `service` must outlive the server.
 class PredictionServer {

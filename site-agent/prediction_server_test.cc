@@ -105,7 +105,8 @@ class PredictionServerTest : public ::testing::Test {
     // The serving certificate needs serverAuth and the address in its
     // subjectAltName, as a coordinator certificate has.
     ASSERT_EQ(RunPki(pki_, "issue coordinator 127.0.0.1"), 0);
-    ASSERT_EQ(RunPki(pki_, "issue site ehr-client"), 0);
+    // The hospital's EHR: the role the endpoint accepts by default.
+    ASSERT_EQ(RunPki(pki_, "issue ehr ehr-client"), 0);
 
     auto service = PredictionService::Create({}, testing::ServingSchema(),
                                              testing::ServingStandardiser(),
@@ -117,7 +118,10 @@ class PredictionServerTest : public ::testing::Test {
     ASSERT_TRUE(ack.accepted) << ack.reason;
   }
 
-  void Start(bool require_client_cert, size_t body_limit = 64 * 1024) {
+  // With client certificates, `policy` says who may call (as SiteServing
+  // sets it from [serve]); without, nobody is identified.
+  void Start(bool require_client_cert, size_t body_limit = 64 * 1024,
+             ClientPolicy policy = ClientPolicy{}) {
     TlsConfig tls{(pki_ / "ca.pem").string(),
                   (pki_ / "issued" / "127.0.0.1.pem").string(),
                   (pki_ / "issued" / "127.0.0.1.key").string(),
@@ -127,6 +131,11 @@ class PredictionServerTest : public ::testing::Test {
     PredictionServerOptions options;
     options.port = 0;
     options.body_limit = body_limit;
+    if (require_client_cert) {
+      options.client_policy = std::move(policy);
+    } else {
+      options.client_policy = std::nullopt;
+    }
     server_ =
         std::make_unique<PredictionServer>(io_, *context, *service_, options);
     auto port = server_->Listen();
@@ -154,6 +163,16 @@ class PredictionServerTest : public ::testing::Test {
     ctx->load_verify_file(files.ca_file);
     ctx->set_verify_mode(ssl::verify_peer);
     return ctx;
+  }
+
+  // Mutual TLS with DIR/issued/NAME.pem.
+  std::shared_ptr<ssl::context> ClientTlsFor(const std::string& name) {
+    crypto::TlsFiles files{(pki_ / "ca.pem").string(),
+                           (pki_ / "issued" / (name + ".pem")).string(),
+                           (pki_ / "issued" / (name + ".key")).string(), ""};
+    auto context = crypto::MakeClientTlsContext(files);
+    EXPECT_TRUE(context) << context.error().ToString();
+    return *context;
   }
 
   TempDir dir_;
@@ -259,6 +278,89 @@ TEST_F(PredictionServerTest, AcceptsAnyClientWhenClientCertificatesAreOff) {
   Client client(ClientTls(false), port_);
   ASSERT_FALSE(client.Handshake());
   EXPECT_EQ(client.Call(http::verb::get, "/healthz").status, 200);
+}
+
+// The project CA also signs every other hospital's site certificate: that
+// is no reason to let another hospital score or label this site's patients.
+TEST_F(PredictionServerTest, RefusesAnotherHospitalsSiteCertificateWith403) {
+  Start(/*require_client_cert=*/true);
+  ASSERT_EQ(RunPki(pki_, "issue site HOSP_B"), 0);
+  Client client(ClientTlsFor("HOSP_B"), port_);
+  // The TLS handshake succeeds (the certificate is the project CA's); every
+  // request is then refused with 403 and the connection closed.
+  ASSERT_FALSE(client.Handshake());
+  Reply r = client.Call(
+      http::verb::post, "/v1/predict",
+      R"({"request_key":"enc-1","features":{"age":70,"chol":250,"cp":2}})");
+  EXPECT_EQ(r.status, 403) << r.body;
+  if (r.status == 403) {
+    EXPECT_EQ(json::parse(r.body)["error"]["message"],
+              "certificate 'HOSP_B' (role site) may not call this endpoint");
+  }
+  Client again(ClientTlsFor("HOSP_B"), port_);
+  ASSERT_FALSE(again.Handshake());
+  Reply outcome = again.Call(http::verb::post, "/v1/outcome",
+                             R"({"request_key":"enc-1","outcome":1})");
+  EXPECT_EQ(outcome.status, 403) << outcome.body;
+}
+
+TEST_F(PredictionServerTest, RefusesAnOperatorCertificateByDefault) {
+  ASSERT_EQ(RunPki(pki_, "issue operator alice --role operator"), 0);
+  Start(/*require_client_cert=*/true);
+  Client refused(ClientTlsFor("alice"), port_);
+  ASSERT_FALSE(refused.Handshake());
+  Reply r = refused.Call(http::verb::get, "/healthz");
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(json::parse(r.body)["error"]["message"],
+            "certificate 'alice' (role operator) may not call this endpoint");
+}
+
+TEST_F(PredictionServerTest, ServesAnOperatorCertificateWhenItsRoleIsListed) {
+  ASSERT_EQ(RunPki(pki_, "issue operator alice --role operator"), 0);
+  Start(/*require_client_cert=*/true, 64 * 1024,
+        ClientPolicy{{"ehr", "operator"}, ""});
+  Client allowed(ClientTlsFor("alice"), port_);
+  ASSERT_FALSE(allowed.Handshake());
+  Reply predict = allowed.Call(
+      http::verb::post, "/v1/predict",
+      R"({"request_key":"enc-1","features":{"age":70,"chol":250,"cp":2}})");
+  EXPECT_EQ(predict.status, 200) << predict.body;
+}
+
+TEST_F(PredictionServerTest, ServesThisSitesOwnCertificateOnlyWhenAllowed) {
+  ASSERT_EQ(RunPki(pki_, "issue site HOSP_A"), 0);
+  ASSERT_EQ(RunPki(pki_, "issue site HOSP_B"), 0);
+  Start(/*require_client_cert=*/true, 64 * 1024,
+        ClientPolicy{{"ehr"}, "HOSP_A"});
+  Client own(ClientTlsFor("HOSP_A"), port_);
+  ASSERT_FALSE(own.Handshake());
+  EXPECT_EQ(own.Call(http::verb::get, "/healthz").status, 200);
+  Client other(ClientTlsFor("HOSP_B"), port_);
+  ASSERT_FALSE(other.Handshake());
+  Reply r = other.Call(http::verb::get, "/healthz");
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(json::parse(r.body)["error"]["message"],
+            "certificate 'HOSP_B' (role site) may not call this endpoint");
+  Client ehr(ClientTls(true), port_);
+  ASSERT_FALSE(ehr.Handshake());
+  EXPECT_EQ(ehr.Call(http::verb::get, "/healthz").status, 200);
+}
+
+TEST(ClientPolicyTest, AdmitsListedRolesAndOnlyThisSitesOwnSiteCertificate) {
+  const ClientPolicy policy{{"ehr", "admin"}, "HOSP_A"};
+  EXPECT_EQ(ClientRefusal(policy, "epic", "ehr"), "");
+  EXPECT_EQ(ClientRefusal(policy, "alice", "admin"), "");
+  EXPECT_EQ(ClientRefusal(policy, "HOSP_A", "site"), "");
+  EXPECT_EQ(ClientRefusal(policy, "HOSP_B", "site"),
+            "certificate 'HOSP_B' (role site) may not call this endpoint");
+  EXPECT_EQ(ClientRefusal(policy, "coord", "coordinator"),
+            "certificate 'coord' (role coordinator) may not call this "
+            "endpoint");
+  EXPECT_EQ(ClientRefusal(policy, "x", ""),
+            "certificate 'x' (role none) may not call this endpoint");
+  // "site" in the role list still admits no other hospital.
+  EXPECT_NE(ClientRefusal({{"site"}, ""}, "HOSP_B", "site"), "");
+  EXPECT_NE(ClientRefusal({{"ehr"}, ""}, "HOSP_A", "site"), "");
 }
 
 TEST_F(PredictionServerTest, AnswersAnOversizeBodyWith413) {

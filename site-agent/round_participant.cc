@@ -12,7 +12,6 @@
 #include "core/quantization.h"
 #include "crypto/random.h"
 #include "crypto/sha256.h"
-#include "site-agent/audit_checkpoint_store.h"
 
 namespace cls::site {
 namespace {
@@ -43,6 +42,7 @@ std::optional<MetricsSummary> Summary(const Result<core::BinaryMetrics>& m) {
   return MetricsSummary{m->accuracy, m->auc, static_cast<uint64_t>(m->count)};
 }
 
+#if CLS_BENCH_HOOKS
 // A per-site, per-round seed for the benchmark vector.
 uint64_t BenchmarkSeed(const std::string& site_id, uint64_t round_id,
                        uint64_t training_seed) {
@@ -51,6 +51,7 @@ uint64_t BenchmarkSeed(const std::string& site_id, uint64_t round_id,
   for (int i = 0; i < 8; ++i) site = (site << 8) | digest[i];
   return site ^ training_seed ^ (round_id * 0x9e3779b97f4a7c15ULL);
 }
+#endif  // CLS_BENCH_HOOKS
 
 }  // namespace
 
@@ -185,10 +186,6 @@ Result<std::optional<protocol::Message>> RoundParticipant::OnMessage(
     }
     return Reply{};
   }
-  if (const auto* c = std::get_if<protocol::AuditCheckpoint>(&message)) {
-    OnAuditCheckpoint(*c);
-    return Reply{};
-  }
   return FailedPrecondition("unexpected message '" +
                             std::string(protocol::MessageName(message)) +
                             "' from the coordinator");
@@ -220,6 +217,9 @@ void RoundParticipant::LeaveRound(const Error& error) {
 Result<std::vector<float>> RoundParticipant::ComputeDelta(
     const protocol::RoundAnnounce& a, protocol::ValidationMetrics& metrics) {
   const size_t n = a.parameters.size();
+#if CLS_BENCH_HOOKS
+  // Benchmark mode: only in test and benchmark builds; elsewhere a
+  // benchmark_vector round is an unknown kind.
   if (a.model_kind == kBenchmarkVectorKind) {
     if (options_.benchmark_parameters != 0 &&
         options_.benchmark_parameters != n) {
@@ -232,9 +232,14 @@ Result<std::vector<float>> RoundParticipant::ComputeDelta(
         n, a.clip,
         BenchmarkSeed(options_.site_id, a.round_id, a.training.seed));
   }
+  constexpr std::string_view kKnownKinds =
+      "logistic_regression, benchmark_vector";
+#else
+  constexpr std::string_view kKnownKinds = "logistic_regression";
+#endif
   if (a.model_kind != kLogisticRegressionKind) {
     return InvalidArgument("unknown model kind '" + a.model_kind +
-                           "'; known: logistic_regression, benchmark_vector");
+                           "'; known: " + std::string(kKnownKinds));
   }
   if (!model_) {
     return FailedPrecondition(
@@ -390,14 +395,17 @@ std::optional<protocol::Message> RoundParticipant::OnAnnounce(
   if (!delta) return leave(delta.error());
   const double norm = core::ClipToL2Norm(*delta, a.clip);
   for (float& v : *delta) v = static_cast<float>(v * a.weight);
+#if CLS_TEST_HOOKS
   if (options_.test_scale_delta != 1.0) {
     for (float& v : *delta) {
       v = static_cast<float>(v * options_.test_scale_delta);
     }
   }
+#endif
   spdlog::debug("{}delta norm {:.4f} (clip {}), weight {:.4f}",
                 RoundPrefix(a.round_id), norm, a.clip, a.weight);
 
+#if CLS_TEST_HOOKS
   if (!options_.expose_deltas_dir.empty()) {
     const auto path = options_.expose_deltas_dir /
                       ("round-" + std::to_string(a.round_id) + ".f32");
@@ -405,6 +413,7 @@ std::optional<protocol::Message> RoundParticipant::OnAnnounce(
       spdlog::error("test: cannot expose delta: {}", s.error().message);
     }
   }
+#endif
 
   // Stochastic rounding needs unpredictable randomness: a coordinator that
   // could predict it would learn more about the delta than the sum reveals.
@@ -519,22 +528,6 @@ std::optional<protocol::Message> RoundParticipant::OnResult(
     spdlog::error("cannot write status: {}", s.error().message);
   }
   return protocol::Message{std::move(report)};
-}
-
-void RoundParticipant::OnAuditCheckpoint(const protocol::AuditCheckpoint& c) {
-  if (options_.data_dir.empty()) return;
-  auto verdict = KeepLatestCheckpoint(options_.data_dir, c.checkpoint_json);
-  if (!verdict) {
-    spdlog::warn("audit checkpoint ignored: {}", verdict.error().message);
-  } else if (*verdict == CheckpointVerdict::kWentBack) {
-    spdlog::error(
-        "the coordinator presented an audit checkpoint older than the one "
-        "this site keeps ({}): its audit log may have been rewritten; tell "
-        "the consortium's security officer",
-        kAuditCheckpointFile);
-  } else if (*verdict == CheckpointVerdict::kStored) {
-    spdlog::debug("audit checkpoint kept");
-  }
 }
 
 SiteStatus RoundParticipant::CurrentStatus() const {

@@ -116,8 +116,6 @@ class RoundParticipant {
   // returns null otherwise.
   Round* ActiveRound(uint64_t round_id, std::string_view message);
   void LeaveRound(const Error& error);
-  // Keeps the coordinator's newest signed audit checkpoint.
-  void OnAuditCheckpoint(const protocol::AuditCheckpoint& c);
 
   ParticipantOptions options_;
   LocalModel* model_;

@@ -48,6 +48,60 @@ TEST(ServeConfigTest, DefaultsUseTheSiteCertificate) {
   EXPECT_EQ(s.retention_hours, 24);
   EXPECT_EQ(s.max_tracked, 100'000u);
   EXPECT_EQ(s.report_interval_s, 300u);
+  EXPECT_EQ(s.client_roles, std::vector<std::string>{"ehr"});
+  EXPECT_FALSE(s.allow_own_site_cert);
+}
+
+TEST(ServeConfigTest, ReadsWhoMayCall) {
+  auto config = Parse(R"([serve]
+listen = "127.0.0.1:8443"
+client_roles = ["ehr", "operator", "ehr"]
+allow_own_site_cert = true
+)");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->serve->client_roles,
+            (std::vector<std::string>{"ehr", "operator"}));
+  EXPECT_TRUE(config->serve->allow_own_site_cert);
+  auto own_only = Parse(
+      "[serve]\nlisten = \"127.0.0.1:8443\"\nclient_roles = []\n"
+      "allow_own_site_cert = true\n");
+  ASSERT_TRUE(own_only) << own_only.error().ToString();
+  EXPECT_TRUE(own_only->serve->client_roles.empty());
+}
+
+TEST(ServeConfigTest, WhoMayCallErrorsNameTheKey) {
+  const struct {
+    std::string serve;
+    std::string key;
+    std::string expected;
+  } cases[] = {
+      {"client_roles = \"ehr\"", "'serve.client_roles' (line 19)",
+       "must be an array of role names"},
+      {"client_roles = [\"ehr\", 3]", "'serve.client_roles' (line 19)",
+       "must be an array of role names"},
+      {"client_roles = [\"nurse\"]", "'serve.client_roles' (line 19)",
+       "has unknown role 'nurse'; allowed values: ehr, admin, operator, "
+       "auditor, viewer, break_glass"},
+      {"client_roles = [\"coordinator\"]", "'serve.client_roles' (line 19)",
+       "has unknown role 'coordinator'"},
+      {"client_roles = [\"site\"]", "'serve.client_roles' (line 19)",
+       "cannot hold 'site': that admits every hospital's site certificate"},
+      {"client_roles = []", "'serve.client_roles'",
+       "is empty and 'serve.allow_own_site_cert' is false"},
+      {"allow_own_site_cert = \"yes\"", "'serve.allow_own_site_cert' (line 19)",
+       "must be true or false"},
+      {"require_client_cert = false\nclient_roles = [\"ehr\"]",
+       "'serve.client_roles' and 'serve.allow_own_site_cert'",
+       "need require_client_cert = true"},
+  };
+  for (const auto& c : cases) {
+    auto config = Parse("[serve]\nlisten = \"127.0.0.1:1\"\n" + c.serve + "\n");
+    ASSERT_FALSE(config) << c.serve;
+    EXPECT_EQ(config.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(config.error().message.find(c.key + " " + c.expected),
+              std::string::npos)
+        << config.error().message;
+  }
 }
 
 TEST(ServeConfigTest, ReadsEveryKey) {

@@ -8,9 +8,10 @@ namespace cls::site {
 
 SiteServing::SiteServing(ServeConfig config,
                          std::unique_ptr<PredictionService> service,
-                         TlsConfig tls)
+                         TlsConfig tls, std::string site_id)
     : config_(std::move(config)),
       tls_(std::move(tls)),
+      site_id_(std::move(site_id)),
       service_(std::move(service)) {}
 
 Result<std::unique_ptr<SiteServing>> SiteServing::Create(
@@ -40,8 +41,8 @@ Result<std::unique_ptr<SiteServing>> SiteServing::Create(
   TlsConfig tls = config.tls;
   tls.cert = config.serve->cert;
   tls.key = config.serve->key;
-  return std::unique_ptr<SiteServing>(
-      new SiteServing(*config.serve, std::move(*service), std::move(tls)));
+  return std::unique_ptr<SiteServing>(new SiteServing(
+      *config.serve, std::move(*service), std::move(tls), config.site_id));
 }
 
 Result<uint16_t> SiteServing::Start(boost::asio::io_context& io) {
@@ -51,6 +52,14 @@ Result<uint16_t> SiteServing::Start(boost::asio::io_context& io) {
   options.host = config_.host;
   options.port = config_.port;
   options.idle_timeout = std::chrono::seconds(config_.idle_timeout_s);
+  if (config_.require_client_cert) {
+    ClientPolicy policy;
+    policy.roles = config_.client_roles;
+    if (config_.allow_own_site_cert) policy.own_site_id = site_id_;
+    options.client_policy = std::move(policy);
+  } else {
+    options.client_policy = std::nullopt;
+  }
   server_ = std::make_unique<PredictionServer>(io, std::move(*context),
                                                *service_, options);
   return server_->Listen();

@@ -60,10 +60,11 @@ class SiteServing {
 
  private:
   SiteServing(ServeConfig config, std::unique_ptr<PredictionService> service,
-              TlsConfig tls);
+              TlsConfig tls, std::string site_id);
 
   ServeConfig config_;
   TlsConfig tls_;
+  std::string site_id_;  // for [serve] allow_own_site_cert
   std::unique_ptr<PredictionService> service_;
   std::unique_ptr<PredictionServer> server_;
   int64_t last_report_s_ = 0;

@@ -239,11 +239,13 @@ TEST(DeploymentIntegrationTest,
   EXPECT_EQ(status["deployment"]["candidate_version"], v2);
   EXPECT_EQ(status["deployment"]["percentage"], 50);
 
+  // HOSP_S's EHR: the role [serve] accepts by default (docs/serving.md).
+  ASSERT_EQ(cluster.Pki({"issue", "ehr", "HOSP_S-ehr"}).exit_code, 0);
   auto stream = [&](const std::string& prefix, int n, const std::string& mode) {
     return RunCommand(
         {"/usr/bin/python3", "-c", kStream, std::to_string(port_s),
-         cluster.Path("pki/ca.pem"), cluster.Path("pki/issued/operator.pem"),
-         cluster.Path("pki/issued/operator.key"), prefix, std::to_string(n),
+         cluster.Path("pki/ca.pem"), cluster.Path("pki/issued/HOSP_S-ehr.pem"),
+         cluster.Path("pki/issued/HOSP_S-ehr.key"), prefix, std::to_string(n),
          mode, v2, heart ? cluster.Path("HOSP_S.csv") : "-"},
         120s);
   };

@@ -1,6 +1,7 @@
 // A running site agent serves predictions over HTTPS (docs/serving.md): the
 // latest global model answers /v1/predict, outcomes join their predictions,
-// /metrics counts them, and a client without a certificate is refused.
+// /metrics counts them, a client without a certificate is refused, and so is
+// another hospital's site certificate (403).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -50,6 +51,19 @@ except (ssl.SSLError, ConnectionError, OSError) as e:
 print(json.dumps(out))
 )PY";
 
+// One request with another certificate: prints the status and the body.
+constexpr const char* kOtherClient = R"PY(
+import http.client, json, ssl, sys
+port, ca, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.load_cert_chain(cert, key)
+c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+c.request("POST", "/v1/predict", json.dumps({"request_key": "enc-009",
+    "features": {"f1": 0.2}}), {"Content-Type": "application/json"})
+r = c.getresponse()
+print(json.dumps({"status": r.status, "body": json.loads(r.read().decode())}))
+)PY";
+
 TEST(ServingIntegrationTest, SiteServesTheGlobalModelOverMutualTls) {
   Cluster cluster;
   cluster.StartCoordinator("min_sites = 2");
@@ -61,6 +75,8 @@ TEST(ServingIntegrationTest, SiteServesTheGlobalModelOverMutualTls) {
   cluster.StartSite("HOSP_S", serving);
   cluster.StartSite("HOSP_T");
   cluster.ApproveAll({"HOSP_S", "HOSP_T"});
+  // The hospital's EHR (the role [serve] accepts by default).
+  ASSERT_EQ(cluster.Pki({"issue", "ehr", "HOSP_S-ehr"}).exit_code, 0);
   auto rounds = cluster.RunRounds(1, 120s);
   ASSERT_EQ(rounds.size(), 1u);
   ASSERT_EQ(rounds[0]["status"], "completed") << rounds[0].dump();
@@ -71,8 +87,8 @@ TEST(ServingIntegrationTest, SiteServesTheGlobalModelOverMutualTls) {
       [&] {
         r = RunCommand({"/usr/bin/python3", "-c", kClient, std::to_string(port),
                         cluster.Path("pki/ca.pem"),
-                        cluster.Path("pki/issued/operator.pem"),
-                        cluster.Path("pki/issued/operator.key")});
+                        cluster.Path("pki/issued/HOSP_S-ehr.pem"),
+                        cluster.Path("pki/issued/HOSP_S-ehr.key")});
         return r.exit_code == 0 && r.Json()["predict_status"] == 200 &&
                r.Json()["predict"]["version_id"] == version;
       },
@@ -92,6 +108,17 @@ TEST(ServingIntegrationTest, SiteServesTheGlobalModelOverMutualTls) {
   EXPECT_NE(metrics.find("cls_predictions_total"), std::string::npos);
   EXPECT_NE(metrics.find(version), std::string::npos);
   EXPECT_EQ(out["no_cert"], "refused");
+
+  // Another hospital's site certificate passes the TLS handshake (same CA)
+  // and is refused by role.
+  CommandResult other = RunCommand(
+      {"/usr/bin/python3", "-c", kOtherClient, std::to_string(port),
+       cluster.Path("pki/ca.pem"), cluster.Path("pki/issued/HOSP_T.pem"),
+       cluster.Path("pki/issued/HOSP_T.key")});
+  ASSERT_EQ(other.exit_code, 0) << other.output << other.error;
+  EXPECT_EQ(other.Json()["status"], 403) << other.output;
+  EXPECT_EQ(other.Json()["body"]["error"]["message"],
+            "certificate 'HOSP_T' (role site) may not call this endpoint");
   // Request keys and features never reach the site's log.
   const std::string log = cluster.site("HOSP_S")->Log();
   EXPECT_EQ(log.find("enc-001"), std::string::npos);
