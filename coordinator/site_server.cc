@@ -103,10 +103,20 @@ asio::awaitable<void> SiteSession::Run(std::shared_ptr<SiteSession> self) {
                     "' may not use the site protocol");
     co_return;
   }
-  auto first = co_await channel_->Read(kHelloTimeout, kHelloTimeout);
+  // Nothing but a small Hello is read before the site is known: a
+  // certificate alone must not buy large buffers (frame.h FrameFilter).
+  auto first = co_await channel_->Read(kHelloTimeout, kHelloTimeout,
+                                       protocol::FrameKind<protocol::Hello>(),
+                                       protocol::kMaxHelloPayloadBytes);
   if (!first) {
-    spdlog::warn("{} ({}): no hello: {}", peer->common_name,
-                 channel_->peer_address(), first.error().message);
+    if (first.error().code == ErrorCode::kInvalidArgument) {
+      spdlog::warn("{} ({}): bad first frame", peer->common_name,
+                   channel_->peer_address());
+      co_await Refuse(first.error().message);
+    } else {
+      spdlog::warn("{} ({}): no hello: {}", peer->common_name,
+                   channel_->peer_address(), first.error().message);
+    }
     co_return;
   }
   const auto* hello = std::get_if<protocol::Hello>(&*first);
@@ -192,7 +202,8 @@ Result<uint16_t> SiteServer::Listen(const std::string& host, uint16_t port) {
         socket.set_option(asio::socket_base::keep_alive(true), ec);
         socket.set_option(asio::ip::tcp::no_delay(true), ec);
         auto channel = protocol::Channel::Create(
-            protocol::TlsStream(std::move(socket), *tls_));
+            protocol::TlsStream(std::move(socket), *tls_),
+            protocol::Direction::kSiteToCoordinator);
         auto session =
             std::make_shared<SiteSession>(std::move(channel), federation_);
         asio::co_spawn(io_, session->Run(session), asio::detached);

@@ -39,6 +39,8 @@ inline std::vector<Bytes> SeedFrames() {
       ShareKeys{7, {{1, 2, ciphertext}, {1, 3, ciphertext}}},
       ShareDelivery{7, {{2, 1, ciphertext}}},
       MaskedInput{7, {1, 2, 3, 0xffffffff, 5, 6}, metrics},
+      // Packed at a 20-bit ring (the usual width: 16-bit values, 10 sites).
+      MaskedInput{7, {1, 2, 3, 0xfffff, 5, 6, 7}, metrics, 20},
       UnmaskRequest{7, {1, 2}, {3}},
       UnmaskResponse{7, {{1, 2, {5, 6, 7, 8}}}, {{3, 2, {9, 10, 11, 12}}}},
       RoundResult{7, "v2", "abcd", {1.0f, 2.0f}, 2, {4.0, 2.5}},
