@@ -185,6 +185,58 @@ TEST(ConnectionIntegrationTest, FramesBeforeHelloCostTheCoordinatorNoMemory) {
             std::string::npos);
 }
 
+// An admitted site may announce a large frame; the coordinator's buffer grows
+// with the bytes that arrive, not to the announced length at once. MALLORY
+// says Hello, announces the largest MaskedInput (65 MiB), sends 1 MiB of it
+// and stalls: the coordinator must hold well under the announced size.
+TEST(ConnectionIntegrationTest, AnnouncedFrameCostsOnlyTheBytesThatArrive) {
+  Cluster cluster;
+  cluster.StartCoordinator();
+  ASSERT_EQ(cluster.Pki({"issue", "site", "MALLORY"}).exit_code, 0);
+  const Bytes hello = protocol::EncodeFrame(
+      protocol::Hello{"MALLORY", "", "", 100, "0.1.0", ""});
+  {
+    RawSiteConnection first(cluster, "MALLORY");
+    ASSERT_EQ(first.Connect(), "");
+    ASSERT_TRUE(first.Write(hello));
+    EXPECT_NE(first.ReadFrame().find("awaits operator approval"),
+              std::string::npos);
+  }
+  ASSERT_EQ(cluster.Ctl({"sites", "approve", "MALLORY"}).exit_code, 0);
+  RawSiteConnection mallory(cluster, "MALLORY");
+  ASSERT_EQ(mallory.Connect(), "");
+  ASSERT_TRUE(mallory.Write(hello));
+  ASSERT_EQ(mallory.ReadFrame(), "message: welcome");
+
+  const pid_t pid = cluster.coordinator()->pid();
+  const int64_t baseline_kib = ResidentKiB(pid);
+  const uint32_t kind = protocol::FrameKind<protocol::MaskedInput>();
+  const uint32_t announced = protocol::MaxPayloadBytes(kind);
+  ASSERT_TRUE(mallory.Write(FrameHeaderBytes(kind, announced)));
+  // A valid-looking start: a one-segment table claiming the whole payload.
+  Bytes part(1 << 20, 0x5a);
+  const uint32_t words = announced / 8 - 1;
+  part[0] = part[1] = part[2] = part[3] = 0;
+  for (int i = 0; i < 4; ++i)
+    part[4 + i] = static_cast<uint8_t>(words >> 8 * i);
+  ASSERT_TRUE(mallory.Write(part));
+  // Poll for 3 s: the growth must stay small throughout.
+  int64_t peak_kib = 0;
+  WaitUntil(
+      [&] {
+        peak_kib = std::max(peak_kib, ResidentKiB(pid) - baseline_kib);
+        return false;
+      },
+      3s);
+  std::printf(
+      "coordinator VmRSS growth with %u bytes announced, %zu sent: "
+      "%lld KiB\n",
+      announced, part.size(), static_cast<long long>(peak_kib));
+  EXPECT_LE(peak_kib, 8 * 1024)
+      << "the coordinator reserved the announced " << announced << " bytes";
+  EXPECT_TRUE(cluster.coordinator()->Running());
+}
+
 // Caps on the site port: per certificate CN and in total. Connections over a
 // cap are refused with a log line; the others, an honest site among them,
 // are served throughout. (Connections that have not said Hello are closed by
