@@ -292,6 +292,8 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
   CLS_TRY(top.Get("listen", listen));
   CLS_TRY(top.Get("admin_listen", admin));
   CLS_TRY(top.Get("min_sites", c.min_sites));
+  CLS_TRY(top.Get("max_site_connections", c.max_site_connections));
+  CLS_TRY(top.Get("max_connections_per_site", c.max_connections_per_site));
   CLS_TRY(top.Get("log_level", c.log_level));
   CLS_TRY(
       ParseHostPort(listen, "config: 'listen'", c.listen_host, c.listen_port));
@@ -360,6 +362,19 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
   CLS_TRY(top.CheckUnknown());
 
   // Values that cannot work.
+  if (c.max_site_connections < 1 || c.max_site_connections > 100000) {
+    return InvalidArgument("config: 'max_site_connections' must be 1..100000");
+  }
+  if (c.max_connections_per_site < 1 || c.max_connections_per_site > 1000) {
+    return InvalidArgument(
+        "config: 'max_connections_per_site' must be 1..1000");
+  }
+  if (c.max_connections_per_site > c.max_site_connections) {
+    return InvalidArgument("config: 'max_connections_per_site' (" +
+                           std::to_string(c.max_connections_per_site) +
+                           ") must not exceed 'max_site_connections' (" +
+                           std::to_string(c.max_site_connections) + ")");
+  }
   if (c.min_sites < 2) {
     return InvalidArgument(
         "config: 'min_sites' must be at least 2 (secure aggregation needs "

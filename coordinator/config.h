@@ -60,6 +60,10 @@ struct CoordinatorConfig {
   std::string admin_host = "127.0.0.1";
   uint16_t admin_port = 7444;
   int min_sites = 3;
+  // Site port connection caps (docs/operations.md): all open connections,
+  // and those of one site certificate (CN).
+  int max_site_connections = 256;
+  int max_connections_per_site = 4;
   std::string log_level = "info";
   crypto::TlsFiles tls;
 

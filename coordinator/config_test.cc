@@ -86,6 +86,34 @@ TEST_F(CoordinatorConfigTest, ImpossibleValuesAreRefused) {
       std::string::npos);
 }
 
+TEST_F(CoordinatorConfigTest, ConnectionCapsHaveDefaultsAndRefuseBadValues) {
+  auto c = Load("");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->max_site_connections, 256);
+  EXPECT_EQ(c->max_connections_per_site, 4);
+  c = Load("max_site_connections = 10\nmax_connections_per_site = 2");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->max_site_connections, 10);
+  EXPECT_EQ(c->max_connections_per_site, 2);
+  for (const char* bad : {"0", "-1", "100001"}) {
+    EXPECT_EQ(
+        Load(std::string("max_site_connections = ") + bad).error().message,
+        "config: 'max_site_connections' must be 1..100000");
+  }
+  for (const char* bad : {"0", "1001"}) {
+    EXPECT_EQ(
+        Load(std::string("max_connections_per_site = ") + bad).error().message,
+        "config: 'max_connections_per_site' must be 1..1000");
+  }
+  EXPECT_EQ(Load("max_site_connections = 2\nmax_connections_per_site = 3")
+                .error()
+                .message,
+            "config: 'max_connections_per_site' (3) must not exceed "
+            "'max_site_connections' (2)");
+  EXPECT_EQ(Load("max_site_connections = \"many\"").error().message,
+            "config: 'max_site_connections' has the wrong type");
+}
+
 TEST_F(CoordinatorConfigTest, ModelTypeMustBeOneOfTheGuidesTypes) {
   std::string path = (dir_ / "bad.toml").string();
   std::ofstream(path)

@@ -162,7 +162,9 @@ int main(int argc, char** argv) {
     federation.PublishAuditCheckpoint(
         cls::audit::CheckpointToJson(checkpoints->back()).dump());
   }
-  SiteServer sites(io, *server_tls, federation);
+  SiteServer sites(
+      io, *server_tls, federation,
+      {config->max_site_connections, config->max_connections_per_site});
   AdminApi api(federation);
   api.SetModelKeys(model_keys->get());
   AdminServer admin(io, *server_tls, api);

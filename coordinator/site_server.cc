@@ -7,6 +7,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <deque>
+#include <optional>
 
 #include "coordinator/listener.h"
 #include "protocol/channel.h"
@@ -32,9 +33,12 @@ class SiteSession final : public SiteConnection,
                           public std::enable_shared_from_this<SiteSession> {
  public:
   SiteSession(std::shared_ptr<protocol::Channel> channel,
-              Federation& federation)
+              Federation& federation, ConnectionLimiter& limiter,
+              ConnectionLimiter::Slot slot)
       : channel_(std::move(channel)),
         federation_(federation),
+        limiter_(limiter),
+        slot_(std::move(slot)),
         wake_writer_(channel_->stream().get_executor()) {}
 
   // The coroutines take `self` so the frame keeps the session alive: an
@@ -68,6 +72,8 @@ class SiteSession final : public SiteConnection,
 
   std::shared_ptr<protocol::Channel> channel_;
   Federation& federation_;
+  ConnectionLimiter& limiter_;
+  std::optional<ConnectionLimiter::Slot> slot_;  // released when Run ends
   std::string site_id_;
   std::deque<std::shared_ptr<const Bytes>> queue_;
   size_t queued_bytes_ = 0;
@@ -103,10 +109,26 @@ asio::awaitable<void> SiteSession::Run(std::shared_ptr<SiteSession> self) {
                     "' may not use the site protocol");
     co_return;
   }
-  auto first = co_await channel_->Read(kHelloTimeout, kHelloTimeout);
+  if (!limiter_.ClaimSite(*slot_, peer->common_name)) {
+    co_await Refuse("too many connections for site " + peer->common_name +
+                    ": " + std::to_string(limiter_.of_site(peer->common_name)) +
+                    " open (max_connections_per_site)");
+    co_return;
+  }
+  // Nothing but a small Hello is read before the site is known: a
+  // certificate alone must not buy large buffers (frame.h FrameFilter).
+  auto first = co_await channel_->Read(kHelloTimeout, kHelloTimeout,
+                                       protocol::FrameKind<protocol::Hello>(),
+                                       protocol::kMaxHelloPayloadBytes);
   if (!first) {
-    spdlog::warn("{} ({}): no hello: {}", peer->common_name,
-                 channel_->peer_address(), first.error().message);
+    if (first.error().code == ErrorCode::kInvalidArgument) {
+      spdlog::warn("{} ({}): bad first frame", peer->common_name,
+                   channel_->peer_address());
+      co_await Refuse(first.error().message);
+    } else {
+      spdlog::warn("{} ({}): no hello: {}", peer->common_name,
+                   channel_->peer_address(), first.error().message);
+    }
     co_return;
   }
   const auto* hello = std::get_if<protocol::Hello>(&*first);
@@ -147,6 +169,7 @@ asio::awaitable<void> SiteSession::Run(std::shared_ptr<SiteSession> self) {
   closing_ = true;
   wake_writer_.cancel();
   federation_.OnSiteDisconnected(site_id_, this);
+  slot_.reset();
 }
 
 asio::awaitable<void> SiteSession::WriteLoop(
@@ -182,19 +205,38 @@ asio::awaitable<void> SiteSession::WriteLoop(
 
 SiteServer::SiteServer(asio::io_context& io,
                        std::shared_ptr<asio::ssl::context> tls,
-                       Federation& federation)
-    : io_(io), tls_(std::move(tls)), federation_(federation), acceptor_(io) {}
+                       Federation& federation, SiteConnectionLimits limits)
+    : io_(io),
+      tls_(std::move(tls)),
+      federation_(federation),
+      limiter_(limits.max_total, limits.max_per_site),
+      acceptor_(io) {}
 
 Result<uint16_t> SiteServer::Listen(const std::string& host, uint16_t port) {
   return ListenAndAccept(
       acceptor_, host, port, "listen", [this](asio::ip::tcp::socket socket) {
         boost::system::error_code ec;
+        // Counted from accept, before TLS: handshakes cost memory too.
+        auto slot = limiter_.Admit();
+        if (!slot) {
+          auto peer = socket.remote_endpoint(ec);
+          spdlog::warn(
+              "refusing connection from {}: {} site connections open "
+              "(max_site_connections)",
+              ec ? std::string("?")
+                 : peer.address().to_string() + ":" +
+                       std::to_string(peer.port()),
+              limiter_.total());
+          socket.close(ec);
+          return;
+        }
         socket.set_option(asio::socket_base::keep_alive(true), ec);
         socket.set_option(asio::ip::tcp::no_delay(true), ec);
         auto channel = protocol::Channel::Create(
-            protocol::TlsStream(std::move(socket), *tls_));
-        auto session =
-            std::make_shared<SiteSession>(std::move(channel), federation_);
+            protocol::TlsStream(std::move(socket), *tls_),
+            protocol::Direction::kSiteToCoordinator);
+        auto session = std::make_shared<SiteSession>(
+            std::move(channel), federation_, limiter_, std::move(*slot));
         asio::co_spawn(io_, session->Run(session), asio::detached);
       });
 }

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "common/error.h"
+#include "coordinator/connection_limiter.h"
 #include "coordinator/federation.h"
 
 namespace cls::coordinator {
@@ -18,12 +19,19 @@ namespace cls::coordinator {
 // anything else), then a Hello whose site id must match the certificate, then
 // a read loop that hands decoded messages to the Federation. A malformed
 // frame, a wrong role or an unexpected message closes that one connection;
-// everyone else is unaffected. Runs on the io_context thread.
+// everyone else is unaffected. Connections are capped in total (closed at
+// accept) and per site certificate (refused after the handshake). Runs on
+// the io_context thread.
+struct SiteConnectionLimits {
+  int max_total = 256;   // config max_site_connections
+  int max_per_site = 4;  // config max_connections_per_site
+};
+
 class SiteServer {
  public:
   SiteServer(boost::asio::io_context& io,
              std::shared_ptr<boost::asio::ssl::context> tls,
-             Federation& federation);
+             Federation& federation, SiteConnectionLimits limits = {});
   // Binds and starts accepting; the bound port is returned (useful with 0).
   Result<uint16_t> Listen(const std::string& host, uint16_t port);
 
@@ -31,6 +39,7 @@ class SiteServer {
   boost::asio::io_context& io_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
   Federation& federation_;
+  ConnectionLimiter limiter_;
   boost::asio::ip::tcp::acceptor acceptor_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/read.hpp>
@@ -19,6 +20,8 @@ using asio::use_awaitable;
 namespace {
 
 constexpr auto kWatchdogTick = std::chrono::milliseconds(250);
+// The payload buffer starts at this size and doubles as bytes arrive.
+constexpr size_t kFirstChunkBytes = 64 * 1024;
 
 std::string Describe(const boost::system::error_code& ec) {
   return ec == asio::error::operation_aborted ? "timed out or closed"
@@ -27,14 +30,16 @@ std::string Describe(const boost::system::error_code& ec) {
 
 }  // namespace
 
-std::shared_ptr<Channel> Channel::Create(TlsStream stream) {
-  std::shared_ptr<Channel> channel(new Channel(std::move(stream)));
+std::shared_ptr<Channel> Channel::Create(TlsStream stream, Direction inbound) {
+  std::shared_ptr<Channel> channel(new Channel(std::move(stream), inbound));
   channel->StartWatchdog();
   return channel;
 }
 
-Channel::Channel(TlsStream stream)
-    : stream_(std::move(stream)), watchdog_(stream_.get_executor()) {
+Channel::Channel(TlsStream stream, Direction inbound)
+    : stream_(std::move(stream)),
+      inbound_(inbound),
+      watchdog_(stream_.get_executor()) {
   boost::system::error_code ec;
   auto endpoint = stream_.lowest_layer().remote_endpoint(ec);
   if (!ec)
@@ -101,6 +106,20 @@ asio::awaitable<Status> Channel::Handshake(
 
 asio::awaitable<Result<Message>> Channel::Read(Clock::duration idle,
                                                Clock::duration transfer) {
+  return ReadFiltered(idle, transfer, FrameFilter{inbound_, 0, 0});
+}
+
+asio::awaitable<Result<Message>> Channel::Read(Clock::duration idle,
+                                               Clock::duration transfer,
+                                               uint32_t only_kind,
+                                               uint32_t max_length) {
+  return ReadFiltered(idle, transfer,
+                      FrameFilter{inbound_, only_kind, max_length});
+}
+
+asio::awaitable<Result<Message>> Channel::ReadFiltered(Clock::duration idle,
+                                                       Clock::duration transfer,
+                                                       FrameFilter filter) {
   auto self = shared_from_this();
   std::array<uint8_t, kFrameHeaderBytes> header_bytes;
   boost::system::error_code ec;
@@ -108,18 +127,32 @@ asio::awaitable<Result<Message>> Channel::Read(Clock::duration idle,
                                                   : Clock::now() + idle;
   co_await asio::async_read(stream_, asio::buffer(header_bytes),
                             asio::redirect_error(use_awaitable, ec));
-  if (ec) {
-    read_deadline_ = Clock::time_point::max();
-    co_return Unavailable("read: " + Describe(ec));
-  }
+  read_deadline_ = Clock::time_point::max();
+  if (ec) co_return Unavailable("read: " + Describe(ec));
   auto header = DecodeFrameHeader(header_bytes);
   if (!header) co_return std::unexpected(header.error());
+  if (auto s = CheckFrameFilter(*header, filter); !s) {
+    co_return std::unexpected(s.error());
+  }
 
-  // 8-byte aligned storage for Cap'n Proto; sized only after the header check.
-  std::vector<uint64_t> words(header->length / 8);
+  // 8-byte aligned storage for Cap'n Proto, sized only after the header
+  // checks, and grown (doubling) as the payload arrives: a peer announcing
+  // the largest frame of its kind and sending little costs little.
+  std::vector<uint64_t> words;
+  size_t received = 0;
   read_deadline_ = Clock::now() + transfer;
-  co_await asio::async_read(stream_, asio::buffer(words.data(), header->length),
-                            asio::redirect_error(use_awaitable, ec));
+  while (received < header->length) {
+    const size_t target = std::min<size_t>(
+        header->length, std::max(kFirstChunkBytes, received * 2));
+    words.resize(target / 8);
+    co_await asio::async_read(
+        stream_,
+        asio::buffer(reinterpret_cast<uint8_t*>(words.data()) + received,
+                     target - received),
+        asio::redirect_error(use_awaitable, ec));
+    if (ec) break;
+    received = target;
+  }
   read_deadline_ = Clock::time_point::max();
   if (ec) co_return Unavailable("read: " + Describe(ec));
   co_return DecodeFramePayload(*header, words);

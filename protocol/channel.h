@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "common/error.h"
+#include "protocol/frame.h"
 #include "protocol/messages.h"
 
 namespace cls::protocol {
@@ -20,13 +21,17 @@ using Clock = std::chrono::steady_clock;
 
 // A mutually authenticated TLS 1.3 connection carrying frames
 // (protocol/frame.h). Every handshake, read and write has a deadline, enforced
-// by a watchdog that closes the socket when one passes; a frame is
-// size-checked from its header before any payload buffer is allocated.
+// by a watchdog that closes the socket when one passes. A frame is checked
+// from its header (kind, direction, size) before any payload buffer exists,
+// and the buffer then grows with the bytes that actually arrive, so a peer
+// announcing a large frame costs memory only as it sends it.
 // One reader and one writer may run at once. Owned through shared_ptr (the
 // watchdog holds a weak reference); all calls on one io_context thread.
 class Channel : public std::enable_shared_from_this<Channel> {
  public:
-  static std::shared_ptr<Channel> Create(TlsStream stream);
+  // `inbound`: the direction of the frames this end reads; kinds flowing the
+  // other way are refused at the header.
+  static std::shared_ptr<Channel> Create(TlsStream stream, Direction inbound);
   ~Channel();
 
   // TLS handshake as server or client within `timeout`. The caller checks the
@@ -39,6 +44,12 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // is normal), then up to `transfer` for its payload.
   boost::asio::awaitable<Result<Message>> Read(Clock::duration idle,
                                                Clock::duration transfer);
+  // The same, accepting only `only_kind` of at most `max_length` bytes (e.g.
+  // a Hello as the first frame).
+  boost::asio::awaitable<Result<Message>> Read(Clock::duration idle,
+                                               Clock::duration transfer,
+                                               uint32_t only_kind,
+                                               uint32_t max_length);
 
   // Writes one encoded frame (EncodeFrame) within `timeout`.
   boost::asio::awaitable<Status> Write(std::shared_ptr<const Bytes> frame,
@@ -53,10 +64,14 @@ class Channel : public std::enable_shared_from_this<Channel> {
   std::string peer_address() const { return peer_address_; }
 
  private:
-  explicit Channel(TlsStream stream);
+  Channel(TlsStream stream, Direction inbound);
   void StartWatchdog();
+  boost::asio::awaitable<Result<Message>> ReadFiltered(Clock::duration idle,
+                                                       Clock::duration transfer,
+                                                       FrameFilter filter);
 
   TlsStream stream_;
+  Direction inbound_;
   boost::asio::steady_timer watchdog_;
   Clock::time_point read_deadline_ = Clock::time_point::max();
   Clock::time_point write_deadline_ = Clock::time_point::max();

@@ -152,8 +152,12 @@ struct ValidationMetrics {
 # Stage 3, site -> coordinator.
 struct MaskedInput {
   roundId @0 :UInt64;
-  masked @1 :Data;           # uint32 little-endian, each < 2^ringBits
+  masked @1 :Data;           # `count` values of `bits` bits each, bit-packed
+                             # little-endian (docs/protocol.md "Frames")
   metrics @2 :ValidationMetrics;
+  bits @3 :UInt8;            # the round's ringBits, 1..32 (0: an older
+                             # sender's u32 words, refused)
+  count @4 :UInt32;          # number of values in `masked`
 }
 
 # Consistency check (Bonawitz et al. 2017, active adversary): coordinator ->

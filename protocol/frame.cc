@@ -15,6 +15,7 @@
 #include <kj/exception.h>
 
 #include "cls.capnp.h"
+#include "protocol/bit_pack.h"
 
 namespace cls::protocol {
 namespace {
@@ -64,6 +65,8 @@ static_assert(KindOf(Which::AUDIT_CHECKPOINT) == KindOf<AuditCheckpoint>());
 static_assert(KindOf(Which::SURVIVOR_SET) == KindOf<SurvivorSet>());
 static_assert(KindOf(Which::SURVIVOR_SET_SIGNATURE) ==
               KindOf<SurvivorSetSignature>());
+// A new kind also needs a payload limit (MaxPayloadBytes) and a direction
+// (DirectionOf): without them, readers refuse it at the header.
 static_assert(std::variant_size_v<Message> == 20);
 
 constexpr uint32_t kKiB = 1024;
@@ -316,10 +319,23 @@ void Fill(BodyBuilder body, const ShareDelivery& m) {
   FillShares(b.initShares(static_cast<unsigned>(m.shares.size())), m.shares);
 }
 
+// A masked vector's width on the wire; 32 (lossless) for a width that is
+// not one, so a wrong width is refused by the receiver, not truncated here.
+int MaskedBits(const MaskedInput& m) {
+  return m.ring_bits >= kMinPackedBits && m.ring_bits <= kMaxPackedBits
+             ? m.ring_bits
+             : kMaxPackedBits;
+}
+
 void Fill(BodyBuilder body, const MaskedInput& m) {
   auto b = body.initMaskedInput();
   b.setRoundId(m.round_id);
-  CopyWords(b.initMasked(static_cast<unsigned>(m.masked.size() * 4)), m.masked);
+  const int bits = MaskedBits(m);
+  auto blob =
+      b.initMasked(static_cast<unsigned>(PackedBytes(m.masked.size(), bits)));
+  PackBits(m.masked, bits, std::span<uint8_t>(blob.begin(), blob.size()));
+  b.setBits(static_cast<uint8_t>(bits));
+  b.setCount(static_cast<uint32_t>(m.masked.size()));
   Fill(b.initMetrics(), m.metrics);
 }
 
@@ -500,7 +516,7 @@ size_t EstimateWords(const ShareDelivery& m) {
   return EstimateShareWords(m.shares);
 }
 size_t EstimateWords(const MaskedInput& m) {
-  return BlobWords(m.masked.size() * 4);
+  return BlobWords(PackedBytes(m.masked.size(), MaskedBits(m)));
 }
 size_t EstimateWords(const UnmaskRequest& m) {
   size_t words =
@@ -664,6 +680,41 @@ class Checker {
     if (count != 0) std::memcpy(out.data(), data.begin(), data.size());
   }
 
+  // `count` values of `bits` bits each, bit-packed (protocol/bit_pack.h).
+  // The blob's length is checked before anything is allocated.
+  void Packed(capnp::Data::Reader data, unsigned bits, uint64_t count,
+              std::string_view field, std::vector<uint32_t>& out) {
+    if (failed()) return;
+    if (bits < kMinPackedBits || bits > kMaxPackedBits) {
+      return Fail("bits", "is " + Str(bits) + ", expected " +
+                              Str(kMinPackedBits) + " to " +
+                              Str(kMaxPackedBits));
+    }
+    if (count > kMaxParameters) {
+      return Fail("count",
+                  "is " + Str(count) + ", at most " + Str(kMaxParameters));
+    }
+    const int width = static_cast<int>(bits);
+    if (data.size() != PackedBytes(count, width)) {
+      return Fail(field, "is " + Str(data.size()) + " bytes, expected " +
+                             Str(PackedBytes(count, width)) + " for " +
+                             Str(count) + " values of " + Str(bits) + " bits");
+    }
+    out.resize(count);
+    if (auto s = UnpackBits({data.begin(), data.size()}, width, out); !s) {
+      out.clear();
+      return Fail(field, s.error().message);
+    }
+  }
+
+  // A count a site reports about its data, at most kMaxSampleCount.
+  void SampleCount(uint64_t value, std::string_view field) {
+    if (failed()) return;
+    if (value > kMaxSampleCount) {
+      Fail(field, "is " + Str(value) + ", at most " + Str(kMaxSampleCount));
+    }
+  }
+
   // False (and failed) if a list is longer than `limit`.
   bool Count(size_t size, size_t limit, std::string_view field) {
     if (failed()) return false;
@@ -693,12 +744,15 @@ class Checker {
   std::string error_;
 };
 
-ValidationMetrics ToMetrics(wire::ValidationMetrics::Reader r) {
+ValidationMetrics ToMetrics(wire::ValidationMetrics::Reader r, Checker& c) {
   ValidationMetrics m;
   m.count = r.getCount();
   m.correct = r.getCorrect();
   m.loss_sum = r.getLossSum();
   m.train_samples = r.getTrainSamples();
+  c.SampleCount(m.count, "metrics count");
+  c.SampleCount(m.correct, "metrics correct");
+  c.SampleCount(m.train_samples, "metrics train samples");
   return m;
 }
 
@@ -751,6 +805,7 @@ Hello Convert(wire::Hello::Reader r, Checker& c) {
   c.Text(r.getSiteName(), kMaxIdBytes, "site name", m.site_name);
   c.Text(r.getLocation(), kMaxIdBytes, "location", m.location);
   m.num_samples = r.getNumSamples();
+  c.SampleCount(m.num_samples, "num samples");
   c.Text(r.getAgentVersion(), kMaxIdBytes, "agent version", m.agent_version);
   c.Text(r.getModelVersion(), kMaxIdBytes, "model version", m.model_version);
   return m;
@@ -859,8 +914,9 @@ ShareDelivery Convert(wire::ShareDelivery::Reader r, Checker& c) {
 MaskedInput Convert(wire::MaskedInput::Reader r, Checker& c) {
   MaskedInput m;
   m.round_id = r.getRoundId();
-  c.Words(r.getMasked(), "masked", m.masked);
-  m.metrics = ToMetrics(r.getMetrics());
+  m.ring_bits = r.getBits();
+  c.Packed(r.getMasked(), r.getBits(), r.getCount(), "masked", m.masked);
+  m.metrics = ToMetrics(r.getMetrics(), c);
   return m;
 }
 
@@ -931,20 +987,32 @@ EvaluationReport Convert(wire::EvaluationReport::Reader r, Checker& c) {
   EvaluationReport m;
   m.round_id = r.getRoundId();
   c.Text(r.getModelVersion(), kMaxIdBytes, "model version", m.model_version);
-  m.metrics = ToMetrics(r.getMetrics());
+  m.metrics = ToMetrics(r.getMetrics(), c);
   auto scores = r.getScores();
   m.scores.true_positives = scores.getTruePositives();
   m.scores.false_positives = scores.getFalsePositives();
   m.scores.true_negatives = scores.getTrueNegatives();
   m.scores.false_negatives = scores.getFalseNegatives();
+  c.SampleCount(m.scores.true_positives, "scores true positives");
+  c.SampleCount(m.scores.false_positives, "scores false positives");
+  c.SampleCount(m.scores.true_negatives, "scores true negatives");
+  c.SampleCount(m.scores.false_negatives, "scores false negatives");
   auto pos = scores.getPositiveHistogram();
   auto neg = scores.getNegativeHistogram();
   if (!c.Count(pos.size(), kMaxScoreBins, "positive histogram") ||
       !c.Count(neg.size(), kMaxScoreBins, "negative histogram")) {
     return m;
   }
-  for (uint64_t v : pos) m.scores.positive_histogram.push_back(v);
-  for (uint64_t v : neg) m.scores.negative_histogram.push_back(v);
+  for (uint64_t v : pos) {
+    c.SampleCount(
+        v, "positive histogram bin " + Str(m.scores.positive_histogram.size()));
+    m.scores.positive_histogram.push_back(v);
+  }
+  for (uint64_t v : neg) {
+    c.SampleCount(
+        v, "negative histogram bin " + Str(m.scores.negative_histogram.size()));
+    m.scores.negative_histogram.push_back(v);
+  }
   return m;
 }
 
@@ -1102,6 +1170,60 @@ uint32_t MaxPayloadBytes(uint32_t kind) {
     default:
       return 0;
   }
+}
+
+std::optional<Direction> DirectionOf(uint32_t kind) {
+  switch (kind) {
+    case KindOf<Hello>():
+    case KindOf<AdvertiseKeys>():
+    case KindOf<ShareKeys>():
+    case KindOf<MaskedInput>():
+    case KindOf<UnmaskResponse>():
+    case KindOf<EvaluationReport>():
+    case KindOf<DeploymentAck>():
+    case KindOf<DriftReport>():
+      return Direction::kSiteToCoordinator;
+    case KindOf<Welcome>():
+    case KindOf<Rejected>():
+    case KindOf<RoundAnnounce>():
+    case KindOf<KeyDirectory>():
+    case KindOf<ShareDelivery>():
+    case KindOf<UnmaskRequest>():
+    case KindOf<RoundResult>():
+    case KindOf<RoundAborted>():
+    case KindOf<DeploymentUpdate>():
+    case KindOf<AuditCheckpoint>():
+      return Direction::kCoordinatorToSite;
+    default:
+      return std::nullopt;
+  }
+}
+
+Status CheckFrameFilter(const FrameHeader& header, const FrameFilter& filter) {
+  const std::string name(MessageKindName(header.kind));
+  const auto direction = DirectionOf(header.kind);
+  if (!direction) {
+    return InvalidArgument("frame: unknown kind " + Str(header.kind));
+  }
+  if (*direction != filter.inbound) {
+    return InvalidArgument("frame: " + name + " is sent by " +
+                           (*direction == Direction::kSiteToCoordinator
+                                ? "a site, not the "
+                                  "coordinator"
+                                : "the coordinator, not "
+                                  "a site"));
+  }
+  if (filter.only_kind != 0 && header.kind != filter.only_kind) {
+    return InvalidArgument("frame: expected " +
+                           std::string(MessageKindName(filter.only_kind)) +
+                           " first, got " + name);
+  }
+  if (filter.max_length != 0 && header.length > filter.max_length) {
+    return InvalidArgument("frame: " + name + " payload " + Str(header.length) +
+                           " bytes, at most " + Str(filter.max_length) +
+                           " here");
+  }
+  return {};
 }
 
 Result<FrameHeader> DecodeFrameHeader(

@@ -2,7 +2,10 @@
 #define CLS_PROTOCOL_FRAME_H_
 
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <type_traits>
+#include <variant>
 
 #include "common/bytes.h"
 #include "common/error.h"
@@ -29,6 +32,22 @@ inline constexpr uint32_t kMaxSegments = 16;
 // The largest model a round can carry (64 MiB of float32).
 inline constexpr uint64_t kMaxParameters = 16 * 1024 * 1024;
 
+// The frame kind of message type T: its index in Message, plus one.
+template <typename T, size_t I = 0>
+constexpr uint32_t FrameKind() {
+  if constexpr (std::is_same_v<T, std::variant_alternative_t<I, Message>>) {
+    return static_cast<uint32_t>(I + 1);
+  } else {
+    return FrameKind<T, I + 1>();
+  }
+}
+
+// The largest sample count a site may report (Hello numSamples,
+// ValidationMetrics and ScoreCounts counts): 2^40, far above any hospital's
+// data, far below where a count turns negative as an int64 or loses
+// precision as a double. Larger values are refused at decoding.
+inline constexpr uint64_t kMaxSampleCount = uint64_t{1} << 40;
+
 struct FrameHeader {
   uint32_t kind = 0;
   uint32_t length = 0;
@@ -40,6 +59,32 @@ Result<FrameHeader> DecodeFrameHeader(
 
 // The payload limit for a kind (0 for an unknown kind).
 uint32_t MaxPayloadBytes(uint32_t kind);
+
+// Which way a message kind flows. Each daemon refuses, at the header, a kind
+// only it sends: a peer has no business announcing one, and refusing it
+// before the payload is allocated keeps a peer from making the reader hold
+// buffers sized for another direction's largest messages.
+enum class Direction { kSiteToCoordinator, kCoordinatorToSite };
+
+// The one direction table of the protocol (nullopt for an unknown kind).
+std::optional<Direction> DirectionOf(uint32_t kind);
+
+// A site connection's first frame must be a Hello of at most this many bytes
+// (its five texts of at most 256 bytes and a count need under 2 KiB): until
+// the Hello has been accepted, a certificate holder gets no larger buffer.
+inline constexpr uint32_t kMaxHelloPayloadBytes = 4 * 1024;
+
+// What one reader accepts, on top of DecodeFrameHeader's checks, also before
+// anything is allocated: kinds flowing towards `inbound` only, and if set,
+// only `only_kind` within `max_length` bytes.
+struct FrameFilter {
+  Direction inbound = Direction::kSiteToCoordinator;
+  uint32_t only_kind = 0;   // 0: any kind of that direction
+  uint32_t max_length = 0;  // 0: the kind's MaxPayloadBytes
+};
+
+// InvalidArgument naming the kind when `header` does not pass `filter`.
+Status CheckFrameFilter(const FrameHeader& header, const FrameFilter& filter);
 
 // Encodes header + payload of one message (stamped with kProtocolVersion).
 Bytes EncodeFrame(const Message& message);

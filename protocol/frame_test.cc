@@ -258,6 +258,7 @@ void ExpectSame(const ShareDelivery& a, const ShareDelivery& b) {
 }
 void ExpectSame(const MaskedInput& a, const MaskedInput& b) {
   EXPECT_EQ(a.round_id, b.round_id);
+  EXPECT_EQ(a.ring_bits, b.ring_bits);
   EXPECT_EQ(a.masked, b.masked);
   ExpectSame(a.metrics, b.metrics);
 }
@@ -673,13 +674,18 @@ TEST(Frame, RejectsA31BytePublicKey) {
 TEST(Frame, RejectsAVectorBlobWhoseLengthIsNotAMultipleOf4) {
   const std::array<uint8_t, 10> blob{};
   {
+    // Masked vectors are bit-packed (see the MaskedInput tests below): at 32
+    // bits the blob must hold exactly `count` words.
     capnp::MallocMessageBuilder builder;
     auto envelope = builder.initRoot<wire::Envelope>();
     envelope.setProtocolVersion(kProtocolVersion);
-    envelope.getBody().initMaskedInput().setMasked(
-        capnp::Data::Reader(blob.data(), blob.size()));
+    auto input = envelope.getBody().initMaskedInput();
+    input.setMasked(capnp::Data::Reader(blob.data(), blob.size()));
+    input.setBits(32);
+    input.setCount(2);
     EXPECT_EQ(DecodeError(RawFrame(kMaskedInputKind, builder)),
-              "masked_input: masked is 10 bytes, not a multiple of 4");
+              "masked_input: masked is 10 bytes, expected 8 for 2 values of "
+              "32 bits");
   }
   {
     capnp::MallocMessageBuilder builder;
@@ -857,6 +863,220 @@ TEST(Frame, RejectsAnOverlongDeploymentSaltWithoutQuotingIt) {
   const std::string error = DecodeError(EncodeFrame(update));
   EXPECT_EQ(error, "deployment_update: salt is 312 bytes, at most 256");
   EXPECT_EQ(error.find(kSecret), std::string::npos);
+}
+
+// --- Direction and first-frame checks at the header (issue 11) -------------
+
+FrameHeader Header(uint32_t kind, uint32_t length) {
+  return FrameHeader{.kind = kind, .length = length};
+}
+
+std::string FilterError(const FrameHeader& header, const FrameFilter& filter) {
+  auto s = CheckFrameFilter(header, filter);
+  if (s) return "accepted";
+  EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument);
+  return s.error().message;
+}
+
+TEST(Frame, GivesEveryKindOneDirection) {
+  using enum Direction;
+  const std::array<Direction, 18> directions = {
+      kSiteToCoordinator, kCoordinatorToSite, kCoordinatorToSite,   // 1-3
+      kCoordinatorToSite, kSiteToCoordinator, kCoordinatorToSite,   // 4-6
+      kSiteToCoordinator, kCoordinatorToSite, kSiteToCoordinator,   // 7-9
+      kCoordinatorToSite, kSiteToCoordinator, kCoordinatorToSite,   // 10-12
+      kCoordinatorToSite, kSiteToCoordinator, kCoordinatorToSite,   // 13-15
+      kSiteToCoordinator, kSiteToCoordinator, kCoordinatorToSite};  // 16-18
+  ASSERT_EQ(directions.size(), std::variant_size_v<Message>);
+  for (size_t i = 0; i < directions.size(); ++i) {
+    const auto kind = static_cast<uint32_t>(i + 1);
+    EXPECT_EQ(DirectionOf(kind), directions[i]) << MessageKindName(kind);
+  }
+  EXPECT_EQ(DirectionOf(0), std::nullopt);
+  EXPECT_EQ(DirectionOf(19), std::nullopt);
+  EXPECT_EQ(FrameKind<Hello>(), 1u);
+  EXPECT_EQ(FrameKind<DeploymentUpdate>(), 15u);
+}
+
+TEST(Frame, RefusesAKindOfTheWrongDirectionAtTheHeader) {
+  const FrameFilter at_coordinator{.inbound = Direction::kSiteToCoordinator};
+  const FrameFilter at_site{.inbound = Direction::kCoordinatorToSite};
+  // Only the 8 header bytes exist: the refusal needs no payload.
+  EXPECT_EQ(FilterError(Header(FrameKind<DeploymentUpdate>(),
+                               MaxPayloadBytes(FrameKind<DeploymentUpdate>())),
+                        at_coordinator),
+            "frame: deployment_update is sent by the coordinator, not a site");
+  EXPECT_EQ(FilterError(Header(kRoundAnnounceKind, 64), at_coordinator),
+            "frame: round_announce is sent by the coordinator, not a site");
+  EXPECT_EQ(FilterError(Header(kMaskedInputKind, 64), at_site),
+            "frame: masked_input is sent by a site, not the coordinator");
+  EXPECT_EQ(FilterError(Header(kHelloKind, 64), at_site),
+            "frame: hello is sent by a site, not the coordinator");
+  EXPECT_EQ(FilterError(Header(19, 64), at_site), "frame: unknown kind 19");
+  // Every kind passes in its own direction and fails in the other.
+  for (uint32_t kind = 1; kind <= std::variant_size_v<Message>; ++kind) {
+    const bool to_coordinator =
+        DirectionOf(kind) == Direction::kSiteToCoordinator;
+    EXPECT_EQ(FilterError(Header(kind, 64), at_coordinator) == "accepted",
+              to_coordinator)
+        << MessageKindName(kind);
+    EXPECT_EQ(FilterError(Header(kind, 64), at_site) == "accepted",
+              !to_coordinator)
+        << MessageKindName(kind);
+  }
+}
+
+TEST(Frame, AcceptsOnlyASmallHelloAsTheFirstFrame) {
+  const FrameFilter first{.inbound = Direction::kSiteToCoordinator,
+                          .only_kind = FrameKind<Hello>(),
+                          .max_length = kMaxHelloPayloadBytes};
+  EXPECT_EQ(FilterError(Header(FrameKind<DeploymentAck>(), 64), first),
+            "frame: expected hello first, got deployment_ack");
+  EXPECT_EQ(FilterError(Header(kMaskedInputKind, kMaxParameters * 4), first),
+            "frame: expected hello first, got masked_input");
+  EXPECT_EQ(FilterError(Header(kHelloKind, 4096 + 8), first),
+            "frame: hello payload 4104 bytes, at most 4096 here");
+  EXPECT_EQ(FilterError(Header(kHelloKind, 4096), first), "accepted");
+  // The largest Hello the decoder accepts fits.
+  Hello largest{.site_id = std::string(256, 'i'),
+                .site_name = std::string(256, 'n'),
+                .location = std::string(256, 'l'),
+                .num_samples = kMaxSampleCount,
+                .agent_version = std::string(256, 'a'),
+                .model_version = std::string(256, 'm')};
+  const Bytes frame = EncodeFrame(largest);
+  ASSERT_TRUE(DecodeFrame(frame).has_value());
+  EXPECT_LE(frame.size() - kFrameHeaderBytes, kMaxHelloPayloadBytes);
+}
+
+// --- Site-reported counts (issue 11) ----------------------------------------
+
+TEST(Frame, RefusesSampleCountsAbove2To40) {
+  constexpr uint64_t kTooMany = uint64_t{1} << 63;
+  Hello hello;
+  hello.site_id = "site-1";
+  hello.num_samples = kMaxSampleCount;
+  EXPECT_TRUE(DecodeFrame(EncodeFrame(hello)).has_value());
+  hello.num_samples = kTooMany;
+  EXPECT_EQ(DecodeError(EncodeFrame(hello)),
+            "hello: num samples is 9223372036854775808, at most "
+            "1099511627776");
+  hello.num_samples = kMaxSampleCount + 1;
+  EXPECT_EQ(DecodeError(EncodeFrame(hello)),
+            "hello: num samples is 1099511627777, at most 1099511627776");
+
+  MaskedInput input{.round_id = 1, .masked = {1, 2}, .metrics = {}};
+  input.metrics.count = kTooMany;
+  EXPECT_EQ(DecodeError(EncodeFrame(input)),
+            "masked_input: metrics count is 9223372036854775808, at most "
+            "1099511627776");
+  input.metrics = {};
+  input.metrics.train_samples = kMaxSampleCount + 1;
+  EXPECT_EQ(DecodeError(EncodeFrame(input)),
+            "masked_input: metrics train samples is 1099511627777, at most "
+            "1099511627776");
+
+  EvaluationReport report;
+  report.metrics.correct = kTooMany;
+  EXPECT_EQ(DecodeError(EncodeFrame(report)),
+            "evaluation_report: metrics correct is 9223372036854775808, at "
+            "most 1099511627776");
+  report.metrics = {};
+  report.scores.false_negatives = kTooMany;
+  EXPECT_EQ(DecodeError(EncodeFrame(report)),
+            "evaluation_report: scores false negatives is "
+            "9223372036854775808, at most 1099511627776");
+  report.scores = {};
+  report.scores.positive_histogram = {1, kMaxSampleCount + 1};
+  EXPECT_EQ(DecodeError(EncodeFrame(report)),
+            "evaluation_report: positive histogram bin 1 is 1099511627777, "
+            "at most 1099511627776");
+  report.scores.positive_histogram = {1, kMaxSampleCount};
+  EXPECT_TRUE(DecodeFrame(EncodeFrame(report)).has_value());
+}
+
+// --- Masked vectors at the ring's width (issue 11) --------------------------
+
+TEST(Frame, PacksTheMaskedVectorAtTheRingWidth) {
+  MaskedInput input{.round_id = 5, .masked = {}, .metrics = SampleMetrics()};
+  input.ring_bits = 20;
+  for (uint32_t i = 0; i < 100000; ++i) {
+    input.masked.push_back((i * 2654435761u) & 0xfffffu);
+  }
+  const Bytes frame = EncodeFrame(input);
+  // 100,000 x 20 bits = 250,000 bytes, plus a few words of envelope.
+  EXPECT_GE(frame.size(), 250'000u);
+  EXPECT_LT(frame.size(), 250'000u + 256);
+  auto decoded = DecodeFrame(frame);
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().ToString();
+  ExpectSame(input, std::get<MaskedInput>(*decoded));
+
+  // Every width from 1 to 32 round-trips through the frame codec.
+  for (uint8_t bits = 1; bits <= 32; ++bits) {
+    MaskedInput m{.round_id = bits, .masked = {}, .metrics = {}};
+    m.ring_bits = bits;
+    const uint32_t mask = bits == 32 ? ~0u : (1u << bits) - 1;
+    for (uint32_t i = 0; i < 257; ++i) m.masked.push_back(i * 40503u & mask);
+    auto back = DecodeFrame(EncodeFrame(m));
+    ASSERT_TRUE(back.has_value()) << int{bits} << ": " << back.error().message;
+    ExpectSame(m, std::get<MaskedInput>(*back));
+  }
+}
+
+Bytes MaskedFrame(size_t blob_bytes, uint8_t bits, uint32_t count,
+                  uint8_t last_byte = 0) {
+  std::vector<uint8_t> blob(blob_bytes, 0);
+  if (!blob.empty()) blob.back() = last_byte;
+  capnp::MallocMessageBuilder builder;
+  auto envelope = builder.initRoot<wire::Envelope>();
+  envelope.setProtocolVersion(kProtocolVersion);
+  auto input = envelope.getBody().initMaskedInput();
+  input.setRoundId(3);
+  input.setMasked(capnp::Data::Reader(blob.data(), blob.size()));
+  input.setBits(bits);
+  input.setCount(count);
+  return RawFrame(kMaskedInputKind, builder);
+}
+
+TEST(Frame, RefusesAMaskedVectorThatDoesNotMatchItsCountAndWidth) {
+  EXPECT_TRUE(DecodeFrame(MaskedFrame(25, 20, 10)).has_value());
+  EXPECT_EQ(DecodeError(MaskedFrame(24, 20, 10)),
+            "masked_input: masked is 24 bytes, expected 25 for 10 values of "
+            "20 bits");
+  EXPECT_EQ(DecodeError(MaskedFrame(26, 20, 10)),
+            "masked_input: masked is 26 bytes, expected 25 for 10 values of "
+            "20 bits");
+  EXPECT_EQ(DecodeError(MaskedFrame(25, 20, 11)),
+            "masked_input: masked is 25 bytes, expected 28 for 11 values of "
+            "20 bits");
+  // 3 values of 7 bits: the top 3 bits of byte 2 are padding.
+  EXPECT_TRUE(DecodeFrame(MaskedFrame(3, 7, 3, 0x1f)).has_value());
+  EXPECT_EQ(DecodeError(MaskedFrame(3, 7, 3, 0x1f ^ 0x80)),
+            "masked_input: masked has nonzero padding bits");
+  // A sender of the older format (no width) and impossible widths.
+  EXPECT_EQ(DecodeError(MaskedFrame(8, 0, 2)),
+            "masked_input: bits is 0, expected 1 to 32");
+  EXPECT_EQ(DecodeError(MaskedFrame(8, 33, 2)),
+            "masked_input: bits is 33, expected 1 to 32");
+  EXPECT_EQ(DecodeError(MaskedFrame(8, 1, kMaxParameters + 1)),
+            "masked_input: count is 16777217, at most 16777216");
+}
+
+TEST(Frame, EncodesAMillionMaskedValuesAtTwentyBitsInTwoAndAHalfMegabytes) {
+  MaskedInput input;
+  input.ring_bits = 20;
+  input.masked.resize(1'000'000);
+  for (size_t i = 0; i < input.masked.size(); ++i) {
+    input.masked[i] = static_cast<uint32_t>(i * 2654435761u) & 0xfffffu;
+  }
+  const Bytes frame = EncodeFrame(input);
+  EXPECT_EQ(frame[kFrameHeaderBytes], 0) << "segment count - 1";
+  EXPECT_LT(frame.size(), 2'500'000u + 1024);
+  EXPECT_LE(frame.size() - kFrameHeaderBytes,
+            MaxPayloadBytes(kMaskedInputKind));
+  auto decoded = DecodeFrame(frame);
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().ToString();
+  EXPECT_EQ(std::get<MaskedInput>(*decoded).masked, input.masked);
 }
 
 }  // namespace

@@ -116,8 +116,11 @@ struct ValidationMetrics {
 
 struct MaskedInput {
   uint64_t round_id = 0;
-  std::vector<uint32_t> masked;
+  std::vector<uint32_t> masked;  // each < 2^ring_bits
   ValidationMetrics metrics;
+  // The width `masked` is packed at on the wire: the round's ring bits, 1..32
+  // (another value is sent at 32, which the coordinator then refuses).
+  uint8_t ring_bits = 32;
 };
 
 struct SurvivorSet {

@@ -218,7 +218,8 @@ class ConnectionLoop {
         !s) {
       co_return std::unexpected(s.error());
     }
-    auto channel = Channel::Create(std::move(stream));
+    auto channel = Channel::Create(std::move(stream),
+                                   protocol::Direction::kCoordinatorToSite);
     channel_ = channel;
     if (auto s = co_await channel->Handshake(asio::ssl::stream_base::client,
                                              kHandshakeTimeout);

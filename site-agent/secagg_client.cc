@@ -270,6 +270,7 @@ Result<protocol::MaskedInput> SecAggClient::OnShareDelivery(
   protocol::MaskedInput out;
   out.round_id = round_id_;
   out.metrics = metrics;
+  out.ring_bits = static_cast<uint8_t>(ring_bits_);  // packed at this width
   out.masked.assign(input.begin(), input.end());
   crypto::AddMask(self_mask_seed_, ring_bits_, +1, out.masked);
   for (uint32_t peer : masked_with_) {

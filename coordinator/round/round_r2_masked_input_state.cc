@@ -15,6 +15,13 @@ void RoundMaskedInputState::Handle(uint32_t index,
     return Reject(index,
                   "masked_input for round " + std::to_string(input->round_id));
   }
+  // Packed on the wire at its own width: it must be the round's.
+  const int ring_bits = context_.settings.quantization.ring_bits;
+  if (input->ring_bits != ring_bits) {
+    return Reject(
+        index, "masked_input: packed at " + std::to_string(input->ring_bits) +
+                   " bits, the round's ring has " + std::to_string(ring_bits));
+  }
   auto& sum = context_.masked_sum;
   if (input->masked.size() != sum.size()) {
     return Reject(index,

@@ -28,6 +28,7 @@ enum class Fault {
   kBadAdvertiseSignature,  // its key advertisement's signature is broken
   kAlterRevealedShare,  // changes its share of SITE_0's self mask at unmask
   kRevealShareSite0DealtBadly,  // as if SITE_0 had dealt it a bad share
+  kWrongWidth,  // its masked input claims 32-bit packing in a narrower ring
 };
 
 struct Site {
@@ -124,6 +125,7 @@ class SecureRoundTest : public ::testing::Test {
           site.client->OnShareDelivery(*d, site.quantized, {10, 8, 1.5, 40});
       EXPECT_TRUE(out.has_value()) << out.error().message;
       if (site.fault == Fault::kGarbageInput) out->masked.resize(3);
+      if (site.fault == Fault::kWrongWidth) out->ring_bits = 32;
       return *out;
     }
     if (const auto* r = std::get_if<protocol::SurvivorSet>(&m)) {
@@ -306,6 +308,19 @@ TEST_F(SecureRoundTest, SiteSendingMalformedInputIsDroppedNotTheRound) {
   ASSERT_TRUE(net_.disconnected.count("SITE_3"));
   EXPECT_EQ(net_.disconnected["SITE_3"],
             "masked_input: 3 elements, expected 300");
+}
+
+TEST_F(SecureRoundTest, SiteSendingInputAtAnotherWidthIsDroppedNotTheRound) {
+  MakeSites(5, 300);
+  sites_[2].fault = Fault::kWrongWidth;
+  const int ring_bits = *core::RingBitsFor(16, 5);
+  ASSERT_LT(ring_bits, 32);
+  auto round = Run(300);
+  ExpectMeanOf(*round, AllBut({"SITE_2"}));
+  ASSERT_TRUE(net_.disconnected.count("SITE_2"));
+  EXPECT_EQ(net_.disconnected["SITE_2"],
+            "masked_input: packed at 32 bits, the round's ring has " +
+                std::to_string(ring_bits));
 }
 
 TEST_F(SecureRoundTest, SilentSiteIsDroppedAtTheDeadline) {

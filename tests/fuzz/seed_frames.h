@@ -41,6 +41,8 @@ inline std::vector<Bytes> SeedFrames() {
       ShareKeys{7, {{1, 2, ciphertext}, {1, 3, ciphertext}}},
       ShareDelivery{7, {{2, 1, ciphertext}}},
       MaskedInput{7, {1, 2, 3, 0xffffffff, 5, 6}, metrics},
+      // Packed at a 20-bit ring (the usual width: 16-bit values, 10 sites).
+      MaskedInput{7, {1, 2, 3, 0xfffff, 5, 6, 7}, metrics, 20},
       SurvivorSet{7, {1, 2}},
       SurvivorSetSignature{7, Bytes(70, 0x30)},
       UnmaskRequest{7, {1, 2}, {3}, {{1, Bytes(70, 0x30)}}},
