@@ -1182,12 +1182,14 @@ std::optional<Direction> DirectionOf(uint32_t kind) {
     case KindOf<EvaluationReport>():
     case KindOf<DeploymentAck>():
     case KindOf<DriftReport>():
+    case KindOf<SurvivorSetSignature>():
       return Direction::kSiteToCoordinator;
     case KindOf<Welcome>():
     case KindOf<Rejected>():
     case KindOf<RoundAnnounce>():
     case KindOf<KeyDirectory>():
     case KindOf<ShareDelivery>():
+    case KindOf<SurvivorSet>():
     case KindOf<UnmaskRequest>():
     case KindOf<RoundResult>():
     case KindOf<RoundAborted>():

@@ -880,20 +880,21 @@ std::string FilterError(const FrameHeader& header, const FrameFilter& filter) {
 
 TEST(Frame, GivesEveryKindOneDirection) {
   using enum Direction;
-  const std::array<Direction, 18> directions = {
-      kSiteToCoordinator, kCoordinatorToSite, kCoordinatorToSite,   // 1-3
-      kCoordinatorToSite, kSiteToCoordinator, kCoordinatorToSite,   // 4-6
-      kSiteToCoordinator, kCoordinatorToSite, kSiteToCoordinator,   // 7-9
-      kCoordinatorToSite, kSiteToCoordinator, kCoordinatorToSite,   // 10-12
-      kCoordinatorToSite, kSiteToCoordinator, kCoordinatorToSite,   // 13-15
-      kSiteToCoordinator, kSiteToCoordinator, kCoordinatorToSite};  // 16-18
+  const std::array<Direction, 20> directions = {
+      kSiteToCoordinator, kCoordinatorToSite, kCoordinatorToSite,  // 1-3
+      kCoordinatorToSite, kSiteToCoordinator, kCoordinatorToSite,  // 4-6
+      kSiteToCoordinator, kCoordinatorToSite, kSiteToCoordinator,  // 7-9
+      kCoordinatorToSite, kSiteToCoordinator, kCoordinatorToSite,  // 10-12
+      kCoordinatorToSite, kSiteToCoordinator, kCoordinatorToSite,  // 13-15
+      kSiteToCoordinator, kSiteToCoordinator, kCoordinatorToSite,  // 16-18
+      kCoordinatorToSite, kSiteToCoordinator};                     // 19-20
   ASSERT_EQ(directions.size(), std::variant_size_v<Message>);
   for (size_t i = 0; i < directions.size(); ++i) {
     const auto kind = static_cast<uint32_t>(i + 1);
     EXPECT_EQ(DirectionOf(kind), directions[i]) << MessageKindName(kind);
   }
   EXPECT_EQ(DirectionOf(0), std::nullopt);
-  EXPECT_EQ(DirectionOf(19), std::nullopt);
+  EXPECT_EQ(DirectionOf(21), std::nullopt);
   EXPECT_EQ(FrameKind<Hello>(), 1u);
   EXPECT_EQ(FrameKind<DeploymentUpdate>(), 15u);
 }
@@ -912,7 +913,7 @@ TEST(Frame, RefusesAKindOfTheWrongDirectionAtTheHeader) {
             "frame: masked_input is sent by a site, not the coordinator");
   EXPECT_EQ(FilterError(Header(kHelloKind, 64), at_site),
             "frame: hello is sent by a site, not the coordinator");
-  EXPECT_EQ(FilterError(Header(19, 64), at_site), "frame: unknown kind 19");
+  EXPECT_EQ(FilterError(Header(21, 64), at_site), "frame: unknown kind 21");
   // Every kind passes in its own direction and fails in the other.
   for (uint32_t kind = 1; kind <= std::variant_size_v<Message>; ++kind) {
     const bool to_coordinator =
