@@ -481,8 +481,8 @@ void Federation::StartNextRound() {
   for (double w : raw) total += w;
   std::vector<RoundParticipant> participants;
   for (size_t i = 0; i < active.size(); ++i) {
-    participants.push_back({active[i].site_id, raw[i] / total,
-                            certificates_[active[i].site_id]});
+    participants.push_back(
+        {active[i].site_id, raw[i] / total, certificates_[active[i].site_id]});
   }
   auto coordinator_id = CoordinatorId();
   if (!coordinator_id) {
@@ -847,8 +847,8 @@ void Federation::FinishStatisticsRound(RoundRecord& record) {
   // federation's minimum (the round enforces it; this keeps it true).
   Result<std::vector<double>> sums =
       static_cast<int>(out.contributors.size()) < config_.min_sites
-          ? Result<std::vector<double>>(InvalidArgument(InsufficientSites(
-                out.contributors.size(), config_.min_sites)))
+          ? Result<std::vector<double>>(InvalidArgument(
+                InsufficientSites(out.contributors.size(), config_.min_sites)))
           : core::DecodeStatisticsSum(out.ring_sum);
   Result<core::FeatureStatistics> stats =
       sums ? core::FeatureStatistics::Unflatten(*sums, features)
@@ -1008,9 +1008,8 @@ void Federation::RecordMisbehaviours(
                {{"site_id", m.site_id}, {"round", round}, {"what", m.what}});
     auto site = store_.FindSite(m.site_id);
     if (!site || !*site) continue;
-    auto trust =
-        LoadSiteTrust(store_.db(), m.site_id, (*site)->trust_score,
-                      (*site)->status == SiteStatus::kQuarantined);
+    auto trust = LoadSiteTrust(store_.db(), m.site_id, (*site)->trust_score,
+                               (*site)->status == SiteStatus::kQuarantined);
     if (!trust) {
       spdlog::error("loading trust of {}: {}", m.site_id,
                     trust.error().message);

@@ -146,12 +146,12 @@ Result<Certificate> Certificate::FromPemFile(const std::string& path) {
 bool Certificate::Verify(ByteSpan message, ByteSpan signature) const {
   if (!key_ || signature.empty()) return false;
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-  const bool ok = ctx &&
-                  EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(),
-                                       nullptr, key_.get()) == 1 &&
-                  EVP_DigestVerify(ctx.get(), signature.data(),
-                                   signature.size(), message.data(),
-                                   message.size()) == 1;
+  const bool ok =
+      ctx &&
+      EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr,
+                           key_.get()) == 1 &&
+      EVP_DigestVerify(ctx.get(), signature.data(), signature.size(),
+                       message.data(), message.size()) == 1;
   ERR_clear_error();
   return ok;
 }
@@ -167,9 +167,9 @@ Result<CertificateAuthority> CertificateAuthority::FromPem(
   if (!holder->store) return Internal("certificate authority: out of memory");
   BioPtr bio = MemoryBio(ca_pem);
   int loaded = 0;
-  while (X509* ca = bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr,
-                                            nullptr)
-                        : nullptr) {
+  while (X509* ca =
+             bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)
+                 : nullptr) {
     X509Ptr owned(ca);
     if (X509_STORE_add_cert(holder->store.get(), ca) != 1) break;
     ++loaded;
@@ -181,10 +181,10 @@ Result<CertificateAuthority> CertificateAuthority::FromPem(
   if (!crl_pem.empty()) {
     BioPtr crl_bio = MemoryBio(crl_pem);
     int crls = 0;
-    while (X509_CRL* crl = crl_bio ? PEM_read_bio_X509_CRL(crl_bio.get(),
-                                                           nullptr, nullptr,
-                                                           nullptr)
-                                   : nullptr) {
+    while (X509_CRL* crl = crl_bio
+                               ? PEM_read_bio_X509_CRL(crl_bio.get(), nullptr,
+                                                       nullptr, nullptr)
+                               : nullptr) {
       const bool added = X509_STORE_add_crl(holder->store.get(), crl) == 1;
       X509_CRL_free(crl);
       if (!added) break;
@@ -216,9 +216,8 @@ Result<Certificate> CertificateAuthority::Check(ByteSpan der) const {
   auto cert = ParseDer(der);
   if (!cert) return std::unexpected(cert.error());
   X509StoreCtxPtr ctx(X509_STORE_CTX_new());
-  if (!ctx ||
-      X509_STORE_CTX_init(ctx.get(), store_->store.get(), cert->get(),
-                          nullptr) != 1) {
+  if (!ctx || X509_STORE_CTX_init(ctx.get(), store_->store.get(), cert->get(),
+                                  nullptr) != 1) {
     ERR_clear_error();
     return Internal("certificate authority: cannot verify");
   }

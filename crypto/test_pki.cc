@@ -56,9 +56,9 @@ X509* NewCertificate(long serial, const std::string& cn, const std::string& ou,
   X509_gmtime_adj(X509_getm_notAfter(cert), 86400);
   X509_set_pubkey(cert, subject_key);
   X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(
-      name, "CN", MBSTRING_UTF8,
-      reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(cn.c_str()),
+                             -1, -1, 0);
   if (!ou.empty()) {
     X509_NAME_add_entry_by_txt(
         name, "OU", MBSTRING_UTF8,

@@ -947,8 +947,7 @@ SurvivorSet Convert(wire::SurvivorSet::Reader r, Checker& c) {
   return m;
 }
 
-SurvivorSetSignature Convert(wire::SurvivorSetSignature::Reader r,
-                             Checker& c) {
+SurvivorSetSignature Convert(wire::SurvivorSetSignature::Reader r, Checker& c) {
   SurvivorSetSignature m;
   m.round_id = r.getRoundId();
   c.Blob(r.getSignature(), kMaxSignatureBytes, "signature", m.signature);

@@ -85,12 +85,12 @@ std::vector<Message> SampleMessages() {
                               .mask_public_key = KeyFilled(2),
                               .self_mask_commitment = KeyFilled(3),
                               .signature = Bytes(71, 0x30)});
-  out.push_back(KeyDirectory{
-      .round_id = 78,
-      .keys = {{1, KeyFilled(10), KeyFilled(11), KeyFilled(12),
-                Bytes(500, 0x82), Bytes(70, 0x31)},
-               {4, KeyFilled(40), KeyFilled(41), KeyFilled(42),
-                Bytes(480, 0x83), Bytes(72, 0x32)}}});
+  out.push_back(
+      KeyDirectory{.round_id = 78,
+                   .keys = {{1, KeyFilled(10), KeyFilled(11), KeyFilled(12),
+                             Bytes(500, 0x82), Bytes(70, 0x31)},
+                            {4, KeyFilled(40), KeyFilled(41), KeyFilled(42),
+                             Bytes(480, 0x83), Bytes(72, 0x32)}}});
   out.push_back(ShareKeys{.round_id = 79,
                           .shares = {SampleShare(3, 1), SampleShare(3, 9)}});
   out.push_back(ShareDelivery{
@@ -106,9 +106,9 @@ std::vector<Message> SampleMessages() {
       .signatures = {{1, Bytes(70, 0x41)}, {9, Bytes(71, 0x42)}}});
   out.push_back(UnmaskResponse{
       .round_id = 83,
-      .self_mask_shares = {{1, 3, {1, 2, 3, 0xffffffffffffffff},
-                            Bytes(70, 0x51)},
-                           {9, 3, {5, 6, 7, 8}, Bytes(71, 0x52)}},
+      .self_mask_shares =
+          {{1, 3, {1, 2, 3, 0xffffffffffffffff}, Bytes(70, 0x51)},
+           {9, 3, {5, 6, 7, 8}, Bytes(71, 0x52)}},
       .mask_key_shares = {{4, 3, {9, 10, 11, 12}, Bytes(72, 0x53)}}});
   // Field by field, so the sample builds whatever fields RoundResult grows.
   RoundResult result;
@@ -435,14 +435,26 @@ TEST(Frame, WritesKindAndPayloadLengthInTheHeader) {
 }
 
 TEST(Frame, NamesEveryMessageKind) {
-  const std::array<std::string_view, 20> names = {
-      "hello",          "welcome",           "rejected",
-      "round_announce", "advertise_keys",    "key_directory",
-      "share_keys",     "share_delivery",    "masked_input",
-      "unmask_request", "unmask_response",   "round_result",
-      "round_aborted",  "evaluation_report", "deployment_update",
-      "deployment_ack", "drift_report",      "audit_checkpoint",
-      "survivor_set",   "survivor_set_signature"};
+  const std::array<std::string_view, 20> names = {"hello",
+                                                  "welcome",
+                                                  "rejected",
+                                                  "round_announce",
+                                                  "advertise_keys",
+                                                  "key_directory",
+                                                  "share_keys",
+                                                  "share_delivery",
+                                                  "masked_input",
+                                                  "unmask_request",
+                                                  "unmask_response",
+                                                  "round_result",
+                                                  "round_aborted",
+                                                  "evaluation_report",
+                                                  "deployment_update",
+                                                  "deployment_ack",
+                                                  "drift_report",
+                                                  "audit_checkpoint",
+                                                  "survivor_set",
+                                                  "survivor_set_signature"};
   const auto messages = SampleMessages();
   for (size_t i = 0; i < names.size(); ++i) {
     EXPECT_EQ(MessageName(messages[i]), names[i]);
@@ -459,10 +471,9 @@ TEST(Frame, GivesEachKindAPayloadLimit) {
   constexpr uint32_t kDeployment = kMaxParameters * 16 + 1024 * 1024;
   constexpr uint32_t kDrift = 4 * 1024 * 1024;
   const std::array<uint32_t, 20> limits = {
-      kControl, kControl, kControl,    kVector,  kControl, kKeys,
-      kKeys,    kKeys,    kVector,     kKeys,    kKeys,    kVector,
-      kControl, kControl, kDeployment, kControl, kDrift,   kControl,
-      kKeys,    kControl};
+      kControl,    kControl, kControl, kVector,  kControl, kKeys,    kKeys,
+      kKeys,       kVector,  kKeys,    kKeys,    kVector,  kControl, kControl,
+      kDeployment, kControl, kDrift,   kControl, kKeys,    kControl};
   for (size_t i = 0; i < limits.size(); ++i) {
     EXPECT_EQ(MaxPayloadBytes(static_cast<uint32_t>(i + 1)), limits[i])
         << MessageKindName(static_cast<uint32_t>(i + 1));

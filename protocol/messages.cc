@@ -7,13 +7,26 @@ namespace {
 
 // Indexed by Message::index(); the frame kind is index + 1.
 constexpr std::array<std::string_view, std::variant_size_v<Message>> kNames = {
-    "hello",          "welcome",           "rejected",
-    "round_announce", "advertise_keys",    "key_directory",
-    "share_keys",     "share_delivery",    "masked_input",
-    "unmask_request", "unmask_response",   "round_result",
-    "round_aborted",  "evaluation_report", "deployment_update",
-    "deployment_ack", "drift_report",      "audit_checkpoint",
-    "survivor_set",   "survivor_set_signature",
+    "hello",
+    "welcome",
+    "rejected",
+    "round_announce",
+    "advertise_keys",
+    "key_directory",
+    "share_keys",
+    "share_delivery",
+    "masked_input",
+    "unmask_request",
+    "unmask_response",
+    "round_result",
+    "round_aborted",
+    "evaluation_report",
+    "deployment_update",
+    "deployment_ack",
+    "drift_report",
+    "audit_checkpoint",
+    "survivor_set",
+    "survivor_set_signature",
 };
 
 }  // namespace

@@ -574,11 +574,10 @@ Result<AgentConfig> ParseRoot(const toml::table& root,
 #else
   // Benchmark mode exists only in test and benchmark builds: elsewhere
   // [benchmark] is an unknown key.
-  const Status keys =
-      CheckKeys(root, "",
-                {"site_id", "site_name", "location", "coordinator", "data_dir",
-                 "log_level", "tls", "data", "online", "serve",
-                 "secure_aggregation"});
+  const Status keys = CheckKeys(
+      root, "",
+      {"site_id", "site_name", "location", "coordinator", "data_dir",
+       "log_level", "tls", "data", "online", "serve", "secure_aggregation"});
 #endif
   if (!keys) return std::unexpected(keys.error());
   AgentConfig config;

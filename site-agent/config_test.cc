@@ -254,7 +254,8 @@ TEST(ConfigTest, SecureAggregationLimitsDefaultToSafeValues) {
 }
 
 TEST(ConfigTest, SecureAggregationLimitsOutOfRangeAreRefusedNamingTheKey) {
-  for (const char* bad : {"min_neighbourhood = 1", "min_neighbourhood = 1001"}) {
+  for (const char* bad :
+       {"min_neighbourhood = 1", "min_neighbourhood = 1001"}) {
     auto config =
         Parse(std::string(kValid) + "\n[secure_aggregation]\n" + bad + "\n");
     ASSERT_FALSE(config) << bad;
@@ -270,8 +271,8 @@ TEST(ConfigTest, SecureAggregationLimitsOutOfRangeAreRefusedNamingTheKey) {
   EXPECT_NE(typo.error().message.find("'secure_aggregation.allow_single_site'"),
             std::string::npos)
       << typo.error().message;
-  auto unknown = Parse(std::string(kValid) +
-                       "\n[secure_aggregation]\nthreshold = 2\n");
+  auto unknown =
+      Parse(std::string(kValid) + "\n[secure_aggregation]\nthreshold = 2\n");
   ASSERT_FALSE(unknown);
   EXPECT_NE(unknown.error().message.find("threshold"), std::string::npos);
 }

@@ -243,10 +243,10 @@ TEST_F(RoundParticipantTest,
     auto reply = sites[i]->OnMessage(Announce(Zeros(), i + 1));
     const auto* keys = ReplyAs<protocol::AdvertiseKeys>(reply);
     ASSERT_NE(keys, nullptr) << ids[i];
-    directory.keys.push_back(
-        {i + 1, keys->cipher_public_key, keys->mask_public_key,
-         keys->self_mask_commitment, issued_[ids[i]].certificate_der,
-         keys->signature});
+    directory.keys.push_back({i + 1, keys->cipher_public_key,
+                              keys->mask_public_key, keys->self_mask_commitment,
+                              issued_[ids[i]].certificate_der,
+                              keys->signature});
   }
 
   std::map<uint32_t, protocol::ShareDelivery> deliveries;
@@ -280,8 +280,7 @@ TEST_F(RoundParticipantTest,
   // shares of every self-mask seed once it sees the others' signatures.
   protocol::UnmaskRequest request{kRound, {1, 2, 3}, {}, {}};
   for (uint32_t i = 0; i < 3; ++i) {
-    auto reply =
-        sites[i]->OnMessage(protocol::SurvivorSet{kRound, {1, 2, 3}});
+    auto reply = sites[i]->OnMessage(protocol::SurvivorSet{kRound, {1, 2, 3}});
     const auto* signature = ReplyAs<protocol::SurvivorSetSignature>(reply);
     ASSERT_NE(signature, nullptr) << ids[i];
     request.signatures.push_back({i + 1, signature->signature});

@@ -89,8 +89,10 @@ Result<SecAggClient> SecAggClient::Start(const protocol::RoundAnnounce& a,
   c.cipher_keys_ = *cipher;
   c.mask_keys_ = *mask;
   c.self_mask_seed_ = crypto::RandomKey32();
-  c.advertise_ = {a.round_id, c.cipher_keys_.public_key,
-                  c.mask_keys_.public_key, crypto::Sha256(c.self_mask_seed_),
+  c.advertise_ = {a.round_id,
+                  c.cipher_keys_.public_key,
+                  c.mask_keys_.public_key,
+                  crypto::Sha256(c.self_mask_seed_),
                   {}};
   auto signature = SignPayload(
       setup, protocol::AdvertisePayload(
@@ -141,17 +143,15 @@ Result<protocol::ShareKeys> SecAggClient::OnKeyDirectory(
     }
     if (certificate->common_name() != expected_id ||
         certificate->role() != "site") {
-      return PermissionDenied(where + "the certificate given for " +
-                              expected_id + " belongs to '" +
-                              certificate->common_name() + "' (" +
-                              certificate->role() + ")");
+      return PermissionDenied(
+          where + "the certificate given for " + expected_id + " belongs to '" +
+          certificate->common_name() + "' (" + certificate->role() + ")");
     }
-    if (!certificate->Verify(
-            protocol::AdvertisePayload(setup_.coordinator_id, round_id_, index,
-                                       entry.cipher_public_key,
-                                       entry.mask_public_key,
-                                       entry.self_mask_commitment),
-            entry.signature)) {
+    if (!certificate->Verify(protocol::AdvertisePayload(
+                                 setup_.coordinator_id, round_id_, index,
+                                 entry.cipher_public_key, entry.mask_public_key,
+                                 entry.self_mask_commitment),
+                             entry.signature)) {
       return PermissionDenied(where + "the keys given for " + expected_id +
                               " are not signed by it");
     }
@@ -313,9 +313,9 @@ Result<protocol::SurvivorSetSignature> SecAggClient::OnSurvivorSet(
                            " survivors in this neighbourhood, threshold " +
                            Str(threshold_));
   }
-  auto signature = SignPayload(
-      setup_, protocol::SurvivorSetPayload(setup_.coordinator_id, round_id_,
-                                           set.survivors));
+  auto signature =
+      SignPayload(setup_, protocol::SurvivorSetPayload(
+                              setup_.coordinator_id, round_id_, set.survivors));
   if (!signature) return std::unexpected(signature.error());
   survivor_set_ = set.survivors;
   stage_ = Stage::kSigned;
@@ -348,15 +348,16 @@ Result<protocol::UnmaskResponse> SecAggClient::OnUnmaskRequest(
   std::sort(asked_dropped.begin(), asked_dropped.end());
   if (asked_survivors != survivors || asked_dropped != dropped) {
     return PermissionDenied(
-        where + "the survivors and dropped sites differ from the survivor "
-                "set this site signed");
+        where +
+        "the survivors and dropped sites differ from the survivor "
+        "set this site signed");
   }
   // Consistency check: at least threshold neighbours (this site included)
   // signed the very set this site signed. Honest neighbours sign one set
   // only, so a coordinator that showed them different sets cannot collect
   // enough signatures for both.
-  const Bytes payload = protocol::SurvivorSetPayload(
-      setup_.coordinator_id, round_id_, survivor_set_);
+  const Bytes payload = protocol::SurvivorSetPayload(setup_.coordinator_id,
+                                                     round_id_, survivor_set_);
   std::set<uint32_t> signers;
   for (const auto& s : request.signatures) {
     if (signers.count(s.index)) {
@@ -375,8 +376,7 @@ Result<protocol::UnmaskResponse> SecAggClient::OnUnmaskRequest(
                              ", not a surviving neighbour");
     }
     if (!certificate->second.Verify(payload, s.signature)) {
-      return PermissionDenied(where + "the signature of " +
-                              site_ids_[s.index] +
+      return PermissionDenied(where + "the signature of " + site_ids_[s.index] +
                               " is not over the survivor set this site saw");
     }
     signers.insert(s.index);

@@ -120,7 +120,7 @@ class SecAggClient {
   // Shares this site holds, by owner (its own included).
   std::map<uint32_t, HeldShare> mask_key_shares_;
   std::map<uint32_t, HeldShare> self_mask_shares_;
-  std::set<uint32_t> masked_with_;     // U2 seen from here, itself excluded
+  std::set<uint32_t> masked_with_;      // U2 seen from here, itself excluded
   std::vector<uint32_t> survivor_set_;  // the set this site signed
   std::vector<std::string> warnings_;
 };

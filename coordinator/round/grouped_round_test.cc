@@ -57,7 +57,8 @@ class GroupedRoundTest : public ::testing::Test {
 
   std::vector<RoundParticipant> Participants() {
     std::vector<RoundParticipant> out;
-    for (const auto& s : sites_) out.push_back(ids_.Participant(s.id, s.weight));
+    for (const auto& s : sites_)
+      out.push_back(ids_.Participant(s.id, s.weight));
     return out;
   }
 

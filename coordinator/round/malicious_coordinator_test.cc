@@ -196,7 +196,8 @@ TEST_F(MaliciousCoordinatorTest, AThresholdBelowAStrictMajorityIsRefused) {
 // The coordinator tells SITE_0 and SITE_1 that SITE_3 survived (to collect
 // self-mask shares of SITE_3) and SITE_2 that SITE_3 dropped (to collect a
 // mask-key share): with both secrets it would unmask SITE_3's input.
-TEST_F(MaliciousCoordinatorTest, DifferentSurvivorSetsForDifferentSitesAreRefused) {
+TEST_F(MaliciousCoordinatorTest,
+       DifferentSurvivorSetsForDifferentSitesAreRefused) {
   Start(4);
   ThroughMaskedInput();
   const protocol::SurvivorSet all{kRound, {1, 2, 3, 4}};
@@ -273,7 +274,8 @@ TEST_F(MaliciousCoordinatorTest, ASurvivorSetNamingAStrangerIsNotSigned) {
   EXPECT_EQ(refused.error().message,
             "round 31: survivor set: 2 survivors in this neighbourhood, "
             "threshold 3");
-  refused = clients_[1]->OnSurvivorSet(protocol::SurvivorSet{kRound, {1, 3, 4}});
+  refused =
+      clients_[1]->OnSurvivorSet(protocol::SurvivorSet{kRound, {1, 3, 4}});
   ASSERT_FALSE(refused.has_value());
   EXPECT_EQ(refused.error().message,
             "round 31: survivor set: does not name this site");

@@ -56,10 +56,10 @@ std::unique_ptr<RoundState> RoundAdvertiseKeysState::Finish() {
     for (uint32_t n : context_.at(index).neighbours) {
       if (!u1.count(n)) continue;
       const ParticipantState& peer = context_.at(n);
-      directory.keys.push_back(
-          {n, peer.keys.cipher_public_key, peer.keys.mask_public_key,
-           peer.keys.self_mask_commitment, peer.certificate->der(),
-           peer.keys.signature});
+      directory.keys.push_back({n, peer.keys.cipher_public_key,
+                                peer.keys.mask_public_key,
+                                peer.keys.self_mask_commitment,
+                                peer.certificate->der(), peer.keys.signature});
     }
     context_.Send(index, std::move(directory));
   }

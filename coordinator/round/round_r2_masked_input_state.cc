@@ -77,8 +77,8 @@ std::unique_ptr<RoundState> RoundMaskedInputState::Finish() {
 
   context_.survivor_set.assign(u3.begin(), u3.end());
   for (uint32_t index : live) {
-    context_.Send(index, protocol::SurvivorSet{round_id(),
-                                               context_.survivor_set});
+    context_.Send(index,
+                  protocol::SurvivorSet{round_id(), context_.survivor_set});
   }
   return std::make_unique<RoundConsistencyCheckState>(context_,
                                                       std::move(dropped));

@@ -7,7 +7,8 @@ namespace cls::coordinator {
 
 void RoundConsistencyCheckState::Handle(uint32_t index,
                                         const protocol::Message& message) {
-  const auto* signed_set = std::get_if<protocol::SurvivorSetSignature>(&message);
+  const auto* signed_set =
+      std::get_if<protocol::SurvivorSetSignature>(&message);
   if (signed_set == nullptr) {
     return Reject(index, "expected survivor_set_signature, got " +
                              std::string(protocol::MessageName(message)));

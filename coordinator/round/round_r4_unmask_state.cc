@@ -26,8 +26,9 @@ std::optional<Key32> Combine(const std::vector<crypto::ShamirShare>& shares,
 
 // Visits the subsets of {0..n-1} of size n - leave_out in order, stopping
 // when `visit` returns true or the budget runs out.
-bool ForEachSubset(size_t n, size_t leave_out, int& budget,
-                   const std::function<bool(const std::vector<size_t>&)>& visit) {
+bool ForEachSubset(
+    size_t n, size_t leave_out, int& budget,
+    const std::function<bool(const std::vector<size_t>&)>& visit) {
   std::vector<size_t> out(leave_out);
   for (size_t i = 0; i < leave_out; ++i) out[i] = i;
   while (budget > 0) {
@@ -168,7 +169,8 @@ std::optional<Key32> RoundUnmaskState::Recover(
     keep.push_back(e);
     if (!attempt(keep)) {
       context_.Blame(owner, "dealt a share of its " + std::string(what) +
-                                " to " + context_.at(revealed[e].holder).site_id +
+                                " to " +
+                                context_.at(revealed[e].holder).site_id +
                                 " that does not fit it");
       break;
     }

@@ -68,10 +68,9 @@ class TestSiteIdentities {
     setup.authority = authority_;
     setup.coordinator_id = kTestCoordinatorId;
     setups_.emplace(site_id, std::move(setup));
-    certificates_.emplace(site_id,
-                          std::make_shared<crypto::Certificate>(
-                              *crypto::Certificate::FromDer(
-                                  issued.certificate_der)));
+    certificates_.emplace(
+        site_id, std::make_shared<crypto::Certificate>(
+                     *crypto::Certificate::FromDer(issued.certificate_der)));
   }
 
   crypto::testing::TestPki pki_;

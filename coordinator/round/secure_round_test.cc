@@ -26,7 +26,7 @@ enum class Fault {
   kVanishAfterMaskedInput,  // its input is accepted, then it vanishes
   kGarbageInput,
   kBadAdvertiseSignature,  // its key advertisement's signature is broken
-  kAlterRevealedShare,  // changes its share of SITE_0's self mask at unmask
+  kAlterRevealedShare,     // changes its share of SITE_0's self mask at unmask
   kRevealShareSite0DealtBadly,  // as if SITE_0 had dealt it a bad share
   kWrongWidth,  // its masked input claims 32-bit packing in a narrower ring
 };
@@ -202,10 +202,10 @@ class SecureRoundTest : public ::testing::Test {
       if (share.owner_index != 1) continue;
       share.y[0] ^= 1;
       if (fault == Fault::kRevealShareSite0DealtBadly) {
-        share.signature = *ids_.Setup("SITE_0").signing_key->Sign(
-            protocol::SharePayload(kTestCoordinatorId, 7,
-                                   protocol::SecretKind::kSelfMask, 1,
-                                   {share.x, share.y}));
+        share.signature =
+            *ids_.Setup("SITE_0").signing_key->Sign(protocol::SharePayload(
+                kTestCoordinatorId, 7, protocol::SecretKind::kSelfMask, 1,
+                {share.x, share.y}));
       }
     }
   }

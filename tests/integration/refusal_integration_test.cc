@@ -86,9 +86,11 @@ TEST(RefusalIntegrationTest, SiteRefusesANeighbourhoodBelowItsMinimum) {
   ASSERT_EQ(cluster.Ctl({"round", "start"}).exit_code, 0);
   EXPECT_TRUE(WaitUntil(
       [&] {
-        return cluster.site("HOSP_002")->Log().find(
-                   "refused a neighbourhood of 2 sites, fewer than this "
-                   "site's minimum of 3") != std::string::npos;
+        return cluster.site("HOSP_002")
+                   ->Log()
+                   .find(
+                       "refused a neighbourhood of 2 sites, fewer than this "
+                       "site's minimum of 3") != std::string::npos;
       },
       60s))
       << cluster.site("HOSP_002")->Log();
