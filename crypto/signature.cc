@@ -7,9 +7,12 @@
 #include <openssl/x509_vfy.h>
 
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 
 #include "crypto/openssl_ptr.h"
+#include "crypto/sha256.h"
 
 namespace cls::crypto {
 namespace {
@@ -158,6 +161,12 @@ bool Certificate::Verify(ByteSpan message, ByteSpan signature) const {
 
 struct CertificateAuthority::Store {
   std::unique_ptr<X509_STORE, OpenSslDeleter<&X509_STORE_free>> store;
+  struct Accepted {
+    Certificate certificate;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::mutex mutex;
+  std::map<Digest, Accepted> accepted;  // by SHA-256 of the DER; guarded
 };
 
 Result<CertificateAuthority> CertificateAuthority::FromPem(
@@ -213,6 +222,26 @@ Result<CertificateAuthority> CertificateAuthority::FromFiles(
 }
 
 Result<Certificate> CertificateAuthority::Check(ByteSpan der) const {
+  const auto now = std::chrono::steady_clock::now();
+  const Digest key = Sha256(der);
+  {
+    std::lock_guard lock(store_->mutex);
+    auto it = store_->accepted.find(key);
+    if (it != store_->accepted.end() && now - it->second.at < kRecheckAfter) {
+      return it->second.certificate;
+    }
+  }
+  auto checked = CheckChain(der);
+  if (checked) {
+    std::lock_guard lock(store_->mutex);
+    // A site meets a few dozen neighbours: forget all rather than grow.
+    if (store_->accepted.size() >= 4096) store_->accepted.clear();
+    store_->accepted.insert_or_assign(key, Store::Accepted{*checked, now});
+  }
+  return checked;
+}
+
+Result<Certificate> CertificateAuthority::CheckChain(ByteSpan der) const {
   auto cert = ParseDer(der);
   if (!cert) return std::unexpected(cert.error());
   X509StoreCtxPtr ctx(X509_STORE_CTX_new());

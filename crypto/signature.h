@@ -1,6 +1,7 @@
 #ifndef CLS_CRYPTO_SIGNATURE_H_
 #define CLS_CRYPTO_SIGNATURE_H_
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -58,7 +59,10 @@ class Certificate {
 
 // Checks certificates against the consortium CA (and its CRL, when given):
 // what a site uses to trust a neighbour's certificate that the coordinator
-// relayed. Immutable after loading; safe to share between threads.
+// relayed. The trust anchors are fixed after loading; a certificate it
+// accepted is remembered (by its DER bytes) for kRecheckAfter, so a site
+// checks each neighbour's chain once, not in every round. Safe to share
+// between threads.
 class CertificateAuthority {
  public:
   // `crl_pem` may be empty.
@@ -67,12 +71,15 @@ class CertificateAuthority {
   static Result<CertificateAuthority> FromFiles(const std::string& ca_path,
                                                 const std::string& crl_path);
 
+  static constexpr std::chrono::seconds kRecheckAfter{600};
+
   // Fails with PermissionDenied when `der` is not a certificate the CA issued
   // (or it is revoked or expired).
   Result<Certificate> Check(ByteSpan der) const;
 
  private:
   struct Store;
+  Result<Certificate> CheckChain(ByteSpan der) const;
   explicit CertificateAuthority(std::shared_ptr<Store> store)
       : store_(std::move(store)) {}
   std::shared_ptr<Store> store_;

@@ -68,8 +68,9 @@ void RoundUnmaskState::Handle(uint32_t index,
   ParticipantState& site = context_.at(index);
   const size_t chunks = crypto::ShamirChunkCount(kSecretBytes);
   std::set<uint32_t> neighbours(site.neighbours.begin(), site.neighbours.end());
-  // A site may omit a share it could not decrypt, but may not add any; each
-  // share must carry its owner's signature over exactly these values.
+  // A site may omit a share it could not decrypt, but may not add any. The
+  // owners' signatures are checked only when a secret does not come out
+  // (Recover): then they tell who lied.
   auto check = [&](const std::vector<protocol::SecretShare>& shares,
                    bool survivors) -> std::string {
     std::set<uint32_t> owners;
@@ -83,18 +84,6 @@ void RoundUnmaskState::Handle(uint32_t index,
       }
       if (share.x != index || share.y.size() != chunks) {
         return "malformed share of owner " + std::to_string(share.owner_index);
-      }
-      const ParticipantState& owner = context_.at(share.owner_index);
-      const auto kind = survivors ? protocol::SecretKind::kSelfMask
-                                  : protocol::SecretKind::kMaskKey;
-      if (!owner.certificate->Verify(
-              protocol::SharePayload(context_.settings.coordinator_id,
-                                     round_id(), kind, share.owner_index,
-                                     {share.x, share.y}),
-              share.signature)) {
-        context_.Blame(index, "revealed a share of " + owner.site_id +
-                                  " that " + owner.site_id + " never signed");
-        return "share of " + owner.site_id + " not signed by it";
       }
     }
     return "";
@@ -114,62 +103,115 @@ void RoundUnmaskState::Handle(uint32_t index,
   site.unmasked = true;
 }
 
+bool RoundUnmaskState::SignedByOwner(uint32_t owner, protocol::SecretKind kind,
+                                     const RevealedShare& revealed) const {
+  return context_.at(owner).certificate->Verify(
+      protocol::SharePayload(context_.settings.coordinator_id, round_id(), kind,
+                             owner, revealed.share),
+      revealed.signature);
+}
+
+void RoundUnmaskState::RejectForger(uint32_t holder, uint32_t owner) {
+  if (!forgers_.insert(holder).second) return;
+  const std::string& owner_id = context_.at(owner).site_id;
+  context_.Blame(holder, "revealed a share of " + owner_id + " that " +
+                             owner_id + " never signed");
+  context_.Drop(holder,
+                "unmask_response: share of " + owner_id + " not signed by it",
+                /*disconnect=*/true);
+}
+
 std::optional<Key32> RoundUnmaskState::Recover(
-    uint32_t owner, std::string_view what,
-    const std::vector<RevealedShare>& revealed,
+    uint32_t owner, protocol::SecretKind kind,
+    const std::vector<RevealedShare>& all,
     const std::function<bool(const Key32&)>& fits, std::string& why) {
   const ParticipantState& site = context_.at(owner);
   const uint32_t t = site.threshold;
-  const std::string secret = std::string(what) + " of " + site.site_id;
+  const std::string what = kind == protocol::SecretKind::kSelfMask
+                               ? std::string("self mask")
+                               : std::string("mask key");
+  const std::string secret = what + " of " + site.site_id;
+  // A holder caught making up one share is trusted with none.
+  std::vector<RevealedShare> revealed;
+  for (const auto& r : all) {
+    if (!forgers_.count(r.holder)) revealed.push_back(r);
+  }
+  auto attempt = [&](const std::vector<size_t>& keep) -> std::optional<Key32> {
+    std::vector<crypto::ShamirShare> subset;
+    for (size_t i = 0; i < t; ++i) subset.push_back(revealed[keep[i]].share);
+    auto key = Combine(subset, t);
+    if (key && fits(*key)) return key;
+    return std::nullopt;
+  };
+  auto first = [&] {
+    std::vector<size_t> keep(revealed.size());
+    for (size_t i = 0; i < keep.size(); ++i) keep[i] = i;
+    return keep;
+  };
   if (revealed.size() < t) {
     why = secret + ": " + std::to_string(revealed.size()) +
           " shares, threshold " + std::to_string(t);
     return std::nullopt;
   }
-  std::vector<crypto::ShamirShare> shares;
-  for (const auto& r : revealed) shares.push_back(r.share);
-  auto attempt = [&](const std::vector<size_t>& keep) {
-    std::vector<crypto::ShamirShare> subset;
-    for (size_t i = 0; i < t; ++i) subset.push_back(shares[keep[i]]);
-    auto key = Combine(subset, t);
-    return key && fits(*key) ? key : std::nullopt;
-  };
-  std::vector<size_t> first(shares.size());
-  for (size_t i = 0; i < first.size(); ++i) first[i] = i;
-  std::optional<Key32> key = attempt(first);
-  std::vector<size_t> good = first;
+  std::vector<size_t> good = first();
+  std::optional<Key32> key = attempt(good);
   if (!key) {
-    // Every share carries the owner's signature, so the owner dealt shares
-    // that do not fit what it committed to. Step around them.
-    int budget = kMaxReconstructionAttempts;
-    const size_t spare = shares.size() - t;
-    for (size_t leave_out = 1; !key && leave_out <= spare && budget > 0;
-         ++leave_out) {
-      ForEachSubset(shares.size(), leave_out, budget,
-                    [&](const std::vector<size_t>& keep) {
-                      key = attempt(keep);
-                      if (key) good = keep;
-                      return key.has_value();
-                    });
+    // Someone lied. A share its owner never signed was made up by the site
+    // that revealed it; drop those and try again.
+    std::vector<RevealedShare> signed_shares;
+    for (const auto& r : revealed) {
+      if (SignedByOwner(owner, kind, r)) {
+        signed_shares.push_back(r);
+      } else {
+        RejectForger(r.holder, owner);
+      }
     }
-    context_.Blame(owner, "dealt shares of its " + std::string(what) +
-                              " that do not reconstruct it");
-    if (!key) {
-      why = secret + " cannot be reconstructed: " + site.site_id +
-            " dealt shares that do not fit it";
+    revealed = std::move(signed_shares);
+    if (revealed.size() < t) {
+      why = secret + ": " + std::to_string(revealed.size()) +
+            " genuine shares, threshold " + std::to_string(t);
       return std::nullopt;
     }
-    return key;
+    good = first();
+    key = attempt(good);
+    if (!key) {
+      // Every share left carries the owner's signature, so the owner dealt
+      // shares that do not fit what it committed to. Step around them.
+      int budget = kMaxReconstructionAttempts;
+      const size_t spare = revealed.size() - t;
+      for (size_t leave_out = 1; !key && leave_out <= spare && budget > 0;
+           ++leave_out) {
+        ForEachSubset(revealed.size(), leave_out, budget,
+                      [&](const std::vector<size_t>& keep) {
+                        key = attempt(keep);
+                        if (key) good = keep;
+                        return key.has_value();
+                      });
+      }
+      context_.Blame(
+          owner, "dealt shares of its " + what + " that do not reconstruct it");
+      if (!key) {
+        why = secret + " cannot be reconstructed: " + site.site_id +
+              " dealt shares that do not fit it";
+        return std::nullopt;
+      }
+      return key;
+    }
   }
   // The secret is known; every other share must lie on the same polynomial
-  // (t - 1 shares that fit plus this one give the secret again), or its owner
-  // dealt a bad one, however the shares happened to arrive.
-  for (size_t e = t; e < shares.size(); ++e) {
+  // (t - 1 shares that fit plus this one give the secret again). One that
+  // does not was made up by its holder (no owner signature) or dealt wrong by
+  // the owner (signed), however the shares happened to arrive.
+  std::set<size_t> used(good.begin(), good.begin() + t);
+  for (size_t e = 0; e < revealed.size(); ++e) {
+    if (used.count(e)) continue;
     std::vector<size_t> keep(good.begin(), good.begin() + (t - 1));
     keep.push_back(e);
-    if (!attempt(keep)) {
-      context_.Blame(owner, "dealt a share of its " + std::string(what) +
-                                " to " +
+    if (attempt(keep)) continue;
+    if (!SignedByOwner(owner, kind, revealed[e])) {
+      RejectForger(revealed[e].holder, owner);
+    } else {
+      context_.Blame(owner, "dealt a share of its " + what + " to " +
                                 context_.at(revealed[e].holder).site_id +
                                 " that does not fit it");
       break;
@@ -197,7 +239,7 @@ std::string RoundUnmaskState::RemoveMasks(const std::set<uint32_t>& survivors) {
   for (uint32_t u : survivors) {
     const ParticipantState& site = context_.at(u);
     auto seed = Recover(
-        u, "self mask", context_.self_mask_shares[u],
+        u, protocol::SecretKind::kSelfMask, context_.self_mask_shares[u],
         [&](const Key32& k) {
           return crypto::Sha256(k) == site.keys.self_mask_commitment;
         },
@@ -209,7 +251,7 @@ std::string RoundUnmaskState::RemoveMasks(const std::set<uint32_t>& survivors) {
     const ParticipantState& site = context_.at(d);
     std::optional<crypto::X25519KeyPair> pair;
     auto key = Recover(
-        d, "mask key", context_.mask_key_shares[d],
+        d, protocol::SecretKind::kMaskKey, context_.mask_key_shares[d],
         [&](const Key32& k) {
           auto p = crypto::X25519KeyPairFromPrivate(k);
           if (!p || p->public_key != site.keys.mask_public_key) return false;
