@@ -99,7 +99,9 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
   return db;
 }
 
-SqliteDb::~SqliteDb() { sqlite3_close(db_); }
+// sqlite3_close refuses (SQLITE_BUSY) while a statement is unfinalized and
+// the connection leaked; close_v2 closes it when the last one is finalized.
+SqliteDb::~SqliteDb() { sqlite3_close_v2(db_); }
 
 Error SqliteDb::LastError(const std::string& what) const {
   return Error{ErrorCode::kInternal, what + ": " + sqlite3_errmsg(db_)};

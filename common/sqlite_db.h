@@ -47,7 +47,8 @@ class SqlStatement {
 
 // A SQLite database in WAL mode with foreign keys on. Thread-compatible:
 // one thread at a time. `synchronous=FULL` so a committed transaction
-// survives power loss (the audit log and ledgers depend on it).
+// survives power loss (the audit log and ledgers depend on it). A statement
+// may outlive its database: the connection closes when both are gone.
 class SqliteDb {
  public:
   static Result<std::unique_ptr<SqliteDb>> Open(const std::string& path);
