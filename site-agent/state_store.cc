@@ -94,7 +94,9 @@ nlohmann::json MetricsJson(const std::optional<MetricsSummary>& m) {
 Bytes ParameterBytes(std::span<const float> parameters) {
   Bytes out(parameters.size() * sizeof(float));
   if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(out.data(), parameters.data(), out.size());
+    // An empty span may have a null data(): memcpy from null is undefined
+    // even for zero bytes.
+    if (!out.empty()) std::memcpy(out.data(), parameters.data(), out.size());
   } else {
     for (size_t i = 0; i < parameters.size(); ++i) {
       const uint32_t bits = std::bit_cast<uint32_t>(parameters[i]);

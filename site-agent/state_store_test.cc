@@ -1,5 +1,8 @@
 #include "site-agent/state_store.h"
 
+#include <span>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -27,6 +30,14 @@ TEST(StateStoreTest, ModelHashCoversLittleEndianFloat32Bytes) {
   // SHA-256 of the empty string, for the empty model.
   EXPECT_EQ(ModelHash({}),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+// An empty span has a null data(); copying from it was undefined behaviour
+// (UBSan: "null pointer passed as argument 2" in make sanitize).
+TEST(StateStoreTest, ParameterBytesOfAnEmptyModelIsEmpty) {
+  EXPECT_TRUE(ParameterBytes(std::span<const float>()).empty());
+  const std::vector<float> none;
+  EXPECT_TRUE(ParameterBytes(none).empty());
 }
 
 TEST(StateStoreTest, GlobalModelSurvivesASaveAndLoad) {
