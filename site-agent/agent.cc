@@ -567,6 +567,14 @@ int RunAgent(const AgentConfig& config, RoundParticipant& participant,
       arm_periodic();
     });
   }
+  // Destroyed before `io` on every return below: what on_start created on
+  // the io_context must go before it does.
+  struct OnStop {
+    const std::function<void()>& stop;
+    ~OnStop() {
+      if (stop) stop();
+    }
+  } on_stop{options.on_stop};
   if (options.on_start) {
     if (auto s = options.on_start(io); !s) {
       spdlog::error("{}", s.error().message);

@@ -45,6 +45,10 @@ struct AgentOptions {
   // Runs once on the agent's io_context before it starts (the prediction
   // server listens here); an error stops the agent.
   std::function<Status(boost::asio::io_context&)> on_start;
+  // Runs once when the agent stops (or on_start failed), while the
+  // io_context still exists: whatever on_start created on it is destroyed
+  // here, before the io_context.
+  std::function<void()> on_stop;
 };
 
 // The connection loop: connects to the coordinator over mutual TLS, says

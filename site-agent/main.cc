@@ -320,6 +320,9 @@ int main(int argc, char** argv) {
       spdlog::info("serving predictions on port {}", *port);
       return {};
     };
+    // The server's acceptor belongs to RunAgent's io_context: stop and
+    // destroy it before that io_context goes.
+    options.on_stop = [&] { serving->Stop(); };
   }
   // Each new global model: the online learner's new anchor, and serving's
   // default version.

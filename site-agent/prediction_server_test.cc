@@ -34,15 +34,8 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using testing::MakeUpdate;
 using testing::MakeVersion;
+using testing::RunPki;
 using testing::TempDir;
-
-int RunPki(const fs::path& dir, const std::string& args) {
-  const std::string cmd = "timeout 60 '" + std::string(CLS_PKI_SCRIPT) +
-                          "' --dir '" + dir.string() + "' " + args +
-                          " >/dev/null 2>&1";
-  const int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 struct Reply {
   int status = 0;

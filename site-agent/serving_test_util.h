@@ -4,7 +4,11 @@
 // Helpers shared by the serving tests only: a three-column schema, a
 // preprocessor fitted on a few rows, and versions with known parameters.
 
+#include <sys/wait.h>
+
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,6 +76,17 @@ inline protocol::DeploymentUpdate MakeUpdate(const std::string& id,
   u.salt = salt;
   return u;
 }
+
+#ifdef CLS_PKI_SCRIPT
+// Runs certs/cls-pki on `dir` with `args`; its exit code.
+inline int RunPki(const std::filesystem::path& dir, const std::string& args) {
+  const std::string cmd = "timeout 60 '" + std::string(CLS_PKI_SCRIPT) +
+                          "' --dir '" + dir.string() + "' " + args +
+                          " >/dev/null 2>&1";
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+#endif
 
 }  // namespace cls::site::testing
 

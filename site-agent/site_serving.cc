@@ -65,9 +65,7 @@ Result<uint16_t> SiteServing::Start(boost::asio::io_context& io) {
   return server_->Listen();
 }
 
-void SiteServing::Stop() {
-  if (server_) server_->Stop();
-}
+void SiteServing::Stop() { server_.reset(); }
 
 std::optional<protocol::Message> SiteServing::OnMessage(
     const protocol::Message& message) {

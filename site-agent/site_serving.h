@@ -46,6 +46,9 @@ class SiteServing {
 
   // Listens on [serve] listen with the [serve] certificate.
   Result<uint16_t> Start(boost::asio::io_context& io);
+  // Stops accepting and destroys the server. Call it before the io_context
+  // given to Start is destroyed: the server's acceptor belongs to that
+  // io_context (RunAgent does, through AgentOptions::on_stop).
   void Stop();
 
   // A DeploymentUpdate is installed and answered with a DeploymentAck;

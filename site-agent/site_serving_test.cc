@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
 #include "site-agent/serving_test_util.h"
 #include "site-agent/test_util.h"
 
@@ -10,6 +13,7 @@ namespace {
 
 using testing::MakeUpdate;
 using testing::MakeVersion;
+using testing::RunPki;
 using testing::TempDir;
 
 AgentConfig ServingConfig(const TempDir& dir) {
@@ -104,6 +108,41 @@ TEST(SiteServingTest, ServesOverHttpsOnTheGivenIoContext) {
   EXPECT_NE(port.error().message.find("cannot use certificate"),
             std::string::npos)
       << port.error().message;
+}
+
+// RunAgent stops serving (AgentOptions::on_stop) before its io_context is
+// destroyed, and Stop destroys the server: its acceptor belongs to that
+// io_context. Before, the acceptor was closed in ~SiteServing, after the
+// io_context (ASan: heap-use-after-free in PredictionServer::Stop at every
+// graceful shutdown of a serving site agent).
+TEST(SiteServingTest, StopReleasesThePortBeforeTheIoContextGoes) {
+  TempDir dir;
+  const auto pki = dir.path() / "pki";
+  ASSERT_EQ(RunPki(pki, "init --name 'Serving Test CA'"), 0);
+  ASSERT_EQ(RunPki(pki, "issue coordinator 127.0.0.1"), 0);
+  AgentConfig config = ServingConfig(dir);
+  config.tls.ca = (pki / "ca.pem").string();
+  config.serve->cert = (pki / "issued" / "127.0.0.1.pem").string();
+  config.serve->key = (pki / "issued" / "127.0.0.1.key").string();
+  auto serving =
+      SiteServing::Create(config, testing::ServingStandardiser(), std::nullopt);
+  ASSERT_TRUE(serving) << serving.error().ToString();
+  {
+    boost::asio::io_context io;
+    auto port = (*serving)->Start(io);
+    ASSERT_TRUE(port) << port.error().ToString();
+    io.poll();
+    (*serving)->Stop();
+    // The port is free again at once.
+    boost::asio::ip::tcp::acceptor again(io);
+    boost::system::error_code ec;
+    again.open(boost::asio::ip::tcp::v4(), ec);
+    again.bind({boost::asio::ip::make_address("127.0.0.1"), *port}, ec);
+    EXPECT_FALSE(ec) << ec.message();
+  }
+  // The io_context is gone; SiteServing still lives and is destroyed last,
+  // as in the agent's main.
+  serving->reset();
 }
 
 }  // namespace
