@@ -1,11 +1,16 @@
 # The two commands of the README: `make demo` and `make test`.
 # Both install what is missing (scripts/install-deps.sh), configure and build.
+# `make sanitize`: every test again under AddressSanitizer (with leak
+# detection) and UndefinedBehaviorSanitizer, built in build-asan/.
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
+SANITIZE_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# ccache when installed; never required.
+LAUNCHER = $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo bench clean format
+.PHONY: all deps configure build test demo bench sanitize clean format
 
 all: build
 
@@ -31,8 +36,19 @@ bench: deps
 	@mkdir -p $(BUILD)
 	@bash -o pipefail -c 'scripts/bench.sh build-release/bin | tee $(BUILD)/bench.jsonl'
 
+sanitize: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug $(LAUNCHER) \
+	  -DCMAKE_C_FLAGS="$(SANITIZE_FLAGS)" -DCMAKE_CXX_FLAGS="$(SANITIZE_FLAGS)" \
+	  -DCMAKE_EXE_LINKER_FLAGS="$(SANITIZE_FLAGS)" \
+	  -DCMAKE_SHARED_LINKER_FLAGS="$(SANITIZE_FLAGS)" >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) --timeout 900
+
 clean:
-	rm -rf $(BUILD) build-release
+	rm -rf $(BUILD) build-release build-asan
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i
