@@ -112,9 +112,11 @@ TEST(SiteServingTest, ServesOverHttpsOnTheGivenIoContext) {
 
 // RunAgent stops serving (AgentOptions::on_stop) before its io_context is
 // destroyed, and Stop destroys the server: its acceptor belongs to that
-// io_context. Before, the acceptor was closed in ~SiteServing, after the
-// io_context (ASan: heap-use-after-free in PredictionServer::Stop at every
-// graceful shutdown of a serving site agent).
+// io_context. Before, nothing stopped it and ~SiteServing closed the open
+// acceptor after the io_context was gone (ASan: heap-use-after-free in
+// reactive_socket_service_base::close from ~PredictionServer at every
+// graceful shutdown of a serving site agent; this test without the Stop
+// call below reproduces it).
 TEST(SiteServingTest, StopReleasesThePortBeforeTheIoContextGoes) {
   TempDir dir;
   const auto pki = dir.path() / "pki";

@@ -33,7 +33,7 @@ TEST(StateStoreTest, ModelHashCoversLittleEndianFloat32Bytes) {
 }
 
 // An empty span has a null data(); copying from it was undefined behaviour
-// (UBSan: "null pointer passed as argument 2" in make sanitize).
+// (UBSan: "null pointer passed as argument 1" in make sanitize).
 TEST(StateStoreTest, ParameterBytesOfAnEmptyModelIsEmpty) {
   EXPECT_TRUE(ParameterBytes(std::span<const float>()).empty());
   const std::vector<float> none;
