@@ -38,7 +38,8 @@ void PackBits(std::span<const uint32_t> values, int bits,
     }
   }
   const int tail = (filled + 7) / 8;
-  std::memcpy(p, &acc, static_cast<size_t>(tail));
+  // Nothing to copy for no values, where `out` may be empty with a null data().
+  if (tail > 0) std::memcpy(p, &acc, static_cast<size_t>(tail));
 }
 
 Status UnpackBits(std::span<const uint8_t> packed, int bits,
