@@ -328,7 +328,18 @@ TEST(RobustIntegrationTest, ScaledUpdatesLowerTheAttackersTrustOnly) {
   std::fprintf(stderr,
                "trust after %d rounds: attacker %.3f, honest min %.3f\n",
                completed, attacker, honest_min);
-  EXPECT_LT(attacker, honest_min) << sites.dump();
+  // Group testing cannot tell the attacker from an honest site that shared
+  // its group in every round (groups are drawn at random: about 1 run in 125
+  // with four rounds), so that one partner may tie with it; no one else may.
+  EXPECT_LE(attacker, honest_min) << sites.dump();
+  int tied = 0;
+  for (const auto& s : sites) {
+    if (s["site_id"] != "HOSP_006" &&
+        s["trust_score"].get<double>() <= attacker + 1e-9) {
+      ++tied;
+    }
+  }
+  EXPECT_LE(tied, 1) << sites.dump();
   EXPECT_LT(attacker, 0.8) << sites.dump();
 }
 
