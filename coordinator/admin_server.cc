@@ -1,4 +1,5 @@
 #include "coordinator/admin_server.h"
+#include "common/log_completion.h"
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -8,7 +9,6 @@
 #include <ctime>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -134,7 +134,7 @@ Result<uint16_t> AdminServer::Listen(const std::string& host, uint16_t port) {
       [this](asio::ip::tcp::socket socket) {
         asio::co_spawn(io_,
                        ServeConnection(Stream(std::move(socket), *tls_), api_),
-                       asio::detached);
+                       LogCompletion("admin connection"));
       });
 }
 

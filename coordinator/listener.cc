@@ -1,9 +1,9 @@
 #include "coordinator/listener.h"
+#include "common/log_completion.h"
 
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -55,7 +55,8 @@ Result<uint16_t> ListenAndAccept(
   auto bound = OpenAcceptor(acceptor, host, port, what);
   if (!bound) return bound;
   asio::co_spawn(acceptor.get_executor(),
-                 AcceptLoop(acceptor, std::move(serve)), asio::detached);
+                 AcceptLoop(acceptor, std::move(serve)),
+                 LogCompletion("accept loop"));
   return bound;
 }
 

@@ -1,9 +1,9 @@
 #include "coordinator/site_server.h"
+#include "common/log_completion.h"
 
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <deque>
@@ -147,7 +147,7 @@ asio::awaitable<void> SiteSession::Run(std::shared_ptr<SiteSession> self) {
   federation_.SendLatestAuditCheckpoint(site_id_);
   federation_.SendLatestDeployment(site_id_);
   asio::co_spawn(channel_->stream().get_executor(), WriteLoop(self),
-                 asio::detached);
+                 LogCompletion("site session writer"));
 
   while (!closing_) {
     auto message = co_await channel_->Read(protocol::Clock::duration::max(),
@@ -237,7 +237,8 @@ Result<uint16_t> SiteServer::Listen(const std::string& host, uint16_t port) {
             protocol::Direction::kSiteToCoordinator);
         auto session = std::make_shared<SiteSession>(
             std::move(channel), federation_, limiter_, std::move(*slot));
-        asio::co_spawn(io_, session->Run(session), asio::detached);
+        asio::co_spawn(io_, session->Run(session),
+                       LogCompletion("site session"));
       });
 }
 

@@ -1,10 +1,10 @@
 #include "protocol/channel.h"
+#include "common/log_completion.h"
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -70,7 +70,7 @@ void Channel::StartWatchdog() {
           if (ec == asio::error::operation_aborted) co_return;
         }
       },
-      asio::detached);
+      LogCompletion("channel watchdog"));
 }
 
 void Channel::CloseNow() {

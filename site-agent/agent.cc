@@ -1,4 +1,5 @@
 #include "site-agent/agent.h"
+#include "common/log_completion.h"
 
 #include <utility>  // Boost 1.74 Asio needs it first in C++23 mode.
 
@@ -14,7 +15,6 @@
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -307,7 +307,8 @@ class ConnectionLoop {
 
     auto outbox = std::make_shared<Outbox>(channel->stream().get_executor());
     outbox_ = outbox;
-    asio::co_spawn(io_, Writer(channel, outbox), asio::detached);
+    asio::co_spawn(io_, Writer(channel, outbox),
+                   LogCompletion("coordinator channel writer"));
     std::string reason;
     while (true) {
       auto message =

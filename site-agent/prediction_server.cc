@@ -1,11 +1,11 @@
 #include "site-agent/prediction_server.h"
+#include "common/log_completion.h"
 
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -260,7 +260,7 @@ asio::awaitable<void> AcceptLoop(asio::ip::tcp::acceptor& acceptor,
     asio::co_spawn(executor,
                    ServeConnection(Stream(std::move(socket), *tls), service,
                                    options, connections),
-                   asio::detached);
+                   LogCompletion("prediction connection"));
   }
 }
 
@@ -378,7 +378,7 @@ Result<uint16_t> PredictionServer::Listen() {
   const uint16_t port = acceptor_.local_endpoint().port();
   asio::co_spawn(io_,
                  AcceptLoop(acceptor_, tls_, service_, options_, connections_),
-                 asio::detached);
+                 LogCompletion("prediction accept loop"));
   spdlog::info("serve: predictions on https://{}:{}", options_.host, port);
   return port;
 }
