@@ -107,6 +107,10 @@ Error SqliteDb::LastError(const std::string& what) const {
   return Error{ErrorCode::kInternal, what + ": " + sqlite3_errmsg(db_)};
 }
 
+bool SqliteDb::InTransaction() const {
+  return sqlite3_get_autocommit(db_) == 0;
+}
+
 Status SqliteDb::Exec(const std::string& sql) {
   char* err = nullptr;
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {

@@ -64,16 +64,30 @@ class SqliteDb {
   int64_t LastInsertId() const;
 
   // Runs `body` inside BEGIN IMMEDIATE / COMMIT, rolling back on error.
+  // Inside another transaction it is a SAVEPOINT of that one: its changes
+  // are undone if `body` fails, and made durable only when the outermost
+  // transaction commits. This is how a change and its audit entry share one
+  // transaction although each also runs alone.
   template <typename F>
   Status Transaction(F&& body) {
-    if (auto s = Exec("BEGIN IMMEDIATE"); !s) return s;
+    const bool nested = InTransaction();
+    if (auto s = Exec(nested ? "SAVEPOINT nested" : "BEGIN IMMEDIATE"); !s) {
+      return s;
+    }
     Status result = body();
     if (!result) {
-      (void)Exec("ROLLBACK");
+      if (nested) {
+        (void)Exec("ROLLBACK TO nested");
+        (void)Exec("RELEASE nested");
+      } else {
+        (void)Exec("ROLLBACK");
+      }
       return result;
     }
-    return Exec("COMMIT");
+    return Exec(nested ? "RELEASE nested" : "COMMIT");
   }
+  // True between BEGIN and COMMIT/ROLLBACK.
+  bool InTransaction() const;
 
  private:
   explicit SqliteDb(sqlite3* db) : db_(db) {}

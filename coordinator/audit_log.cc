@@ -25,29 +25,6 @@ namespace fs = std::filesystem;
 // files move with the rounds.
 constexpr const char* kCheckpointEvents[] = {"federated_round_completed"};
 
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS audit_log (
-  seq INTEGER PRIMARY KEY,
-  timestamp TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  actor_role TEXT NOT NULL,
-  event_type TEXT NOT NULL,
-  fields TEXT NOT NULL,
-  prev_hash TEXT NOT NULL,
-  hash TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_log_timestamp ON audit_log (timestamp);
-CREATE TABLE IF NOT EXISTS audit_checkpoints (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  coordinator_id TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  hash TEXT NOT NULL,
-  timestamp TEXT NOT NULL,
-  reason TEXT NOT NULL,
-  signature TEXT NOT NULL
-);
-)sql";
-
 constexpr const char* kEntryColumns =
     "seq, timestamp, actor, actor_role, event_type, fields, prev_hash, hash";
 
@@ -92,8 +69,6 @@ std::string FormatUtc(std::chrono::system_clock::time_point t) {
 AuditLog::AuditLog(SqliteDb& db)
     : db_(db), clock_([] { return std::chrono::system_clock::now(); }) {}
 
-Status AuditLog::Migrate() { return db_.Exec(kSchema); }
-
 std::string AuditLog::Now() const { return FormatUtc(clock_()); }
 
 void AuditLog::EnableCheckpoints(AuditCheckpointing checkpointing) {
@@ -105,6 +80,7 @@ Result<AuditEntry> AuditLog::Append(const std::string& actor,
                                     const std::string& actor_role,
                                     const std::string& event_type,
                                     const json& fields) {
+  SignCheckpointIfCommitted();  // one an earlier transaction made due
   auto normalized = audit::NormalizeFields(fields);
   if (!normalized) return std::unexpected(normalized.error());
   AuditEntry e;
@@ -142,15 +118,28 @@ Result<AuditEntry> AuditLog::Append(const std::string& actor,
     for (const char* event : kCheckpointEvents) {
       if (event_type == event) reason = event;
     }
-    if (!reason.empty()) {
-      if (auto c = SignAndStore(e.seq, e.hash, reason); !c) {
-        // The entry is durable; the next checkpoint will cover it.
-        spdlog::error("audit checkpoint at seq {} failed: {}", e.seq,
-                      c.error().message);
-      }
-    }
+    if (!reason.empty()) due_checkpoint_ = DueCheckpoint{e.seq, e.hash, reason};
   }
+  SignCheckpointIfCommitted();
   return e;
+}
+
+void AuditLog::SignCheckpointIfCommitted() {
+  if (!due_checkpoint_ || db_.InTransaction()) return;
+  const DueCheckpoint due = std::move(*due_checkpoint_);
+  due_checkpoint_.reset();
+  auto stored = QueryRows<std::string>(
+      db_, "SELECT hash FROM audit_log WHERE seq = ?", {due.seq},
+      [](const SqlStatement& s) { return s.Text(0); });
+  if (!stored || stored->size() != 1 || stored->front() != due.hash) {
+    // The transaction that wrote the entry rolled back.
+    return;
+  }
+  if (auto c = SignAndStore(due.seq, due.hash, due.reason); !c) {
+    // The entry is durable; the next checkpoint will cover it.
+    spdlog::error("audit checkpoint at seq {} failed: {}", due.seq,
+                  c.error().message);
+  }
 }
 
 Result<std::vector<AuditEntry>> AuditLog::Entries(const std::string& since,

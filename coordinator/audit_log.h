@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,9 +35,8 @@ class AuditLog {
  public:
   using Clock = std::function<std::chrono::system_clock::time_point()>;
 
+  // `db` has the coordinator schema (coordinator/storage/schema.h).
   explicit AuditLog(SqliteDb& db);
-  // Creates the tables (idempotent).
-  Status Migrate();
 
   // Turns on signed checkpoints: every `every_entries` entries, after each
   // completed round, at a prune cut, and on request.
@@ -51,6 +51,12 @@ class AuditLog {
 
   // Appends one entry chained to the head. An entry made under the
   // break_glass role carries "break_glass": true in its fields.
+  //
+  // Inside a transaction (CoordinatorStore::AuditedChange) the entry
+  // commits or rolls back with the change it records, and a checkpoint it
+  // makes due is signed only once it is committed
+  // (SignCheckpointIfCommitted): a checkpoint must never cover an entry
+  // that could still be rolled back.
   Result<audit::AuditEntry> Append(const std::string& actor,
                                    const std::string& actor_role,
                                    const std::string& event_type,
@@ -62,6 +68,11 @@ class AuditLog {
   // Checkpoints from the table and from the checkpoint files, by seq; the
   // files keep a checkpoint deleted from the table.
   Result<std::vector<audit::AuditCheckpoint>> Checkpoints();
+
+  // Signs the checkpoint the last Append made due, once that entry is
+  // committed; drops it if the entry was rolled back. Does nothing inside a
+  // transaction or when none is due.
+  void SignCheckpointIfCommitted();
 
   // Signs the current head; FailedPrecondition if signing is off or the log
   // is empty.
@@ -88,8 +99,16 @@ class AuditLog {
                                               const std::string& reason);
   Status WriteCheckpointFile(const audit::AuditCheckpoint& checkpoint);
 
+  // A checkpoint made due by an entry that was not yet committed.
+  struct DueCheckpoint {
+    int64_t seq = 0;
+    std::string hash;
+    std::string reason;
+  };
+
   SqliteDb& db_;
   AuditCheckpointing checkpointing_;
+  std::optional<DueCheckpoint> due_checkpoint_;
   std::function<void(const audit::AuditCheckpoint&)> on_checkpoint_;
   Clock clock_;
 };

@@ -9,6 +9,7 @@
 
 #include "coordinator/audit_test_util.h"
 #include "coordinator/config.h"
+#include "coordinator/storage/schema.h"
 
 namespace cls::coordinator {
 namespace {
@@ -44,8 +45,8 @@ class AuditLogTest : public ::testing::Test {
   void Open() {
     log_.reset();
     db_ = std::move(*SqliteDb::Open((dir_ / "coordinator.db").string()));
+    ASSERT_TRUE(storage::Migrate(*db_).has_value());
     log_ = std::make_unique<AuditLog>(*db_);
-    ASSERT_TRUE(log_->Migrate().has_value());
     log_->SetClockForTesting([this] { return now_; });
   }
 
@@ -133,6 +134,44 @@ TEST_F(AuditLogTest, CheckpointsAreSignedEveryNEntriesAndAfterRounds) {
     files += f.path().extension() == ".json";
   }
   EXPECT_EQ(files, 3);
+}
+
+// An entry written inside the transaction of the change it records rolls
+// back with it, and no checkpoint may ever cover it: a checkpoint the sites
+// hold for an entry that then disappears would look like tampering.
+TEST_F(AuditLogTest, AnEntryInATransactionThatRollsBackLeavesNoEntryAndNoCheckpoint) {
+  EnableSigning(/*every=*/1000);
+  AppendMany(2);
+  Status rolled_back = db_->Transaction([&]() -> Status {
+    auto e = log_->Append("coordinator", "system", "federated_round_completed",
+                          {{"round", 1}});
+    EXPECT_TRUE(e.has_value()) << e.error().ToString();
+    return Aborted("the round's commit failed");
+  });
+  ASSERT_FALSE(rolled_back);
+  log_->SignCheckpointIfCommitted();
+  auto entries = log_->Entries("", "");
+  ASSERT_TRUE(entries.has_value());
+  EXPECT_EQ(entries->size(), 2u);
+  auto checkpoints = log_->Checkpoints();
+  ASSERT_TRUE(checkpoints.has_value());
+  EXPECT_TRUE(checkpoints->empty());
+  // Committed, the same event is checkpointed once the commit is done.
+  Status committed = db_->Transaction([&]() -> Status {
+    auto e = log_->Append("coordinator", "system", "federated_round_completed",
+                          {{"round", 1}});
+    if (!e) return std::unexpected(e.error());
+    auto inside = log_->Checkpoints();
+    EXPECT_TRUE(inside.has_value() && inside->empty());
+    return {};
+  });
+  ASSERT_TRUE(committed) << committed.error().ToString();
+  log_->SignCheckpointIfCommitted();
+  checkpoints = log_->Checkpoints();
+  ASSERT_TRUE(checkpoints.has_value());
+  ASSERT_EQ(checkpoints->size(), 1u);
+  EXPECT_EQ(checkpoints->front().seq, 3);
+  EXPECT_TRUE(VerifyNow().ok());
 }
 
 TEST_F(AuditLogTest, EditInTheDatabaseIsNamed) {

@@ -187,9 +187,6 @@ Result<DeploymentRecord> DeploymentManager::Commit(
   // read is refused, never half-deployed.
   auto update = BuildUpdate(record);
   if (!update) return std::unexpected(update.error());
-  if (auto s = deployments_.Insert(record); !s) {
-    return std::unexpected(s.error());
-  }
   json fields = StateJson(state);
   fields["deployment_id"] = record.deployment_id;
   fields["action"] = action;
@@ -199,9 +196,11 @@ Result<DeploymentRecord> DeploymentManager::Commit(
                             : action == "rollout" ? "rollout_changed"
                             : action == "promote" ? "version_promoted"
                                                   : "version_rolled_back";
-  if (auto s = store_.Audit(actor.name, actor.role, event, fields); !s) {
-    spdlog::error("audit entry {} could not be written: {}", event,
-                  s.error().message);
+  if (auto s =
+          store_.AuditedChange(actor.name, actor.role, event, fields,
+                               [&] { return deployments_.Insert(record); });
+      !s) {
+    return std::unexpected(s.error());
   }
   if (new_rollout || action != "rollout") {
     comparison_.reset();
@@ -283,16 +282,18 @@ void DeploymentManager::OnAck(const std::string& site_id,
                        Printable(ack.candidate_version, 256),
                        Printable(ack.reason, kMaxReasonBytes),
                        UtcNow()};
-  if (auto s = deployments_.SaveAck(record); !s) {
-    spdlog::error("site {}: recording ack of {}: {}", site_id,
-                  ack.deployment_id, s.error().message);
-    return;
-  }
   json fields = {{"site_id", site_id},
                  {"deployment_id", record.deployment_id},
                  {"accepted", record.accepted}};
   if (!record.reason.empty()) fields["reason"] = record.reason;
-  (void)store_.Audit(site_id, "site", "deployment_acknowledged", fields);
+  if (auto s = store_.AuditedChange(
+          site_id, "site", "deployment_acknowledged", fields,
+          [&] { return deployments_.SaveAck(record); });
+      !s) {
+    spdlog::error("site {}: recording ack of {}: {}", site_id,
+                  ack.deployment_id, s.error().message);
+    return;
+  }
   if (ack.accepted) {
     spdlog::info("site {} installed deployment {}", site_id,
                  record.deployment_id);

@@ -128,6 +128,31 @@ TEST_F(DeploymentManagerTest, TheFirstDeploymentMustBeImmediate) {
   EXPECT_EQ(r.error().code, ErrorCode::kFailedPrecondition);
 }
 
+// A deployment is stored together with its audit entry or not at all: here
+// the audit log refuses every write (a trigger standing in for a full disk),
+// and neither the deployment nor a message to the sites may happen.
+TEST_F(DeploymentManagerTest, ADeploymentWhoseAuditEntryFailsIsNotStoredOrSent) {
+  ASSERT_TRUE(store_->db()
+                  .Exec("CREATE TRIGGER audit_full BEFORE INSERT ON audit_log "
+                        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); "
+                        "END")
+                  .has_value());
+  auto r = manager_->Deploy(kV1, "immediate", op_, "first release");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("database or disk is full"),
+            std::string::npos)
+      << r.error().message;
+  EXPECT_TRUE(sites_.sent.empty());
+  ASSERT_TRUE(store_->db().Exec("DROP TRIGGER audit_full").has_value());
+  Reopen();
+  EXPECT_FALSE(manager_->current().has_value());
+  // Nothing half-done blocks the next attempt.
+  auto again = manager_->Deploy(kV1, "immediate", op_, "first release");
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  EXPECT_EQ(again->sequence, 1);
+  EXPECT_EQ(Entries("version_deployed").size(), 1u);
+}
+
 TEST_F(DeploymentManagerTest,
        ADeploymentIsPushedToEveryConnectedSiteAndAudited) {
   auto r = manager_->Deploy(kV1, "immediate", op_, "first release");

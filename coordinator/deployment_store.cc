@@ -5,52 +5,6 @@
 namespace cls::coordinator {
 namespace {
 
-constexpr const char* kSchema =
-    "CREATE TABLE IF NOT EXISTS deployments ("
-    " sequence INTEGER PRIMARY KEY,"
-    " deployment_id TEXT NOT NULL UNIQUE,"
-    " action TEXT NOT NULL,"
-    " actor TEXT NOT NULL,"
-    " reason TEXT NOT NULL,"
-    " automatic INTEGER NOT NULL,"
-    " current_version TEXT NOT NULL,"
-    " candidate_version TEXT NOT NULL,"
-    " strategy TEXT NOT NULL,"
-    " percentage REAL NOT NULL,"
-    " salt TEXT NOT NULL,"
-    " alert_watermark INTEGER NOT NULL,"
-    " created_at TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS deployment_acks ("
-    " site_id TEXT PRIMARY KEY,"
-    " deployment_id TEXT NOT NULL,"
-    " accepted INTEGER NOT NULL,"
-    " current_version TEXT NOT NULL,"
-    " candidate_version TEXT NOT NULL,"
-    " reason TEXT NOT NULL,"
-    " acked_at TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS drift_reports ("
-    " site_id TEXT PRIMARY KEY,"
-    " reported_at_s INTEGER NOT NULL,"
-    " received_at TEXT NOT NULL,"
-    " summaries INTEGER NOT NULL,"
-    " alerts INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS drift_summaries ("
-    " site_id TEXT NOT NULL,"
-    " version_id TEXT NOT NULL,"
-    " summary_json TEXT NOT NULL,"
-    " PRIMARY KEY (site_id, version_id));"
-    "CREATE TABLE IF NOT EXISTS drift_alerts ("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " site_id TEXT NOT NULL,"
-    " version_id TEXT NOT NULL,"
-    " drift_type TEXT NOT NULL,"
-    " severity REAL NOT NULL,"
-    " detector TEXT NOT NULL,"
-    " timestamp_s INTEGER NOT NULL,"
-    " received_s INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS drift_alerts_version ON drift_alerts "
-    "(version_id, id);";
-
 constexpr const char* kDeploymentColumns =
     "sequence, deployment_id, action, actor, reason, automatic, "
     "current_version, candidate_version, strategy, percentage, salt, "
@@ -82,7 +36,6 @@ Result<DeploymentRecord> ReadDeployment(const SqlStatement& s) {
 }  // namespace
 
 Result<DeploymentStore> DeploymentStore::Open(SqliteDb& db) {
-  if (auto s = db.Exec(kSchema); !s) return std::unexpected(s.error());
   return DeploymentStore(db);
 }
 

@@ -70,6 +70,7 @@ struct StoredAlert {
 // The deployment tables in the coordinator database: deployments (history),
 // deployment_acks, drift_summaries, drift_reports, drift_alerts. Statistics
 // and counts only; nothing about a patient is ever stored here.
+// The tables are created by coordinator/storage/schema.cc.
 // Thread-compatible: the coordinator's io thread.
 class DeploymentStore {
  public:

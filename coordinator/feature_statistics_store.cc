@@ -7,16 +7,6 @@
 
 namespace cls::coordinator {
 
-Status EnsureFeatureStatisticsTable(SqliteDb& db) {
-  return db.Exec(
-      "CREATE TABLE IF NOT EXISTS feature_statistics ("
-      " round_id INTEGER PRIMARY KEY,"
-      " features INTEGER NOT NULL,"
-      " sites INTEGER NOT NULL,"
-      " sums BLOB NOT NULL,"
-      " created_at TEXT NOT NULL)");
-}
-
 Result<std::optional<StoredFeatureStatistics>> LoadLatestFeatureStatistics(
     SqliteDb& db, int features) {
   auto stmt = db.Prepare(

@@ -14,9 +14,8 @@ namespace cls::coordinator {
 // each secure statistics round produced, in the coordinator's database:
 // table feature_statistics (round_id, features, sites, sums as float64
 // little-endian, created_at). Only sums over all contributing sites are
-// stored; no site's own statistics ever reach the coordinator.
-
-Status EnsureFeatureStatisticsTable(SqliteDb& db);
+// stored; no site's own statistics ever reach the coordinator. The table is
+// created by coordinator/storage/schema.cc.
 
 struct StoredFeatureStatistics {
   int64_t round_id = 0;

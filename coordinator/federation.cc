@@ -92,7 +92,6 @@ Status Federation::Initialize() {
       server, static_cast<size_t>(config_.model_parameters));
   if (!optimizer) return std::unexpected(optimizer.error());
   server_optimizer_ = std::move(*optimizer);
-  if (auto s = EnsureSiteTrustTable(store_.db()); !s) return s;
   if (auto s = OpenDeployments(); !s) return s;
   if (config_.privacy.enabled()) {
     auto privacy = RoundPrivacy::Open(
@@ -419,7 +418,6 @@ void Federation::ScheduleNextRound() {
 }
 
 Status Federation::LoadFeatureStatistics() {
-  if (auto s = EnsureFeatureStatisticsTable(store_.db()); !s) return s;
   if (!UsesFederationStatistics()) return {};
   auto stored = LoadLatestFeatureStatistics(store_.db(), ModelFeatureCount());
   if (!stored) return std::unexpected(stored.error());

@@ -9,44 +9,11 @@
 namespace cls::coordinator {
 namespace {
 
-// `parameters` holds plaintext only in a database written before artifacts
-// were encrypted (or by a store without a vault); it is emptied when the
-// row is encrypted. `artifact` and `wrapped_key` are ModelVault's
-// SealedArtifact, `kek_id` names the KEK that wraps the data key.
-constexpr const char* kModelsSchema = R"sql(
-CREATE TABLE IF NOT EXISTS models (
-  version_id TEXT PRIMARY KEY,
-  sequence INTEGER NOT NULL UNIQUE,
-  round_id INTEGER NOT NULL,
-  parent_version TEXT NOT NULL,
-  hash TEXT NOT NULL,
-  parameters BLOB NOT NULL,
-  created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS model_evaluations (
-  version_id TEXT PRIMARY KEY,
-  reports INTEGER NOT NULL DEFAULT 0,
-  count INTEGER NOT NULL DEFAULT 0,
-  correct INTEGER NOT NULL DEFAULT 0,
-  loss_sum REAL NOT NULL DEFAULT 0,
-  train_samples INTEGER NOT NULL DEFAULT 0,
-  true_positives INTEGER NOT NULL DEFAULT 0,
-  false_positives INTEGER NOT NULL DEFAULT 0,
-  true_negatives INTEGER NOT NULL DEFAULT 0,
-  false_negatives INTEGER NOT NULL DEFAULT 0,
-  positive_histogram TEXT NOT NULL DEFAULT '[]',
-  negative_histogram TEXT NOT NULL DEFAULT '[]'
-);
-)sql";
-
-// Columns added to `models` by artifact encryption, with their definitions.
-constexpr std::pair<const char*, const char*> kAddedModelColumns[] = {
-    {"model_type", "TEXT NOT NULL DEFAULT ''"},
-    {"artifact", "BLOB NOT NULL DEFAULT x''"},
-    {"wrapped_key", "BLOB NOT NULL DEFAULT x''"},
-    {"kek_id", "TEXT NOT NULL DEFAULT ''"},
-};
-
+// The `models` table (coordinator/storage/schema.cc): `parameters` holds
+// plaintext only in a database written before artifacts were encrypted (or
+// by a store without a vault); it is emptied when the row is encrypted.
+// `artifact` and `wrapped_key` are ModelVault's SealedArtifact, `kek_id`
+// names the KEK that wraps the data key.
 constexpr const char* kSummaryColumns =
     "version_id, sequence, round_id, parent_version, hash, model_type, "
     "created_at, kek_id, length(artifact), length(parameters)";
@@ -111,25 +78,6 @@ std::vector<uint64_t> HistogramFrom(const std::string& text) {
 }
 
 }  // namespace
-
-Status CoordinatorStore::MigrateModels() {
-  if (auto s = db_->Exec(kModelsSchema); !s) return s;
-  auto present =
-      QueryRows<std::string>(*db_, "PRAGMA table_info(models)", {},
-                             [](const SqlStatement& s) { return s.Text(1); });
-  if (!present) return std::unexpected(present.error());
-  for (const auto& [name, definition] : kAddedModelColumns) {
-    if (std::find(present->begin(), present->end(), name) != present->end()) {
-      continue;
-    }
-    if (auto s = db_->Exec(std::string("ALTER TABLE models ADD COLUMN ") +
-                           name + " " + definition);
-        !s) {
-      return s;
-    }
-  }
-  return {};
-}
 
 Result<ModelRecord> CoordinatorStore::OpenArtifact(
     const ModelSummary& summary, const Bytes& artifact,

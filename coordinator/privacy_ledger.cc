@@ -13,60 +13,6 @@ namespace {
 
 using core::privacy::RdpAccountant;
 
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS privacy_periods (
-  period_id INTEGER PRIMARY KEY,
-  epsilon_budget REAL NOT NULL,
-  delta REAL NOT NULL,
-  started_at TEXT NOT NULL,
-  started_by TEXT NOT NULL,
-  reason TEXT NOT NULL,
-  orders TEXT NOT NULL,
-  rdp BLOB NOT NULL,
-  spent_epsilon REAL NOT NULL DEFAULT 0,
-  optimal_order REAL NOT NULL DEFAULT 0,
-  rounds_charged INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS privacy_charges (
-  charge_id INTEGER PRIMARY KEY,
-  period_id INTEGER NOT NULL REFERENCES privacy_periods(period_id),
-  round_id INTEGER NOT NULL,
-  mode TEXT NOT NULL,
-  mechanism TEXT NOT NULL,
-  noise_multiplier REAL NOT NULL,
-  effective_noise_multiplier REAL NOT NULL,
-  sampling_rate REAL NOT NULL,
-  sites_planned INTEGER NOT NULL,
-  sites_contributed INTEGER NOT NULL,
-  round_epsilon REAL NOT NULL,
-  epsilon_after REAL NOT NULL,
-  order_after REAL NOT NULL,
-  rdp BLOB NOT NULL,
-  charged_at TEXT NOT NULL,
-  UNIQUE (period_id, round_id)
-);
-CREATE TRIGGER IF NOT EXISTS privacy_charges_no_update
-  BEFORE UPDATE ON privacy_charges
-  BEGIN SELECT RAISE(ABORT, 'privacy ledger is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS privacy_charges_no_delete
-  BEFORE DELETE ON privacy_charges
-  BEGIN SELECT RAISE(ABORT, 'privacy ledger is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS privacy_periods_no_delete
-  BEFORE DELETE ON privacy_periods
-  BEGIN SELECT RAISE(ABORT, 'privacy periods cannot be deleted'); END;
-CREATE TRIGGER IF NOT EXISTS privacy_periods_spend_only_grows
-  BEFORE UPDATE ON privacy_periods
-  WHEN NEW.epsilon_budget IS NOT OLD.epsilon_budget
-    OR NEW.delta IS NOT OLD.delta
-    OR NEW.started_at IS NOT OLD.started_at
-    OR NEW.started_by IS NOT OLD.started_by
-    OR NEW.reason IS NOT OLD.reason
-    OR NEW.orders IS NOT OLD.orders
-    OR NEW.spent_epsilon < OLD.spent_epsilon
-    OR NEW.rounds_charged < OLD.rounds_charged
-  BEGIN SELECT RAISE(ABORT, 'a privacy period can only grow its spend'); END;
-)sql";
-
 constexpr const char* kChargeColumns =
     "period_id, round_id, mode, mechanism, noise_multiplier, "
     "effective_noise_multiplier, sampling_rate, sites_planned, "
@@ -176,7 +122,6 @@ Result<std::unique_ptr<PrivacyLedger>> PrivacyLedger::Open(
   }
   std::unique_ptr<PrivacyLedger> ledger(
       new PrivacyLedger(db, std::move(audit)));
-  if (auto s = db.Exec(kSchema); !s) return std::unexpected(s.error());
   if (auto s = ledger->Load(default_budget); !s) {
     return std::unexpected(s.error());
   }
@@ -424,6 +369,11 @@ Result<PrivacyLedgerEntry> PrivacyLedger::Charge(const PrivacyCharge& c) {
   }
 
   const int64_t rounds_after = rounds_charged_ + 1;
+  nlohmann::json fields = EntryJson(e);
+  fields["epsilon_budget"] = period_.epsilon_budget;
+  fields["delta"] = period_.delta;
+  // The charge and its audit entry commit together. Distributed mode over
+  // budget is still recorded: the coordinator saw the sum.
   auto committed = db_.Transaction([&]() -> Status {
     if (auto s = db_.Run(
             std::string("INSERT INTO privacy_charges (") + kChargeColumns +
@@ -436,11 +386,16 @@ Result<PrivacyLedgerEntry> PrivacyLedger::Charge(const PrivacyCharge& c) {
         !s) {
       return s;
     }
-    return db_.Run(
-        "UPDATE privacy_periods SET rdp = ?, spent_epsilon = ?, "
-        "optimal_order = ?, rounds_charged = ? WHERE period_id = ?",
-        {CurveBytes(after.rdp()), e.epsilon_after, e.order_after, rounds_after,
-         period_.period_id});
+    if (auto s =
+            db_.Run("UPDATE privacy_periods SET rdp = ?, spent_epsilon = ?, "
+                    "optimal_order = ?, rounds_charged = ? WHERE period_id = ?",
+                    {CurveBytes(after.rdp()), e.epsilon_after, e.order_after,
+                     rounds_after, period_.period_id});
+        !s) {
+      return s;
+    }
+    return Audit("system", over ? "privacy_budget_overrun" : "privacy_charge",
+                 fields);
   });
   if (!committed) {
     if (committed.error().message.find("UNIQUE") != std::string::npos) {
@@ -454,20 +409,10 @@ Result<PrivacyLedgerEntry> PrivacyLedger::Charge(const PrivacyCharge& c) {
   accountant_ = std::move(after);
   rounds_charged_ = rounds_after;
 
-  nlohmann::json fields = EntryJson(e);
-  fields["epsilon_budget"] = period_.epsilon_budget;
-  fields["delta"] = period_.delta;
   if (over) {
-    // Distributed mode: recorded because the coordinator saw the sum.
-    if (auto s = Audit("system", "privacy_budget_overrun", fields); !s) {
-      return std::unexpected(s.error());
-    }
     return ResourceExhausted(over_message +
                              "; recorded (distributed noise already "
                              "unmasked), do not release");
-  }
-  if (auto s = Audit("system", "privacy_charge", fields); !s) {
-    return std::unexpected(s.error());
   }
   return e;
 }
@@ -514,23 +459,22 @@ Result<PrivacyBudgetPeriod> PrivacyLedger::StartNewPeriod(
   const int64_t previous_rounds = rounds_charged_;
   auto spent = accountant_.Epsilon(previous.delta);
   if (!spent) return std::unexpected(spent.error());
-  if (auto s = db_.Transaction(
-          [&]() -> Status { return InsertPeriod(actor, reason, budget); });
-      !s) {
-    return std::unexpected(s.error());
-  }
-  if (auto s = Load(budget); !s) return std::unexpected(s.error());
-  if (auto s = Audit(actor, "privacy_period_started",
-                     {{"period_id", period_.period_id},
+  // The new period and its audit entry commit together.
+  if (auto s = db_.Transaction([&]() -> Status {
+        if (auto i = InsertPeriod(actor, reason, budget); !i) return i;
+        return Audit(actor, "privacy_period_started",
+                     {{"period_id", db_.LastInsertId()},
                       {"epsilon_budget", budget.epsilon},
                       {"delta", budget.delta},
                       {"reason", reason},
                       {"previous_period_id", previous.period_id},
                       {"previous_spent_epsilon", spent->epsilon},
                       {"previous_rounds_charged", previous_rounds}});
+      });
       !s) {
     return std::unexpected(s.error());
   }
+  if (auto s = Load(budget); !s) return std::unexpected(s.error());
   return period_;
 }
 

@@ -121,7 +121,8 @@ class PrivacyLedger {
                                          const std::string& event_type,
                                          const nlohmann::json& fields)>;
 
-  // Creates the tables if needed and loads the current period; a new
+  // Loads the current period (the tables are created by
+  // coordinator/storage/schema.cc); a new
   // database starts period 1 with `default_budget` (started_by "system").
   // An existing period keeps its stored budget: a changed config takes
   // effect only through StartNewPeriod.

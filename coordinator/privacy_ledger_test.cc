@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "coordinator/storage/schema.h"
 #include "core/privacy/calibration.h"
 
 namespace cls::coordinator {
@@ -40,6 +41,7 @@ class PrivacyLedgerTest : public ::testing::Test {
     auto db = SqliteDb::Open(path_);
     ASSERT_TRUE(db) << db.error().ToString();
     db_ = std::move(*db);
+    ASSERT_TRUE(storage::Migrate(*db_).has_value());
     auto ledger = PrivacyLedger::Open(*db_, budget, Sink());
     ASSERT_TRUE(ledger) << ledger.error().ToString();
     ledger_ = std::move(*ledger);
@@ -48,6 +50,7 @@ class PrivacyLedgerTest : public ::testing::Test {
   PrivacyLedger::AuditSink Sink() {
     return [this](const std::string& actor, const std::string& event,
                   const nlohmann::json& fields) -> Status {
+      if (audit_fails_) return Unavailable("audit log: disk I/O error");
       audits_.push_back({actor, event, fields});
       return {};
     };
@@ -68,6 +71,7 @@ class PrivacyLedgerTest : public ::testing::Test {
   std::unique_ptr<SqliteDb> db_;
   std::unique_ptr<PrivacyLedger> ledger_;
   std::vector<AuditRecord> audits_;
+  bool audit_fails_ = false;
 };
 
 TEST_F(PrivacyLedgerTest, NewDatabaseStartsPeriodOneWithTheConfiguredBudget) {
@@ -274,6 +278,30 @@ TEST_F(PrivacyLedgerTest, StartNewPeriodIsTheAuditedReset) {
   auto rows = db_->Prepare("SELECT COUNT(*) FROM privacy_charges");
   ASSERT_TRUE(rows && *rows->Step());
   EXPECT_EQ(rows->Int(0), 1);
+}
+
+// A charge or a new period is stored together with its audit entry or not
+// at all: the security officer never finds spend the audit log does not
+// show.
+TEST_F(PrivacyLedgerTest, AChangeWhoseAuditEntryFailsIsNotStored) {
+  ASSERT_TRUE(ledger_->Charge(Central(1, 2.0)));
+  audit_fails_ = true;
+  auto charge = ledger_->Charge(Central(2, 2.0));
+  ASSERT_FALSE(charge);
+  EXPECT_EQ(charge.error().message, "audit log: disk I/O error");
+  auto period = ledger_->StartNewPeriod("alice", "new IRB approval", {5.0, 1e-6});
+  ASSERT_FALSE(period);
+  EXPECT_EQ(period.error().message, "audit log: disk I/O error");
+  audit_fails_ = false;
+  Reopen();
+  auto status = ledger_->Snapshot();
+  ASSERT_TRUE(status) << status.error().ToString();
+  EXPECT_EQ(status->period.period_id, 1);
+  EXPECT_EQ(status->rounds_charged, 1);
+  ASSERT_EQ(status->history.size(), 1u);
+  EXPECT_EQ(status->history[0].round_id, 1);
+  // Round 2 was never charged, so it can be charged now.
+  EXPECT_TRUE(ledger_->Charge(Central(2, 2.0)));
 }
 
 TEST_F(PrivacyLedgerTest, SnapshotLimitsHistoryToTheNewestRounds) {

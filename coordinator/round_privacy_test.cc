@@ -11,10 +11,19 @@
 #include <string>
 #include <vector>
 
+#include "coordinator/storage/schema.h"
 #include "core/privacy/calibration.h"
 
 namespace cls::coordinator {
 namespace {
+
+// An in-memory database with the coordinator's schema.
+Result<std::unique_ptr<SqliteDb>> OpenCoordinatorDb() {
+  auto db = SqliteDb::Open(":memory:");
+  if (!db) return db;
+  if (auto s = storage::Migrate(**db); !s) return std::unexpected(s.error());
+  return db;
+}
 
 PrivacyConfig Central(double round_epsilon, double budget) {
   PrivacyConfig c;
@@ -25,7 +34,7 @@ PrivacyConfig Central(double round_epsilon, double budget) {
 }
 
 TEST(RoundPrivacyTest, CalibratesTheNoiseMultiplierFromThePerRoundEpsilon) {
-  auto db = SqliteDb::Open(":memory:");
+  auto db = OpenCoordinatorDb();
   ASSERT_TRUE(db) << db.error().message;
   auto privacy = RoundPrivacy::Open(Central(1.0, 10.0), **db, nullptr);
   ASSERT_TRUE(privacy) << privacy.error().message;
@@ -38,7 +47,7 @@ TEST(RoundPrivacyTest, CalibratesTheNoiseMultiplierFromThePerRoundEpsilon) {
 }
 
 TEST(RoundPrivacyTest, CentralNoiseOnTheMeanIsStddevOverContributorWeight) {
-  auto db = SqliteDb::Open(":memory:");
+  auto db = OpenCoordinatorDb();
   ASSERT_TRUE(db);
   PrivacyConfig config = Central(1.0, 10.0);
   config.noise_multiplier = 2.0;
@@ -146,7 +155,7 @@ TEST(RoundPrivacyTest, WorstCaseNeighboursMoveTheReleaseWithinTheSensitivity) {
 
   for (const char* mode : {"central", "distributed"}) {
     SCOPED_TRACE(mode);
-    auto db = SqliteDb::Open(":memory:");
+    auto db = OpenCoordinatorDb();
     ASSERT_TRUE(db);
     PrivacyConfig config = Central(1.0, 10.0);
     config.mode = mode;
@@ -178,7 +187,7 @@ TEST(RoundPrivacyTest, WorstCaseNeighboursMoveTheReleaseWithinTheSensitivity) {
 }
 
 TEST(RoundPrivacyTest, RefusesARoundTheBudgetCannotPayFor) {
-  auto db = SqliteDb::Open(":memory:");
+  auto db = OpenCoordinatorDb();
   ASSERT_TRUE(db);
   // Each round spends 1; a budget of 1.2 pays for one round only (two compose
   // to about 1.4).
@@ -202,7 +211,7 @@ TEST(RoundPrivacyTest, RefusesARoundTheBudgetCannotPayFor) {
 }
 
 TEST(RoundPrivacyTest, DistributedPlanWidensTheRingForTheNoise) {
-  auto db = SqliteDb::Open(":memory:");
+  auto db = OpenCoordinatorDb();
   ASSERT_TRUE(db);
   PrivacyConfig config = Central(1.0, 10.0);
   config.mode = "distributed";
@@ -248,7 +257,7 @@ TEST(RoundPrivacyTest, RingForANoisedSumHoldsEightDeviationsEitherSide) {
 }
 
 TEST(RoundPrivacyTest, OffModeHasNoPrivacyObject) {
-  auto db = SqliteDb::Open(":memory:");
+  auto db = OpenCoordinatorDb();
   ASSERT_TRUE(db);
   PrivacyConfig config;
   EXPECT_FALSE(RoundPrivacy::Open(config, **db, nullptr));

@@ -4,17 +4,6 @@
 
 namespace cls::coordinator {
 
-Status EnsureSiteTrustTable(SqliteDb& db) {
-  return db.Exec(
-      "CREATE TABLE IF NOT EXISTS site_trust ("
-      " site_id TEXT PRIMARY KEY,"
-      " operator_trust REAL NOT NULL,"
-      " good REAL NOT NULL,"
-      " bad REAL NOT NULL,"
-      " rounds_observed INTEGER NOT NULL,"
-      " trust REAL NOT NULL)");
-}
-
 Result<core::robust::SiteTrust> LoadSiteTrust(SqliteDb& db,
                                               const std::string& site_id,
                                               double sites_trust_score,

@@ -16,8 +16,7 @@ namespace cls::coordinator {
 // The operator's own score (the original guide's trust_score, the prior
 // tau0) is kept apart: when sites.trust_score differs from the trust last
 // written here, an operator set it (`clsctl sites trust`), and it becomes the
-// new prior.
-Status EnsureSiteTrustTable(SqliteDb& db);
+// new prior. The table is created by coordinator/storage/schema.cc.
 
 // The site's state; `sites_trust_score` is sites.trust_score now. A site
 // never seen starts from it as the operator's prior, with no evidence.

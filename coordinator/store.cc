@@ -5,39 +5,10 @@
 #include <cstring>
 #include <ctime>
 
+#include "coordinator/storage/schema.h"
+
 namespace cls::coordinator {
 namespace {
-
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS sites (
-  site_id TEXT PRIMARY KEY,
-  site_name TEXT NOT NULL DEFAULT '',
-  location TEXT NOT NULL DEFAULT '',
-  num_samples INTEGER NOT NULL DEFAULT 0,
-  trust_score REAL NOT NULL DEFAULT 1.0,
-  status TEXT NOT NULL,
-  registered_at TEXT NOT NULL,
-  last_seen TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS rounds (
-  round_id INTEGER PRIMARY KEY,
-  status TEXT NOT NULL,
-  started_at TEXT NOT NULL,
-  finished_at TEXT NOT NULL DEFAULT '',
-  participants TEXT NOT NULL,
-  contributors TEXT NOT NULL DEFAULT '[]',
-  dropped TEXT NOT NULL DEFAULT '[]',
-  model_version TEXT NOT NULL DEFAULT '',
-  val_count INTEGER NOT NULL DEFAULT 0,
-  val_correct INTEGER NOT NULL DEFAULT 0,
-  val_loss_sum REAL NOT NULL DEFAULT 0,
-  eval_count INTEGER NOT NULL DEFAULT 0,
-  eval_correct INTEGER NOT NULL DEFAULT 0,
-  eval_reports INTEGER NOT NULL DEFAULT 0,
-  abort_reason TEXT NOT NULL DEFAULT '',
-  duration_ms INTEGER NOT NULL DEFAULT 0
-);
-)sql";
 
 SiteStatus ParseSiteStatus(const std::string& s) {
   if (s == "approved") return SiteStatus::kApproved;
@@ -123,11 +94,7 @@ Result<std::unique_ptr<CoordinatorStore>> CoordinatorStore::Open(
   return store;
 }
 
-Status CoordinatorStore::Migrate() {
-  if (auto s = db_->Exec(kSchema); !s) return s;
-  if (auto s = MigrateModels(); !s) return s;
-  return audit_log_->Migrate();
-}
+Status CoordinatorStore::Migrate() { return storage::Migrate(*db_); }
 
 Result<std::optional<SiteRecord>> CoordinatorStore::FindSite(
     const std::string& site_id) {

@@ -154,6 +154,20 @@ class CoordinatorStore {
   // (coordinator/audit_log.h).
   Status Audit(const std::string& actor, const std::string& actor_role,
                const std::string& event_type, const nlohmann::json& fields);
+  // Runs `change` and appends its audit entry in one transaction: both are
+  // stored or neither is. A checkpoint the entry makes due is signed after
+  // the commit.
+  template <typename Change>
+  Status AuditedChange(const std::string& actor, const std::string& actor_role,
+                       const std::string& event_type,
+                       const nlohmann::json& fields, Change&& change) {
+    Status committed = db_->Transaction([&]() -> Status {
+      if (auto s = change(); !s) return s;
+      return Audit(actor, actor_role, event_type, fields);
+    });
+    audit_log_->SignCheckpointIfCommitted();
+    return committed;
+  }
   AuditLog& audit_log() { return *audit_log_; }
 
   SqliteDb& db() { return *db_; }
@@ -162,7 +176,6 @@ class CoordinatorStore {
   explicit CoordinatorStore(std::unique_ptr<SqliteDb> db)
       : db_(std::move(db)), audit_log_(std::make_unique<AuditLog>(*db_)) {}
   Status Migrate();
-  Status MigrateModels();  // model_store.cc
   Result<ModelRecord> OpenArtifact(const ModelSummary& summary,
                                    const Bytes& artifact,
                                    const Bytes& wrapped_key,
