@@ -9,6 +9,7 @@
 #include <random>
 #include <set>
 
+#include "common/worker_pool.h"
 #include "coordinator/round/round_test_util.h"
 #include "core/quantization.h"
 #include "protocol/secagg.h"
@@ -40,8 +41,26 @@ struct Site {
   std::vector<uint32_t> quantized;
 };
 
-class SecureRoundTest : public ::testing::Test {
+// Each test runs twice: the unmask inline (no pool, as before issue 13) and
+// on a WorkerPool whose result comes back on the fake network's io_context.
+class SecureRoundTest : public ::testing::TestWithParam<bool> {
  protected:
+  void SetUp() override {
+    if (GetParam()) pool_ = std::make_unique<WorkerPool>(2);
+  }
+
+  Result<std::unique_ptr<SecureRound>> StartRound(
+      RoundSettings settings, const std::vector<RoundParticipant>& parts) {
+    return SecureRound::Start(std::move(settings), parts, &net_, pool_.get(),
+                              [this] { ++progress_; });
+  }
+
+  // With a pool: waits (on the round's thread) for background work to end.
+  void Settle(SecureRound& round) {
+    ASSERT_TRUE(RunUntil(net_, [&] { return !round.computing(); }))
+        << "the unmask did not come back from the worker pool";
+  }
+
   void MakeSites(int n, size_t dim) {
     std::mt19937_64 rng(42);
     std::uniform_real_distribution<float> u(-0.2f, 0.2f);
@@ -63,11 +82,15 @@ class SecureRoundTest : public ::testing::Test {
   }
 
   // Delivers queued messages to sites and their replies to the round until
-  // nothing moves.
-  void Pump(SecureRound& round) {
+  // nothing moves; unless told not to, waits for background work too.
+  void Pump(SecureRound& round, bool settle = true) {
     bool moved = true;
     while (moved) {
       moved = false;
+      if (settle && round.computing()) {
+        Settle(round);
+        moved = true;
+      }
       for (auto& site : sites_) {
         auto& queue = net_.inbox[site.id];
         while (!queue.empty()) {
@@ -150,7 +173,7 @@ class SecureRoundTest : public ::testing::Test {
     for (const auto& s : sites_) participants.push_back(Participant(s));
     RoundSettings settings = Settings(dim, static_cast<int>(sites_.size()));
     settings.complete_graph_up_to = complete_up_to;
-    auto round = SecureRound::Start(settings, participants, &net_);
+    auto round = StartRound(settings, participants);
     EXPECT_TRUE(round.has_value()) << round.error().message;
     Pump(**round);
     return std::move(*round);
@@ -217,9 +240,18 @@ class SecureRoundTest : public ::testing::Test {
   TestSiteIdentities ids_;
   FakeNetwork net_;
   std::vector<Site> sites_;
+  // Destroyed before net_: its threads are joined before the io_context
+  // they report to goes.
+  std::unique_ptr<WorkerPool> pool_;
+  int progress_ = 0;  // on_progress calls
 };
 
-TEST_F(SecureRoundTest, UnmaskedSumEqualsWeightedMeanOfDeltas) {
+INSTANTIATE_TEST_SUITE_P(Unmask, SecureRoundTest, ::testing::Bool(),
+                         [](const auto& info) {
+                           return info.param ? "OnWorkerPool" : "Inline";
+                         });
+
+TEST_P(SecureRoundTest, UnmaskedSumEqualsWeightedMeanOfDeltas) {
   MakeSites(5, 1000);
   auto round = Run(1000);
   ExpectMeanOf(*round, AllBut({}));
@@ -227,11 +259,11 @@ TEST_F(SecureRoundTest, UnmaskedSumEqualsWeightedMeanOfDeltas) {
   EXPECT_EQ(round->outcome().metrics.correct, 40u);
 }
 
-TEST_F(SecureRoundTest, CoordinatorNeverSeesAnUnmaskedInput) {
+TEST_P(SecureRoundTest, CoordinatorNeverSeesAnUnmaskedInput) {
   MakeSites(3, 64);
   std::vector<RoundParticipant> participants;
   for (const auto& s : sites_) participants.push_back(Participant(s));
-  auto round = SecureRound::Start(Settings(64, 3), participants, &net_);
+  auto round = StartRound(Settings(64, 3), participants);
   ASSERT_TRUE(round.has_value());
   // Intercept the masked inputs on their way to the coordinator.
   bool moved = true;
@@ -256,17 +288,18 @@ TEST_F(SecureRoundTest, CoordinatorNeverSeesAnUnmaskedInput) {
       }
     }
   }
+  Settle(**round);
   EXPECT_EQ((*round)->stage(), RoundStage::kCompleted);
 }
 
-TEST_F(SecureRoundTest, RecoversWhenOneSiteDropsAfterShareKeys) {
+TEST_P(SecureRoundTest, RecoversWhenOneSiteDropsAfterShareKeys) {
   MakeSites(5, 500);
   sites_[2].fault = Fault::kVanishAfterShareKeys;
   auto round = Run(500);
   ExpectMeanOf(*round, AllBut({"SITE_2"}));
 }
 
-TEST_F(SecureRoundTest, RecoversWhenTwoSitesDropAfterShareKeys) {
+TEST_P(SecureRoundTest, RecoversWhenTwoSitesDropAfterShareKeys) {
   MakeSites(5, 500);
   sites_[0].fault = Fault::kVanishAfterShareKeys;
   sites_[4].fault = Fault::kVanishAfterShareKeys;
@@ -274,7 +307,7 @@ TEST_F(SecureRoundTest, RecoversWhenTwoSitesDropAfterShareKeys) {
   ExpectMeanOf(*round, AllBut({"SITE_0", "SITE_4"}));
 }
 
-TEST_F(SecureRoundTest, SiteVanishingBeforeShareKeysClosesIsNotUnmasked) {
+TEST_P(SecureRoundTest, SiteVanishingBeforeShareKeysClosesIsNotUnmasked) {
   MakeSites(5, 200);
   // SITE_0 answers first, so it vanishes while the others still owe shares.
   sites_[0].fault = Fault::kVanishWhileShareKeysOpen;
@@ -283,7 +316,7 @@ TEST_F(SecureRoundTest, SiteVanishingBeforeShareKeysClosesIsNotUnmasked) {
   ExpectMeanOf(*round, AllBut({"SITE_0", "SITE_4"}));
 }
 
-TEST_F(SecureRoundTest, AbortsWhenFewerThanThresholdSurvive) {
+TEST_P(SecureRoundTest, AbortsWhenFewerThanThresholdSurvive) {
   MakeSites(5, 100);
   for (int i : {0, 1, 2}) sites_[i].fault = Fault::kVanishAfterShareKeys;
   auto round = Run(100);
@@ -293,14 +326,14 @@ TEST_F(SecureRoundTest, AbortsWhenFewerThanThresholdSurvive) {
   EXPECT_TRUE(round->outcome().mean_delta.empty());
 }
 
-TEST_F(SecureRoundTest, SiteVanishingBeforeShareKeysIsLeftOut) {
+TEST_P(SecureRoundTest, SiteVanishingBeforeShareKeysIsLeftOut) {
   MakeSites(4, 200);
   sites_[1].fault = Fault::kVanishAfterAdvertise;
   auto round = Run(200);
   ExpectMeanOf(*round, AllBut({"SITE_1"}));
 }
 
-TEST_F(SecureRoundTest, SiteSendingMalformedInputIsDroppedNotTheRound) {
+TEST_P(SecureRoundTest, SiteSendingMalformedInputIsDroppedNotTheRound) {
   MakeSites(5, 300);
   sites_[3].fault = Fault::kGarbageInput;
   auto round = Run(300);
@@ -310,7 +343,7 @@ TEST_F(SecureRoundTest, SiteSendingMalformedInputIsDroppedNotTheRound) {
             "masked_input: 3 elements, expected 300");
 }
 
-TEST_F(SecureRoundTest, SiteSendingInputAtAnotherWidthIsDroppedNotTheRound) {
+TEST_P(SecureRoundTest, SiteSendingInputAtAnotherWidthIsDroppedNotTheRound) {
   MakeSites(5, 300);
   sites_[2].fault = Fault::kWrongWidth;
   const int ring_bits = *core::RingBitsFor(16, 5);
@@ -323,11 +356,11 @@ TEST_F(SecureRoundTest, SiteSendingInputAtAnotherWidthIsDroppedNotTheRound) {
                 std::to_string(ring_bits));
 }
 
-TEST_F(SecureRoundTest, SilentSiteIsDroppedAtTheDeadline) {
+TEST_P(SecureRoundTest, SilentSiteIsDroppedAtTheDeadline) {
   MakeSites(4, 50);
   std::vector<RoundParticipant> participants;
   for (const auto& s : sites_) participants.push_back(Participant(s));
-  auto round = SecureRound::Start(Settings(50, 4), participants, &net_);
+  auto round = StartRound(Settings(50, 4), participants);
   ASSERT_TRUE(round.has_value());
   net_.inbox["SITE_0"].clear();  // SITE_0 never hears of the round
   Pump(**round);
@@ -339,7 +372,7 @@ TEST_F(SecureRoundTest, SilentSiteIsDroppedAtTheDeadline) {
             "missed the advertise_keys deadline");
 }
 
-TEST_F(SecureRoundTest, SparseNeighbourGraphRoundIsExact) {
+TEST_P(SecureRoundTest, SparseNeighbourGraphRoundIsExact) {
   MakeSites(24, 100);
   sites_[5].fault = Fault::kVanishAfterShareKeys;
   auto round = Run(100, /*complete_up_to=*/8);
@@ -347,11 +380,11 @@ TEST_F(SecureRoundTest, SparseNeighbourGraphRoundIsExact) {
   EXPECT_LT(round->participants()[0].neighbours.size(), 24u);
 }
 
-TEST_F(SecureRoundTest, MessageOutOfStageDropsTheSender) {
+TEST_P(SecureRoundTest, MessageOutOfStageDropsTheSender) {
   MakeSites(3, 10);
   std::vector<RoundParticipant> participants;
   for (const auto& s : sites_) participants.push_back(Participant(s));
-  auto round = SecureRound::Start(Settings(10, 3), participants, &net_);
+  auto round = StartRound(Settings(10, 3), participants);
   ASSERT_TRUE(round.has_value());
   (*round)->OnMessage("SITE_1",
                       protocol::MaskedInput{7, std::vector<uint32_t>(10), {}});
@@ -362,7 +395,7 @@ TEST_F(SecureRoundTest, MessageOutOfStageDropsTheSender) {
 // Issue 11, defect 3: a site lost after its AdvertiseKeys but before the key
 // directory closes is not in anyone's directory, so no honest neighbour may
 // be asked for a share for it.
-TEST_F(SecureRoundTest, SiteLostBeforeKeyDirectoryClosesIsLeftOut) {
+TEST_P(SecureRoundTest, SiteLostBeforeKeyDirectoryClosesIsLeftOut) {
   MakeSites(5, 100);
   sites_[0].fault = Fault::kVanishWhileAdvertiseOpen;
   auto round = Run(100);
@@ -375,7 +408,7 @@ TEST_F(SecureRoundTest, SiteLostBeforeKeyDirectoryClosesIsLeftOut) {
 // Issue 11, defect 4: a site whose masked input was accepted contributed, even
 // if its connection is lost before the stage closes; its self mask (not its
 // mask key) is what the survivors must reveal.
-TEST_F(SecureRoundTest, SiteLostAfterItsMaskedInputStillContributes) {
+TEST_P(SecureRoundTest, SiteLostAfterItsMaskedInputStillContributes) {
   MakeSites(5, 100);
   sites_[0].fault = Fault::kVanishAfterMaskedInput;
   auto round = Run(100);
@@ -384,11 +417,11 @@ TEST_F(SecureRoundTest, SiteLostAfterItsMaskedInputStillContributes) {
 
 // Issue 11, defect 2: a round in which nobody answers must abort at the first
 // stage, never complete with zero contributors.
-TEST_F(SecureRoundTest, RoundWithNoLiveSitesAbortsAtTheFirstStage) {
+TEST_P(SecureRoundTest, RoundWithNoLiveSitesAbortsAtTheFirstStage) {
   MakeSites(4, 20);
   std::vector<RoundParticipant> participants;
   for (const auto& s : sites_) participants.push_back(Participant(s));
-  auto round = SecureRound::Start(Settings(20, 4), participants, &net_);
+  auto round = StartRound(Settings(20, 4), participants);
   ASSERT_TRUE(round.has_value());
   net_.inbox.clear();  // nobody hears of the round
   for (int i = 0; i < 4 && !(*round)->finished(); ++i) (*round)->OnDeadline();
@@ -400,7 +433,7 @@ TEST_F(SecureRoundTest, RoundWithNoLiveSitesAbortsAtTheFirstStage) {
 
 // Issue 11, defect 2: every stage aborts below the configured minimum of live
 // sites, even where each neighbourhood still meets its threshold.
-TEST_F(SecureRoundTest, RoundAbortsBelowTheConfiguredMinimumOfSites) {
+TEST_P(SecureRoundTest, RoundAbortsBelowTheConfiguredMinimumOfSites) {
   MakeSites(5, 50);
   sites_[1].fault = Fault::kVanishAfterShareKeys;
   sites_[3].fault = Fault::kVanishAfterShareKeys;
@@ -408,7 +441,7 @@ TEST_F(SecureRoundTest, RoundAbortsBelowTheConfiguredMinimumOfSites) {
   for (const auto& s : sites_) participants.push_back(Participant(s));
   RoundSettings settings = Settings(50, 5);
   settings.min_sites = 4;
-  auto round = SecureRound::Start(settings, participants, &net_);
+  auto round = StartRound(settings, participants);
   ASSERT_TRUE(round.has_value());
   Pump(**round);
   EXPECT_EQ((*round)->stage(), RoundStage::kAborted);
@@ -419,7 +452,7 @@ TEST_F(SecureRoundTest, RoundAbortsBelowTheConfiguredMinimumOfSites) {
 // A key advertisement that its sender's certificate does not verify would
 // make every neighbour refuse the directory: the coordinator drops that site
 // instead, and the round goes on without it.
-TEST_F(SecureRoundTest, AKeyAdvertisementWithABadSignatureDropsOnlyItsSender) {
+TEST_P(SecureRoundTest, AKeyAdvertisementWithABadSignatureDropsOnlyItsSender) {
   MakeSites(5, 100);
   sites_[3].fault = Fault::kBadAdvertiseSignature;
   auto round = Run(100);
@@ -433,7 +466,7 @@ TEST_F(SecureRoundTest, AKeyAdvertisementWithABadSignatureDropsOnlyItsSender) {
 // abort the round anonymously: its share carries no valid signature of the
 // owner, so it is named and its response discarded, and the secret comes
 // from the other shares.
-TEST_F(SecureRoundTest, ASiteRevealingAnAlteredShareIsNamedNotObeyed) {
+TEST_P(SecureRoundTest, ASiteRevealingAnAlteredShareIsNamedNotObeyed) {
   MakeSites(5, 100);
   sites_[2].fault = Fault::kAlterRevealedShare;
   auto round = Run(100);
@@ -450,7 +483,7 @@ TEST_F(SecureRoundTest, ASiteRevealingAnAlteredShareIsNamedNotObeyed) {
 // proves the owner misbehaved; with a threshold of good shares left the
 // secret is still recovered, whether the bad share arrives among the first
 // threshold or after them.
-TEST_F(SecureRoundTest, AnOwnerThatDealtABadShareIsNamedAndRecoveredAround) {
+TEST_P(SecureRoundTest, AnOwnerThatDealtABadShareIsNamedAndRecoveredAround) {
   for (int holder : {1, 4}) {
     sites_.clear();
     net_ = FakeNetwork{};
@@ -468,6 +501,138 @@ TEST_F(SecureRoundTest, AnOwnerThatDealtABadShareIsNamedAndRecoveredAround) {
                     "fit it");
     EXPECT_TRUE(net_.disconnected.empty());
   }
+}
+
+// Issue 13: with a worker pool the unmask arithmetic leaves the round's
+// thread. These run only on a pool.
+class SecureRoundBackgroundTest : public SecureRoundTest {
+ protected:
+  // Runs the round until its last unmask response is in and the unmask is
+  // on the pool; the round's thread has not run since.
+  std::unique_ptr<SecureRound> RunToBackgroundUnmask(size_t dim) {
+    std::vector<RoundParticipant> participants;
+    for (const auto& s : sites_) participants.push_back(Participant(s));
+    auto round = StartRound(Settings(dim, static_cast<int>(sites_.size())),
+                            participants);
+    EXPECT_TRUE(round.has_value()) << round.error().message;
+    Pump(**round, /*settle=*/false);
+    EXPECT_EQ((*round)->stage(), RoundStage::kUnmask);
+    EXPECT_TRUE((*round)->computing());
+    return std::move(*round);
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Unmask, SecureRoundBackgroundTest,
+                         ::testing::Values(true),
+                         [](const auto&) { return "OnWorkerPool"; });
+
+TEST_P(SecureRoundBackgroundTest, UnmaskResultIsAppliedOnTheRoundsThreadOnly) {
+  MakeSites(5, 20000);
+  auto round = RunToBackgroundUnmask(20000);
+  // Nothing is applied until the round's thread runs the completion.
+  const int transitions = round->transitions();
+  EXPECT_TRUE(round->outcome().mean_delta.empty());
+  EXPECT_EQ(progress_, 0);
+  Settle(*round);
+  ExpectMeanOf(*round, AllBut({}));
+  EXPECT_EQ(round->transitions(), transitions + 1);
+  EXPECT_EQ(progress_, 1) << "on_progress: once, when the result applied";
+}
+
+TEST_P(SecureRoundBackgroundTest,
+       MessagesLostSitesAndDeadlinesWhileUnmaskingChangeNothing) {
+  MakeSites(5, 2000);
+  auto round = RunToBackgroundUnmask(2000);
+  const int transitions = round->transitions();
+  // A repeated unmask response, a message of another stage, a lost
+  // connection and the stage deadline, all while the unmask runs.
+  round->OnMessage("SITE_1", protocol::UnmaskResponse{7, {}, {}});
+  round->OnMessage("SITE_2",
+                   protocol::MaskedInput{7, std::vector<uint32_t>(2000), {}});
+  round->OnSiteLost("SITE_3");
+  round->OnDeadline();
+  round->OnMessage("NOT_A_SITE", protocol::UnmaskResponse{7, {}, {}});
+  EXPECT_EQ(round->stage(), RoundStage::kUnmask);
+  EXPECT_TRUE(round->computing());
+  EXPECT_EQ(round->transitions(), transitions);
+  EXPECT_TRUE(net_.disconnected.empty());
+  for (const auto& p : round->participants()) {
+    EXPECT_FALSE(p.dropped) << p.site_id << ": " << p.drop_reason;
+  }
+  Settle(*round);
+  ExpectMeanOf(*round, AllBut({}));
+  EXPECT_TRUE(round->misbehaviours().empty());
+  EXPECT_TRUE(net_.disconnected.empty());
+  EXPECT_EQ(progress_, 1);
+}
+
+TEST_P(SecureRoundBackgroundTest, ForgerFoundInTheBackgroundIsDroppedOnReturn) {
+  MakeSites(5, 100);
+  sites_[2].fault = Fault::kAlterRevealedShare;
+  auto round = RunToBackgroundUnmask(100);
+  EXPECT_TRUE(net_.disconnected.empty()) << "dropped before the result came";
+  Settle(*round);
+  ExpectMeanOf(*round, AllBut({}));
+  ASSERT_EQ(round->misbehaviours().size(), 1u);
+  EXPECT_EQ(round->misbehaviours()[0].what,
+            "revealed a share of SITE_0 that SITE_0 never signed");
+  EXPECT_EQ(net_.disconnected["SITE_2"],
+            "unmask_response: share of SITE_0 not signed by it");
+  EXPECT_TRUE(round->participants()[2].dropped);
+}
+
+TEST_P(SecureRoundBackgroundTest, RoundDestroyedWhileUnmaskingDropsTheResult) {
+  MakeSites(5, 200000);
+  auto round = RunToBackgroundUnmask(200000);
+  round.reset();  // the coordinator stops, or the driver gives up the round
+  // The pool still finishes the work and posts its result here; it must be
+  // dropped, not applied to the destroyed round.
+  size_t handlers = 0;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (handlers == 0 && std::chrono::steady_clock::now() < deadline) {
+    net_.io->restart();
+    handlers += net_.io->run_one_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(handlers, 1u) << "the pool's completion never arrived";
+  EXPECT_EQ(progress_, 0);
+  EXPECT_TRUE(net_.disconnected.empty());
+}
+
+TEST_P(SecureRoundBackgroundTest, DriverMayDestroyTheRoundInOnProgress) {
+  MakeSites(4, 5000);
+  std::vector<RoundParticipant> participants;
+  for (const auto& s : sites_) participants.push_back(Participant(s));
+  std::unique_ptr<SecureRound> round;
+  RoundStage seen = RoundStage::kAdvertiseKeys;
+  auto started = SecureRound::Start(Settings(5000, 4), participants, &net_,
+                                    pool_.get(), [&] {
+                                      seen = round->stage();
+                                      round.reset();  // as FinishRound does
+                                    });
+  ASSERT_TRUE(started.has_value()) << started.error().message;
+  round = std::move(*started);
+  Pump(*round, /*settle=*/false);
+  ASSERT_TRUE(round->computing());
+  ASSERT_TRUE(RunUntil(net_, [&] { return round == nullptr; }));
+  EXPECT_EQ(seen, RoundStage::kCompleted);
+}
+
+TEST(SecureRoundStartTest, RefusesAPoolWithoutAnExecutorToReportOn) {
+  class NoThreadSender final : public RoundSender {
+   public:
+    void Send(const std::string&, protocol::Message) override {}
+    void Disconnect(const std::string&, std::string_view) override {}
+  } sender;
+  TestSiteIdentities ids;
+  WorkerPool pool(1);
+  auto round = SecureRound::Start(
+      TestRoundSettings(4, 2, 1, 1),
+      {ids.Participant("A", 0.5), ids.Participant("B", 0.5)}, &sender, &pool);
+  ASSERT_FALSE(round.has_value());
+  EXPECT_EQ(round.error().message,
+            "round: a worker pool needs the sender's executor to report back "
+            "on");
 }
 
 TEST(SecureRoundStartTest, RefusesWeightsThatDoNotSumToOne) {
