@@ -591,7 +591,8 @@ void Federation::StartNextRound() {
                  groups.size(), config_.robust.group_size);
   }
   auto round =
-      GroupedRound::Start(settings, participants, groups, min_groups, this);
+      GroupedRound::Start(settings, participants, groups, min_groups, this,
+                          workers_.get(), [this] { AfterRoundEvent(); });
   if (!round) {
     round_record_.status = "aborted";
     round_record_.abort_reason = round.error().message;

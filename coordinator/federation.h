@@ -14,6 +14,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/worker_pool.h"
 #include "coordinator/config.h"
 #include "coordinator/deployment_manager.h"
 #include "coordinator/feature_statistics_store.h"
@@ -107,6 +108,9 @@ class Federation final : public RoundSender {
   // RoundSender.
   void Send(const std::string& site_id, protocol::Message message) override;
   void Disconnect(const std::string& site_id, std::string_view reason) override;
+  boost::asio::any_io_executor executor() override {
+    return io_.get_executor();
+  }
 
  private:
   std::vector<SiteRecord> ActiveSites();
@@ -163,6 +167,8 @@ class Federation final : public RoundSender {
   CoordinatorStore& store_;
   std::map<std::string, std::shared_ptr<SiteConnection>> connections_;
   ModelRecord model_;
+  // The round's unmask arithmetic runs here (issue 13).
+  std::unique_ptr<WorkerPool> workers_ = std::make_unique<WorkerPool>();
   // One group unless [robust] is enabled.
   std::unique_ptr<GroupedRound> round_;
   RoundRecord round_record_;

@@ -13,10 +13,16 @@
 #      the CPU every process used per round in params.
 #   3. 100 site agents x 100,000 parameters on the sparse SecAgg+ graph
 #      -> round.sites100_s.
+#   4. 100 site agents x 1,000,000 parameters, one robust round (trimmed
+#      mean, per-site groups: 100 contributions), while bench/
+#      admin_status_poll.py sends GET /v1/status every 10 ms over mutual TLS
+#      -> admin.status_max_ms_during_aggregation (the longest request from
+#      the round's unmask stage until it finished).
 # Usage: scripts/bench.sh [BIN_DIR]   (default build-release/bin)
 # Environment: CLS_BENCH_QUICK=1 for a small smoke run (sizes divided down),
 #              CLS_BENCH_KEEP=1 keeps the temporary directory,
-#              CLS_BENCH_PHASES="inprocess secagg sites100" picks the parts,
+#              CLS_BENCH_PHASES="inprocess secagg sites100 aggregation"
+#              picks the parts,
 #              CLS_BENCH_COORDINATOR_WRAPPER="valgrind --tool=callgrind ..."
 #              runs the coordinator under a profiler that stays in the
 #              coordinator's process (valgrind does; a wrapper that forks,
@@ -34,10 +40,12 @@ if [[ $QUICK == 1 ]]; then
   INPROC_ARGS=(--sites 10 --params 100000 --rounds 3)
   SMALL_SITES=10 SMALL_PARAMS=100000 SMALL_ROUNDS=3
   BIG_SITES=20 BIG_PARAMS=10000 BIG_ROUNDS=1
+  AGG_SITES=${CLS_BENCH_AGG_SITES:-20} AGG_PARAMS=${CLS_BENCH_AGG_PARAMS:-100000}
 else
   INPROC_ARGS=(--sites 10 --params 1000000 --rounds 3)
   SMALL_SITES=10 SMALL_PARAMS=1000000 SMALL_ROUNDS=${CLS_BENCH_ROUNDS:-3}
   BIG_SITES=100 BIG_PARAMS=100000 BIG_ROUNDS=2
+  AGG_SITES=${CLS_BENCH_AGG_SITES:-100} AGG_PARAMS=${CLS_BENCH_AGG_PARAMS:-1000000}
 fi
 BIG_COMPLETE_UP_TO=32
 # Only start the second 100-site round if the bench has used less than this.
@@ -95,7 +103,7 @@ print(json.dumps({"name": "machine", "value": cores, "unit": "cores",
                   "params": {"cpu": cpu, "memory_gib": round(mem_kib / 2**20, 1)}}))
 PY
 
-PHASES=" ${CLS_BENCH_PHASES:-inprocess serve secagg sites100} "
+PHASES=" ${CLS_BENCH_PHASES:-inprocess serve secagg sites100 aggregation} "
 want() { [[ $PHASES == *" $1 "* ]]; }
 
 # ---------------------------------------------------------------- in process
@@ -181,7 +189,7 @@ if want serve && [[ -x $BIN/serve_bench ]]; then
     log "wrk not available; serve_bench skipped"
   fi
 fi
-want secagg || want sites100 || exit 0
+want secagg || want sites100 || want aggregation || exit 0
 
 # ---------------------------------------------------------------- real daemons
 PKI=("$REPO/certs/cls-pki" --dir "$WORK/pki")
@@ -192,6 +200,7 @@ log "PKI: CA, coordinator, operator and $BIG_SITES site certificates"
 site_id() { printf 'BENCH_%03d' "$1"; }
 max_sites=$SMALL_SITES
 want sites100 && (( BIG_SITES > max_sites )) && max_sites=$BIG_SITES
+want aggregation && (( AGG_SITES > max_sites )) && max_sites=$AGG_SITES
 for ((i = 1; i <= max_sites; i++)); do
   "${PKI[@]}" issue site "$(site_id "$i")" >/dev/null 2>>"$WORK/pki.log"
 done
@@ -233,6 +242,7 @@ clip = 1.0
 value_bits = 16
 pause_between_rounds_ms = 500
 complete_graph_up_to = $complete_up_to
+${CLUSTER_COORDINATOR_TOML:-}
 TOML
   ${CLS_BENCH_COORDINATOR_WRAPPER:-} "$BIN/cls-coordinator" --config "$dir/coordinator.toml" > "$dir/coordinator.log" 2>&1 &
   PIDS+=($!)
@@ -260,6 +270,7 @@ key = "$WORK/pki/issued/$id.key"
 crl = "$WORK/pki/ca-crl.pem"
 [benchmark]
 parameters = $params
+${CLUSTER_SITE_TOML:-}
 TOML
     "$BIN/cls-site-agent" --config "$dir/$id.toml" > "$dir/$id.log" 2>&1 &
     PIDS+=($!)
@@ -293,6 +304,14 @@ TOML
   log "$name: $n sites connected; running $rounds round(s)"
 
   cpu_snapshot "$dir/cpu-before.json" "$coordinator_pid" "${site_pids[@]}"
+  local poll_pid=""
+  if [[ ${CLUSTER_POLL_STATUS:-0} == 1 ]]; then
+    python3 "$REPO/bench/admin_status_poll.py" --address "127.0.0.1:$admin_port" \
+      --ca "$WORK/pki/ca.pem" --cert "$WORK/pki/issued/bench-admin.pem" \
+      --key "$WORK/pki/issued/bench-admin.key" --out "$dir/status-poll.jsonl" &
+    poll_pid=$!
+    PIDS+=($poll_pid)
+  fi
   local first
   first=$("${CTL[@]}" round start --rounds "$rounds" |
           python3 -c 'import json,sys; print(json.load(sys.stdin)["first_round"])') ||
@@ -310,6 +329,7 @@ TOML
     python3 -c 'import json,sys; first=int(sys.argv[1]); d=json.load(sys.stdin);
 print(json.dumps([r for r in d["rounds"] if r["round_id"] >= first]))' "$first" > "$dir/history.json"
   cpu_snapshot "$dir/cpu-after.json" "$coordinator_pid" "${site_pids[@]}"
+  if [[ -n $poll_pid ]]; then kill "$poll_pid" 2>/dev/null || true; wait "$poll_pid" 2>/dev/null || true; fi
   stop_all
   log "$name: done"
 }
@@ -454,6 +474,46 @@ if want sites100; then
   log "real daemons: $BIG_SITES sites x $BIG_PARAMS parameters"
   run_cluster sites100 "$BIG_SITES" "$BIG_PARAMS" 1 "$BIG_COMPLETE_UP_TO" "$BIG_ROUNDS"
   report sites100 round.sites100_s "$BIG_SITES" "$BIG_PARAMS" "$BIG_COMPLETE_UP_TO" -
+fi
+
+# report_status_poll NAME SITES PARAMS: admin.status_max_ms_during_aggregation
+# from $WORK/NAME/status-poll.jsonl: the longest GET /v1/status from the
+# first poll that saw the round in unmask until the first that saw no round.
+report_status_poll() {
+  python3 - "$WORK/$1" "$2" "$3" <<'PY'
+import json, os, statistics, sys
+d, sites, params = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+polls = [json.loads(l) for l in open(os.path.join(d, "status-poll.jsonl")) if l.strip()]
+start = next((i for i, p in enumerate(polls) if p.get("stage") == "unmask"), None)
+if start is None:
+    sys.exit("bench: admin.status_max_ms_during_aggregation: no poll saw the unmask stage")
+end = next((i for i in range(start, len(polls))
+            if "error" not in polls[i] and polls[i].get("stage") is None), len(polls) - 1)
+window = polls[start:end + 1]
+ms = [p["ms"] for p in window]
+errors = [p["error"] for p in polls if "error" in p]
+out = {"name": "admin.status_max_ms_during_aggregation", "value": round(max(ms), 1), "unit": "ms",
+       "params": {"sites": sites, "parameters": params, "rule": "trimmed_mean",
+                  "groups": "per site (robust.secure_aggregation = false): one contribution per site",
+                  "poll_interval_ms": 10, "polls_in_window": len(ms),
+                  "window_s": round(window[-1]["t"] - window[0]["t"], 3),
+                  "median_ms_in_window": round(statistics.median(ms), 2),
+                  "max_ms_whole_run": round(max(p["ms"] for p in polls), 1),
+                  "failed_polls": len(errors),
+                  "measure": "longest GET /v1/status (mutual TLS, keep-alive) from the first poll that saw the round in unmask to the first that saw it finished",
+                  "target": 50}}
+print(json.dumps(out))
+PY
+}
+
+if want aggregation; then
+  log "real daemons: robust trimmed-mean round, $AGG_SITES sites x $AGG_PARAMS parameters, admin status polled every 10 ms"
+  CLUSTER_COORDINATOR_TOML=$'[robust]\nenabled = true\nrule = "trimmed_mean"\nsecure_aggregation = false' \
+  CLUSTER_SITE_TOML=$'[secure_aggregation]\nallow_single_site = true' \
+  CLUSTER_POLL_STATUS=1 \
+    run_cluster aggregation "$AGG_SITES" "$AGG_PARAMS" 1 32
+  report aggregation robust.round_s "$AGG_SITES" "$AGG_PARAMS" 32 -
+  report_status_poll aggregation "$AGG_SITES" "$AGG_PARAMS"
 fi
 
 log "done in $((SECONDS - BENCH_START)) s"

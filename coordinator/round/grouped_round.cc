@@ -8,7 +8,8 @@ Result<std::unique_ptr<GroupedRound>> GroupedRound::Start(
     const RoundSettings& settings,
     const std::vector<RoundParticipant>& participants,
     const std::vector<std::vector<int>>& groups, int min_completed_groups,
-    RoundSender* sender) {
+    RoundSender* sender, cls::WorkerPool* workers,
+    std::function<void()> on_progress) {
   if (groups.empty()) return InvalidArgument("grouped round: no groups");
   if (min_completed_groups < 1 ||
       min_completed_groups > static_cast<int>(groups.size())) {
@@ -48,8 +49,8 @@ Result<std::unique_ptr<GroupedRound>> GroupedRound::Start(
     // Distinct neighbour graphs per group, all reproducible from the seed.
     group_settings.graph_seed =
         settings.graph_seed ^ (0x9E3779B97F4A7C15ull * (k + 1));
-    auto started =
-        SecureRound::Start(std::move(group_settings), members, sender);
+    auto started = SecureRound::Start(std::move(group_settings), members,
+                                      sender, workers, on_progress);
     if (!started) {
       return InvalidArgument("group " + std::to_string(k) + ": " +
                              started.error().message);
@@ -92,6 +93,11 @@ void GroupedRound::OnDeadline() {
 bool GroupedRound::finished() const {
   return std::all_of(rounds_.begin(), rounds_.end(),
                      [](const auto& r) { return r->finished(); });
+}
+
+bool GroupedRound::computing() const {
+  return std::any_of(rounds_.begin(), rounds_.end(),
+                     [](const auto& r) { return r->computing(); });
 }
 
 RoundStage GroupedRound::stage() const {

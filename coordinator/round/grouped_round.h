@@ -1,6 +1,7 @@
 #ifndef CLS_COORDINATOR_ROUND_GROUPED_ROUND_H_
 #define CLS_COORDINATOR_ROUND_GROUPED_ROUND_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,11 +31,16 @@ class GroupedRound {
   // all participants); every group needs at least 2 members, or 1 with
   // settings.allow_single_site (secure aggregation off). Each group's
   // graph seed is derived from settings.graph_seed and the group number.
+  // With `workers`, each group's unmask arithmetic runs on that pool (groups
+  // in parallel) and `on_progress` is called on the sender's executor each
+  // time a group moved on by such a result, i.e. without a site message
+  // (see SecureRound::Start).
   static Result<std::unique_ptr<GroupedRound>> Start(
       const RoundSettings& settings,
       const std::vector<RoundParticipant>& participants,
       const std::vector<std::vector<int>>& groups, int min_completed_groups,
-      RoundSender* sender);
+      RoundSender* sender, cls::WorkerPool* workers = nullptr,
+      std::function<void()> on_progress = {});
 
   void OnMessage(const std::string& site_id, const protocol::Message& message);
   void OnSiteLost(const std::string& site_id);
@@ -44,6 +50,8 @@ class GroupedRound {
   void MarkArmed();
 
   bool finished() const;
+  // Some group's unmask arithmetic is running on the worker pool.
+  bool computing() const;
   // kCompleted when finished with enough completed groups, kAborted when
   // finished without; otherwise the earliest stage of a running group.
   RoundStage stage() const;

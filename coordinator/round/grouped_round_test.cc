@@ -11,6 +11,7 @@
 #include <random>
 #include <set>
 
+#include "common/worker_pool.h"
 #include "coordinator/round/round_test_util.h"
 #include "core/quantization.h"
 #include "core/robust/grouping.h"
@@ -33,8 +34,14 @@ struct Site {
 
 constexpr double kStep = 2.0 / 65535.0;  // 16-bit values, clip 1
 
-class GroupedRoundTest : public ::testing::Test {
+// Each test runs twice: every group's unmask inline, and on a WorkerPool
+// (groups in parallel) reporting back on the fake network's io_context.
+class GroupedRoundTest : public ::testing::TestWithParam<bool> {
  protected:
+  void SetUp() override {
+    if (GetParam()) pool_ = std::make_unique<WorkerPool>(2);
+  }
+
   void MakeSites(int n, size_t dim) {
     std::mt19937_64 rng(7);
     std::uniform_real_distribution<float> u(-0.1f, 0.1f);
@@ -69,13 +76,20 @@ class GroupedRoundTest : public ::testing::Test {
     settings.allow_single_site = per_site;
     per_site_ = per_site;
     return GroupedRound::Start(settings, Participants(), groups, min_completed,
-                               &net_);
+                               &net_, pool_.get(), [this] { ++progress_; });
   }
 
-  void Pump(GroupedRound& round) {
+  // Delivers messages until nothing moves; unless told not to, waits for
+  // background work too.
+  void Pump(GroupedRound& round, bool settle = true) {
     bool moved = true;
     while (moved) {
       moved = false;
+      if (settle && round.computing()) {
+        ASSERT_TRUE(RunUntil(net_, [&] { return !round.computing(); }))
+            << "an unmask did not come back from the worker pool";
+        moved = true;
+      }
       for (auto& site : sites_) {
         auto& queue = net_.inbox[site.id];
         while (!queue.empty()) {
@@ -179,9 +193,16 @@ class GroupedRoundTest : public ::testing::Test {
   std::vector<Site> sites_;
   TestSiteIdentities ids_;
   bool per_site_ = false;
+  std::unique_ptr<WorkerPool> pool_;  // destroyed before net_
+  int progress_ = 0;                  // on_progress calls
 };
 
-TEST_F(GroupedRoundTest,
+INSTANTIATE_TEST_SUITE_P(Unmask, GroupedRoundTest, ::testing::Bool(),
+                         [](const auto& info) {
+                           return info.param ? "OnWorkerPool" : "Inline";
+                         });
+
+TEST_P(GroupedRoundTest,
        GroupsHaveTheConfiguredMinimumSizeAndOnlyKnowEachOther) {
   MakeSites(7, 16);
   auto groups = core::robust::AssignGroups(7, 3, 1234);
@@ -215,7 +236,7 @@ TEST_F(GroupedRoundTest,
   EXPECT_EQ((*round)->stage(), RoundStage::kCompleted);
 }
 
-TEST_F(GroupedRoundTest, EachGroupSumEqualsTheSumOfItsMembersInputs) {
+TEST_P(GroupedRoundTest, EachGroupSumEqualsTheSumOfItsMembersInputs) {
   MakeSites(9, 200);
   auto groups = core::robust::AssignGroups(9, 3, 99);
   ASSERT_TRUE(groups.has_value());
@@ -246,7 +267,7 @@ TEST_F(GroupedRoundTest, EachGroupSumEqualsTheSumOfItsMembersInputs) {
   EXPECT_NEAR((*round)->outcome().contributor_weight, 1.0, 1e-9);
 }
 
-TEST_F(GroupedRoundTest, DropoutInOneGroupDoesNotTouchTheOtherGroups) {
+TEST_P(GroupedRoundTest, DropoutInOneGroupDoesNotTouchTheOtherGroups) {
   MakeSites(9, 100);
   const std::vector<std::vector<int>> groups = {
       {0, 1, 2}, {3, 4, 5}, {6, 7, 8}};
@@ -274,7 +295,7 @@ TEST_F(GroupedRoundTest, DropoutInOneGroupDoesNotTouchTheOtherGroups) {
   EXPECT_EQ((*round)->outcome().contributors.size(), 8u);
 }
 
-TEST_F(GroupedRoundTest, GroupBelowItsThresholdAbortsAloneUnlessTooFewRemain) {
+TEST_P(GroupedRoundTest, GroupBelowItsThresholdAbortsAloneUnlessTooFewRemain) {
   MakeSites(6, 50);
   const std::vector<std::vector<int>> groups = {{0, 1, 2}, {3, 4, 5}};
   // Two of three gone: group 1 cannot unmask (threshold 2).
@@ -299,7 +320,7 @@ TEST_F(GroupedRoundTest, GroupBelowItsThresholdAbortsAloneUnlessTooFewRemain) {
       << (*strict)->abort_reason();
 }
 
-TEST_F(GroupedRoundTest, BoostedMemberBreaksOnlyItsGroupsSanityBound) {
+TEST_P(GroupedRoundTest, BoostedMemberBreaksOnlyItsGroupsSanityBound) {
   MakeSites(6, 64);
   const std::vector<std::vector<int>> groups = {{0, 1, 2}, {3, 4, 5}};
   sites_[1].boost = 20;  // ignores the clip, as --test-scale-delta does
@@ -326,7 +347,7 @@ TEST_F(GroupedRoundTest, BoostedMemberBreaksOnlyItsGroupsSanityBound) {
   }
 }
 
-TEST_F(GroupedRoundTest, PerSiteModeRunsGroupsOfOneThatRevealEachInput) {
+TEST_P(GroupedRoundTest, PerSiteModeRunsGroupsOfOneThatRevealEachInput) {
   MakeSites(4, 80);
   auto groups = core::robust::AssignGroups(4, 1, 5);
   ASSERT_TRUE(groups.has_value());
@@ -348,7 +369,7 @@ TEST_F(GroupedRoundTest, PerSiteModeRunsGroupsOfOneThatRevealEachInput) {
   }
 }
 
-TEST_F(GroupedRoundTest, GroupOfOneIsRefusedWhileSecureAggregationIsOn) {
+TEST_P(GroupedRoundTest, GroupOfOneIsRefusedWhileSecureAggregationIsOn) {
   MakeSites(3, 8);
   auto round = Start({{0, 1}, {2}}, 1);
   ASSERT_FALSE(round.has_value());
@@ -358,7 +379,7 @@ TEST_F(GroupedRoundTest, GroupOfOneIsRefusedWhileSecureAggregationIsOn) {
             "least 2");
 }
 
-TEST_F(GroupedRoundTest, RefusesOverlappingGroupsAndImpossibleMajorities) {
+TEST_P(GroupedRoundTest, RefusesOverlappingGroupsAndImpossibleMajorities) {
   MakeSites(4, 8);
   auto twice = Start({{0, 1}, {1, 2, 3}}, 1);
   ASSERT_FALSE(twice.has_value());
@@ -367,6 +388,55 @@ TEST_F(GroupedRoundTest, RefusesOverlappingGroupsAndImpossibleMajorities) {
   ASSERT_FALSE(majority.has_value());
   EXPECT_EQ(majority.error().message,
             "grouped round: need 1..2 completed groups, got 3");
+}
+
+// Issue 13: each group's unmask is its own job on the pool; the round moves
+// on (and tells its driver) as each result comes back, and a round destroyed
+// meanwhile drops them.
+TEST_P(GroupedRoundTest, EachGroupsBackgroundUnmaskReportsProgressOnce) {
+  if (!GetParam()) GTEST_SKIP() << "needs a worker pool";
+  MakeSites(9, 50000);
+  const std::vector<std::vector<int>> groups = {
+      {0, 1, 2}, {3, 4, 5}, {6, 7, 8}};
+  auto round = Start(groups, 2);
+  ASSERT_TRUE(round.has_value()) << round.error().message;
+  Pump(**round, /*settle=*/false);
+  EXPECT_TRUE((*round)->computing());
+  EXPECT_EQ((*round)->stage(), RoundStage::kUnmask);
+  EXPECT_FALSE((*round)->finished());
+  for (size_t k = 0; k < 3; ++k) EXPECT_TRUE((*round)->group(k).computing());
+  // A lost site and a deadline while the groups unmask change nothing.
+  (*round)->OnSiteLost("SITE_4");
+  (*round)->MarkArmed();
+  (*round)->OnDeadline();
+  ASSERT_TRUE(RunUntil(net_, [&] { return (*round)->finished(); }));
+  EXPECT_EQ(progress_, 3);
+  ASSERT_EQ((*round)->stage(), RoundStage::kCompleted)
+      << (*round)->abort_reason();
+  EXPECT_EQ((*round)->outcome().contributors.size(), 9u);
+  for (size_t k = 0; k < 3; ++k) {
+    ExpectNear(GroupSum(**round, k), PlainSum(Ids(groups[k])),
+               3 * kStep * (*round)->ContributorWeight(k));
+  }
+}
+
+TEST_P(GroupedRoundTest, RoundDestroyedWhileGroupsUnmaskIgnoresTheirResults) {
+  if (!GetParam()) GTEST_SKIP() << "needs a worker pool";
+  MakeSites(6, 100000);
+  auto round = Start({{0, 1, 2}, {3, 4, 5}}, 2);
+  ASSERT_TRUE(round.has_value()) << round.error().message;
+  Pump(**round, /*settle=*/false);
+  ASSERT_TRUE((*round)->computing());
+  round->reset();
+  size_t handlers = 0;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (handlers < 2 && std::chrono::steady_clock::now() < deadline) {
+    net_.io->restart();
+    handlers += net_.io->run_one_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(handlers, 2u) << "both groups' completions arrive";
+  EXPECT_EQ(progress_, 0);
 }
 
 }  // namespace

@@ -1,8 +1,12 @@
 #ifndef CLS_COORDINATOR_ROUND_ROUND_CONTEXT_H_
 #define CLS_COORDINATOR_ROUND_ROUND_CONTEXT_H_
 
+#include <utility>  // Boost 1.74 Asio needs it first in C++23 mode.
+
+#include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -16,7 +20,13 @@
 #include "crypto/signature.h"
 #include "protocol/messages.h"
 
+namespace cls {
+class WorkerPool;
+}  // namespace cls
+
 namespace cls::coordinator {
+
+class RoundState;
 
 // Where the round's messages go. Implemented by the network layer (and by a
 // recording fake in tests). Calls are made from the round's thread only.
@@ -27,6 +37,9 @@ class RoundSender {
   // The site broke the protocol: close its connection.
   virtual void Disconnect(const std::string& site_id,
                           std::string_view reason) = 0;
+  // The round's thread, where work done on a WorkerPool reports back. Only
+  // rounds given a pool need it.
+  virtual boost::asio::any_io_executor executor() { return {}; }
 };
 
 enum class RoundStage {
@@ -157,6 +170,16 @@ struct RoundContext {
   RoundOutcome outcome;
   std::string abort_reason;
   std::vector<Misbehaviour> misbehaviours;
+
+  // With a pool, the unmask arithmetic runs there and its result comes back
+  // on sender->executor() (SecureRound::Start); without, it runs inline.
+  WorkerPool* workers = nullptr;
+  // Moves the round to the state background work produced (set by
+  // SecureRound); call on the round's thread.
+  std::function<void(std::unique_ptr<RoundState>)> advance;
+  // Expires with the round, so background work that finishes after the
+  // round was destroyed is dropped.
+  std::shared_ptr<const bool> lifetime = std::make_shared<const bool>(true);
 
   ParticipantState& at(uint32_t index) { return participants[index - 1]; }
   const ParticipantState& at(uint32_t index) const {

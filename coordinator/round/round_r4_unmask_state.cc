@@ -1,56 +1,16 @@
 #include "coordinator/round/round_r4_unmask_state.h"
 
-#include "crypto/prg.h"
-#include "crypto/sha256.h"
-#include "crypto/x25519.h"
+#include <memory>
+#include <string>
+
+#include "common/worker_pool.h"
+#include "crypto/shamir.h"
 #include "protocol/secagg.h"
 
 namespace cls::coordinator {
 namespace {
 
 constexpr size_t kSecretBytes = 32;
-// How many subsets of the revealed shares are tried when an owner dealt
-// shares that do not fit: enough to step around a couple of bad shares in
-// any neighbourhood, bounded so a malicious owner cannot stall the round.
-constexpr int kMaxReconstructionAttempts = 1024;
-
-std::optional<Key32> Combine(const std::vector<crypto::ShamirShare>& shares,
-                             uint32_t threshold) {
-  auto secret =
-      crypto::ShamirCombine(shares, static_cast<int>(threshold), kSecretBytes);
-  if (!secret || secret->size() != kSecretBytes) return std::nullopt;
-  Key32 key{};
-  std::copy(secret->begin(), secret->end(), key.begin());
-  return key;
-}
-
-// Visits the subsets of {0..n-1} of size n - leave_out in order, stopping
-// when `visit` returns true or the budget runs out.
-bool ForEachSubset(
-    size_t n, size_t leave_out, int& budget,
-    const std::function<bool(const std::vector<size_t>&)>& visit) {
-  std::vector<size_t> out(leave_out);
-  for (size_t i = 0; i < leave_out; ++i) out[i] = i;
-  while (budget > 0) {
-    std::vector<size_t> keep;
-    for (size_t i = 0, j = 0; i < n; ++i) {
-      if (j < leave_out && out[j] == i) {
-        ++j;
-      } else {
-        keep.push_back(i);
-      }
-    }
-    --budget;
-    if (visit(keep)) return true;
-    // Next combination of `leave_out` indices out of n.
-    size_t i = leave_out;
-    while (i > 0 && out[i - 1] == n - leave_out + i - 1) --i;
-    if (i == 0) return false;
-    ++out[i - 1];
-    for (size_t j = i; j < leave_out; ++j) out[j] = out[j - 1] + 1;
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -103,196 +63,66 @@ void RoundUnmaskState::Handle(uint32_t index,
   site.unmasked = true;
 }
 
-bool RoundUnmaskState::SignedByOwner(uint32_t owner, protocol::SecretKind kind,
-                                     const RevealedShare& revealed) const {
-  return context_.at(owner).certificate->Verify(
-      protocol::SharePayload(context_.settings.coordinator_id, round_id(), kind,
-                             owner, revealed.share),
-      revealed.signature);
-}
-
-void RoundUnmaskState::RejectForger(uint32_t holder, uint32_t owner) {
-  if (!forgers_.insert(holder).second) return;
-  const std::string& owner_id = context_.at(owner).site_id;
-  context_.Blame(holder, "revealed a share of " + owner_id + " that " +
-                             owner_id + " never signed");
-  context_.Drop(holder,
-                "unmask_response: share of " + owner_id + " not signed by it",
-                /*disconnect=*/true);
-}
-
-std::optional<Key32> RoundUnmaskState::Recover(
-    uint32_t owner, protocol::SecretKind kind,
-    const std::vector<RevealedShare>& all,
-    const std::function<bool(const Key32&)>& fits, std::string& why) {
-  const ParticipantState& site = context_.at(owner);
-  const uint32_t t = site.threshold;
-  const std::string what = kind == protocol::SecretKind::kSelfMask
-                               ? std::string("self mask")
-                               : std::string("mask key");
-  const std::string secret = what + " of " + site.site_id;
-  // A holder caught making up one share is trusted with none.
-  std::vector<RevealedShare> revealed;
-  for (const auto& r : all) {
-    if (!forgers_.count(r.holder)) revealed.push_back(r);
-  }
-  auto attempt = [&](const std::vector<size_t>& keep) -> std::optional<Key32> {
-    std::vector<crypto::ShamirShare> subset;
-    for (size_t i = 0; i < t; ++i) subset.push_back(revealed[keep[i]].share);
-    auto key = Combine(subset, t);
-    if (key && fits(*key)) return key;
-    return std::nullopt;
-  };
-  auto first = [&] {
-    std::vector<size_t> keep(revealed.size());
-    for (size_t i = 0; i < keep.size(); ++i) keep[i] = i;
-    return keep;
-  };
-  if (revealed.size() < t) {
-    why = secret + ": " + std::to_string(revealed.size()) +
-          " shares, threshold " + std::to_string(t);
-    return std::nullopt;
-  }
-  std::vector<size_t> good = first();
-  std::optional<Key32> key = attempt(good);
-  if (!key) {
-    // Someone lied. A share its owner never signed was made up by the site
-    // that revealed it; drop those and try again.
-    std::vector<RevealedShare> signed_shares;
-    for (const auto& r : revealed) {
-      if (SignedByOwner(owner, kind, r)) {
-        signed_shares.push_back(r);
-      } else {
-        RejectForger(r.holder, owner);
-      }
-    }
-    revealed = std::move(signed_shares);
-    if (revealed.size() < t) {
-      why = secret + ": " + std::to_string(revealed.size()) +
-            " genuine shares, threshold " + std::to_string(t);
-      return std::nullopt;
-    }
-    good = first();
-    key = attempt(good);
-    if (!key) {
-      // Every share left carries the owner's signature, so the owner dealt
-      // shares that do not fit what it committed to. Step around them.
-      int budget = kMaxReconstructionAttempts;
-      const size_t spare = revealed.size() - t;
-      for (size_t leave_out = 1; !key && leave_out <= spare && budget > 0;
-           ++leave_out) {
-        ForEachSubset(revealed.size(), leave_out, budget,
-                      [&](const std::vector<size_t>& keep) {
-                        key = attempt(keep);
-                        if (key) good = keep;
-                        return key.has_value();
-                      });
-      }
-      context_.Blame(
-          owner, "dealt shares of its " + what + " that do not reconstruct it");
-      if (!key) {
-        why = secret + " cannot be reconstructed: " + site.site_id +
-              " dealt shares that do not fit it";
-        return std::nullopt;
-      }
-      return key;
-    }
-  }
-  // The secret is known; every other share must lie on the same polynomial
-  // (t - 1 shares that fit plus this one give the secret again). One that
-  // does not was made up by its holder (no owner signature) or dealt wrong by
-  // the owner (signed), however the shares happened to arrive.
-  std::set<size_t> used(good.begin(), good.begin() + t);
-  for (size_t e = 0; e < revealed.size(); ++e) {
-    if (used.count(e)) continue;
-    std::vector<size_t> keep(good.begin(), good.begin() + (t - 1));
-    keep.push_back(e);
-    if (attempt(keep)) continue;
-    if (!SignedByOwner(owner, kind, revealed[e])) {
-      RejectForger(revealed[e].holder, owner);
-    } else {
-      context_.Blame(owner, "dealt a share of its " + what + " to " +
-                                context_.at(revealed[e].holder).site_id +
-                                " that does not fit it");
-      break;
-    }
-  }
-  return key;
+UnmaskInputs RoundUnmaskState::TakeInputs() {
+  UnmaskInputs in;
+  in.round_id = round_id();
+  in.coordinator_id = context_.settings.coordinator_id;
+  in.quantization = context_.settings.quantization;
+  in.participants = context_.participants;
+  in.dropped = dropped_;
+  // The round needs neither again: the result carries the unmasked sum.
+  in.masked_sum = std::move(context_.masked_sum);
+  in.self_mask_shares = std::move(context_.self_mask_shares);
+  in.mask_key_shares = std::move(context_.mask_key_shares);
+  context_.masked_sum.clear();
+  context_.self_mask_shares.clear();
+  context_.mask_key_shares.clear();
+  return in;
 }
 
 std::unique_ptr<RoundState> RoundUnmaskState::Finish() {
-  std::set<uint32_t> survivors;  // sites whose input is in the sum
-  for (const auto& site : context_.participants) {
-    if (site.masked) survivors.insert(site.index);
+  if (computing_) return nullptr;
+  if (context_.workers == nullptr) {
+    return Conclude(ComputeUnmask(TakeInputs()));
   }
-  if (std::string why = RemoveMasks(survivors); !why.empty()) {
-    return Abort("unmask: " + why);
-  }
-  DecodeOutcome(survivors);
-  return std::make_unique<RoundCompletedState>(context_);
+  computing_ = true;
+  // The job owns its inputs; `this` is used only on the round's thread, and
+  // only while the round lives (it cannot change state while busy).
+  context_.workers->Run(
+      context_.sender->executor(),
+      "round " + std::to_string(round_id()) + ": unmask",
+      [inputs = TakeInputs()]() mutable -> Result<UnmaskResult> {
+        return ComputeUnmask(std::move(inputs));
+      },
+      [this, alive = std::weak_ptr<const bool>(context_.lifetime)](
+          Result<UnmaskResult> result) {
+        if (alive.expired()) return;
+        computing_ = false;
+        // Advancing may end in the driver destroying the round (and this
+        // state): a copy of the function, and nothing touched after.
+        auto advance = context_.advance;
+        advance(Conclude(std::move(result)));
+      });
+  return nullptr;
 }
 
-std::string RoundUnmaskState::RemoveMasks(const std::set<uint32_t>& survivors) {
-  const int bits = context_.settings.quantization.ring_bits;
-  auto& sum = context_.masked_sum;
-  std::string why;
-  for (uint32_t u : survivors) {
-    const ParticipantState& site = context_.at(u);
-    auto seed = Recover(
-        u, protocol::SecretKind::kSelfMask, context_.self_mask_shares[u],
-        [&](const Key32& k) {
-          return crypto::Sha256(k) == site.keys.self_mask_commitment;
-        },
-        why);
-    if (!seed) return why;
-    crypto::AddMask(*seed, bits, -1, sum);
-  }
-  for (uint32_t d : dropped_) {
-    const ParticipantState& site = context_.at(d);
-    std::optional<crypto::X25519KeyPair> pair;
-    auto key = Recover(
-        d, protocol::SecretKind::kMaskKey, context_.mask_key_shares[d],
-        [&](const Key32& k) {
-          auto p = crypto::X25519KeyPairFromPrivate(k);
-          if (!p || p->public_key != site.keys.mask_public_key) return false;
-          pair = *p;
-          return true;
-        },
-        why);
-    if (!key) return why;
-    // Each survivor v added sign(v, d) * PRG(s_vd); take it back out.
-    for (uint32_t v : site.neighbours) {
-      if (!survivors.count(v)) continue;
-      auto seed = protocol::PairwiseMaskSeed(
-          pair->private_key, context_.at(v).keys.mask_public_key, round_id());
-      if (!seed) return "pairwise seed: " + seed.error().message;
-      crypto::AddMask(*seed, bits, -protocol::PairwiseMaskSign(v, d), sum);
+std::unique_ptr<RoundState> RoundUnmaskState::Conclude(
+    Result<UnmaskResult> result) {
+  if (!result) return Abort("unmask: " + result.error().message);
+  for (auto& finding : result->findings) {
+    if (!finding.blame.empty()) {
+      context_.Blame(finding.site, std::move(finding.blame));
+    }
+    if (!finding.drop_reason.empty()) {
+      context_.Drop(finding.site, std::move(finding.drop_reason),
+                    /*disconnect=*/true);
     }
   }
-  return "";
-}
-
-void RoundUnmaskState::DecodeOutcome(const std::set<uint32_t>& survivors) {
-  RoundOutcome& out = context_.outcome;
-  out.ring_sum = context_.masked_sum;
-  out.mean_delta.assign(context_.masked_sum.size(), 0.0f);
-  core::DequantizeSum(context_.masked_sum, static_cast<int>(survivors.size()),
-                      context_.settings.quantization, out.mean_delta);
-  for (uint32_t u : survivors) {
-    const ParticipantState& site = context_.at(u);
-    out.contributors.push_back(site.site_id);
-    out.contributor_weight += site.weight;
-    out.metrics.count += site.metrics.count;
-    out.metrics.correct += site.metrics.correct;
-    out.metrics.loss_sum += site.metrics.loss_sum;
-    out.metrics.train_samples += site.metrics.train_samples;
+  if (!result->abort_reason.empty()) {
+    return Abort("unmask: " + result->abort_reason);
   }
-  // Sites sent weight * delta with weights summing to 1 over all
-  // participants; renormalise over those whose input arrived.
-  if (out.contributor_weight > 0) {
-    const float scale = static_cast<float>(1.0 / out.contributor_weight);
-    for (float& v : out.mean_delta) v *= scale;
-  }
+  context_.outcome = std::move(result->outcome);
+  return std::make_unique<RoundCompletedState>(context_);
 }
 
 }  // namespace cls::coordinator

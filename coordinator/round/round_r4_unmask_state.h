@@ -1,13 +1,11 @@
 #ifndef CLS_COORDINATOR_ROUND_ROUND_R4_UNMASK_STATE_H_
 #define CLS_COORDINATOR_ROUND_ROUND_R4_UNMASK_STATE_H_
 
-#include <functional>
-#include <optional>
 #include <set>
-#include <string_view>
 
+#include "common/error.h"
 #include "coordinator/round/round_state.h"
-#include "protocol/secagg.h"
+#include "coordinator/round/round_unmask_computation.h"
 
 namespace cls::coordinator {
 
@@ -27,33 +25,25 @@ class RoundUnmaskState final : public RoundState {
   RoundUnmaskState(RoundContext& context, std::set<uint32_t> dropped)
       : RoundState(context), dropped_(std::move(dropped)) {}
   RoundStage stage() const override { return RoundStage::kUnmask; }
+  bool busy() const override { return computing_; }
 
  protected:
   void Handle(uint32_t index, const protocol::Message& message) override;
   bool Pending(const ParticipantState& site) const override {
     return site.signed_survivors && !site.unmasked;
   }
+  // Runs the unmask arithmetic (ComputeUnmask) inline, or, with a worker
+  // pool, starts it there and stays (busy) until Conclude.
   std::unique_ptr<RoundState> Finish() override;
 
  private:
-  // Removes the masks from context_.masked_sum; the abort reason on failure.
-  std::string RemoveMasks(const std::set<uint32_t>& survivors);
-  // The owner's secret from its revealed shares, or nullopt with why not in
-  // `why`; names the holders that made up shares and the owner if it dealt
-  // shares that do not fit.
-  std::optional<Key32> Recover(uint32_t owner, protocol::SecretKind kind,
-                               const std::vector<RevealedShare>& shares,
-                               const std::function<bool(const Key32&)>& fits,
-                               std::string& why);
-  bool SignedByOwner(uint32_t owner, protocol::SecretKind kind,
-                     const RevealedShare& revealed) const;
-  // Blames the holder of a share its owner never signed and drops it; its
-  // other shares are no longer used.
-  void RejectForger(uint32_t holder, uint32_t owner);
-  void DecodeOutcome(const std::set<uint32_t>& survivors);
+  UnmaskInputs TakeInputs();
+  // Applies what the computation proved (blames, forgers dropped) and
+  // returns Completed with the outcome, or Aborted.
+  std::unique_ptr<RoundState> Conclude(Result<UnmaskResult> result);
 
   std::set<uint32_t> dropped_;
-  std::set<uint32_t> forgers_;
+  bool computing_ = false;
 };
 
 }  // namespace cls::coordinator

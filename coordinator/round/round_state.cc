@@ -54,7 +54,8 @@ void RoundContext::Send(uint32_t index, protocol::Message message) {
 
 std::unique_ptr<RoundState> RoundState::OnMessage(
     uint32_t index, const protocol::Message& message) {
-  if (stage() == RoundStage::kCompleted || stage() == RoundStage::kAborted) {
+  if (stage() == RoundStage::kCompleted || stage() == RoundStage::kAborted ||
+      busy()) {
     return nullptr;
   }
   ParticipantState& site = context_.at(index);
@@ -71,7 +72,8 @@ std::unique_ptr<RoundState> RoundState::OnMessage(
 }
 
 std::unique_ptr<RoundState> RoundState::OnSiteLost(uint32_t index) {
-  if (stage() == RoundStage::kCompleted || stage() == RoundStage::kAborted) {
+  if (stage() == RoundStage::kCompleted || stage() == RoundStage::kAborted ||
+      busy()) {
     return nullptr;
   }
   context_.Drop(index, "connection lost", /*disconnect=*/false);
@@ -79,7 +81,8 @@ std::unique_ptr<RoundState> RoundState::OnSiteLost(uint32_t index) {
 }
 
 std::unique_ptr<RoundState> RoundState::OnDeadline() {
-  if (stage() == RoundStage::kCompleted || stage() == RoundStage::kAborted) {
+  if (stage() == RoundStage::kCompleted || stage() == RoundStage::kAborted ||
+      busy()) {
     return nullptr;
   }
   for (auto& site : context_.participants) {

@@ -12,7 +12,8 @@ namespace cls::coordinator {
 // One stage of the secure aggregation server. A state receives the messages
 // of its stage, drops sites that misbehave or vanish, and, once every
 // expected site has answered (or the stage deadline passed), returns the next
-// state. Only SecureRound swaps states. Not thread-safe.
+// state. Only SecureRound swaps states (a result of background work reaches
+// it through RoundContext::advance). Not thread-safe.
 class RoundState {
  public:
   explicit RoundState(RoundContext& context) : context_(context) {}
@@ -21,6 +22,11 @@ class RoundState {
   RoundState& operator=(const RoundState&) = delete;
 
   virtual RoundStage stage() const = 0;
+  // Work of this stage is running on a worker pool: no site owes the stage
+  // anything and the stage only waits for that result, so messages, lost
+  // sites and deadlines are ignored meanwhile (as they would be in a round
+  // that had already finished).
+  virtual bool busy() const { return false; }
 
   // Each returns the next state, or nullptr to stay in this one.
   std::unique_ptr<RoundState> OnMessage(uint32_t index,

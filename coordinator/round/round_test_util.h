@@ -1,6 +1,10 @@
 #ifndef CLS_COORDINATOR_ROUND_ROUND_TEST_UTIL_H_
 #define CLS_COORDINATOR_ROUND_ROUND_TEST_UTIL_H_
 
+#include <utility>  // Boost 1.74 Asio needs it first in C++23 mode.
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -17,9 +21,14 @@
 namespace cls::coordinator {
 
 // Records what a round sends; a test then delivers it to in-process
-// SecAggClients (secure_round_test, grouped_round_test).
+// SecAggClients (secure_round_test, grouped_round_test). Its io_context is
+// the round's thread: work a round runs on a WorkerPool reports back there,
+// when the test runs it (RunUntil).
 class FakeNetwork final : public RoundSender {
  public:
+  boost::asio::any_io_executor executor() override {
+    return io->get_executor();
+  }
   void Send(const std::string& site_id, protocol::Message message) override {
     inbox[site_id].push_back(std::move(message));
   }
@@ -29,7 +38,23 @@ class FakeNetwork final : public RoundSender {
   }
   std::map<std::string, std::deque<protocol::Message>> inbox;
   std::map<std::string, std::string> disconnected;
+  std::shared_ptr<boost::asio::io_context> io =
+      std::make_shared<boost::asio::io_context>();
 };
+
+// Runs the fake network's io_context (the round's thread) until `done()`
+// holds or `limit` passes; whether it holds.
+template <typename Done>
+bool RunUntil(FakeNetwork& net, Done done,
+              std::chrono::milliseconds limit = std::chrono::seconds(60)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    net.io->restart();
+    net.io->run_one_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
 
 inline constexpr char kTestCoordinatorId[] = "coordinator.test";
 

@@ -12,7 +12,12 @@ SecureRound::SecureRound(RoundSender* sender) { context_.sender = sender; }
 
 Result<std::unique_ptr<SecureRound>> SecureRound::Start(
     RoundSettings settings, const std::vector<RoundParticipant>& participants,
-    RoundSender* sender) {
+    RoundSender* sender, WorkerPool* workers,
+    std::function<void()> on_progress) {
+  if (workers != nullptr && (sender == nullptr || !sender->executor())) {
+    return InvalidArgument(
+        "round: a worker pool needs the sender's executor to report back on");
+  }
   const size_t fewest = settings.allow_single_site ? 1 : 2;
   if (participants.size() < fewest) {
     return InvalidArgument(
@@ -57,6 +62,14 @@ Result<std::unique_ptr<SecureRound>> SecureRound::Start(
   std::unique_ptr<SecureRound> round(new SecureRound(sender));
   RoundContext& ctx = round->context_;
   ctx.settings = std::move(settings);
+  ctx.workers = workers;
+  round->on_progress_ = std::move(on_progress);
+  SecureRound* self = round.get();
+  ctx.advance = [self](std::unique_ptr<RoundState> next) {
+    self->Apply(std::move(next));
+    // The driver may destroy the round from here: copy, then touch nothing.
+    if (auto progress = self->on_progress_) progress();
+  };
   std::mt19937_64 rng(ctx.settings.graph_seed);
   auto graph = protocol::BuildNeighbourGraph(
       participants.size(), ctx.settings.complete_graph_up_to, rng);

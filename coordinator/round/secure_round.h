@@ -1,6 +1,7 @@
 #ifndef CLS_COORDINATOR_ROUND_SECURE_ROUND_H_
 #define CLS_COORDINATOR_ROUND_SECURE_ROUND_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +16,11 @@ namespace cls::coordinator {
 // data and swaps its stage states. Feed it decoded messages, lost connections
 // and deadline ticks; read the stage and, once completed, the outcome.
 // Knows nothing of sockets or timers. Not thread-safe: one thread drives it.
+// Given a WorkerPool, the unmask arithmetic runs there (the round reads as
+// Unmask and computing() meanwhile) and its result is applied on the
+// sender's executor, which must be the driving thread; then `on_progress`
+// is called there, since the round moved without a site message. A round
+// destroyed while that work runs drops the result.
 class SecureRound {
  public:
   // Validates the settings (at least 2 participants, or 1 with
@@ -24,7 +30,8 @@ class SecureRound {
   // each participant its RoundAnnounce.
   static Result<std::unique_ptr<SecureRound>> Start(
       RoundSettings settings, const std::vector<RoundParticipant>& participants,
-      RoundSender* sender);
+      RoundSender* sender, WorkerPool* workers = nullptr,
+      std::function<void()> on_progress = {});
 
   void OnMessage(const std::string& site_id, const protocol::Message& message);
   void OnSiteLost(const std::string& site_id);
@@ -34,6 +41,8 @@ class SecureRound {
   bool finished() const {
     return stage() == RoundStage::kCompleted || stage() == RoundStage::kAborted;
   }
+  // Background work of the stage is running (see the class comment).
+  bool computing() const { return state_->busy(); }
   bool IsParticipant(const std::string& site_id) const {
     return context_.index_of.count(site_id) > 0;
   }
@@ -58,6 +67,7 @@ class SecureRound {
   RoundContext context_;
   std::unique_ptr<RoundState> state_;
   int transitions_ = 0;
+  std::function<void()> on_progress_;
 };
 
 }  // namespace cls::coordinator
