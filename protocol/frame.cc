@@ -168,8 +168,11 @@ Result<FrameHeader> DecodeFrameHeader(
 Bytes EncodeFrame(const Message& message) {
   const auto kind = static_cast<uint32_t>(message.index() + 1);
   const codec::MessageCodec& message_codec = codec::CodecOf(kind);
-  const size_t estimate = codec::SegmentWordsFor(message);
-  const size_t segment_words = std::min<size_t>(estimate, kMaxSegmentWords);
+  // The reservation never exceeds what the kind's limit lets a reader
+  // accept (kinds.h): a message that large is refused by its peer anyway.
+  const size_t limit_words = MaxPayloadBytes(kind) / sizeof(capnp::word);
+  const size_t segment_words = std::min<size_t>(
+      {codec::SegmentWordsFor(message), limit_words, kMaxSegmentWords});
   // Header, one-segment table, first segment: zero-filled as Cap'n Proto
   // requires, and word-aligned thanks to operator new.
   constexpr size_t kPrefix = kFrameHeaderBytes + sizeof(capnp::word);
