@@ -2,13 +2,11 @@
 #define CLS_PROTOCOL_FRAME_H_
 
 #include <cstdint>
-#include <optional>
 #include <span>
-#include <type_traits>
-#include <variant>
 
 #include "common/bytes.h"
 #include "common/error.h"
+#include "protocol/kinds.h"
 #include "protocol/messages.h"
 
 namespace cls::protocol {
@@ -20,27 +18,15 @@ namespace cls::protocol {
 //               table, then segments) whose Envelope.body is of that kind
 //
 // The header is checked before anything is allocated: the kind must be known
-// and the length within that kind's limit (small control messages get a few
-// KiB, vector-carrying messages up to kMaxParameters words). The payload is
-// read into 8-byte-aligned words; the segment table is checked (at most
-// kMaxSegments segments, sizes adding up exactly to the payload) before Cap'n
-// Proto sees it, and Cap'n Proto reads with explicit ReaderOptions
+// and the length within that kind's limit (kinds.h: small control messages
+// get a few KiB, vector-carrying messages up to kMaxParameters words). The
+// payload is read into 8-byte-aligned words; the segment table is checked (at
+// most kMaxSegments segments, sizes adding up exactly to the payload) before
+// Cap'n Proto sees it, and Cap'n Proto reads with explicit ReaderOptions
 // (traversal limit = payload words, nesting limit 16). Any failure is
 // InvalidArgument with a short message that never quotes the payload.
 inline constexpr size_t kFrameHeaderBytes = 8;
 inline constexpr uint32_t kMaxSegments = 16;
-// The largest model a round can carry (64 MiB of float32).
-inline constexpr uint64_t kMaxParameters = 16 * 1024 * 1024;
-
-// The frame kind of message type T: its index in Message, plus one.
-template <typename T, size_t I = 0>
-constexpr uint32_t FrameKind() {
-  if constexpr (std::is_same_v<T, std::variant_alternative_t<I, Message>>) {
-    return static_cast<uint32_t>(I + 1);
-  } else {
-    return FrameKind<T, I + 1>();
-  }
-}
 
 // The largest sample count a site may report (Hello numSamples,
 // ValidationMetrics and ScoreCounts counts): 2^40, far above any hospital's
@@ -56,18 +42,6 @@ struct FrameHeader {
 // Parses and checks the 8 header bytes.
 Result<FrameHeader> DecodeFrameHeader(
     std::span<const uint8_t, kFrameHeaderBytes> bytes);
-
-// The payload limit for a kind (0 for an unknown kind).
-uint32_t MaxPayloadBytes(uint32_t kind);
-
-// Which way a message kind flows. Each daemon refuses, at the header, a kind
-// only it sends: a peer has no business announcing one, and refusing it
-// before the payload is allocated keeps a peer from making the reader hold
-// buffers sized for another direction's largest messages.
-enum class Direction { kSiteToCoordinator, kCoordinatorToSite };
-
-// The one direction table of the protocol (nullopt for an unknown kind).
-std::optional<Direction> DirectionOf(uint32_t kind);
 
 // A site connection's first frame must be a Hello of at most this many bytes
 // (its five texts of at most 256 bytes and a count need under 2 KiB): until

@@ -15,7 +15,7 @@ namespace cls::protocol {
 inline constexpr uint16_t kProtocolVersion = 2;
 
 // Plain C++ mirrors of the Cap'n Proto messages in cls.capnp. The round logic
-// works on these; only frame.cc touches Cap'n Proto.
+// works on these; only the codecs (codec.h) touch Cap'n Proto.
 
 struct Hello {
   std::string site_id;
