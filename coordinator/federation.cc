@@ -58,8 +58,8 @@ Status Federation::Initialize() {
   finalizer_ = std::make_unique<RoundFinalizer>(io_.get_executor(), config_,
                                                 store_, sites_, evaluations_,
                                                 privacy_.get(), workers_);
-  scheduler_ = std::make_unique<RoundScheduler>(io_, config_, store_, sites_,
-                                                *planner_, *finalizer_);
+  scheduler_ = std::make_unique<RoundScheduler>(
+      io_, config_, store_, sites_, *planner_, *finalizer_, workers_);
   sites_.SetOnConnectionReplaced(
       [this](const std::string& site_id) { scheduler_->OnSiteLost(site_id); });
   if (config_.robust.enabled) AnnounceRobustMode();

@@ -68,7 +68,6 @@ class Federation final {
   RoundScheduler& rounds() { return *scheduler_; }
   const ModelRecord& model() const { return finalizer_->model(); }
   const CoordinatorConfig& config() const { return config_; }
-  CoordinatorStore& store() { return store_; }
   // Null when [privacy] mode = "off".
   RoundPrivacy* privacy() { return privacy_.get(); }
   DeploymentManager& deployments() { return *deployments_; }

@@ -44,13 +44,15 @@ FinishedRound CollectFinishedRound(
 RoundScheduler::RoundScheduler(boost::asio::io_context& io,
                                const CoordinatorConfig& config,
                                CoordinatorStore& store, SiteRegistry& sites,
-                               RoundPlanner& planner, RoundFinalizer& finalizer)
+                               RoundPlanner& planner, RoundFinalizer& finalizer,
+                               cls::WorkerPool* workers)
     : io_(io),
       config_(config),
       store_(store),
       sites_(sites),
       planner_(planner),
       finalizer_(finalizer),
+      workers_(workers),
       deadline_(io),
       next_round_timer_(io) {}
 
@@ -187,9 +189,10 @@ void RoundScheduler::StartNextRound() {
     spdlog::info("round {}: {} groups of at least {} sites", *round_id,
                  plan_.groups.size(), config_.robust.group_size);
   }
-  // The round may later take the worker pool for its unmask and report
-  // progress that came without a site message; that progress goes to
-  // AfterRoundEvent like any other.
+  // The round may take workers_ for its unmask and report progress that
+  // came without a site message (the unmask finished); that progress goes
+  // to AfterRoundEvent like any other. Not passed yet: the round's
+  // asynchronous unmask arrives separately (coordinator/round/).
   auto round = GroupedRound::Start(plan_.settings, plan_.participants,
                                    plan_.groups, plan_.min_groups, &sites_);
   if (!round) {

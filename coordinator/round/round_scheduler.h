@@ -34,9 +34,11 @@ struct RoundProgress {
 // Single-threaded: every call on the io_context thread. Borrows everything.
 class RoundScheduler {
  public:
+  // `workers` (may be null) is for the round's own heavy work (its unmask).
   RoundScheduler(boost::asio::io_context& io, const CoordinatorConfig& config,
                  CoordinatorStore& store, SiteRegistry& sites,
-                 RoundPlanner& planner, RoundFinalizer& finalizer);
+                 RoundPlanner& planner, RoundFinalizer& finalizer,
+                 cls::WorkerPool* workers = nullptr);
   ~RoundScheduler();
 
   // At start: aborts rounds a crash or stop left "running" (audited).
@@ -78,6 +80,7 @@ class RoundScheduler {
   SiteRegistry& sites_;
   RoundPlanner& planner_;
   RoundFinalizer& finalizer_;
+  cls::WorkerPool* workers_;
   int queued_rounds_ = 0;
   // One group unless [robust] is enabled.
   std::unique_ptr<GroupedRound> round_;
