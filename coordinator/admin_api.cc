@@ -1,5 +1,7 @@
 #include "coordinator/admin_api.h"
 
+#include "coordinator/admin_api_body.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -41,9 +43,6 @@ json RoundJson(const RoundRecord& r, const std::string& stage) {
           {"duration_ms",
            r.status == "running" ? json(nullptr) : json(r.duration_ms)}};
 }
-
-const std::vector<std::string> kAll = {"admin", "operator", "auditor", "viewer",
-                                       "break_glass"};
 
 // Returns the route table's query parameter as an int in [lo, hi].
 std::optional<int> IntParam(const std::map<std::string, std::string>& query,
@@ -92,15 +91,6 @@ std::vector<std::string> Split(const std::string& path) {
   return parts;
 }
 
-json ParseBody(const std::string& body, std::string& error) {
-  auto j = ParseBodyObject(body);
-  if (!j) {
-    error = "body must be a JSON object";
-    return json();
-  }
-  return std::move(*j);
-}
-
 std::string ErrorMessage(const json& body) {
   if (!body.is_object() || !body.contains("error") ||
       !body["error"].is_object()) {
@@ -119,101 +109,8 @@ json SiteJson(const SiteRecord& s, bool connected) {
 
 }  // namespace
 
-const std::vector<std::string>& OperatorRoles() {
-  static const std::vector<std::string> kRoles = kAll;
-  return kRoles;
-}
-
-// break_glass holds what admin holds, for a few hours, on every entry
-// marked (audit_log.h); auditors read everything and export the audit log
-// but change nothing; viewers see the federation, not models or the log.
-const std::vector<PermissionInfo>& PermissionTable() {
-  static const std::vector<PermissionInfo> kTable = {
-      {"status.read", kAll, "coordinator status"},
-      {"site.read", kAll, "list and show sites"},
-      {"site.approve",
-       {"admin", "operator", "break_glass"},
-       "let a registered site join rounds"},
-      {"site.revoke",
-       {"admin", "break_glass"},
-       "bar a site from the federation"},
-      {"site.trust",
-       {"admin", "operator", "break_glass"},
-       "set a site's trust score"},
-      {"site.reinstate",
-       {"admin", "operator", "break_glass"},
-       "lift a site's trust quarantine"},
-      {"round.read", kAll, "round status and history"},
-      {"round.start",
-       {"admin", "operator", "break_glass"},
-       "queue training rounds"},
-      {"model.read",
-       {"admin", "operator", "auditor", "break_glass"},
-       "model versions and parameters"},
-      {"model.deploy",
-       {"admin", "operator", "break_glass"},
-       "deploy or roll out a version"},
-      {"model.rollback",
-       {"admin", "operator", "break_glass"},
-       "roll back to an earlier version"},
-      {"drift.read", kAll, "drift status and alerts"},
-      {"privacy.read",
-       {"admin", "operator", "auditor", "break_glass"},
-       "privacy budget spent"},
-      {"privacy.reset",
-       {"admin", "break_glass"},
-       "reset the privacy budget (a new accounting period)"},
-      {"audit.export",
-       {"admin", "auditor", "break_glass"},
-       "export and verify the audit log"},
-      {"keys.rotate",
-       {"admin", "break_glass"},
-       "rotate the key-encryption key"},
-  };
-  return kTable;
-}
-
-bool RoleAllows(const std::string& role, const std::string& permission) {
-  for (const auto& p : PermissionTable()) {
-    if (p.permission == permission) {
-      return std::find(p.roles.begin(), p.roles.end(), role) != p.roles.end();
-    }
-  }
-  return false;
-}
-
-std::vector<RouteInfo> RouteTable() {
-  return {
-      {"GET", "/v1/status", "status.read", true},
-      {"GET", "/v1/sites", "site.read", true},
-      {"GET", "/v1/sites/{id}", "site.read", true},
-      {"POST", "/v1/sites/{id}/approve", "site.approve", true},
-      {"POST", "/v1/sites/{id}/revoke", "site.revoke", true},
-      {"POST", "/v1/sites/{id}/trust", "site.trust", true},
-      {"POST", "/v1/sites/{id}/reinstate", "site.reinstate", true},
-      {"POST", "/v1/rounds", "round.start", true},
-      {"GET", "/v1/rounds/current", "round.read", true},
-      {"GET", "/v1/rounds", "round.read", true},
-      {"GET", "/v1/models/current", "model.read", true},
-      {"GET", "/v1/versions", "model.read", true},
-      {"GET", "/v1/versions/compare", "model.read", true},
-      {"GET", "/v1/versions/{id}", "model.read", true},
-      {"POST", "/v1/versions/{id}/deploy", "model.deploy", true},
-      {"POST", "/v1/versions/{id}/rollout", "model.deploy", true},
-      {"POST", "/v1/versions/promote", "model.deploy", true},
-      {"POST", "/v1/versions/rollback", "model.rollback", true},
-      {"GET", "/v1/deployment", "model.read", true},
-      {"GET", "/v1/drift", "drift.read", true},
-      {"GET", "/v1/drift/alerts", "drift.read", true},
-      {"GET", "/v1/privacy", "privacy.read", true},
-      {"POST", "/v1/privacy/reset", "privacy.reset", true},
-      {"GET", "/v1/audit", "audit.export", true},
-      {"POST", "/v1/keys/rotate", "keys.rotate", true},
-  };
-}
-
-AdminApi::AdminApi(Federation& federation)
-    : federation_(federation),
+AdminApi::AdminApi(AdminServices services)
+    : services_(services),
       clock_([] { return std::chrono::system_clock::now(); }) {
   using Handler = decltype(Route::handler);
   std::map<std::string, Handler> handlers = {
@@ -276,7 +173,7 @@ void AdminApi::AddRoute(std::string method, const std::string& pattern,
 
 void AdminApi::Audit(const Actor& actor, const std::string& event,
                      const json& fields) {
-  if (auto s = federation_.store().Audit(actor.name, actor.role, event, fields);
+  if (auto s = services_.audit.Append(actor.name, actor.role, event, fields);
       !s) {
     spdlog::error("audit entry {} could not be written: {}", event,
                   s.error().message);
@@ -381,7 +278,7 @@ AdminResponse AdminApi::Handle(const AdminRequest& request) {
 }
 
 AdminResponse AdminApi::Status() {
-  auto sites = federation_.store().ListSites();
+  auto sites = services_.sites.List();
   if (!sites) return ErrorResponse(sites.error());
   int approved = 0, pending = 0, quarantined = 0;
   for (const auto& s : *sites) {
@@ -389,7 +286,7 @@ AdminResponse AdminApi::Status() {
     pending += s.status == SiteStatus::kPending;
     quarantined += s.status == SiteStatus::kQuarantined;
   }
-  const auto& robust = federation_.config().robust;
+  const auto& robust = services_.config.robust;
   // Whether training rounds reveal only sums: operators must see it.
   json aggregation = {
       {"secure_aggregation", !robust.enabled || robust.secure_aggregation},
@@ -401,69 +298,51 @@ AdminResponse AdminApi::Status() {
         robust.secure_aggregation ? robust.group_size : 1;
     aggregation["trust_floor"] = robust.trust.floor;
   }
-  auto current = federation_.CurrentRound();
+  auto current = services_.rounds.CurrentRound();
   return {200,
-          {{"coordinator_id", federation_.config().coordinator_id},
-           {"model_type", federation_.config().model_type},
-           {"model_version", federation_.model().version_id},
-           {"min_sites", federation_.config().min_sites},
+          {{"coordinator_id", services_.config.coordinator_id},
+           {"model_type", services_.config.model_type},
+           {"model_version", services_.models.model().version_id},
+           {"min_sites", services_.config.min_sites},
            {"sites",
             {{"approved", approved},
              {"pending", pending},
              {"quarantined", quarantined},
-             {"connected", federation_.connected_count()}}},
+             {"connected", services_.sites.connected_count()}}},
            {"aggregation", aggregation},
            {"round", current ? RoundJson(current->record, current->stage)
                              : json(nullptr)},
-           {"queued_rounds", federation_.queued_rounds()}}};
+           {"queued_rounds", services_.rounds.queued_rounds()}}};
 }
 
 AdminResponse AdminApi::ListSites() {
-  auto sites = federation_.store().ListSites();
+  auto sites = services_.sites.List();
   if (!sites) return ErrorResponse(sites.error());
   json list = json::array();
   for (const auto& s : *sites) {
-    list.push_back(SiteJson(s, federation_.IsConnected(s.site_id)));
+    list.push_back(SiteJson(s, services_.sites.IsConnected(s.site_id)));
   }
   return {200, {{"sites", list}}};
 }
 
 AdminResponse AdminApi::ShowSite(const std::string& site_id) {
-  auto site = federation_.store().FindSite(site_id);
+  auto site = services_.sites.Find(site_id);
   if (!site) return ErrorResponse(site.error());
   if (!*site) {
     return ErrorResponse({ErrorCode::kNotFound, "no site '" + site_id + "'"});
   }
-  return {200, SiteJson(**site, federation_.IsConnected(site_id))};
+  return {200, SiteJson(**site, services_.sites.IsConnected(site_id))};
 }
 
 AdminResponse AdminApi::RevokeSite(const std::string& site_id,
                                    const std::string& body,
                                    const Actor& actor) {
-  std::string error;
-  json j = ParseBody(body, error);
-  if (!error.empty())
-    return ErrorResponse({ErrorCode::kInvalidArgument, error});
-  auto parsed_reason = ParseReason(j);
-  if (!parsed_reason) {
-    return BadRequest("reason must be a string of at most 200 bytes");
-  }
-  const std::string reason = std::move(*parsed_reason);
-  auto site = federation_.store().FindSite(site_id);
-  if (!site) return ErrorResponse(site.error());
-  if (!*site) {
-    return ErrorResponse({ErrorCode::kNotFound, "no site '" + site_id + "'"});
-  }
-  if ((*site)->status != SiteStatus::kRevoked) {
-    if (auto s =
-            federation_.store().SetSiteStatus(site_id, SiteStatus::kRevoked);
-        !s) {
-      return ErrorResponse(s.error());
-    }
-    Audit(actor, "site_revoked", {{"site_id", site_id}, {"reason", reason}});
-    // A revoked site is refused at its next hello; its live connection goes
-    // now, which drops it from a running round like any lost site.
-    federation_.Disconnect(site_id, "revoked by an operator");
+  auto j = AdminBody::Parse(body);
+  if (!j) return ErrorResponse(j.error());
+  auto reason = j->Reason();
+  if (!reason) return ErrorResponse(reason.error());
+  if (auto s = services_.sites.Revoke(site_id, *reason, actor); !s) {
+    return ErrorResponse(s.error());
   }
   return {200, {{"site_id", site_id}, {"status", "revoked"}}};
 }
@@ -471,33 +350,16 @@ AdminResponse AdminApi::RevokeSite(const std::string& site_id,
 AdminResponse AdminApi::SetSiteTrust(const std::string& site_id,
                                      const std::string& body,
                                      const Actor& actor) {
-  std::string error;
-  json j = ParseBody(body, error);
-  if (!error.empty())
-    return ErrorResponse({ErrorCode::kInvalidArgument, error});
-  if (!j.contains("trust_score") || !j["trust_score"].is_number() ||
-      !(j["trust_score"].get<double>() >= 0.0) ||
-      !(j["trust_score"].get<double>() <= 1.0)) {
-    return ErrorResponse({ErrorCode::kInvalidArgument,
-                          "trust_score must be a number from 0 to 1"});
-  }
-  double score = j["trust_score"].get<double>();
-  auto site = federation_.store().FindSite(site_id);
-  if (!site) return ErrorResponse(site.error());
-  if (!*site) {
-    return ErrorResponse({ErrorCode::kNotFound, "no site '" + site_id + "'"});
-  }
-  if (auto s = federation_.store().db().Run(
-          "UPDATE sites SET trust_score = ? WHERE site_id = ?",
-          {score, site_id});
-      !s) {
+  const std::string kRange = "trust_score must be a number from 0 to 1";
+  auto j = AdminBody::Parse(body);
+  if (!j) return ErrorResponse(j.error());
+  auto score = j->Number("trust_score", kRange);
+  if (!score) return ErrorResponse(score.error());
+  if (!*score) return BadRequest(kRange);
+  if (auto s = services_.sites.SetTrustScore(site_id, **score, actor); !s) {
     return ErrorResponse(s.error());
   }
-  Audit(actor, "site_trust_set",
-        {{"site_id", site_id},
-         {"trust_score", score},
-         {"previous", (*site)->trust_score}});
-  return {200, {{"site_id", site_id}, {"trust_score", score}}};
+  return {200, {{"site_id", site_id}, {"trust_score", **score}}};
 }
 
 AdminResponse AdminApi::ExportAudit(const Params& query, const Actor& actor) {
@@ -521,46 +383,36 @@ AdminResponse AdminApi::ExportAudit(const Params& query, const Actor& actor) {
   json fields = {{"since", since.empty() ? json(nullptr) : json(since)},
                  {"until", until.empty() ? json(nullptr) : json(until)}};
   Audit(actor, "audit_exported", fields);
-  auto doc = federation_.store().audit_log().Export(since, until);
+  auto doc = services_.audit.Export(since, until);
   if (!doc) return ErrorResponse(doc.error());
   return {200, std::move(*doc)};
 }
 
 AdminResponse AdminApi::ApproveSite(const std::string& site_id,
                                     const Actor& actor) {
-  if (auto s = federation_.ApproveSite(site_id, actor); !s)
+  if (auto s = services_.sites.Approve(site_id, actor); !s)
     return ErrorResponse(s.error());
   return {200, {{"site_id", site_id}, {"status", "approved"}}};
 }
 
 AdminResponse AdminApi::StartRounds(const std::string& body,
                                     const Actor& actor) {
-  int rounds = 1;
-  if (!body.empty()) {
-    json j = json::parse(body, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
-      return ErrorResponse(
-          {ErrorCode::kInvalidArgument, "body must be a JSON object"});
-    }
-    if (j.contains("rounds")) {
-      if (!j["rounds"].is_number_integer()) {
-        return ErrorResponse(
-            {ErrorCode::kInvalidArgument, "rounds must be an integer"});
-      }
-      rounds = j["rounds"].get<int>();
-    }
-  }
-  auto first = federation_.StartRounds(rounds, actor);
+  auto j = AdminBody::Parse(body);
+  if (!j) return ErrorResponse(j.error());
+  auto count = j->Integer("rounds", "rounds must be an integer");
+  if (!count) return ErrorResponse(count.error());
+  const int rounds = count->value_or(1);
+  auto first = services_.rounds.StartRounds(rounds, actor);
   if (!first) return ErrorResponse(first.error());
   return {200, {{"first_round", *first}, {"queued", rounds}}};
 }
 
 AdminResponse AdminApi::CurrentRound() {
-  auto current = federation_.CurrentRound();
+  auto current = services_.rounds.CurrentRound();
   return {200,
           {{"round", current ? RoundJson(current->record, current->stage)
                              : json(nullptr)},
-           {"queued_rounds", federation_.queued_rounds()}}};
+           {"queued_rounds", services_.rounds.queued_rounds()}}};
 }
 
 AdminResponse AdminApi::RoundHistory(const Params& query) {
@@ -569,10 +421,10 @@ AdminResponse AdminApi::RoundHistory(const Params& query) {
     return ErrorResponse(
         {ErrorCode::kInvalidArgument, "limit must be 1..10000"});
   }
-  auto rounds = federation_.store().ListRounds(*limit);
+  auto rounds = services_.history.ListRounds(*limit);
   if (!rounds) return ErrorResponse(rounds.error());
   json list = json::array();
-  auto current = federation_.CurrentRound();
+  auto current = services_.rounds.CurrentRound();
   for (const auto& r : *rounds) {
     bool live = current && current->record.round_id == r.round_id;
     list.push_back(live ? RoundJson(current->record, current->stage)
@@ -582,7 +434,7 @@ AdminResponse AdminApi::RoundHistory(const Params& query) {
 }
 
 AdminResponse AdminApi::CurrentModel() {
-  const ModelRecord& m = federation_.model();
+  const ModelRecord& m = services_.models.model();
   return {200,
           {{"version_id", m.version_id},
            {"round_id", m.round_id},
@@ -593,7 +445,7 @@ AdminResponse AdminApi::CurrentModel() {
 }
 
 AdminResponse AdminApi::PrivacyStatus(const Params& query) {
-  RoundPrivacy* privacy = federation_.privacy();
+  RoundPrivacy* privacy = services_.privacy;
   if (privacy == nullptr) {
     return ErrorResponse({ErrorCode::kFailedPrecondition,
                           "differential privacy is off ([privacy] mode = "
@@ -614,60 +466,56 @@ AdminResponse AdminApi::PrivacyStatus(const Params& query) {
   auto report = privacy->ledger().Snapshot(limit);
   if (!report) return ErrorResponse(report.error());
   json body = ToJson(*report);
-  body["mode"] = federation_.config().privacy.mode;
+  body["mode"] = services_.config.privacy.mode;
   body["noise_multiplier"] = privacy->noise_multiplier();
-  body["privacy_epsilon_per_round"] =
-      federation_.config().privacy.privacy_epsilon;
+  body["privacy_epsilon_per_round"] = services_.config.privacy.privacy_epsilon;
   return {200, body};
 }
 
 AdminResponse AdminApi::StartPrivacyPeriod(const std::string& body,
                                            const Actor& actor) {
-  RoundPrivacy* privacy = federation_.privacy();
+  RoundPrivacy* privacy = services_.privacy;
   if (privacy == nullptr) {
     return ErrorResponse({ErrorCode::kFailedPrecondition,
                           "differential privacy is off ([privacy] mode = "
                           "\"off\" in the coordinator config)"});
   }
-  std::string error;
-  json j = ParseBody(body, error);
-  if (!error.empty())
-    return ErrorResponse({ErrorCode::kInvalidArgument, error});
-  if (!j.contains("reason") || !j["reason"].is_string() ||
-      j["reason"].get<std::string>().empty() ||
-      j["reason"].get<std::string>().size() > 200) {
-    return ErrorResponse(
-        {ErrorCode::kInvalidArgument,
-         "a new budget period needs a reason (1..200 characters)"});
+  auto j = AdminBody::Parse(body);
+  if (!j) return ErrorResponse(j.error());
+  auto reason =
+      j->String("reason", 1, 200,
+                "a new budget period needs a reason (1..200 characters)");
+  if (!reason) return ErrorResponse(reason.error());
+  if (!*reason) {
+    return BadRequest("a new budget period needs a reason (1..200 characters)");
   }
-  PrivacyBudget budget{federation_.config().privacy.budget_epsilon,
-                       federation_.config().privacy.delta};
-  if (j.contains("budget_epsilon")) {
-    if (!j["budget_epsilon"].is_number() ||
-        !(j["budget_epsilon"].get<double>() > 0) ||
-        !std::isfinite(j["budget_epsilon"].get<double>())) {
-      return ErrorResponse({ErrorCode::kInvalidArgument,
-                            "budget_epsilon must be a positive number"});
+  PrivacyBudget budget{services_.config.privacy.budget_epsilon,
+                       services_.config.privacy.delta};
+  const std::string kEpsilon = "budget_epsilon must be a positive number";
+  auto epsilon = j->Number("budget_epsilon", kEpsilon);
+  if (!epsilon) return ErrorResponse(epsilon.error());
+  if (*epsilon) {
+    if (!(**epsilon > 0) || !std::isfinite(**epsilon)) {
+      return BadRequest(kEpsilon);
     }
-    budget.epsilon = j["budget_epsilon"].get<double>();
+    budget.epsilon = **epsilon;
   }
-  if (j.contains("delta")) {
-    if (!j["delta"].is_number() || !(j["delta"].get<double>() > 0) ||
-        !(j["delta"].get<double>() < 1)) {
-      return ErrorResponse(
-          {ErrorCode::kInvalidArgument, "delta must be in (0, 1)"});
+  auto delta = j->Number("delta", "delta must be in (0, 1)");
+  if (!delta) return ErrorResponse(delta.error());
+  if (*delta) {
+    if (!(**delta > 0) || !(**delta < 1)) {
+      return BadRequest("delta must be in (0, 1)");
     }
-    budget.delta = j["delta"].get<double>();
+    budget.delta = **delta;
   }
-  if (auto round = federation_.CurrentRound(); round) {
+  if (auto round = services_.rounds.CurrentRound(); round) {
     return ErrorResponse({ErrorCode::kFailedPrecondition,
                           "a round is running; start a new budget period "
                           "between rounds"});
   }
   // The ledger audits the new period (privacy_period_started) with actor
   // and reason.
-  auto period = privacy->ledger().StartNewPeriod(
-      actor.name, j["reason"].get<std::string>(), budget);
+  auto period = privacy->ledger().StartNewPeriod(actor.name, **reason, budget);
   if (!period) return ErrorResponse(period.error());
   return {200,
           {{"period_id", period->period_id},
@@ -681,19 +529,13 @@ AdminResponse AdminApi::StartPrivacyPeriod(const std::string& body,
 AdminResponse AdminApi::ReinstateSite(const std::string& site_id,
                                       const std::string& body,
                                       const Actor& actor) {
-  std::string error;
-  json j = ParseBody(body, error);
-  if (!error.empty())
-    return ErrorResponse({ErrorCode::kInvalidArgument, error});
-  double score = 1.0;
-  if (j.contains("trust_score")) {
-    if (!j["trust_score"].is_number()) {
-      return ErrorResponse({ErrorCode::kInvalidArgument,
-                            "trust_score must be a number from 0 to 1"});
-    }
-    score = j["trust_score"].get<double>();
-  }
-  if (auto s = federation_.ReinstateSite(site_id, score, actor); !s) {
+  auto j = AdminBody::Parse(body);
+  if (!j) return ErrorResponse(j.error());
+  auto given =
+      j->Number("trust_score", "trust_score must be a number from 0 to 1");
+  if (!given) return ErrorResponse(given.error());
+  const double score = given->value_or(1.0);
+  if (auto s = services_.sites.Reinstate(site_id, score, actor); !s) {
     return ErrorResponse(s.error());
   }
   return {

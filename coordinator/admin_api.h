@@ -11,8 +11,15 @@
 #include <nlohmann/json.hpp>
 
 #include "coordinator/admin_response.h"
-#include "coordinator/federation.h"
+#include "coordinator/audit_log.h"
+#include "coordinator/config.h"
+#include "coordinator/deployment_manager.h"
 #include "coordinator/model_keys.h"
+#include "coordinator/round/round_finalizer.h"
+#include "coordinator/round/round_history.h"
+#include "coordinator/round/round_scheduler.h"
+#include "coordinator/round_privacy.h"
+#include "coordinator/sites/site_registry.h"
 
 namespace cls::coordinator {
 
@@ -52,9 +59,22 @@ struct RouteInfo {
 };
 std::vector<RouteInfo> RouteTable();
 
+// The coordinator services the admin API acts through (all borrowed; they
+// outlive the API). No route reaches the database but through them.
+struct AdminServices {
+  const CoordinatorConfig& config;
+  SiteRegistry& sites;
+  RoundScheduler& rounds;
+  const RoundFinalizer& models;  // the current model
+  RoundHistory& history;
+  AuditLog& audit;
+  DeploymentManager& deployments;
+  RoundPrivacy* privacy;  // null when [privacy] mode = "off"
+};
+
 // The admin API's routes, permissions and JSON (docs/admin-api.md): pure
-// request -> response over the Federation, no sockets. Audited: every
-// denied request, every state change (by the Federation, with the actor),
+// request -> response over the services, no sockets. Audited: every
+// denied request, every state change (by the services, with the actor),
 // every refused state-changing request, every audit export, and every
 // request made under the break_glass role.
 // Single-threaded: the io_context thread.
@@ -62,10 +82,10 @@ class AdminApi {
  public:
   using Clock = std::function<std::chrono::system_clock::time_point()>;
 
-  explicit AdminApi(Federation& federation);
+  explicit AdminApi(AdminServices services);
   AdminResponse Handle(const AdminRequest& request);
 
-  const CoordinatorConfig& config() const { return federation_.config(); }
+  const CoordinatorConfig& config() const { return services_.config; }
   // The KEK of the model artifacts, for POST /v1/keys/rotate (unset: the
   // route answers 409). Borrowed; outlives the API.
   void SetModelKeys(ModelKeys* keys) { model_keys_ = keys; }
@@ -128,7 +148,7 @@ class AdminApi {
   AdminResponse ShowVersion(const std::string& version_id);
   AdminResponse RotateKeys(const std::string& body, const Actor& actor);
 
-  Federation& federation_;
+  AdminServices services_;
   ModelKeys* model_keys_ = nullptr;
   std::vector<Route> routes_;
   Clock clock_;

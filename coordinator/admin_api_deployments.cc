@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "coordinator/admin_api.h"
+#include "coordinator/admin_api_body.h"
 #include "core/rollout/sequential_test.h"
 
 namespace cls::coordinator {
@@ -97,59 +98,57 @@ void AdminApi::AddDeploymentHandlers(
 
 AdminResponse AdminApi::Deploy(const std::string& version_id,
                                const std::string& body, const Actor& actor) {
-  auto j = ParseBodyObject(body);
-  if (!j) return BadRequest("body must be a JSON object");
-  if (!j->contains("strategy") || !(*j)["strategy"].is_string()) {
-    return BadRequest(
-        "strategy is required: immediate, gradual_rollout, ab_testing or "
-        "shadow_mode");
-  }
-  auto reason = ParseReason(*j);
-  if (!reason)
-    return BadRequest("reason must be a string of at most 200 bytes");
-  auto record = federation_.deployments().Deploy(
-      version_id, (*j)["strategy"].get<std::string>(), ToDeploymentActor(actor),
-      *reason);
+  const std::string kStrategy =
+      "strategy is required: immediate, gradual_rollout, ab_testing or "
+      "shadow_mode";
+  auto j = AdminBody::Parse(body);
+  if (!j) return ErrorResponse(j.error());
+  auto strategy = j->String("strategy", 0, std::string::npos, kStrategy);
+  if (!strategy) return ErrorResponse(strategy.error());
+  if (!*strategy) return BadRequest(kStrategy);
+  auto reason = j->Reason();
+  if (!reason) return ErrorResponse(reason.error());
+  auto record = services_.deployments.Deploy(version_id, **strategy,
+                                             ToDeploymentActor(actor), *reason);
   if (!record) return ErrorResponse(record.error());
   return {200, RecordJson(*record)};
 }
 
 AdminResponse AdminApi::Rollout(const std::string& version_id,
                                 const std::string& body, const Actor& actor) {
-  auto j = ParseBodyObject(body);
-  if (!j) return BadRequest("body must be a JSON object");
-  if (!j->contains("percent") || !(*j)["percent"].is_number()) {
-    return BadRequest("percent is required: a number in (0, 100]");
-  }
-  const double percent = (*j)["percent"].get<double>();
+  const std::string kPercent = "percent is required: a number in (0, 100]";
+  auto j = AdminBody::Parse(body);
+  if (!j) return ErrorResponse(j.error());
+  auto given = j->Number("percent", kPercent);
+  if (!given) return ErrorResponse(given.error());
+  if (!*given) return BadRequest(kPercent);
+  const double percent = **given;
   if (!std::isfinite(percent) || percent <= 0 || percent > 100) {
     return BadRequest("percent must be in (0, 100]");
   }
-  auto record = federation_.deployments().SetRollout(version_id, percent,
-                                                     ToDeploymentActor(actor));
+  auto record = services_.deployments.SetRollout(version_id, percent,
+                                                 ToDeploymentActor(actor));
   if (!record) return ErrorResponse(record.error());
   return {200, RecordJson(*record)};
 }
 
 AdminResponse AdminApi::Promote(const std::string& body, const Actor& actor) {
-  auto j = ParseBodyObject(body);
-  if (!j) return BadRequest("body must be a JSON object");
-  auto reason = ParseReason(*j);
-  if (!reason)
-    return BadRequest("reason must be a string of at most 200 bytes");
+  auto j = AdminBody::Parse(body);
+  if (!j) return ErrorResponse(j.error());
+  auto reason = j->Reason();
+  if (!reason) return ErrorResponse(reason.error());
   auto record =
-      federation_.deployments().Promote(ToDeploymentActor(actor), *reason);
+      services_.deployments.Promote(ToDeploymentActor(actor), *reason);
   if (!record) return ErrorResponse(record.error());
   return {200, RecordJson(*record)};
 }
 
 AdminResponse AdminApi::Rollback(const std::string& body, const Actor& actor) {
-  auto j = ParseBodyObject(body);
-  if (!j) return BadRequest("body must be a JSON object");
-  auto reason = ParseReason(*j);
-  if (!reason)
-    return BadRequest("reason must be a string of at most 200 bytes");
-  auto record = federation_.deployments().Rollback(
+  auto j = AdminBody::Parse(body);
+  if (!j) return ErrorResponse(j.error());
+  auto reason = j->Reason();
+  if (!reason) return ErrorResponse(reason.error());
+  auto record = services_.deployments.Rollback(
       ToDeploymentActor(actor),
       reason->empty() ? "manual rollback by " + actor.name : *reason);
   if (!record) return ErrorResponse(record.error());
@@ -163,7 +162,7 @@ AdminResponse AdminApi::CompareVersions(const Params& query) {
       b->second.empty()) {
     return BadRequest("compare needs ?a=VERSION&b=VERSION");
   }
-  auto& manager = federation_.deployments();
+  auto& manager = services_.deployments;
   auto result = manager.Compare(a->second, b->second);
   if (!result) return ErrorResponse(result.error());
   return {200, ComparisonJson(*result, a->second, b->second,
@@ -171,7 +170,7 @@ AdminResponse AdminApi::CompareVersions(const Params& query) {
 }
 
 AdminResponse AdminApi::DeploymentStatus() {
-  auto& manager = federation_.deployments();
+  auto& manager = services_.deployments;
   json out;
   const auto& current = manager.current();
   out["deployment"] = current ? RecordJson(*current) : json(nullptr);
@@ -189,13 +188,13 @@ AdminResponse AdminApi::DeploymentStatus() {
       {"min_samples_per_arm", manager.test_config().min_samples_per_arm}};
   auto acks = manager.Acks();
   if (!acks) return ErrorResponse(acks.error());
-  auto sites = federation_.store().ListSites();
+  auto sites = services_.sites.List();
   if (!sites) return ErrorResponse(sites.error());
   json site_list = json::array();
   for (const auto& site : *sites) {
     if (site.status == SiteStatus::kPending) continue;
     json entry = {{"site_id", site.site_id},
-                  {"connected", federation_.IsConnected(site.site_id)},
+                  {"connected", services_.sites.IsConnected(site.site_id)},
                   {"acked_deployment_id", nullptr},
                   {"accepted", nullptr},
                   {"reason", nullptr},
@@ -222,7 +221,7 @@ AdminResponse AdminApi::DeploymentStatus() {
 }
 
 AdminResponse AdminApi::DriftStatus() {
-  auto& manager = federation_.deployments();
+  auto& manager = services_.deployments;
   auto stats = manager.DriftStatistics(NowSeconds());
   if (!stats) return ErrorResponse(stats.error());
   json versions = json::array();
@@ -302,7 +301,7 @@ AdminResponse AdminApi::DriftAlerts(const Params& query) {
   }
   std::string version;
   if (auto it = query.find("version"); it != query.end()) version = it->second;
-  auto alerts = federation_.deployments().Alerts(version, limit);
+  auto alerts = services_.deployments.Alerts(version, limit);
   if (!alerts) return ErrorResponse(alerts.error());
   json list = json::array();
   for (const auto& a : *alerts) {

@@ -34,7 +34,7 @@ class AdminApiFixture : public ::testing::Test {
         std::move(*CoordinatorStore::Open((dir_ / "coordinator.db").string()));
     federation_ = std::make_unique<Federation>(io_, config_, *store_);
     ASSERT_TRUE(federation_->Initialize().has_value());
-    api_ = std::make_unique<AdminApi>(*federation_);
+    api_ = std::make_unique<AdminApi>(federation_->admin_services());
   }
   void TearDown() override {
     api_.reset();

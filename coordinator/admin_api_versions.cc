@@ -10,6 +10,7 @@
 #include <set>
 
 #include "coordinator/admin_api.h"
+#include "coordinator/admin_api_body.h"
 #include "core/score_counts.h"
 
 namespace cls::coordinator {
@@ -65,23 +66,15 @@ json SummaryJson(const ModelSummary& m, const VersionEvaluation& e,
 
 // This round's charge in the privacy ledger, or null (privacy off, or a
 // round before the ledger existed).
-json PrivacyOfRound(SqliteDb& db, int64_t round_id) {
-  auto table = db.Prepare(
-      "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = "
-      "'privacy_charges'");
-  if (!table || !table->Step().value_or(false)) return nullptr;
-  auto stmt = db.Prepare(
-      "SELECT period_id, mode, round_epsilon, epsilon_after, "
-      "sites_contributed FROM privacy_charges WHERE round_id = ? ORDER BY "
-      "charge_id DESC LIMIT 1");
-  if (!stmt || !stmt->Bind({round_id})) return nullptr;
-  auto row = stmt->Step();
-  if (!row || !*row) return nullptr;
-  return {{"period_id", stmt->Int(0)},
-          {"mode", stmt->Text(1)},
-          {"round_epsilon", stmt->Double(2)},
-          {"epsilon_spent_after", stmt->Double(3)},
-          {"sites_contributed", stmt->Int(4)}};
+json PrivacyOfRound(RoundHistory& history, int64_t round_id) {
+  auto charge = history.PrivacyCharge(round_id);
+  if (!charge || !*charge) return nullptr;
+  const RoundPrivacyCharge& c = **charge;
+  return {{"period_id", c.period_id},
+          {"mode", c.mode},
+          {"round_epsilon", c.round_epsilon},
+          {"epsilon_spent_after", c.epsilon_spent_after},
+          {"sites_contributed", c.sites_contributed}};
 }
 
 }  // namespace
@@ -113,22 +106,22 @@ AdminResponse AdminApi::ListVersions(const Params& query) {
           {ErrorCode::kInvalidArgument, "limit must be 1..100000"});
     }
   }
-  auto& store = federation_.store();
-  auto models = store.ListModels();
+  auto& history = services_.history;
+  auto models = history.ListModels();
   if (!models) return ErrorResponse(models.error());
   json list = json::array();
   for (const auto& m : *models) {
     if (static_cast<int64_t>(list.size()) >= limit) break;
-    auto e = store.FindVersionEvaluation(m.version_id);
+    auto e = history.FindVersionEvaluation(m.version_id);
     if (!e) return ErrorResponse(e.error());
-    list.push_back(SummaryJson(m, *e, federation_.model().version_id));
+    list.push_back(SummaryJson(m, *e, services_.models.model().version_id));
   }
   return {200, {{"versions", list}, {"total", models->size()}}};
 }
 
 AdminResponse AdminApi::ShowVersion(const std::string& version_id) {
-  auto& store = federation_.store();
-  auto models = store.ListModels();
+  auto& history = services_.history;
+  auto models = history.ListModels();
   if (!models) return ErrorResponse(models.error());
   std::map<std::string, const ModelSummary*> by_id;
   for (const auto& m : *models) by_id[m.version_id] = &m;
@@ -139,9 +132,9 @@ AdminResponse AdminApi::ShowVersion(const std::string& version_id) {
          "no model version '" + version_id + "' (clsctl versions list)"});
   }
   const ModelSummary& m = *it->second;
-  auto e = store.FindVersionEvaluation(m.version_id);
+  auto e = history.FindVersionEvaluation(m.version_id);
   if (!e) return ErrorResponse(e.error());
-  json body = SummaryJson(m, *e, federation_.model().version_id);
+  json body = SummaryJson(m, *e, services_.models.model().version_id);
   body["kek_id"] = OrNull(m.kek_id);
   body["encrypted"] = !m.kek_id.empty();
   body["artifact_bytes"] = m.artifact_bytes;
@@ -161,7 +154,7 @@ AdminResponse AdminApi::ShowVersion(const std::string& version_id) {
   for (const ModelSummary* v = &m;
        v != nullptr && seen.insert(v->version_id).second;) {
     if (v->round_id > 0) {
-      auto round = store.FindRound(v->round_id);
+      auto round = history.FindRound(v->round_id);
       if (!round) return ErrorResponse(round.error());
       std::vector<std::string> sites;
       if (*round) sites = (*round)->contributors;
@@ -179,7 +172,7 @@ AdminResponse AdminApi::ShowVersion(const std::string& version_id) {
       {"round_id", m.round_id},
       {"contributing_sites", contributors},
       {"privacy",
-       m.round_id > 0 ? PrivacyOfRound(store.db(), m.round_id) : json(nullptr)},
+       m.round_id > 0 ? PrivacyOfRound(history, m.round_id) : json(nullptr)},
       {"rounds", rounds},
       {"all_sites", all_sites}};
   return {200, body};
@@ -187,26 +180,15 @@ AdminResponse AdminApi::ShowVersion(const std::string& version_id) {
 
 AdminResponse AdminApi::RotateKeys(const std::string& body,
                                    const Actor& actor) {
-  json j = body.empty() ? json::object() : json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    return ErrorResponse(
-        {ErrorCode::kInvalidArgument, "body must be a JSON object"});
+  auto j = AdminBody::Parse(body);
+  if (!j) return ErrorResponse(j.error());
+  auto file = j->String("new_key_file", 0, 4096,
+                        "new_key_file must be a path (a string)");
+  if (!file) return ErrorResponse(file.error());
+  if (auto s = j->OnlyFields({"new_key_file"}); !s) {
+    return ErrorResponse(s.error());
   }
-  std::string new_key_file;
-  if (j.contains("new_key_file")) {
-    if (!j["new_key_file"].is_string() ||
-        j["new_key_file"].get<std::string>().size() > 4096) {
-      return ErrorResponse({ErrorCode::kInvalidArgument,
-                            "new_key_file must be a path (a string)"});
-    }
-    new_key_file = j["new_key_file"].get<std::string>();
-  }
-  for (const auto& [key, value] : j.items()) {
-    if (key != "new_key_file") {
-      return ErrorResponse({ErrorCode::kInvalidArgument,
-                            "unknown field '" + key + "' (only new_key_file)"});
-    }
-  }
+  const std::string new_key_file = file->value_or("");
   if (model_keys_ == nullptr) {
     return ErrorResponse(
         {ErrorCode::kFailedPrecondition,

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "coordinator/admin_api.h"
+#include "coordinator/federation.h"
 #include "coordinator/kek_file.h"
 #include "coordinator/version_evaluation.h"
 #include "crypto/sha256.h"
@@ -38,7 +39,7 @@ class AdminApiVersionsTest : public ::testing::Test {
     keys_ = std::move(*keys);
     federation_ = std::make_unique<Federation>(io_, config_, *store_);
     ASSERT_TRUE(federation_->Initialize().has_value());
-    api_ = std::make_unique<AdminApi>(*federation_);
+    api_ = std::make_unique<AdminApi>(federation_->admin_services());
     api_->SetModelKeys(keys_.get());
     v1_ = federation_->model().version_id;
   }

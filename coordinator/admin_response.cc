@@ -45,24 +45,6 @@ AdminResponse BadRequest(const std::string& message) {
   return ErrorResponse({ErrorCode::kInvalidArgument, message});
 }
 
-std::optional<nlohmann::json> ParseBodyObject(const std::string& body) {
-  if (body.empty()) return nlohmann::json::object();
-  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return std::nullopt;
-  return j;
-}
-
-std::optional<std::string> ParseReason(const nlohmann::json& body) {
-  constexpr size_t kMaxReasonBytes = 200;
-  if (!body.contains("reason")) return std::string();
-  const auto& reason = body["reason"];
-  if (!reason.is_string() ||
-      reason.get<std::string>().size() > kMaxReasonBytes) {
-    return std::nullopt;
-  }
-  return reason.get<std::string>();
-}
-
 nlohmann::json OrNull(const std::string& s) {
   return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s);
 }

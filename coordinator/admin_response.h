@@ -23,13 +23,6 @@ int HttpStatus(ErrorCode code);
 AdminResponse ErrorResponse(const Error& error);
 AdminResponse BadRequest(const std::string& message);
 
-// A request body as a JSON object (an empty body is {}); nullopt when it is
-// not one.
-std::optional<nlohmann::json> ParseBodyObject(const std::string& body);
-// An optional "reason" of at most 200 bytes ("" when absent); nullopt when
-// it is not a string or is longer.
-std::optional<std::string> ParseReason(const nlohmann::json& body);
-
 // Absent values are null, not "", so clients need only one test.
 nlohmann::json OrNull(const std::string& s);
 

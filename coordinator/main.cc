@@ -142,7 +142,10 @@ int main(int argc, char** argv) {
   for (const auto& note : key_notes) spdlog::info("model keys: {}", note);
 
   boost::asio::io_context io(1);
-  Federation federation(io, *config, **store);
+  // Heavy work (robust aggregation and DP noise at finalization) leaves the
+  // io thread for these threads; joined below before the federation goes.
+  auto workers = std::make_unique<cls::WorkerPool>();
+  Federation federation(io, *config, **store, workers.get());
   if (auto s = federation.Initialize(); !s) {
     std::cerr << "cls-coordinator: " << s.error().message << "\n";
     return 2;
@@ -165,7 +168,7 @@ int main(int argc, char** argv) {
   SiteServer sites(
       io, *server_tls, federation,
       {config->max_site_connections, config->max_connections_per_site});
-  AdminApi api(federation);
+  AdminApi api(federation.admin_services());
   api.SetModelKeys(model_keys->get());
   AdminServer admin(io, *server_tls, api);
   auto site_port = sites.Listen(config->listen_host, config->listen_port);
@@ -188,6 +191,9 @@ int main(int argc, char** argv) {
     io.stop();
   });
   io.run();
+  // A finalization still running commits nothing (its round is aborted at
+  // the next start); its completion is dropped with the pool.
+  workers.reset();
   spdlog::info("stopped");
   return 0;
 }

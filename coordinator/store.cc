@@ -140,6 +140,12 @@ Status CoordinatorStore::SetSiteStatus(const std::string& site_id,
                   {std::string(SiteStatusName(status)), site_id});
 }
 
+Status CoordinatorStore::SetSiteTrustScore(const std::string& site_id,
+                                           double trust_score) {
+  return db_->Run("UPDATE sites SET trust_score = ? WHERE site_id = ?",
+                  {trust_score, site_id});
+}
+
 Status CoordinatorStore::TouchSite(const std::string& site_id) {
   return db_->Run("UPDATE sites SET last_seen = ? WHERE site_id = ?",
                   {UtcNow(), site_id});

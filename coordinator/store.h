@@ -103,6 +103,8 @@ class CoordinatorStore {
   Status UpdateSiteHello(const std::string& site_id, const std::string& name,
                          const std::string& location, int64_t num_samples);
   Status SetSiteStatus(const std::string& site_id, SiteStatus status);
+  // The operator's trust score (0..1).
+  Status SetSiteTrustScore(const std::string& site_id, double trust_score);
   Status TouchSite(const std::string& site_id);
 
   // Models (model_store.cc). With a vault attached every artifact is

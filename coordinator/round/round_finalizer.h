@@ -1,0 +1,142 @@
+#ifndef CLS_COORDINATOR_ROUND_ROUND_FINALIZER_H_
+#define CLS_COORDINATOR_ROUND_ROUND_FINALIZER_H_
+
+#include <utility>  // Boost 1.74 Asio needs it first in C++23 mode.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/worker_pool.h"
+#include "coordinator/config.h"
+#include "coordinator/feature_statistics_store.h"
+#include "coordinator/round/evaluation_intake.h"
+#include "coordinator/round/round_context.h"
+#include "coordinator/round_privacy.h"
+#include "coordinator/sites/site_registry.h"
+#include "coordinator/store.h"
+#include "core/robust/trust.h"
+#include "core/server_optimizer.h"
+
+namespace cls::coordinator {
+
+// What a finished round leaves for the finalizer, copied out of the
+// GroupedRound (which is gone by then).
+struct FinishedRound {
+  // As started (id, participants, started_at), with finished_at, duration
+  // and the dropped sites filled in.
+  RoundRecord record;
+  std::chrono::steady_clock::time_point started;
+  bool completed = false;  // false: aborted, for abort_reason
+  std::string abort_reason;
+  RoundOutcome outcome;  // completed: every completed group together
+  // Completed groups' weighted means ([robust] training rounds).
+  struct GroupSum {
+    std::vector<std::string> contributors;
+    std::vector<float> mean_delta;
+    double contributor_weight = 0;  // round-scale weight of its contributors
+  };
+  std::vector<GroupSum> groups;
+  std::vector<RoundParticipant> participants;  // round-scale weights
+  std::vector<Misbehaviour> misbehaviours;
+  core::QuantizationSpec quantization;
+  bool secure_aggregation = true;  // false: per-site robust mode
+  bool statistics_round = false;
+  std::optional<RoundPrivacy::Plan> privacy_plan;
+  std::vector<core::robust::SiteTrust> trust;  // [robust], by participant
+};
+
+// Turns a finished round into the federation's next state: the robust rule
+// across the group sums and the trust it teaches, the DP noise and its
+// charge, the new model version, the round record, the audit entries and
+// the result to the sites. It owns the current model (and the server
+// optimizer's state and the federation-wide feature statistics).
+//
+// Threads: the heavy part (robust aggregation, DP noise) runs on the worker
+// pool with its inputs copied; everything that touches the database or the
+// sites (charge, commit, audit, broadcast) runs on the io thread when the
+// result comes back. One finalization at a time. A stop while it runs
+// commits nothing: the round stays "running" and is aborted at the next
+// start. Without a pool the heavy part runs inline.
+// The pool must be joined before the finalizer is destroyed.
+class RoundFinalizer {
+ public:
+  using Done = std::function<void(const RoundRecord&)>;
+
+  // `privacy`, `workers` may be null. Borrows everything.
+  RoundFinalizer(boost::asio::any_io_executor io,
+                 const CoordinatorConfig& config, CoordinatorStore& store,
+                 SiteRegistry& sites, EvaluationIntake& evaluations,
+                 RoundPrivacy* privacy, cls::WorkerPool* workers);
+
+  // At start: the stored feature statistics, the server optimizer, and the
+  // latest model (an all-zero one is created and audited on first start).
+  Status Load();
+
+  // Finalizes `round`; `done(record)` runs on the io thread once the record
+  // is final (committed or aborted) and the sites have the result.
+  void Finalize(FinishedRound round, Done done);
+  bool busy() const { return busy_; }
+
+  const ModelRecord& model() const { return model_; }
+  const std::optional<StoredFeatureStatistics>& feature_statistics() const {
+    return feature_statistics_;
+  }
+
+ private:
+  // The pool's answer: the released mean, or why not.
+  struct Released {
+    std::vector<float> mean;
+    nlohmann::json robust;  // audit fields ([robust])
+    std::vector<TrustUpdate> trust;
+    std::optional<Error> robust_error;
+    std::optional<Error> noise_error;
+  };
+  struct ReleaseJob;
+  static Result<Released> Release(ReleaseJob& job);
+
+  void Conclude(FinishedRound& round, Result<Released> released);
+  void FinishStatisticsRound(FinishedRound& round);
+  Status Commit(FinishedRound& round, std::span<const float> mean_delta,
+                const std::vector<TrustUpdate>& trust);
+  // The durable DP charge for the round's contributors; `fields` receives
+  // the audit fields.
+  Status Charge(const FinishedRound& round, nlohmann::json& fields);
+  void Abort(RoundRecord& record);
+  void Complete(FinishedRound& round, const nlohmann::json& privacy,
+                const nlohmann::json& robust);
+
+  boost::asio::any_io_executor io_;
+  const CoordinatorConfig& config_;
+  CoordinatorStore& store_;
+  SiteRegistry& sites_;
+  EvaluationIntake& evaluations_;
+  RoundPrivacy* privacy_;
+  cls::WorkerPool* workers_;
+  ModelRecord model_;
+  std::optional<core::ServerOptimizer> server_optimizer_;
+  // [robust]: the last released update (centered clipping's centre).
+  std::vector<float> previous_update_;
+  // Federation-wide feature statistics (standardisation = "federation").
+  std::optional<StoredFeatureStatistics> feature_statistics_;
+  bool busy_ = false;
+  Done done_;
+  // Completions after the finalizer is gone are dropped.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+// v{N}_{YYYYMMDD_HHMMSS}
+std::string MakeVersionId(int64_t sequence);
+std::string ParameterHash(const std::vector<float>& parameters);
+
+}  // namespace cls::coordinator
+
+#endif  // CLS_COORDINATOR_ROUND_ROUND_FINALIZER_H_
