@@ -339,10 +339,13 @@ class ConnectionLoop::Impl {
         KeepCheckpoint(*checkpoint);
         continue;
       }
-      auto answer = std::holds_alternative<protocol::DeploymentUpdate>(*message)
-                        ? Result<std::optional<protocol::Message>>(
-                              AnswerDeployment(*message))
-                        : co_await ToParticipant(*message);
+      // No co_await inside ?: (GCC 12 destroys its temporaries twice).
+      Result<std::optional<protocol::Message>> answer = std::nullopt;
+      if (std::holds_alternative<protocol::DeploymentUpdate>(*message)) {
+        answer = AnswerDeployment(*message);
+      } else {
+        answer = co_await ToParticipant(*message);
+      }
       if (!answer) {
         reason = answer.error().message;
         break;
