@@ -494,7 +494,7 @@ crl = "$ST/pki/ca-crl.pem"
 kind = "logistic_regression"
 parameters = 51
 [round]
-stage_timeout_s = 300
+stage_timeout_s = 120
 [training]
 epochs = 3
 learning_rate = 0.1
@@ -529,6 +529,8 @@ label_column = "y"
 positive_above = 0.5
 $columns
 $serve
+[secure_aggregation]
+min_neighbourhood = 2
 TOML
     "$DBIN/cls-site-agent" --config "$ST/$id.toml" > "$ST/$id.log" 2>&1 &
     PIDS+=($!)
