@@ -1,7 +1,8 @@
 // serve_bench: /v1/predict throughput of the site's HTTPS prediction server
 // on loopback, measured with wrk (Debian package "wrk") and a POST Lua
 // script: serve.predict_rps. The server runs in this process exactly as in
-// the agent (one io_context thread, TLS 1.3), serving a logistic regression
+// the agent (--server-threads, default 2 as [serve] threads, on its own
+// io_context; TLS 1.3), serving a logistic regression
 // trained on the Cleveland heart-disease rows with the strategy given
 // (default gradual_rollout at 25%, so routing is on the path). Every request
 // has a new request key, so the outcome store grows as in production.
@@ -13,7 +14,7 @@
 // per-request cost).
 //
 // Usage: serve_bench [--seconds 10] [--connections 16] [--strategy S]
-//                    [--pki-script PATH] [--wrk PATH]
+//                    [--pki-script PATH] [--wrk PATH] [--server-threads N]
 
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
@@ -101,6 +102,9 @@ int main(int argc, char** argv) {
   std::string strategy = "gradual_rollout";
   std::string pki_script = CLS_PKI_SCRIPT;
   std::string wrk = "wrk";
+  // As the agent serves: [serve] threads (default 2) on serving's own
+  // io_context (site-agent/site_serving.h).
+  int server_threads = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--seconds") {
@@ -113,10 +117,16 @@ int main(int argc, char** argv) {
       pki_script = argv[i + 1];
     } else if (a == "--wrk") {
       wrk = argv[i + 1];
+    } else if (a == "--server-threads") {
+      server_threads = std::atoi(argv[i + 1]);
     } else {
       std::cerr << "serve_bench: unknown option " << a << "\n";
       return 2;
     }
+  }
+  if (server_threads <= 0) {
+    std::cerr << "serve_bench: --server-threads must be positive\n";
+    return 2;
   }
   if (seconds <= 0 || connections <= 0) {
     std::cerr << "serve_bench: --seconds and --connections must be positive\n";
@@ -231,7 +241,7 @@ int main(int argc, char** argv) {
     std::cerr << "serve_bench: " << context.error().message << "\n";
     return 1;
   }
-  boost::asio::io_context io;
+  boost::asio::io_context io(server_threads);
   cls::site::PredictionServerOptions options;
   options.port = 0;
   options.max_connections = 1024;
@@ -244,7 +254,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto guard = boost::asio::make_work_guard(io);
-  std::thread io_thread([&] { io.run(); });
+  std::vector<std::thread> io_threads;
+  for (int i = 0; i < server_threads; ++i) {
+    io_threads.emplace_back([&] { io.run(); });
+  }
 
   const fs::path lua = work / "predict.lua";
   std::ofstream(lua) << kLua;
@@ -256,10 +269,10 @@ int main(int argc, char** argv) {
               std::to_string(seconds) + "s --latency -s '" + lua.string() +
               "' " + url + "/v1/predict 2>&1",
           rc);
-  boost::asio::post(io, [&] { server.Stop(); });
   guard.reset();
   io.stop();
-  io_thread.join();
+  for (auto& t : io_threads) t.join();
+  server.Stop();
   if (rc != 0) {
     std::cerr << "serve_bench: wrk failed (apt-get install wrk):\n" << out;
     return 1;
@@ -287,7 +300,7 @@ int main(int argc, char** argv) {
                      {{"connections", connections},
                       {"seconds", seconds},
                       {"wrk_threads", 1},
-                      {"server_threads", 1},
+                      {"server_threads", server_threads},
                       {"strategy", strategy},
                       {"tls", "1.3"},
                       {"p99_ms", p99_ms},

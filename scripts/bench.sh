@@ -18,10 +18,12 @@
 #      admin_status_poll.py sends GET /v1/status every 10 ms over mutual TLS
 #      -> admin.status_max_ms_during_aggregation (the longest request from
 #      the round's unmask stage until it finished).
+#   Also (phase serve_training): /v1/predict at 500/s while the site trains
+#      on 1,000,000 x 50 -> serve.predict_max_ms_during_training.
 # Usage: scripts/bench.sh [BIN_DIR]   (default build-release/bin)
 # Environment: CLS_BENCH_QUICK=1 for a small smoke run (sizes divided down),
 #              CLS_BENCH_KEEP=1 keeps the temporary directory,
-#              CLS_BENCH_PHASES="inprocess secagg sites100 aggregation"
+#              CLS_BENCH_PHASES="inprocess serve serve_training secagg sites100 aggregation"
 #              picks the parts,
 #              CLS_BENCH_COORDINATOR_WRAPPER="valgrind --tool=callgrind ..."
 #              runs the coordinator under a profiler that stays in the
@@ -103,7 +105,7 @@ print(json.dumps({"name": "machine", "value": cores, "unit": "cores",
                   "params": {"cpu": cpu, "memory_gib": round(mem_kib / 2**20, 1)}}))
 PY
 
-PHASES=" ${CLS_BENCH_PHASES:-inprocess serve secagg sites100 aggregation} "
+PHASES=" ${CLS_BENCH_PHASES:-inprocess serve serve_training secagg sites100 aggregation} "
 want() { [[ $PHASES == *" $1 "* ]]; }
 
 # ---------------------------------------------------------------- in process
@@ -189,22 +191,24 @@ if want serve && [[ -x $BIN/serve_bench ]]; then
     log "wrk not available; serve_bench skipped"
   fi
 fi
-want secagg || want sites100 || want aggregation || exit 0
+want secagg || want sites100 || want aggregation || want serve_training || exit 0
 
 # ---------------------------------------------------------------- real daemons
-PKI=("$REPO/certs/cls-pki" --dir "$WORK/pki")
-log "PKI: CA, coordinator, operator and $BIG_SITES site certificates"
-"${PKI[@]}" init --name "Bench CA" >/dev/null 2>>"$WORK/pki.log"
-"${PKI[@]}" issue coordinator 127.0.0.1 >/dev/null 2>>"$WORK/pki.log"
-"${PKI[@]}" issue operator bench-admin --role admin >/dev/null 2>>"$WORK/pki.log"
-site_id() { printf 'BENCH_%03d' "$1"; }
-max_sites=$SMALL_SITES
-want sites100 && (( BIG_SITES > max_sites )) && max_sites=$BIG_SITES
-want aggregation && (( AGG_SITES > max_sites )) && max_sites=$AGG_SITES
-for ((i = 1; i <= max_sites; i++)); do
-  "${PKI[@]}" issue site "$(site_id "$i")" >/dev/null 2>>"$WORK/pki.log"
-done
-log "PKI ready"
+if want secagg || want sites100 || want aggregation; then
+  PKI=("$REPO/certs/cls-pki" --dir "$WORK/pki")
+  log "PKI: CA, coordinator, operator and site certificates"
+  "${PKI[@]}" init --name "Bench CA" >/dev/null 2>>"$WORK/pki.log"
+  "${PKI[@]}" issue coordinator 127.0.0.1 >/dev/null 2>>"$WORK/pki.log"
+  "${PKI[@]}" issue operator bench-admin --role admin >/dev/null 2>>"$WORK/pki.log"
+  site_id() { printf 'BENCH_%03d' "$1"; }
+  max_sites=$SMALL_SITES
+  want sites100 && (( BIG_SITES > max_sites )) && max_sites=$BIG_SITES
+  want aggregation && (( AGG_SITES > max_sites )) && max_sites=$AGG_SITES
+  for ((i = 1; i <= max_sites; i++)); do
+    "${PKI[@]}" issue site "$(site_id "$i")" >/dev/null 2>>"$WORK/pki.log"
+  done
+  log "PKI ready"
+fi
 
 # run_cluster NAME SITES PARAMETERS ROUNDS COMPLETE_GRAPH_UP_TO
 # Starts a coordinator and SITES agents in $WORK/NAME, approves them, runs
@@ -463,6 +467,144 @@ if target != "-":
 print(json.dumps(out))
 PY
 }
+
+# ---------------------------------------------------------------- serve during training
+# serve.predict_max_ms_during_training: the longest /v1/predict (mutual TLS,
+# loopback, one keep-alive connection, a steady 500 requests/s, measured by
+# bench/predict_probe) while the same site agent trains a round on
+# 1,000,000 synthetic rows x 50 features (generated into the temporary
+# directory), with a second small site so the round can run (min_sites >= 2).
+# Round 1 gives the site a model to serve; round 2 is measured. The
+# training duration (announce received -> keys advertised, from the site's
+# log) is in params. CLS_BENCH_SERVE_BIN runs other daemons (e.g. a build
+# of an earlier commit) with this build's predict_probe.
+if want serve_training && [[ -x $BIN/predict_probe ]]; then
+  DBIN=${CLS_BENCH_SERVE_BIN:-$BIN}
+  ST="$WORK/serve_training"
+  mkdir -p "$ST"
+  ST_ROWS=$([[ $QUICK == 1 ]] && echo 100000 || echo 1000000)
+  SPKI=("$REPO/certs/cls-pki" --dir "$ST/pki")
+  "${SPKI[@]}" init --name "Bench CA" >/dev/null 2>>"$ST/pki.log"
+  "${SPKI[@]}" issue coordinator 127.0.0.1 >/dev/null 2>>"$ST/pki.log"
+  "${SPKI[@]}" issue operator bench-admin --role admin >/dev/null 2>>"$ST/pki.log"
+  "${SPKI[@]}" issue ehr bench-ehr >/dev/null 2>>"$ST/pki.log"
+  for id in SERVE_BIG SERVE_SMALL; do
+    "${SPKI[@]}" issue site "$id" >/dev/null 2>>"$ST/pki.log"
+  done
+  log "serve during training: writing $ST_ROWS x 50 synthetic rows"
+  "$BIN/predict_probe" --write-csv "$ST/big.csv" --rows "$ST_ROWS" --features 50
+  "$BIN/predict_probe" --write-csv "$ST/small.csv" --rows 2000 --features 50
+  site_port=$(free_port); admin_port=$(free_port); serve_port=$(free_port)
+  SCTL=("$DBIN/clsctl" --coordinator "127.0.0.1:$admin_port" --ca "$ST/pki/ca.pem"
+        --cert "$ST/pki/issued/bench-admin.pem" --key "$ST/pki/issued/bench-admin.key"
+        --timeout 120 --json)
+  cat > "$ST/coordinator.toml" <<TOML
+coordinator_id = "bench-coordinator"
+data_dir = "$ST/coordinator-state"
+listen = "127.0.0.1:$site_port"
+admin_listen = "127.0.0.1:$admin_port"
+min_sites = 2
+[tls]
+ca = "$ST/pki/ca.pem"
+cert = "$ST/pki/issued/127.0.0.1.pem"
+key = "$ST/pki/issued/127.0.0.1.key"
+crl = "$ST/pki/ca-crl.pem"
+[model]
+kind = "logistic_regression"
+parameters = 51
+[round]
+stage_timeout_s = 120
+[training]
+epochs = 3
+learning_rate = 0.1
+TOML
+  "$DBIN/cls-coordinator" --config "$ST/coordinator.toml" > "$ST/coordinator.log" 2>&1 &
+  PIDS+=($!)
+  deadline=$((SECONDS + 30))
+  until "${SCTL[@]}" status >/dev/null 2>&1; do
+    (( SECONDS < deadline )) || die "serve_training: the coordinator did not start"
+    sleep 0.2
+  done
+  columns=""
+  for ((j = 1; j <= 50; j++)); do columns+=$'[[data.columns]]\n'"name = \"f$j\""$'\n'; done
+  for id in SERVE_BIG SERVE_SMALL; do
+    csv="$ST/small.csv"; serve=""
+    if [[ $id == SERVE_BIG ]]; then
+      csv="$ST/big.csv"
+      serve=$'[serve]\n'"listen = \"127.0.0.1:$serve_port\""$'\n'"cert = \"$ST/pki/issued/127.0.0.1.pem\""$'\n'"key = \"$ST/pki/issued/127.0.0.1.key\""$'\n'
+    fi
+    cat > "$ST/$id.toml" <<TOML
+site_id = "$id"
+coordinator = "127.0.0.1:$site_port"
+data_dir = "$ST/$id-state"
+[tls]
+ca = "$ST/pki/ca.pem"
+cert = "$ST/pki/issued/$id.pem"
+key = "$ST/pki/issued/$id.key"
+crl = "$ST/pki/ca-crl.pem"
+[data]
+csv = "$csv"
+label_column = "y"
+positive_above = 0.5
+$columns
+$serve
+[secure_aggregation]
+min_neighbourhood = 2
+TOML
+    "$DBIN/cls-site-agent" --config "$ST/$id.toml" > "$ST/$id.log" 2>&1 &
+    PIDS+=($!)
+  done
+  deadline=$((SECONDS + 300))
+  until [[ $("${SCTL[@]}" sites list 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["sites"]))' 2>/dev/null || echo 0) -ge 2 ]]; do
+    (( SECONDS < deadline )) || die "serve_training: the sites did not register (see $ST)"
+    sleep 0.5
+  done
+  for id in SERVE_BIG SERVE_SMALL; do "${SCTL[@]}" sites approve "$id" >/dev/null; done
+  deadline=$((SECONDS + 120))
+  until [[ $("${SCTL[@]}" status 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["sites"]["connected"])' 2>/dev/null || echo 0) -ge 2 ]]; do
+    (( SECONDS < deadline )) || die "serve_training: the sites did not connect (see $ST)"
+    sleep 0.5
+  done
+  CTL=("${SCTL[@]}")
+  log "serve during training: round 1 (gives the site a model to serve)"
+  "${SCTL[@]}" round start --rounds 1 >/dev/null || die "serve_training: round start refused"
+  wait_rounds serve_training 600
+  log "serve during training: round 2 with /v1/predict at 500/s"
+  rm -f "$ST/stop"
+  "$BIN/predict_probe" --port "$serve_port" --ca "$ST/pki/ca.pem" \
+    --cert "$ST/pki/issued/bench-ehr.pem" --key "$ST/pki/issued/bench-ehr.key" \
+    --features 50 --rate 500 --until "$ST/stop" > "$ST/probe.json" 2> "$ST/probe.log" &
+  probe=$!
+  sleep 2
+  "${SCTL[@]}" round start --rounds 1 >/dev/null || die "serve_training: round start refused"
+  wait_rounds serve_training 600
+  sleep 1
+  touch "$ST/stop"
+  wait "$probe" || die "serve_training: predict_probe failed: $(cat "$ST/probe.log")"
+  stop_all
+  python3 - "$ST" "$ST_ROWS" "$DBIN" <<'PY'
+import json, re, sys, datetime
+d, rows, dbin = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+probe = json.load(open(f"{d}/probe.json"))
+def ts(line):
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z", line)
+    return datetime.datetime.fromisoformat(m.group(1)).timestamp() if m else None
+got = {}
+for line in open(f"{d}/SERVE_BIG.log", errors="replace"):
+    m = re.search(r"round (\d+): (announced|trained; advertising keys)", line)
+    t = ts(line)
+    if m and t is not None:
+        got.setdefault(int(m.group(1)), {})[m.group(2)] = t
+train = [g["trained; advertising keys"] - g["announced"] for _, g in sorted(got.items()) if len(g) == 2]
+print(json.dumps({"name": "serve.predict_max_ms_during_training", "value": round(probe["max_ms"], 3),
+                  "unit": "ms", "params": {"target": 20, "rate_per_s": 500, "rows": rows, "features": 50,
+                  "p99_ms": round(probe["p99_ms"], 3), "requests": probe["requests"],
+                  "non_200": probe["non_200"], "probe_seconds": round(probe["seconds"], 1),
+                  "training_s": round(train[-1], 3) if train else None,
+                  "daemons": dbin}}))
+PY
+  log "serve during training: done"
+fi
 
 if want secagg; then
   log "real daemons: $SMALL_SITES sites x $SMALL_PARAMS parameters, $SMALL_ROUNDS rounds"

@@ -31,8 +31,10 @@ Result<ExitAfter> ParseExitAfter(std::string_view text);
 
 struct AgentOptions {
   std::optional<ExitAfter> test_exit_after;
-  // Called on the agent's thread every `periodic_interval` (e.g. the online
-  // inbox poll); none if empty.
+  // Called every `periodic_interval` (the online inbox poll) on the model
+  // worker thread, never while a round's training or the round logic uses
+  // the LocalModel (site-agent/model_lane.h); a poll that finds the worker
+  // busy is skipped. None if empty.
   std::function<void()> periodic;
   std::chrono::seconds periodic_interval{10};
   // Serving (docs/serving.md): a DeploymentUpdate from the coordinator goes
@@ -42,12 +44,12 @@ struct AgentOptions {
   // Offered every second; a message it returns (a DriftReport) is sent on
   // the current connection, if any.
   std::function<std::optional<protocol::Message>()> outgoing;
-  // Runs once on the agent's io_context before it starts (the prediction
-  // server listens here); an error stops the agent.
+  // Runs once on the agent's thread before its io_context runs (serving
+  // starts its own threads here); an error stops the agent.
   std::function<Status(boost::asio::io_context&)> on_start;
   // Runs once when the agent stops (or on_start failed), while the
-  // io_context still exists: whatever on_start created on it is destroyed
-  // here, before the io_context.
+  // io_context still exists: whatever on_start started is stopped here
+  // (serving joins its threads), before the io_context goes.
   std::function<void()> on_stop;
 };
 

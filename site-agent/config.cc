@@ -458,11 +458,11 @@ Status ParseClientPolicy(const toml::table& t, ServeConfig& serve) {
 
 Status ParseServe(const toml::table& t, const fs::path& base_dir,
                   AgentConfig& config) {
-  if (auto s =
-          CheckKeys(t, "serve",
-                    {"listen", "cert", "key", "require_client_cert",
-                     "client_roles", "allow_own_site_cert", "retention_hours",
-                     "max_tracked", "report_interval_s", "idle_timeout_s"});
+  if (auto s = CheckKeys(
+          t, "serve",
+          {"listen", "cert", "key", "require_client_cert", "client_roles",
+           "allow_own_site_cert", "retention_hours", "max_tracked",
+           "report_interval_s", "idle_timeout_s", "threads"});
       !s) {
     return s;
   }
@@ -520,9 +520,10 @@ Status ParseServe(const toml::table& t, const fs::path& base_dir,
     int64_t min, max, fallback;
   } integers[] = {{"max_tracked", 1, 10'000'000, 100'000},
                   {"report_interval_s", 1, 86'400, 300},
-                  {"idle_timeout_s", 1, 3'600, 30}};
-  int64_t values[3];
-  for (size_t i = 0; i < 3; ++i) {
+                  {"idle_timeout_s", 1, 3'600, 30},
+                  {"threads", 1, 64, 2}};
+  int64_t values[4];
+  for (size_t i = 0; i < 4; ++i) {
     auto v = GetInteger(t, "serve", integers[i].key);
     if (!v) return std::unexpected(v.error());
     values[i] = v->value_or(integers[i].fallback);
@@ -536,6 +537,7 @@ Status ParseServe(const toml::table& t, const fs::path& base_dir,
   serve.max_tracked = static_cast<uint64_t>(values[0]);
   serve.report_interval_s = static_cast<uint32_t>(values[1]);
   serve.idle_timeout_s = static_cast<uint32_t>(values[2]);
+  serve.threads = static_cast<uint32_t>(values[3]);
   config.serve = serve;
   return {};
 }

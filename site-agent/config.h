@@ -62,6 +62,8 @@ struct ServeConfig {
   uint64_t max_tracked = 100'000;    // predictions kept at most
   uint32_t report_interval_s = 300;  // DriftReport to the coordinator
   uint32_t idle_timeout_s = 30;      // keep-alive connections
+  // Serving's own threads (never the agent's protocol thread), [1, 64].
+  uint32_t threads = 2;
   // Who may call, with require_client_cert (docs/serving.md "Who may
   // call"): certificate roles (OU), and this site's own certificate. Other
   // hospitals' site certificates never.

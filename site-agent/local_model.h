@@ -71,6 +71,8 @@ class LocalModel {
   double train_positive_rate() const;
 
   const core::DatasetSchema& schema() const { return schema_; }
+  // The standardisation in use (a copy of it is what serving reads).
+  const core::Preprocessor& preprocessor() const { return preprocessor_; }
   // Features and labels of every row of `table` under the standardisation
   // in use (site-local or federation-wide).
   Eigen::MatrixXf Features(const core::RawTable& table) const;

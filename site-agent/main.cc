@@ -292,12 +292,20 @@ int main(int argc, char** argv) {
   }
 
   std::unique_ptr<cls::site::SiteServing> serving;
+  // Serving's threads standardise with a copy of the model's statistics,
+  // replaced whole when the round logic adopts federation-wide ones.
+  std::shared_ptr<cls::site::Standardisation> standardisation;
   if (config->serve && model) {
     auto latest = cls::site::LoadGlobalModel(
         std::filesystem::path(config->data_dir) / cls::site::kGlobalModelFile);
+    standardisation =
+        std::make_shared<cls::site::Standardisation>(model->preprocessor());
+    participant_options.on_standardisation =
+        [&](const cls::site::LocalModel& m) {
+          standardisation->Set(m.preprocessor());
+        };
     auto created = cls::site::SiteServing::Create(
-        *config,
-        [&](const cls::core::RawTable& t) { return model->Features(t); },
+        *config, cls::site::Standardisation::Standardiser(standardisation),
         latest ? *latest : std::nullopt);
     if (!created) {
       spdlog::error("serving: {}", created.error().message);
@@ -314,14 +322,14 @@ int main(int argc, char** argv) {
       if (auto report = serving->DueReport(now)) return *report;
       return std::nullopt;
     };
-    options.on_start = [&](boost::asio::io_context& io) -> cls::Status {
-      auto port = serving->Start(io);
+    // Serving runs on its own io_context and threads ([serve] threads),
+    // never on the agent's protocol thread.
+    options.on_start = [&](boost::asio::io_context&) -> cls::Status {
+      auto port = serving->Start();
       if (!port) return std::unexpected(port.error());
       spdlog::info("serving predictions on port {}", *port);
       return {};
     };
-    // The server's acceptor belongs to RunAgent's io_context: stop and
-    // destroy it before that io_context goes.
     options.on_stop = [&] { serving->Stop(); };
   }
   // Each new global model: the online learner's new anchor, and serving's

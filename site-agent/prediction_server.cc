@@ -5,8 +5,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -173,12 +175,12 @@ std::string CheckClient(Stream& stream,
   return ClientRefusal(*options.client_policy, peer->common_name, peer->role);
 }
 
-asio::awaitable<void> ServeConnection(Stream stream, PredictionService& service,
-                                      PredictionServerOptions options,
-                                      std::shared_ptr<size_t> connections) {
+asio::awaitable<void> ServeConnection(
+    Stream stream, PredictionService& service, PredictionServerOptions options,
+    std::shared_ptr<std::atomic<size_t>> connections) {
   struct Count {
-    std::shared_ptr<size_t> n;
-    ~Count() { --*n; }
+    std::shared_ptr<std::atomic<size_t>> n;
+    ~Count() { n->fetch_sub(1); }
   } count{connections};
   boost::system::error_code ec;
   beast::get_lowest_layer(stream).expires_after(options.handshake_timeout);
@@ -233,14 +235,16 @@ asio::awaitable<void> ServeConnection(Stream stream, PredictionService& service,
   co_await stream.async_shutdown(asio::redirect_error(use_awaitable, ec));
 }
 
-asio::awaitable<void> AcceptLoop(asio::ip::tcp::acceptor& acceptor,
-                                 std::shared_ptr<ssl::context> tls,
-                                 PredictionService& service,
-                                 PredictionServerOptions options,
-                                 std::shared_ptr<size_t> connections) {
+asio::awaitable<void> AcceptLoop(
+    asio::io_context& io, asio::ip::tcp::acceptor& acceptor,
+    std::shared_ptr<ssl::context> tls, PredictionService& service,
+    PredictionServerOptions options,
+    std::shared_ptr<std::atomic<size_t>> connections) {
   while (acceptor.is_open()) {
     boost::system::error_code ec;
-    asio::ip::tcp::socket socket(acceptor.get_executor());
+    // Each connection on its own strand: the io_context may be run by
+    // several threads, and a Beast stream's handlers must not overlap.
+    asio::ip::tcp::socket socket(asio::make_strand(io));
     co_await acceptor.async_accept(socket,
                                    asio::redirect_error(use_awaitable, ec));
     if (ec) {
@@ -250,13 +254,13 @@ asio::awaitable<void> AcceptLoop(asio::ip::tcp::acceptor& acceptor,
     }
     // A cap on open connections, so a flood of idle clients cannot exhaust
     // descriptors or memory; the excess are closed at once.
-    if (*connections >= options.max_connections) {
+    if (connections->load() >= options.max_connections) {
       socket.close(ec);
       continue;
     }
-    ++*connections;
+    connections->fetch_add(1);
     socket.set_option(asio::ip::tcp::no_delay(true), ec);
-    auto executor = acceptor.get_executor();
+    auto executor = socket.get_executor();
     asio::co_spawn(executor,
                    ServeConnection(Stream(std::move(socket), *tls), service,
                                    options, connections),
@@ -358,7 +362,7 @@ PredictionServer::PredictionServer(asio::io_context& io,
       service_(service),
       options_(std::move(options)),
       acceptor_(io),
-      connections_(std::make_shared<size_t>(0)) {}
+      connections_(std::make_shared<std::atomic<size_t>>(0)) {}
 
 PredictionServer::~PredictionServer() { Stop(); }
 
@@ -376,9 +380,9 @@ Result<uint16_t> PredictionServer::Listen() {
                        std::to_string(options_.port) + ": " + ec.message());
   }
   const uint16_t port = acceptor_.local_endpoint().port();
-  asio::co_spawn(io_,
-                 AcceptLoop(acceptor_, tls_, service_, options_, connections_),
-                 LogCompletion("prediction accept loop"));
+  asio::co_spawn(
+      io_, AcceptLoop(io_, acceptor_, tls_, service_, options_, connections_),
+      LogCompletion("prediction accept loop"));
   spdlog::info("serve: predictions on https://{}:{}", options_.host, port);
   return port;
 }

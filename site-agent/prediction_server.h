@@ -3,6 +3,7 @@
 
 #include <utility>  // Boost 1.74 Asio needs it first in C++23 mode.
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -66,7 +67,8 @@ Result<std::shared_ptr<boost::asio::ssl::context>> MakePredictionTlsContext(
     const TlsConfig& tls, bool require_client_cert);
 
 // The site's local HTTPS prediction endpoint (Boost.Beast, C++20 coroutines
-// on the given io_context, so on the agent's thread):
+// on the given io_context, which any number of threads may run: each
+// connection has its own strand; SiteServing gives it its own threads):
 //   POST /v1/predict  {"request_key": "...", "features": {...}}
 //                     -> {"probability", "label", "version_id"}
 //   POST /v1/outcome  {"request_key": "...", "outcome": 0|1}
@@ -76,8 +78,9 @@ Result<std::shared_ptr<boost::asio::ssl::context>> MakePredictionTlsContext(
 // {"error": {"code", "message"}} and never echo the request's values. A
 // client certificate outside `options.client_policy` gets 403 on every
 // endpoint, and its connection is closed.
-// Not thread-safe: call Listen and Stop on the io_context's thread (or
-// before it runs). `service` must outlive the server.
+// Call Listen before threads run the io_context, and Stop (or destroy the
+// server) on its thread with only one thread running it, or once none does.
+// `service` must outlive the server and be thread-safe (it is).
 class PredictionServer {
  public:
   PredictionServer(boost::asio::io_context& io,
@@ -96,7 +99,7 @@ class PredictionServer {
   PredictionService& service_;
   PredictionServerOptions options_;
   boost::asio::ip::tcp::acceptor acceptor_;
-  std::shared_ptr<size_t> connections_;
+  std::shared_ptr<std::atomic<size_t>> connections_;
 };
 
 }  // namespace cls::site

@@ -32,63 +32,12 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 namespace fs = std::filesystem;
 using nlohmann::json;
+using testing::Client;
 using testing::MakeUpdate;
 using testing::MakeVersion;
+using testing::Reply;
 using testing::RunPki;
 using testing::TempDir;
-
-struct Reply {
-  int status = 0;
-  std::string body;
-  std::string content_type;
-};
-
-// A keep-alive HTTPS client; every call has a 10 s socket timeout so a
-// broken server fails the test instead of hanging it.
-class Client {
- public:
-  Client(std::shared_ptr<ssl::context> tls, uint16_t port)
-      : stream_(io_, *tls) {
-    beast::get_lowest_layer(stream_).connect(
-        {asio::ip::make_address("127.0.0.1"), port});
-    timeval tv{10, 0};
-    const int fd = beast::get_lowest_layer(stream_).socket().native_handle();
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    (void)crypto::SetServerHostName(stream_.native_handle(), "127.0.0.1");
-  }
-
-  boost::system::error_code Handshake() {
-    boost::system::error_code ec;
-    stream_.handshake(ssl::stream_base::client, ec);
-    return ec;
-  }
-
-  Reply Call(http::verb verb, const std::string& target,
-             const std::string& body = "") {
-    http::request<http::string_body> req{verb, target, 11};
-    req.set(http::field::host, "127.0.0.1");
-    req.keep_alive(true);
-    if (!body.empty()) {
-      req.set(http::field::content_type, "application/json");
-      req.body() = body;
-    }
-    req.prepare_payload();
-    boost::system::error_code ec;
-    http::write(stream_, req, ec);
-    if (ec) return {-1, ec.message(), ""};
-    http::response<http::string_body> res;
-    http::read(stream_, buffer_, res, ec);
-    if (ec) return {-1, ec.message(), ""};
-    return {static_cast<int>(res.result_int()), res.body(),
-            std::string(res[http::field::content_type])};
-  }
-
- private:
-  asio::io_context io_;
-  beast::ssl_stream<beast::tcp_stream> stream_;
-  beast::flat_buffer buffer_;
-};
 
 class PredictionServerTest : public ::testing::Test {
  protected:

@@ -8,17 +8,10 @@
 
 #include "core/feature_statistics.h"
 #include "core/prior_shift.h"
-#include "core/privacy/noise.h"
 #include "core/quantization.h"
-#include "crypto/random.h"
-#include "crypto/sha256.h"
 
 namespace cls::site {
 namespace {
-
-// Upper bound on epochs a coordinator may ask for: a typo there would
-// otherwise keep the site busy for hours.
-constexpr uint32_t kMaxEpochs = 10000;
 
 bool AllFinite(std::span<const float> values) {
   for (float v : values) {
@@ -42,34 +35,7 @@ std::optional<MetricsSummary> Summary(const Result<core::BinaryMetrics>& m) {
   return MetricsSummary{m->accuracy, m->auc, static_cast<uint64_t>(m->count)};
 }
 
-#if CLS_BENCH_HOOKS
-// A per-site, per-round seed for the benchmark vector.
-uint64_t BenchmarkSeed(const std::string& site_id, uint64_t round_id,
-                       uint64_t training_seed) {
-  const crypto::Digest digest = crypto::Sha256(AsBytes(site_id));
-  uint64_t site = 0;
-  for (int i = 0; i < 8; ++i) site = (site << 8) | digest[i];
-  return site ^ training_seed ^ (round_id * 0x9e3779b97f4a7c15ULL);
-}
-#endif  // CLS_BENCH_HOOKS
-
 }  // namespace
-
-std::vector<float> BenchmarkDelta(size_t size, double clip, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(0.0, 1.0);
-  std::vector<double> values(size);
-  double norm2 = 0;
-  for (double& v : values) {
-    v = normal(rng);
-    norm2 += v * v;
-  }
-  const double scale = norm2 > 0 ? (clip / 2) / std::sqrt(norm2) : 0.0;
-  std::vector<float> out(size);
-  for (size_t i = 0; i < size; ++i)
-    out[i] = static_cast<float>(values[i] * scale);
-  return out;
-}
 
 RoundParticipant::RoundParticipant(ParticipantOptions options,
                                    LocalModel* model)
@@ -92,6 +58,7 @@ Status RoundParticipant::LoadState() {
       spdlog::warn("stored feature statistics not used: {}", s.error().message);
     } else {
       spdlog::info("standardising with the stored federation-wide statistics");
+      if (options_.on_standardisation) options_.on_standardisation(*model_);
     }
   }
   return {};
@@ -118,9 +85,22 @@ void RoundParticipant::OnDisconnected() {
 
 Result<std::optional<protocol::Message>> RoundParticipant::OnMessage(
     const protocol::Message& message) {
+  auto begun = Begin(message);
+  if (auto* job = std::get_if<TrainingJob>(&begun)) {
+    return FinishTraining(job->round_id, job->work());
+  }
+  return std::get<Result<std::optional<protocol::Message>>>(std::move(begun));
+}
+
+RoundParticipant::Begun RoundParticipant::Begin(
+    const protocol::Message& message) {
   using Reply = std::optional<protocol::Message>;
   if (const auto* a = std::get_if<protocol::RoundAnnounce>(&message)) {
-    return OnAnnounce(*a);
+    auto announced = OnAnnounce(*a);
+    if (auto* job = std::get_if<TrainingJob>(&announced)) {
+      return std::move(*job);
+    }
+    return Result<Reply>(std::get<Reply>(std::move(announced)));
   }
   if (const auto* d = std::get_if<protocol::KeyDirectory>(&message)) {
     Round* round = ActiveRound(d->round_id, "key_directory");
@@ -214,71 +194,6 @@ void RoundParticipant::LeaveRound(const Error& error) {
   round_->input.clear();
 }
 
-Result<std::vector<float>> RoundParticipant::ComputeDelta(
-    const protocol::RoundAnnounce& a, protocol::ValidationMetrics& metrics) {
-  const size_t n = a.parameters.size();
-#if CLS_BENCH_HOOKS
-  // Benchmark mode: only in test and benchmark builds; elsewhere a
-  // benchmark_vector round is an unknown kind.
-  if (a.model_kind == kBenchmarkVectorKind) {
-    if (options_.benchmark_parameters != 0 &&
-        options_.benchmark_parameters != n) {
-      spdlog::warn("{}benchmark vector has {} parameters, configured {}",
-                   RoundPrefix(a.round_id), n, options_.benchmark_parameters);
-    }
-    metrics = protocol::ValidationMetrics{};
-    metrics.train_samples = num_samples();
-    return BenchmarkDelta(
-        n, a.clip,
-        BenchmarkSeed(options_.site_id, a.round_id, a.training.seed));
-  }
-  constexpr std::string_view kKnownKinds =
-      "logistic_regression, benchmark_vector";
-#else
-  constexpr std::string_view kKnownKinds = "logistic_regression";
-#endif
-  if (a.model_kind != kLogisticRegressionKind) {
-    return InvalidArgument("unknown model kind '" + a.model_kind +
-                           "'; known: " + std::string(kKnownKinds));
-  }
-  if (!model_) {
-    return FailedPrecondition(
-        "logistic_regression round, but this agent has no "
-        "data (benchmark mode)");
-  }
-  if (n != static_cast<size_t>(model_->num_parameters())) {
-    return InvalidArgument(
-        "model: " + std::to_string(n) + " parameters, expected " +
-        std::to_string(model_->num_parameters()) + " (" +
-        std::to_string(model_->num_features()) + " features + bias)");
-  }
-  if (a.training.epochs > kMaxEpochs || a.training.batch_size == 0 ||
-      !(a.training.proximal_mu >= 0 && a.training.proximal_mu <= 100)) {
-    return InvalidArgument("training config: epochs " +
-                           std::to_string(a.training.epochs) + ", batch size " +
-                           std::to_string(a.training.batch_size) +
-                           " out of range");
-  }
-  // The global model's quality on this site's held-out rows, before training.
-  auto validation = model_->Validate(a.parameters);
-  if (!validation) return std::unexpected(validation.error());
-  metrics = *validation;
-
-  core::TrainConfig train;
-  train.epochs = static_cast<int>(a.training.epochs);
-  train.batch_size = static_cast<int>(a.training.batch_size);
-  train.learning_rate = a.training.learning_rate;
-  train.l2 = a.training.l2;
-  train.seed = a.training.seed ^ a.round_id;
-  // FedProx anchors at the starting point, which is the global model.
-  train.proximal_mu = a.training.proximal_mu;
-  auto local = model_->Train(a.parameters, train);
-  if (!local) return std::unexpected(local.error());
-  std::vector<float> delta(n);
-  for (size_t i = 0; i < n; ++i) delta[i] = (*local)[i] - a.parameters[i];
-  return delta;
-}
-
 void RoundParticipant::AdoptFeatureStatistics(const std::vector<double>& sums,
                                               uint64_t round_id) {
   if (sums.empty() || !model_) return;
@@ -288,6 +203,7 @@ void RoundParticipant::AdoptFeatureStatistics(const std::vector<double>& sums,
                  RoundPrefix(round_id), s.error().message);
     return;
   }
+  if (options_.on_standardisation) options_.on_standardisation(*model_);
   if (!options_.data_dir.empty()) {
     if (auto s = SaveFeatureStatistics(
             options_.data_dir / kFeatureStatisticsFile, sums);
@@ -341,7 +257,7 @@ std::optional<protocol::Message> RoundParticipant::AnnounceStatistics(
   return protocol::Message{round_->secagg->advertise_keys()};
 }
 
-std::optional<protocol::Message> RoundParticipant::OnAnnounce(
+RoundParticipant::Announced RoundParticipant::OnAnnounce(
     const protocol::RoundAnnounce& a) {
   if (round_ && round_->secagg) {
     spdlog::info("{}abandoned for round {}", RoundPrefix(round_->round_id),
@@ -354,7 +270,7 @@ std::optional<protocol::Message> RoundParticipant::OnAnnounce(
                RoundPrefix(a.round_id), a.model_version, a.model_kind,
                a.parameters.size(), a.neighbours.size());
 
-  auto leave = [&](Error error) -> std::optional<protocol::Message> {
+  auto leave = [&](Error error) -> Announced {
     spdlog::error("not taking part: {}", InRound(a.round_id, error.message));
     round_->secagg.reset();
     return std::nullopt;
@@ -390,61 +306,52 @@ std::optional<protocol::Message> RoundParticipant::OnAnnounce(
   if (a.model_kind == kFeatureStatisticsKind) return AnnounceStatistics(a);
   AdoptFeatureStatistics(a.feature_statistics, a.round_id);
 
-  protocol::ValidationMetrics metrics;
-  auto delta = ComputeDelta(a, metrics);
-  if (!delta) return leave(delta.error());
-  const double norm = core::ClipToL2Norm(*delta, a.clip);
-  for (float& v : *delta) v = static_cast<float>(v * a.weight);
-#if CLS_TEST_HOOKS
-  if (options_.test_scale_delta != 1.0) {
-    for (float& v : *delta) {
-      v = static_cast<float>(v * options_.test_scale_delta);
-    }
-  }
-#endif
-  spdlog::debug("{}delta norm {:.4f} (clip {}), weight {:.4f}",
-                RoundPrefix(a.round_id), norm, a.clip, a.weight);
+  // The work runs on the agent's model worker: it gets the announcement
+  // and a copy of what it needs, and reads the LocalModel, which nothing
+  // else touches meanwhile (site-agent/model_lane.h).
+  auto announce = std::make_shared<const protocol::RoundAnnounce>(a);
+  round_->announce = announce;
+  TrainingSetup setup;
+  setup.model = model_;
+  setup.site_id = options_.site_id;
+  setup.num_samples = num_samples();
+  setup.benchmark_parameters = options_.benchmark_parameters;
+  setup.test_scale_delta = options_.test_scale_delta;
+  setup.expose_deltas_dir = options_.expose_deltas_dir;
+  return TrainingJob{a.round_id, [announce, setup = std::move(setup)] {
+                       return TrainRoundInput(*announce, setup);
+                     }};
+}
 
-#if CLS_TEST_HOOKS
-  if (!options_.expose_deltas_dir.empty()) {
-    const auto path = options_.expose_deltas_dir /
-                      ("round-" + std::to_string(a.round_id) + ".f32");
-    if (auto s = WriteFileAtomically(path, ParameterBytes(*delta)); !s) {
-      spdlog::error("test: cannot expose delta: {}", s.error().message);
-    }
+Result<std::optional<protocol::Message>> RoundParticipant::FinishTraining(
+    uint64_t round_id, Result<RoundInput> trained) {
+  using Reply = std::optional<protocol::Message>;
+  if (!round_ || round_->round_id != round_id || !round_->announce) {
+    spdlog::debug("{}training result ignored: not the current round",
+                  RoundPrefix(round_id));
+    return Reply{};
   }
-#endif
-
-  // Stochastic rounding needs unpredictable randomness: a coordinator that
-  // could predict it would learn more about the delta than the sum reveals.
-  uint64_t seed = 0;
-  crypto::FillRandom({reinterpret_cast<uint8_t*>(&seed), sizeof(seed)});
-  std::mt19937_64 rng(seed);
-  round_->input.resize(delta->size());
-  core::Quantize(*delta, spec, rng, round_->input);
-  if (a.noise_variance != 0) {
-    // Distributed DP: this site's share of the Skellam noise, added before
-    // masking so the coordinator never unmasks an un-noised sum.
-    if (!std::isfinite(a.noise_variance) || a.noise_variance < 0 ||
-        a.noise_variance > 1e15) {
-      return leave({ErrorCode::kInvalidArgument,
-                    "noise variance " + std::to_string(a.noise_variance) +
-                        " outside [0, 1e15]"});
-    }
-    auto noise_rng = core::privacy::NoiseRng::FromSystemEntropy();
-    if (auto s = core::privacy::AddSkellamNoise(round_->input, a.noise_variance,
-                                                a.ring_bits, noise_rng);
-        !s) {
-      return leave(s.error());
-    }
+  std::shared_ptr<const protocol::RoundAnnounce> announce =
+      std::move(round_->announce);
+  if (!trained) {
+    spdlog::error("not taking part: {}",
+                  InRound(round_id, trained.error().message));
+    round_->secagg.reset();
+    return Reply{};
   }
-  round_->metrics = metrics;
-
-  auto secagg = SecAggClient::Start(a, options_.secagg);
-  if (!secagg) return leave(secagg.error());
+  round_->input = std::move(trained->input);
+  round_->metrics = trained->metrics;
+  auto secagg = SecAggClient::Start(*announce, options_.secagg);
+  if (!secagg) {
+    spdlog::error("not taking part: {}",
+                  InRound(round_id, secagg.error().message));
+    round_->secagg.reset();
+    round_->input.clear();
+    return Reply{};
+  }
   round_->secagg = std::move(*secagg);
-  spdlog::info("{}trained; advertising keys", RoundPrefix(a.round_id));
-  return protocol::Message{round_->secagg->advertise_keys()};
+  spdlog::info("{}trained; advertising keys", RoundPrefix(round_id));
+  return Reply{protocol::Message{round_->secagg->advertise_keys()}};
 }
 
 std::optional<protocol::Message> RoundParticipant::OnResult(

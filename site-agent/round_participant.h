@@ -4,14 +4,17 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "common/error.h"
 #include "protocol/messages.h"
 #include "site-agent/local_model.h"
+#include "site-agent/local_training.h"
 #include "site-agent/secagg_client.h"
 #include "site-agent/state_store.h"
 
@@ -44,6 +47,10 @@ struct ParticipantOptions {
   // Called with each new global model of a training round (the online
   // learner restarts from it; serving makes it the default version).
   std::function<void(const GlobalModel&)> on_global_model;
+  // Called (on the participant's thread) whenever the LocalModel's
+  // standardisation may have changed (federation-wide statistics adopted),
+  // so serving can take a copy of it.
+  std::function<void(const LocalModel&)> on_standardisation;
 };
 
 // The site's side of federated rounds, as pure logic: it turns each message
@@ -71,9 +78,28 @@ class RoundParticipant {
   Status LoadState();
 
   // The reply to `message`, if any. An error means: drop the connection and
-  // reconnect (the coordinator sent something out of protocol).
+  // reconnect (the coordinator sent something out of protocol). Runs a
+  // round's training on the calling thread: Begin + FinishTraining.
   Result<std::optional<protocol::Message>> OnMessage(
       const protocol::Message& message);
+
+  // A RoundAnnounce's training, for a worker thread: `work` shares nothing
+  // mutable with the participant; it reads the LocalModel, which the caller
+  // keeps untouched until FinishTraining (site-agent/model_lane.h).
+  struct TrainingJob {
+    uint64_t round_id = 0;
+    std::function<Result<RoundInput>()> work;
+  };
+  using Begun =
+      std::variant<Result<std::optional<protocol::Message>>, TrainingJob>;
+  // As OnMessage, except that a RoundAnnounce that passes its checks
+  // returns the TrainingJob instead of running it; hand its result to
+  // FinishTraining before the next message.
+  Begun Begin(const protocol::Message& message);
+  // The AdvertiseKeys that follows training (none when this site left the
+  // round: a failed training or a refused secure-aggregation setup).
+  Result<std::optional<protocol::Message>> FinishTraining(
+      uint64_t round_id, Result<RoundInput> trained);
 
   // The connection is gone: the coordinator has dropped this site from any
   // round in flight, so its secrets for that round are discarded.
@@ -100,9 +126,13 @@ class RoundParticipant {
     std::optional<SecAggClient> secagg;  // empty once this site left the round
     std::vector<uint32_t> input;         // quantized weighted delta
     protocol::ValidationMetrics metrics;
+    // Set while the round's training runs (between Begin and
+    // FinishTraining).
+    std::shared_ptr<const protocol::RoundAnnounce> announce;
   };
+  using Announced = std::variant<std::optional<protocol::Message>, TrainingJob>;
 
-  std::optional<protocol::Message> OnAnnounce(const protocol::RoundAnnounce& a);
+  Announced OnAnnounce(const protocol::RoundAnnounce& a);
   std::optional<protocol::Message> OnResult(const protocol::RoundResult& r);
   // Switches the local model to federation-wide statistics (and keeps them
   // in the data directory); empty = none yet.
@@ -110,8 +140,6 @@ class RoundParticipant {
                               uint64_t round_id);
   std::optional<protocol::Message> AnnounceStatistics(
       const protocol::RoundAnnounce& a);
-  Result<std::vector<float>> ComputeDelta(const protocol::RoundAnnounce& a,
-                                          protocol::ValidationMetrics& metrics);
   // The round `round_id` if this site is still taking part in it; logs and
   // returns null otherwise.
   Round* ActiveRound(uint64_t round_id, std::string_view message);
@@ -122,10 +150,6 @@ class RoundParticipant {
   GlobalModel global_;
   std::optional<Round> round_;
 };
-
-// The benchmark agent's delta: `size` standard normal values, scaled to L2
-// norm clip / 2, from a generator seeded with `seed`.
-std::vector<float> BenchmarkDelta(size_t size, double clip, uint64_t seed);
 
 }  // namespace cls::site
 

@@ -152,6 +152,24 @@ TEST(ServeConfigTest, RefusesBadValuesNamingTheKey) {
   }
 }
 
+// Serving's own threads: a small default, a clear error outside [1, 64].
+TEST(ServeConfigTest, ThreadsDefaultToTwoAndAreChecked) {
+  auto defaults = Parse("[serve]\nlisten = \"127.0.0.1:1\"\n");
+  ASSERT_TRUE(defaults) << defaults.error().ToString();
+  EXPECT_EQ(defaults->serve->threads, 2u);
+  auto four = Parse("[serve]\nlisten = \"127.0.0.1:1\"\nthreads = 4\n");
+  ASSERT_TRUE(four) << four.error().ToString();
+  EXPECT_EQ(four->serve->threads, 4u);
+  for (const std::string bad : {"0", "65", "-1"}) {
+    auto config =
+        Parse("[serve]\nlisten = \"127.0.0.1:1\"\nthreads = " + bad + "\n");
+    ASSERT_FALSE(config) << bad;
+    EXPECT_EQ(config.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(config.error().message,
+              "config site.toml: 'serve.threads' must be in [1, 64]");
+  }
+}
+
 TEST(ServeConfigTest, ClientCertificatesNeedACrl) {
   std::string text(kBase);
   text.replace(text.find("crl = \"ca-crl.pem\"\n"), 19, "");

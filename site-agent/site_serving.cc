@@ -45,7 +45,38 @@ Result<std::unique_ptr<SiteServing>> SiteServing::Create(
       *config.serve, std::move(*service), std::move(tls), config.site_id));
 }
 
-Result<uint16_t> SiteServing::Start(boost::asio::io_context& io) {
+Standardisation::Standardisation(core::Preprocessor initial)
+    : current_(std::make_shared<const core::Preprocessor>(std::move(initial))) {
+}
+
+void Standardisation::Set(core::Preprocessor preprocessor) {
+  auto next =
+      std::make_shared<const core::Preprocessor>(std::move(preprocessor));
+  std::lock_guard lock(mu_);
+  current_ = std::move(next);
+}
+
+std::shared_ptr<const core::Preprocessor> Standardisation::current() const {
+  std::lock_guard lock(mu_);
+  return current_;
+}
+
+PredictionService::Standardiser Standardisation::Standardiser(
+    std::shared_ptr<const Standardisation> standardisation) {
+  return [standardisation =
+              std::move(standardisation)](const core::RawTable& table) {
+    const std::shared_ptr<const core::Preprocessor> pre =
+        standardisation->current();
+    std::vector<int> rows(table.rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<int>(i);
+    return pre->Transform(table, rows);
+  };
+}
+
+SiteServing::~SiteServing() { Stop(); }
+
+Result<uint16_t> SiteServing::Start() {
+  if (io_) return FailedPrecondition("serve: already started");
   auto context = MakePredictionTlsContext(tls_, config_.require_client_cert);
   if (!context) return std::unexpected(context.error());
   PredictionServerOptions options;
@@ -60,12 +91,33 @@ Result<uint16_t> SiteServing::Start(boost::asio::io_context& io) {
   } else {
     options.client_policy = std::nullopt;
   }
-  server_ = std::make_unique<PredictionServer>(io, std::move(*context),
+  io_ = std::make_unique<boost::asio::io_context>(
+      static_cast<int>(config_.threads));
+  server_ = std::make_unique<PredictionServer>(*io_, std::move(*context),
                                                *service_, options);
-  return server_->Listen();
+  auto port = server_->Listen();
+  if (!port) {
+    server_.reset();
+    io_.reset();
+    return port;
+  }
+  for (uint32_t i = 0; i < config_.threads; ++i) {
+    threads_.emplace_back([io = io_.get()] { io->run(); });
+  }
+  spdlog::info("serve: {} serving thread(s)", config_.threads);
+  return port;
 }
 
-void SiteServing::Stop() { server_.reset(); }
+void SiteServing::Stop() {
+  if (!io_) return;
+  io_->stop();
+  for (auto& thread : threads_) thread.join();
+  threads_.clear();
+  // No thread runs the io_context now: the server (its acceptor) goes
+  // first, then the io_context with the connections it still holds.
+  server_.reset();
+  io_.reset();
+}
 
 std::optional<protocol::Message> SiteServing::OnMessage(
     const protocol::Message& message) {

@@ -6,7 +6,10 @@
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <thread>
+#include <vector>
 
 #include "common/error.h"
 #include "protocol/messages.h"
@@ -16,24 +19,45 @@
 
 namespace cls::site {
 
-// Everything the agent needs to serve predictions, behind four calls, so
-// wiring it into the daemon is a few lines:
+// The site's standardisation as the serving threads read it: an immutable
+// Preprocessor, replaced whole when the round logic switches to
+// federation-wide statistics, so a request standardises with the old or the
+// new statistics, never a mix. Set from the agent's thread; standardiser()
+// may be called from any thread.
+class Standardisation {
+ public:
+  explicit Standardisation(core::Preprocessor initial);
+  void Set(core::Preprocessor preprocessor);
+  std::shared_ptr<const core::Preprocessor> current() const;
+  // For PredictionService: holds this object by shared_ptr.
+  static PredictionService::Standardiser Standardiser(
+      std::shared_ptr<const Standardisation> standardisation);
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const core::Preprocessor> current_;
+};
+
+// Everything the agent needs to serve predictions, behind a few calls:
 //
-//   auto serving = SiteServing::Create(config, schema,
-//       [&](const core::RawTable& t) { return local_model.Features(t); },
-//       LoadGlobalModel(...));                       // at start-up
-//   serving->Start(io);                               // on the agent's
-//   io_context if (auto reply = serving->OnMessage(message))     // every
-//   coordinator message
-//     send(*reply);                                   //   (DeploymentAck)
-//   serving->OnGlobalModel(model);                    // after each RoundResult
-//   if (auto report = serving->DueReport(now_s))      // from
-//   AgentOptions::periodic
-//     send(*report);                                  //   (DriftReport)
+//   auto serving = SiteServing::Create(config, standardiser,
+//                                      LoadGlobalModel(...));  // start-up
+//   serving->Start();                         // own io_context and threads
+//   if (auto reply = serving->OnMessage(m))   // each coordinator message
+//     send(*reply);                           //   (DeploymentAck)
+//   serving->OnGlobalModel(model);            // after each RoundResult
+//   if (auto report = serving->DueReport(now_s))  // offered every second
+//     send(*report);                          //   (DriftReport)
+//   serving->Stop();                          // before it is destroyed
 //
-// Owns the PredictionService and, once started, the PredictionServer. Not
-// thread-safe beyond what PredictionService guarantees: call from the
-// agent's io_context thread.
+// Threads: the HTTPS server runs on serving's own io_context with
+// [serve] threads threads, never on the agent's protocol thread, so a
+// request never waits for a training run. Each request reads the model
+// through PredictionService, which swaps whole immutable ServingStates (a
+// request sees the old or the new deployment, never a mix); the
+// standardiser it is given must be safe to call from those threads (see
+// Standardisation). OnMessage, OnGlobalModel and DueReport are called from
+// the agent's thread; Start and Stop from the thread that owns this object.
 class SiteServing {
  public:
   // Requires config.serve and config.data. Restores deployment.json from
@@ -44,12 +68,14 @@ class SiteServing {
       const AgentConfig& config, PredictionService::Standardiser standardise,
       const std::optional<GlobalModel>& latest);
 
-  // Listens on [serve] listen with the [serve] certificate.
-  Result<uint16_t> Start(boost::asio::io_context& io);
-  // Stops accepting and destroys the server. Call it before the io_context
-  // given to Start is destroyed: the server's acceptor belongs to that
-  // io_context (RunAgent does, through AgentOptions::on_stop).
+  // Listens on [serve] listen with the [serve] certificate and starts
+  // [serve] threads threads that serve on it; returns the bound port.
+  Result<uint16_t> Start();
+  // Stops the threads, then destroys the server and its io_context, in that
+  // order (the server's sockets belong to the io_context). Open connections
+  // are closed. Idempotent; the destructor calls it.
   void Stop();
+  ~SiteServing();
 
   // A DeploymentUpdate is installed and answered with a DeploymentAck;
   // every other message is not serving's business (nullopt).
@@ -69,7 +95,11 @@ class SiteServing {
   TlsConfig tls_;
   std::string site_id_;  // for [serve] allow_own_site_cert
   std::unique_ptr<PredictionService> service_;
+  // Declared in destruction order's reverse: the server goes before its
+  // io_context (Stop does this explicitly).
+  std::unique_ptr<boost::asio::io_context> io_;
   std::unique_ptr<PredictionServer> server_;
+  std::vector<std::thread> threads_;
   int64_t last_report_s_ = 0;
 };
 
