@@ -19,8 +19,7 @@ Status Errno(const std::string& what, const fs::path& path) {
 }
 
 int Rename(const FileSystemCalls* calls, const char* from, const char* to) {
-  return calls && calls->rename ? calls->rename(from, to)
-                                : ::rename(from, to);
+  return calls && calls->rename ? calls->rename(from, to) : ::rename(from, to);
 }
 
 int Fsync(const FileSystemCalls* calls, int fd) {
@@ -76,8 +75,8 @@ Status WriteFileDurably(const fs::path& path, ByteSpan data,
     if (auto s = CreateFolders(folder); !s) return s;
   }
   if (!options.replace && ::access(path.c_str(), F_OK) == 0) {
-    return MakeError(ErrorCode::kAlreadyExists, path.string() +
-                                                    " already exists");
+    return MakeError(ErrorCode::kAlreadyExists,
+                     path.string() + " already exists");
   }
   const fs::path temp = path.string() + ".tmp";
   // O_NOFOLLOW: a link planted at the temporary name is not followed.
@@ -87,8 +86,8 @@ Status WriteFileDurably(const fs::path& path, ByteSpan data,
   if (fd < 0) return Errno("open", temp);
   // O_CREAT's mode is masked by the umask, and a stale temporary file keeps
   // its old mode: set it explicitly.
-  Status written = ::fchmod(fd, options.mode) == 0 ? Status{}
-                                                   : Errno("chmod", temp);
+  Status written =
+      ::fchmod(fd, options.mode) == 0 ? Status{} : Errno("chmod", temp);
   if (written) written = WriteAll(fd, data, temp);
   if (written && Fsync(options.calls, fd) != 0) written = Errno("fsync", temp);
   if (::close(fd) != 0 && written) written = Errno("close", temp);

@@ -15,7 +15,7 @@ namespace cls {
 // defaults.
 struct FileSystemCalls {
   int (*rename)(const char* from, const char* to) = nullptr;  // ::rename
-  int (*fsync)(int fd) = nullptr;                               // ::fsync
+  int (*fsync)(int fd) = nullptr;                             // ::fsync
 };
 
 struct DurableWriteOptions {

@@ -49,9 +49,9 @@ TEST_F(DurableFileTest, WritesTheWholeFileWithTheModeWhateverTheUmask) {
   EXPECT_EQ(Mode(path), 0600u);
 
   ::umask(077);
-  ASSERT_TRUE(WriteFileDurably(dir_ / "public.txt", AsBytes("ok\n"),
-                               {.mode = 0644})
-                  .has_value());
+  ASSERT_TRUE(
+      WriteFileDurably(dir_ / "public.txt", AsBytes("ok\n"), {.mode = 0644})
+          .has_value());
   ::umask(old_umask);
   EXPECT_EQ(Mode(dir_ / "public.txt"), 0644u);
   EXPECT_FALSE(fs::exists(dir_ / "state.bin.tmp"));
@@ -72,10 +72,9 @@ TEST_F(DurableFileTest, CreatesMissingFoldersOnlyWhenAsked) {
   auto refused = WriteFileDurably(path, AsBytes("x"));
   ASSERT_FALSE(refused.has_value());
   EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
-  EXPECT_EQ(refused.error().message, "open " + path.string() +
-                                         ".tmp: No such file or directory");
-  ASSERT_TRUE(
-      WriteFileDurably(path, AsBytes("x"), {.create_folders = true}));
+  EXPECT_EQ(refused.error().message,
+            "open " + path.string() + ".tmp: No such file or directory");
+  ASSERT_TRUE(WriteFileDurably(path, AsBytes("x"), {.create_folders = true}));
   EXPECT_EQ(Read(path), "x");
   EXPECT_EQ(Mode(dir_ / "a"), 0700u);
 }
@@ -118,8 +117,7 @@ TEST_F(DurableFileTest, AFailingFileFsyncNeverReachesTheRename) {
 
 TEST_F(DurableFileTest, WithoutReplaceAnExistingFileIsKept) {
   const fs::path path = dir_ / "model.kek";
-  ASSERT_TRUE(
-      WriteFileDurably(path, AsBytes("first key"), {.replace = false}));
+  ASSERT_TRUE(WriteFileDurably(path, AsBytes("first key"), {.replace = false}));
   auto again =
       WriteFileDurably(path, AsBytes("second key"), {.replace = false});
   ASSERT_FALSE(again.has_value());

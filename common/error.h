@@ -74,6 +74,26 @@ inline std::unexpected<Error> ResourceExhausted(std::string m) {
   return MakeError(ErrorCode::kResourceExhausted, std::move(m));
 }
 
+// Returns the error of `expr` (a Status or Result) from the enclosing
+// function, which returns a Status or Result (abseil RETURN_IF_ERROR).
+#define CLS_RETURN_IF_ERROR(expr)                             \
+  do {                                                        \
+    if (auto cls_status_ = (expr); !cls_status_) {            \
+      return std::unexpected(std::move(cls_status_).error()); \
+    }                                                         \
+  } while (0)
+
+#define CLS_CONCAT_INNER_(a, b) a##b
+#define CLS_CONCAT_(a, b) CLS_CONCAT_INNER_(a, b)
+// `lhs` = the value of the Result `expr`, or return its error
+// (abseil ASSIGN_OR_RETURN): CLS_ASSIGN_OR_RETURN(auto row, ReadRow(id));
+#define CLS_ASSIGN_OR_RETURN(lhs, expr) \
+  CLS_ASSIGN_OR_RETURN_IMPL_(CLS_CONCAT_(cls_result_, __LINE__), lhs, expr)
+#define CLS_ASSIGN_OR_RETURN_IMPL_(result, lhs, expr)             \
+  auto result = (expr);                                           \
+  if (!result) return std::unexpected(std::move(result).error()); \
+  lhs = std::move(*result)
+
 inline std::string_view ErrorCodeName(ErrorCode code) {
   switch (code) {
     case ErrorCode::kInvalidArgument:

@@ -66,8 +66,7 @@ Result<HostPort> ParseHostPort(std::string_view text, PortZero zero) {
   if (host.empty()) return InvalidArgument(quoted + ": host is empty");
   if (port.empty()) return InvalidArgument(quoted + ": port is missing");
 
-  const std::string range =
-      zero == PortZero::kAllowed ? "0-65535" : "1-65535";
+  const std::string range = zero == PortZero::kAllowed ? "0-65535" : "1-65535";
   unsigned value = 0;
   const auto [end, ec] =
       std::from_chars(port.data(), port.data() + port.size(), value);

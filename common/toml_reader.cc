@@ -16,7 +16,8 @@ TomlTable::TomlTable(const toml::table& table, std::string path,
       style_(std::move(style)) {}
 
 std::string TomlTable::Name(std::string_view key) const {
-  return "'" + (path_.empty() ? std::string(key) : path_ + "." + std::string(key)) +
+  return "'" +
+         (path_.empty() ? std::string(key) : path_ + "." + std::string(key)) +
          "'";
 }
 
@@ -34,8 +35,7 @@ std::unexpected<Error> TomlTable::WrongType(const toml::node& node,
                                             std::string_view key,
                                             std::string_view expected) const {
   if (!style_.detailed) return Invalid(Name(key) + " has the wrong type");
-  return Invalid(Name(key) + Where(node) + " must be " +
-                 std::string(expected));
+  return Invalid(Name(key) + Where(node) + " must be " + std::string(expected));
 }
 
 Status TomlTable::CheckKeys() const {

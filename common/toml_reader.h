@@ -58,9 +58,7 @@ class TomlTable {
   // nullptr when absent.
   Result<const toml::table*> Table(std::string_view key) const;
   // The raw node (arrays), nullptr when absent.
-  const toml::node* Node(std::string_view key) const {
-    return table_.get(key);
-  }
+  const toml::node* Node(std::string_view key) const { return table_.get(key); }
 
   // Reads `key` into `out` by out's type when present; `out` keeps its
   // value (the default) when absent. An integer that does not fit `T` is
@@ -74,8 +72,7 @@ class TomlTable {
   std::string Where(const toml::node& node) const;
   // "'path.key' (line N) must be EXPECTED" ("... has the wrong type" when
   // not detailed).
-  std::unexpected<Error> WrongType(const toml::node& node,
-                                   std::string_view key,
+  std::unexpected<Error> WrongType(const toml::node& node, std::string_view key,
                                    std::string_view expected) const;
   // InvalidArgument with the style's prefix.
   std::unexpected<Error> Invalid(const std::string& message) const;
@@ -118,7 +115,8 @@ Status TomlTable::Read(std::string_view key, T& out) const {
     auto v = Integer(key);
     if (!v) return std::unexpected(v.error());
     if (*v) {
-      if (!std::in_range<T>(**v)) return Invalid(Name(key) + " is out of range");
+      if (!std::in_range<T>(**v))
+        return Invalid(Name(key) + " is out of range");
       out = static_cast<T>(**v);
     }
   }

@@ -16,8 +16,8 @@ toml::table Parse(std::string_view text) {
 }
 
 TEST(TomlTableTest, ReadsEachTypeAndLeavesDefaultsForAbsentKeys) {
-  const toml::table root = Parse(
-      "name = \"A\"\nrate = 2\nratio = 0.5\non = true\ncount = 7\n");
+  const toml::table root =
+      Parse("name = \"A\"\nrate = 2\nratio = 0.5\non = true\ncount = 7\n");
   TomlTable t(root, "", {"name", "rate", "ratio", "on", "count", "absent"});
   ASSERT_TRUE(t.CheckKeys().has_value());
   EXPECT_EQ(*t.String("name").value(), "A");
