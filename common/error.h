@@ -37,11 +37,23 @@ struct Error {
   }
 };
 
+// A value or an Error: std::expected<T, Error> (has_value, value, error,
+// operator*, ->; `return InvalidArgument(...)`, `return {}`), which cannot
+// be dropped silently: ignoring a returned Result is a compile error under
+// CLS_WERROR. Where ignoring one is right, say why: `(void)Remove(tmp);  //
+// best effort, ...`. (GCC 12's std::expected is not [[nodiscard]].)
 template <typename T>
-using Result = std::expected<T, Error>;
+class [[nodiscard]] Result : public std::expected<T, Error> {
+ public:
+  using std::expected<T, Error>::expected;
+  constexpr Result() = default;
+  // From a plain std::expected (what its monadic operations return).
+  constexpr Result(std::expected<T, Error> other)  // NOLINT: implicit
+      : std::expected<T, Error>(std::move(other)) {}
+};
 
 // Result<void> is spelled Status where nothing is returned.
-using Status = std::expected<void, Error>;
+using Status = Result<void>;
 
 inline std::unexpected<Error> MakeError(ErrorCode code, std::string message) {
   return std::unexpected(Error{code, std::move(message)});
