@@ -37,11 +37,23 @@ struct Error {
   }
 };
 
+// A value or an Error: std::expected<T, Error> (has_value, value, error,
+// operator*, ->; `return InvalidArgument(...)`, `return {}`), which cannot
+// be dropped silently: ignoring a returned Result is a compile error under
+// CLS_WERROR. Where ignoring one is right, say why: `(void)Remove(tmp);  //
+// best effort, ...`. (GCC 12's std::expected is not [[nodiscard]].)
 template <typename T>
-using Result = std::expected<T, Error>;
+class [[nodiscard]] Result : public std::expected<T, Error> {
+ public:
+  using std::expected<T, Error>::expected;
+  constexpr Result() = default;
+  // From a plain std::expected (what its monadic operations return).
+  constexpr Result(std::expected<T, Error> other)  // NOLINT: implicit
+      : std::expected<T, Error>(std::move(other)) {}
+};
 
 // Result<void> is spelled Status where nothing is returned.
-using Status = std::expected<void, Error>;
+using Status = Result<void>;
 
 inline std::unexpected<Error> MakeError(ErrorCode code, std::string message) {
   return std::unexpected(Error{code, std::move(message)});
@@ -73,6 +85,26 @@ inline std::unexpected<Error> Internal(std::string m) {
 inline std::unexpected<Error> ResourceExhausted(std::string m) {
   return MakeError(ErrorCode::kResourceExhausted, std::move(m));
 }
+
+// Returns the error of `expr` (a Status or Result) from the enclosing
+// function, which returns a Status or Result (abseil RETURN_IF_ERROR).
+#define CLS_RETURN_IF_ERROR(expr)                             \
+  do {                                                        \
+    if (auto cls_status_ = (expr); !cls_status_) {            \
+      return std::unexpected(std::move(cls_status_).error()); \
+    }                                                         \
+  } while (0)
+
+#define CLS_CONCAT_INNER_(a, b) a##b
+#define CLS_CONCAT_(a, b) CLS_CONCAT_INNER_(a, b)
+// `lhs` = the value of the Result `expr`, or return its error
+// (abseil ASSIGN_OR_RETURN): CLS_ASSIGN_OR_RETURN(auto row, ReadRow(id));
+#define CLS_ASSIGN_OR_RETURN(lhs, expr) \
+  CLS_ASSIGN_OR_RETURN_IMPL_(CLS_CONCAT_(cls_result_, __LINE__), lhs, expr)
+#define CLS_ASSIGN_OR_RETURN_IMPL_(result, lhs, expr)             \
+  auto result = (expr);                                           \
+  if (!result) return std::unexpected(std::move(result).error()); \
+  lhs = std::move(*result)
 
 inline std::string_view ErrorCodeName(ErrorCode code) {
   switch (code) {

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "common/host_port.h"
 
 // Only admin_client.cc sees Asio/Beast; this header stays cheap to include.
 namespace boost::asio::ssl {
@@ -19,17 +20,13 @@ class context;
 namespace cls::console {
 
 // Where the coordinator's admin API listens.
-struct Endpoint {
-  std::string host;  // name or IP literal, IPv6 without brackets
-  std::uint16_t port = 0;
+using Endpoint = HostPort;
 
-  // "host:port", "[::1]:7444" for IPv6 literals.
-  std::string ToString() const;
-};
-
-// Parses "HOST:PORT" or "[IPV6]:PORT". Fails with InvalidArgument naming
-// what is wrong ("'example:0': port must be 1-65535").
-Result<Endpoint> ParseEndpoint(std::string_view text);
+// Parses "HOST:PORT" or "[IPV6]:PORT" (common/host_port.h). Fails with
+// InvalidArgument naming what is wrong ("'example:0': port must be 1-65535").
+inline Result<Endpoint> ParseEndpoint(std::string_view text) {
+  return ParseHostPort(text);
+}
 
 enum class HttpMethod { kGet, kPost };
 

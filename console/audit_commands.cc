@@ -3,8 +3,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "audit/audit_chain.h"
+#include "common/bytes.h"
+#include "common/durable_file.h"
 #include "console/render.h"
-#include "coordinator/audit_chain.h"
 
 namespace cls::console {
 namespace {
@@ -114,11 +116,11 @@ CommandResult RunAuditExport(CommandContext& ctx,
   if (options.output.empty()) {
     ctx.out << text;
   } else {
-    std::ofstream out(options.output);
-    out << text;
-    out.flush();
-    if (!out) {
-      return Fail(ExitCode::kUsage, "cannot write " + options.output);
+    // Written durably (no half export after a crash) and 0600: the log
+    // names every operator and what they did.
+    if (auto s = WriteFileDurably(options.output, AsBytes(text)); !s) {
+      return Fail(ExitCode::kUsage,
+                  "cannot write " + options.output + ": " + s.error().message);
     }
   }
   ctx.diagnostics << "clsctl: exported " << (*doc)["entries"].size()

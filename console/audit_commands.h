@@ -10,7 +10,7 @@
 #include "console/commands.h"
 
 // `clsctl audit export` and `clsctl audit verify`: the audit log leaves the
-// coordinator as one JSON document (coordinator/audit_chain.h), and is
+// coordinator as one JSON document (audit/audit_chain.h), and is
 // verified here, independently of the coordinator: every hash and link is
 // recomputed and the coordinator's signed checkpoints are checked against
 // its certificate, which must chain to the project CA.

@@ -8,8 +8,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "coordinator/audit_chain.h"
-#include "coordinator/audit_test_util.h"
+#include "audit/audit_chain.h"
+#include "audit/audit_test_util.h"
 
 namespace cls::console {
 namespace {

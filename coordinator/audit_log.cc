@@ -11,6 +11,8 @@
 #include <sstream>
 #include <tuple>
 
+#include "common/bytes.h"
+#include "common/durable_file.h"
 #include "coordinator/config.h"
 
 namespace cls::coordinator {
@@ -223,21 +225,12 @@ Status AuditLog::WriteCheckpointFile(const AuditCheckpoint& c) {
                 static_cast<long long>(c.seq),
                 static_cast<long long>(clock_().time_since_epoch().count()));
   fs::path path = fs::path(checkpointing_.directory) / name;
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << audit::CheckpointToJson(c).dump(2) << "\n";
-    out.flush();
-    if (!out) {
-      return Unavailable("audit: cannot write checkpoint file " + tmp.string());
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
+  // Durable (fsync of the file and the folder): a checkpoint is evidence
+  // that must survive a crash. Public (signed, no secrets): 0644.
+  const std::string text = audit::CheckpointToJson(c).dump(2) + "\n";
+  if (auto s = WriteFileDurably(path, AsBytes(text), {.mode = 0644}); !s) {
     return Unavailable("audit: cannot write checkpoint file " + path.string() +
-                       ": " + ec.message());
+                       ": " + s.error().message);
   }
   return {};
 }

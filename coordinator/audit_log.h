@@ -13,7 +13,7 @@
 
 #include "common/error.h"
 #include "common/sqlite_db.h"
-#include "coordinator/audit_chain.h"
+#include "audit/audit_chain.h"
 
 namespace cls::coordinator {
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "coordinator/audit_test_util.h"
+#include "audit/audit_test_util.h"
 #include "coordinator/config.h"
 #include "coordinator/storage/schema.h"
 

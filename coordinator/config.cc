@@ -1,102 +1,66 @@
 #include "coordinator/config.h"
 
+#include "common/host_port.h"
+#include "common/toml_reader.h"
 #include "core/server_optimizer.h"
 
-#include <toml++/toml.h>
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
 #include <set>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 namespace cls::coordinator {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Walks one TOML table, remembering which keys were read so that anything
-// left over (a typo, a key from another version) is reported.
-class TableReader {
- public:
-  TableReader(const toml::table& table, std::string prefix)
-      : table_(table), prefix_(std::move(prefix)) {}
+// Coordinator messages are short ("config: 'min_sites' has the wrong type").
+const TomlStyle kStyle{.prefix = "config: ", .detailed = false};
 
-  template <typename T>
-  Status Get(const std::string& key, T& out) {
-    seen_.insert(key);
-    const toml::node* node = table_.get(key);
-    if (node == nullptr) return {};
-    if constexpr (std::is_same_v<T, double>) {
-      if (auto v = node->value<double>()) {
-        out = *v;
-        return {};
-      }
-    } else if constexpr (std::is_same_v<T, bool>) {
-      if (auto v = node->value_exact<bool>()) {
-        out = *v;
-        return {};
-      }
-    } else if constexpr (std::is_integral_v<T>) {
-      if (auto v = node->value<int64_t>()) {
-        if (!std::in_range<T>(*v)) {
-          return InvalidArgument("config: " + Name(key) + " is out of range");
-        }
-        out = static_cast<T>(*v);
-        return {};
-      }
-    } else {
-      if (auto v = node->value<std::string>()) {
-        out = *v;
-        return {};
-      }
-    }
-    return InvalidArgument("config: " + Name(key) + " has the wrong type");
-  }
-
-  const toml::table* Table(const std::string& key) {
-    seen_.insert(key);
-    return table_.get_as<toml::table>(key);
-  }
-
-  Status CheckUnknown() const {
-    for (const auto& [key, node] : table_) {
-      if (!seen_.count(std::string(key.str()))) {
-        return InvalidArgument("config: unknown key " +
-                               Name(std::string(key.str())));
-      }
-    }
-    return {};
-  }
-
-  std::string Name(const std::string& key) const {
-    return prefix_.empty() ? "'" + key + "'" : "'" + prefix_ + "." + key + "'";
-  }
-
- private:
-  const toml::table& table_;
-  std::string prefix_;
-  std::set<std::string> seen_;
-};
-
-#define CLS_TRY(expr)                                              \
-  do {                                                             \
-    if (auto _s = (expr); !_s) return std::unexpected(_s.error()); \
-  } while (0)
+// The table `key` of `parent`, or an empty one when absent.
+Result<TomlTable> Section(const TomlTable& parent, std::string_view key,
+                          std::vector<std::string_view> keys) {
+  static const toml::table kEmpty;
+  auto table = parent.Table(key);
+  if (!table) return std::unexpected(table.error());
+  TomlTable section(*table ? **table : kEmpty, std::string(key),
+                    std::move(keys), kStyle);
+  if (auto s = section.CheckKeys(); !s) return std::unexpected(s.error());
+  return section;
+}
 
 std::string Resolve(const fs::path& base, const std::string& p) {
   if (p.empty() || fs::path(p).is_absolute()) return p;
   return (base / p).lexically_normal().string();
 }
 
+// A HOST:PORT key ("[::1]:7443" for IPv6), when present.
+Status ReadAddress(const TomlTable& top, std::string_view key,
+                   std::string& host, uint16_t& port) {
+  auto text = top.String(key);
+  if (!text) return std::unexpected(text.error());
+  if (!*text) return {};
+  auto address = ParseHostPort(**text);
+  if (!address) {
+    return InvalidArgument("config: " + top.Name(key) + ": " +
+                           address.error().message);
+  }
+  host = address->host;
+  port = address->port;
+  return {};
+}
+
 // [versions]: where the model key-encryption key lives.
-Status ReadVersions(TableReader& top, const fs::path& base,
+Status ReadVersions(const TomlTable& top, const fs::path& base,
                     CoordinatorConfig& c) {
-  const toml::table empty;
-  const toml::table* versions = top.Table("versions");
-  TableReader v(versions ? *versions : empty, "versions");
-  CLS_TRY(v.Get("kek_file", c.versions.kek_file));
-  CLS_TRY(v.CheckUnknown());
+  auto v_or = Section(top, "versions", {"kek_file"});
+  if (!v_or) return std::unexpected(v_or.error());
+  const TomlTable& v = *v_or;
+  CLS_RETURN_IF_ERROR(v.Read("kek_file", c.versions.kek_file));
   c.versions.kek_file = c.versions.kek_file.empty()
                             ? (fs::path(c.data_dir) / "model.kek").string()
                             : Resolve(base, c.versions.kek_file);
@@ -104,21 +68,23 @@ Status ReadVersions(TableReader& top, const fs::path& base,
 }
 
 // [audit] and [admin]: retention, checkpoints, break-glass and logoff.
-Status ReadAuditAndAdmin(TableReader& top, CoordinatorConfig& c) {
-  const toml::table empty;
-  const toml::table* audit = top.Table("audit");
-  TableReader a(audit ? *audit : empty, "audit");
-  CLS_TRY(a.Get("retention_years", c.audit_retention_years));
-  CLS_TRY(a.Get("checkpoint_every", c.audit_checkpoint_every));
-  CLS_TRY(a.CheckUnknown());
-  const toml::table* admin = top.Table("admin");
-  TableReader ad(admin ? *admin : empty, "admin");
+Status ReadAuditAndAdmin(const TomlTable& top, CoordinatorConfig& c) {
+  auto a_or = Section(top, "audit", {"retention_years", "checkpoint_every"});
+  if (!a_or) return std::unexpected(a_or.error());
+  const TomlTable& a = *a_or;
+  CLS_RETURN_IF_ERROR(a.Read("retention_years", c.audit_retention_years));
+  CLS_RETURN_IF_ERROR(a.Read("checkpoint_every", c.audit_checkpoint_every));
+  auto ad_or =
+      Section(top, "admin",
+              {"break_glass_max_hours", "idle_timeout_s", "session_max_s"});
+  if (!ad_or) return std::unexpected(ad_or.error());
+  const TomlTable& ad = *ad_or;
   int64_t idle_s = c.admin_idle_timeout.count();
   int64_t session_s = c.admin_session_max.count();
-  CLS_TRY(ad.Get("break_glass_max_hours", c.break_glass_max_hours));
-  CLS_TRY(ad.Get("idle_timeout_s", idle_s));
-  CLS_TRY(ad.Get("session_max_s", session_s));
-  CLS_TRY(ad.CheckUnknown());
+  CLS_RETURN_IF_ERROR(
+      ad.Read("break_glass_max_hours", c.break_glass_max_hours));
+  CLS_RETURN_IF_ERROR(ad.Read("idle_timeout_s", idle_s));
+  CLS_RETURN_IF_ERROR(ad.Read("session_max_s", session_s));
   // HIPAA 164.316(b)(2)(i): documentation, audit trails included, is kept
   // six years; shorter retention would destroy what the law requires.
   if (c.audit_retention_years < 6) {
@@ -149,17 +115,18 @@ Status ReadAuditAndAdmin(TableReader& top, CoordinatorConfig& c) {
 }
 
 // [privacy]: the mode, the per-round target and the period's budget.
-Status ReadPrivacy(TableReader& top, CoordinatorConfig& c) {
-  const toml::table empty;
-  const toml::table* privacy = top.Table("privacy");
-  TableReader p(privacy ? *privacy : empty, "privacy");
+Status ReadPrivacy(const TomlTable& top, CoordinatorConfig& c) {
+  auto p_or = Section(top, "privacy",
+                      {"mode", "privacy_epsilon", "delta", "budget_epsilon",
+                       "noise_multiplier"});
+  if (!p_or) return std::unexpected(p_or.error());
+  const TomlTable& p = *p_or;
   PrivacyConfig& dp = c.privacy;
-  CLS_TRY(p.Get("mode", dp.mode));
-  CLS_TRY(p.Get("privacy_epsilon", dp.privacy_epsilon));
-  CLS_TRY(p.Get("delta", dp.delta));
-  CLS_TRY(p.Get("budget_epsilon", dp.budget_epsilon));
-  CLS_TRY(p.Get("noise_multiplier", dp.noise_multiplier));
-  CLS_TRY(p.CheckUnknown());
+  CLS_RETURN_IF_ERROR(p.Read("mode", dp.mode));
+  CLS_RETURN_IF_ERROR(p.Read("privacy_epsilon", dp.privacy_epsilon));
+  CLS_RETURN_IF_ERROR(p.Read("delta", dp.delta));
+  CLS_RETURN_IF_ERROR(p.Read("budget_epsilon", dp.budget_epsilon));
+  CLS_RETURN_IF_ERROR(p.Read("noise_multiplier", dp.noise_multiplier));
   if (dp.mode != "off" && dp.mode != "central" && dp.mode != "distributed") {
     return InvalidArgument(
         "config: 'privacy.mode' must be off, central or distributed");
@@ -184,23 +151,26 @@ Status ReadPrivacy(TableReader& top, CoordinatorConfig& c) {
 }
 
 // [robust]: the rule across group sums, the group size and trust.
-Status ReadRobust(TableReader& top, CoordinatorConfig& c) {
-  const toml::table empty;
-  const toml::table* robust = top.Table("robust");
-  TableReader r(robust ? *robust : empty, "robust");
+Status ReadRobust(const TomlTable& top, CoordinatorConfig& c) {
+  auto r_or =
+      Section(top, "robust",
+              {"enabled", "rule", "group_size", "secure_aggregation",
+               "trim_beta", "krum_f", "trust_floor", "trust_prior_strength",
+               "trust_forgetting", "anomaly_tolerance"});
+  if (!r_or) return std::unexpected(r_or.error());
+  const TomlTable& r = *r_or;
   RobustAggregationConfig& rc = c.robust;
   std::string rule(core::robust::RobustRuleName(rc.pipeline.rule.rule));
-  CLS_TRY(r.Get("enabled", rc.enabled));
-  CLS_TRY(r.Get("rule", rule));
-  CLS_TRY(r.Get("group_size", rc.group_size));
-  CLS_TRY(r.Get("secure_aggregation", rc.secure_aggregation));
-  CLS_TRY(r.Get("trim_beta", rc.pipeline.rule.trim_beta));
-  CLS_TRY(r.Get("krum_f", rc.pipeline.rule.krum_f));
-  CLS_TRY(r.Get("trust_floor", rc.trust.floor));
-  CLS_TRY(r.Get("trust_prior_strength", rc.trust.prior_strength));
-  CLS_TRY(r.Get("trust_forgetting", rc.trust.forgetting));
-  CLS_TRY(r.Get("anomaly_tolerance", rc.trust.tolerance));
-  CLS_TRY(r.CheckUnknown());
+  CLS_RETURN_IF_ERROR(r.Read("enabled", rc.enabled));
+  CLS_RETURN_IF_ERROR(r.Read("rule", rule));
+  CLS_RETURN_IF_ERROR(r.Read("group_size", rc.group_size));
+  CLS_RETURN_IF_ERROR(r.Read("secure_aggregation", rc.secure_aggregation));
+  CLS_RETURN_IF_ERROR(r.Read("trim_beta", rc.pipeline.rule.trim_beta));
+  CLS_RETURN_IF_ERROR(r.Read("krum_f", rc.pipeline.rule.krum_f));
+  CLS_RETURN_IF_ERROR(r.Read("trust_floor", rc.trust.floor));
+  CLS_RETURN_IF_ERROR(r.Read("trust_prior_strength", rc.trust.prior_strength));
+  CLS_RETURN_IF_ERROR(r.Read("trust_forgetting", rc.trust.forgetting));
+  CLS_RETURN_IF_ERROR(r.Read("anomaly_tolerance", rc.trust.tolerance));
   auto parsed = core::robust::ParseRobustRule(rule);
   if (!parsed) {
     return InvalidArgument(
@@ -248,68 +218,45 @@ Status ReadRobust(TableReader& top, CoordinatorConfig& c) {
 
 }  // namespace
 
-Status ParseHostPort(const std::string& value, const std::string& what,
-                     std::string& host, uint16_t& port) {
-  auto colon = value.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == value.size()) {
-    return InvalidArgument(what + ": expected HOST:PORT, got '" + value + "'");
-  }
-  int p = 0;
-  try {
-    size_t used = 0;
-    p = std::stoi(value.substr(colon + 1), &used);
-    if (used != value.size() - colon - 1) p = -1;
-  } catch (...) {
-    p = -1;
-  }
-  if (p < 1 || p > 65535) {
-    return InvalidArgument(what + ": port must be 1-65535, got '" +
-                           value.substr(colon + 1) + "'");
-  }
-  host = value.substr(0, colon);
-  port = static_cast<uint16_t>(p);
-  return {};
-}
-
 Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) return NotFound("config: no such file " + path);
-  toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    return InvalidArgument("config: " + path + ":" +
-                           std::to_string(e.source().begin.line) + ": " +
-                           std::string(e.description()));
-  }
+  auto text = ReadConfigFile(path);
+  if (!text) return std::unexpected(text.error());
+  auto parsed = ParseToml(*text, path);
+  if (!parsed) return InvalidArgument("config: " + parsed.error().message);
+  const toml::table& root = *parsed;
   const fs::path base = fs::absolute(path).parent_path();
   CoordinatorConfig c;
-  TableReader top(root, "");
-  std::string listen = c.listen_host + ":" + std::to_string(c.listen_port);
-  std::string admin = c.admin_host + ":" + std::to_string(c.admin_port);
-  CLS_TRY(top.Get("coordinator_id", c.coordinator_id));
-  CLS_TRY(top.Get("data_dir", c.data_dir));
-  CLS_TRY(top.Get("listen", listen));
-  CLS_TRY(top.Get("admin_listen", admin));
-  CLS_TRY(top.Get("min_sites", c.min_sites));
-  CLS_TRY(top.Get("max_site_connections", c.max_site_connections));
-  CLS_TRY(top.Get("max_connections_per_site", c.max_connections_per_site));
-  CLS_TRY(top.Get("log_level", c.log_level));
-  CLS_TRY(
-      ParseHostPort(listen, "config: 'listen'", c.listen_host, c.listen_port));
-  CLS_TRY(ParseHostPort(admin, "config: 'admin_listen'", c.admin_host,
-                        c.admin_port));
+  const TomlTable top(
+      root, "",
+      {"coordinator_id", "data_dir", "listen", "admin_listen", "min_sites",
+       "max_site_connections", "max_connections_per_site", "log_level", "tls",
+       "model", "round", "training", "audit", "admin", "privacy", "robust",
+       "versions"},
+      kStyle);
+  CLS_RETURN_IF_ERROR(top.CheckKeys());
+  CLS_RETURN_IF_ERROR(top.Read("coordinator_id", c.coordinator_id));
+  CLS_RETURN_IF_ERROR(top.Read("data_dir", c.data_dir));
+  CLS_RETURN_IF_ERROR(ReadAddress(top, "listen", c.listen_host, c.listen_port));
+  CLS_RETURN_IF_ERROR(
+      ReadAddress(top, "admin_listen", c.admin_host, c.admin_port));
+  CLS_RETURN_IF_ERROR(top.Read("min_sites", c.min_sites));
+  CLS_RETURN_IF_ERROR(top.Read("max_site_connections", c.max_site_connections));
+  CLS_RETURN_IF_ERROR(
+      top.Read("max_connections_per_site", c.max_connections_per_site));
+  CLS_RETURN_IF_ERROR(top.Read("log_level", c.log_level));
   c.data_dir = Resolve(base, c.data_dir);
 
-  const toml::table empty;
-  const toml::table* tls = top.Table("tls");
-  if (tls == nullptr) return InvalidArgument("config: missing [tls] section");
-  TableReader t(*tls, "tls");
-  CLS_TRY(t.Get("ca", c.tls.ca_file));
-  CLS_TRY(t.Get("cert", c.tls.cert_file));
-  CLS_TRY(t.Get("key", c.tls.key_file));
-  CLS_TRY(t.Get("crl", c.tls.crl_file));
-  CLS_TRY(t.CheckUnknown());
+  auto tls_table = top.Table("tls");
+  if (!tls_table) return std::unexpected(tls_table.error());
+  if (*tls_table == nullptr) {
+    return InvalidArgument("config: missing [tls] section");
+  }
+  const TomlTable t(**tls_table, "tls", {"ca", "cert", "key", "crl"}, kStyle);
+  CLS_RETURN_IF_ERROR(t.CheckKeys());
+  CLS_RETURN_IF_ERROR(t.Read("ca", c.tls.ca_file));
+  CLS_RETURN_IF_ERROR(t.Read("cert", c.tls.cert_file));
+  CLS_RETURN_IF_ERROR(t.Read("key", c.tls.key_file));
+  CLS_RETURN_IF_ERROR(t.Read("crl", c.tls.crl_file));
   for (auto* f :
        {&c.tls.ca_file, &c.tls.cert_file, &c.tls.key_file, &c.tls.crl_file}) {
     *f = Resolve(base, *f);
@@ -319,47 +266,52 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
     return InvalidArgument("config: [tls] needs ca, cert and key");
   }
 
-  const toml::table* model = top.Table("model");
-  TableReader m(model ? *model : empty, "model");
-  CLS_TRY(m.Get("type", c.model_type));
-  CLS_TRY(m.Get("kind", c.model_kind));
-  CLS_TRY(m.Get("parameters", c.model_parameters));
-  CLS_TRY(m.Get("standardisation", c.standardisation));
-  CLS_TRY(m.CheckUnknown());
+  auto m_or =
+      Section(top, "model", {"type", "kind", "parameters", "standardisation"});
+  if (!m_or) return std::unexpected(m_or.error());
+  const TomlTable& m = *m_or;
+  CLS_RETURN_IF_ERROR(m.Read("type", c.model_type));
+  CLS_RETURN_IF_ERROR(m.Read("kind", c.model_kind));
+  CLS_RETURN_IF_ERROR(m.Read("parameters", c.model_parameters));
+  CLS_RETURN_IF_ERROR(m.Read("standardisation", c.standardisation));
 
-  const toml::table* round = top.Table("round");
-  TableReader r(round ? *round : empty, "round");
+  auto r_or = Section(
+      top, "round",
+      {"stage_timeout_s", "clip", "value_bits", "server_learning_rate",
+       "server_optimizer", "complete_graph_up_to", "pause_between_rounds_ms"});
+  if (!r_or) return std::unexpected(r_or.error());
+  const TomlTable& r = *r_or;
   double stage_timeout_s = c.stage_timeout.count() / 1000.0;
   int64_t pause_ms = c.pause_between_rounds.count();
   int64_t complete_up_to = static_cast<int64_t>(c.complete_graph_up_to);
-  CLS_TRY(r.Get("stage_timeout_s", stage_timeout_s));
-  CLS_TRY(r.Get("clip", c.clip));
-  CLS_TRY(r.Get("value_bits", c.value_bits));
-  CLS_TRY(r.Get("server_learning_rate", c.server_learning_rate));
-  CLS_TRY(r.Get("server_optimizer", c.server_optimizer));
-  CLS_TRY(r.Get("complete_graph_up_to", complete_up_to));
-  CLS_TRY(r.Get("pause_between_rounds_ms", pause_ms));
-  CLS_TRY(r.CheckUnknown());
+  CLS_RETURN_IF_ERROR(r.Read("stage_timeout_s", stage_timeout_s));
+  CLS_RETURN_IF_ERROR(r.Read("clip", c.clip));
+  CLS_RETURN_IF_ERROR(r.Read("value_bits", c.value_bits));
+  CLS_RETURN_IF_ERROR(r.Read("server_learning_rate", c.server_learning_rate));
+  CLS_RETURN_IF_ERROR(r.Read("server_optimizer", c.server_optimizer));
+  CLS_RETURN_IF_ERROR(r.Read("complete_graph_up_to", complete_up_to));
+  CLS_RETURN_IF_ERROR(r.Read("pause_between_rounds_ms", pause_ms));
   c.stage_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(stage_timeout_s * 1000));
   c.pause_between_rounds = std::chrono::milliseconds(pause_ms);
   c.complete_graph_up_to =
       static_cast<size_t>(std::max<int64_t>(complete_up_to, 2));
 
-  const toml::table* training = top.Table("training");
-  TableReader tr(training ? *training : empty, "training");
-  CLS_TRY(tr.Get("epochs", c.training.epochs));
-  CLS_TRY(tr.Get("batch_size", c.training.batch_size));
-  CLS_TRY(tr.Get("learning_rate", c.training.learning_rate));
-  CLS_TRY(tr.Get("l2", c.training.l2));
-  CLS_TRY(tr.Get("seed", c.training.seed));
-  CLS_TRY(tr.Get("proximal_mu", c.training.proximal_mu));
-  CLS_TRY(tr.CheckUnknown());
-  CLS_TRY(ReadAuditAndAdmin(top, c));
-  CLS_TRY(ReadPrivacy(top, c));
-  CLS_TRY(ReadRobust(top, c));
-  CLS_TRY(ReadVersions(top, base, c));
-  CLS_TRY(top.CheckUnknown());
+  auto tr_or = Section(
+      top, "training",
+      {"epochs", "batch_size", "learning_rate", "l2", "seed", "proximal_mu"});
+  if (!tr_or) return std::unexpected(tr_or.error());
+  const TomlTable& tr = *tr_or;
+  CLS_RETURN_IF_ERROR(tr.Read("epochs", c.training.epochs));
+  CLS_RETURN_IF_ERROR(tr.Read("batch_size", c.training.batch_size));
+  CLS_RETURN_IF_ERROR(tr.Read("learning_rate", c.training.learning_rate));
+  CLS_RETURN_IF_ERROR(tr.Read("l2", c.training.l2));
+  CLS_RETURN_IF_ERROR(tr.Read("seed", c.training.seed));
+  CLS_RETURN_IF_ERROR(tr.Read("proximal_mu", c.training.proximal_mu));
+  CLS_RETURN_IF_ERROR(ReadAuditAndAdmin(top, c));
+  CLS_RETURN_IF_ERROR(ReadPrivacy(top, c));
+  CLS_RETURN_IF_ERROR(ReadRobust(top, c));
+  CLS_RETURN_IF_ERROR(ReadVersions(top, base, c));
 
   // Values that cannot work.
   if (c.max_site_connections < 1 || c.max_site_connections > 100000) {

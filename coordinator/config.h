@@ -103,10 +103,6 @@ struct CoordinatorConfig {
 // errors that name the key; relative paths resolve against the file's folder.
 Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path);
 
-// "host:port" -> parts; InvalidArgument naming `what` on a bad value.
-Status ParseHostPort(const std::string& value, const std::string& what,
-                     std::string& host, uint16_t& port);
-
 }  // namespace cls::coordinator
 
 #endif  // CLS_COORDINATOR_CONFIG_H_

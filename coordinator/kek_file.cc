@@ -21,19 +21,6 @@ std::string Octal(mode_t mode) {
   return buf;
 }
 
-Status SyncFolderOf(const std::string& path) {
-  std::string folder = std::filesystem::path(path).parent_path().string();
-  if (folder.empty()) folder = ".";
-  const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
-    return Unavailable("cannot open folder " + folder + ": " + ErrnoText());
-  }
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return Unavailable("fsync " + folder + ": " + ErrnoText());
-  return {};
-}
-
 }  // namespace
 
 Result<KeyEncryptionKey> ReadKekFile(const std::string& path) {
@@ -83,44 +70,15 @@ Result<KeyEncryptionKey> ReadKekFile(const std::string& path) {
 }
 
 Status WriteKekFile(const std::string& path, const KeyEncryptionKey& kek) {
-  const int fd = ::open(
-      path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST) {
-      return MakeError(ErrorCode::kAlreadyExists,
-                       "key-encryption key file " + path + " already exists");
-    }
-    return Unavailable("cannot create " + path + ": " + ErrnoText());
-  }
-  // O_CREAT's mode is masked by the umask; set it explicitly.
   std::string text = KekHex(kek) + "\n";
-  bool ok = ::fchmod(fd, 0600) == 0 &&
-            ::write(fd, text.data(), text.size()) ==
-                static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  const std::string error = ok ? "" : ErrnoText();
+  Status written =
+      WriteFileDurably(path, AsBytes(text), {.mode = 0600, .replace = false});
   std::fill(text.begin(), text.end(), '\0');
-  ok = (::close(fd) == 0) && ok;
-  if (!ok) {
-    ::unlink(path.c_str());
-    return Unavailable("writing " + path + ": " + error);
+  if (!written && written.error().code == ErrorCode::kAlreadyExists) {
+    return MakeError(ErrorCode::kAlreadyExists,
+                     "key-encryption key file " + path + " already exists");
   }
-  return SyncFolderOf(path);
-}
-
-Status RenameDurably(const std::string& from, const std::string& to) {
-  if (::rename(from.c_str(), to.c_str()) != 0) {
-    return Unavailable("rename " + from + " to " + to + ": " + ErrnoText());
-  }
-  return SyncFolderOf(to);
-}
-
-Status RemoveDurably(const std::string& path) {
-  if (::unlink(path.c_str()) != 0) {
-    if (errno == ENOENT) return {};
-    return Unavailable("remove " + path + ": " + ErrnoText());
-  }
-  return SyncFolderOf(path);
+  return written;
 }
 
 Result<std::optional<KeyEncryptionKey>> KekFromEnvironment(

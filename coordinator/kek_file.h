@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "common/durable_file.h"
 #include "common/error.h"
 #include "coordinator/model_vault.h"
 
@@ -19,15 +20,11 @@ inline constexpr const char* kKekEnvironmentVariable = "CLS_MODEL_KEK";
 // content is not a key (never quoted).
 Result<KeyEncryptionKey> ReadKekFile(const std::string& path);
 
-// Creates `path` with mode 0600 (refusing to replace an existing file),
-// writes the key, and fsyncs the file and its folder so the key is on disk
-// before anything is encrypted under it.
+// Creates `path` with mode 0600 (refusing to replace an existing file,
+// kAlreadyExists), writing the key durably (common/durable_file.h: the
+// file and its folder fsynced) so it is on disk before anything is
+// encrypted under it.
 Status WriteKekFile(const std::string& path, const KeyEncryptionKey& kek);
-
-// rename(2) then fsync of the folder: atomic and durable.
-Status RenameDurably(const std::string& from, const std::string& to);
-// unlink(2) then fsync of the folder; a missing file is not an error.
-Status RemoveDurably(const std::string& path);
 
 // The KEK from the environment variable, nullopt if it is unset or empty.
 Result<std::optional<KeyEncryptionKey>> KekFromEnvironment(

@@ -125,25 +125,33 @@ Result<Certificate> Certificate::FromDer(ByteSpan der) {
   return out;
 }
 
-Result<Certificate> Certificate::FromPemFile(const std::string& path) {
-  auto pem = ReadFile(path, "certificate");
-  if (!pem) return std::unexpected(pem.error());
-  BioPtr bio = MemoryBio(*pem);
+Result<Certificate> Certificate::FromPem(std::string_view pem) {
+  BioPtr bio = MemoryBio(pem);
   X509Ptr cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)
                    : nullptr);
   if (!cert) {
     ERR_clear_error();
-    return InvalidArgument("certificate: no PEM certificate in " + path);
+    return InvalidArgument("certificate: not a PEM certificate");
   }
   unsigned char* der = nullptr;
   const int length = i2d_X509(cert.get(), &der);
   if (length <= 0) {
     ERR_clear_error();
-    return Internal("certificate: cannot encode " + path);
+    return Internal("certificate: cannot encode");
   }
   Bytes bytes(der, der + length);
   OPENSSL_free(der);
   return FromDer(bytes);
+}
+
+Result<Certificate> Certificate::FromPemFile(const std::string& path) {
+  auto pem = ReadFile(path, "certificate");
+  if (!pem) return std::unexpected(pem.error());
+  auto cert = FromPem(*pem);
+  if (!cert && cert.error().code == ErrorCode::kInvalidArgument) {
+    return InvalidArgument("certificate: no PEM certificate in " + path);
+  }
+  return cert;
 }
 
 bool Certificate::Verify(ByteSpan message, ByteSpan signature) const {
@@ -170,7 +178,7 @@ struct CertificateAuthority::Store {
 };
 
 Result<CertificateAuthority> CertificateAuthority::FromPem(
-    std::string_view ca_pem, std::string_view crl_pem) {
+    std::string_view ca_pem, std::string_view crl_pem, Validity validity) {
   auto holder = std::make_shared<Store>();
   holder->store.reset(X509_STORE_new());
   if (!holder->store) return Internal("certificate authority: out of memory");
@@ -205,11 +213,15 @@ Result<CertificateAuthority> CertificateAuthority::FromPem(
     }
     X509_STORE_set_flags(holder->store.get(), X509_V_FLAG_CRL_CHECK);
   }
+  if (validity == Validity::kIgnored) {
+    X509_STORE_set_flags(holder->store.get(), X509_V_FLAG_NO_CHECK_TIME);
+  }
   return CertificateAuthority(std::move(holder));
 }
 
 Result<CertificateAuthority> CertificateAuthority::FromFiles(
-    const std::string& ca_path, const std::string& crl_path) {
+    const std::string& ca_path, const std::string& crl_path,
+    Validity validity) {
   auto ca = ReadFile(ca_path, "CA certificate");
   if (!ca) return std::unexpected(ca.error());
   std::string crl;
@@ -218,7 +230,7 @@ Result<CertificateAuthority> CertificateAuthority::FromFiles(
     if (!text) return std::unexpected(text.error());
     crl = std::move(*text);
   }
-  return FromPem(*ca, crl);
+  return FromPem(*ca, crl, validity);
 }
 
 Result<Certificate> CertificateAuthority::Check(ByteSpan der) const {

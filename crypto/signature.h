@@ -10,10 +10,12 @@
 #include "common/error.h"
 
 // Signatures made with the keys of the consortium's certificates (EC P-256,
-// ECDSA over SHA-256, DER-encoded). Secure aggregation uses them so that what
+// ECDSA over SHA-256, DER-encoded), and the one check that a certificate
+// chains to the consortium CA. Secure aggregation uses them so that what
 // a site says in a round (its public keys, its shares, the survivor set it
 // saw) can be checked by its neighbours and attributed by the coordinator,
-// without trusting the coordinator that relays it.
+// without trusting the coordinator that relays it; the audit chain
+// (audit/audit_chain.h) signs and checks its checkpoints with them.
 
 typedef struct evp_pkey_st EVP_PKEY;
 
@@ -40,6 +42,8 @@ class Certificate {
   // Parses a DER certificate without checking who issued it (for a peer
   // certificate the TLS handshake already verified).
   static Result<Certificate> FromDer(ByteSpan der);
+  // The first certificate of PEM text, likewise unchecked.
+  static Result<Certificate> FromPem(std::string_view pem);
   // The first certificate of a PEM file (e.g. the daemon's own).
   static Result<Certificate> FromPemFile(const std::string& path);
 
@@ -65,11 +69,19 @@ class Certificate {
 // between threads.
 class CertificateAuthority {
  public:
+  // Whether a certificate outside its notBefore..notAfter is refused.
+  // kIgnored is for checking old signatures (an audit checkpoint signed
+  // years ago stays evidence after the certificate expired), never for
+  // admitting a peer.
+  enum class Validity { kChecked, kIgnored };
+
   // `crl_pem` may be empty.
-  static Result<CertificateAuthority> FromPem(std::string_view ca_pem,
-                                              std::string_view crl_pem = {});
-  static Result<CertificateAuthority> FromFiles(const std::string& ca_path,
-                                                const std::string& crl_path);
+  static Result<CertificateAuthority> FromPem(
+      std::string_view ca_pem, std::string_view crl_pem = {},
+      Validity validity = Validity::kChecked);
+  static Result<CertificateAuthority> FromFiles(
+      const std::string& ca_path, const std::string& crl_path,
+      Validity validity = Validity::kChecked);
 
   static constexpr std::chrono::seconds kRecheckAfter{600};
 

@@ -296,5 +296,5 @@ struct DriftReport {
 # newest, so a rewrite of the coordinator's whole database is detected
 # against a copy it cannot reach.
 struct AuditCheckpoint {
-  checkpointJson @0 :Text;  # coordinator/audit_chain.h CheckpointToJson
+  checkpointJson @0 :Text;  # audit/audit_chain.h CheckpointToJson
 }

@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "common/bytes.h"
+#include "common/durable_file.h"
 #include "site-agent/state_store.h"
 
 namespace cls::site {
@@ -75,11 +76,10 @@ Result<CheckpointVerdict> KeepLatestCheckpoint(
     if (incoming->seq == k.seq) return CheckpointVerdict::kSame;
   }
   if (unverified) {
-    std::error_code ec;
-    std::filesystem::rename(path, data_dir / kUnverifiedCheckpointFile, ec);
-    if (ec) {
+    if (auto s = RenameDurably(path, data_dir / kUnverifiedCheckpointFile);
+        !s) {
       return Unavailable("audit checkpoint: cannot set aside " + path.string() +
-                         ": " + ec.message());
+                         ": " + s.error().message);
     }
   }
   if (auto s = WriteFileAtomically(path, AsBytes(checkpoint_json)); !s) {

@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "common/error.h"
-#include "coordinator/audit_chain.h"
+#include "audit/audit_chain.h"
 
 namespace cls::site {
 

@@ -1,6 +1,6 @@
 // The site's copy of the coordinator's signed audit checkpoint: real
 // certificates from certs/cls-pki, real ECDSA signatures
-// (coordinator/audit_chain.h).
+// (audit/audit_chain.h).
 #include "site-agent/audit_checkpoint_store.h"
 
 #include <gtest/gtest.h>
@@ -10,8 +10,8 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "coordinator/audit_chain.h"
-#include "coordinator/audit_test_util.h"
+#include "audit/audit_chain.h"
+#include "audit/audit_test_util.h"
 #include "site-agent/test_util.h"
 
 #ifndef CLS_PKI_SCRIPT

@@ -34,7 +34,7 @@
 #include <deque>
 #include <memory>
 
-#include "coordinator/audit_chain.h"
+#include "audit/audit_chain.h"
 #include "crypto/tls_context.h"
 #include "protocol/channel.h"
 #include "protocol/frame.h"

@@ -15,6 +15,7 @@
 #include <boost/beast/ssl.hpp>
 #include <charconv>
 
+#include "common/host_port.h"
 #include "crypto/tls_context.h"
 
 namespace cls::site {
@@ -286,32 +287,19 @@ std::string ClientRefusal(const ClientPolicy& policy,
 
 Result<std::pair<std::string, uint16_t>> ParseListenAddress(
     std::string_view text, std::string_view what) {
-  const auto bad = [&] {
-    return InvalidArgument(std::string(what) + ": expected HOST:PORT, e.g. " +
-                           "\"127.0.0.1:8443\"");
-  };
-  const size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return bad();
-  std::string host(text.substr(0, colon));
-  if (host.front() == '[') {
-    if (host.size() < 3 || host.back() != ']') return bad();
-    host = host.substr(1, host.size() - 2);
+  auto address = ParseHostPort(text, PortZero::kAllowed);
+  if (!address) {
+    return InvalidArgument(std::string(what) + ": " + address.error().message);
   }
-  const std::string_view port_text = text.substr(colon + 1);
-  unsigned port = 0;
-  auto [end, ec] = std::from_chars(port_text.data(),
-                                   port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || end != port_text.data() + port_text.size() ||
-      port_text.empty() || port > 65535) {
-    return InvalidArgument(std::string(what) + ": port must be 0 to 65535");
-  }
+  const std::string& host = address->host;
+  const uint16_t port = address->port;
   boost::system::error_code address_ec;
   asio::ip::make_address(host, address_ec);
   if (address_ec) {
     return InvalidArgument(std::string(what) +
                            ": host must be an IP address, e.g. 127.0.0.1");
   }
-  return std::make_pair(host, static_cast<uint16_t>(port));
+  return std::make_pair(host, port);
 }
 
 Result<std::shared_ptr<ssl::context>> MakePredictionTlsContext(

@@ -1,16 +1,13 @@
 #include "site-agent/state_store.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <bit>
-#include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/durable_file.h"
 #include "crypto/sha256.h"
 
 namespace cls::site {
@@ -67,23 +64,6 @@ class Reader {
   size_t pos_ = 0;
 };
 
-Status Errno(const std::string& what, const fs::path& path) {
-  return Unavailable(what + " " + path.string() + ": " + std::strerror(errno));
-}
-
-Status WriteAll(int fd, ByteSpan data, const fs::path& path) {
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Errno("write", path);
-    }
-    done += static_cast<size_t>(n);
-  }
-  return {};
-}
-
 nlohmann::json MetricsJson(const std::optional<MetricsSummary>& m) {
   if (!m) return nullptr;
   return {{"accuracy", m->accuracy}, {"auc", m->auc}, {"count", m->count}};
@@ -112,39 +92,7 @@ std::string ModelHash(std::span<const float> parameters) {
 }
 
 Status WriteFileAtomically(const fs::path& path, ByteSpan data) {
-  const fs::path dir =
-      path.has_parent_path() ? path.parent_path() : fs::path(".");
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) {
-    fs::create_directories(dir, ec);
-    if (ec)
-      return Unavailable("create directory " + dir.string() + ": " +
-                         ec.message());
-    fs::permissions(dir, fs::perms::owner_all, ec);
-  }
-  const fs::path temp = path.string() + ".tmp";
-  const int fd =
-      ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Errno("open", temp);
-  Status written = WriteAll(fd, data, temp);
-  if (written && ::fsync(fd) != 0) written = Errno("fsync", temp);
-  if (::close(fd) != 0 && written) written = Errno("close", temp);
-  if (!written) {
-    ::unlink(temp.c_str());
-    return written;
-  }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    Status failed = Errno("rename", temp);
-    ::unlink(temp.c_str());
-    return failed;
-  }
-  // The rename is durable only once the directory entry is.
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
-  return {};
+  return WriteFileDurably(path, data, {.create_folders = true});
 }
 
 Bytes EncodeGlobalModel(const GlobalModel& model) {

@@ -28,8 +28,8 @@ Bytes ParameterBytes(std::span<const float> parameters);
 // Lower-case hex SHA-256 of ParameterBytes.
 std::string ModelHash(std::span<const float> parameters);
 
-// Writes `data` to `path` atomically, creating the parent directory (0700)
-// if needed. The file is created 0600.
+// The site agent's state files: WriteFileDurably (common/durable_file.h)
+// with mode 0600, creating missing folders 0700.
 Status WriteFileAtomically(const std::filesystem::path& path, ByteSpan data);
 
 struct GlobalModel {

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "common/sqlite_db.h"
-#include "coordinator/audit_chain.h"
+#include "audit/audit_chain.h"
 #include "tests/integration/cluster.h"
 
 namespace cls::testing {

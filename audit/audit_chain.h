@@ -1,5 +1,5 @@
-#ifndef CLS_COORDINATOR_AUDIT_CHAIN_H_
-#define CLS_COORDINATOR_AUDIT_CHAIN_H_
+#ifndef CLS_AUDIT_AUDIT_CHAIN_H_
+#define CLS_AUDIT_AUDIT_CHAIN_H_
 
 // The audit log's hash chain and signed checkpoints, with no daemon
 // dependencies: the coordinator writes with it, and clsctl verifies an export
@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "crypto/signature.h"
 
 namespace cls::audit {
 
@@ -76,33 +77,33 @@ class CheckpointSigner {
  public:
   static Result<std::unique_ptr<CheckpointSigner>> LoadKeyFile(
       const std::string& key_file);
-  ~CheckpointSigner();
   // Fills checkpoint.signature.
   Status Sign(AuditCheckpoint& checkpoint) const;
 
  private:
-  explicit CheckpointSigner(void* key) : key_(key) {}
-  void* key_;  // EVP_PKEY
+  explicit CheckpointSigner(crypto::SigningKey key) : key_(std::move(key)) {}
+  crypto::SigningKey key_;
 };
 
 // Checks checkpoint signatures against the coordinator's certificate.
+// Immutable: thread-safe.
 class CheckpointVerifier {
  public:
   // `certificate_pem`: the coordinator's certificate. With a CA file, the
-  // certificate must chain to it and carry the role (OU) "coordinator";
-  // otherwise the caller vouches for it.
+  // certificate must chain to it (crypto::CertificateAuthority; its validity
+  // period is not checked, so old checkpoints stay verifiable after it
+  // expired) and carry the role (OU) "coordinator"; otherwise the caller
+  // vouches for it.
   static Result<std::unique_ptr<CheckpointVerifier>> FromCertificatePem(
       const std::string& certificate_pem, const std::string& ca_file);
-  ~CheckpointVerifier();
   bool Verify(const AuditCheckpoint& checkpoint) const;
   // The certificate's subject CN.
-  const std::string& subject() const { return subject_; }
+  const std::string& subject() const { return certificate_.common_name(); }
 
  private:
-  CheckpointVerifier(void* key, std::string subject)
-      : key_(key), subject_(std::move(subject)) {}
-  void* key_;  // EVP_PKEY
-  std::string subject_;
+  explicit CheckpointVerifier(crypto::Certificate certificate)
+      : certificate_(std::move(certificate)) {}
+  crypto::Certificate certificate_;
 };
 
 // What a verification found. `seq` is the entry the problem is at.
@@ -171,4 +172,4 @@ Result<std::string> NormalizeTimestamp(std::string_view text);
 
 }  // namespace cls::audit
 
-#endif  // CLS_COORDINATOR_AUDIT_CHAIN_H_
+#endif  // CLS_AUDIT_AUDIT_CHAIN_H_

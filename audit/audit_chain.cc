@@ -1,11 +1,4 @@
-#include "coordinator/audit_chain.h"
-
-#include <openssl/bio.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-
+#include "audit/audit_chain.h"
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -73,17 +66,6 @@ Result<int64_t> IntField(const json& j, const char* key) {
                            "' is missing or not an integer");
   }
   return it->get<int64_t>();
-}
-
-EVP_PKEY* Key(void* p) { return static_cast<EVP_PKEY*>(p); }
-
-std::string SubjectCn(X509* cert, int nid) {
-  char buf[256] = {0};
-  if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), nid, buf,
-                                sizeof buf) < 0) {
-    return "";
-  }
-  return buf;
 }
 
 void AddProblem(ChainReport& r, ChainProblemKind kind, int64_t seq,
@@ -202,114 +184,58 @@ Result<AuditCheckpoint> CheckpointFromJson(const json& j) {
 
 Result<std::unique_ptr<CheckpointSigner>> CheckpointSigner::LoadKeyFile(
     const std::string& key_file) {
-  BIO* bio = BIO_new_file(key_file.c_str(), "r");
-  if (bio == nullptr) {
-    return NotFound("audit: cannot read signing key " + key_file);
+  auto key = crypto::SigningKey::FromPemFile(key_file);
+  if (!key) {
+    return MakeError(key.error().code, "audit: signing key " + key_file + ": " +
+                                           key.error().message);
   }
-  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  if (key == nullptr) {
-    return InvalidArgument("audit: " + key_file + " is not a PEM private key");
-  }
-  return std::unique_ptr<CheckpointSigner>(new CheckpointSigner(key));
+  return std::unique_ptr<CheckpointSigner>(
+      new CheckpointSigner(std::move(*key)));
 }
 
-CheckpointSigner::~CheckpointSigner() { EVP_PKEY_free(Key(key_)); }
-
 Status CheckpointSigner::Sign(AuditCheckpoint& checkpoint) const {
-  std::string input = CheckpointSigningInput(checkpoint);
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  if (ctx == nullptr) return Internal("audit: out of memory signing");
-  size_t length = 0;
-  Bytes signature;
-  bool ok =
-      EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, Key(key_)) == 1 &&
-      EVP_DigestSign(ctx, nullptr, &length,
-                     reinterpret_cast<const uint8_t*>(input.data()),
-                     input.size()) == 1;
-  if (ok) {
-    signature.resize(length);
-    ok = EVP_DigestSign(ctx, signature.data(), &length,
-                        reinterpret_cast<const uint8_t*>(input.data()),
-                        input.size()) == 1;
-    signature.resize(length);
-  }
-  EVP_MD_CTX_free(ctx);
-  if (!ok) return Internal("audit: signing the checkpoint failed");
-  checkpoint.signature = ToHex(signature);
+  auto signature = key_.Sign(AsBytes(CheckpointSigningInput(checkpoint)));
+  if (!signature) return Internal("audit: signing the checkpoint failed");
+  checkpoint.signature = ToHex(*signature);
   return {};
 }
 
 Result<std::unique_ptr<CheckpointVerifier>>
 CheckpointVerifier::FromCertificatePem(const std::string& certificate_pem,
                                        const std::string& ca_file) {
-  BIO* bio = BIO_new_mem_buf(certificate_pem.data(),
-                             static_cast<int>(certificate_pem.size()));
-  X509* cert =
-      bio ? PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr;
-  BIO_free(bio);
-  if (cert == nullptr) {
+  auto certificate = crypto::Certificate::FromPem(certificate_pem);
+  if (!certificate) {
     return InvalidArgument(
         "audit: the coordinator certificate is not a PEM certificate");
   }
-  std::string cn = SubjectCn(cert, NID_commonName);
   if (!ca_file.empty()) {
-    X509_STORE* store = X509_STORE_new();
-    X509_STORE_CTX* ctx = X509_STORE_CTX_new();
-    bool loaded = store && ctx && X509_STORE_load_file(store, ca_file.c_str());
-    int verified = 0;
-    if (loaded && X509_STORE_CTX_init(ctx, store, cert, nullptr) == 1) {
-      // Old checkpoints stay verifiable after the certificate expires.
-      X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx),
-                                  X509_V_FLAG_NO_CHECK_TIME);
-      verified = X509_verify_cert(ctx);
+    auto ca = crypto::CertificateAuthority::FromFiles(
+        ca_file, "", crypto::CertificateAuthority::Validity::kIgnored);
+    if (!ca) {
+      return NotFound("audit: CA certificate " + ca_file + ": " +
+                      ca.error().message);
     }
-    std::string why = verified == 1
-                          ? ""
-                          : X509_verify_cert_error_string(
-                                ctx ? X509_STORE_CTX_get_error(ctx) : 0);
-    X509_STORE_CTX_free(ctx);
-    X509_STORE_free(store);
-    if (!loaded) {
-      X509_free(cert);
-      return NotFound("audit: cannot read CA certificate " + ca_file);
-    }
-    if (verified != 1) {
-      X509_free(cert);
+    auto checked = ca->Check(certificate->der());
+    if (!checked) {
       return PermissionDenied(
           "audit: the coordinator certificate does not chain to " + ca_file +
-          ": " + why);
+          ": " + checked.error().message);
     }
-    if (SubjectCn(cert, NID_organizationalUnitName) != "coordinator") {
-      X509_free(cert);
-      return PermissionDenied("audit: certificate '" + cn +
+    if (certificate->role() != "coordinator") {
+      return PermissionDenied("audit: certificate '" +
+                              certificate->common_name() +
                               "' is not a coordinator certificate");
     }
   }
-  EVP_PKEY* key = X509_get_pubkey(cert);
-  X509_free(cert);
-  if (key == nullptr) {
-    return InvalidArgument("audit: cannot read the certificate's public key");
-  }
   return std::unique_ptr<CheckpointVerifier>(
-      new CheckpointVerifier(key, std::move(cn)));
+      new CheckpointVerifier(std::move(*certificate)));
 }
-
-CheckpointVerifier::~CheckpointVerifier() { EVP_PKEY_free(Key(key_)); }
 
 bool CheckpointVerifier::Verify(const AuditCheckpoint& checkpoint) const {
   auto signature = FromHex(checkpoint.signature);
   if (!signature || signature->empty()) return false;
-  std::string input = CheckpointSigningInput(checkpoint);
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  if (ctx == nullptr) return false;
-  bool ok = EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr,
-                                 Key(key_)) == 1 &&
-            EVP_DigestVerify(ctx, signature->data(), signature->size(),
-                             reinterpret_cast<const uint8_t*>(input.data()),
-                             input.size()) == 1;
-  EVP_MD_CTX_free(ctx);
-  return ok;
+  return certificate_.Verify(AsBytes(CheckpointSigningInput(checkpoint)),
+                             *signature);
 }
 
 std::string_view ChainProblemKindName(ChainProblemKind kind) {

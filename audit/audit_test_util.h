@@ -1,5 +1,5 @@
-#ifndef CLS_COORDINATOR_AUDIT_TEST_UTIL_H_
-#define CLS_COORDINATOR_AUDIT_TEST_UTIL_H_
+#ifndef CLS_AUDIT_AUDIT_TEST_UTIL_H_
+#define CLS_AUDIT_AUDIT_TEST_UTIL_H_
 
 // Test helper: a real EC P-256 key and a self-signed certificate with
 // OU=coordinator, written as PEM files (the shape cls-pki issues).
@@ -53,4 +53,4 @@ inline TestCoordinatorIdentity MakeCoordinatorIdentity(
 
 }  // namespace cls::testing
 
-#endif  // CLS_COORDINATOR_AUDIT_TEST_UTIL_H_
+#endif  // CLS_AUDIT_AUDIT_TEST_UTIL_H_

@@ -1,4 +1,4 @@
-#include "coordinator/audit_chain.h"
+#include "audit/audit_chain.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "coordinator/audit_test_util.h"
+#include "audit/audit_test_util.h"
 
 namespace cls::audit {
 namespace {
