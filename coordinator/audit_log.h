@@ -11,9 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "audit/audit_chain.h"
 #include "common/error.h"
 #include "common/sqlite_db.h"
-#include "audit/audit_chain.h"
 
 namespace cls::coordinator {
 

@@ -139,7 +139,8 @@ TEST_F(AuditLogTest, CheckpointsAreSignedEveryNEntriesAndAfterRounds) {
 // An entry written inside the transaction of the change it records rolls
 // back with it, and no checkpoint may ever cover it: a checkpoint the sites
 // hold for an entry that then disappears would look like tampering.
-TEST_F(AuditLogTest, AnEntryInATransactionThatRollsBackLeavesNoEntryAndNoCheckpoint) {
+TEST_F(AuditLogTest,
+       AnEntryInATransactionThatRollsBackLeavesNoEntryAndNoCheckpoint) {
   EnableSigning(/*every=*/1000);
   AppendMany(2);
   Status rolled_back = db_->Transaction([&]() -> Status {

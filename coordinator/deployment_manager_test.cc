@@ -131,12 +131,14 @@ TEST_F(DeploymentManagerTest, TheFirstDeploymentMustBeImmediate) {
 // A deployment is stored together with its audit entry or not at all: here
 // the audit log refuses every write (a trigger standing in for a full disk),
 // and neither the deployment nor a message to the sites may happen.
-TEST_F(DeploymentManagerTest, ADeploymentWhoseAuditEntryFailsIsNotStoredOrSent) {
-  ASSERT_TRUE(store_->db()
-                  .Exec("CREATE TRIGGER audit_full BEFORE INSERT ON audit_log "
-                        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); "
-                        "END")
-                  .has_value());
+TEST_F(DeploymentManagerTest,
+       ADeploymentWhoseAuditEntryFailsIsNotStoredOrSent) {
+  ASSERT_TRUE(
+      store_->db()
+          .Exec("CREATE TRIGGER audit_full BEFORE INSERT ON audit_log "
+                "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); "
+                "END")
+          .has_value());
   auto r = manager_->Deploy(kV1, "immediate", op_, "first release");
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().message.find("database or disk is full"),

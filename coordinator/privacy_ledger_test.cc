@@ -289,7 +289,8 @@ TEST_F(PrivacyLedgerTest, AChangeWhoseAuditEntryFailsIsNotStored) {
   auto charge = ledger_->Charge(Central(2, 2.0));
   ASSERT_FALSE(charge);
   EXPECT_EQ(charge.error().message, "audit log: disk I/O error");
-  auto period = ledger_->StartNewPeriod("alice", "new IRB approval", {5.0, 1e-6});
+  auto period =
+      ledger_->StartNewPeriod("alice", "new IRB approval", {5.0, 1e-6});
   ASSERT_FALSE(period);
   EXPECT_EQ(period.error().message, "audit log: disk I/O error");
   audit_fails_ = false;

@@ -5,8 +5,8 @@
 #include <string>
 #include <string_view>
 
-#include "common/error.h"
 #include "audit/audit_chain.h"
+#include "common/error.h"
 
 namespace cls::site {
 

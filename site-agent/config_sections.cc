@@ -129,11 +129,11 @@ Status ParseOnline(const toml::table& table, const fs::path& base_dir,
 
 Status ParseServe(const toml::table& table, const fs::path& base_dir,
                   AgentConfig& config) {
-  const TomlTable t(table, "serve",
-                    {"listen", "cert", "key", "require_client_cert",
-                     "client_roles", "allow_own_site_cert", "retention_hours",
-                     "max_tracked", "report_interval_s", "idle_timeout_s",
-                     "threads"});
+  const TomlTable t(
+      table, "serve",
+      {"listen", "cert", "key", "require_client_cert", "client_roles",
+       "allow_own_site_cert", "retention_hours", "max_tracked",
+       "report_interval_s", "idle_timeout_s", "threads"});
   CLS_RETURN_IF_ERROR(t.CheckKeys());
   CLS_ASSIGN_OR_RETURN(const auto listen, t.String("listen"));
   if (!listen) return {};  // not serving

@@ -8,8 +8,8 @@
 #include <random>
 #include <sstream>
 
-#include "common/sqlite_db.h"
 #include "audit/audit_chain.h"
+#include "common/sqlite_db.h"
 #include "tests/integration/cluster.h"
 
 namespace cls::testing {
