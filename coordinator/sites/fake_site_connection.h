@@ -3,13 +3,11 @@
 
 #include <utility>  // Boost 1.74 Asio needs it first in C++23 mode.
 
-#include <unistd.h>
-
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "common/testing/temp_dir.h"
 #include "coordinator/sites/site_registry.h"
 #include "crypto/test_pki.h"
 #include "protocol/frame.h"
@@ -42,21 +40,7 @@ class FakeSiteConnection final : public SiteConnection {
   std::string close_reason;
 };
 
-// A fresh folder under the temp dir, removed at the end.
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(std::filesystem::temp_directory_path() /
-              (name + "-" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using cls::testing::TempDir;
 
 // A site's TLS identity as the site server hands it over, from a real
 // in-memory CA.

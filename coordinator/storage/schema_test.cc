@@ -1,6 +1,5 @@
 #include "coordinator/storage/schema.h"
 
-#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -8,25 +7,15 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/temp_dir.h"
 #include "coordinator/store.h"
 
 namespace cls::coordinator::storage {
 namespace {
 
-namespace fs = std::filesystem;
-
 class SchemaTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("cls-schema-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string Path() const { return (dir_ / "coordinator.db").string(); }
+  std::string Path() const { return (dir_.path() / "coordinator.db").string(); }
 
   std::unique_ptr<SqliteDb> OpenRaw() {
     auto db = SqliteDb::Open(Path());
@@ -61,7 +50,7 @@ class SchemaTest : public ::testing::Test {
     return {std::istreambuf_iterator<char>(in), {}};
   }
 
-  fs::path dir_;
+  cls::testing::TempDir dir_{"cls-schema"};
 };
 
 TEST_F(SchemaTest, ANewDatabaseGetsEveryTableAndTheCurrentVersion) {
