@@ -10,17 +10,17 @@
 
 #include "common/error.h"
 #include "common/worker_pool.h"
-#include "coordinator/admin_api.h"
+#include "coordinator/admin/admin_api.h"
 #include "coordinator/config.h"
-#include "coordinator/deployment_manager.h"
+#include "coordinator/deployment/deployment_manager.h"
+#include "coordinator/privacy/round_privacy.h"
 #include "coordinator/round/evaluation_intake.h"
 #include "coordinator/round/round_finalizer.h"
 #include "coordinator/round/round_history.h"
 #include "coordinator/round/round_planner.h"
 #include "coordinator/round/round_scheduler.h"
-#include "coordinator/round_privacy.h"
 #include "coordinator/sites/site_registry.h"
-#include "coordinator/store.h"
+#include "coordinator/storage/store.h"
 
 namespace cls::coordinator {
 

@@ -10,12 +10,12 @@
 #include <filesystem>
 #include <iostream>
 
-#include "coordinator/admin_api.h"
-#include "coordinator/admin_server.h"
+#include "coordinator/admin/admin_api.h"
+#include "coordinator/admin/admin_server.h"
 #include "coordinator/config.h"
 #include "coordinator/federation.h"
 #include "coordinator/site_server.h"
-#include "coordinator/store.h"
+#include "coordinator/storage/store.h"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <deque>
 #include <optional>
 
-#include "coordinator/listener.h"
+#include "common/listener.h"
 #include "protocol/channel.h"
 #include "protocol/frame.h"
 
@@ -213,7 +213,7 @@ SiteServer::SiteServer(asio::io_context& io,
       acceptor_(io) {}
 
 Result<uint16_t> SiteServer::Listen(const std::string& host, uint16_t port) {
-  return ListenAndAccept(
+  return cls::ListenAndAccept(
       acceptor_, host, port, "listen", [this](asio::ip::tcp::socket socket) {
         boost::system::error_code ec;
         // Counted from accept, before TLS: handshakes cost memory too.

@@ -10,8 +10,8 @@
 #include <memory>
 
 #include "common/error.h"
-#include "coordinator/connection_limiter.h"
 #include "coordinator/federation.h"
+#include "coordinator/sites/connection_limiter.h"
 
 namespace cls::coordinator {
 

@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "coordinator/version_evaluation.h"
+#include "coordinator/versions/version_evaluation.h"
 
 namespace cls::coordinator {
 

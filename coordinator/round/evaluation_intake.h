@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "coordinator/store.h"
+#include "coordinator/storage/store.h"
 #include "protocol/messages.h"
 
 namespace cls::coordinator {

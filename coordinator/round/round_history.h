@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "coordinator/store.h"
+#include "coordinator/storage/store.h"
 
 namespace cls::coordinator {
 

@@ -9,10 +9,10 @@
 
 #include "common/error.h"
 #include "coordinator/config.h"
-#include "coordinator/feature_statistics_store.h"
+#include "coordinator/privacy/round_privacy.h"
+#include "coordinator/round/feature_statistics_store.h"
 #include "coordinator/round/round_context.h"
-#include "coordinator/round_privacy.h"
-#include "coordinator/store.h"
+#include "coordinator/storage/store.h"
 #include "core/robust/trust.h"
 
 namespace cls::coordinator {

@@ -16,7 +16,7 @@
 #include "coordinator/round/round_finalizer.h"
 #include "coordinator/round/round_planner.h"
 #include "coordinator/sites/site_registry.h"
-#include "coordinator/store.h"
+#include "coordinator/storage/store.h"
 
 namespace cls::coordinator {
 

@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "coordinator/site_trust_store.h"
+#include "coordinator/sites/site_trust_store.h"
 #include "protocol/frame.h"
 
 namespace cls::coordinator {

@@ -14,7 +14,7 @@
 #include "common/error.h"
 #include "coordinator/config.h"
 #include "coordinator/round/round_context.h"
-#include "coordinator/store.h"
+#include "coordinator/storage/store.h"
 #include "core/robust/trust.h"
 #include "crypto/signature.h"
 #include "crypto/tls_context.h"

@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "common/testing/temp_dir.h"
-#include "coordinator/store.h"
+#include "coordinator/storage/store.h"
 
 namespace cls::coordinator::storage {
 namespace {

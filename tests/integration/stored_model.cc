@@ -5,8 +5,8 @@
 #include <cstring>
 
 #include "common/sqlite_db.h"
-#include "coordinator/kek_file.h"
-#include "coordinator/model_vault.h"
+#include "coordinator/storage/model_vault.h"
+#include "coordinator/versions/kek_file.h"
 
 namespace cls::testing {
 
