@@ -30,12 +30,12 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/round/round_test_util.h"
-#include "coordinator/round/secure_round.h"
 #include "core/quantization.h"
 #include "protocol/bit_pack.h"
 #include "protocol/frame.h"
-#include "site-agent/secagg_client.h"
+#include "secagg/client/secagg_client.h"
+#include "secagg/server/round_test_util.h"
+#include "secagg/server/secure_round.h"
 
 namespace {
 

@@ -13,9 +13,9 @@
 
 #include "common/error.h"
 #include "protocol/messages.h"
+#include "secagg/client/secagg_client.h"
 #include "site-agent/local_model.h"
 #include "site-agent/local_training.h"
-#include "site-agent/secagg_client.h"
 #include "site-agent/state_store.h"
 
 namespace cls::site {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "coordinator/round/secure_round.h"
+#include "secagg/server/secure_round.h"
 
 namespace cls::coordinator {
 

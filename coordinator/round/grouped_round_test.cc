@@ -12,10 +12,10 @@
 #include <set>
 
 #include "common/worker_pool.h"
-#include "coordinator/round/round_test_util.h"
 #include "core/quantization.h"
 #include "core/robust/grouping.h"
-#include "site-agent/secagg_client.h"
+#include "secagg/client/secagg_client.h"
+#include "secagg/server/round_test_util.h"
 
 namespace cls::coordinator {
 namespace {

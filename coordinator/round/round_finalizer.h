@@ -20,11 +20,11 @@
 #include "coordinator/privacy/round_privacy.h"
 #include "coordinator/round/evaluation_intake.h"
 #include "coordinator/round/feature_statistics_store.h"
-#include "coordinator/round/round_context.h"
 #include "coordinator/sites/site_registry.h"
 #include "coordinator/storage/store.h"
 #include "core/robust/trust.h"
 #include "core/server_optimizer.h"
+#include "secagg/server/round_context.h"
 
 namespace cls::coordinator {
 

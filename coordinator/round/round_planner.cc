@@ -8,7 +8,7 @@
 #include "core/robust/grouping.h"
 #include "core/robust/robust_pipeline.h"
 #include "crypto/random.h"
-#include "protocol/secagg.h"
+#include "secagg/common/secagg.h"
 
 namespace cls::coordinator {
 

@@ -11,9 +11,9 @@
 #include "coordinator/config.h"
 #include "coordinator/privacy/round_privacy.h"
 #include "coordinator/round/feature_statistics_store.h"
-#include "coordinator/round/round_context.h"
 #include "coordinator/storage/store.h"
 #include "core/robust/trust.h"
+#include "secagg/server/round_context.h"
 
 namespace cls::coordinator {
 

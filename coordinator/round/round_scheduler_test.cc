@@ -16,9 +16,9 @@
 #include <map>
 #include <random>
 
-#include "coordinator/round/round_test_util.h"
 #include "coordinator/sites/fake_site_connection.h"
 #include "core/quantization.h"
+#include "secagg/server/round_test_util.h"
 
 namespace cls::coordinator {
 namespace {

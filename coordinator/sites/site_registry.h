@@ -13,12 +13,12 @@
 
 #include "common/error.h"
 #include "coordinator/config.h"
-#include "coordinator/round/round_context.h"
 #include "coordinator/storage/store.h"
 #include "core/robust/trust.h"
 #include "crypto/signature.h"
 #include "crypto/tls_context.h"
 #include "protocol/messages.h"
+#include "secagg/server/round_context.h"
 
 namespace cls::coordinator {
 

@@ -1,10 +1,10 @@
 // The fixture of secure_round_test.cc and secure_round_background_test.cc:
 // the coordinator's SecureRound against real SecAggClients with real crypto,
 // no sockets; each test runs inline and on a WorkerPool.
-#ifndef CLS_COORDINATOR_ROUND_SECURE_ROUND_TEST_FIXTURE_H_
-#define CLS_COORDINATOR_ROUND_SECURE_ROUND_TEST_FIXTURE_H_
+#ifndef CLS_SECAGG_SERVER_SECURE_ROUND_TEST_FIXTURE_H_
+#define CLS_SECAGG_SERVER_SECURE_ROUND_TEST_FIXTURE_H_
 
-#include "coordinator/round/secure_round.h"
+#include "secagg/server/secure_round.h"
 
 #include <gtest/gtest.h>
 
@@ -14,10 +14,10 @@
 #include <set>
 
 #include "common/worker_pool.h"
-#include "coordinator/round/round_test_util.h"
 #include "core/quantization.h"
-#include "protocol/secagg.h"
-#include "site-agent/secagg_client.h"
+#include "secagg/client/secagg_client.h"
+#include "secagg/common/secagg.h"
+#include "secagg/server/round_test_util.h"
 
 namespace cls::coordinator::testing_fixture {
 
@@ -251,4 +251,4 @@ class SecureRoundTest : public ::testing::TestWithParam<bool> {
 
 }  // namespace cls::coordinator::testing_fixture
 
-#endif  // CLS_COORDINATOR_ROUND_SECURE_ROUND_TEST_FIXTURE_H_
+#endif  // CLS_SECAGG_SERVER_SECURE_ROUND_TEST_FIXTURE_H_

@@ -5,9 +5,9 @@
 #include <chrono>
 
 #include "common/worker_pool.h"
-#include "coordinator/round/round_test_util.h"
-#include "coordinator/round/secure_round.h"
-#include "coordinator/round/secure_round_test_fixture.h"
+#include "secagg/server/round_test_util.h"
+#include "secagg/server/secure_round.h"
+#include "secagg/server/secure_round_test_fixture.h"
 
 namespace cls::coordinator {
 namespace {

@@ -1,9 +1,9 @@
-#ifndef CLS_COORDINATOR_ROUND_ROUND_R3_CONSISTENCY_CHECK_STATE_H_
-#define CLS_COORDINATOR_ROUND_ROUND_R3_CONSISTENCY_CHECK_STATE_H_
+#ifndef CLS_SECAGG_SERVER_ROUND_R3_CONSISTENCY_CHECK_STATE_H_
+#define CLS_SECAGG_SERVER_ROUND_R3_CONSISTENCY_CHECK_STATE_H_
 
 #include <set>
 
-#include "coordinator/round/round_state.h"
+#include "secagg/server/round_state.h"
 
 namespace cls::coordinator {
 
@@ -33,4 +33,4 @@ class RoundConsistencyCheckState final : public RoundState {
 
 }  // namespace cls::coordinator
 
-#endif  // CLS_COORDINATOR_ROUND_ROUND_R3_CONSISTENCY_CHECK_STATE_H_
+#endif  // CLS_SECAGG_SERVER_ROUND_R3_CONSISTENCY_CHECK_STATE_H_

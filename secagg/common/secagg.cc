@@ -1,4 +1,4 @@
-#include "protocol/secagg.h"
+#include "secagg/common/secagg.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "coordinator/round/round_state.h"
+#include "secagg/server/round_state.h"
 
 #include <algorithm>
 #include <variant>

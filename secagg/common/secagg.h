@@ -1,5 +1,5 @@
-#ifndef CLS_PROTOCOL_SECAGG_H_
-#define CLS_PROTOCOL_SECAGG_H_
+#ifndef CLS_SECAGG_COMMON_SECAGG_H_
+#define CLS_SECAGG_COMMON_SECAGG_H_
 
 #include <cstdint>
 #include <random>
@@ -146,4 +146,4 @@ std::vector<std::vector<uint32_t>> BuildNeighbourGraph(size_t n,
 
 }  // namespace cls::protocol
 
-#endif  // CLS_PROTOCOL_SECAGG_H_
+#endif  // CLS_SECAGG_COMMON_SECAGG_H_

@@ -1,4 +1,4 @@
-#include "coordinator/round/round_unmask_computation.h"
+#include "secagg/server/round_unmask_computation.h"
 
 #include <algorithm>
 #include <functional>
@@ -7,7 +7,7 @@
 #include "crypto/prg.h"
 #include "crypto/sha256.h"
 #include "crypto/x25519.h"
-#include "protocol/secagg.h"
+#include "secagg/common/secagg.h"
 
 namespace cls::coordinator {
 namespace {

@@ -1,5 +1,5 @@
-#ifndef CLS_COORDINATOR_ROUND_ROUND_TEST_UTIL_H_
-#define CLS_COORDINATOR_ROUND_ROUND_TEST_UTIL_H_
+#ifndef CLS_SECAGG_SERVER_ROUND_TEST_UTIL_H_
+#define CLS_SECAGG_SERVER_ROUND_TEST_UTIL_H_
 
 #include <utility>  // Boost 1.74 Asio needs it first in C++23 mode.
 
@@ -12,11 +12,11 @@
 #include <string>
 #include <string_view>
 
-#include "coordinator/round/round_context.h"
 #include "core/quantization.h"
 #include "crypto/test_pki.h"
 #include "protocol/messages.h"
-#include "site-agent/secagg_client.h"
+#include "secagg/client/secagg_client.h"
+#include "secagg/server/round_context.h"
 
 namespace cls::coordinator {
 
@@ -124,4 +124,4 @@ inline RoundSettings TestRoundSettings(size_t dim, int sites, uint64_t round_id,
 
 }  // namespace cls::coordinator
 
-#endif  // CLS_COORDINATOR_ROUND_ROUND_TEST_UTIL_H_
+#endif  // CLS_SECAGG_SERVER_ROUND_TEST_UTIL_H_

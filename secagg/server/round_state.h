@@ -1,11 +1,11 @@
-#ifndef CLS_COORDINATOR_ROUND_ROUND_STATE_H_
-#define CLS_COORDINATOR_ROUND_ROUND_STATE_H_
+#ifndef CLS_SECAGG_SERVER_ROUND_STATE_H_
+#define CLS_SECAGG_SERVER_ROUND_STATE_H_
 
 #include <memory>
 #include <set>
 #include <string>
 
-#include "coordinator/round/round_context.h"
+#include "secagg/server/round_context.h"
 
 namespace cls::coordinator {
 
@@ -87,4 +87,4 @@ class RoundAbortedState final : public RoundState {
 
 }  // namespace cls::coordinator
 
-#endif  // CLS_COORDINATOR_ROUND_ROUND_STATE_H_
+#endif  // CLS_SECAGG_SERVER_ROUND_STATE_H_

@@ -1,7 +1,7 @@
-#include "coordinator/round/round_r0_advertise_keys_state.h"
+#include "secagg/server/round_r0_advertise_keys_state.h"
 
-#include "coordinator/round/round_r1_share_keys_state.h"
-#include "protocol/secagg.h"
+#include "secagg/common/secagg.h"
+#include "secagg/server/round_r1_share_keys_state.h"
 
 namespace cls::coordinator {
 

@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "protocol/secagg.h"
+#include "secagg/common/secagg.h"
 
 namespace cls::protocol {
 namespace {

@@ -1,4 +1,4 @@
-#include "site-agent/secagg_client.h"
+#include "secagg/client/secagg_client.h"
 
 #include <algorithm>
 
@@ -6,7 +6,7 @@
 #include "crypto/prg.h"
 #include "crypto/random.h"
 #include "crypto/sha256.h"
-#include "protocol/secagg.h"
+#include "secagg/common/secagg.h"
 
 #include <string_view>
 

@@ -1,8 +1,8 @@
 // The secure aggregation protocol end to end in memory: the coordinator's
 // SecureRound against real SecAggClients with real crypto, no sockets.
-#include "coordinator/round/secure_round.h"
+#include "secagg/server/secure_round.h"
 
-#include "coordinator/round/secure_round_test_fixture.h"
+#include "secagg/server/secure_round_test_fixture.h"
 
 #include <gtest/gtest.h>
 
@@ -12,10 +12,10 @@
 #include <set>
 
 #include "common/worker_pool.h"
-#include "coordinator/round/round_test_util.h"
 #include "core/quantization.h"
-#include "protocol/secagg.h"
-#include "site-agent/secagg_client.h"
+#include "secagg/client/secagg_client.h"
+#include "secagg/common/secagg.h"
+#include "secagg/server/round_test_util.h"
 
 namespace cls::coordinator {
 namespace {

@@ -1,5 +1,5 @@
-#ifndef CLS_COORDINATOR_ROUND_SECURE_ROUND_H_
-#define CLS_COORDINATOR_ROUND_SECURE_ROUND_H_
+#ifndef CLS_SECAGG_SERVER_SECURE_ROUND_H_
+#define CLS_SECAGG_SERVER_SECURE_ROUND_H_
 
 #include <functional>
 #include <memory>
@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "common/error.h"
-#include "coordinator/round/round_context.h"
-#include "coordinator/round/round_state.h"
+#include "secagg/server/round_context.h"
+#include "secagg/server/round_state.h"
 
 namespace cls::coordinator {
 
@@ -72,4 +72,4 @@ class SecureRound {
 
 }  // namespace cls::coordinator
 
-#endif  // CLS_COORDINATOR_ROUND_SECURE_ROUND_H_
+#endif  // CLS_SECAGG_SERVER_SECURE_ROUND_H_

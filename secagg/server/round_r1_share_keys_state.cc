@@ -1,8 +1,8 @@
-#include "coordinator/round/round_r1_share_keys_state.h"
+#include "secagg/server/round_r1_share_keys_state.h"
 
 #include <map>
 
-#include "coordinator/round/round_r2_masked_input_state.h"
+#include "secagg/server/round_r2_masked_input_state.h"
 
 namespace cls::coordinator {
 

@@ -1,7 +1,7 @@
-#include "coordinator/round/round_r3_consistency_check_state.h"
+#include "secagg/server/round_r3_consistency_check_state.h"
 
-#include "coordinator/round/round_r4_unmask_state.h"
-#include "protocol/secagg.h"
+#include "secagg/common/secagg.h"
+#include "secagg/server/round_r4_unmask_state.h"
 
 namespace cls::coordinator {
 

@@ -1,7 +1,7 @@
-#ifndef CLS_COORDINATOR_ROUND_ROUND_R0_ADVERTISE_KEYS_STATE_H_
-#define CLS_COORDINATOR_ROUND_ROUND_R0_ADVERTISE_KEYS_STATE_H_
+#ifndef CLS_SECAGG_SERVER_ROUND_R0_ADVERTISE_KEYS_STATE_H_
+#define CLS_SECAGG_SERVER_ROUND_R0_ADVERTISE_KEYS_STATE_H_
 
-#include "coordinator/round/round_state.h"
+#include "secagg/server/round_state.h"
 
 namespace cls::coordinator {
 
@@ -23,4 +23,4 @@ class RoundAdvertiseKeysState final : public RoundState {
 
 }  // namespace cls::coordinator
 
-#endif  // CLS_COORDINATOR_ROUND_ROUND_R0_ADVERTISE_KEYS_STATE_H_
+#endif  // CLS_SECAGG_SERVER_ROUND_R0_ADVERTISE_KEYS_STATE_H_

@@ -1,7 +1,7 @@
-#ifndef CLS_COORDINATOR_ROUND_ROUND_R2_MASKED_INPUT_STATE_H_
-#define CLS_COORDINATOR_ROUND_ROUND_R2_MASKED_INPUT_STATE_H_
+#ifndef CLS_SECAGG_SERVER_ROUND_R2_MASKED_INPUT_STATE_H_
+#define CLS_SECAGG_SERVER_ROUND_R2_MASKED_INPUT_STATE_H_
 
-#include "coordinator/round/round_state.h"
+#include "secagg/server/round_state.h"
 
 namespace cls::coordinator {
 
@@ -24,4 +24,4 @@ class RoundMaskedInputState final : public RoundState {
 
 }  // namespace cls::coordinator
 
-#endif  // CLS_COORDINATOR_ROUND_ROUND_R2_MASKED_INPUT_STATE_H_
+#endif  // CLS_SECAGG_SERVER_ROUND_R2_MASKED_INPUT_STATE_H_

@@ -1,5 +1,5 @@
-#ifndef CLS_COORDINATOR_ROUND_ROUND_UNMASK_COMPUTATION_H_
-#define CLS_COORDINATOR_ROUND_ROUND_UNMASK_COMPUTATION_H_
+#ifndef CLS_SECAGG_SERVER_ROUND_UNMASK_COMPUTATION_H_
+#define CLS_SECAGG_SERVER_ROUND_UNMASK_COMPUTATION_H_
 
 #include <cstdint>
 #include <map>
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/round/round_context.h"
+#include "secagg/server/round_context.h"
 
 namespace cls::coordinator {
 
@@ -49,4 +49,4 @@ UnmaskResult ComputeUnmask(UnmaskInputs inputs);
 
 }  // namespace cls::coordinator
 
-#endif  // CLS_COORDINATOR_ROUND_ROUND_UNMASK_COMPUTATION_H_
+#endif  // CLS_SECAGG_SERVER_ROUND_UNMASK_COMPUTATION_H_

@@ -1,5 +1,5 @@
-#ifndef CLS_COORDINATOR_ROUND_ROUND_CONTEXT_H_
-#define CLS_COORDINATOR_ROUND_ROUND_CONTEXT_H_
+#ifndef CLS_SECAGG_SERVER_ROUND_CONTEXT_H_
+#define CLS_SECAGG_SERVER_ROUND_CONTEXT_H_
 
 #include <utility>  // Boost 1.74 Asio needs it first in C++23 mode.
 
@@ -198,4 +198,4 @@ struct RoundContext {
 
 }  // namespace cls::coordinator
 
-#endif  // CLS_COORDINATOR_ROUND_ROUND_CONTEXT_H_
+#endif  // CLS_SECAGG_SERVER_ROUND_CONTEXT_H_

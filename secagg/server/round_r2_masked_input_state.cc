@@ -1,6 +1,6 @@
-#include "coordinator/round/round_r2_masked_input_state.h"
+#include "secagg/server/round_r2_masked_input_state.h"
 
-#include "coordinator/round/round_r3_consistency_check_state.h"
+#include "secagg/server/round_r3_consistency_check_state.h"
 
 namespace cls::coordinator {
 

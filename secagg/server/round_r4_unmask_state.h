@@ -1,11 +1,11 @@
-#ifndef CLS_COORDINATOR_ROUND_ROUND_R4_UNMASK_STATE_H_
-#define CLS_COORDINATOR_ROUND_ROUND_R4_UNMASK_STATE_H_
+#ifndef CLS_SECAGG_SERVER_ROUND_R4_UNMASK_STATE_H_
+#define CLS_SECAGG_SERVER_ROUND_R4_UNMASK_STATE_H_
 
 #include <set>
 
 #include "common/error.h"
-#include "coordinator/round/round_state.h"
-#include "coordinator/round/round_unmask_computation.h"
+#include "secagg/server/round_state.h"
+#include "secagg/server/round_unmask_computation.h"
 
 namespace cls::coordinator {
 
@@ -48,4 +48,4 @@ class RoundUnmaskState final : public RoundState {
 
 }  // namespace cls::coordinator
 
-#endif  // CLS_COORDINATOR_ROUND_ROUND_R4_UNMASK_STATE_H_
+#endif  // CLS_SECAGG_SERVER_ROUND_R4_UNMASK_STATE_H_

@@ -1,11 +1,11 @@
-#include "coordinator/round/round_r4_unmask_state.h"
+#include "secagg/server/round_r4_unmask_state.h"
 
 #include <memory>
 #include <string>
 
 #include "common/worker_pool.h"
 #include "crypto/shamir.h"
-#include "protocol/secagg.h"
+#include "secagg/common/secagg.h"
 
 namespace cls::coordinator {
 namespace {

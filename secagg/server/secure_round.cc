@@ -1,10 +1,10 @@
-#include "coordinator/round/secure_round.h"
+#include "secagg/server/secure_round.h"
 
 #include <cmath>
 #include <random>
 
-#include "coordinator/round/round_r0_advertise_keys_state.h"
-#include "protocol/secagg.h"
+#include "secagg/common/secagg.h"
+#include "secagg/server/round_r0_advertise_keys_state.h"
 
 namespace cls::coordinator {
 

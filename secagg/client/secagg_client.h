@@ -1,5 +1,5 @@
-#ifndef CLS_SITE_AGENT_SECAGG_CLIENT_H_
-#define CLS_SITE_AGENT_SECAGG_CLIENT_H_
+#ifndef CLS_SECAGG_CLIENT_SECAGG_CLIENT_H_
+#define CLS_SECAGG_CLIENT_SECAGG_CLIENT_H_
 
 #include <cstdint>
 #include <map>
@@ -127,4 +127,4 @@ class SecAggClient {
 
 }  // namespace cls::site
 
-#endif  // CLS_SITE_AGENT_SECAGG_CLIENT_H_
+#endif  // CLS_SECAGG_CLIENT_SECAGG_CLIENT_H_

@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/round/round_test_util.h"
 #include "crypto/test_pki.h"
 #include "crypto/x25519.h"
-#include "protocol/secagg.h"
-#include "site-agent/secagg_client.h"
+#include "secagg/client/secagg_client.h"
+#include "secagg/common/secagg.h"
+#include "secagg/server/round_test_util.h"
 
 namespace cls::coordinator {
 namespace {
