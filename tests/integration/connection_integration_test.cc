@@ -120,10 +120,14 @@ Bytes FrameHeaderBytes(uint32_t kind, uint32_t length) {
 // more: even ones a DeploymentUpdate of 257 MiB (the largest kind, which
 // only the coordinator sends), odd ones a MaskedInput of 65 MiB (the largest
 // a site sends, but not a Hello). The coordinator's resident memory must not
-// grow by more than 8 MiB, and each is refused at its header. Connections
-// are opened one after the other and the test stops at the first one that
-// breaks the bound, so a coordinator that does allocate costs this machine
-// one buffer, not 30.
+// grow by more than 8 MiB while any one of them waits, nor by more than
+// 8 MiB in all, and each is refused at its header. Connections are opened
+// one after the other and the test stops at the first one that breaks a
+// bound, so a coordinator that does allocate costs this machine one buffer,
+// not 30. Under AddressSanitizer every freed block sits in its quarantine
+// (256 MiB by default) instead of being reused, so the coordinator's memory
+// grows by each TLS handshake (about 0.8 MiB) and only the per-connection
+// bound applies there; it still catches a 65 MiB buffer.
 TEST(ConnectionIntegrationTest, FramesBeforeHelloCostTheCoordinatorNoMemory) {
   Cluster cluster;
   // Room for all 30 under the per-site cap: this test is about memory.
@@ -138,6 +142,12 @@ TEST(ConnectionIntegrationTest, FramesBeforeHelloCostTheCoordinatorNoMemory) {
   ASSERT_GT(protocol::MaxPayloadBytes(update), 256u << 20);
   ASSERT_GT(protocol::MaxPayloadBytes(masked), 64u << 20);
 
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr bool kBoundTotalGrowth = false;
+#else
+  constexpr bool kBoundTotalGrowth = true;
+#endif
+
   std::vector<std::unique_ptr<RawSiteConnection>> held;
   int64_t peak_kib = 0;
   for (int i = 0; i < 30; ++i) {
@@ -146,6 +156,8 @@ TEST(ConnectionIntegrationTest, FramesBeforeHelloCostTheCoordinatorNoMemory) {
     auto& c = held.emplace_back(
         std::make_unique<RawSiteConnection>(cluster, "MALLORY"));
     ASSERT_EQ(c->Connect(), "");
+    const int64_t before_header_kib = ResidentKiB(pid);
+    int64_t header_peak_kib = 0;
     ASSERT_TRUE(
         c->Write(FrameHeaderBytes(kind, protocol::MaxPayloadBytes(kind))));
     // The coordinator either answers (refuses) or sits reading a payload
@@ -155,13 +167,18 @@ TEST(ConnectionIntegrationTest, FramesBeforeHelloCostTheCoordinatorNoMemory) {
     bool over = false;
     WaitUntil(
         [&] {
-          peak_kib = std::max(peak_kib, ResidentKiB(pid) - baseline_kib);
-          over = peak_kib > kBoundKiB;
+          const int64_t now_kib = ResidentKiB(pid);
+          peak_kib = std::max(peak_kib, now_kib - baseline_kib);
+          header_peak_kib =
+              std::max(header_peak_kib, now_kib - before_header_kib);
+          over = header_peak_kib > kBoundKiB ||
+                 (kBoundTotalGrowth && peak_kib > kBoundKiB);
           return over || answer.wait_for(0s) == std::future_status::ready;
         },
         20s);
-    ASSERT_FALSE(over) << "coordinator resident memory grew by " << peak_kib
-                       << " KiB after " << (i + 1)
+    ASSERT_FALSE(over) << "coordinator resident memory grew by "
+                       << header_peak_kib << " KiB for this header, "
+                       << peak_kib << " KiB in all, after " << (i + 1)
                        << " connection(s) announcing a "
                        << protocol::MaxPayloadBytes(kind) << "-byte "
                        << protocol::MessageKindName(kind);
@@ -173,7 +190,9 @@ TEST(ConnectionIntegrationTest, FramesBeforeHelloCostTheCoordinatorNoMemory) {
                   : "rejected: frame: expected hello first, got masked_input");
   }
   peak_kib = std::max(peak_kib, ResidentKiB(pid) - baseline_kib);
-  EXPECT_LE(peak_kib, kBoundKiB);
+  if (kBoundTotalGrowth) {
+    EXPECT_LE(peak_kib, kBoundKiB);
+  }
   std::printf("coordinator VmRSS: baseline %lld KiB, peak growth %lld KiB\n",
               static_cast<long long>(baseline_kib),
               static_cast<long long>(peak_kib));
