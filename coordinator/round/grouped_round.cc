@@ -166,36 +166,48 @@ std::vector<ParticipantState> GroupedRound::participants() const {
 
 const RoundOutcome& GroupedRound::outcome() const {
   if (outcome_) return *outcome_;
-  RoundOutcome out;
+  // Called once the round has finished; its groups no longer change.
+  outcome_ = rounds_.size() == 1 ? rounds_.front()->outcome()
+                                 : CombineGroups(/*with_mean_delta=*/true);
+  return *outcome_;
+}
+
+RoundOutcome GroupedRound::SummaryOutcome() const {
   if (rounds_.size() == 1) {
-    out = rounds_.front()->outcome();
-  } else {
-    for (size_t k = 0; k < rounds_.size(); ++k) {
-      if (rounds_[k]->stage() != RoundStage::kCompleted) continue;
-      const RoundOutcome& g = rounds_[k]->outcome();
-      const double w = ContributorWeight(k);
+    RoundOutcome out = rounds_.front()->outcome();
+    out.mean_delta.clear();
+    return out;
+  }
+  return CombineGroups(/*with_mean_delta=*/false);
+}
+
+RoundOutcome GroupedRound::CombineGroups(bool with_mean_delta) const {
+  RoundOutcome out;
+  for (size_t k = 0; k < rounds_.size(); ++k) {
+    if (rounds_[k]->stage() != RoundStage::kCompleted) continue;
+    const RoundOutcome& g = rounds_[k]->outcome();
+    const double w = ContributorWeight(k);
+    if (with_mean_delta) {
       if (out.mean_delta.empty()) out.mean_delta.assign(g.mean_delta.size(), 0);
       for (size_t i = 0; i < g.mean_delta.size() && i < out.mean_delta.size();
            ++i) {
         out.mean_delta[i] += static_cast<float>(w * g.mean_delta[i]);
       }
-      out.contributors.insert(out.contributors.end(), g.contributors.begin(),
-                              g.contributors.end());
-      out.metrics.count += g.metrics.count;
-      out.metrics.correct += g.metrics.correct;
-      out.metrics.loss_sum += g.metrics.loss_sum;
-      out.metrics.train_samples += g.metrics.train_samples;
-      out.contributor_weight += w;
     }
-    if (out.contributor_weight > 0) {
-      for (float& v : out.mean_delta) {
-        v = static_cast<float>(v / out.contributor_weight);
-      }
+    out.contributors.insert(out.contributors.end(), g.contributors.begin(),
+                            g.contributors.end());
+    out.metrics.count += g.metrics.count;
+    out.metrics.correct += g.metrics.correct;
+    out.metrics.loss_sum += g.metrics.loss_sum;
+    out.metrics.train_samples += g.metrics.train_samples;
+    out.contributor_weight += w;
+  }
+  if (out.contributor_weight > 0) {
+    for (float& v : out.mean_delta) {
+      v = static_cast<float>(v / out.contributor_weight);
     }
   }
-  // Called once the round has finished; its groups no longer change.
-  outcome_ = std::move(out);
-  return *outcome_;
+  return out;
 }
 
 double GroupedRound::ContributorWeight(size_t k) const {

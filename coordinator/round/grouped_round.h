@@ -70,6 +70,15 @@ class GroupedRound {
   // produced it (mean_delta is the weighted mean over every contributor;
   // ring_sum only with a single group).
   const RoundOutcome& outcome() const;
+  // outcome() without the cross-group mean_delta: with many groups of a
+  // large model that mean is the round's heaviest arithmetic, which the
+  // finalizer does on the worker pool from the group means instead.
+  RoundOutcome SummaryOutcome() const;
+  // Moves group k's mean delta out (its outcome().mean_delta is empty
+  // afterwards); for the finalizer, once the round is finished.
+  std::vector<float> TakeGroupMean(size_t k) {
+    return rounds_[k]->TakeMeanDelta();
+  }
 
   size_t group_count() const { return groups_.size(); }
   const SecureRound& group(size_t k) const { return *rounds_[k]; }
@@ -93,6 +102,8 @@ class GroupedRound {
   std::unordered_map<std::string, size_t> group_of_;
   std::vector<int> armed_transitions_;
   mutable std::optional<RoundOutcome> outcome_;
+
+  RoundOutcome CombineGroups(bool with_mean_delta) const;
 };
 
 }  // namespace cls::coordinator

@@ -267,6 +267,41 @@ TEST_P(GroupedRoundTest, EachGroupSumEqualsTheSumOfItsMembersInputs) {
   EXPECT_NEAR((*round)->outcome().contributor_weight, 1.0, 1e-9);
 }
 
+// What the scheduler hands the finalizer: the summary is outcome() without
+// the cross-group mean, and each group's mean moves out whole.
+TEST_P(GroupedRoundTest, SummaryAndTakenGroupMeansCarryTheWholeOutcome) {
+  MakeSites(9, 200);
+  auto groups = core::robust::AssignGroups(9, 3, 99);
+  ASSERT_TRUE(groups.has_value());
+  auto round = Start(*groups, 2);
+  ASSERT_TRUE(round.has_value()) << round.error().message;
+  Pump(**round);
+  ASSERT_EQ((*round)->stage(), RoundStage::kCompleted)
+      << (*round)->abort_reason();
+  const RoundOutcome whole = (*round)->outcome();
+  const RoundOutcome summary = (*round)->SummaryOutcome();
+  EXPECT_TRUE(summary.mean_delta.empty());
+  EXPECT_EQ(summary.contributors, whole.contributors);
+  EXPECT_EQ(summary.metrics.count, whole.metrics.count);
+  EXPECT_EQ(summary.metrics.correct, whole.metrics.correct);
+  EXPECT_EQ(summary.metrics.train_samples, whole.metrics.train_samples);
+  EXPECT_DOUBLE_EQ(summary.contributor_weight, whole.contributor_weight);
+  // The taken means, weighted, give back the whole mean.
+  std::vector<double> mean(whole.mean_delta.size(), 0.0);
+  for (size_t k = 0; k < (*round)->group_count(); ++k) {
+    const std::vector<float> expected = (*round)->group(k).outcome().mean_delta;
+    const double weight = (*round)->ContributorWeight(k);
+    const std::vector<float> taken = (*round)->TakeGroupMean(k);
+    EXPECT_EQ(taken, expected);
+    EXPECT_TRUE((*round)->group(k).outcome().mean_delta.empty());
+    ASSERT_EQ(taken.size(), mean.size());
+    for (size_t i = 0; i < taken.size(); ++i) mean[i] += weight * taken[i];
+  }
+  for (size_t i = 0; i < mean.size(); ++i) {
+    EXPECT_NEAR(mean[i] / whole.contributor_weight, whole.mean_delta[i], 1e-6);
+  }
+}
+
 TEST_P(GroupedRoundTest, DropoutInOneGroupDoesNotTouchTheOtherGroups) {
   MakeSites(9, 100);
   const std::vector<std::vector<int>> groups = {

@@ -172,6 +172,9 @@ void RoundFinalizer::Finalize(FinishedRound round, Done done) {
 Result<RoundFinalizer::Released> RoundFinalizer::Release(ReleaseJob& job) {
   Released out;
   out.mean = std::move(job.mean);
+  if (!job.robust && job.groups.size() > 1) {
+    return Internal("a round of several groups without the robust rule");
+  }
   if (job.robust) {
     std::vector<double> weights;
     std::map<std::string, int> index_of;
@@ -195,7 +198,9 @@ Result<RoundFinalizer::Released> RoundFinalizer::Release(ReleaseJob& job) {
     }
     std::vector<std::span<const float>> spans(sums.begin(), sums.end());
     std::span<const float> previous;
-    if (job.previous.size() == out.mean.size()) previous = job.previous;
+    if (!sums.empty() && job.previous.size() == sums.front().size()) {
+      previous = job.previous;
+    }
     auto outcome = core::robust::AggregateGroupSums(job.pipeline, groups, spans,
                                                     weights, previous);
     if (!outcome) {

@@ -37,7 +37,10 @@ struct FinishedRound {
   std::chrono::steady_clock::time_point started;
   bool completed = false;  // false: aborted, for abort_reason
   std::string abort_reason;
-  RoundOutcome outcome;  // completed: every completed group together
+  // Completed: every completed group together. With several groups (only
+  // [robust] plans them) mean_delta is empty: the robust rule works from
+  // `groups`.
+  RoundOutcome outcome;
   // Completed groups' weighted means ([robust] training rounds).
   struct GroupSum {
     std::vector<std::string> contributors;

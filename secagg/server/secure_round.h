@@ -49,6 +49,11 @@ class SecureRound {
   uint64_t round_id() const { return context_.settings.round_id; }
   const RoundSettings& settings() const { return context_.settings; }
   const RoundOutcome& outcome() const { return context_.outcome; }
+  // Once completed: moves the mean delta out, for a caller that is done
+  // with the round (outcome().mean_delta is empty afterwards).
+  std::vector<float> TakeMeanDelta() {
+    return std::move(context_.outcome.mean_delta);
+  }
   const std::string& abort_reason() const { return context_.abort_reason; }
   // Sites whose own signatures prove they broke the protocol (so far).
   const std::vector<Misbehaviour>& misbehaviours() const {
