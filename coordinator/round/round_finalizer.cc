@@ -22,6 +22,27 @@ int64_t ElapsedMs(std::chrono::steady_clock::time_point since) {
       .count();
 }
 
+double Accuracy(const RoundRecord& record) {
+  return record.val_count ? double(record.val_correct) / record.val_count : 0;
+}
+
+// The federated_round_completed entry: what the round did and released.
+nlohmann::json CompletedRoundFields(const FinishedRound& round,
+                                    const nlohmann::json& privacy,
+                                    const nlohmann::json& robust) {
+  const RoundRecord& record = round.record;
+  nlohmann::json fields = {{"round", record.round_id},
+                           {"sites", record.contributors},
+                           {"dropped", record.dropped},
+                           {"version_id", record.model_version},
+                           {"accuracy", Accuracy(record)}};
+  // Every training round says whether the coordinator saw only sums.
+  fields["secure_aggregation"] = round.secure_aggregation;
+  if (!privacy.is_null()) fields["privacy"] = privacy;
+  if (!robust.is_null()) fields["robust"] = robust;
+  return fields;
+}
+
 }  // namespace
 
 std::string MakeVersionId(int64_t sequence) {
@@ -300,14 +321,15 @@ void RoundFinalizer::Conclude(FinishedRound& round, Result<Released> released) {
     } else if (auto s = Charge(round, privacy_fields); !s) {
       record.status = "aborted";
       record.abort_reason = "privacy: " + s.error().message;
-    } else if (auto c = Commit(round, released->mean, released->trust); !c) {
+    } else if (auto c = Commit(round, released->mean, released->trust,
+                               privacy_fields, released->robust);
+               !c) {
       record.status = "aborted";
       record.abort_reason =
           "could not commit the aggregate: " + c.error().message;
     }
     if (record.status == "completed") {
-      Complete(round, privacy_fields,
-               released ? released->robust : nlohmann::json());
+      Complete(round);
     } else {
       Abort(record);
     }
@@ -343,7 +365,9 @@ Status RoundFinalizer::Charge(const FinishedRound& round,
 
 Status RoundFinalizer::Commit(FinishedRound& round,
                               std::span<const float> mean_delta,
-                              const std::vector<TrustUpdate>& trust) {
+                              const std::vector<TrustUpdate>& trust,
+                              const nlohmann::json& privacy,
+                              const nlohmann::json& robust) {
   RoundRecord& record = round.record;
   std::vector<float> next = model_.parameters;
   // The optimizer's state advances only with a committed model.
@@ -364,14 +388,19 @@ Status RoundFinalizer::Commit(FinishedRound& round,
   model.created_at = UtcNow();
   model.model_type = config_.model_type;
   record.model_version = model.version_id;
-  Status committed = store_.db().Transaction([&]() -> Status {
-    // [robust]: the round's trust and quarantines commit with its model.
-    if (auto s = sites_.SaveTrust(trust); !s) return s;
-    if (auto s = store_.InsertModel(model); !s) return s;
-    record.duration_ms = ElapsedMs(round.started);  // includes the commit
-    return store_.UpdateRound(record);
-  });
-  if (!committed) return committed;
+  Status committed = store_.AuditedChange(
+      kSystemActor.name, kSystemActor.role, "federated_round_completed",
+      CompletedRoundFields(round, privacy, robust), [&]() -> Status {
+        // [robust]: the round's trust and quarantines commit with its model.
+        if (auto s = sites_.SaveTrust(trust); !s) return s;
+        if (auto s = store_.InsertModel(model); !s) return s;
+        record.duration_ms = ElapsedMs(round.started);  // includes the commit
+        return store_.UpdateRound(record);
+      });
+  if (!committed) {
+    record.model_version.clear();
+    return committed;
+  }
   sites_.AnnounceQuarantines(record.round_id, trust);
   model_ = std::move(model);
   server_optimizer_ = std::move(optimizer);
@@ -379,22 +408,9 @@ Status RoundFinalizer::Commit(FinishedRound& round,
   return {};
 }
 
-void RoundFinalizer::Complete(FinishedRound& round,
-                              const nlohmann::json& privacy,
-                              const nlohmann::json& robust) {
+void RoundFinalizer::Complete(FinishedRound& round) {
   RoundRecord& record = round.record;
-  double accuracy =
-      record.val_count ? double(record.val_correct) / record.val_count : 0;
-  nlohmann::json fields = {{"round", record.round_id},
-                           {"sites", record.contributors},
-                           {"dropped", record.dropped},
-                           {"version_id", record.model_version},
-                           {"accuracy", accuracy}};
-  // Every training round says whether the coordinator saw only sums.
-  fields["secure_aggregation"] = round.secure_aggregation;
-  if (!privacy.is_null()) fields["privacy"] = privacy;
-  if (!robust.is_null()) fields["robust"] = robust;
-  AuditOrLog(store_, kSystemActor, "federated_round_completed", fields);
+  const double accuracy = Accuracy(record);
   spdlog::info(
       "round {} completed: {} of {} sites, model {}, validation accuracy "
       "{:.4f}",

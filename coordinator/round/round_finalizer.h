@@ -108,14 +108,17 @@ class RoundFinalizer {
 
   void Conclude(FinishedRound& round, Result<Released> released);
   void FinishStatisticsRound(FinishedRound& round);
+  // The new version, the round record, trust and the round's audit entry
+  // (with `privacy` and `robust`), in one transaction.
   Status Commit(FinishedRound& round, std::span<const float> mean_delta,
-                const std::vector<TrustUpdate>& trust);
+                const std::vector<TrustUpdate>& trust,
+                const nlohmann::json& privacy, const nlohmann::json& robust);
   // The durable DP charge for the round's contributors; `fields` receives
   // the audit fields.
   Status Charge(const FinishedRound& round, nlohmann::json& fields);
   void Abort(RoundRecord& record);
-  void Complete(FinishedRound& round, const nlohmann::json& privacy,
-                const nlohmann::json& robust);
+  // After the commit: the log line and the result to the sites.
+  void Complete(FinishedRound& round);
 
   boost::asio::any_io_executor io_;
   const CoordinatorConfig& config_;

@@ -194,6 +194,35 @@ TEST_F(RoundFinalizerTest, AnAbortedRoundIsRecordedAndAuditedAndNothingSent) {
   EXPECT_TRUE(connections_[0]->frames.empty());
 }
 
+// The round's audit entry is written in the transaction that commits its
+// model: a full disk at the entry leaves no version, no completed round and
+// nothing sent.
+TEST_F(RoundFinalizerTest, ARoundWhoseAuditEntryFailsCommitsNoModelNorSendsIt) {
+  OpenFinalizer(nullptr);
+  ASSERT_TRUE(store_->db()
+                  .Exec("CREATE TRIGGER audit_full BEFORE INSERT ON audit_log "
+                        "WHEN NEW.event_type = 'federated_round_completed' "
+                        "BEGIN SELECT RAISE(ABORT, 'database or disk is "
+                        "full'); END")
+                  .has_value());
+  std::optional<RoundRecord> done;
+  finalizer_->Finalize(Completed({0.5f, -0.25f, 1.0f}),
+                       [&](const RoundRecord& r) { done = r; });
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->status, "aborted");
+  EXPECT_NE(done->abort_reason.find("database or disk is full"),
+            std::string::npos)
+      << done->abort_reason;
+  EXPECT_EQ(finalizer_->model().sequence, 1);
+  EXPECT_EQ((*store_->LatestModel())->sequence, 1);
+  auto stored = store_->FindRound(done->round_id);
+  ASSERT_TRUE(stored.has_value() && stored->has_value());
+  EXPECT_EQ((*stored)->status, "aborted");
+  for (const auto& c : connections_) EXPECT_TRUE(c->frames.empty());
+  EXPECT_TRUE(AuditEntries(*store_, "federated_round_completed").empty());
+  EXPECT_EQ(AuditEntries(*store_, "federated_round_aborted").size(), 1u);
+}
+
 TEST_F(RoundFinalizerTest, ANonFiniteAggregateAbortsAndKeepsTheModel) {
   OpenFinalizer(nullptr);
   std::optional<RoundRecord> done;
