@@ -79,6 +79,20 @@ class GroupedRoundTest : public ::testing::TestWithParam<bool> {
                                &net_, pool_.get(), [this] { ++progress_; });
   }
 
+  // Nine sites of 200 values in three groups of three, run to the end;
+  // null (with a failure recorded) if the round could not start.
+  std::unique_ptr<GroupedRound> RunNineSitesInThreeGroups() {
+    MakeSites(9, 200);
+    auto groups = core::robust::AssignGroups(9, 3, 99);
+    EXPECT_TRUE(groups.has_value());
+    if (!groups) return nullptr;
+    auto round = Start(*groups, 2);
+    EXPECT_TRUE(round.has_value()) << round.error().message;
+    if (!round) return nullptr;
+    Pump(**round);
+    return std::move(*round);
+  }
+
   // Delivers messages until nothing moves; unless told not to, waits for
   // background work too.
   void Pump(GroupedRound& round, bool settle = true) {
@@ -237,49 +251,38 @@ TEST_P(GroupedRoundTest,
 }
 
 TEST_P(GroupedRoundTest, EachGroupSumEqualsTheSumOfItsMembersInputs) {
-  MakeSites(9, 200);
-  auto groups = core::robust::AssignGroups(9, 3, 99);
-  ASSERT_TRUE(groups.has_value());
-  auto round = Start(*groups, 2);
-  ASSERT_TRUE(round.has_value()) << round.error().message;
-  Pump(**round);
-  ASSERT_EQ((*round)->stage(), RoundStage::kCompleted)
-      << (*round)->abort_reason();
-  for (size_t k = 0; k < (*round)->group_count(); ++k) {
-    const auto members = Ids((*round)->members(k));
-    const auto& out = (*round)->group(k).outcome();
+  auto round = RunNineSitesInThreeGroups();
+  ASSERT_NE(round, nullptr);
+  ASSERT_EQ(round->stage(), RoundStage::kCompleted) << round->abort_reason();
+  for (size_t k = 0; k < round->group_count(); ++k) {
+    const auto members = Ids(round->members(k));
+    const auto& out = round->group(k).outcome();
     EXPECT_EQ(
         std::set<std::string>(out.contributors.begin(), out.contributors.end()),
         members);
     // Each member's rounding error is at most one step of its
     // group-renormalised input, i.e. step x group weight in round scale.
-    const double bound =
-        members.size() * kStep * (*round)->ContributorWeight(k);
-    ExpectNear(GroupSum(**round, k), PlainSum(members), bound);
+    const double bound = members.size() * kStep * round->ContributorWeight(k);
+    ExpectNear(GroupSum(*round, k), PlainSum(members), bound);
   }
   // Together: the round's weighted mean over every site.
   std::set<std::string> all;
   for (const auto& s : sites_) all.insert(s.id);
   const auto plain = PlainSum(all);
-  std::vector<double> mean((*round)->outcome().mean_delta.begin(),
-                           (*round)->outcome().mean_delta.end());
+  std::vector<double> mean(round->outcome().mean_delta.begin(),
+                           round->outcome().mean_delta.end());
   ExpectNear(mean, plain, 9 * kStep);
-  EXPECT_NEAR((*round)->outcome().contributor_weight, 1.0, 1e-9);
+  EXPECT_NEAR(round->outcome().contributor_weight, 1.0, 1e-9);
 }
 
 // What the scheduler hands the finalizer: the summary is outcome() without
 // the cross-group mean, and each group's mean moves out whole.
 TEST_P(GroupedRoundTest, SummaryAndTakenGroupMeansCarryTheWholeOutcome) {
-  MakeSites(9, 200);
-  auto groups = core::robust::AssignGroups(9, 3, 99);
-  ASSERT_TRUE(groups.has_value());
-  auto round = Start(*groups, 2);
-  ASSERT_TRUE(round.has_value()) << round.error().message;
-  Pump(**round);
-  ASSERT_EQ((*round)->stage(), RoundStage::kCompleted)
-      << (*round)->abort_reason();
-  const RoundOutcome whole = (*round)->outcome();
-  const RoundOutcome summary = (*round)->SummaryOutcome();
+  auto round = RunNineSitesInThreeGroups();
+  ASSERT_NE(round, nullptr);
+  ASSERT_EQ(round->stage(), RoundStage::kCompleted) << round->abort_reason();
+  const RoundOutcome whole = round->outcome();
+  const RoundOutcome summary = round->SummaryOutcome();
   EXPECT_TRUE(summary.mean_delta.empty());
   EXPECT_EQ(summary.contributors, whole.contributors);
   EXPECT_EQ(summary.metrics.count, whole.metrics.count);
@@ -288,12 +291,12 @@ TEST_P(GroupedRoundTest, SummaryAndTakenGroupMeansCarryTheWholeOutcome) {
   EXPECT_DOUBLE_EQ(summary.contributor_weight, whole.contributor_weight);
   // The taken means, weighted, give back the whole mean.
   std::vector<double> mean(whole.mean_delta.size(), 0.0);
-  for (size_t k = 0; k < (*round)->group_count(); ++k) {
-    const std::vector<float> expected = (*round)->group(k).outcome().mean_delta;
-    const double weight = (*round)->ContributorWeight(k);
-    const std::vector<float> taken = (*round)->TakeGroupMean(k);
+  for (size_t k = 0; k < round->group_count(); ++k) {
+    const std::vector<float> expected = round->group(k).outcome().mean_delta;
+    const double weight = round->ContributorWeight(k);
+    const std::vector<float> taken = round->TakeGroupMean(k);
     EXPECT_EQ(taken, expected);
-    EXPECT_TRUE((*round)->group(k).outcome().mean_delta.empty());
+    EXPECT_TRUE(round->group(k).outcome().mean_delta.empty());
     ASSERT_EQ(taken.size(), mean.size());
     for (size_t i = 0; i < taken.size(); ++i) mean[i] += weight * taken[i];
   }
