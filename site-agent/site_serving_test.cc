@@ -115,6 +115,19 @@ TEST(SiteServingTest, ServesOverHttpsOnItsOwnThreads) {
       << port.error().message;
 }
 
+// ServingConfig with a real PKI in dir/pki: the server's certificate is
+// issued for 127.0.0.1.
+AgentConfig ServingConfigWithPki(const TempDir& dir) {
+  const auto pki = dir.path() / "pki";
+  EXPECT_EQ(RunPki(pki, "init --name 'Serving Test CA'"), 0);
+  EXPECT_EQ(RunPki(pki, "issue coordinator 127.0.0.1"), 0);
+  AgentConfig config = ServingConfig(dir);
+  config.tls.ca = (pki / "ca.pem").string();
+  config.serve->cert = (pki / "issued" / "127.0.0.1.pem").string();
+  config.serve->key = (pki / "issued" / "127.0.0.1.key").string();
+  return config;
+}
+
 // Stop joins serving's threads and destroys the server before its
 // io_context: the acceptor belongs to that io_context. (When serving ran on
 // the agent's io_context, nothing stopped it and ~SiteServing closed the open
@@ -123,13 +136,8 @@ TEST(SiteServingTest, ServesOverHttpsOnItsOwnThreads) {
 // graceful shutdown of a serving site agent.)
 TEST(SiteServingTest, StopReleasesThePortBeforeTheIoContextGoes) {
   TempDir dir;
-  const auto pki = dir.path() / "pki";
-  ASSERT_EQ(RunPki(pki, "init --name 'Serving Test CA'"), 0);
-  ASSERT_EQ(RunPki(pki, "issue coordinator 127.0.0.1"), 0);
-  AgentConfig config = ServingConfig(dir);
-  config.tls.ca = (pki / "ca.pem").string();
-  config.serve->cert = (pki / "issued" / "127.0.0.1.pem").string();
-  config.serve->key = (pki / "issued" / "127.0.0.1.key").string();
+  AgentConfig config = ServingConfigWithPki(dir);
+  ASSERT_FALSE(::testing::Test::HasFailure());
   auto serving =
       SiteServing::Create(config, testing::ServingStandardiser(), std::nullopt);
   ASSERT_TRUE(serving) << serving.error().ToString();
@@ -157,13 +165,8 @@ TEST(SiteServingTest, StopReleasesThePortBeforeTheIoContextGoes) {
 // the agent's io_context and the handshake timed out after 10 s.
 TEST(SiteServingTest, AnswersWhileTheAgentThreadIsBusyTraining) {
   TempDir dir;
-  const auto pki = dir.path() / "pki";
-  ASSERT_EQ(RunPki(pki, "init --name 'Serving Test CA'"), 0);
-  ASSERT_EQ(RunPki(pki, "issue coordinator 127.0.0.1"), 0);
-  AgentConfig config = ServingConfig(dir);
-  config.tls.ca = (pki / "ca.pem").string();
-  config.serve->cert = (pki / "issued" / "127.0.0.1.pem").string();
-  config.serve->key = (pki / "issued" / "127.0.0.1.key").string();
+  AgentConfig config = ServingConfigWithPki(dir);
+  ASSERT_FALSE(::testing::Test::HasFailure());
   const ServedVersion v1 = MakeVersion("v1", 2.0f);
   auto serving = SiteServing::Create(
       config, testing::ServingStandardiser(),

@@ -48,10 +48,28 @@ class RoundPlannerTest : public ::testing::Test {
         model_, std::nullopt, statistics_round);
   }
 
+  // The store and the privacy ledger of config_.privacy, auditing to it.
+  void OpenPrivacy() {
+    auto store =
+        CoordinatorStore::Open((dir_.path() / "coordinator.db").string());
+    ASSERT_TRUE(store.has_value());
+    store_ = std::move(*store);
+    auto privacy = RoundPrivacy::Open(
+        config_.privacy, store_->db(),
+        [this](const std::string& actor, const std::string& event,
+               const nlohmann::json& fields) -> Status {
+          return store_->Audit(actor, "system", event, fields);
+        });
+    ASSERT_TRUE(privacy.has_value()) << privacy.error().message;
+    privacy_ = std::move(*privacy);
+  }
+
   testing::TempDir dir_;
   crypto::testing::TestPki pki_;
   CoordinatorConfig config_;
   ModelRecord model_;
+  std::unique_ptr<CoordinatorStore> store_;
+  std::unique_ptr<RoundPrivacy> privacy_;
 };
 
 TEST_F(RoundPlannerTest, WeightsAreSampleSharesInOneGroup) {
@@ -125,17 +143,8 @@ TEST_F(RoundPlannerTest, ARoundTheBudgetCannotPayForIsRefusedBeforeItStarts) {
   config_.privacy.mode = "central";
   config_.privacy.privacy_epsilon = 1.0;
   config_.privacy.budget_epsilon = 0.5;
-  auto store =
-      CoordinatorStore::Open((dir_.path() / "coordinator.db").string());
-  ASSERT_TRUE(store.has_value());
-  auto privacy = RoundPrivacy::Open(
-      config_.privacy, (*store)->db(),
-      [&](const std::string& actor, const std::string& event,
-          const nlohmann::json& fields) -> Status {
-        return (*store)->Audit(actor, "system", event, fields);
-      });
-  ASSERT_TRUE(privacy.has_value()) << privacy.error().message;
-  RoundPlanner planner(config_, privacy->get());
+  ASSERT_NO_FATAL_FAILURE(OpenPrivacy());
+  RoundPlanner planner(config_, privacy_.get());
   auto sites = Sites({10, 10, 10});
   auto early = planner.CheckBudget(5, sites, model_);
   ASSERT_FALSE(early.has_value());
@@ -151,17 +160,8 @@ TEST_F(RoundPlannerTest, ARoundTheBudgetCannotPayForIsRefusedBeforeItStarts) {
 
 TEST_F(RoundPlannerTest, ARoundWithinTheBudgetCarriesItsNoisePlan) {
   config_.privacy.mode = "distributed";
-  auto store =
-      CoordinatorStore::Open((dir_.path() / "coordinator.db").string());
-  ASSERT_TRUE(store.has_value());
-  auto privacy = RoundPrivacy::Open(
-      config_.privacy, (*store)->db(),
-      [&](const std::string& actor, const std::string& event,
-          const nlohmann::json& fields) -> Status {
-        return (*store)->Audit(actor, "system", event, fields);
-      });
-  ASSERT_TRUE(privacy.has_value()) << privacy.error().message;
-  RoundPlanner planner(config_, privacy->get());
+  ASSERT_NO_FATAL_FAILURE(OpenPrivacy());
+  RoundPlanner planner(config_, privacy_.get());
   auto plan = Plan(planner, Sites({10, 10, 10}));
   ASSERT_TRUE(plan.has_value());
   ASSERT_TRUE(planner.PlanPrivacy(*plan).has_value());
