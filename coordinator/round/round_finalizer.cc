@@ -16,12 +16,6 @@
 namespace cls::coordinator {
 namespace {
 
-int64_t ElapsedMs(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now() - since)
-      .count();
-}
-
 double Accuracy(const RoundRecord& record) {
   return record.val_count ? double(record.val_correct) / record.val_count : 0;
 }
@@ -416,6 +410,12 @@ void RoundFinalizer::Complete(FinishedRound& round) {
       "{:.4f}",
       record.round_id, record.contributors.size(), record.participants.size(),
       record.model_version, accuracy);
+  BroadcastResult(record);
+  evaluations_.Expect(record.round_id, model_.version_id,
+                      sites_.ConnectedSites());
+}
+
+void RoundFinalizer::BroadcastResult(const RoundRecord& record) {
   protocol::RoundResult result{
       static_cast<uint64_t>(record.round_id),
       model_.version_id,
@@ -425,8 +425,6 @@ void RoundFinalizer::Complete(FinishedRound& round) {
       feature_statistics_ ? feature_statistics_->sums : std::vector<double>{}};
   sites_.Broadcast(
       std::make_shared<const Bytes>(protocol::EncodeFrame(result)));
-  evaluations_.Expect(record.round_id, model_.version_id,
-                      sites_.ConnectedSites());
 }
 
 void RoundFinalizer::Abort(RoundRecord& record) {
@@ -483,15 +481,7 @@ void RoundFinalizer::FinishStatisticsRound(FinishedRound& round) {
       "round {} completed: federation-wide feature statistics from {} of {} "
       "sites",
       record.round_id, record.contributors.size(), record.participants.size());
-  protocol::RoundResult result{
-      static_cast<uint64_t>(record.round_id),
-      model_.version_id,
-      model_.hash,
-      model_.parameters,
-      static_cast<uint32_t>(record.contributors.size()),
-      feature_statistics_->sums};
-  sites_.Broadcast(
-      std::make_shared<const Bytes>(protocol::EncodeFrame(result)));
+  BroadcastResult(record);
 }
 
 }  // namespace cls::coordinator

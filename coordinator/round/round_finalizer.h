@@ -119,6 +119,9 @@ class RoundFinalizer {
   void Abort(RoundRecord& record);
   // After the commit: the log line and the result to the sites.
   void Complete(FinishedRound& round);
+  // The current model, with the federation's feature statistics, to every
+  // connected site.
+  void BroadcastResult(const RoundRecord& record);
 
   boost::asio::any_io_executor io_;
   const CoordinatorConfig& config_;

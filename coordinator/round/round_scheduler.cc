@@ -5,12 +5,6 @@
 namespace cls::coordinator {
 namespace {
 
-int64_t ElapsedMs(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now() - since)
-      .count();
-}
-
 // What the finalizer needs of a finished round, taken out of it on the
 // round's thread: copies of the small parts, the group means moved (a round
 // of 100 sites x 1M parameters would otherwise copy 400 MB here). With

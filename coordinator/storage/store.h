@@ -1,6 +1,7 @@
 #ifndef CLS_COORDINATOR_STORAGE_STORE_H_
 #define CLS_COORDINATOR_STORAGE_STORE_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -191,6 +192,13 @@ class CoordinatorStore {
 
 // "2026-11-27T05:16:42Z"
 std::string UtcNow();
+
+// Milliseconds from `since` to now, as RoundRecord::duration_ms counts them.
+inline int64_t ElapsedMs(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now() - since)
+      .count();
+}
 
 }  // namespace cls::coordinator
 
