@@ -170,7 +170,7 @@ int main(int argc, char** argv) {
       {config->max_site_connections, config->max_connections_per_site});
   AdminApi api(federation.admin_services());
   api.SetModelKeys(model_keys->get());
-  AdminServer admin(io, *server_tls, api);
+  AdminServer admin(io.get_executor(), *server_tls, api);
   auto site_port = sites.Listen(config->listen_host, config->listen_port);
   if (!site_port) {
     std::cerr << "cls-coordinator: " << site_port.error().message << "\n";

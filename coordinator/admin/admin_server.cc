@@ -1,5 +1,4 @@
 #include "coordinator/admin/admin_server.h"
-#include "common/log_completion.h"
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -7,17 +6,32 @@
 
 #include <algorithm>
 #include <ctime>
+#include <mutex>
+#include <optional>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
 #include "common/listener.h"
+#include "common/log_completion.h"
 
 namespace cls::coordinator {
+
+// The way back from the io thread to the server's thread. Stop closes it
+// (under the mutex) before the server's io_context goes, so an answer
+// computed after that is dropped instead of posted to a destroyed context.
+struct AdminApiGate {
+  std::mutex mutex;
+  bool open = true;
+};
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -60,7 +74,44 @@ http::response<http::string_body> MakeResponse(
   return res;
 }
 
-asio::awaitable<void> ServeConnection(Stream stream, AdminApi& api) {
+// One request on its way to the io thread and its answer on the way back.
+struct ApiCall {
+  AdminRequest request;
+  std::optional<AdminResponse> response;  // set on the server's thread
+  asio::steady_timer* wake = nullptr;     // idem
+};
+
+// api.Handle(call->request) on `api_executor`; resumes on the connection's
+// executor with the answer in call->response. If the server stops first,
+// this frame is destroyed while it waits and the answer finds no timer.
+asio::awaitable<void> CallApi(std::shared_ptr<ApiCall> call, AdminApi& api,
+                              asio::any_io_executor api_executor,
+                              std::shared_ptr<AdminApiGate> gate) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer wake(executor, asio::steady_timer::time_point::max());
+  call->wake = &wake;
+  struct Unhook {
+    ApiCall& call;
+    ~Unhook() { call.wake = nullptr; }
+  } unhook{*call};
+  asio::post(api_executor, [call, &api, executor, gate] {
+    AdminResponse response = api.Handle(call->request);
+    std::lock_guard lock(gate->mutex);
+    if (!gate->open) return;
+    asio::post(executor, [call, response = std::move(response)]() mutable {
+      call->response = std::move(response);
+      if (call->wake != nullptr) call->wake->cancel();
+    });
+  });
+  while (!call->response) {
+    boost::system::error_code ec;
+    co_await wake.async_wait(asio::redirect_error(use_awaitable, ec));
+  }
+}
+
+asio::awaitable<void> ServeConnection(Stream stream, AdminApi& api,
+                                      asio::any_io_executor api_executor,
+                                      std::shared_ptr<AdminApiGate> gate) {
   boost::system::error_code ec;
   beast::get_lowest_layer(stream).expires_after(kHandshakeTimeout);
   co_await stream.async_handshake(asio::ssl::stream_base::server,
@@ -102,11 +153,15 @@ asio::awaitable<void> ServeConnection(Stream stream, AdminApi& api) {
                               asio::redirect_error(use_awaitable, ec));
     if (ec) break;  // closed, timed out or malformed: nothing to answer
     auto& req = parser.get();
-    AdminResponse response = actor.name.empty()
-                                 ? refusal
-                                 : api.Handle({std::string(req.method_string()),
-                                               std::string(req.target()),
-                                               req.body(), actor, not_before});
+    AdminResponse response = refusal;
+    if (!actor.name.empty()) {
+      auto call = std::make_shared<ApiCall>();
+      call->request = {std::string(req.method_string()),
+                       std::string(req.target()), req.body(), actor,
+                       not_before};
+      co_await CallApi(call, api, api_executor, gate);
+      response = std::move(*call->response);
+    }
     if (!actor.name.empty()) {
       spdlog::info("admin: {} ({}) {} {} -> {}", actor.name, actor.role,
                    std::string(req.method_string()), std::string(req.target()),
@@ -124,18 +179,48 @@ asio::awaitable<void> ServeConnection(Stream stream, AdminApi& api) {
 
 }  // namespace
 
-AdminServer::AdminServer(asio::io_context& io,
+AdminServer::AdminServer(asio::any_io_executor api_executor,
                          std::shared_ptr<asio::ssl::context> tls, AdminApi& api)
-    : io_(io), tls_(std::move(tls)), api_(api), acceptor_(io) {}
+    : api_executor_(std::move(api_executor)),
+      tls_(std::move(tls)),
+      api_(api),
+      gate_(std::make_shared<AdminApiGate>()) {}
+
+AdminServer::~AdminServer() { Stop(); }
 
 Result<uint16_t> AdminServer::Listen(const std::string& host, uint16_t port) {
-  return cls::ListenAndAccept(
-      acceptor_, host, port, "admin_listen",
+  if (io_) return FailedPrecondition("admin: already listening");
+  io_ = std::make_unique<asio::io_context>(1);
+  acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(*io_);
+  auto bound = cls::ListenAndAccept(
+      *acceptor_, host, port, "admin_listen",
       [this](asio::ip::tcp::socket socket) {
-        asio::co_spawn(io_,
-                       ServeConnection(Stream(std::move(socket), *tls_), api_),
+        asio::co_spawn(*io_,
+                       ServeConnection(Stream(std::move(socket), *tls_), api_,
+                                       api_executor_, gate_),
                        LogCompletion("admin connection"));
       });
+  if (!bound) {
+    acceptor_.reset();
+    io_.reset();
+    return bound;
+  }
+  thread_ = std::thread([io = io_.get()] { io->run(); });
+  return bound;
+}
+
+void AdminServer::Stop() {
+  if (!io_) return;
+  {
+    std::lock_guard lock(gate_->mutex);
+    gate_->open = false;
+  }
+  io_->stop();
+  if (thread_.joinable()) thread_.join();
+  // No thread runs the io_context now: the acceptor goes first, then the
+  // io_context with the connections it still holds.
+  acceptor_.reset();
+  io_.reset();
 }
 
 }  // namespace cls::coordinator

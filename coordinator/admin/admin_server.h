@@ -3,34 +3,56 @@
 
 #include <utility>  // Boost 1.74 Asio needs it first in C++23 mode.
 
-#include <boost/asio/awaitable.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <memory>
+#include <thread>
 
 #include "common/error.h"
 #include "coordinator/admin/admin_api.h"
 
 namespace cls::coordinator {
 
+struct AdminApiGate;
+
 // The admin API over HTTPS with mutual TLS (Boost.Beast): operator
 // certificates only (role admin, operator, auditor, viewer or break_glass in
 // the OU); site and coordinator certificates get one 403 and are closed.
 // Each request is read with the idle timeout ([admin] idle_timeout_s) and a
 // 1 MiB body limit and answered by AdminApi; a connection is closed after
-// [admin] session_max_s. Runs on the io_context thread.
+// [admin] session_max_s.
+//
+// Threads: the connections (TLS handshakes, record encryption, HTTP parsing,
+// the JSON text of a response) run on the server's own thread, so an
+// operator is answered while the io thread is busy with the sites (a round's
+// result to 100 sites is 400 MB of TLS records). Only AdminApi::Handle runs
+// on `api_executor` (the federation's io thread), one request at a time.
 class AdminServer {
  public:
-  AdminServer(boost::asio::io_context& io,
+  AdminServer(boost::asio::any_io_executor api_executor,
               std::shared_ptr<boost::asio::ssl::context> tls, AdminApi& api);
+  // Stop().
+  ~AdminServer();
+
+  // Binds, then starts the server's thread; returns the bound port.
   Result<uint16_t> Listen(const std::string& host, uint16_t port);
+  // Stops the thread, then closes the listener and every open connection (a
+  // request whose answer is still being computed on `api_executor` gets
+  // none). Idempotent.
+  void Stop();
 
  private:
-  boost::asio::io_context& io_;
+  boost::asio::any_io_executor api_executor_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
   AdminApi& api_;
-  boost::asio::ip::tcp::acceptor acceptor_;
+  // The connections' io_context; the acceptor and the connections belong to
+  // it, so Stop destroys them first, with no thread running it.
+  std::unique_ptr<boost::asio::io_context> io_;
+  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::shared_ptr<AdminApiGate> gate_;
+  std::thread thread_;
 };
 
 }  // namespace cls::coordinator
