@@ -74,6 +74,12 @@ struct RoundFinalizer::ReleaseJob {
   int contributed = 0;
   core::QuantizationSpec quantization;
   double contributor_weight = 0;
+  // The next model: read in place (see the class comment).
+  const ModelRecord* current = nullptr;
+  const core::ServerOptimizer* optimizer = nullptr;
+  int64_t round_id = 0;
+  std::string model_type;
+  std::shared_ptr<const ModelVault> vault;  // null: stored in plaintext
 };
 
 RoundFinalizer::RoundFinalizer(boost::asio::any_io_executor io,
@@ -163,6 +169,11 @@ void RoundFinalizer::Finalize(FinishedRound round, Done done) {
   job->trust = round.trust;
   job->previous = previous_update_;
   job->mean = round.outcome.mean_delta;
+  job->current = &model_;
+  job->optimizer = &*server_optimizer_;
+  job->round_id = round.record.round_id;
+  job->model_type = config_.model_type;
+  job->vault = store_.shared_vault();
   if (privacy_ && round.privacy_plan) {
     job->privacy = privacy_;
     job->plan = round.privacy_plan;
@@ -273,9 +284,44 @@ Result<RoundFinalizer::Released> RoundFinalizer::Release(ReleaseJob& job) {
                                job.contributor_weight, out.mean)
             : job.privacy->AddCentralNoise(*job.plan, out.mean,
                                            job.contributor_weight);
-    if (!noised) out.noise_error = noised.error();
+    if (!noised) {
+      out.noise_error = noised.error();
+      return out;
+    }
   }
+  out.next = BuildNextModel(job, out.mean);
   return out;
+}
+
+Result<RoundFinalizer::NextModel> RoundFinalizer::BuildNextModel(
+    const ReleaseJob& job, std::span<const float> mean_delta) {
+  std::vector<float> parameters = job.current->parameters;
+  // The optimizer's state advances only with a committed model.
+  core::ServerOptimizer optimizer = *job.optimizer;
+  if (auto s = optimizer.Apply(parameters, mean_delta); !s) {
+    return std::unexpected(s.error());
+  }
+  for (float v : parameters) {
+    if (!std::isfinite(v)) {
+      return Internal("aggregate has a non-finite parameter");
+    }
+  }
+  ModelRecord model;
+  model.sequence = job.current->sequence + 1;
+  model.version_id = MakeVersionId(model.sequence);
+  model.round_id = job.round_id;
+  model.parent_version = job.current->version_id;
+  model.parameters = std::move(parameters);
+  model.hash = ParameterHash(model.parameters);
+  model.created_at = UtcNow();
+  model.model_type = job.model_type;
+  std::optional<SealedArtifact> sealed;
+  if (job.vault) {
+    auto s = SealModel(*job.vault, model);
+    if (!s) return std::unexpected(s.error());
+    sealed = std::move(*s);
+  }
+  return NextModel{std::move(model), std::move(sealed), std::move(optimizer)};
 }
 
 void RoundFinalizer::Conclude(FinishedRound& round, Result<Released> released) {
@@ -315,9 +361,7 @@ void RoundFinalizer::Conclude(FinishedRound& round, Result<Released> released) {
     } else if (auto s = Charge(round, privacy_fields); !s) {
       record.status = "aborted";
       record.abort_reason = "privacy: " + s.error().message;
-    } else if (auto c = Commit(round, released->mean, released->trust,
-                               privacy_fields, released->robust);
-               !c) {
+    } else if (auto c = Commit(round, *released, privacy_fields); !c) {
       record.status = "aborted";
       record.abort_reason =
           "could not commit the aggregate: " + c.error().message;
@@ -357,37 +401,21 @@ Status RoundFinalizer::Charge(const FinishedRound& round,
   return {};
 }
 
-Status RoundFinalizer::Commit(FinishedRound& round,
-                              std::span<const float> mean_delta,
-                              const std::vector<TrustUpdate>& trust,
-                              const nlohmann::json& privacy,
-                              const nlohmann::json& robust) {
+Status RoundFinalizer::Commit(FinishedRound& round, Released& released,
+                              const nlohmann::json& privacy) {
+  if (!released.next) return std::unexpected(released.next.error());
   RoundRecord& record = round.record;
-  std::vector<float> next = model_.parameters;
-  // The optimizer's state advances only with a committed model.
-  core::ServerOptimizer optimizer = *server_optimizer_;
-  if (auto s = optimizer.Apply(next, mean_delta); !s) return s;
-  for (float v : next) {
-    if (!std::isfinite(v)) {
-      return Internal("aggregate has a non-finite parameter");
-    }
-  }
-  ModelRecord model;
-  model.sequence = model_.sequence + 1;
-  model.version_id = MakeVersionId(model.sequence);
-  model.round_id = record.round_id;
-  model.parent_version = model_.version_id;
-  model.parameters = std::move(next);
-  model.hash = ParameterHash(model.parameters);
-  model.created_at = UtcNow();
-  model.model_type = config_.model_type;
-  record.model_version = model.version_id;
+  NextModel& next = *released.next;
+  record.model_version = next.record.version_id;
   Status committed = store_.AuditedChange(
       kSystemActor.name, kSystemActor.role, "federated_round_completed",
-      CompletedRoundFields(round, privacy, robust), [&]() -> Status {
+      CompletedRoundFields(round, privacy, released.robust), [&]() -> Status {
         // [robust]: the round's trust and quarantines commit with its model.
-        if (auto s = sites_.SaveTrust(trust); !s) return s;
-        if (auto s = store_.InsertModel(model); !s) return s;
+        if (auto s = sites_.SaveTrust(released.trust); !s) return s;
+        Status inserted = next.sealed
+                              ? store_.InsertModel(next.record, *next.sealed)
+                              : store_.InsertModel(next.record);
+        if (!inserted) return inserted;
         record.duration_ms = ElapsedMs(round.started);  // includes the commit
         return store_.UpdateRound(record);
       });
@@ -395,10 +423,10 @@ Status RoundFinalizer::Commit(FinishedRound& round,
     record.model_version.clear();
     return committed;
   }
-  sites_.AnnounceQuarantines(record.round_id, trust);
-  model_ = std::move(model);
-  server_optimizer_ = std::move(optimizer);
-  previous_update_.assign(mean_delta.begin(), mean_delta.end());
+  sites_.AnnounceQuarantines(record.round_id, released.trust);
+  model_ = std::move(next.record);
+  server_optimizer_ = std::move(next.optimizer);
+  previous_update_ = std::move(released.mean);
   return {};
 }
 

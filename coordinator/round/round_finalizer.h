@@ -63,13 +63,15 @@ struct FinishedRound {
 // the result to the sites. It owns the current model (and the server
 // optimizer's state and the federation-wide feature statistics).
 //
-// Threads: the heavy part (robust aggregation, DP noise) runs on the worker
-// pool with its inputs copied; everything that touches the database or the
-// sites (charge, commit, audit, broadcast) runs on the io thread when the
-// result comes back. One finalization at a time. A stop while it runs
-// commits nothing: the round stays "running" and is aborted at the next
-// start. Without a pool the heavy part runs inline.
-// The pool must be joined before the finalizer is destroyed.
+// Threads: the heavy part (robust aggregation, DP noise, the next model with
+// its hash and sealed artifact) runs on the worker pool with its inputs
+// copied (the current model and optimizer state are read in place: they
+// change only in the commit, after the pool's answer); everything that
+// touches the database or the sites (charge, commit, audit, broadcast) runs
+// on the io thread when the result comes back. One finalization at a time. A
+// stop while it runs commits nothing: the round stays "running" and is aborted
+// at the next start. Without a pool the heavy part runs inline. The pool must
+// be joined before the finalizer is destroyed.
 class RoundFinalizer {
  public:
   using Done = std::function<void(const RoundRecord&)>;
@@ -95,24 +97,35 @@ class RoundFinalizer {
   }
 
  private:
-  // The pool's answer: the released mean, or why not.
+  // The next version as the commit stores it, built on the pool: the
+  // current model plus the released update, its hash and sealed artifact,
+  // and the server optimizer's state after it.
+  struct NextModel {
+    ModelRecord record;
+    std::optional<SealedArtifact> sealed;  // with a vault attached
+    core::ServerOptimizer optimizer;
+  };
+  // The pool's answer: the released mean and the model it makes, or why
+  // not.
   struct Released {
     std::vector<float> mean;
     nlohmann::json robust;  // audit fields ([robust])
     std::vector<TrustUpdate> trust;
     std::optional<Error> robust_error;
     std::optional<Error> noise_error;
+    Result<NextModel> next = std::unexpected(Error{});
   };
   struct ReleaseJob;
   static Result<Released> Release(ReleaseJob& job);
+  static Result<NextModel> BuildNextModel(const ReleaseJob& job,
+                                          std::span<const float> mean_delta);
 
   void Conclude(FinishedRound& round, Result<Released> released);
   void FinishStatisticsRound(FinishedRound& round);
   // The new version, the round record, trust and the round's audit entry
-  // (with `privacy` and `robust`), in one transaction.
-  Status Commit(FinishedRound& round, std::span<const float> mean_delta,
-                const std::vector<TrustUpdate>& trust,
-                const nlohmann::json& privacy, const nlohmann::json& robust);
+  // (with `privacy` and released.robust), in one transaction.
+  Status Commit(FinishedRound& round, Released& released,
+                const nlohmann::json& privacy);
   // The durable DP charge for the round's contributors; `fields` receives
   // the audit fields.
   Status Charge(const FinishedRound& round, nlohmann::json& fields);

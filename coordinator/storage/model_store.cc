@@ -141,24 +141,35 @@ Result<std::optional<ModelRecord>> CoordinatorStore::FindModel(
   return ReadOneModel("WHERE version_id = ?", {version_id});
 }
 
+Result<SealedArtifact> SealModel(const ModelVault& vault,
+                                 const ModelRecord& m) {
+  return vault.Seal({m.version_id, m.hash, m.model_type},
+                    FloatBytes(m.parameters));
+}
+
 Status CoordinatorStore::InsertModel(const ModelRecord& m) {
-  const Bytes plaintext = FloatBytes(m.parameters);
   if (!vault_) {
     return db_->Run(
         "INSERT INTO models (version_id, sequence, round_id, parent_version, "
         "hash, parameters, created_at, model_type) VALUES (?,?,?,?,?,?,?,?)",
         {m.version_id, m.sequence, m.round_id, m.parent_version, m.hash,
-         plaintext, m.created_at, m.model_type});
+         FloatBytes(m.parameters), m.created_at, m.model_type});
   }
-  auto sealed = vault_->Seal({m.version_id, m.hash, m.model_type}, plaintext);
+  auto sealed = SealModel(*vault_, m);
   if (!sealed) return std::unexpected(sealed.error());
+  return InsertModel(m, *sealed);
+}
+
+Status CoordinatorStore::InsertModel(const ModelRecord& m,
+                                     const SealedArtifact& sealed) {
+  if (!vault_ || sealed.kek_id != vault_->kek_id()) return InsertModel(m);
   return db_->Run(
       "INSERT INTO models (version_id, sequence, round_id, parent_version, "
       "hash, parameters, created_at, model_type, artifact, wrapped_key, "
       "kek_id) VALUES (?,?,?,?,?,x'',?,?,?,?,?)",
       {m.version_id, m.sequence, m.round_id, m.parent_version, m.hash,
-       m.created_at, m.model_type, sealed->ciphertext, sealed->wrapped_key,
-       sealed->kek_id});
+       m.created_at, m.model_type, sealed.ciphertext, sealed.wrapped_key,
+       sealed.kek_id});
 }
 
 Result<std::vector<ModelSummary>> CoordinatorStore::ListModels() {

@@ -212,6 +212,38 @@ TEST_F(ModelStoreTest, StoresEncryptedArtifactsAndReadsThemBack) {
   EXPECT_EQ(stmt->Int(0), 0);
 }
 
+// The finalizer seals the next model on a worker thread; a key rotation may
+// land before the io thread inserts it. The row must still be readable
+// under the key in use, not stored under the retired one.
+TEST_F(ModelStoreTest, AModelSealedBeforeAKeyRotationIsStoredUnderTheNewKey) {
+  ASSERT_TRUE(store_->AttachVault(std::make_shared<ModelVault>(kek_)));
+  const ModelRecord v1 = Model(1, {0.25f, -1.5f, 3.0f});
+  auto sealed_early = SealModel(*store_->shared_vault(), v1);
+  ASSERT_TRUE(sealed_early.has_value());
+  const KeyEncryptionKey rotated = MakeKek(FixedKey(2));
+  ASSERT_TRUE(store_->RewrapModelKeys(rotated).has_value());
+
+  ASSERT_TRUE(store_->InsertModel(v1, *sealed_early).has_value());
+  auto summary = store_->FindModelSummary(v1.version_id);
+  ASSERT_TRUE(summary.has_value() && summary->has_value());
+  EXPECT_EQ((*summary)->kek_id, rotated.id);
+  auto found = store_->FindModel(v1.version_id);
+  ASSERT_TRUE(found.has_value() && found->has_value()) << found.error().message;
+  EXPECT_EQ((*found)->parameters, v1.parameters);
+
+  // Sealed under the key in use, the artifact is stored as it was sealed.
+  const ModelRecord v2 = Model(2, {1.25f, -2.5f, 4.0f});
+  auto sealed_now = SealModel(*store_->shared_vault(), v2);
+  ASSERT_TRUE(sealed_now.has_value());
+  ASSERT_TRUE(store_->InsertModel(v2, *sealed_now).has_value());
+  auto stmt = store_->db().Prepare(
+      "SELECT lower(hex(artifact)) FROM models WHERE version_id = ?");
+  ASSERT_TRUE(stmt.has_value());
+  ASSERT_TRUE(stmt->Bind({v2.version_id}).has_value());
+  ASSERT_TRUE(stmt->Step().value_or(false));
+  EXPECT_EQ(stmt->Text(0), ToHex(sealed_now->ciphertext));
+}
+
 TEST_F(ModelStoreTest, TamperedCiphertextIsRefusedAndNothingChanges) {
   ASSERT_TRUE(store_->AttachVault(std::make_shared<ModelVault>(kek_)));
   const ModelRecord v1 = Model(1, {0.25f, -1.5f, 3.0f});

@@ -118,6 +118,10 @@ class CoordinatorStore {
   // another key-encryption key.
   Result<std::optional<ModelRecord>> FindModel(const std::string& version_id);
   Status InsertModel(const ModelRecord& model);
+  // The same, with the artifact sealed beforehand (SealModel, off the io
+  // thread): 4 MB of AES-GCM less inside the transaction. Sealed again here
+  // if the vault changed since (a key rotation in between).
+  Status InsertModel(const ModelRecord& model, const SealedArtifact& sealed);
   // Newest first; metadata only.
   Result<std::vector<ModelSummary>> ListModels();
   Result<std::optional<ModelSummary>> FindModelSummary(
@@ -129,6 +133,8 @@ class CoordinatorStore {
   // key-encryption key other than the vault's.
   Result<int64_t> AttachVault(std::shared_ptr<const ModelVault> vault);
   const ModelVault* vault() const { return vault_.get(); }
+  // For sealing on another thread; may be null.
+  std::shared_ptr<const ModelVault> shared_vault() const { return vault_; }
   // The distinct KEK ids of the stored artifacts ("" = plaintext).
   Result<std::vector<std::string>> ModelKekIds();
   // Re-wraps every artifact's data key under `to` in one transaction and
@@ -192,6 +198,11 @@ class CoordinatorStore {
 
 // "2026-11-27T05:16:42Z"
 std::string UtcNow();
+
+// `model`'s parameters as its stored artifact under `vault`, bound to its
+// id, hash and type. No I/O; any thread.
+Result<SealedArtifact> SealModel(const ModelVault& vault,
+                                 const ModelRecord& model);
 
 // Milliseconds from `since` to now, as RoundRecord::duration_ms counts them.
 inline int64_t ElapsedMs(std::chrono::steady_clock::time_point since) {
