@@ -101,7 +101,18 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
 
 // sqlite3_close refuses (SQLITE_BUSY) while a statement is unfinalized and
 // the connection leaked; close_v2 closes it when the last one is finalized.
-SqliteDb::~SqliteDb() { sqlite3_close_v2(db_); }
+SqliteDb::~SqliteDb() {
+  checkpointer_.reset();
+  sqlite3_close_v2(db_);
+}
+
+Status SqliteDb::CheckpointInBackground(int pages) {
+  if (checkpointer_) return {};
+  auto checkpointer = WalCheckpointer::Attach(db_, pages);
+  if (!checkpointer) return std::unexpected(checkpointer.error());
+  checkpointer_ = std::move(*checkpointer);
+  return {};
+}
 
 Error SqliteDb::LastError(const std::string& what) const {
   return Error{ErrorCode::kInternal, what + ": " + sqlite3_errmsg(db_)};

@@ -11,6 +11,7 @@
 
 #include "common/bytes.h"
 #include "common/error.h"
+#include "common/wal_checkpointer.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -89,10 +90,16 @@ class SqliteDb {
   // True between BEGIN and COMMIT/ROLLBACK.
   bool InTransaction() const;
 
+  // From now on the WAL is checkpointed on a thread of its own instead of
+  // inside a commit (common/wal_checkpointer.h). A database file only.
+  Status CheckpointInBackground(int pages = 1000);
+  const WalCheckpointer* checkpointer() const { return checkpointer_.get(); }
+
  private:
   explicit SqliteDb(sqlite3* db) : db_(db) {}
   Error LastError(const std::string& what) const;
   sqlite3* db_;
+  std::unique_ptr<WalCheckpointer> checkpointer_;  // stopped before db_ closes
 };
 
 // Every row of `sql` with `args` bound, each turned into a T by `read`

@@ -91,6 +91,13 @@ Result<std::unique_ptr<CoordinatorStore>> CoordinatorStore::Open(
   if (!db) return std::unexpected(db.error());
   std::unique_ptr<CoordinatorStore> store(new CoordinatorStore(std::move(*db)));
   if (auto s = store->Migrate(); !s) return std::unexpected(s.error());
+  // A model version is a 4 MB row: its checkpoint must not be paid on the
+  // io thread inside the round's commit.
+  if (path != ":memory:") {
+    if (auto s = store->db_->CheckpointInBackground(); !s) {
+      return std::unexpected(s.error());
+    }
+  }
   return store;
 }
 
