@@ -15,7 +15,7 @@ LAUNCHER = $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache 
 CMAKE_FLAGS ?=
 # The tests `make tsan` runs: everything of the two daemons and the common
 # layer they share (the console and the pure math libraries have no threads).
-TSAN_TESTS ?= Integration|Coordinator|Secure|Grouped|Malicious|Federation|Site|Round|Scheduler|Registry|Finalizer|Planner|Agent|Prediction|Serving|WorkerPool|Connection|Channel|Admin|Deployment
+TSAN_TESTS ?= Integration|WalCheckpointer|Coordinator|Secure|Grouped|Malicious|Federation|Site|Round|Scheduler|Registry|Finalizer|Planner|Agent|Prediction|Serving|WorkerPool|Connection|Channel|Admin|Deployment
 
 .PHONY: all deps configure build test demo bench sanitize tsan clean format
 
