@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "common/large_buffers.h"
 #include "coordinator/admin/admin_api.h"
 #include "coordinator/admin/admin_server.h"
 #include "coordinator/config.h"
@@ -74,6 +75,7 @@ See docs/operations.md for every option, docs/versions.md for the keys.)";
 
 int main(int argc, char** argv) {
   using namespace cls::coordinator;
+  cls::KeepLargeBuffersInTheHeap();
   CLI::App app{kDescription, "cls-coordinator"};
   app.footer(kExample);
   std::string config_path;

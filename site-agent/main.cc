@@ -10,6 +10,7 @@
 #include <iostream>
 #include <optional>
 
+#include "common/large_buffers.h"
 #include "site-agent/agent.h"
 #include "site-agent/config.h"
 #include "site-agent/local_model.h"
@@ -123,6 +124,7 @@ int CheckConfig(const cls::site::AgentConfig& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  cls::KeepLargeBuffersInTheHeap();
   CLI::App app{kDescription, "cls-site-agent"};
   app.footer(kFooter);
   std::string config_path;
