@@ -10,7 +10,7 @@ namespace cls {
 // (mmap, over its mmap threshold) or trims it off the heap top when freed,
 // so every round page-faults all of them in again. Measured on the 10-site
 // × 1M secure round (make bench, secagg.round_s): the coordinator's kernel
-// time per round 0.12–0.14 s → 0.07–0.08 s. The price: a daemon keeps up to
+// time per round 0.12–0.16 s → 0.06–0.10 s. The price: a daemon keeps up to
 // 256 MiB of freed heap.
 // Call first thing in main, before any thread starts.
 void KeepLargeBuffersInTheHeap();
