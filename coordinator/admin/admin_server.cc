@@ -161,8 +161,6 @@ asio::awaitable<void> ServeConnection(Stream stream, AdminApi& api,
                        not_before};
       co_await CallApi(call, api, api_executor, gate);
       response = std::move(*call->response);
-    }
-    if (!actor.name.empty()) {
       spdlog::info("admin: {} ({}) {} {} -> {}", actor.name, actor.role,
                    std::string(req.method_string()), std::string(req.target()),
                    response.status);
