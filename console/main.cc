@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "common/version.h"
 #include "console/admin_client.h"
 #include "console/audit_commands.h"
 #include "console/commands.h"
@@ -396,6 +397,7 @@ int main(int argc, char** argv) {
   app.footer(kExitCodes);
   app.fallthrough();  // global options also after the subcommand
   app.require_subcommand(1);
+  app.set_version_flag("--version", cls::VersionLine("clsctl"));
 
   cls::console::GlobalOptions globals;
   AddGlobalOptions(app, globals);

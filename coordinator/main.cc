@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "common/large_buffers.h"
+#include "common/version.h"
 #include "coordinator/admin/admin_api.h"
 #include "coordinator/admin/admin_server.h"
 #include "coordinator/config.h"
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
   cls::KeepLargeBuffersInTheHeap();
   CLI::App app{kDescription, "cls-coordinator"};
   app.footer(kExample);
+  app.set_version_flag("--version", cls::VersionLine("cls-coordinator"));
   std::string config_path;
   std::string log_level;
   bool check_only = false;

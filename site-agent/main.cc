@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "common/large_buffers.h"
+#include "common/version.h"
 #include "site-agent/agent.h"
 #include "site-agent/config.h"
 #include "site-agent/local_model.h"
@@ -127,6 +128,7 @@ int main(int argc, char** argv) {
   cls::KeepLargeBuffersInTheHeap();
   CLI::App app{kDescription, "cls-site-agent"};
   app.footer(kFooter);
+  app.set_version_flag("--version", cls::VersionLine("cls-site-agent"));
   std::string config_path;
   std::string log_level;
   bool check_config = false;
