@@ -8,8 +8,10 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <string_view>
 #include <system_error>
@@ -136,26 +138,17 @@ Result<std::vector<X509CrlPtr>> ReadCrls(const std::string& path) {
   return crls;
 }
 
-// Loads the CA certificates and (optionally) the CRL into the context's store.
-Status LoadTrust(SSL_CTX* ctx, const TlsFiles& files) {
-  auto cas = ReadCertificates(files.ca_file, "CA certificate");
-  if (!cas) return std::unexpected(cas.error());
-  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
-  for (const auto& ca : *cas) {
-    if (X509_STORE_add_cert(store, ca.get()) != 1) {
-      return Internal("tls: cannot use CA certificate " + files.ca_file + ": " +
-                      OpenSslReason());
-    }
-  }
-  if (files.crl_file.empty()) return {};
-
+// The CRLs of files.crl_file, each checked: signed by one of `cas` and not
+// expired.
+Result<std::vector<X509CrlPtr>> ReadCheckedCrls(
+    const TlsFiles& files, const std::vector<X509Ptr>& cas) {
   auto crls = ReadCrls(files.crl_file);
   if (!crls) return std::unexpected(crls.error());
   for (const auto& crl : *crls) {
     // The CRL must come from one of the given CAs; a foreign CRL would make
     // every handshake fail with "unable to get certificate CRL".
     bool signed_by_ca = false;
-    for (const auto& ca : *cas) {
+    for (const auto& ca : cas) {
       if (X509_NAME_cmp(X509_CRL_get_issuer(crl.get()),
                         X509_get_subject_name(ca.get())) == 0 &&
           X509_CRL_verify(crl.get(), X509_get0_pubkey(ca.get())) == 1) {
@@ -176,6 +169,26 @@ Status LoadTrust(SSL_CTX* ctx, const TlsFiles& files) {
           "tls: CRL " + files.crl_file + " expired (next update was " +
           Asn1TimeToString(next) + "); regenerate it with 'cls-pki crl'");
     }
+  }
+  return crls;
+}
+
+// Loads the CA certificates and (optionally) the CRL into the context's store.
+Status LoadTrust(SSL_CTX* ctx, const TlsFiles& files) {
+  auto cas = ReadCertificates(files.ca_file, "CA certificate");
+  if (!cas) return std::unexpected(cas.error());
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  for (const auto& ca : *cas) {
+    if (X509_STORE_add_cert(store, ca.get()) != 1) {
+      return Internal("tls: cannot use CA certificate " + files.ca_file + ": " +
+                      OpenSslReason());
+    }
+  }
+  if (files.crl_file.empty()) return {};
+
+  auto crls = ReadCheckedCrls(files, *cas);
+  if (!crls) return std::unexpected(crls.error());
+  for (const auto& crl : *crls) {
     if (X509_STORE_add_crl(store, crl.get()) != 1) {
       return Internal("tls: cannot use CRL " + files.crl_file + ": " +
                       OpenSslReason());
@@ -324,6 +337,60 @@ Result<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(
 Result<std::shared_ptr<boost::asio::ssl::context>> MakeClientTlsContext(
     const TlsFiles& files) {
   return MakeContext(files, /*server=*/false);
+}
+
+Status ReloadCrl(boost::asio::ssl::context& context, const TlsFiles& files) {
+  if (files.crl_file.empty()) {
+    return FailedPrecondition("tls: no CRL configured to reload");
+  }
+  auto cas = ReadCertificates(files.ca_file, "CA certificate");
+  if (!cas) return std::unexpected(cas.error());
+  auto crls = ReadCheckedCrls(files, *cas);
+  if (!crls) return std::unexpected(crls.error());
+  X509_STORE* store = SSL_CTX_get_cert_store(context.native_handle());
+  // The new list goes in first (an identical CRL is kept once), then the
+  // old ones come out: a handshake on another thread meanwhile sees both,
+  // the old and the new, never none.
+  for (const auto& crl : *crls) {
+    if (X509_STORE_add_crl(store, crl.get()) != 1) {
+      return Internal("tls: cannot use CRL " + files.crl_file + ": " +
+                      OpenSslReason());
+    }
+  }
+  if (X509_STORE_lock(store) != 1) {
+    return Internal("tls: cannot lock the trust store: " + OpenSslReason());
+  }
+  STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);
+  for (int i = sk_X509_OBJECT_num(objects) - 1; i >= 0; --i) {
+    X509_OBJECT* object = sk_X509_OBJECT_value(objects, i);
+    if (X509_OBJECT_get_type(object) != X509_LU_CRL) continue;
+    X509_CRL* held = X509_OBJECT_get0_X509_CRL(object);
+    const bool in_new_list =
+        std::any_of(crls->begin(), crls->end(), [held](const X509CrlPtr& c) {
+          return X509_CRL_match(held, c.get()) == 0;
+        });
+    if (!in_new_list) {
+      (void)sk_X509_OBJECT_delete(objects, i);
+      // A verification holding this CRL keeps its own reference.
+      X509_OBJECT_free(object);
+    }
+  }
+  X509_STORE_unlock(store);
+  return {};
+}
+
+Result<int64_t> CrlNextUpdate(const std::string& crl_file) {
+  auto crls = ReadCrls(crl_file);
+  if (!crls) return std::unexpected(crls.error());
+  int64_t earliest = 0;
+  for (const auto& crl : *crls) {
+    const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl.get());
+    std::tm tm{};
+    if (next == nullptr || ASN1_TIME_to_tm(next, &tm) != 1) continue;
+    const int64_t unix_s = timegm(&tm);
+    if (earliest == 0 || unix_s < earliest) earliest = unix_s;
+  }
+  return earliest;
 }
 
 Status SetServerHostName(SSL* ssl, const std::string& host) {

@@ -35,6 +35,17 @@ Result<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(
 Result<std::shared_ptr<boost::asio::ssl::context>> MakeClientTlsContext(
     const TlsFiles& files);
 
+// SIGHUP: replaces the CRLs in `context`'s trust store with those of
+// files.crl_file, checked as at start (signed by the CA of files.ca_file,
+// not expired). New handshakes use the new list at once; a failed reload
+// leaves the old list in place. Safe while other threads handshake with
+// the context (OpenSSL's store lock).
+Status ReloadCrl(boost::asio::ssl::context& context, const TlsFiles& files);
+
+// The earliest nextUpdate among the CRLs of the file (Unix seconds), 0 when
+// none has one: when the readiness check must start failing.
+Result<int64_t> CrlNextUpdate(const std::string& crl_file);
+
 // Turns on SNI and RFC 2818 host name checking for a client stream.
 Status SetServerHostName(SSL* ssl, const std::string& host);
 

@@ -15,9 +15,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <iterator>
 #include <string>
 
 // The build passes the script's path; otherwise find it next to this file.
@@ -367,6 +369,67 @@ TEST_F(TlsContextTest, RefusesRevokedCertificate) {
   const HandshakeOutcome ok = RunHandshake(*server, *good);
   EXPECT_FALSE(ok.server_error) << Describe(ok);
   EXPECT_TRUE(ok.server_peer.has_value()) << Describe(ok);
+}
+
+TEST_F(TlsContextTest, ReloadingTheCrlRefusesARevokedSiteOnTheSameContext) {
+  Pki(pki_, {"issue", "site", "hospital-r"});
+  auto server = Server();  // kept: what a running daemon holds
+  auto revoked = Client(ClientFiles("hospital-r"));
+  ASSERT_TRUE(server && revoked);
+  ASSERT_FALSE(RunHandshake(*server, *revoked).server_error);
+
+  Pki(pki_, {"revoke", "hospital-r"});  // regenerates ca-crl.pem
+  // Before the reload the context still has the old list.
+  ASSERT_FALSE(RunHandshake(*server, *revoked).server_error);
+  auto next_update = CrlNextUpdate(ServerFiles().crl_file);
+  ASSERT_TRUE(next_update);
+  EXPECT_GT(*next_update, std::time(nullptr));
+
+  ASSERT_TRUE(ReloadCrl(*server, ServerFiles()));
+  const HandshakeOutcome o = RunHandshake(*server, *revoked);
+  ExpectServerRefused(o);
+  EXPECT_EQ(o.server_verify_result, X509_V_ERR_CERT_REVOKED) << Describe(o);
+  // Exactly one CRL is left in the store: the old one is gone, or an
+  // equally scored old list could still be chosen.
+  int crls = 0;
+  X509_STORE* store = SSL_CTX_get_cert_store(server->native_handle());
+  STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);
+  for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+    if (X509_OBJECT_get_type(sk_X509_OBJECT_value(objects, i)) == X509_LU_CRL) {
+      ++crls;
+    }
+  }
+  EXPECT_EQ(crls, 1);
+
+  // Other sites are unaffected; a second reload of the same file is a no-op.
+  ASSERT_TRUE(ReloadCrl(*server, ServerFiles()));
+  auto good = Client(ClientFiles(kSite));
+  ASSERT_TRUE(good);
+  EXPECT_FALSE(RunHandshake(*server, *good).server_error);
+}
+
+TEST_F(TlsContextTest, AFailedCrlReloadKeepsTheListInUse) {
+  Pki(pki_, {"issue", "site", "hospital-r"});
+  auto server = Server();
+  ASSERT_TRUE(server);
+  Pki(pki_, {"revoke", "hospital-r"});
+  ASSERT_TRUE(ReloadCrl(*server, ServerFiles()));
+  auto revoked = Client(ClientFiles("hospital-r"));  // reads the CRL too
+  ASSERT_TRUE(revoked);
+  // A CRL file cut in half (a copy in progress): refused, and the revoked
+  // site stays refused.
+  const std::string crl = ServerFiles().crl_file;
+  std::string text;
+  {
+    std::ifstream in(crl);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::ofstream(crl, std::ios::trunc) << text.substr(0, text.size() / 2);
+  auto failed = ReloadCrl(*server, ServerFiles());
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().message.find(crl), std::string::npos)
+      << failed.error().message;
+  ExpectServerRefused(RunHandshake(*server, *revoked));
 }
 
 TEST_F(TlsContextTest, RefusesExpiredCertificate) {
