@@ -1,9 +1,10 @@
 #include "common/metrics_server.h"
 
+#include "common/testing/http_get.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -16,36 +17,15 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-struct Reply {
-  int status = 0;
-  std::string content_type;
-  std::string body;
-};
-
-// A blocking HTTP/1.1 client: what Prometheus or a kubelet probe sends.
-Reply Call(uint16_t port, http::verb verb, const std::string& target) {
-  asio::io_context io;
-  asio::ip::tcp::socket socket(io);
-  socket.connect({asio::ip::make_address("127.0.0.1"), port});
-  http::request<http::string_body> req{verb, target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  req.keep_alive(false);
-  if (verb == http::verb::post) req.body() = "x";
-  req.prepare_payload();
-  http::write(socket, req);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(socket, buffer, res);
-  return {static_cast<int>(res.result_int()),
-          std::string(res[http::field::content_type]), res.body()};
-}
+using testing::HttpCall;
+using Reply = testing::HttpReply;
 
 class MetricsServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     registry_.AddGauge("cls_sites_connected", "Connected sites").Set(3);
-    server_ = std::make_unique<MetricsServer>(registry_,
-                                              [this] { return reason(); });
+    server_ =
+        std::make_unique<MetricsServer>(registry_, [this] { return reason(); });
     auto port = server_->Listen("127.0.0.1", 0, "metrics_listen");
     ASSERT_TRUE(port) << port.error().message;
     port_ = *port;
@@ -67,58 +47,59 @@ class MetricsServerTest : public ::testing::Test {
 };
 
 TEST_F(MetricsServerTest, MetricsAreServedInPrometheusTextFormat) {
-  Reply r = Call(port_, http::verb::get, "/metrics");
+  Reply r = HttpCall(port_, http::verb::get, "/metrics");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.content_type, "text/plain; version=0.0.4");
   EXPECT_NE(r.body.find("\ncls_sites_connected 3\n"), std::string::npos)
       << r.body;
   // A scrape reads the value of the moment.
   registry_.AddGauge("cls_sites_connected", "Connected sites").Set(1);
-  EXPECT_NE(Call(port_, http::verb::get, "/metrics")
+  EXPECT_NE(HttpCall(port_, http::verb::get, "/metrics")
                 .body.find("\ncls_sites_connected 1\n"),
             std::string::npos);
 }
 
 TEST_F(MetricsServerTest, HealthIsAlwaysOkAndReadinessFollowsTheCheck) {
-  EXPECT_EQ(Call(port_, http::verb::get, "/healthz").status, 200);
-  Reply ready = Call(port_, http::verb::get, "/readyz");
+  EXPECT_EQ(HttpCall(port_, http::verb::get, "/healthz").status, 200);
+  Reply ready = HttpCall(port_, http::verb::get, "/readyz");
   EXPECT_EQ(ready.status, 200);
   EXPECT_EQ(ready.body, "{\"status\":\"ready\"}\n");
 
   set_reason("CRL expired");
-  Reply not_ready = Call(port_, http::verb::get, "/readyz");
+  Reply not_ready = HttpCall(port_, http::verb::get, "/readyz");
   EXPECT_EQ(not_ready.status, 503);
   EXPECT_EQ(not_ready.body,
             "{\"reason\":\"CRL expired\",\"status\":\"not_ready\"}\n");
   // Liveness does not depend on readiness: a kubelet must not restart a
   // coordinator whose CRL needs renewing.
-  EXPECT_EQ(Call(port_, http::verb::get, "/healthz").status, 200);
+  EXPECT_EQ(HttpCall(port_, http::verb::get, "/healthz").status, 200);
 }
 
 TEST_F(MetricsServerTest, UnknownPathsAndOtherMethodsAreRefused) {
-  Reply missing = Call(port_, http::verb::get, "/v1/status");
+  Reply missing = HttpCall(port_, http::verb::get, "/v1/status");
   EXPECT_EQ(missing.status, 404);
   EXPECT_NE(missing.body.find("/metrics, /healthz, /readyz"),
             std::string::npos);
   // A request with a body is malformed for this port: closed unanswered.
-  EXPECT_ANY_THROW(Call(port_, http::verb::post, "/metrics"));
-  EXPECT_EQ(Call(port_, http::verb::delete_, "/metrics").status, 405);
+  EXPECT_ANY_THROW(HttpCall(port_, http::verb::post, "/metrics"));
+  EXPECT_EQ(HttpCall(port_, http::verb::delete_, "/metrics").status, 405);
   // The server still answers after the bad requests.
-  EXPECT_EQ(Call(port_, http::verb::get, "/healthz").status, 200);
+  EXPECT_EQ(HttpCall(port_, http::verb::get, "/healthz").status, 200);
 }
 
 TEST_F(MetricsServerTest, AnOversizedHeaderIsClosedAndTheServerGoesOn) {
   asio::io_context io;
   asio::ip::tcp::socket socket(io);
   socket.connect({asio::ip::make_address("127.0.0.1"), port_});
-  std::string flood = "GET /metrics HTTP/1.1\r\nX-Junk: " +
-                      std::string(64 * 1024, 'a') + "\r\n\r\n";
+  std::string flood =
+      "GET /metrics HTTP/1.1\r\nX-Junk: " + std::string(64 * 1024, 'a') +
+      "\r\n\r\n";
   boost::system::error_code ec;
   asio::write(socket, asio::buffer(flood), ec);
   char byte;
   socket.read_some(asio::buffer(&byte, 1), ec);
   EXPECT_TRUE(ec) << "expected the connection closed unanswered";
-  EXPECT_EQ(Call(port_, http::verb::get, "/healthz").status, 200);
+  EXPECT_EQ(HttpCall(port_, http::verb::get, "/healthz").status, 200);
 }
 
 TEST(MetricsServerListenTest, APortInUseNamesTheConfigKey) {

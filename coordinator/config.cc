@@ -54,6 +54,17 @@ Status ReadAddress(const TomlTable& top, std::string_view key,
   return {};
 }
 
+// metrics_listen: IP:PORT, or "" for no monitoring port.
+Status ReadMetricsListen(const TomlTable& top, CoordinatorConfig& c) {
+  auto text = top.String("metrics_listen");
+  if (!text) return std::unexpected(text.error());
+  if (*text && (*text)->empty()) {
+    c.metrics_enabled = false;
+    return {};
+  }
+  return ReadAddress(top, "metrics_listen", c.metrics_host, c.metrics_port);
+}
+
 // [versions]: where the model key-encryption key lives.
 Status ReadVersions(const TomlTable& top, const fs::path& base,
                     CoordinatorConfig& c) {
@@ -226,24 +237,43 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
   const toml::table& root = *parsed;
   const fs::path base = fs::absolute(path).parent_path();
   CoordinatorConfig c;
-  const TomlTable top(
-      root, "",
-      {"coordinator_id", "data_dir", "listen", "admin_listen", "min_sites",
-       "max_site_connections", "max_connections_per_site", "log_level", "tls",
-       "model", "round", "training", "audit", "admin", "privacy", "robust",
-       "versions"},
-      kStyle);
+  const TomlTable top(root, "",
+                      {"coordinator_id",
+                       "data_dir",
+                       "listen",
+                       "admin_listen",
+                       "metrics_listen",
+                       "min_sites",
+                       "max_site_connections",
+                       "max_connections_per_site",
+                       "log_level",
+                       kLogSettingKeys[0],
+                       kLogSettingKeys[1],
+                       kLogSettingKeys[2],
+                       kLogSettingKeys[3],
+                       "tls",
+                       "model",
+                       "round",
+                       "training",
+                       "audit",
+                       "admin",
+                       "privacy",
+                       "robust",
+                       "versions"},
+                      kStyle);
   CLS_RETURN_IF_ERROR(top.CheckKeys());
   CLS_RETURN_IF_ERROR(top.Read("coordinator_id", c.coordinator_id));
   CLS_RETURN_IF_ERROR(top.Read("data_dir", c.data_dir));
   CLS_RETURN_IF_ERROR(ReadAddress(top, "listen", c.listen_host, c.listen_port));
   CLS_RETURN_IF_ERROR(
       ReadAddress(top, "admin_listen", c.admin_host, c.admin_port));
+  CLS_RETURN_IF_ERROR(ReadMetricsListen(top, c));
   CLS_RETURN_IF_ERROR(top.Read("min_sites", c.min_sites));
   CLS_RETURN_IF_ERROR(top.Read("max_site_connections", c.max_site_connections));
   CLS_RETURN_IF_ERROR(
       top.Read("max_connections_per_site", c.max_connections_per_site));
   CLS_RETURN_IF_ERROR(top.Read("log_level", c.log_level));
+  CLS_RETURN_IF_ERROR(ReadLogSettings(top, base, c.log));
   c.data_dir = Resolve(base, c.data_dir);
 
   auto tls_table = top.Table("tls");

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/logging.h"
 #include "core/robust/robust_pipeline.h"
 #include "crypto/tls_context.h"
 #include "protocol/messages.h"
@@ -64,7 +65,13 @@ struct CoordinatorConfig {
   // and those of one site certificate (CN).
   int max_site_connections = 256;
   int max_connections_per_site = 4;
+  // The monitoring port (/metrics, /healthz, /readyz); metrics_listen = ""
+  // turns it off.
+  bool metrics_enabled = true;
+  std::string metrics_host = "127.0.0.1";
+  uint16_t metrics_port = 9464;
   std::string log_level = "info";
+  LogSettings log;
   crypto::TlsFiles tls;
 
   std::string model_type = "diagnosis_predictor";

@@ -33,6 +33,11 @@ Federation::Federation(boost::asio::io_context& io,
 
 Federation::~Federation() = default;
 
+void Federation::SetMetrics(CoordinatorMetrics* metrics) {
+  metrics_ = metrics;
+  if (scheduler_) scheduler_->SetMetrics(metrics);
+}
+
 Status Federation::Initialize() {
   if (auto s = RoundScheduler::AbortInterruptedRounds(store_); !s) return s;
   if (auto s = OpenDeployments(); !s) return s;
@@ -59,6 +64,7 @@ Status Federation::Initialize() {
                                                 privacy_.get(), workers_);
   scheduler_ = std::make_unique<RoundScheduler>(
       io_, config_, store_, sites_, *planner_, *finalizer_, workers_);
+  scheduler_->SetMetrics(metrics_);
   sites_.SetOnConnectionReplaced(
       [this](const std::string& site_id) { scheduler_->OnSiteLost(site_id); });
   if (config_.robust.enabled) AnnounceRobustMode();
@@ -131,6 +137,9 @@ void Federation::OnSiteMessage(const std::string& site_id,
     if (auto s = deployments_->OnDriftReport(site_id, *drift, now_s); !s) {
       spdlog::warn("site {}: drift report dropped: {}", site_id,
                    s.error().message);
+    } else if (metrics_ != nullptr) {
+      for (const auto& alert : drift->alerts)
+        metrics_->DriftAlert(alert.drift_type);
     }
     return;
   }

@@ -71,6 +71,10 @@ class Federation final {
   // Null when [privacy] mode = "off".
   RoundPrivacy* privacy() { return privacy_.get(); }
   DeploymentManager& deployments() { return *deployments_; }
+  // The metrics the services report to (null: none); must outlive the
+  // federation.
+  void SetMetrics(CoordinatorMetrics* metrics);
+  CoordinatorMetrics* metrics() { return metrics_; }
   // What the admin API is handed.
   AdminServices admin_services();
 
@@ -92,6 +96,7 @@ class Federation final {
   std::unique_ptr<RoundPlanner> planner_;
   std::unique_ptr<RoundFinalizer> finalizer_;
   std::unique_ptr<RoundScheduler> scheduler_;
+  CoordinatorMetrics* metrics_ = nullptr;
 };
 
 }  // namespace cls::coordinator

@@ -11,11 +11,16 @@
 #include <iostream>
 
 #include "common/large_buffers.h"
+#include "common/logging.h"
+#include "common/metrics_server.h"
 #include "common/version.h"
 #include "coordinator/admin/admin_api.h"
 #include "coordinator/admin/admin_server.h"
 #include "coordinator/config.h"
 #include "coordinator/federation.h"
+#include "coordinator/hangup.h"
+#include "coordinator/metrics_refresh.h"
+#include "coordinator/monitoring/coordinator_metrics.h"
 #include "coordinator/site_server.h"
 #include "coordinator/storage/store.h"
 
@@ -91,10 +96,7 @@ int main(int argc, char** argv) {
                "Validate the configuration and exit");
   CLI11_PARSE(app, argc, argv);
 
-  auto logger = spdlog::stderr_color_mt("coordinator");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v",
-                      spdlog::pattern_time_type::utc);
+  (void)cls::ConfigureLogging("coordinator", cls::LogSettings{});  // stderr
 
   // The database holds the registry, models and audit log: owner-only.
   ::umask(077);
@@ -110,11 +112,20 @@ int main(int argc, char** argv) {
     std::cerr << "cls-coordinator: " << config.error().message << "\n";
     return 2;
   }
+  if (auto s = cls::ConfigureLogging("coordinator", config->log); !s) {
+    std::cerr << "cls-coordinator: " << s.error().message << "\n";
+    return 2;
+  }
   spdlog::set_level(spdlog::level::from_str(
       log_level.empty() ? config->log_level : log_level));
   auto server_tls = cls::crypto::MakeServerTlsContext(config->tls);
   if (!server_tls) {
     std::cerr << "cls-coordinator: " << server_tls.error().message << "\n";
+    return 2;
+  }
+  auto crl_next_update = cls::crypto::CrlNextUpdate(config->tls.crl_file);
+  if (!crl_next_update) {
+    std::cerr << "cls-coordinator: " << crl_next_update.error().message << "\n";
     return 2;
   }
   if (check_only) {
@@ -145,15 +156,25 @@ int main(int argc, char** argv) {
   }
   for (const auto& note : key_notes) spdlog::info("model keys: {}", note);
 
+  CoordinatorReadiness readiness;
+  readiness.SetDatabaseOpen(true);
+  readiness.SetTlsLoaded(true);
+  readiness.SetCrlNextUpdate(*crl_next_update);
+
   boost::asio::io_context io(1);
   // Heavy work (robust aggregation and DP noise at finalization) leaves the
   // io thread for these threads; joined below before the federation goes.
   auto workers = std::make_unique<cls::WorkerPool>();
+  cls::metrics::Registry registry;
+  CoordinatorMetrics metrics(registry);
   Federation federation(io, *config, **store, workers.get());
+  federation.SetMetrics(&metrics);
   if (auto s = federation.Initialize(); !s) {
     std::cerr << "cls-coordinator: " << s.error().message << "\n";
     return 2;
   }
+  MetricsRefresh metrics_refresh(io, federation, metrics);
+  metrics_refresh.Start();
   // Signed audit checkpoints and retention (docs/audit.md).
   // Every signed checkpoint also goes to the sites, who keep the latest.
   (*store)->audit_log().OnCheckpoint([&federation](
@@ -185,15 +206,39 @@ int main(int argc, char** argv) {
     std::cerr << "cls-coordinator: " << admin_port.error().message << "\n";
     return 2;
   }
-  spdlog::info("coordinator {} listening: sites on {}:{}, admin API on {}:{}",
-               config->coordinator_id, config->listen_host, *site_port,
-               config->admin_host, *admin_port);
+  cls::metrics::MetricsServer monitoring(
+      registry, [&readiness] { return readiness.Reason(std::time(nullptr)); });
+  std::string monitoring_text = "off";
+  if (config->metrics_enabled) {
+    auto port = monitoring.Listen(config->metrics_host, config->metrics_port,
+                                  "metrics_listen");
+    if (!port) {
+      std::cerr << "cls-coordinator: " << port.error().message << "\n";
+      return 2;
+    }
+    monitoring_text = config->metrics_host + ":" + std::to_string(*port);
+  }
+  spdlog::info(
+      "coordinator {} ({}) listening: sites on {}:{}, admin API on {}:{}, "
+      "metrics on {}",
+      config->coordinator_id, cls::VersionString(), config->listen_host,
+      *site_port, config->admin_host, *admin_port, monitoring_text);
 
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code&, int signal) {
+  boost::asio::signal_set stop_signals(io, SIGINT, SIGTERM);
+  stop_signals.async_wait([&](const boost::system::error_code&, int signal) {
     spdlog::info("signal {}: stopping", signal);
     io.stop();
   });
+  // SIGHUP (systemctl reload): logs, CRL, revoked sites; see hangup.h.
+  boost::asio::signal_set hangup(io, SIGHUP);
+  std::function<void()> wait_for_hangup = [&] {
+    hangup.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      ReloadOnHangup(federation, **store, **server_tls, *config, readiness);
+      wait_for_hangup();
+    });
+  };
+  wait_for_hangup();
   io.run();
   // A finalization still running commits nothing (its round is aborted at
   // the next start); its completion is dropped with the pool.

@@ -77,6 +77,7 @@ class SiteSession final : public SiteConnection,
   std::string site_id_;
   std::deque<std::shared_ptr<const Bytes>> queue_;
   size_t queued_bytes_ = 0;
+  uint64_t bytes_counted_ = 0;  // of channel_->bytes_read()
   bool closing_ = false;
   asio::steady_timer wake_writer_;
 };
@@ -164,6 +165,10 @@ asio::awaitable<void> SiteSession::Run(std::shared_ptr<SiteSession> self) {
       }
       break;
     }
+    if (CoordinatorMetrics* metrics = federation_.metrics()) {
+      metrics->BytesReceived(channel_->bytes_read() - bytes_counted_);
+      bytes_counted_ = channel_->bytes_read();
+    }
     federation_.OnSiteMessage(site_id_, *message);
   }
   closing_ = true;
@@ -181,6 +186,10 @@ asio::awaitable<void> SiteSession::WriteLoop(
       queue_.pop_front();
       queued_bytes_ -= frame->size();
       auto written = co_await channel_->Write(frame, kWriteTimeout);
+      if (CoordinatorMetrics* metrics = federation_.metrics();
+          written && metrics) {
+        metrics->BytesSent(frame->size());
+      }
       if (!written) {
         spdlog::info("site {}: write failed: {}", site_id_,
                      written.error().message);

@@ -155,6 +155,7 @@ asio::awaitable<Result<Message>> Channel::ReadFiltered(Clock::duration idle,
   }
   read_deadline_ = Clock::time_point::max();
   if (ec) co_return Unavailable("read: " + Describe(ec));
+  bytes_read_ += kFrameHeaderBytes + header->length;
   co_return DecodeFramePayload(*header, words);
 }
 

@@ -59,6 +59,9 @@ class Channel : public std::enable_shared_from_this<Channel> {
   boost::asio::awaitable<void> Close();
   void CloseNow();
   bool is_open() const { return open_; }
+  // Header and payload bytes of every whole frame read so far (the site
+  // port's bytes-in metric).
+  uint64_t bytes_read() const { return bytes_read_; }
 
   TlsStream& stream() { return stream_; }
   std::string peer_address() const { return peer_address_; }
@@ -76,6 +79,7 @@ class Channel : public std::enable_shared_from_this<Channel> {
   Clock::time_point read_deadline_ = Clock::time_point::max();
   Clock::time_point write_deadline_ = Clock::time_point::max();
   bool open_ = true;
+  uint64_t bytes_read_ = 0;
   std::string peer_address_;
 };
 

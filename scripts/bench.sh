@@ -230,6 +230,7 @@ coordinator_id = "bench-coordinator"
 data_dir = "state"
 listen = "127.0.0.1:$site_port"
 admin_listen = "127.0.0.1:$admin_port"
+metrics_listen = "127.0.0.1:0"
 min_sites = $n
 log_level = "info"
 [tls]
@@ -503,6 +504,7 @@ coordinator_id = "bench-coordinator"
 data_dir = "$ST/coordinator-state"
 listen = "127.0.0.1:$site_port"
 admin_listen = "127.0.0.1:$admin_port"
+metrics_listen = "127.0.0.1:0"
 min_sites = 2
 [tls]
 ca = "$ST/pki/ca.pem"

@@ -32,6 +32,7 @@ say() { printf '\n== %s\n' "$*"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 SITE_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
+METRICS_PORT=$(free_port)
 PKI="$REPO/certs/cls-pki --dir $WORK/pki"
 CTL=("$BIN/clsctl" --coordinator "127.0.0.1:$ADMIN_PORT" --ca "$WORK/pki/ca.pem"
      --cert "$WORK/pki/issued/demo-admin.pem" --key "$WORK/pki/issued/demo-admin.key")
@@ -125,6 +126,7 @@ coordinator_id = "demo-coordinator"
 data_dir = "coordinator-state"
 listen = "127.0.0.1:$SITE_PORT"
 admin_listen = "127.0.0.1:$ADMIN_PORT"
+metrics_listen = "127.0.0.1:$METRICS_PORT"
 min_sites = 3
 [tls]
 ca = "pki/ca.pem"

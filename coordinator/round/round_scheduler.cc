@@ -188,6 +188,8 @@ void RoundScheduler::StartNextRound() {
                statistics_round ? " (secure feature statistics)" : "");
   round_transitions_seen_ = 0;
   round_started_ = std::chrono::steady_clock::now();
+  stage_ = RoundStage::kAdvertiseKeys;
+  stage_started_ = round_started_;
   if (plan_.settings.allow_single_site) {
     spdlog::warn(
         "round {}: secure aggregation off, {} sites aggregated "
@@ -210,6 +212,7 @@ void RoundScheduler::StartNextRound() {
     (void)store_.UpdateRound(round_record_);
     spdlog::error("round {} could not start: {}", *round_id,
                   round.error().message);
+    if (metrics_ != nullptr) metrics_->RoundEnded("aborted");
     queued_rounds_ = 0;
     return;
   }
@@ -266,14 +269,27 @@ void RoundScheduler::AfterRoundEvent() {
     FinishRound();
   } else if (round_->transitions() != round_transitions_seen_) {
     round_transitions_seen_ = round_->transitions();
+    EnterStage(round_->stage());
     spdlog::info("round {}: stage {}", round_->round_id(),
                  RoundStageName(round_->stage()));
     ArmDeadline();
   }
 }
 
+void RoundScheduler::EnterStage(RoundStage next) {
+  const auto now = std::chrono::steady_clock::now();
+  if (metrics_ != nullptr) {
+    metrics_->StageEnded(
+        RoundStageName(stage_),
+        std::chrono::duration<double>(now - stage_started_).count());
+  }
+  stage_ = next;
+  stage_started_ = now;
+}
+
 void RoundScheduler::FinishRound() {
   deadline_.cancel();
+  EnterStage(round_->stage());
   RoundRecord record = round_record_;
   record.finished_at = UtcNow();
   record.duration_ms = ElapsedMs(round_started_);
@@ -295,7 +311,7 @@ void RoundScheduler::FinishRound() {
 }
 
 void RoundScheduler::OnFinalized(const RoundRecord& record) {
-  (void)record;
+  if (metrics_ != nullptr) metrics_->RoundEnded(record.status);
   finalizing_.reset();
   if (queued_rounds_ > 0) ScheduleNextRound();
 }

@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "coordinator/config.h"
+#include "coordinator/monitoring/coordinator_metrics.h"
 #include "coordinator/round/grouped_round.h"
 #include "coordinator/round/round_finalizer.h"
 #include "coordinator/round/round_planner.h"
@@ -58,6 +59,9 @@ class RoundScheduler {
   void OnSiteLost(const std::string& site_id);
 
   std::optional<RoundProgress> CurrentRound() const;
+  // Stage durations and round outcomes go here from now on (null: none).
+  // Must outlive the scheduler.
+  void SetMetrics(CoordinatorMetrics* metrics) { metrics_ = metrics; }
   int queued_rounds() const { return queued_rounds_; }
   bool finalizing() const { return finalizing_.has_value(); }
 
@@ -72,6 +76,8 @@ class RoundScheduler {
   // background unmask finishing, coordinator/round/) comes here too.
   void AfterRoundEvent();
   void FinishRound();
+  // The stage seen so far ended (its duration to the metrics); `next` began.
+  void EnterStage(RoundStage next);
   void OnFinalized(const RoundRecord& record);
 
   // What the round sends through: the registry's connections, and this
@@ -105,6 +111,10 @@ class RoundScheduler {
   RoundRecord round_record_;
   std::chrono::steady_clock::time_point round_started_;
   int round_transitions_seen_ = 0;
+  // The running round's stage as last seen, and since when.
+  RoundStage stage_ = RoundStage::kAdvertiseKeys;
+  std::chrono::steady_clock::time_point stage_started_;
+  CoordinatorMetrics* metrics_ = nullptr;
   // The round being finalized (stage "finalizing").
   std::optional<RoundRecord> finalizing_;
   boost::asio::steady_timer deadline_;

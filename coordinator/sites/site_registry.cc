@@ -162,6 +162,23 @@ Status SiteRegistry::Revoke(const std::string& site_id,
   return {};
 }
 
+std::vector<std::string> SiteRegistry::DisconnectRefusedCertificates(
+    const crypto::CertificateAuthority& ca) {
+  std::vector<std::string> refused;
+  for (const auto& [site_id, certificate] : certificates_) {
+    if (!connections_.count(site_id)) continue;
+    if (auto checked = ca.Check(certificate->der()); !checked) {
+      refused.push_back(site_id);
+      AuditOrLog(store_, kSystemActor, "site_certificate_refused",
+                 {{"site_id", site_id}, {"reason", checked.error().message}});
+    }
+  }
+  for (const auto& site_id : refused) {
+    Disconnect(site_id, "its certificate is refused by the reloaded CRL");
+  }
+  return refused;
+}
+
 Status SiteRegistry::SetTrustScore(const std::string& site_id, double score,
                                    const Actor& actor) {
   if (!(score >= 0.0) || !(score <= 1.0)) {

@@ -88,6 +88,12 @@ class SiteRegistry final : public RoundSender {
   // now. Revoking a revoked site changes nothing.
   Status Revoke(const std::string& site_id, const std::string& reason,
                 const Actor& actor);
+  // After a CRL reload: closes the live connection of every site whose
+  // certificate `ca` now refuses (revoked, or expired), audited as
+  // site_certificate_refused; their next hello fails the TLS handshake.
+  // Returns those sites.
+  std::vector<std::string> DisconnectRefusedCertificates(
+      const crypto::CertificateAuthority& ca);
   // Sets the operator's trust score (0..1) of a site.
   Status SetTrustScore(const std::string& site_id, double score,
                        const Actor& actor);

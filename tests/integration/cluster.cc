@@ -190,6 +190,7 @@ Cluster::Cluster() {
   }
   site_port_ = FreePort();
   admin_port_ = FreePort();
+  metrics_port_ = FreePort();
 }
 
 Cluster::~Cluster() {
@@ -217,6 +218,7 @@ void Cluster::StartCoordinator(const std::string& extra_top,
     << "data_dir = \"coordinator-state\"\n"
     << "listen = \"127.0.0.1:" << site_port_ << "\"\n"
     << "admin_listen = \"127.0.0.1:" << admin_port_ << "\"\n"
+    << "metrics_listen = \"127.0.0.1:" << metrics_port_ << "\"\n"
     << extra_top << "\n"
     << "[tls]\nca = \"pki/ca.pem\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
     << "key = \"pki/issued/127.0.0.1.key\"\ncrl = \"pki/ca-crl.pem\"\n"

@@ -114,11 +114,13 @@ class Cluster {
 
   int site_port() const { return site_port_; }
   int admin_port() const { return admin_port_; }
+  int metrics_port() const { return metrics_port_; }
 
  private:
   std::string dir_;
   int site_port_ = 0;
   int admin_port_ = 0;
+  int metrics_port_ = 0;
   std::unique_ptr<Process> coordinator_;
   std::map<std::string, std::unique_ptr<Process>> sites_;
 };
