@@ -17,7 +17,7 @@ CMAKE_FLAGS ?=
 # layer they share (the console and the pure math libraries have no threads).
 TSAN_TESTS ?= Integration|WalCheckpointer|Coordinator|Secure|Grouped|Malicious|Federation|Site|Round|Scheduler|Registry|Finalizer|Planner|Agent|Prediction|Serving|WorkerPool|Connection|Channel|Admin|Deployment
 
-.PHONY: all deps configure build test demo bench sanitize tsan clean format
+.PHONY: all deps configure build test demo bench sanitize tsan clean format lint-openapi
 
 all: build
 
@@ -68,6 +68,23 @@ tsan: deps
 	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  ctest --output-on-failure -j $(JOBS) --timeout 900 \
 	    -R '$(TSAN_TESTS)'
+
+# `make lint-openapi`: Redocly CLI's recommended rules on both OpenAPI files
+# (errors fail, warnings are shown). Optional and not part of `make test`: it
+# installs @redocly/cli from the npm registry into $(BUILD)/redocly on first
+# use, and CI may not reach the registry. OpenApiSpecTest (in `make test`)
+# is what keeps docs/openapi.yaml equal to the served routes.
+REDOCLY_VERSION ?= 2.77.0
+REDOCLY = $(BUILD)/redocly/node_modules/.bin/redocly
+
+$(REDOCLY):
+	@command -v npm >/dev/null || { echo "lint-openapi needs npm (apt-get install npm)" >&2; exit 1; }
+	@mkdir -p $(BUILD)/redocly
+	@npm install --prefix $(BUILD)/redocly --no-audit --no-fund --loglevel=error @redocly/cli@$(REDOCLY_VERSION)
+
+lint-openapi: $(REDOCLY)
+	@REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+	  $(REDOCLY) lint docs/openapi.yaml docs/openapi-metrics.yaml
 
 clean:
 	rm -rf $(BUILD) build-release build-asan build-tsan
