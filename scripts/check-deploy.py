@@ -422,6 +422,13 @@ def check_compose(stages, keys):
                 fail(path, f"service {name}: publishes container port {container}, not a contract port {sorted(allowed)}")
             if container in (7444, 9464, 9465) and not str(p).startswith("127.0.0.1:"):
                 fail(path, f"service {name}: port {container} (admin or unauthenticated metrics) must be published on 127.0.0.1 only")
+    for name in coordinators + sites:
+        hc = services[name].get("healthcheck") or {}
+        port = COORDINATOR_METRICS_PORT if name in coordinators else SITE_AGENT_METRICS_PORT
+        if hc.get("disable"):
+            fail(path, f"service {name}: its healthcheck must not be disabled")
+        elif "test" in hc and ("/healthz" not in str(hc["test"]) or str(port) not in str(hc["test"])):
+            fail(path, f"service {name}: healthcheck must probe /healthz on port {port} (is {hc['test']})")
     for name in sites:
         dep = (services[name].get("depends_on") or {})
         if not isinstance(dep, dict) or not any(v.get("condition") == "service_completed_successfully" for v in dep.values()):
