@@ -1,7 +1,7 @@
 {{/*
 Names and labels. The chart keeps to a small template subset (values,
 release and chart fields, include, if/else, toYaml, quote, nindent) so that
-scripts/check-deploy.py can render it without helm (README.md).
+scripts/helm_subset.py can render it without helm (scripts/check-deploy.py).
 */}}
 {{- define "cls-coordinator.fullname" -}}
 {{ .Release.Name }}-coordinator
