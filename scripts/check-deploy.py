@@ -771,6 +771,10 @@ def main():
     if not DEPLOY.is_dir():
         print(f"check-deploy: {DEPLOY} is missing", file=sys.stderr)
         return 1
+    try:
+        helm_subset.self_test()
+    except AssertionError as e:
+        fail(ROOT / "scripts" / "helm_subset.py", f"self-test failed: the renderer no longer behaves like Go templates ({e})")
     keys = documented_keys()
     for p in sorted(DEPLOY.rglob("*.yaml")) + sorted(DEPLOY.rglob("*.yml")):
         if "templates" not in p.parts:

@@ -234,3 +234,20 @@ def render(chart_dir, chart, values, release, namespace):
             continue
         out[name] = r.render(nodes)
     return out
+
+
+def self_test():
+    """Go text/template behaviour the charts rely on; raises AssertionError
+    if this renderer drifts from it."""
+    def run(text, values):
+        r = Renderer({"Values": values, "Release": {"Name": "r"}, "Chart": {}}, {})
+        return r.render(parse_all(tokenize(text))[0])
+
+    trim = "a\n{{- if .Values.x }}\nb\n{{- end }}\nc"
+    assert run(trim, {"x": True}) == "a\nb\nc", run(trim, {"x": True})
+    assert run(trim, {"x": ""}) == "a\nc"
+    assert run("{{ if not .Values.x }}y{{ else }}n{{ end }}", {"x": []}) == "y"
+    assert run("k:\n  {{- toYaml .Values.m | nindent 2 }}", {"m": {"b": 1, "a": "2"}}) == "k:\n  a: '2'\n  b: 1"
+    assert run("{{ .Values.s | quote }} {{ .Release.Name }}", {"s": "x y"}) == '"x y" r'
+    assert run("{{/* gone */}}{{ .Values.f }} {{ .Values.t }} {{ .Values.g }}", {"f": 1.0, "t": True, "g": 0.05}) == "1 true 0.05"
+    assert run("{{ .Values.n -}}\n  x", {"n": 3}) == "3x"
