@@ -49,8 +49,8 @@ package: package-deps
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLS_BUILD_TESTS=OFF -DCLS_BUILD_BENCH=OFF \
 	  -DCLS_PACKAGE=ON >/dev/null
 	@cmake --build build-package -j $(JOBS) --target cls_package_inputs
-	@cd build-package && { cpack -G DEB >cpack.log || { cat cpack.log; exit 1; }; } && \
-	  sed -n 's/^CPack: - package: //p' cpack.log
+	@cd build-package && { cpack -G DEB >cpack.log 2>&1 || { cat cpack.log; exit 1; }; } && \
+	  sed -n 's/^CPack: - package: \(.*\) generated\.$$/\1/p' cpack.log
 
 demo: build
 	@scripts/demo.sh $(BUILD)/bin
