@@ -14,7 +14,10 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 SANITIZE_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
-# ccache when installed; never required.
+# ccache when installed; never required. Not hashing the build folder lets
+# build/ and build-package/ share compile results (RelWithDebInfo has -g, so
+# ccache would otherwise key on the folder; only DW_AT_comp_dir differs).
+export CCACHE_NOHASHDIR ?= 1
 LAUNCHER = $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 CMAKE_FLAGS ?=
 # The tests `make tsan` runs: everything of the two daemons and the common
