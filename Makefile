@@ -44,7 +44,7 @@ test: build package
 # (e.g. -DCLS_WERROR=ON) apply, but the flags after them always win.
 # (A prerequisite, not a first recipe line: LAUNCHER must be expanded after
 # ccache is installed.)
-package-deps:
+package-deps: deps
 	@CLS_WITH_PACKAGING=1 scripts/install-deps.sh
 
 package: package-deps
