@@ -2,6 +2,10 @@
 # Both install what is missing (scripts/install-deps.sh), configure and build.
 # `make sanitize`: every test again under AddressSanitizer (with leak
 # detection) and UndefinedBehaviorSanitizer, built in build-asan/.
+# `make package`: the Debian packages cls-coordinator, cls-site-agent and
+# cls-tools (docs/deployment.md), production binaries (no test or benchmark
+# hooks), built in build-package/ and left there as .deb files. `make test`
+# builds them first: PackageInstallTest checks them.
 # `make tsan`: the daemons' unit and integration tests under
 # ThreadSanitizer, built in build-tsan/ (tests/tsan.supp names the only
 # reports it ignores, each with its reason).
@@ -10,14 +14,17 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 SANITIZE_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
-# ccache when installed; never required.
+# ccache when installed; never required. Not hashing the build folder lets
+# build/ and build-package/ share compile results (RelWithDebInfo has -g, so
+# ccache would otherwise key on the folder; only DW_AT_comp_dir differs).
+export CCACHE_NOHASHDIR ?= 1
 LAUNCHER = $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 CMAKE_FLAGS ?=
 # The tests `make tsan` runs: everything of the two daemons and the common
 # layer they share (the console and the pure math libraries have no threads).
 TSAN_TESTS ?= Integration|WalCheckpointer|Coordinator|Secure|Grouped|Malicious|Federation|Site|Round|Scheduler|Registry|Finalizer|Planner|Agent|Prediction|Serving|WorkerPool|Connection|Channel|Admin|Deployment
 
-.PHONY: all deps configure build test demo bench sanitize tsan clean format lint-openapi
+.PHONY: all deps configure build test package package-deps demo bench sanitize tsan clean format lint-openapi
 
 all: build
 
@@ -25,13 +32,28 @@ deps:
 	@scripts/install-deps.sh
 
 configure: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(LAUNCHER) $(CMAKE_FLAGS) >/dev/null
 
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
-test: build
+test: build package
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# Same build type as `make test`, so ccache serves most of it; CMAKE_FLAGS
+# (e.g. -DCLS_WERROR=ON) apply, but the flags after them always win.
+# (A prerequisite, not a first recipe line: LAUNCHER must be expanded after
+# ccache is installed.)
+package-deps: deps
+	@CLS_WITH_PACKAGING=1 scripts/install-deps.sh
+
+package: package-deps
+	@cmake -S . -B build-package $(LAUNCHER) $(CMAKE_FLAGS) \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLS_BUILD_TESTS=OFF -DCLS_BUILD_BENCH=OFF \
+	  -DCLS_PACKAGE=ON >/dev/null
+	@cmake --build build-package -j $(JOBS) --target cls_package_inputs
+	@cd build-package && { cpack -G DEB >cpack.log 2>&1 || { cat cpack.log; exit 1; }; } && \
+	  sed -n 's/^CPack: - package: \(.*\) generated\.$$/\1/p' cpack.log
 
 demo: build
 	@scripts/demo.sh $(BUILD)/bin
@@ -55,7 +77,7 @@ sanitize: deps
 	@cd build-asan && \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j $(JOBS) --timeout 900
+	  ctest --output-on-failure -j $(JOBS) --timeout 900 -E PackageInstallTest
 
 # -O1: ThreadSanitizer at -O0 is several times slower and finds nothing more.
 tsan: deps
@@ -87,7 +109,7 @@ lint-openapi: $(REDOCLY)
 	  $(REDOCLY) lint docs/openapi.yaml docs/openapi-metrics.yaml
 
 clean:
-	rm -rf $(BUILD) build-release build-asan build-tsan
+	rm -rf $(BUILD) build-release build-asan build-tsan build-package
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config git
+  build-essential cmake pkg-config git ccache
   libssl-dev openssl
   libboost1.74-dev libboost-system1.74-dev
   capnproto libcapnp-dev
@@ -15,6 +15,11 @@ packages=(
   libgtest-dev libgmock-dev
   python3
 )
+# make package: lintian checks the .deb files, help2man writes the man pages,
+# systemd provides systemd-analyze (PackageInstallTest verifies the units).
+if [[ "${CLS_WITH_PACKAGING:-0}" == "1" ]]; then
+  packages+=(lintian help2man systemd)
+fi
 # Optional extras: libFuzzer (fuzz target), scikit-learn (benchmark peer), wrk.
 if [[ "${CLS_WITH_EXTRAS:-0}" == "1" ]]; then
   packages+=(clang libfuzzer-14-dev python3-sklearn wrk)
