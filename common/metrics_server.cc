@@ -25,7 +25,7 @@ constexpr uint32_t kHeaderLimit = 8 * 1024;
 
 http::response<http::string_body> Answer(
     const http::request<http::empty_body>& req, const Registry& registry,
-    const ReadinessCheck& ready) {
+    const ReadinessCheck& ready, const ExtraExposition& extra) {
   http::response<http::string_body> res{http::status::ok, req.version()};
   res.set(http::field::server, "cls");
   res.set(http::field::cache_control, "no-store");
@@ -44,6 +44,7 @@ http::response<http::string_body> Answer(
   } else if (path == "/metrics") {
     res.set(http::field::content_type, "text/plain; version=0.0.4");
     res.body() = registry.Exposition();
+    if (extra) res.body() += extra();
   } else if (path == "/healthz") {
     json(http::status::ok, {{"status", "ok"}});
   } else if (path == "/readyz") {
@@ -56,8 +57,9 @@ http::response<http::string_body> Answer(
     }
   } else {
     json(http::status::not_found,
-         {{"error", "no route " + path + " (served: /metrics, /healthz, "
-                    "/readyz)"}});
+         {{"error", "no route " + path +
+                        " (served: /metrics, /healthz, "
+                        "/readyz)"}});
   }
   res.prepare_payload();
   if (req.method() == http::verb::head) res.body().clear();
@@ -66,7 +68,8 @@ http::response<http::string_body> Answer(
 
 asio::awaitable<void> ServeConnection(beast::tcp_stream stream,
                                       const Registry& registry,
-                                      const ReadinessCheck& ready) {
+                                      const ReadinessCheck& ready,
+                                      const ExtraExposition& extra) {
   beast::flat_buffer buffer;
   boost::system::error_code ec;
   while (true) {
@@ -76,7 +79,7 @@ asio::awaitable<void> ServeConnection(beast::tcp_stream stream,
     co_await http::async_read(stream, buffer, parser,
                               asio::redirect_error(use_awaitable, ec));
     if (ec) break;  // closed, timed out or malformed (a body, say)
-    auto res = Answer(parser.get(), registry, ready);
+    auto res = Answer(parser.get(), registry, ready, extra);
     co_await http::async_write(stream, res,
                                asio::redirect_error(use_awaitable, ec));
     if (ec || !res.keep_alive()) break;
@@ -86,8 +89,9 @@ asio::awaitable<void> ServeConnection(beast::tcp_stream stream,
 
 }  // namespace
 
-MetricsServer::MetricsServer(const Registry& registry, ReadinessCheck ready)
-    : registry_(registry), ready_(std::move(ready)) {}
+MetricsServer::MetricsServer(const Registry& registry, ReadinessCheck ready,
+                             ExtraExposition extra)
+    : registry_(registry), ready_(std::move(ready)), extra_(std::move(extra)) {}
 
 MetricsServer::~MetricsServer() { Stop(); }
 
@@ -100,7 +104,7 @@ Result<uint16_t> MetricsServer::Listen(const std::string& host, uint16_t port,
       *acceptor_, host, port, what, [this](asio::ip::tcp::socket socket) {
         asio::co_spawn(*io_,
                        ServeConnection(beast::tcp_stream(std::move(socket)),
-                                       registry_, ready_),
+                                       registry_, ready_, extra_),
                        LogCompletion("metrics connection"));
       });
   if (!bound) {

@@ -19,6 +19,9 @@ namespace cls::metrics {
 // Why the process is not ready ("" = ready). Called on the server's thread:
 // read only atomics or other thread-safe state.
 using ReadinessCheck = std::function<std::string()>;
+// More families in the text format, appended to the registry's on each
+// scrape (a site agent's serving metrics). Called on the server's thread.
+using ExtraExposition = std::function<std::string()>;
 
 // The unauthenticated monitoring port (plain HTTP/1.1, GET only):
 //   /metrics  the registry in Prometheus' text format 0.0.4
@@ -31,7 +34,8 @@ using ReadinessCheck = std::function<std::string()>;
 // the daemon's io thread is.
 class MetricsServer {
  public:
-  MetricsServer(const Registry& registry, ReadinessCheck ready);
+  MetricsServer(const Registry& registry, ReadinessCheck ready,
+                ExtraExposition extra = nullptr);
   // Stop().
   ~MetricsServer();
 
@@ -45,6 +49,7 @@ class MetricsServer {
  private:
   const Registry& registry_;
   ReadinessCheck ready_;
+  ExtraExposition extra_;
   std::unique_ptr<boost::asio::io_context> io_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   std::thread thread_;

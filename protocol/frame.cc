@@ -250,8 +250,10 @@ Result<Message> DecodeFramePayload(const FrameHeader& header,
     const auto envelope = reader.getRoot<wire::Envelope>();
     const uint16_t version = envelope.getProtocolVersion();
     if (version != kProtocolVersion) {
-      return InvalidArgument("frame: protocol version " + Str(version) +
-                             ", expected " + Str(kProtocolVersion));
+      // The peer reads this in a Rejected: it names what would work.
+      return InvalidArgument(
+          "frame: protocol version " + Str(version) +
+          " is not supported; supported versions: " + Str(kProtocolVersion));
     }
     const auto body = envelope.getBody();
     const uint32_t body_kind = codec::KindOf(body.which());

@@ -240,7 +240,8 @@ TEST(Frame, RejectsAWrongProtocolVersion) {
   envelope.getBody().initWelcome().setSiteId("site-1");
   EXPECT_EQ(DecodeError(RawFrame(2, builder)),
             "frame: protocol version " + std::to_string(kProtocolVersion + 1) +
-                ", expected " + std::to_string(kProtocolVersion));
+                " is not supported; supported versions: " +
+                std::to_string(kProtocolVersion));
 }
 
 TEST(Frame, RejectsMalformedCapnProtoWithoutThrowing) {

@@ -265,6 +265,7 @@ TOML
     cat > "$dir/$id.toml" <<TOML
 site_id = "$id"
 site_name = "Benchmark site $i"
+metrics_listen = "127.0.0.1:0"
 coordinator = "127.0.0.1:$site_port"
 data_dir = "$dir/$id-state"
 log_level = "info"
@@ -537,6 +538,7 @@ TOML
     fi
     cat > "$ST/$id.toml" <<TOML
 site_id = "$id"
+metrics_listen = "127.0.0.1:0"
 coordinator = "127.0.0.1:$site_port"
 data_dir = "$ST/$id-state"
 [tls]

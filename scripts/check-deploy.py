@@ -53,9 +53,9 @@ SITE_AGENT_PORTS = {9465, 8443}
 COORDINATOR_METRICS_PORT = 9464
 SITE_AGENT_METRICS_PORT = 9465
 
-# The Prometheus metric names of the contract. They must match the metric
-# code of the coordinator and the site agent: renaming a metric there means
-# renaming it here and in deploy/grafana/cls-dashboard.json.
+# The Prometheus metric names the dashboard shows. Each must be a name the
+# daemons' metric code registers (check_metric_sources below reads it out of
+# METRIC_SOURCES), so a renamed metric fails here, not on a blank panel.
 HISTOGRAMS = {"cls_round_stage_duration_seconds"}
 COORDINATOR_METRICS = {
     "cls_build_info",
@@ -79,11 +79,18 @@ SITE_AGENT_METRICS = {
     "cls_build_info",
     "cls_agent_connected",
     "cls_agent_rounds_total",
-    "cls_agent_predictions_total",
-    "cls_agent_outcomes_total",
     "cls_agent_online_updates_total",
-    "cls_agent_drift_alerts_total",
+    # The serving families, on the same port when the site serves.
+    "cls_predictions_total",
+    "cls_outcomes_total",
+    "cls_drift_alerts_total",
 }
+METRIC_SOURCES = [
+    "common/metrics.cc",
+    "coordinator/monitoring/coordinator_metrics.cc",
+    "site-agent/agent_metrics.cc",
+    "site-agent/prediction_service.cc",
+]
 METRICS = COORDINATOR_METRICS | SITE_AGENT_METRICS
 
 # Config keys the contract adds to both daemons (top level), documented by
@@ -764,6 +771,18 @@ def check_grafana():
         fail(path, "the dashboard needs a uid and a title")
 
 
+def check_metric_sources():
+    registered = set()
+    for rel in METRIC_SOURCES:
+        path = ROOT / rel
+        try:
+            registered |= set(re.findall(r'"(cls_[a-z0-9_]+)', path.read_text(encoding="utf-8")))
+        except OSError as e:
+            fail(path, f"cannot read the metric code: {e}")
+    for name in sorted(METRICS - registered):
+        fail(ROOT / "scripts" / "check-deploy.py", f"'{name}' is not registered by the daemons' metric code ({', '.join(METRIC_SOURCES)})")
+
+
 # ------------------------------------------------------------------- main
 
 
@@ -785,6 +804,7 @@ def main():
         load_toml(p)
     check_helm(keys)
     check_grafana()
+    check_metric_sources()
     if problems:
         print(f"check-deploy: {len(problems)} problem(s):", file=sys.stderr)
         for p in problems:

@@ -75,6 +75,7 @@ for s in "${SITES[@]}"; do
   cat > "$kit/site.toml" <<TOML
 site_id = "$s"
 site_name = "${NAME[$s]}"
+metrics_listen = "127.0.0.1:$(free_port)"
 coordinator = "127.0.0.1:$SITE_PORT"
 data_dir = "./state"
 [tls]

@@ -27,6 +27,7 @@
 #include <memory>
 
 #include "audit/audit_chain.h"
+#include "common/logging.h"
 #include "crypto/tls_context.h"
 #include "protocol/channel.h"
 #include "protocol/frame.h"
@@ -93,6 +94,32 @@ Status CheckTlsIdentity(const AgentConfig& config) {
   }
   return {};
 }
+
+namespace {
+
+// SIGHUP, on the io thread between two events: the log file reopened
+// (logrotate), the CRL read again into the TLS context the next handshake
+// uses. A CRL that cannot be used leaves the old one in force.
+void ReloadOnHangup(const AgentConfig& config, asio::ssl::context& tls,
+                    AgentReadiness* readiness) {
+  if (auto s = ReopenLogs(); !s) spdlog::error("SIGHUP: {}", s.error().message);
+  if (config.tls.crl.empty()) {
+    spdlog::info("SIGHUP: log reopened; no CRL configured");
+    return;
+  }
+  if (auto s = crypto::ReloadCrl(tls, FilesOf(config.tls)); !s) {
+    spdlog::error("SIGHUP: CRL not reloaded, the previous one stays: {}",
+                  s.error().message);
+    return;
+  }
+  if (auto next = crypto::CrlNextUpdate(config.tls.crl);
+      next && readiness != nullptr) {
+    readiness->SetCrlNextUpdate(*next);
+  }
+  spdlog::info("SIGHUP: log reopened, CRL {} reloaded", config.tls.crl);
+}
+
+}  // namespace
 
 int RunAgent(const AgentConfig& config, RoundParticipant& participant,
              const AgentOptions& options) {
@@ -161,6 +188,16 @@ int RunAgent(const AgentConfig& config, RoundParticipant& participant,
     });
   };
   if (options.outgoing) asio::post(io, offer_report);
+  asio::signal_set hangup(io, SIGHUP);
+  std::function<void()> wait_for_hangup = [&] {
+    hangup.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      ReloadOnHangup(config, **tls, options.readiness);
+      wait_for_hangup();
+    });
+  };
+  wait_for_hangup();
+  if (options.readiness != nullptr) options.readiness->SetRunning(true);
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
@@ -168,6 +205,7 @@ int RunAgent(const AgentConfig& config, RoundParticipant& participant,
     loop.Stop();
     periodic_timer.cancel();
     report_timer.cancel();
+    hangup.cancel();
     io.stop();
   });
   bool failed = false;

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "site-agent/agent_metrics.h"
 #include "site-agent/config.h"
 #include "site-agent/round_participant.h"
 
@@ -51,6 +52,10 @@ struct AgentOptions {
   // io_context still exists: whatever on_start started is stopped here
   // (serving joins its threads), before the io_context goes.
   std::function<void()> on_stop;
+  // The monitoring port's view (site-agent/agent_metrics.h); null: none.
+  // Both must outlive RunAgent.
+  AgentMetrics* metrics = nullptr;
+  AgentReadiness* readiness = nullptr;
 };
 
 // The connection loop: connects to the coordinator over mutual TLS, says
@@ -58,7 +63,9 @@ struct AgentOptions {
 // through a single writer. Rejections (a site awaiting approval) and
 // connection failures are retried with backoff (1 s doubling to 10 s). Blocks
 // until SIGINT or SIGTERM; returns the process exit code (0 on a signal, 1 if
-// the TLS files cannot be used). All Asio code of the agent lives behind this
+// the TLS files cannot be used). SIGHUP reopens the log file and reloads the
+// CRL (a revoked coordinator or neighbour is refused from then on); it never
+// interrupts a round. All Asio code of the agent lives behind this
 // call.
 int RunAgent(const AgentConfig& config, RoundParticipant& participant,
              const AgentOptions& options);

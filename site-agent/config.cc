@@ -203,10 +203,19 @@ Status ParseBenchmark(const toml::table& table, AgentConfig& config) {
 // The root's keys; [benchmark] exists only in test and benchmark builds
 // (elsewhere it is an unknown key).
 std::vector<std::string_view> RootKeys() {
-  std::vector<std::string_view> keys = {
-      "site_id",           "site_name", "location", "coordinator", "data_dir",
-      "log_level",         "tls",       "data",     "online",      "serve",
-      "secure_aggregation"};
+  std::vector<std::string_view> keys = {"site_id",
+                                        "site_name",
+                                        "location",
+                                        "coordinator",
+                                        "data_dir",
+                                        "log_level",
+                                        "tls",
+                                        "data",
+                                        "online",
+                                        "serve",
+                                        "secure_aggregation",
+                                        "metrics_listen"};
+  keys.insert(keys.end(), kLogSettingKeys.begin(), kLogSettingKeys.end());
 #if CLS_BENCH_HOOKS
   keys.push_back("benchmark");
 #endif
@@ -241,6 +250,19 @@ Status ParseIdentity(const TomlTable& root, const fs::path& base_dir,
   if (!IsValidLogLevel(config.log_level)) {
     return InvalidArgument("'log_level' is '" + config.log_level +
                            "'; allowed values: " + std::string(kLogLevels));
+  }
+  CLS_RETURN_IF_ERROR(ReadLogSettings(root, base_dir, config.log));
+
+  CLS_ASSIGN_OR_RETURN(const auto metrics, root.String("metrics_listen"));
+  if (metrics && metrics->empty()) {
+    config.metrics_enabled = false;
+  } else if (metrics) {
+    auto address = ParseHostPort(*metrics);
+    if (!address) {
+      return InvalidArgument("'metrics_listen': " + address.error().message);
+    }
+    config.metrics_host = address->host;
+    config.metrics_port = address->port;
   }
   return {};
 }

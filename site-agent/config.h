@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/logging.h"
 #include "core/dataset.h"
 
 namespace cls::site {
@@ -93,6 +94,12 @@ struct AgentConfig {
   uint16_t coordinator_port = 0;
   std::string data_dir;  // absolute
   std::string log_level = "info";
+  LogSettings log;
+  // The monitoring port (/metrics, /healthz, /readyz), plain HTTP;
+  // metrics_listen = "" turns it off.
+  bool metrics_enabled = true;
+  std::string metrics_host = "127.0.0.1";
+  uint16_t metrics_port = 9465;
   TlsConfig tls;
   std::optional<DataConfig> data;
   std::optional<BenchmarkConfig> benchmark;

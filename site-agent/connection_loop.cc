@@ -8,6 +8,7 @@
 #endif
 
 #include "common/log_completion.h"
+#include "common/version.h"
 
 #include <utility>  // Boost 1.74 Asio needs it first in C++23 mode.
 
@@ -50,7 +51,6 @@ using protocol::Channel;
 using protocol::Clock;
 using tcp = asio::ip::tcp;
 
-constexpr std::string_view kAgentVersion = "0.1.0";
 constexpr auto kConnectTimeout = std::chrono::seconds(10);
 constexpr auto kHandshakeTimeout = std::chrono::seconds(15);
 constexpr auto kWelcomeTimeout = std::chrono::seconds(30);
@@ -276,12 +276,9 @@ class ConnectionLoop::Impl {
     // The sample count comes from the LocalModel, which inbox learning may
     // be growing on the model worker.
     co_await lane_.Idle();
-    protocol::Hello hello{config_.site_id,
-                          config_.site_name,
-                          config_.location,
-                          participant_.num_samples(),
-                          std::string(kAgentVersion),
-                          participant_.model_version()};
+    protocol::Hello hello{config_.site_id,      config_.site_name,
+                          config_.location,     participant_.num_samples(),
+                          cls::VersionString(), participant_.model_version()};
     auto sent = co_await channel->Write(
         std::make_shared<const Bytes>(protocol::EncodeFrame(hello)),
         kWriteTimeout);
@@ -306,6 +303,7 @@ class ConnectionLoop::Impl {
                                std::string(protocol::MessageName(*reply))};
     }
     if (welcome->approved) {
+      if (options_.metrics != nullptr) options_.metrics->SetConnected(true);
       spdlog::info(
           "connected to the coordinator at {}:{} as {} (model {})",
           config_.coordinator_host, config_.coordinator_port, config_.site_id,
@@ -332,6 +330,13 @@ class ConnectionLoop::Impl {
         break;
       }
       spdlog::debug("received {}", protocol::MessageName(*message));
+      if (options_.metrics != nullptr) {
+        if (std::holds_alternative<protocol::RoundResult>(*message)) {
+          options_.metrics->RoundEnded("completed");
+        } else if (std::holds_alternative<protocol::RoundAborted>(*message)) {
+          options_.metrics->RoundEnded("aborted");
+        }
+      }
       // Audit checkpoints are kept here, with the connection's verifier;
       // deployments belong to serving; everything else to the rounds.
       if (const auto* checkpoint =
@@ -365,6 +370,7 @@ class ConnectionLoop::Impl {
     outbox->wake.cancel();
     channel->CloseNow();
     participant_.OnDisconnected();
+    if (options_.metrics != nullptr) options_.metrics->SetConnected(false);
     co_return SessionEnd{SessionEnd::Kind::kLost, reason};
   }
 

@@ -6,12 +6,16 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <optional>
 
 #include "common/large_buffers.h"
+#include "common/logging.h"
+#include "common/metrics_server.h"
 #include "common/version.h"
+#include "crypto/tls_context.h"
 #include "site-agent/agent.h"
 #include "site-agent/config.h"
 #include "site-agent/local_model.h"
@@ -44,13 +48,6 @@ constexpr const char* kFooter =
     "needed.\n\n"
     "Check a configuration and the data without connecting:\n"
     "    cls-site-agent --check-config --config site.toml\n";
-
-void SetUpLogging() {
-  auto logger = spdlog::stderr_logger_mt("site-agent");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l [site-agent] %v",
-                      spdlog::pattern_time_type::utc);
-}
 
 void LogDataSummary(const cls::site::LocalModel& model) {
   spdlog::info(
@@ -174,7 +171,7 @@ int main(int argc, char** argv) {
 #endif
   CLI11_PARSE(app, argc, argv);
 
-  SetUpLogging();
+  (void)cls::ConfigureLogging("site-agent", cls::LogSettings{});  // stderr
   spdlog::set_level(spdlog::level::info);
   if (!log_level.empty()) spdlog::set_level(spdlog::level::from_str(log_level));
 
@@ -201,6 +198,10 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::from_str(config->log_level));
   }
   if (check_config) return CheckConfig(*config);
+  if (auto s = cls::ConfigureLogging("site-agent", config->log); !s) {
+    std::fprintf(stderr, "cls-site-agent: %s\n", s.error().message.c_str());
+    return 1;
+  }
 
   spdlog::info("site agent {} starting (config {})", config->site_id,
                config->config_path);
@@ -221,6 +222,9 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  cls::metrics::Registry registry;
+  cls::site::AgentMetrics agent_metrics(registry);
+  cls::site::AgentReadiness readiness;
   std::optional<cls::site::LocalModel> model;
   cls::site::ParticipantOptions participant_options;
   participant_options.site_id = config->site_id;
@@ -288,7 +292,11 @@ int main(int argc, char** argv) {
       return 1;
     }
     online = std::move(*opened);
-    options.periodic = [&] { (void)online->ProcessInbox(); };
+    options.periodic = [&] {
+      if (auto files = online->ProcessInbox(); files && *files > 0) {
+        agent_metrics.OnlineUpdates(*files);
+      }
+    };
     options.periodic_interval =
         std::chrono::seconds(config->online->poll_interval_s);
     spdlog::info("online learning: watching {} every {} s",
@@ -362,6 +370,28 @@ int main(int argc, char** argv) {
     spdlog::warn("cannot write status: {}", s.error().message);
   }
   std::signal(SIGPIPE, SIG_IGN);
+  // The monitoring port, on its own thread, whether or not this site
+  // serves predictions; serving's own metrics are added when it does.
+  if (auto next = cls::crypto::CrlNextUpdate(config->tls.crl);
+      next && !config->tls.crl.empty()) {
+    readiness.SetCrlNextUpdate(*next);
+  }
+  cls::metrics::MetricsServer monitoring(
+      registry, [&readiness] { return readiness.Reason(std::time(nullptr)); },
+      [&serving]() -> std::string {
+        return serving ? serving->service().MetricsText() : "";
+      });
+  if (config->metrics_enabled) {
+    auto port = monitoring.Listen(config->metrics_host, config->metrics_port,
+                                  "metrics_listen");
+    if (!port) {
+      spdlog::error("{}", port.error().message);
+      return 1;
+    }
+    spdlog::info("metrics and health on {}:{}", config->metrics_host, *port);
+  }
+  options.metrics = &agent_metrics;
+  options.readiness = &readiness;
   const int code = cls::site::RunAgent(*config, participant, options);
   spdlog::info("site agent stopped");
   return code;

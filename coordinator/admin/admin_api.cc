@@ -104,7 +104,7 @@ json SiteJson(const SiteRecord& s, bool connected) {
           {"location", s.location},       {"num_samples", s.num_samples},
           {"trust_score", s.trust_score}, {"status", SiteStatusName(s.status)},
           {"connected", connected},       {"registered_at", s.registered_at},
-          {"last_seen", s.last_seen}};
+          {"last_seen", s.last_seen},     {"agent_version", s.agent_version}};
 }
 
 }  // namespace

@@ -83,6 +83,7 @@ class AdminApiTest : public AdminApiFixture {
                     1.0,
                     SiteStatus::kApproved,
                     "2026-11-27T00:00:00Z",
+                    "",
                     ""};
     ASSERT_TRUE(store_->InsertSite(site).has_value());
   }

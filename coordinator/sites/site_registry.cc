@@ -36,7 +36,8 @@ Result<protocol::Welcome> SiteRegistry::Admit(
                     1.0,
                     SiteStatus::kPending,
                     UtcNow(),
-                    UtcNow()};
+                    UtcNow(),
+                    hello.agent_version};
     if (auto s = store_.InsertSite(site); !s) return std::unexpected(s.error());
     AuditOrLog(
         store_, {hello.site_id, "site"}, "site_registered",
@@ -48,7 +49,8 @@ Result<protocol::Welcome> SiteRegistry::Admit(
   }
   if (!*found || (*found)->status == SiteStatus::kPending) {
     (void)store_.UpdateSiteHello(hello.site_id, hello.site_name, hello.location,
-                                 static_cast<int64_t>(hello.num_samples));
+                                 static_cast<int64_t>(hello.num_samples),
+                                 hello.agent_version);
     return FailedPrecondition(
         "site " + hello.site_id +
         " awaits operator approval (clsctl sites approve " + hello.site_id +
@@ -58,9 +60,9 @@ Result<protocol::Welcome> SiteRegistry::Admit(
     return InvalidArgument("site " + hello.site_id +
                            " reports no training samples");
   }
-  if (auto s =
-          store_.UpdateSiteHello(hello.site_id, hello.site_name, hello.location,
-                                 static_cast<int64_t>(hello.num_samples));
+  if (auto s = store_.UpdateSiteHello(
+          hello.site_id, hello.site_name, hello.location,
+          static_cast<int64_t>(hello.num_samples), hello.agent_version);
       !s) {
     return std::unexpected(s.error());
   }

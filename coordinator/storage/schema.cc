@@ -233,12 +233,19 @@ Status MigrateToVersion1(SqliteDb& db) {
   return {};
 }
 
+// Version 2: the agent version each site reported in its latest hello
+// (clsctl sites list).
+Status MigrateToVersion2(SqliteDb& db) {
+  return db.Exec(
+      "ALTER TABLE sites ADD COLUMN agent_version TEXT NOT NULL DEFAULT ''");
+}
+
 // migrations[i] takes a database from version i to i + 1. A new schema
 // change is a new function appended here (never an edit of an old one) and
 // kSchemaVersion + 1, with a test that opens a database of the previous
 // version.
 using Migration = Status (*)(SqliteDb&);
-constexpr Migration kMigrations[] = {MigrateToVersion1};
+constexpr Migration kMigrations[] = {MigrateToVersion1, MigrateToVersion2};
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
 }  // namespace

@@ -138,6 +138,34 @@ INSERT INTO models VALUES ('v1_20260102_030405', 1, 0, '', 'abc', x'0000803f', '
   EXPECT_EQ(Names(db, "table").count("privacy_charges"), 1u);
 }
 
+// A version-1 database (before agent versions were kept): the sites keep
+// their rows and gain an empty agent_version, filled at the next hello.
+TEST_F(SchemaTest, AVersion1DatabaseGainsTheSitesAgentVersion) {
+  {
+    auto db = OpenRaw();
+    ASSERT_TRUE(Migrate(*db).has_value());
+    // Back to version 1's layout.
+    ASSERT_TRUE(
+        db->Exec("ALTER TABLE sites DROP COLUMN agent_version; "
+                 "PRAGMA user_version = 1;"
+                 "INSERT INTO sites (site_id, status, registered_at) "
+                 "VALUES ('HOSP_A', 'approved', '2026-01-02T03:04:05Z')")
+            .has_value());
+  }
+  auto store = CoordinatorStore::Open(Path());
+  ASSERT_TRUE(store) << store.error().ToString();
+  EXPECT_EQ(*SchemaVersion((*store)->db()), 2);
+  auto site = (*store)->FindSite("HOSP_A");
+  ASSERT_TRUE(site && site->has_value());
+  EXPECT_EQ((*site)->agent_version, "");
+  ASSERT_TRUE((*store)->UpdateSiteHello("HOSP_A", "A", "Cleveland", 10,
+                                        "0.1.0 (git 0123456789ab)"));
+  site = (*store)->FindSite("HOSP_A");
+  ASSERT_TRUE(site && site->has_value());
+  EXPECT_EQ((*site)->agent_version, "0.1.0 (git 0123456789ab)");
+  EXPECT_EQ((*site)->status, SiteStatus::kApproved);
+}
+
 TEST_F(SchemaTest, ADatabaseFromANewerCoordinatorIsRefusedAndLeftUntouched) {
   {
     auto db = OpenRaw();

@@ -30,7 +30,7 @@ std::vector<std::string> FromJsonList(const std::string& s) {
 SiteRecord ReadSite(const SqlStatement& s) {
   return SiteRecord{s.Text(0), s.Text(1),   s.Text(2),
                     s.Int(3),  s.Double(4), ParseSiteStatus(s.Text(5)),
-                    s.Text(6), s.Text(7)};
+                    s.Text(6), s.Text(7),   s.Text(8)};
 }
 
 RoundRecord ReadRound(const SqlStatement& s) {
@@ -108,7 +108,7 @@ Result<std::optional<SiteRecord>> CoordinatorStore::FindSite(
   auto rows = QueryRows<SiteRecord>(
       *db_,
       "SELECT site_id, site_name, location, num_samples, trust_score, status, "
-      "registered_at, last_seen FROM sites WHERE site_id = ?",
+      "registered_at, last_seen, agent_version FROM sites WHERE site_id = ?",
       {site_id}, ReadSite);
   if (!rows) return std::unexpected(rows.error());
   if (rows->empty()) return std::nullopt;
@@ -119,26 +119,29 @@ Result<std::vector<SiteRecord>> CoordinatorStore::ListSites() {
   return QueryRows<SiteRecord>(
       *db_,
       "SELECT site_id, site_name, location, num_samples, trust_score, status, "
-      "registered_at, last_seen FROM sites ORDER BY site_id",
+      "registered_at, last_seen, agent_version FROM sites ORDER BY site_id",
       {}, ReadSite);
 }
 
 Status CoordinatorStore::InsertSite(const SiteRecord& s) {
   return db_->Run(
       "INSERT INTO sites (site_id, site_name, location, num_samples, "
-      "trust_score, status, registered_at, last_seen) VALUES (?,?,?,?,?,?,?,?)",
+      "trust_score, status, registered_at, last_seen, agent_version) VALUES "
+      "(?,?,?,?,?,?,?,?,?)",
       {s.site_id, s.site_name, s.location, s.num_samples, s.trust_score,
-       std::string(SiteStatusName(s.status)), s.registered_at, s.last_seen});
+       std::string(SiteStatusName(s.status)), s.registered_at, s.last_seen,
+       s.agent_version});
 }
 
 Status CoordinatorStore::UpdateSiteHello(const std::string& site_id,
                                          const std::string& name,
                                          const std::string& location,
-                                         int64_t num_samples) {
+                                         int64_t num_samples,
+                                         const std::string& agent_version) {
   return db_->Run(
       "UPDATE sites SET site_name = ?, location = ?, num_samples = ?, "
-      "last_seen = ? WHERE site_id = ?",
-      {name, location, num_samples, UtcNow(), site_id});
+      "last_seen = ?, agent_version = ? WHERE site_id = ?",
+      {name, location, num_samples, UtcNow(), agent_version, site_id});
 }
 
 Status CoordinatorStore::SetSiteStatus(const std::string& site_id,

@@ -33,6 +33,7 @@ struct SiteRecord {
   SiteStatus status = SiteStatus::kPending;
   std::string registered_at;
   std::string last_seen;
+  std::string agent_version;  // from the latest hello; "" before any
 };
 
 struct ModelRecord {
@@ -102,7 +103,8 @@ class CoordinatorStore {
   Result<std::vector<SiteRecord>> ListSites();
   Status InsertSite(const SiteRecord& site);
   Status UpdateSiteHello(const std::string& site_id, const std::string& name,
-                         const std::string& location, int64_t num_samples);
+                         const std::string& location, int64_t num_samples,
+                         const std::string& agent_version);
   Status SetSiteStatus(const std::string& site_id, SiteStatus status);
   // The operator's trust score (0..1).
   Status SetSiteTrustScore(const std::string& site_id, double trust_score);

@@ -268,8 +268,12 @@ void Cluster::StartSite(const std::string& site_id,
         static_cast<unsigned>(std::hash<std::string>{}(site_id)));
   }
   std::ostringstream c;
+  if (!site_metrics_ports_.count(site_id)) {
+    site_metrics_ports_[site_id] = FreePort();
+  }
   c << "site_id = \"" << site_id << "\"\n"
     << "site_name = \"Test " << site_id << "\"\n"
+    << "metrics_listen = \"127.0.0.1:" << site_metrics_ports_[site_id] << "\"\n"
     << "coordinator = \"127.0.0.1:" << site_port_ << "\"\n"
     << "data_dir = \"" << site_id << "-state\"\n"
     << "[tls]\nca = \"pki/ca.pem\"\ncert = \"pki/issued/" << site_id

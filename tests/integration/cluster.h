@@ -115,12 +115,17 @@ class Cluster {
   int site_port() const { return site_port_; }
   int admin_port() const { return admin_port_; }
   int metrics_port() const { return metrics_port_; }
+  // The site agent's monitoring port (chosen at its first StartSite).
+  int site_metrics_port(const std::string& site_id) const {
+    return site_metrics_ports_.at(site_id);
+  }
 
  private:
   std::string dir_;
   int site_port_ = 0;
   int admin_port_ = 0;
   int metrics_port_ = 0;
+  std::map<std::string, int> site_metrics_ports_;
   std::unique_ptr<Process> coordinator_;
   std::map<std::string, std::unique_ptr<Process>> sites_;
 };

@@ -378,5 +378,53 @@ TEST(ConnectionIntegrationTest, ImpossibleSampleCountIsRefusedAndRoundsGoOn) {
   }
 }
 
+// An agent of another protocol version is told which versions this
+// coordinator speaks, and the coordinator goes on serving the others.
+TEST(ConnectionIntegrationTest,
+     AnotherProtocolVersionIsRefusedNamingTheSupportedOnes) {
+  Cluster cluster;
+  cluster.StartCoordinator("min_sites = 2");
+  ASSERT_EQ(cluster.Pki({"issue", "site", "HOSP_NEW"}).exit_code, 0);
+
+  Bytes hello = protocol::EncodeFrame(
+      protocol::Hello{"HOSP_NEW", "", "", 100, "9.0.0 (git future)", ""});
+  // The envelope's protocolVersion is the first field of its root struct:
+  // 8 bytes of frame header, 8 of segment table, 8 of root pointer.
+  constexpr size_t kVersionByte = protocol::kFrameHeaderBytes + 16;
+  hello[kVersionByte] ^= 0x01;
+  const std::string expected =
+      "frame: protocol version " +
+      std::to_string(protocol::kProtocolVersion ^ 0x01) +
+      " is not supported; supported versions: " +
+      std::to_string(protocol::kProtocolVersion);
+  auto decoded = protocol::DecodeFrame(hello);
+  ASSERT_FALSE(decoded);  // the test changed the version, nothing else
+  ASSERT_EQ(decoded.error().message, expected);
+
+  RawSiteConnection future(cluster, "HOSP_NEW");
+  ASSERT_EQ(future.Connect(), "");
+  ASSERT_TRUE(future.Write(hello));
+  EXPECT_EQ(future.ReadFrame(), "rejected: " + expected);
+
+  // Not registered, and the coordinator still admits a current agent.
+  EXPECT_EQ(cluster.Ctl({"sites", "show", "HOSP_NEW"}).exit_code, 7);
+  cluster.StartSite("HOSP_A");
+  auto sites = cluster.Ctl({"sites", "list"}).Json();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        sites = cluster.Ctl({"sites", "list"}).Json();
+        return sites["sites"].size() == 1 &&
+               !sites["sites"][0]["agent_version"].get<std::string>().empty();
+      },
+      30s));
+  EXPECT_EQ(sites["sites"][0]["site_id"], "HOSP_A");
+  // The agent reports the build's version line.
+  const std::string version =
+      RunCommand({BinaryPath("cls-site-agent"), "--version"}).output;
+  EXPECT_EQ("cls-site-agent " +
+                sites["sites"][0]["agent_version"].get<std::string>() + "\n",
+            version);
+}
+
 }  // namespace
 }  // namespace cls::testing
