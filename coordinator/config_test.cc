@@ -44,6 +44,36 @@ TEST_F(CoordinatorConfigTest, DefaultsAreSaneAndPathsResolveAgainstTheFile) {
   EXPECT_EQ(c->data_dir, (dir_ / "coordinator-state").string());
 }
 
+TEST_F(CoordinatorConfigTest, MonitoringPortAndLogSettingsAreValidated) {
+  auto defaults = Load("");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_TRUE(defaults->metrics_enabled);
+  EXPECT_EQ(defaults->metrics_host, "127.0.0.1");
+  EXPECT_EQ(defaults->metrics_port, 9464);
+  EXPECT_EQ(defaults->log.format, "text");
+
+  auto set = Load(
+      "metrics_listen = \"[::1]:19464\"\nlog_format = \"json\"\n"
+      "log_file = \"coordinator.log\"\nlog_max_files = 3");
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_EQ(set->metrics_host, "::1");
+  EXPECT_EQ(set->metrics_port, 19464);
+  EXPECT_EQ(set->log.file, (dir_ / "coordinator.log").string());
+  EXPECT_EQ(set->log.max_files, 3);
+
+  auto off = Load("metrics_listen = \"\"");
+  ASSERT_TRUE(off) << off.error().message;
+  EXPECT_FALSE(off->metrics_enabled);
+
+  auto bad = Load("metrics_listen = \"0.0.0.0\"");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("'metrics_listen'"), std::string::npos)
+      << bad.error().message;
+  auto files = Load("log_max_files = 0");
+  ASSERT_FALSE(files);
+  EXPECT_NE(files.error().message.find("log_max_files"), std::string::npos);
+}
+
 TEST_F(CoordinatorConfigTest, MissingFileIsNotFound) {
   auto c = LoadCoordinatorConfig((dir_ / "nope.toml").string());
   ASSERT_FALSE(c.has_value());

@@ -190,6 +190,42 @@ TEST(ConfigTest, BadLogLevelNamesTheAllowedLevels) {
   EXPECT_NE(config.error().message.find("trace|debug|info"), std::string::npos);
 }
 
+TEST(ConfigTest, MonitoringPortAndLogSettingsHaveDefaultsAndAreValidated) {
+  auto defaults = Parse(kValid);
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_TRUE(defaults->metrics_enabled);
+  EXPECT_EQ(defaults->metrics_host, "127.0.0.1");
+  EXPECT_EQ(defaults->metrics_port, 9465);
+  EXPECT_EQ(defaults->log.format, "text");
+  EXPECT_EQ(defaults->log.file, "");
+
+  auto set = Parse(Replace(kValid, "log_level = \"debug\"",
+                           "log_level = \"debug\"\nmetrics_listen = "
+                           "\"0.0.0.0:19465\"\nlog_format = \"json\"\n"
+                           "log_file = \"logs/agent.log\""));
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_EQ(set->metrics_host, "0.0.0.0");
+  EXPECT_EQ(set->metrics_port, 19465);
+  EXPECT_EQ(set->log.format, "json");
+  EXPECT_EQ(set->log.file, "/srv/kit/logs/agent.log");
+
+  auto off =
+      Parse(Replace(kValid, "log_level = \"debug\"", "metrics_listen = \"\""));
+  ASSERT_TRUE(off) << off.error().message;
+  EXPECT_FALSE(off->metrics_enabled);
+
+  auto bad = Parse(Replace(kValid, "log_level = \"debug\"",
+                           "metrics_listen = \"localhost\""));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("'metrics_listen'"), std::string::npos)
+      << bad.error().message;
+  auto bad_format =
+      Parse(Replace(kValid, "log_level = \"debug\"", "log_format = \"xml\""));
+  ASSERT_FALSE(bad_format);
+  EXPECT_NE(bad_format.error().message.find("text, json"), std::string::npos)
+      << bad_format.error().message;
+}
+
 TEST(ConfigTest, SyntaxErrorReportsTheLine) {
   auto config = Parse("site_id = \"A\"\ncoordinator = \n");
   ASSERT_FALSE(config);

@@ -25,8 +25,8 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 // "name{labels}" -> value, from the text exposition format.
-std::map<std::string, double> Scrape(Cluster& cluster) {
-  HttpReply reply = HttpGet(cluster.metrics_port(), "/metrics");
+std::map<std::string, double> Scrape(int port) {
+  HttpReply reply = HttpGet(port, "/metrics");
   EXPECT_EQ(reply.status, 200);
   std::map<std::string, double> samples;
   std::istringstream in(reply.body);
@@ -88,11 +88,11 @@ TEST(MonitoringIntegrationTest,
   // Gauges are copied from the services every 2 s.
   ASSERT_TRUE(WaitUntil(
       [&] {
-        auto s = Scrape(cluster);
+        auto s = Scrape(cluster.metrics_port());
         return s["cls_sites_connected"] == 3 && s["cls_model_versions"] == 3;
       },
       30s));
-  auto s = Scrape(cluster);
+  auto s = Scrape(cluster.metrics_port());
   EXPECT_EQ(s["cls_rounds_total{outcome=\"completed\"}"], 2);
   EXPECT_EQ(s["cls_rounds_total{outcome=\"aborted\"}"], 0);
   EXPECT_EQ(s["cls_sites_approved"], 3);
@@ -118,6 +118,22 @@ TEST(MonitoringIntegrationTest,
     }
   }
   EXPECT_TRUE(build_info);
+
+  // Each agent's own port, though none of them serves predictions.
+  const int agent = cluster.site_metrics_port("HOSP_B");
+  EXPECT_EQ(HttpGet(agent, "/healthz").status, 200);
+  EXPECT_EQ(HttpGet(agent, "/readyz").status, 200);
+  auto a = Scrape(agent);
+  EXPECT_EQ(a["cls_agent_connected"], 1);
+  EXPECT_EQ(a["cls_agent_rounds_total{outcome=\"completed\"}"], 2);
+  EXPECT_EQ(a["cls_agent_rounds_total{outcome=\"aborted\"}"], 0);
+  EXPECT_EQ(a.count("cls_predictions_total"), 0u);  // not serving
+
+  // An agent whose coordinator is gone says so, and stays ready: it retries.
+  ASSERT_EQ(cluster.StopCoordinator(), 0);
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Scrape(agent)["cls_agent_connected"] == 0; }, 30s));
+  EXPECT_EQ(HttpGet(agent, "/readyz").status, 200);
 }
 
 TEST(MonitoringIntegrationTest,
@@ -178,16 +194,22 @@ TEST(MonitoringIntegrationTest,
 
   // logrotate's two ways: copytruncate (copy, then truncate in place; no
   // signal needed) and create (move aside, then SIGHUP).
+  // Each reload is awaited before the next signal: two signals of one kind
+  // pending at once are one signal (POSIX).
+  auto reloaded = [&](size_t n) {
+    return WaitUntil(
+        [&] {
+          return AuditEvents(cluster, "configuration_reloaded").size() == n;
+        },
+        30s);
+  };
   fs::copy_file(log, log + ".1");
   fs::resize_file(log, 0);
   ASSERT_EQ(::kill(cluster.coordinator()->pid(), SIGHUP), 0);
+  ASSERT_TRUE(reloaded(1));
   fs::rename(log, log + ".2");
   ASSERT_EQ(::kill(cluster.coordinator()->pid(), SIGHUP), 0);
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        return AuditEvents(cluster, "configuration_reloaded").size() == 2;
-      },
-      30s));
+  ASSERT_TRUE(reloaded(2));
   // Still the same round, still running.
   auto status = cluster.Ctl({"round", "status"}).Json();
   ASSERT_FALSE(status["round"].is_null()) << status.dump();
