@@ -152,7 +152,7 @@ TEST_F(AuditCommandsTest, ExportDeniedShowsTheCoordinatorsMessage) {
   auto ctx = Context();
   auto r = RunAuditExport(ctx, AuditExportOptions{});
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().exit_code, ExitCode::kRefused);
+  EXPECT_EQ(r.error().exit_code, ExitCode::kForbidden);
   EXPECT_EQ(r.error().message, "role 'viewer' lacks permission audit.export");
 }
 
