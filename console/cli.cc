@@ -1,6 +1,8 @@
-// clsctl: the operator console for the coordinator's admin API.
+// clsctl's command line: options, subcommands, and the run of one command.
 
-#include <CLI/CLI.hpp>
+#include "console/cli.h"
+
+#include <cstdlib>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -9,10 +11,32 @@
 #include "common/version.h"
 #include "console/admin_client.h"
 #include "console/audit_commands.h"
+#include "console/cli_config.h"
 #include "console/commands.h"
+#include "console/completion.h"
 #include "console/deployment_commands.h"
+#include "console/operator_commands.h"
 #include "console/privacy_commands.h"
+#include "console/render.h"
 #include "console/version_commands.h"
+
+namespace cls::console {
+
+const char* const kExitCodes = R"(Exit codes:
+  0  success
+  1  usage error (bad arguments, missing or unreadable certificate files,
+     a bad config file or unknown --context)
+  2  cannot reach the coordinator, or TLS failure
+  3  refused by the coordinator (another HTTP 4xx); its message is printed;
+     also a command this coordinator does not support yet
+  4  coordinator error (HTTP 5xx or malformed response)
+  5  audit verify found tampering (each problem is listed)
+  6  permission denied (HTTP 403): your role lacks the permission
+  7  not found (HTTP 404): no such site, version, ...
+  8  conflict (HTTP 409): not possible now, e.g. no round is running
+  9  round start --wait: at least one of the rounds aborted
+With --json, an error is also printed on stdout as
+{"error": {"code", "http_status", "message"}} (http_status 0: no answer).)";
 
 namespace {
 
@@ -20,45 +44,35 @@ using cls::console::CommandContext;
 using cls::console::CommandResult;
 using cls::console::ExitCode;
 
-// The command chosen on the command line, set by its subcommand's callback.
-using Action = std::function<CommandResult(CommandContext&)>;
-
-constexpr const char* kExitCodes = R"(Exit codes:
-  0  success
-  1  usage error (bad arguments, missing or unreadable certificate files)
-  2  cannot reach the coordinator, or TLS failure
-  3  refused by the coordinator (HTTP 4xx); its message is printed; also
-     a command this coordinator does not support yet
-  4  coordinator error (HTTP 5xx or malformed response)
-  5  audit verify found tampering (each problem is listed))";
-
-// Set by commands that need no coordinator (audit verify FILE).
-bool g_offline = false;
-
-// Answers nothing: an offline command never sends.
-class OfflineApi final : public cls::console::AdminApi {
- public:
-  cls::Result<cls::console::AdminResponse> Send(
-      const cls::console::AdminRequest&) override {
-    return cls::Internal("offline command tried to reach the coordinator");
-  }
-};
-
-void AddGlobalOptions(CLI::App& app, cls::console::GlobalOptions& options) {
-  app.add_option("--coordinator", options.coordinator,
-                 "Admin API address, HOST:PORT")
-      ->type_name("HOST:PORT")
-      ->envname("CLS_ADMIN")
-      ->capture_default_str();
-  app.add_option("--ca", options.ca_file, "Project CA certificate (PEM)")
-      ->type_name("FILE")
-      ->envname("CLS_CA");
-  app.add_option("--cert", options.cert_file, "Operator certificate (PEM)")
-      ->type_name("FILE")
-      ->envname("CLS_CERT");
-  app.add_option("--key", options.key_file, "Operator private key (PEM)")
-      ->type_name("FILE")
-      ->envname("CLS_KEY");
+void AddGlobalOptions(CLI::App& app, CliState& state) {
+  cls::console::GlobalOptions& options = state.globals;
+  state.coordinator_option =
+      app.add_option("--coordinator", options.coordinator,
+                     "Admin API address, HOST:PORT")
+          ->type_name("HOST:PORT")
+          ->envname("CLS_ADMIN")
+          ->capture_default_str();
+  state.ca_option =
+      app.add_option("--ca", options.ca_file, "Project CA certificate (PEM)")
+          ->type_name("FILE")
+          ->envname("CLS_CA");
+  state.cert_option =
+      app.add_option("--cert", options.cert_file, "Operator certificate (PEM)")
+          ->type_name("FILE")
+          ->envname("CLS_CERT");
+  state.key_option =
+      app.add_option("--key", options.key_file, "Operator private key (PEM)")
+          ->type_name("FILE")
+          ->envname("CLS_KEY");
+  app.add_option("--config", state.config_file,
+                 "clsctl config file with named contexts (default: "
+                 "$XDG_CONFIG_HOME/clsctl/config.toml or "
+                 "~/.config/clsctl/config.toml)")
+      ->type_name("FILE");
+  app.add_option("--context", state.context,
+                 "Context of the config file to use (default: its "
+                 "current_context); flags and CLS_* variables override it")
+      ->type_name("NAME");
   app.add_flag("--json", options.json,
                "Print the coordinator's JSON instead of tables")
       ->envname("CLS_JSON");
@@ -118,7 +132,8 @@ void AddRoundCommands(CLI::App& app, Action& action) {
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   start->add_flag("--wait", start_options->wait,
-                  "Follow the rounds until they finish, then show them");
+                  "Follow the rounds until they finish, then show them; exit "
+                  "9 when any of them aborted");
   start->callback([&action, start_options] {
     action = [start_options](CommandContext& ctx) {
       return cls::console::RunRoundStart(ctx, *start_options);
@@ -129,6 +144,29 @@ void AddRoundCommands(CLI::App& app, Action& action) {
       ->callback([&action] {
         action = [](CommandContext& ctx) {
           return cls::console::RunRoundStatus(ctx);
+        };
+      });
+
+  round
+      ->add_subcommand("abort",
+                       "Abort the running round (audited; the sites are "
+                       "told, nothing is committed or charged; queued "
+                       "rounds still run)")
+      ->callback([&action] {
+        action = [](CommandContext& ctx) {
+          return cls::console::RunRoundAbort(ctx);
+        };
+      });
+  CLI::App* queue =
+      round->add_subcommand("queue", "The rounds requested but not started");
+  queue->require_subcommand(1);
+  queue
+      ->add_subcommand("clear",
+                       "Drop the queued rounds (audited); a running round "
+                       "goes on")
+      ->callback([&action] {
+        action = [](CommandContext& ctx) {
+          return cls::console::RunRoundQueueClear(ctx);
         };
       });
 
@@ -239,7 +277,8 @@ void AddVersionCommands(CLI::App& app, Action& action) {
   cls::console::AddDeploymentCommands(*versions, action);
 }
 
-void AddDriftPrivacyKeysCommands(CLI::App& app, Action& action) {
+void AddDriftPrivacyKeysCommands(CLI::App& app, CliState& state) {
+  Action& action = state.action;
   using cls::console::GenericCommand;
   using cls::console::HttpMethod;
   CLI::App* drift = app.add_subcommand("drift", "Drift detection at the sites");
@@ -283,8 +322,9 @@ void AddDriftPrivacyKeysCommands(CLI::App& app, Action& action) {
   epsilon->add_option("--delta", calc->delta, "Target delta")
       ->type_name("D")
       ->capture_default_str();
-  epsilon->callback([&action, calc] {
-    g_offline = true;
+  epsilon->callback([&state, calc] {
+    Action& action = state.action;
+    state.offline = true;
     action = [calc](CommandContext& ctx) {
       return cls::console::RunPrivacyEpsilon(ctx, *calc);
     };
@@ -332,8 +372,9 @@ void AddDriftPrivacyKeysCommands(CLI::App& app, Action& action) {
   });
 }
 
-void AddAuditCommands(CLI::App& app, Action& action,
-                      const cls::console::GlobalOptions& globals) {
+void AddAuditCommands(CLI::App& app, CliState& state) {
+  Action& action = state.action;
+  const cls::console::GlobalOptions& globals = state.globals;
   CLI::App* audit = app.add_subcommand(
       "audit", "Export and verify the tamper-evident audit log");
   audit->require_subcommand(1);
@@ -373,8 +414,9 @@ void AddAuditCommands(CLI::App& app, Action& action,
       ->add_option("--checkpoint", ver->checkpoint_files,
                    "Extra signed checkpoint file(s), e.g. a site's copy")
       ->type_name("FILE");
-  verify->callback([&action, ver, &globals] {
-    g_offline = !ver->file.empty();
+  verify->callback([&state, ver, &globals] {
+    Action& action = state.action;
+    state.offline = !ver->file.empty();
     action = [ver, &globals](CommandContext& ctx) {
       cls::console::AuditVerifyOptions options = *ver;
       options.ca_file = globals.ca_file;
@@ -383,67 +425,182 @@ void AddAuditCommands(CLI::App& app, Action& action,
   });
 }
 
-int Fail(ExitCode code, const std::string& message) {
-  std::cerr << "clsctl: " << message << "\n";
-  return static_cast<int>(code);
+void AddClientCommands(CLI::App& app, CliState& state) {
+  app.add_subcommand("version",
+                     "Show clsctl's version and the coordinator's (exit 2, "
+                     "after clsctl's, when it cannot be reached)")
+      ->callback([&state] {
+        state.version_command = true;
+        state.action = [](CommandContext& ctx) {
+          return RunVersion(ctx, cls::VersionLine("clsctl"));
+        };
+      });
+
+  CLI::App* completion =
+      app.add_subcommand("completion", "Print a shell completion script");
+  completion->require_subcommand(1);
+  completion
+      ->add_subcommand("bash",
+                       "Bash completion: clsctl completion bash > "
+                       "/etc/bash_completion.d/clsctl")
+      ->callback([&state, &app] {
+        state.offline = true;
+        state.action = [&app](CommandContext& ctx) -> CommandResult {
+          ctx.out << BashCompletion(app);
+          return {};
+        };
+      });
+
+  CLI::App* config = app.add_subcommand("config", "clsctl's config file");
+  config->require_subcommand(1);
+  config
+      ->add_subcommand("contexts",
+                       "List the config file's contexts, * marking the "
+                       "current one")
+      ->callback([&state] { state.offline = true; });
+}
+
+// Prints the error: "clsctl: MESSAGE" on stderr and, with --json, the
+// error object on stdout.
+int Fail(const CommandError& error, bool json) {
+  std::cout << std::flush;
+  if (json && !error.json_printed) {
+    std::cout << RenderJson(ErrorJson(error)) << std::flush;
+  }
+  std::cerr << "clsctl: " << error.message << "\n";
+  return static_cast<int>(error.exit_code);
+}
+
+int Fail(ExitCode code, const std::string& message, bool json) {
+  return Fail(CommandError{code, message}, json);
+}
+
+int FailWith(const Error& error, ExitCode code, bool json) {
+  return Fail(CommandError{code, error.message, ErrorCodeId(error.code)}, json);
+}
+
+// Answers every request with the error that kept the client from being
+// made, so `version` still prints clsctl's own line.
+class FailingApi final : public AdminApi {
+ public:
+  explicit FailingApi(Error error) : error_(std::move(error)) {}
+  Result<AdminResponse> Send(const AdminRequest&) override {
+    return std::unexpected(error_);
+  }
+
+ private:
+  Error error_;
+};
+
+// --json anywhere on the command line or CLS_JSON set: for parse errors,
+// when the flag itself may not have been parsed.
+bool JsonRequested(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--json") return true;
+  }
+  const char* env = std::getenv("CLS_JSON");
+  return env != nullptr && *env != '\0' && std::string(env) != "0" &&
+         std::string(env) != "false";
+}
+
+int RunAction(CliState& state, AdminApi& api) {
+  CommandContext ctx{.api = api,
+                     .out = std::cout,
+                     .diagnostics = std::cerr,
+                     .json = state.globals.json};
+  if (auto result = state.action(ctx); !result) {
+    return Fail(result.error(), state.globals.json);
+  }
+  return static_cast<int>(ExitCode::kOk);
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  CLI::App app{"Operator console for the federated learning coordinator.",
-               "clsctl"};
+void BuildClsctlApp(CLI::App& app, CliState& state) {
   // Set before the subcommands are added: they inherit both.
   app.footer(kExitCodes);
   app.fallthrough();  // global options also after the subcommand
   app.require_subcommand(1);
   app.set_version_flag("--version", cls::VersionLine("clsctl"));
 
-  cls::console::GlobalOptions globals;
-  AddGlobalOptions(app, globals);
-  Action action;
+  AddGlobalOptions(app, state);
+  Action& action = state.action;
   AddStatusCommand(app, action);
   AddSitesCommands(app, action);
   AddRoundCommands(app, action);
   AddVersionCommands(app, action);
-  AddDriftPrivacyKeysCommands(app, action);
-  AddAuditCommands(app, action, globals);
+  AddDriftPrivacyKeysCommands(app, state);
+  AddAuditCommands(app, state);
+  AddClientCommands(app, state);
+}
 
+int RunClsctl(int argc, char** argv) {
+  CLI::App app{"Operator console for the federated learning coordinator.",
+               "clsctl"};
+  CliState state;
+  BuildClsctlApp(app, state);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help exits 0; every parse error is a usage error.
-    return app.exit(e) == 0 ? 0 : static_cast<int>(ExitCode::kUsage);
-  }
-  if (!action) return Fail(ExitCode::kUsage, "no command given; see --help");
-
-  if (g_offline) {
-    OfflineApi offline;
-    CommandContext ctx{.api = offline,
-                       .out = std::cout,
-                       .diagnostics = std::cerr,
-                       .json = globals.json};
-    if (auto result = action(ctx); !result) {
-      std::cout << std::flush;
-      return Fail(result.error().exit_code, result.error().message);
+    if (app.exit(e) == 0) return 0;
+    if (JsonRequested(argc, argv)) {
+      std::cout << RenderJson(ErrorJson(CommandError{ExitCode::kUsage, e.what(),
+                                                     "invalid_argument"}))
+                << std::flush;
     }
-    return static_cast<int>(ExitCode::kOk);
+    return static_cast<int>(ExitCode::kUsage);
   }
-  auto config = cls::console::MakeClientConfig(globals);
-  if (!config) return Fail(ExitCode::kUsage, config.error().message);
-  auto client = cls::console::AdminClient::Create(std::move(*config));
-  if (!client) {
-    return Fail(cls::console::ExitCodeFor(client.error()),
-                client.error().message);
+  const bool json = state.globals.json;
+  const bool wants_contexts = app.got_subcommand("config");
+  if (!state.action && !wants_contexts) {
+    return Fail(ExitCode::kUsage, "no command given; see --help", json);
   }
 
-  CommandContext ctx{.api = **client,
-                     .out = std::cout,
-                     .diagnostics = std::cerr,
-                     .json = globals.json};
-  if (auto result = action(ctx); !result) {
-    std::cout << std::flush;
-    return Fail(result.error().exit_code, result.error().message);
+  const ExplicitOptions given{
+      .coordinator = state.coordinator_option->count() > 0,
+      .ca = state.ca_option->count() > 0,
+      .cert = state.cert_option->count() > 0,
+      .key = state.key_option->count() > 0};
+  auto config =
+      ResolveClsctlConfig(state.config_file, state.context, given,
+                          state.globals, [](const char* name) {
+                            return static_cast<const char*>(std::getenv(name));
+                          });
+  if (!config) return FailWith(config.error(), ExitCode::kUsage, json);
+  if (wants_contexts) {
+    const std::string path =
+        state.config_file.empty() ? DefaultConfigPath([](const char* name) {
+          return static_cast<const char*>(std::getenv(name));
+        })
+                                  : state.config_file;
+    state.action = [&config, path](CommandContext& ctx) {
+      return RunConfigContexts(ctx, *config, path);
+    };
   }
-  return static_cast<int>(ExitCode::kOk);
+
+  if (state.offline) {
+    FailingApi offline(Error{ErrorCode::kInternal,
+                             "offline command tried to reach the coordinator"});
+    return RunAction(state, offline);
+  }
+  auto client_config = MakeClientConfig(state.globals);
+  if (!client_config) {
+    if (state.version_command) {
+      FailingApi failing(client_config.error());
+      return RunAction(state, failing);
+    }
+    return FailWith(client_config.error(), ExitCode::kUsage, json);
+  }
+  auto client = AdminClient::Create(std::move(*client_config));
+  if (!client) {
+    if (state.version_command) {
+      FailingApi failing(client.error());
+      return RunAction(state, failing);
+    }
+    return FailWith(client.error(), ExitCodeFor(client.error()), json);
+  }
+  return RunAction(state, **client);
 }
+
+}  // namespace cls::console
