@@ -192,5 +192,32 @@ TEST_F(AdminApiRoundsTest, StatusCarriesTheVersionAndProtocolVersions) {
             json::array({protocol::kProtocolVersion}));
 }
 
+// With differential privacy on: an aborted round is charged nothing (the
+// ledger charges only completed rounds), so the privacy report is the same
+// before the round and after its abort.
+class AdminApiRoundsPrivacyTest : public AdminApiRoundsTest {
+ protected:
+  void SetUp() override {
+    config_.privacy.mode = "central";
+    AdminApiRoundsTest::SetUp();
+  }
+};
+
+TEST_F(AdminApiRoundsPrivacyTest, AnAbortedRoundSpendsNoPrivacyBudget) {
+  ASSERT_NE(federation_->privacy(), nullptr);
+  AdminResponse before = Call("GET", "/v1/privacy", "admin");
+  ASSERT_EQ(before.status, 200) << before.body.dump();
+  ASSERT_EQ(Call("POST", "/v1/rounds", "operator", R"({"rounds": 1})").status,
+            200);
+  ASSERT_EQ(Call("POST", "/v1/rounds/abort", "operator").status, 200);
+  RunUntil([&] { return !federation_->rounds().CurrentRound().has_value(); });
+  ASSERT_EQ((*store_->FindRound(1))->status, "aborted");
+  AdminResponse after = Call("GET", "/v1/privacy", "admin");
+  ASSERT_EQ(after.status, 200);
+  EXPECT_EQ(after.body, before.body);
+  EXPECT_EQ(after.body["spent_epsilon"], 0.0);
+  EXPECT_EQ(after.body["mode"], "central");
+}
+
 }  // namespace
 }  // namespace cls::coordinator
