@@ -352,6 +352,43 @@ TEST_F(ClsctlConfigTest, ContextsListMarksTheCurrentOne) {
   EXPECT_TRUE(api.requests.empty());
 }
 
+// The real command line: a CLS_* variable counts as given (it beats the
+// context) just like its flag; an unset one leaves the context in charge.
+TEST(ClsctlCommandLineTest, EnvironmentVariablesCountAsGivenOptions) {
+  ASSERT_EQ(::setenv("CLS_CERT", "/env/op.crt", 1), 0);
+  ASSERT_EQ(::unsetenv("CLS_KEY"), 0);
+  ASSERT_EQ(::unsetenv("CLS_CA"), 0);
+  ASSERT_EQ(::unsetenv("CLS_ADMIN"), 0);
+  CLI::App app{"test", "clsctl"};
+  CliState state;
+  BuildClsctlApp(app, state);
+  const char* argv[] = {"clsctl", "--ca",      "/flag/ca.pem",
+                        "status", "--context", "prod"};
+  app.parse(6, const_cast<char**>(argv));
+  ::unsetenv("CLS_CERT");
+  EXPECT_GT(state.ca_option->count(), 0u);
+  EXPECT_GT(state.cert_option->count(), 0u);
+  EXPECT_EQ(state.key_option->count(), 0u);
+  EXPECT_EQ(state.coordinator_option->count(), 0u);
+  EXPECT_EQ(state.globals.cert_file, "/env/op.crt");
+  EXPECT_EQ(state.context, "prod");
+  ClsctlContext prod{.name = "prod",
+                     .coordinator = "prod.example:7444",
+                     .ca_file = "/ctx/ca.pem",
+                     .cert_file = "/ctx/op.crt",
+                     .key_file = "/ctx/op.key"};
+  ApplyContext(prod,
+               {.coordinator = state.coordinator_option->count() > 0,
+                .ca = state.ca_option->count() > 0,
+                .cert = state.cert_option->count() > 0,
+                .key = state.key_option->count() > 0},
+               state.globals);
+  EXPECT_EQ(state.globals.ca_file, "/flag/ca.pem");
+  EXPECT_EQ(state.globals.cert_file, "/env/op.crt");
+  EXPECT_EQ(state.globals.key_file, "/ctx/op.key");
+  EXPECT_EQ(state.globals.coordinator, "prod.example:7444");
+}
+
 // Every subcommand of the real app, at every depth, is in the script.
 TEST(BashCompletionTest, TheScriptNamesEverySubcommandAndOption) {
   CLI::App app{"test", "clsctl"};
