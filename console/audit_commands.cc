@@ -178,13 +178,22 @@ CommandResult RunAuditVerify(CommandContext& ctx,
     j["notes"].push_back(
         "no coordinator certificate: checkpoint signatures were not checked");
   }
-  ctx.out << (ctx.json ? RenderJson(j) : RenderAuditReport(j));
-  if (!report->ok()) {
-    return Fail(ExitCode::kVerifyFailed,
-                "audit log verification failed: " +
-                    std::to_string(report->problems.size()) + " problem(s)");
+  if (report->ok()) {
+    ctx.out << (ctx.json ? RenderJson(j) : RenderAuditReport(j));
+    return {};
   }
-  return {};
+  CommandError failed{ExitCode::kVerifyFailed,
+                      "audit log verification failed: " +
+                          std::to_string(report->problems.size()) +
+                          " problem(s)",
+                      "data_loss"};
+  if (ctx.json) {
+    // One document on stdout: the report with the error in it.
+    j["error"] = ErrorJson(failed)["error"];
+    failed.json_printed = true;
+  }
+  ctx.out << (ctx.json ? RenderJson(j) : RenderAuditReport(j));
+  return std::unexpected(std::move(failed));
 }
 
 std::string RenderAuditReport(const json& r) {

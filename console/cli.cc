@@ -457,7 +457,10 @@ void AddClientCommands(CLI::App& app, CliState& state) {
       ->add_subcommand("contexts",
                        "List the config file's contexts, * marking the "
                        "current one")
-      ->callback([&state] { state.offline = true; });
+      ->callback([&state] {
+        state.offline = true;
+        state.contexts_command = true;
+      });
 }
 
 // Prints the error: "clsctl: MESSAGE" on stderr and, with --json, the
@@ -552,8 +555,7 @@ int RunClsctl(int argc, char** argv) {
     return static_cast<int>(ExitCode::kUsage);
   }
   const bool json = state.globals.json;
-  const bool wants_contexts = app.got_subcommand("config");
-  if (!state.action && !wants_contexts) {
+  if (!state.action && !state.contexts_command) {
     return Fail(ExitCode::kUsage, "no command given; see --help", json);
   }
 
@@ -568,7 +570,8 @@ int RunClsctl(int argc, char** argv) {
                             return static_cast<const char*>(std::getenv(name));
                           });
   if (!config) return FailWith(config.error(), ExitCode::kUsage, json);
-  if (wants_contexts) {
+  // Its action needs the config just read.
+  if (state.contexts_command) {
     const std::string path =
         state.config_file.empty() ? DefaultConfigPath([](const char* name) {
           return static_cast<const char*>(std::getenv(name));

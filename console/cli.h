@@ -25,6 +25,8 @@ struct CliState {
   bool offline = false;
   // Set by `version`: it answers even when no coordinator can be reached.
   bool version_command = false;
+  // Set by `config contexts`, whose action is made once the file is read.
+  bool contexts_command = false;
   // The global options given on the command line or in the environment.
   CLI::Option* coordinator_option = nullptr;
   CLI::Option* ca_option = nullptr;
