@@ -80,12 +80,22 @@ std::string_view MethodName(HttpMethod method) {
       return "GET";
     case HttpMethod::kPost:
       return "POST";
+    case HttpMethod::kDelete:
+      return "DELETE";
   }
   return "GET";
 }
 
 http::verb Verb(HttpMethod method) {
-  return method == HttpMethod::kPost ? http::verb::post : http::verb::get;
+  switch (method) {
+    case HttpMethod::kPost:
+      return http::verb::post;
+    case HttpMethod::kDelete:
+      return http::verb::delete_;
+    case HttpMethod::kGet:
+      break;
+  }
+  return http::verb::get;
 }
 
 }  // namespace

@@ -28,7 +28,7 @@ inline Result<Endpoint> ParseEndpoint(std::string_view text) {
   return ParseHostPort(text);
 }
 
-enum class HttpMethod { kGet, kPost };
+enum class HttpMethod { kGet, kPost, kDelete };
 
 struct AdminRequest {
   HttpMethod method = HttpMethod::kGet;

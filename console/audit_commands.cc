@@ -41,30 +41,21 @@ std::expected<json, CommandError> FetchExport(CommandContext& ctx,
   auto response = ctx.api.Send(
       {.method = HttpMethod::kGet, .target = target, .body = std::nullopt});
   if (!response) {
-    return Fail(ExitCodeFor(response.error()), response.error().message);
+    return std::unexpected(CommandError{ExitCodeFor(response.error()),
+                                        response.error().message,
+                                        ErrorCodeId(response.error().code)});
   }
   const json& body = response->body;
-  auto message = [&]() -> std::string {
-    if (body.is_object() && body.contains("error") &&
-        body["error"].is_object()) {
-      return SanitizeText(body["error"].value("message", ""));
-    }
-    return "";
-  };
   if (response->status == 404) {
-    return Fail(ExitCode::kRefused,
-                "the coordinator does not support GET /v1/audit yet; this "
-                "command needs a newer coordinator");
-  }
-  if (response->status >= 400 && response->status < 500) {
-    std::string m = message();
-    return Fail(ExitCode::kRefused,
-                m.empty() ? "coordinator refused GET " + target : m);
+    return std::unexpected(CommandError{
+        ExitCode::kRefused,
+        "the coordinator does not support GET /v1/audit yet; this command "
+        "needs a newer coordinator",
+        "unimplemented", 404});
   }
   if (response->status < 200 || response->status >= 300) {
-    return Fail(ExitCode::kCoordinatorError,
-                "coordinator error (HTTP " + std::to_string(response->status) +
-                    ")" + (message().empty() ? "" : ": " + message()));
+    return std::unexpected(
+        ErrorForResponse(response->status, body, "GET " + target));
   }
   if (!body.is_object() || body.value("format", "") != audit::kExportFormat) {
     return Fail(ExitCode::kCoordinatorError,
@@ -187,13 +178,22 @@ CommandResult RunAuditVerify(CommandContext& ctx,
     j["notes"].push_back(
         "no coordinator certificate: checkpoint signatures were not checked");
   }
-  ctx.out << (ctx.json ? RenderJson(j) : RenderAuditReport(j));
-  if (!report->ok()) {
-    return Fail(ExitCode::kVerifyFailed,
-                "audit log verification failed: " +
-                    std::to_string(report->problems.size()) + " problem(s)");
+  if (report->ok()) {
+    ctx.out << (ctx.json ? RenderJson(j) : RenderAuditReport(j));
+    return {};
   }
-  return {};
+  CommandError failed{ExitCode::kVerifyFailed,
+                      "audit log verification failed: " +
+                          std::to_string(report->problems.size()) +
+                          " problem(s)",
+                      "data_loss"};
+  if (ctx.json) {
+    // One document on stdout: the report with the error in it.
+    j["error"] = ErrorJson(failed)["error"];
+    failed.json_printed = true;
+  }
+  ctx.out << (ctx.json ? RenderJson(j) : RenderAuditReport(j));
+  return std::unexpected(std::move(failed));
 }
 
 std::string RenderAuditReport(const json& r) {

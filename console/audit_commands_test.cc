@@ -152,7 +152,7 @@ TEST_F(AuditCommandsTest, ExportDeniedShowsTheCoordinatorsMessage) {
   auto ctx = Context();
   auto r = RunAuditExport(ctx, AuditExportOptions{});
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().exit_code, ExitCode::kRefused);
+  EXPECT_EQ(r.error().exit_code, ExitCode::kForbidden);
   EXPECT_EQ(r.error().message, "role 'viewer' lacks permission audit.export");
 }
 
@@ -190,6 +190,11 @@ TEST_F(AuditCommandsTest, DeletedAndReorderedEntriesAreNamedInJson) {
   EXPECT_EQ(report["ok"], false);
   EXPECT_EQ(report["problems"][0]["kind"], "deleted");
   EXPECT_EQ(report["problems"][0]["seq"], 2);
+  // The error is in the one document; main() prints no second one.
+  EXPECT_EQ(r.error().exit_code, ExitCode::kVerifyFailed);
+  EXPECT_TRUE(r.error().json_printed);
+  EXPECT_EQ(report["error"]["code"], "data_loss");
+  EXPECT_EQ(report["error"]["http_status"], 0);
 
   json reordered = doc_;
   std::swap(reordered["entries"][3], reordered["entries"][4]);

@@ -6,6 +6,7 @@
 #include <optional>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "console/render.h"
 
@@ -26,11 +27,47 @@ std::unexpected<CommandError> Fail(ExitCode code, std::string message) {
 }
 
 std::unexpected<CommandError> Fail(const Error& error) {
-  return Fail(ExitCodeFor(error), error.message);
+  return std::unexpected(
+      CommandError{ExitCodeFor(error), error.message, ErrorCodeId(error.code)});
 }
 
 std::string Describe(HttpMethod method, const std::string& target) {
-  return std::string(method == HttpMethod::kPost ? "POST " : "GET ") + target;
+  switch (method) {
+    case HttpMethod::kPost:
+      return "POST " + target;
+    case HttpMethod::kDelete:
+      return "DELETE " + target;
+    case HttpMethod::kGet:
+      break;
+  }
+  return "GET " + target;
+}
+
+// The code --json reports for an error raised on this side.
+std::string ClientCode(ExitCode exit_code) {
+  switch (exit_code) {
+    case ExitCode::kOk:
+      return "ok";
+    case ExitCode::kUsage:
+      return "invalid_argument";
+    case ExitCode::kUnreachable:
+      return "unavailable";
+    case ExitCode::kRefused:
+      return "failed_precondition";
+    case ExitCode::kCoordinatorError:
+      return "internal";
+    case ExitCode::kVerifyFailed:
+      return "data_loss";
+    case ExitCode::kForbidden:
+      return "permission_denied";
+    case ExitCode::kNotFound:
+      return "not_found";
+    case ExitCode::kConflict:
+      return "failed_precondition";
+    case ExitCode::kRoundAborted:
+      return "aborted";
+  }
+  return "internal";
 }
 
 // The coordinator's own words for a refusal: {"error": {"message": ...}},
@@ -71,32 +108,15 @@ std::expected<json, CommandError> Call(CommandContext& ctx, HttpMethod method,
   const int status = response->status;
   if (status >= 200 && status < 300) {
     if (!response->body.is_object()) {
-      return Fail(ExitCode::kCoordinatorError,
-                  "malformed response from coordinator (" + what +
-                      "): expected a JSON object");
+      return std::unexpected(
+          CommandError{ExitCode::kCoordinatorError,
+                       "malformed response from coordinator (" + what +
+                           "): expected a JSON object",
+                       "data_loss", status});
     }
     return std::move(response->body);
   }
-  const std::string message = ServerMessage(response->body);
-  const std::string code = std::to_string(status);
-  if (status == 404 && IsUnsupportedRoute(response->body)) {
-    return Fail(ExitCode::kRefused,
-                "the coordinator does not support " + what +
-                    " yet; this command needs a newer coordinator");
-  }
-  if (status >= 400 && status < 500) {
-    return Fail(ExitCode::kRefused,
-                message.empty()
-                    ? "coordinator refused " + what + " (HTTP " + code + ")"
-                    : message);
-  }
-  if (status >= 500 && status < 600) {
-    return Fail(ExitCode::kCoordinatorError,
-                "coordinator error (HTTP " + code + ")" +
-                    (message.empty() ? "" : ": " + message));
-  }
-  return Fail(ExitCode::kCoordinatorError,
-              "unexpected HTTP " + code + " from coordinator (" + what + ")");
+  return std::unexpected(ErrorForResponse(status, response->body, what));
 }
 
 // Prints `body` as JSON or through its human renderer.
@@ -174,6 +194,73 @@ std::expected<std::int64_t, CommandError> WaitForRounds(
 }
 
 }  // namespace
+
+std::string ErrorCodeId(ErrorCode code) {
+  std::string name(ErrorCodeName(code));
+  for (char& c : name) {
+    if (c == ' ') c = '_';
+  }
+  return name;
+}
+
+nlohmann::json ErrorJson(const CommandError& error) {
+  return {
+      {"error",
+       {{"code", error.code.empty() ? ClientCode(error.exit_code) : error.code},
+        {"http_status", error.http_status},
+        {"message", error.message}}}};
+}
+
+CommandError ErrorForResponse(int status, const json& body,
+                              const std::string& what) {
+  const std::string message = ServerMessage(body);
+  const std::string http = std::to_string(status);
+  std::string code;
+  if (body.is_object() && body.contains("error") && body["error"].is_object()) {
+    const auto c = body["error"].find("code");
+    if (c != body["error"].end() && c->is_string()) {
+      code = SanitizeText(c->get_ref<const std::string&>());
+    }
+  }
+  auto error = [&](ExitCode exit_code, std::string text) {
+    return CommandError{exit_code, std::move(text), code, status};
+  };
+  // A route this coordinator lists but does not serve yet keeps exit 3.
+  if (status == 404 && IsUnsupportedRoute(body)) {
+    if (code.empty()) code = "unimplemented";
+    return error(ExitCode::kRefused,
+                 "the coordinator does not support " + what +
+                     " yet; this command needs a newer coordinator");
+  }
+  const std::string refused =
+      message.empty() ? "coordinator refused " + what + " (HTTP " + http + ")"
+                      : message;
+  switch (status) {
+    case 403:
+      if (code.empty()) code = "permission_denied";
+      return error(ExitCode::kForbidden, refused);
+    case 404:
+      if (code.empty()) code = "not_found";
+      return error(ExitCode::kNotFound, refused);
+    case 409:
+      if (code.empty()) code = "failed_precondition";
+      return error(ExitCode::kConflict, refused);
+    default:
+      break;
+  }
+  if (status >= 400 && status < 500) {
+    if (code.empty()) code = status == 400 ? "invalid_argument" : "refused";
+    return error(ExitCode::kRefused, refused);
+  }
+  if (code.empty()) code = "internal";
+  if (status >= 500 && status < 600) {
+    return error(ExitCode::kCoordinatorError,
+                 "coordinator error (HTTP " + http + ")" +
+                     (message.empty() ? "" : ": " + message));
+  }
+  return error(ExitCode::kCoordinatorError,
+               "unexpected HTTP " + http + " from coordinator (" + what + ")");
+}
 
 ExitCode ExitCodeFor(const Error& error) {
   switch (error.code) {
@@ -295,13 +382,38 @@ CommandResult RunRoundStart(CommandContext& ctx,
                 "'rounds' is missing or not a list");
   }
   json ours = json::array();
+  std::vector<std::string> aborted;
   for (const auto& round : *rounds) {
     if (!round.is_object()) continue;
     const auto id = IntegerField(round, "round_id");
-    if (id && *id >= *first && *id < *first + *queued) ours.push_back(round);
+    if (!id || *id < *first || *id >= *first + *queued) continue;
+    ours.push_back(round);
+    if (FormatValue(round, "status") == "aborted") {
+      const std::string reason = FormatValue(round, "abort_reason");
+      aborted.push_back("round " + std::to_string(*id) +
+                        (reason.empty() || reason == "-" ? "" : ": " + reason));
+    }
   }
   if (!ctx.json) ctx.out << "\n";
-  return Emit(ctx, json{{"rounds", std::move(ours)}}, &RenderRoundHistory);
+  json result{{"rounds", std::move(ours)}};
+  if (aborted.empty()) return Emit(ctx, result, &RenderRoundHistory);
+  // Oldest first, as the operator would read them.
+  std::reverse(aborted.begin(), aborted.end());
+  std::string message = std::to_string(aborted.size()) + " of " +
+                        std::to_string(result["rounds"].size()) +
+                        " rounds aborted (" + aborted.front();
+  for (size_t i = 1; i < aborted.size(); ++i) message += "; " + aborted[i];
+  message += ")";
+  CommandError error{ExitCode::kRoundAborted, std::move(message), "aborted"};
+  if (ctx.json) {
+    // One JSON document on stdout: the rounds and the error together.
+    result["error"] = ErrorJson(error)["error"];
+    error.json_printed = true;
+  }
+  if (auto shown = Emit(ctx, result, &RenderRoundHistory); !shown) {
+    return shown;
+  }
+  return std::unexpected(std::move(error));
 }
 
 CommandResult RunRoundStatus(CommandContext& ctx) {
@@ -316,6 +428,38 @@ CommandResult RunRoundHistory(CommandContext& ctx, std::int64_t limit) {
       Call(ctx, HttpMethod::kGet, "/v1/rounds?limit=" + std::to_string(limit));
   if (!body) return std::unexpected(body.error());
   return Emit(ctx, *body, &RenderRoundHistory);
+}
+
+CommandResult RunRoundAbort(CommandContext& ctx) {
+  auto body = Call(ctx, HttpMethod::kPost, "/v1/rounds/abort");
+  if (!body) return std::unexpected(body.error());
+  if (ctx.json) return Emit(ctx, *body, &RenderObject);
+  const auto id = IntegerField(*body, "aborted_round");
+  if (!id) {
+    return Fail(ExitCode::kCoordinatorError,
+                "malformed response from coordinator (POST "
+                "/v1/rounds/abort): 'aborted_round' is missing");
+  }
+  ctx.out << "round " << *id
+          << " aborted; queued rounds still run (clsctl round queue clear "
+             "drops them)\n";
+  return {};
+}
+
+CommandResult RunRoundQueueClear(CommandContext& ctx) {
+  auto body = Call(ctx, HttpMethod::kDelete, "/v1/rounds/queue");
+  if (!body) return std::unexpected(body.error());
+  if (ctx.json) return Emit(ctx, *body, &RenderObject);
+  const auto cleared = IntegerField(*body, "cleared");
+  if (!cleared) {
+    return Fail(ExitCode::kCoordinatorError,
+                "malformed response from coordinator (DELETE "
+                "/v1/rounds/queue): 'cleared' is missing");
+  }
+  ctx.out << "cleared " << *cleared << " queued round"
+          << (*cleared == 1 ? "" : "s")
+          << "; a running round goes on (clsctl round abort stops it)\n";
+  return {};
 }
 
 CommandResult RunSitesShow(CommandContext& ctx, std::string_view site_id) {

@@ -19,20 +19,44 @@
 // code main() should use.
 namespace cls::console {
 
-// clsctl's exit codes (also listed in `clsctl --help`).
+// clsctl's exit codes (also listed in `clsctl --help` and docs/console.md).
+// A code's meaning never changes; new ones are added at the end.
 enum class ExitCode : int {
   kOk = 0,
   kUsage = 1,             // bad arguments, missing or unreadable files
   kUnreachable = 2,       // cannot reach the coordinator / TLS failure
-  kRefused = 3,           // HTTP 4xx: the coordinator refused the request
+  kRefused = 3,           // another HTTP 4xx: the coordinator refused
   kCoordinatorError = 4,  // HTTP 5xx or a malformed response
   kVerifyFailed = 5,      // `audit verify` found tampering
+  kForbidden = 6,         // HTTP 403: the role lacks the permission
+  kNotFound = 7,          // HTTP 404: no such site, version, ...
+  kConflict = 8,          // HTTP 409: not now (e.g. no round is running)
+  kRoundAborted = 9,      // `round start --wait`: a round aborted
 };
 
 struct CommandError {
   ExitCode exit_code;
   std::string message;  // printed as "clsctl: <message>"
+  // The server's error code ("failed_precondition"), or the client's
+  // ("unavailable", "invalid_argument"); empty: derived from exit_code.
+  std::string code{};
+  int http_status = 0;  // 0: there was no HTTP answer
+  // The command already put the error in its --json output (stdout).
+  bool json_printed = false;
 };
+
+// The code --json shows for an error of this side: "invalid_argument",
+// "unavailable" (the server's spelling of ErrorCodeName).
+std::string ErrorCodeId(ErrorCode code);
+
+// The error as --json prints it on stdout:
+// {"error": {"code": ..., "http_status": ..., "message": ...}}.
+nlohmann::json ErrorJson(const CommandError& error);
+
+// The error for a non-2xx answer to `what` ("POST /v1/rounds"): the exit
+// code for its status, the server's code and message.
+CommandError ErrorForResponse(int status, const nlohmann::json& body,
+                              const std::string& what);
 
 using CommandResult = std::expected<void, CommandError>;
 
@@ -85,13 +109,18 @@ struct RoundStartOptions {
 // `round start`: POST /v1/rounds {"rounds": N}. With `wait`, polls
 // GET /v1/rounds/current every poll_interval, printing a line per stage
 // change, until nothing runs or is queued; then prints the history of the
-// rounds it started.
+// rounds it started, and fails with kRoundAborted when any of them aborted
+// (with --json the history then carries the "error" object).
 CommandResult RunRoundStart(CommandContext& ctx,
                             const RoundStartOptions& options);
 // `round status`: GET /v1/rounds/current.
 CommandResult RunRoundStatus(CommandContext& ctx);
 // `round history`: GET /v1/rounds?limit=N.
 CommandResult RunRoundHistory(CommandContext& ctx, std::int64_t limit);
+// `round abort`: POST /v1/rounds/abort.
+CommandResult RunRoundAbort(CommandContext& ctx);
+// `round queue clear`: DELETE /v1/rounds/queue.
+CommandResult RunRoundQueueClear(CommandContext& ctx);
 
 // `sites show ID`: GET /v1/sites/ID.
 CommandResult RunSitesShow(CommandContext& ctx, std::string_view site_id);

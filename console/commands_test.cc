@@ -66,13 +66,13 @@ json Round(int id, const std::string& status, const std::string& stage,
               {"dropped", json::array()}};
 }
 
-TEST_F(CommandsTest, RefusalPrintsTheServersMessageWithExitCode3) {
+TEST_F(CommandsTest, ConflictPrintsTheServersMessageWithExitCode8) {
   api_.Answer(409, json::parse(R"({"error": {"code": "failed_precondition",
       "message": "Insufficient active sites: 2 < 3"}})"));
   auto ctx = Context();
   auto result = RunRoundStart(ctx, RoundStartOptions{.rounds = 1});
   ASSERT_FALSE(result.has_value());
-  EXPECT_EQ(result.error().exit_code, ExitCode::kRefused);
+  EXPECT_EQ(result.error().exit_code, ExitCode::kConflict);
   EXPECT_EQ(result.error().message, "Insufficient active sites: 2 < 3");
   ASSERT_EQ(api_.requests.size(), 1u);
   EXPECT_EQ(api_.requests[0].method, HttpMethod::kPost);
@@ -134,6 +134,7 @@ TEST_F(CommandsTest, HistoryAsksForTheLimit) {
   EXPECT_EQ(out_.str(), "no rounds yet\n");
 }
 
+// Exit 9 when a round aborted; the history is printed all the same.
 TEST_F(CommandsTest, RoundStartWaitPrintsOneLinePerStageThenItsHistory) {
   api_.Answer(200, json{{"first_round", 3}, {"queued", 2}});
   const json none = nullptr;
@@ -157,7 +158,11 @@ TEST_F(CommandsTest, RoundStartWaitPrintsOneLinePerStageThenItsHistory) {
   auto ctx = Context();
   auto result =
       RunRoundStart(ctx, RoundStartOptions{.rounds = 2, .wait = true});
-  ASSERT_TRUE(result.has_value()) << result.error().message;
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().exit_code, ExitCode::kRoundAborted);
+  EXPECT_EQ(static_cast<int>(result.error().exit_code), 9);
+  EXPECT_EQ(result.error().message,
+            "1 of 2 rounds aborted (round 4: too few sites)");
   EXPECT_EQ(out_.str(),
             "queued rounds 3-4 (2 rounds)\n"
             "round 3: advertise_keys (4 sites)\n"

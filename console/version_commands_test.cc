@@ -118,7 +118,7 @@ TEST_F(VersionCommandsTest, ShowOfAnUnknownVersionIsRefusedWithItsMessage) {
   auto ctx = Context();
   auto r = RunVersionsShow(ctx, "v9");
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().exit_code, ExitCode::kRefused);
+  EXPECT_EQ(r.error().exit_code, ExitCode::kNotFound);
   EXPECT_EQ(r.error().message, "no model version 'v9' (clsctl versions list)");
 }
 

@@ -1,6 +1,8 @@
 #include "coordinator/admin/admin_api.h"
 
+#include "common/version.h"
 #include "coordinator/admin/admin_api_body.h"
+#include "protocol/messages.h"
 
 #include <spdlog/spdlog.h>
 
@@ -157,6 +159,7 @@ AdminApi::AdminApi(AdminServices services)
   };
   AddDeploymentHandlers(handlers);
   AddVersionHandlers(handlers);
+  AddRoundHandlers(handlers);
   for (const auto& route : RouteTable()) {
     auto it = handlers.find(route.method + " " + route.pattern);
     AddRoute(route.method, route.pattern, route.permission,
@@ -264,7 +267,7 @@ AdminResponse AdminApi::Handle(const AdminRequest& request) {
   }
   AdminResponse response = route->handler(request, params, query);
   const bool ok = response.status >= 200 && response.status < 300;
-  if (request.method == "POST" && !ok) {
+  if (request.method != "GET" && !ok) {
     json fields = where;
     fields["status"] = response.status;
     fields["reason"] = ErrorMessage(response.body);
@@ -312,7 +315,9 @@ AdminResponse AdminApi::Status() {
            {"aggregation", aggregation},
            {"round", current ? RoundJson(current->record, current->stage)
                              : json(nullptr)},
-           {"queued_rounds", services_.rounds.queued_rounds()}}};
+           {"queued_rounds", services_.rounds.queued_rounds()},
+           {"version", cls::VersionString()},
+           {"protocol_versions", json::array({protocol::kProtocolVersion})}}};
 }
 
 AdminResponse AdminApi::ListSites() {

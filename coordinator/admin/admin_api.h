@@ -24,7 +24,7 @@
 namespace cls::coordinator {
 
 struct AdminRequest {
-  std::string method;  // GET, POST
+  std::string method;  // GET, POST, DELETE
   std::string target;  // path and query, e.g. /v1/rounds?limit=5
   std::string body;
   Actor actor;  // from the verified client certificate
@@ -147,6 +147,12 @@ class AdminApi {
   AdminResponse ListVersions(const Params& query);
   AdminResponse ShowVersion(const std::string& version_id);
   AdminResponse RotateKeys(const std::string& body, const Actor& actor);
+
+  // Issue 12: round abort and queue clear (admin_api_rounds.cc).
+  void AddRoundHandlers(
+      std::map<std::string, decltype(Route::handler)>& handlers);
+  AdminResponse AbortRound(const Actor& actor);
+  AdminResponse ClearRoundQueue(const Actor& actor);
 
   AdminServices services_;
   ModelKeys* model_keys_ = nullptr;

@@ -23,8 +23,6 @@ namespace {
 // deletes an entry, and its mark, as its route lands in RouteTable(); the
 // list then goes. SpecOnlyRoutesAreStillPending fails on a stale entry.
 const std::set<std::string> kSpecOnlyUntilMerged = {
-    "POST /v1/rounds/abort",
-    "DELETE /v1/rounds/queue",
     "POST /v1/backup",
 };
 

@@ -90,6 +90,12 @@ void GroupedRound::OnDeadline() {
   }
 }
 
+void GroupedRound::Abort(std::string reason) {
+  if (finished()) return;
+  operator_abort_ = reason;
+  for (auto& round : rounds_) round->Abort(reason);
+}
+
 bool GroupedRound::finished() const {
   return std::all_of(rounds_.begin(), rounds_.end(),
                      [](const auto& r) { return r->finished(); });
@@ -102,6 +108,7 @@ bool GroupedRound::computing() const {
 
 RoundStage GroupedRound::stage() const {
   if (finished()) {
+    if (!operator_abort_.empty()) return RoundStage::kAborted;
     int completed = 0;
     size_t contributors = 0;
     for (const auto& r : rounds_) {
@@ -127,6 +134,7 @@ int GroupedRound::transitions() const {
 }
 
 std::string GroupedRound::abort_reason() const {
+  if (!operator_abort_.empty()) return operator_abort_;
   std::string reason;
   int completed = 0;
   size_t contributors = 0;

@@ -48,6 +48,10 @@ class GroupedRound {
   // only groups that have not moved on since MarkArmed() are hit.
   void OnDeadline();
   void MarkArmed();
+  // The operator's abort: every group still running aborts with `reason`
+  // (see SecureRound::Abort), and the round ends aborted with that reason
+  // even if some groups completed.
+  void Abort(std::string reason);
 
   bool finished() const;
   // Some group's unmask arithmetic is running on the worker pool.
@@ -102,6 +106,7 @@ class GroupedRound {
   std::unordered_map<std::string, size_t> group_of_;
   std::vector<int> armed_transitions_;
   mutable std::optional<RoundOutcome> outcome_;
+  std::string operator_abort_;  // set by Abort()
 
   RoundOutcome CombineGroups(bool with_mean_delta) const;
 };

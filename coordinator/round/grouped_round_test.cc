@@ -477,5 +477,55 @@ TEST_P(GroupedRoundTest, RoundDestroyedWhileGroupsUnmaskIgnoresTheirResults) {
   EXPECT_EQ(progress_, 0);
 }
 
+// Issue 12: the operator's abort ends the whole round aborted with the
+// operator's reason, even when a group has already completed; the sites of
+// the groups still running are told.
+TEST_P(GroupedRoundTest, OperatorAbortEndsTheRoundEvenWithAGroupCompleted) {
+  MakeSites(9, 200);
+  auto groups = core::robust::AssignGroups(9, 3, 99);
+  ASSERT_TRUE(groups.has_value());
+  auto started = Start(*groups, 1);
+  ASSERT_TRUE(started.has_value()) << started.error().message;
+  GroupedRound& round = **started;
+  // Only group 0's sites answer, so group 0 completes and the others wait.
+  const std::set<std::string> first = Ids((*groups)[0]);
+  bool moved = true;
+  while (moved) {
+    moved = false;
+    if (round.computing()) {
+      ASSERT_TRUE(RunUntil(net_, [&] { return !round.computing(); }));
+      moved = true;
+    }
+    for (auto& site : sites_) {
+      if (!first.count(site.id)) continue;
+      auto& queue = net_.inbox[site.id];
+      while (!queue.empty()) {
+        protocol::Message m = std::move(queue.front());
+        queue.pop_front();
+        moved = true;
+        if (auto reply = Answer(site, m, round)) {
+          round.OnMessage(site.id, *reply);
+        }
+      }
+    }
+  }
+  ASSERT_EQ(round.group(0).stage(), RoundStage::kCompleted);
+  ASSERT_FALSE(round.finished());
+  for (auto& [id, inbox] : net_.inbox) inbox.clear();
+
+  round.Abort("aborted by operator carol");
+  EXPECT_TRUE(round.finished());
+  EXPECT_EQ(round.stage(), RoundStage::kAborted);
+  EXPECT_EQ(round.abort_reason(), "aborted by operator carol");
+  for (const auto& site : sites_) {
+    const bool waiting = !first.count(site.id);
+    ASSERT_EQ(net_.inbox[site.id].size(), waiting ? 1u : 0u) << site.id;
+    if (waiting) {
+      EXPECT_TRUE(std::holds_alternative<protocol::RoundAborted>(
+          net_.inbox[site.id].front()));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cls::coordinator

@@ -118,6 +118,39 @@ Result<int64_t> RoundScheduler::StartRounds(int count, const Actor& actor) {
   return *next_id;
 }
 
+Result<int64_t> RoundScheduler::AbortRound(const Actor& actor) {
+  if (finalizing_) {
+    return FailedPrecondition(
+        "round " + std::to_string(finalizing_->round_id) +
+        " is finalizing (its result is being committed); it can no longer "
+        "be aborted");
+  }
+  if (!round_ || round_->finished()) {
+    return FailedPrecondition("no round is running");
+  }
+  const int64_t round_id = round_record_.round_id;
+  const std::string reason = "aborted by operator " + actor.name;
+  AuditOrLog(store_, actor, "round_abort_requested",
+             {{"round", round_id},
+              {"stage", std::string(RoundStageName(round_->stage()))}});
+  spdlog::warn("round {}: {} in stage {}", round_id, reason,
+               RoundStageName(round_->stage()));
+  round_->Abort(reason);
+  // Finished now, or (its unmask on the pool) when that result returns.
+  AfterRoundEvent();
+  return round_id;
+}
+
+int RoundScheduler::ClearQueue(const Actor& actor) {
+  const int cleared = queued_rounds_;
+  queued_rounds_ = 0;
+  next_round_timer_.cancel();
+  AuditOrLog(store_, actor, "training_rounds_cleared", {{"cleared", cleared}});
+  spdlog::info("{} cleared the round queue ({} rounds not run)", actor.name,
+               cleared);
+  return cleared;
+}
+
 void RoundScheduler::StopQueue(const std::string& reason) {
   AuditOrLog(store_, kSystemActor, "training_rounds_stopped",
              {{"reason", reason}, {"rounds_not_run", queued_rounds_ + 1}});

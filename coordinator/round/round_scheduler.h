@@ -51,6 +51,17 @@ class RoundScheduler {
   // pay for the next round.
   Result<int64_t> StartRounds(int count, const Actor& actor);
 
+  // The operator's abort of the running round (audited as
+  // round_abort_requested with the actor): the round ends "aborted" with
+  // reason "aborted by operator NAME", the sites told, nothing committed or
+  // charged; queued rounds still run after it. The round's id;
+  // FailedPrecondition when no round is running, or when the round is
+  // already finalizing (its result is being committed).
+  Result<int64_t> AbortRound(const Actor& actor);
+  // Drops the requested rounds not started yet (audited as
+  // training_rounds_cleared); the running round is left alone. How many.
+  int ClearQueue(const Actor& actor);
+
   // A round message from a site (ignored unless it takes part in the
   // running round).
   void OnRoundMessage(const std::string& site_id,

@@ -264,5 +264,53 @@ TEST_F(RoundSchedulerTest, ARoundFinalizesOnThePoolWhileTheIoThreadServes) {
   EXPECT_EQ(AuditEntries(*store_, "training_rounds_stopped").size(), 1u);
 }
 
+// Issue 12: nothing to abort when idle; a finalizing round is past the
+// point of abort (its result is being committed) and completes.
+TEST_F(RoundSchedulerTest, AbortIsRefusedWhenIdleOrFinalizing) {
+  Open(3);
+  auto idle = scheduler_->AbortRound(alice_);
+  ASSERT_FALSE(idle.has_value());
+  EXPECT_EQ(idle.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(idle.error().message, "no round is running");
+  ASSERT_TRUE(scheduler_->StartRounds(1, alice_).has_value());
+  Pump();
+  ASSERT_EQ(Stage(), "finalizing");
+  auto late = scheduler_->AbortRound(alice_);
+  ASSERT_FALSE(late.has_value());
+  EXPECT_EQ(late.error().message,
+            "round 1 is finalizing (its result is being committed); it can "
+            "no longer be aborted");
+  RunUntil([&] { return !scheduler_->finalizing(); });
+  EXPECT_EQ((*store_->FindRound(1))->status, "completed");
+  EXPECT_TRUE(AuditEntries(*store_, "round_abort_requested").empty());
+}
+
+// Issue 12: an aborted round is charged nothing and commits nothing; the
+// queue goes on with the next round, which completes.
+TEST_F(RoundSchedulerTest, AnAbortedRoundCommitsNothingAndTheQueueGoesOn) {
+  Open(3);
+  ASSERT_TRUE(scheduler_->StartRounds(2, alice_).has_value());
+  auto aborted = scheduler_->AbortRound(alice_);
+  ASSERT_TRUE(aborted.has_value()) << aborted.error().message;
+  EXPECT_EQ(*aborted, 1);
+  EXPECT_EQ((*store_->FindRound(1))->status, "aborted");
+  EXPECT_EQ((*store_->FindRound(1))->abort_reason, "aborted by operator alice");
+  EXPECT_EQ(finalizer_->model().sequence, 1);
+  for (const auto& id : {"HOSP_1", "HOSP_2", "HOSP_3"}) {
+    EXPECT_EQ(CountKind(id, "round_aborted"), 1u) << id;
+  }
+  // The sites drop round 1 on its RoundAborted, unanswered; round 2 starts
+  // after the pause and they answer it.
+  for (auto& [id, site] : sites_) site.read = site.connection->frames.size();
+  RunUntil([&] {
+    auto current = scheduler_->CurrentRound();
+    return current && current->record.round_id == 2;
+  });
+  Pump();
+  RunUntil([&] { return !scheduler_->CurrentRound().has_value(); });
+  EXPECT_EQ((*store_->FindRound(2))->status, "completed");
+  EXPECT_EQ(finalizer_->model().sequence, 2);
+}
+
 }  // namespace
 }  // namespace cls::coordinator

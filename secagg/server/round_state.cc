@@ -96,6 +96,14 @@ std::unique_ptr<RoundState> RoundState::OnDeadline() {
   return MaybeFinish();
 }
 
+std::unique_ptr<RoundState> RoundState::OnAbort(std::string reason) {
+  if (stage() == RoundStage::kCompleted || stage() == RoundStage::kAborted ||
+      busy()) {
+    return nullptr;
+  }
+  return Abort(std::move(reason));
+}
+
 std::unique_ptr<RoundState> RoundState::MaybeFinish() {
   for (const auto& site : context_.participants) {
     if (!site.dropped && Pending(site)) return nullptr;

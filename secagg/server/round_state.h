@@ -33,6 +33,10 @@ class RoundState {
                                         const protocol::Message& message);
   std::unique_ptr<RoundState> OnSiteLost(uint32_t index);
   std::unique_ptr<RoundState> OnDeadline();
+  // An abort from outside the protocol (an operator's): every site still in
+  // the round is told, as for any other abort. nullptr once finished; the
+  // caller must not call it while busy() (SecureRound::Abort waits).
+  std::unique_ptr<RoundState> OnAbort(std::string reason);
 
  protected:
   // Handles a message of this stage from an active, expected site. Returns

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <random>
+#include <utility>
 
 #include "secagg/common/secagg.h"
 #include "secagg/server/round_r0_advertise_keys_state.h"
@@ -66,6 +67,12 @@ Result<std::unique_ptr<SecureRound>> SecureRound::Start(
   round->on_progress_ = std::move(on_progress);
   SecureRound* self = round.get();
   ctx.advance = [self](std::unique_ptr<RoundState> next) {
+    // Aborted while the work ran: the state that asked for it (no longer
+    // busy) aborts instead, unless the result aborted the round anyway.
+    if (!self->pending_abort_.empty() &&
+        (!next || next->stage() != RoundStage::kAborted)) {
+      next = self->state_->OnAbort(std::exchange(self->pending_abort_, {}));
+    }
     self->Apply(std::move(next));
     // The driver may destroy the round from here: copy, then touch nothing.
     if (auto progress = self->on_progress_) progress();
@@ -132,6 +139,15 @@ void SecureRound::OnSiteLost(const std::string& site_id) {
 }
 
 void SecureRound::OnDeadline() { Apply(state_->OnDeadline()); }
+
+void SecureRound::Abort(std::string reason) {
+  if (finished()) return;
+  if (computing()) {
+    pending_abort_ = std::move(reason);
+    return;
+  }
+  Apply(state_->OnAbort(std::move(reason)));
+}
 
 void SecureRound::Apply(std::unique_ptr<RoundState> next) {
   if (!next) return;

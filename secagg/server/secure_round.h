@@ -36,6 +36,11 @@ class SecureRound {
   void OnMessage(const std::string& site_id, const protocol::Message& message);
   void OnSiteLost(const std::string& site_id);
   void OnDeadline();
+  // Ends the round as aborted with `reason` (the operator's), the sites told
+  // as in any other abort. While the unmask runs on the worker pool the
+  // round ends so when that result comes back, the result dropped: nothing
+  // half-done is ever reported as completed. No-op once finished.
+  void Abort(std::string reason);
 
   RoundStage stage() const { return state_->stage(); }
   bool finished() const {
@@ -73,6 +78,8 @@ class SecureRound {
   std::unique_ptr<RoundState> state_;
   int transitions_ = 0;
   std::function<void()> on_progress_;
+  // Set by Abort() while the unmask computes; applied when it returns.
+  std::string pending_abort_;
 };
 
 }  // namespace cls::coordinator

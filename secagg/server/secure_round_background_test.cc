@@ -130,6 +130,34 @@ TEST_P(SecureRoundBackgroundTest, DriverMayDestroyTheRoundInOnProgress) {
   EXPECT_EQ(seen, RoundStage::kCompleted);
 }
 
+// Issue 12: an operator's abort while the unmask runs waits for it, then
+// ends the round aborted; the sum is dropped, the sites are told.
+TEST_P(SecureRoundBackgroundTest, AbortWhileUnmaskingEndsAbortedOnReturn) {
+  MakeSites(5, 20000);
+  auto round = RunToBackgroundUnmask(20000);
+  const int transitions = round->transitions();
+  for (auto& [id, inbox] : net_.inbox) inbox.clear();
+  round->Abort("aborted by operator alice");
+  // Nothing changes until the pool's result is back on this thread.
+  EXPECT_EQ(round->stage(), RoundStage::kUnmask);
+  EXPECT_TRUE(round->computing());
+  EXPECT_EQ(round->transitions(), transitions);
+  Settle(*round);
+  EXPECT_EQ(round->stage(), RoundStage::kAborted);
+  EXPECT_EQ(round->abort_reason(), "aborted by operator alice");
+  EXPECT_EQ(progress_, 1);
+  for (const auto& s : sites_) {
+    ASSERT_EQ(net_.inbox[s.id].size(), 1u) << s.id;
+    const auto* aborted =
+        std::get_if<protocol::RoundAborted>(&net_.inbox[s.id].front());
+    ASSERT_NE(aborted, nullptr) << s.id;
+    EXPECT_EQ(aborted->reason, "aborted by operator alice");
+  }
+  // A second abort, once finished, changes nothing.
+  round->Abort("again");
+  EXPECT_EQ(round->abort_reason(), "aborted by operator alice");
+}
+
 TEST(SecureRoundStartTest, RefusesAPoolWithoutAnExecutorToReportOn) {
   class NoThreadSender final : public RoundSender {
    public:

@@ -103,6 +103,27 @@ TEST_P(SecureRoundTest, AbortsWhenFewerThanThresholdSurvive) {
   EXPECT_TRUE(round->outcome().mean_delta.empty());
 }
 
+// Issue 12: the operator's abort mid-stage tells every site still in the
+// round and ends it with the operator's reason.
+TEST_P(SecureRoundTest, OperatorAbortMidStageTellsEverySite) {
+  MakeSites(4, 50);
+  std::vector<RoundParticipant> participants;
+  for (const auto& s : sites_) participants.push_back(Participant(s));
+  auto round = StartRound(Settings(50, 4), participants);
+  ASSERT_TRUE(round.has_value()) << round.error().message;
+  EXPECT_EQ((*round)->stage(), RoundStage::kAdvertiseKeys);
+  for (auto& [id, inbox] : net_.inbox) inbox.clear();
+  (*round)->Abort("aborted by operator bob");
+  EXPECT_EQ((*round)->stage(), RoundStage::kAborted);
+  EXPECT_EQ((*round)->abort_reason(), "aborted by operator bob");
+  EXPECT_TRUE((*round)->outcome().mean_delta.empty());
+  for (const auto& s : sites_) {
+    ASSERT_EQ(net_.inbox[s.id].size(), 1u) << s.id;
+    EXPECT_TRUE(
+        std::holds_alternative<protocol::RoundAborted>(net_.inbox[s.id][0]));
+  }
+}
+
 TEST_P(SecureRoundTest, SiteVanishingBeforeShareKeysIsLeftOut) {
   MakeSites(4, 200);
   sites_[1].fault = Fault::kVanishAfterAdvertise;

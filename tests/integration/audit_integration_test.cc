@@ -45,11 +45,11 @@ TEST(AuditIntegrationTest, DeniedCommandsAreAuditedAndTheExportVerifies) {
   cluster.StartCoordinator(kAuditConfig);
 
   auto denied = cluster.Ctl({"round", "start"}, "viewer");
-  EXPECT_EQ(denied.exit_code, 3);
+  EXPECT_EQ(denied.exit_code, 6);
   EXPECT_NE(denied.error.find("role 'viewer' lacks permission round.start"),
             std::string::npos)
       << denied.error;
-  EXPECT_EQ(cluster.Ctl({"audit", "export"}, "operator").exit_code, 3);
+  EXPECT_EQ(cluster.Ctl({"audit", "export"}, "operator").exit_code, 6);
   // Every role may read drift status (drift.read).
   auto drift = cluster.Ctl({"drift", "status"}, "viewer");
   EXPECT_EQ(drift.exit_code, 0) << drift.error;
@@ -161,7 +161,7 @@ TEST(AuditIntegrationTest, BreakGlassIsMarkedAndExpires) {
 
   EXPECT_EQ(cluster.Ctl({"status"}, "medic").exit_code, 0);
   auto expired = cluster.Ctl({"status"}, "stale_medic");
-  EXPECT_EQ(expired.exit_code, 3);
+  EXPECT_EQ(expired.exit_code, 6);
   EXPECT_NE(expired.error.find("expired"), std::string::npos) << expired.error;
 
   auto doc = cluster.Ctl({"audit", "export"}, "auditor").Json();

@@ -127,7 +127,20 @@ int Process::Stop(int signal, std::chrono::milliseconds timeout) {
 std::string Process::Log() const { return ReadFile(log_path_); }
 
 nlohmann::json CommandResult::Json() const {
-  return nlohmann::json::parse(output, nullptr, false);
+  auto doc = nlohmann::json::parse(output, nullptr, false);
+  // A failed command's --json error ({"error": {...}} alone) is not the
+  // answer the callers poll for: read as no answer, as before clsctl
+  // printed errors on stdout. ErrorJson() has it.
+  if (doc.is_object() && doc.size() == 1 && doc.contains("error")) {
+    return nlohmann::json::value_t::discarded;
+  }
+  return doc;
+}
+
+nlohmann::json CommandResult::ErrorJson() const {
+  auto doc = nlohmann::json::parse(output, nullptr, false);
+  if (doc.is_object() && doc.contains("error")) return doc["error"];
+  return nullptr;
 }
 
 CommandResult RunCommand(const std::vector<std::string>& argv,
@@ -224,8 +237,14 @@ void Cluster::StartCoordinator(const std::string& extra_top,
     << "key = \"pki/issued/127.0.0.1.key\"\ncrl = \"pki/ca-crl.pem\"\n"
     << "[model]\nkind = \"logistic_regression\"\nparameters = "
     << kSyntheticParameters << "\n"
-    << extra_model << "\n"
-    << "[round]\nstage_timeout_s = 10\npause_between_rounds_ms = 100\n"
+    << extra_model
+    << "\n"
+    // extra_round may set its own stage deadline.
+    << "[round]\n"
+    << (extra_round.find("stage_timeout_s") == std::string::npos
+            ? "stage_timeout_s = 10\n"
+            : "")
+    << "pause_between_rounds_ms = 100\n"
     << extra_round << "\n"
     << "[training]\nepochs = 3\nlearning_rate = 0.1\n";
   WriteFile(Path("coordinator.toml"), c.str());

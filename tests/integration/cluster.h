@@ -41,7 +41,11 @@ struct CommandResult {
   int exit_code = -1;
   std::string output;  // stdout
   std::string error;   // stderr
+  // stdout as JSON; discarded when it is not JSON or is clsctl's --json
+  // error document.
   nlohmann::json Json() const;
+  // The "error" object of clsctl's --json output; null when there is none.
+  nlohmann::json ErrorJson() const;
 };
 
 // Runs a command to completion, capturing stdout and stderr.
@@ -84,7 +88,8 @@ class Cluster {
   CommandResult Pki(std::vector<std::string> args);
 
   // Writes the coordinator config (extra TOML lines appended to [round],
-  // [model] or top level as given) and starts it; waits until the admin API
+  // [model] or top level as given; a stage_timeout_s in extra_round replaces
+  // the default 10 s) and starts it; waits until the admin API
   // answers. By default sites standardise with their own statistics, so
   // every round is a training round; the statistics-round test passes
   // `standardisation = "federation"`.

@@ -178,11 +178,11 @@ TEST(DeploymentIntegrationTest,
   // Refused before anything is deployed: a rollout needs a stable version.
   auto early = cluster.Ctl(
       {"versions", "deploy", v2, "--strategy", "gradual_rollout"}, "operator");
-  EXPECT_EQ(early.exit_code, 3);
+  EXPECT_EQ(early.exit_code, 8);
   EXPECT_NE(early.error.find("nothing is deployed yet"), std::string::npos)
       << early.error;
   auto unknown = cluster.Ctl({"versions", "deploy", "v99_20260101_000000"});
-  EXPECT_EQ(unknown.exit_code, 3);
+  EXPECT_EQ(unknown.exit_code, 7);
 
   // v1 everywhere, acked by both sites.
   auto deployed = cluster.Ctl({"versions", "deploy", v1, "--strategy",

@@ -174,7 +174,7 @@ TEST(PrivacyIntegrationTest, RoundBeyondTheBudgetIsRefusedBeforeItStarts) {
   auto denied = cluster.Ctl(
       {"privacy", "reset", "--budget", "5", "--reason", "new study"},
       "operator");
-  EXPECT_EQ(denied.exit_code, 3);
+  EXPECT_EQ(denied.exit_code, 6);
   auto reset = cluster.Ctl(
       {"privacy", "reset", "--budget", "5", "--reason", "new study"});
   ASSERT_EQ(reset.exit_code, 0) << reset.error;

@@ -67,7 +67,7 @@ TEST(RefusalIntegrationTest, RevokedSiteCertificateIsRefused) {
   EXPECT_NE(cluster.coordinator()->Log().find("certificate revoked"),
             std::string::npos);
   auto r = cluster.Ctl({"round", "start"});
-  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.exit_code, 8);
   EXPECT_NE(r.error.find("Insufficient active sites: 1 < 2"), std::string::npos)
       << r.error;
 }
@@ -113,7 +113,7 @@ TEST(RefusalIntegrationTest, ViewerMayReadButNotStartRounds) {
   cluster.StartCoordinator();
   EXPECT_EQ(cluster.Ctl({"status"}, "viewer").exit_code, 0);
   auto r = cluster.Ctl({"round", "start"}, "viewer");
-  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.exit_code, 6);
   EXPECT_NE(r.error.find("lacks permission round.start"), std::string::npos)
       << r.error;
 }
@@ -123,7 +123,7 @@ TEST(RefusalIntegrationTest, SiteCertificateCannotUseTheAdminApi) {
   cluster.StartCoordinator();
   ASSERT_EQ(cluster.Pki({"issue", "site", "HOSP_009"}).exit_code, 0);
   auto r = cluster.Ctl({"status"}, "HOSP_009");
-  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.exit_code, 6);
   EXPECT_NE(r.error.find("may not use the admin API"), std::string::npos)
       << r.error;
 }

@@ -203,7 +203,7 @@ TEST_F(RoundIntegrationTest, StartRefusedWithTooFewActiveSites) {
   cluster_.StartSite("HOSP_002");
   cluster_.ApproveAll({"HOSP_001", "HOSP_002"});
   auto r = cluster_.Ctl({"round", "start"});
-  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.exit_code, 8);
   EXPECT_NE(r.error.find("Insufficient active sites: 2 < 3"), std::string::npos)
       << r.error;
 }

@@ -121,7 +121,7 @@ TEST(VersionsIntegrationTest, MetricsLineageRotationAndRestart) {
 
   // Rotation while the coordinator runs: an operator may not, an admin may.
   auto denied = cluster.Ctl({"keys", "rotate"}, "operator");
-  EXPECT_EQ(denied.exit_code, 3);
+  EXPECT_EQ(denied.exit_code, 6);
   auto rotated = cluster.Ctl({"keys", "rotate"});
   ASSERT_EQ(rotated.exit_code, 0) << rotated.error;
   json r = rotated.Json();
