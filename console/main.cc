@@ -9,6 +9,7 @@
 #include "common/version.h"
 #include "console/admin_client.h"
 #include "console/audit_commands.h"
+#include "console/backup_commands.h"
 #include "console/commands.h"
 #include "console/deployment_commands.h"
 #include "console/privacy_commands.h"
@@ -408,6 +409,10 @@ int main(int argc, char** argv) {
   AddVersionCommands(app, action);
   AddDriftPrivacyKeysCommands(app, action);
   AddAuditCommands(app, action, globals);
+  app.add_subcommand("backup",
+                     "Online backup of the coordinator's database into its "
+                     "[backup] dir; prints the file, size and sha256")
+      ->callback([&action] { action = cls::console::RunBackup; });
 
   try {
     app.parse(argc, argv);
