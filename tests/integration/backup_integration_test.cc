@@ -70,16 +70,20 @@ TEST(BackupIntegrationTest, BackupDuringRoundsDestroyRestoreAndContinue) {
   ASSERT_EQ(first.size(), 2u);
   for (const auto& r : first) ASSERT_EQ(r["status"], "completed") << r.dump();
 
-  // Rounds queued and running while the backup is taken.
-  auto started = cluster.Ctl({"round", "start", "--rounds", "3"});
+  // Rounds queued and running while the backup is taken: 30 of them, at
+  // least 100 ms apart, so the backup (tens of milliseconds) both starts and
+  // finishes among them; checked below, not assumed.
+  const auto InProgress = [&] {
+    auto s = cluster.Ctl({"round", "status"}).Json();
+    return s.is_object() &&
+           (!s["round"].is_null() || s["queued_rounds"].get<int>() > 0);
+  };
+  auto started = cluster.Ctl({"round", "start", "--rounds", "30"});
   ASSERT_EQ(started.exit_code, 0) << started.error;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        return !cluster.Ctl({"round", "status"}).Json()["round"].is_null();
-      },
-      60s));
+  ASSERT_TRUE(InProgress());
   auto backup = cluster.Ctl({"backup"});
   ASSERT_EQ(backup.exit_code, 0) << backup.error << backup.output;
+  ASSERT_TRUE(InProgress()) << "the backup must finish while rounds run";
   const json b = backup.Json();
   const fs::path file = cluster.Path("backups/" + b["file"].get<std::string>());
   ASSERT_TRUE(fs::exists(file)) << file;
@@ -88,6 +92,7 @@ TEST(BackupIntegrationTest, BackupDuringRoundsDestroyRestoreAndContinue) {
   EXPECT_EQ(ReadAll(file.string() + ".sha256"),
             b["sha256"].get<std::string>() + "  " +
                 b["file"].get<std::string>() + "\n");
+  EXPECT_GE(b["round_id"].get<int64_t>(), 2);
   // The human-readable form names the file, size and checksum.
   auto text = RunCommand({BinaryPath("clsctl"), "--coordinator",
                           "127.0.0.1:" + std::to_string(cluster.admin_port()),
