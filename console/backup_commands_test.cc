@@ -24,10 +24,11 @@ class OneAnswerApi final : public AdminApi {
   AdminResponse answer_;
 };
 
-const json kBackup = {{"file", "coordinator-20261207T031000Z-4.db"},
-                      {"bytes", 3145728},
-                      {"sha256", std::string(64, 'a')},
-                      {"created_at", "2026-12-07T03:10:00Z"}};
+const json kBackup = {
+    {"file", "/var/backups/cls/coordinator-20261207T031000Z-4.db"},
+    {"bytes", 3145728},
+    {"sha256", std::string(64, 'a')},
+    {"created_at", "2026-12-07T03:10:00Z"}};
 
 TEST(BackupCommandTest, PostsAndPrintsFileSizeAndSha256) {
   OneAnswerApi api(AdminResponse{200, kBackup});
@@ -37,8 +38,9 @@ TEST(BackupCommandTest, PostsAndPrintsFileSizeAndSha256) {
   ASSERT_EQ(api.requests.size(), 1u);
   EXPECT_EQ(api.requests[0].method, HttpMethod::kPost);
   EXPECT_EQ(api.requests[0].target, "/v1/backup");
-  EXPECT_NE(out.str().find("coordinator-20261207T031000Z-4.db"),
-            std::string::npos);
+  EXPECT_NE(
+      out.str().find("/var/backups/cls/coordinator-20261207T031000Z-4.db"),
+      std::string::npos);
   EXPECT_NE(out.str().find("3145728 bytes (3.0 MiB)"), std::string::npos)
       << out.str();
   EXPECT_NE(out.str().find(std::string(64, 'a')), std::string::npos);

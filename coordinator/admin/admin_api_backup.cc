@@ -24,7 +24,7 @@ void AdminApi::AddBackupHandlers(
         [reply = std::move(reply)](const Result<BackupResult>& backup) {
           if (!backup) return reply(ErrorResponse(backup.error()));
           reply({200,
-                 {{"file", backup->file},
+                 {{"file", backup->path},
                   {"bytes", backup->bytes},
                   {"sha256", backup->sha256},
                   {"created_at", backup->created_at},

@@ -85,13 +85,14 @@ TEST(BackupIntegrationTest, BackupDuringRoundsDestroyRestoreAndContinue) {
   ASSERT_EQ(backup.exit_code, 0) << backup.error << backup.output;
   ASSERT_TRUE(InProgress()) << "the backup must finish while rounds run";
   const json b = backup.Json();
-  const fs::path file = cluster.Path("backups/" + b["file"].get<std::string>());
+  const fs::path file = b["file"].get<std::string>();
+  EXPECT_EQ(file.parent_path(), fs::path(cluster.Path("backups")));
   ASSERT_TRUE(fs::exists(file)) << file;
   EXPECT_EQ(static_cast<int64_t>(fs::file_size(file)),
             b["bytes"].get<int64_t>());
-  EXPECT_EQ(ReadAll(file.string() + ".sha256"),
-            b["sha256"].get<std::string>() + "  " +
-                b["file"].get<std::string>() + "\n");
+  EXPECT_EQ(
+      ReadAll(file.string() + ".sha256"),
+      b["sha256"].get<std::string>() + "  " + file.filename().string() + "\n");
   EXPECT_GE(b["round_id"].get<int64_t>(), 2);
   // The human-readable form names the file, size and checksum.
   auto text = RunCommand({BinaryPath("clsctl"), "--coordinator",
