@@ -227,6 +227,10 @@ TEST_F(BackupTest, RestoreRefusesToOverwriteWithoutForceAndNeverDeletes) {
     EXPECT_EQ(Count(**db, "SELECT COUNT(*) FROM pairs"), 2) << "untouched";
   }
 
+  // Checkpoints signed for the replaced log would not match the restored one.
+  fs::create_directories(root_ / "state" / "audit-checkpoints");
+  std::ofstream(root_ / "state" / "audit-checkpoints" / "checkpoint-1.json")
+      << "{}";
   auto forced = RestoreBackup(backup->path, config, true);
   ASSERT_TRUE(forced) << forced.error().message;
   EXPECT_NE(forced->find("moved aside"), std::string::npos) << *forced;
@@ -244,6 +248,8 @@ TEST_F(BackupTest, RestoreRefusesToOverwriteWithoutForceAndNeverDeletes) {
     EXPECT_EQ(Count(**old, "SELECT COUNT(*) FROM pairs"), 2);
   }
   EXPECT_EQ(replaced, 1);
+  EXPECT_FALSE(fs::exists(root_ / "state" / "audit-checkpoints"));
+  EXPECT_NE(forced->find("audit-checkpoints.replaced-"), std::string::npos);
   EXPECT_TRUE(fs::exists(root_ / "state" / kRestoreMarkerFile));
   // The restored database is the backup's, and the next start verifies its
   // audit log, records the restore and removes the marker.

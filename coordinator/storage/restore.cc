@@ -158,8 +158,16 @@ Result<std::string> RestoreBackup(const fs::path& file,
       return std::unexpected(s.error());
     }
   }
+  // Closing the last connection folded its WAL into the file; a WAL left
+  // behind would be lost by the rename below.
+  if (fs::exists(incoming.string() + "-wal", ec)) {
+    return Unavailable("--restore: " + incoming.string() +
+                       "-wal was not folded into the copy; nothing replaced");
+  }
+  // Checkpoint files signed for the replaced log would not match the
+  // restored one: they go aside too, even when the database was already gone.
   std::vector<std::string> moved;
-  if (exists) {
+  {
     const std::string suffix = ".replaced-" + Stamp();
     for (const auto& path : live) {
       if (!fs::exists(path, ec)) continue;

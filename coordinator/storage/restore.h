@@ -18,8 +18,9 @@ inline constexpr const char* kRestoreMarkerFile = "restored-from-backup.json";
 // restore"), with the coordinator stopped:
 //  1. FILE must match its FILE.sha256 and pass PRAGMA integrity_check;
 //  2. an existing data_dir/coordinator.db is refused (AlreadyExists) unless
-//     `force`, which moves it, its -wal and -shm and the audit-checkpoints
-//     folder aside with a ".replaced-<time>" suffix: nothing is deleted;
+//     `force`, which moves it, its -wal and -shm aside with a
+//     ".replaced-<time>" suffix; an audit-checkpoints folder (signed for
+//     the replaced log) always goes aside the same way: nothing is deleted;
 //  3. FILE is copied into data_dir durably, its audit log is verified
 //     (chain and signed checkpoints, against [tls] cert and ca) before it
 //     takes the database's name, and the marker is written.
