@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
+#include <filesystem>
+
 #include "coordinator/privacy/privacy_high_water.h"
 #include "core/robust/robust_pipeline.h"
 
@@ -56,6 +59,7 @@ Status Federation::Initialize() {
   }
   if (config_.backup.enabled()) {
     if (auto s = KeepPrivacyHighWater(); !s) return s;
+    WarnIfKekIsOnlyInDataDir();
     backup_ = std::make_unique<BackupService>(
         io_, config_.backup, config_.data_dir + "/coordinator.db", store_,
         workers_);
@@ -71,6 +75,23 @@ Status Federation::Initialize() {
       [this](const std::string& site_id) { scheduler_->OnSiteLost(site_id); });
   if (config_.robust.enabled) AnnounceRobustMode();
   return finalizer_->Load();
+}
+
+void Federation::WarnIfKekIsOnlyInDataDir() {
+  // A backup never holds the KEK; one kept only in data_dir is lost with it.
+  const char* env = std::getenv("CLS_MODEL_KEK");
+  if (env != nullptr && *env != '\0') return;
+  const auto rel =
+      std::filesystem::path(config_.versions.kek_file)
+          .lexically_normal()
+          .lexically_relative(
+              std::filesystem::path(config_.data_dir).lexically_normal());
+  if (rel.empty() || *rel.begin() == "..") return;
+  spdlog::warn(
+      "[versions] kek_file {} is inside data_dir and is not in any backup: "
+      "copy it to a secret store (docs/operations.md \"Backup and "
+      "restore\"), or no restored version can be read",
+      config_.versions.kek_file);
 }
 
 Status Federation::KeepPrivacyHighWater() {

@@ -85,6 +85,8 @@ class Federation final {
   // [backup] set: raises the ledger to the high-water mark in the backup
   // folder (privacy_high_water.h) and keeps the mark current from now on.
   Status KeepPrivacyHighWater();
+  // [backup] set: a warning when the KEK is a file inside data_dir.
+  void WarnIfKekIsOnlyInDataDir();
 
   boost::asio::io_context& io_;
   const CoordinatorConfig& config_;
