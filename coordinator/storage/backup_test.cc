@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include "audit/audit_test_util.h"
+#include "coordinator/storage/backup_service.h"
 #include "coordinator/storage/restore.h"
 #include "coordinator/storage/store.h"
 
@@ -170,6 +172,36 @@ TEST_F(BackupTest, RetentionKeepsTheNewestAndRemovesLeftovers) {
   }
   EXPECT_FALSE(fs::exists(backups_ / "coordinator-20260101T000000Z-1.db.tmp"));
   EXPECT_TRUE(fs::exists(backups_ / "notes.txt"));
+}
+
+TEST_F(BackupTest, TheTimerTakesBackupsOnThePoolAndAuditsThem) {
+  BackupConfig config{.dir = backups_.string(), .interval_s = 1, .keep = 2};
+  boost::asio::io_context io;
+  auto workers = std::make_unique<cls::WorkerPool>(1);
+  BackupService service(io, config, db_path_.string(), *store_, workers.get());
+  service.Start();
+  const auto count = [&] {
+    int n = 0;
+    auto entries = store_->audit_log().Entries("", "");
+    for (const auto& e : *entries) {
+      n += e.event_type == "backup_created" && e.actor == "coordinator";
+    }
+    return n;
+  };
+  // Three ticks: retention keeps two.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (count() < 3 && std::chrono::steady_clock::now() < deadline) {
+    io.run_one_for(std::chrono::milliseconds(100));
+  }
+  service.Stop();
+  workers.reset();
+  ASSERT_EQ(count(), 3);
+  int kept = 0;
+  for (const auto& e : fs::directory_iterator(backups_)) {
+    kept += e.path().extension() == ".db";
+  }
+  EXPECT_EQ(kept, 2);
 }
 
 TEST_F(BackupTest, RestoreRefusesACorruptedBackup) {
