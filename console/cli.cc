@@ -11,6 +11,7 @@
 #include "common/version.h"
 #include "console/admin_client.h"
 #include "console/audit_commands.h"
+#include "console/backup_commands.h"
 #include "console/cli_config.h"
 #include "console/commands.h"
 #include "console/completion.h"
@@ -534,6 +535,10 @@ void BuildClsctlApp(CLI::App& app, CliState& state) {
   AddVersionCommands(app, action);
   AddDriftPrivacyKeysCommands(app, state);
   AddAuditCommands(app, state);
+  app.add_subcommand("backup",
+                     "Online backup of the coordinator's database into its "
+                     "[backup] dir; prints the file, size and sha256")
+      ->callback([&action] { action = RunBackup; });
   AddClientCommands(app, state);
 }
 

@@ -78,6 +78,49 @@ Status ReadVersions(const TomlTable& top, const fs::path& base,
   return {};
 }
 
+// True when `inner` is `outer` or below it, symlinks resolved as far as the
+// paths exist.
+bool Inside(const fs::path& inner, const fs::path& outer) {
+  std::error_code ec;
+  const fs::path a = fs::weakly_canonical(fs::absolute(inner), ec);
+  const fs::path b = fs::weakly_canonical(fs::absolute(outer), ec);
+  const fs::path rel = a.lexically_relative(b);
+  return !rel.empty() && *rel.begin() != "..";
+}
+
+// [backup]: where the online copies go, how often, how many stay.
+Status ReadBackup(const TomlTable& top, const fs::path& base,
+                  CoordinatorConfig& c) {
+  auto b_or = Section(top, "backup", {"dir", "interval_s", "keep"});
+  if (!b_or) return std::unexpected(b_or.error());
+  const TomlTable& b = *b_or;
+  BackupConfig& bc = c.backup;
+  CLS_RETURN_IF_ERROR(b.Read("dir", bc.dir));
+  CLS_RETURN_IF_ERROR(b.Read("interval_s", bc.interval_s));
+  CLS_RETURN_IF_ERROR(b.Read("keep", bc.keep));
+  bc.dir = Resolve(base, bc.dir);
+  if (bc.interval_s < 0 || bc.interval_s > 31 * 86400) {
+    return InvalidArgument(
+        "config: 'backup.interval_s' must be 0..2678400 (0 = only on "
+        "demand)");
+  }
+  if (bc.keep < 1 || bc.keep > 10000) {
+    return InvalidArgument("config: 'backup.keep' must be 1..10000");
+  }
+  if (!bc.enabled() && bc.interval_s > 0) {
+    return InvalidArgument(
+        "config: 'backup.interval_s' is set but 'backup.dir' is not");
+  }
+  // Destroying the state folder must not destroy its backups.
+  if (bc.enabled() && Inside(bc.dir, c.data_dir)) {
+    return InvalidArgument("config: 'backup.dir' (" + bc.dir +
+                           ") must not be inside 'data_dir' (" + c.data_dir +
+                           "): a lost state folder would take its backups "
+                           "with it");
+  }
+  return {};
+}
+
 // [audit] and [admin]: retention, checkpoints, break-glass and logoff.
 Status ReadAuditAndAdmin(const TomlTable& top, CoordinatorConfig& c) {
   auto a_or = Section(top, "audit", {"retention_years", "checkpoint_every"});
@@ -259,7 +302,8 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
                        "admin",
                        "privacy",
                        "robust",
-                       "versions"},
+                       "versions",
+                       "backup"},
                       kStyle);
   CLS_RETURN_IF_ERROR(top.CheckKeys());
   CLS_RETURN_IF_ERROR(top.Read("coordinator_id", c.coordinator_id));
@@ -342,6 +386,7 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
   CLS_RETURN_IF_ERROR(ReadPrivacy(top, c));
   CLS_RETURN_IF_ERROR(ReadRobust(top, c));
   CLS_RETURN_IF_ERROR(ReadVersions(top, base, c));
+  CLS_RETURN_IF_ERROR(ReadBackup(top, base, c));
 
   // Values that cannot work.
   if (c.max_site_connections < 1 || c.max_site_connections > 100000) {

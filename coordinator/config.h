@@ -53,6 +53,16 @@ struct VersionsConfig {
   std::string kek_file;  // "" = <data_dir>/model.kek
 };
 
+// [backup]: online copies of the database (docs/operations.md "Backup and
+// restore"). Off until `dir` is set; `dir` must not be inside data_dir, so
+// losing the state folder does not lose its backups.
+struct BackupConfig {
+  std::string dir;         // "" = backups off
+  int64_t interval_s = 0;  // 0 = only on demand (POST /v1/backup)
+  int keep = 7;            // the newest `keep` backups stay; older ones go
+  bool enabled() const { return !dir.empty(); }
+};
+
 struct CoordinatorConfig {
   std::string coordinator_id = "coordinator";
   std::string data_dir = "./coordinator-state";
@@ -97,6 +107,7 @@ struct CoordinatorConfig {
   PrivacyConfig privacy;
   RobustAggregationConfig robust;
   VersionsConfig versions;
+  BackupConfig backup;
 
   // Audit log and operator access (docs/audit.md, docs/hipaa.md).
   int audit_retention_years = 7;     // [audit] retention_years, at least 6

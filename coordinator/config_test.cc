@@ -74,6 +74,44 @@ TEST_F(CoordinatorConfigTest, MonitoringPortAndLogSettingsAreValidated) {
   EXPECT_NE(files.error().message.find("log_max_files"), std::string::npos);
 }
 
+TEST_F(CoordinatorConfigTest, BackupIsOffByDefaultAndResolvesItsDir) {
+  auto off = Load("");
+  ASSERT_TRUE(off.has_value()) << off.error().message;
+  EXPECT_FALSE(off->backup.enabled());
+  EXPECT_EQ(off->backup.keep, 7);
+  auto on = Load("", "[backup]\ndir = \"backups\"\ninterval_s = 3600\n");
+  ASSERT_TRUE(on.has_value()) << on.error().message;
+  EXPECT_EQ(on->backup.dir, (dir_ / "backups").string());
+  EXPECT_EQ(on->backup.interval_s, 3600);
+}
+
+TEST_F(CoordinatorConfigTest, BackupDirInsideDataDirIsRefusedNamingTheKey) {
+  for (const char* dir : {"coordinator-state/backups", "coordinator-state",
+                          "./coordinator-state/x/../b"}) {
+    auto c = Load("", std::string("[backup]\ndir = \"") + dir + "\"\n");
+    ASSERT_FALSE(c.has_value()) << dir;
+    EXPECT_NE(c.error().message.find("'backup.dir'"), std::string::npos)
+        << c.error().message;
+    EXPECT_NE(c.error().message.find("'data_dir'"), std::string::npos);
+  }
+  // A sibling whose name starts like data_dir is not inside it.
+  auto sibling = Load("", "[backup]\ndir = \"coordinator-state-backups\"\n");
+  EXPECT_TRUE(sibling.has_value()) << sibling.error().message;
+}
+
+TEST_F(CoordinatorConfigTest, BackupValuesAreChecked) {
+  auto keep = Load("", "[backup]\ndir = \"b\"\nkeep = 0\n");
+  ASSERT_FALSE(keep.has_value());
+  EXPECT_NE(keep.error().message.find("'backup.keep'"), std::string::npos);
+  auto interval = Load("", "[backup]\ndir = \"b\"\ninterval_s = -1\n");
+  ASSERT_FALSE(interval.has_value());
+  EXPECT_NE(interval.error().message.find("'backup.interval_s'"),
+            std::string::npos);
+  auto no_dir = Load("", "[backup]\ninterval_s = 60\n");
+  ASSERT_FALSE(no_dir.has_value());
+  EXPECT_NE(no_dir.error().message.find("'backup.dir'"), std::string::npos);
+}
+
 TEST_F(CoordinatorConfigTest, MissingFileIsNotFound) {
   auto c = LoadCoordinatorConfig((dir_ / "nope.toml").string());
   ASSERT_FALSE(c.has_value());

@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
+#include <filesystem>
+
+#include "coordinator/privacy/privacy_high_water.h"
 #include "core/robust/robust_pipeline.h"
 
 namespace cls::coordinator {
@@ -58,6 +62,14 @@ Status Federation::Initialize() {
         privacy_->ledger().period().period_id,
         privacy_->ledger().period().epsilon_budget);
   }
+  if (config_.backup.enabled()) {
+    if (auto s = KeepPrivacyHighWater(); !s) return s;
+    WarnIfKekIsOnlyInDataDir();
+    backup_ = std::make_unique<BackupService>(
+        io_, config_.backup, config_.data_dir + "/coordinator.db", store_,
+        workers_);
+    backup_->Start();
+  }
   planner_ = std::make_unique<RoundPlanner>(config_, privacy_.get());
   finalizer_ = std::make_unique<RoundFinalizer>(io_.get_executor(), config_,
                                                 store_, sites_, evaluations_,
@@ -69,6 +81,62 @@ Status Federation::Initialize() {
       [this](const std::string& site_id) { scheduler_->OnSiteLost(site_id); });
   if (config_.robust.enabled) AnnounceRobustMode();
   return finalizer_->Load();
+}
+
+void Federation::WarnIfKekIsOnlyInDataDir() {
+  // A backup never holds the KEK; one kept only in data_dir is lost with it.
+  const char* env = std::getenv("CLS_MODEL_KEK");
+  if (env != nullptr && *env != '\0') return;
+  const auto rel =
+      std::filesystem::path(config_.versions.kek_file)
+          .lexically_normal()
+          .lexically_relative(
+              std::filesystem::path(config_.data_dir).lexically_normal());
+  if (rel.empty() || *rel.begin() == "..") return;
+  spdlog::warn(
+      "[versions] kek_file {} is inside data_dir and is not in any backup: "
+      "copy it to a secret store (docs/operations.md \"Backup and "
+      "restore\"), or no restored version can be read",
+      config_.versions.kek_file);
+}
+
+Status Federation::KeepPrivacyHighWater() {
+  if (!privacy_) return {};
+  PrivacyLedger& ledger = privacy_->ledger();
+  const std::filesystem::path file =
+      std::filesystem::path(config_.backup.dir) / kPrivacyHighWaterFile;
+  auto mark = ReadPrivacyHighWater(file);
+  if (!mark) return std::unexpected(mark.error());
+  if (*mark) {
+    // After a restore the database may predate spends the mark recorded.
+    auto raised = ledger.RaiseToHighWater(**mark);
+    if (!raised) return std::unexpected(raised.error());
+    if (*raised) {
+      spdlog::warn(
+          "privacy ledger raised to the high-water mark in {}: epsilon spent "
+          "{} in period {} (the database predates some spends, e.g. after a "
+          "restore from backup)",
+          file.string(), (*mark)->spent_epsilon, (*mark)->period_id);
+    }
+  }
+  // From now on the mark follows every committed spend. Written on the io
+  // thread: one small fsynced file per round, like the charge's own commit.
+  auto write = [file](const PrivacySpendMark& m) {
+    if (auto s = WritePrivacyHighWater(file, m); !s) {
+      spdlog::error(
+          "privacy high-water mark not written ({}): a restore from backup "
+          "could under-count this spend; check [backup] dir",
+          s.error().message);
+    }
+  };
+  ledger.OnSpend(write);
+  auto now = ledger.Mark();
+  if (!now) return std::unexpected(now.error());
+  if (!*mark || (*mark)->period_id != now->period_id ||
+      (*mark)->spent_epsilon != now->spent_epsilon) {
+    write(*now);
+  }
+  return {};
 }
 
 void Federation::AnnounceRobustMode() {
@@ -176,9 +244,9 @@ Status Federation::OpenDeployments() {
 }
 
 AdminServices Federation::admin_services() {
-  return {config_,       sites_,        *scheduler_,
-          *finalizer_,   history_,      store_.audit_log(),
-          *deployments_, privacy_.get()};
+  return {config_,       sites_,         *scheduler_,
+          *finalizer_,   history_,       store_.audit_log(),
+          *deployments_, privacy_.get(), backup_.get()};
 }
 
 void Federation::SendLatestDeployment(const std::string& site_id) {

@@ -20,6 +20,7 @@
 #include "coordinator/round/round_planner.h"
 #include "coordinator/round/round_scheduler.h"
 #include "coordinator/sites/site_registry.h"
+#include "coordinator/storage/backup_service.h"
 #include "coordinator/storage/store.h"
 
 namespace cls::coordinator {
@@ -75,6 +76,8 @@ class Federation final {
   // federation.
   void SetMetrics(CoordinatorMetrics* metrics);
   CoordinatorMetrics* metrics() { return metrics_; }
+  // Null when [backup] dir is not set.
+  BackupService* backup() { return backup_.get(); }
   // What the admin API is handed.
   AdminServices admin_services();
 
@@ -83,6 +86,11 @@ class Federation final {
   // [robust] at start-up: logged (warn when secure aggregation is off) and
   // audited as robust_aggregation_configured.
   void AnnounceRobustMode();
+  // [backup] set: raises the ledger to the high-water mark in the backup
+  // folder (privacy_high_water.h) and keeps the mark current from now on.
+  Status KeepPrivacyHighWater();
+  // [backup] set: a warning when the KEK is a file inside data_dir.
+  void WarnIfKekIsOnlyInDataDir();
 
   boost::asio::io_context& io_;
   const CoordinatorConfig& config_;
@@ -97,6 +105,7 @@ class Federation final {
   std::unique_ptr<RoundFinalizer> finalizer_;
   std::unique_ptr<RoundScheduler> scheduler_;
   CoordinatorMetrics* metrics_ = nullptr;
+  std::unique_ptr<BackupService> backup_;
 };
 
 }  // namespace cls::coordinator

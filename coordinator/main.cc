@@ -22,6 +22,7 @@
 #include "coordinator/metrics_refresh.h"
 #include "coordinator/monitoring/coordinator_metrics.h"
 #include "coordinator/site_server.h"
+#include "coordinator/storage/restore.h"
 #include "coordinator/storage/store.h"
 
 namespace {
@@ -41,7 +42,11 @@ Operators drive it with clsctl over the admin API (admin_listen):
   clsctl round start --rounds 10    run training rounds
 
 A round in flight when the coordinator stops is aborted at the next start;
-the next round continues from the last committed global model.)";
+the next round continues from the last committed global model.
+
+Backups ([backup] dir): `clsctl backup` or every [backup] interval_s; restore
+with the coordinator stopped: cls-coordinator -c FILE --restore BACKUP.db
+(docs/operations.md "Backup and restore"; the KEK is backed up separately).)";
 
 constexpr const char* kExample = R"(
 Example configuration (TOML):
@@ -75,6 +80,10 @@ Example configuration (TOML):
   kek_file = "model.kek"           # 0600; default data_dir/model.kek, created
                                    # on first start; CLS_MODEL_KEK (64 hex
                                    # digits) in the environment overrides it
+  [backup]
+  dir = "/var/backups/cls"         # outside data_dir; unset = no backups
+  interval_s = 86400               # 0 = only `clsctl backup`
+  keep = 7
 See docs/operations.md for every option, docs/versions.md for the keys.)";
 
 }  // namespace
@@ -88,12 +97,21 @@ int main(int argc, char** argv) {
   std::string config_path;
   std::string log_level;
   bool check_only = false;
+  std::string restore_file;
+  bool force = false;
   app.add_option("-c,--config", config_path, "Configuration file (TOML)")
       ->required();
   app.add_option("--log-level", log_level,
                  "trace, debug, info, warn or error (overrides the config)");
   app.add_flag("--check-config", check_only,
                "Validate the configuration and exit");
+  app.add_option("--restore", restore_file,
+                 "With the coordinator stopped: check a backup (its .sha256 "
+                 "file, integrity, audit log) and copy it into data_dir, then "
+                 "exit");
+  app.add_flag("--force", force,
+               "With --restore: move an existing database aside "
+               "(*.replaced-<time>) instead of refusing; nothing is deleted");
   CLI11_PARSE(app, argc, argv);
 
   (void)cls::ConfigureLogging("coordinator", cls::LogSettings{});  // stderr
@@ -123,6 +141,19 @@ int main(int argc, char** argv) {
     std::cerr << "cls-coordinator: " << server_tls.error().message << "\n";
     return 2;
   }
+  if (!restore_file.empty()) {
+    auto restored = RestoreBackup(restore_file, *config, force);
+    if (!restored) {
+      std::cerr << "cls-coordinator: " << restored.error().message << "\n";
+      return 2;
+    }
+    std::cout << *restored;
+    return 0;
+  }
+  if (force) {
+    std::cerr << "cls-coordinator: --force is only for --restore\n";
+    return 2;
+  }
   auto crl_next_update = cls::crypto::CrlNextUpdate(config->tls.crl_file);
   if (!crl_next_update) {
     std::cerr << "cls-coordinator: " << crl_next_update.error().message << "\n";
@@ -142,6 +173,13 @@ int main(int argc, char** argv) {
   auto store = CoordinatorStore::Open(config->data_dir + "/coordinator.db");
   if (!store) {
     std::cerr << "cls-coordinator: " << store.error().message << "\n";
+    return 2;
+  }
+
+  // After `--restore`: the restored audit log must verify before anything
+  // is appended to it.
+  if (auto s = FinishRestoreAtStart(**store, *config); !s) {
+    std::cerr << "cls-coordinator: " << s.error().message << "\n";
     return 2;
   }
 
@@ -240,6 +278,8 @@ int main(int argc, char** argv) {
   };
   wait_for_hangup();
   io.run();
+  // A backup still copying stops at its next step (its .tmp is removed).
+  if (auto* backup = federation.backup()) backup->Stop();
   // A finalization still running commits nothing (its round is aborted at
   // the next start); its completion is dropped with the pool.
   workers.reset();

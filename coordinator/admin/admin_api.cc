@@ -160,10 +160,17 @@ AdminApi::AdminApi(AdminServices services)
   AddDeploymentHandlers(handlers);
   AddVersionHandlers(handlers);
   AddRoundHandlers(handlers);
+  std::map<std::string, AsyncHandler> async_handlers;
+  AddBackupHandlers(async_handlers);
   for (const auto& route : RouteTable()) {
-    auto it = handlers.find(route.method + " " + route.pattern);
+    const std::string key = route.method + " " + route.pattern;
+    auto it = handlers.find(key);
     AddRoute(route.method, route.pattern, route.permission,
              route.served && it != handlers.end() ? it->second : nullptr);
+    if (auto a = async_handlers.find(key);
+        route.served && a != async_handlers.end()) {
+      routes_.back().async_handler = a->second;
+    }
   }
 }
 
@@ -171,7 +178,7 @@ void AdminApi::AddRoute(std::string method, const std::string& pattern,
                         std::string permission,
                         decltype(Route::handler) handler) {
   routes_.push_back({std::move(method), Split(pattern), std::move(permission),
-                     std::move(handler)});
+                     std::move(handler), nullptr});
 }
 
 void AdminApi::Audit(const Actor& actor, const std::string& event,
@@ -184,6 +191,17 @@ void AdminApi::Audit(const Actor& actor, const std::string& event,
 }
 
 AdminResponse AdminApi::Handle(const AdminRequest& request) {
+  auto answer = std::make_shared<std::optional<AdminResponse>>();
+  HandleAsync(request, [answer](AdminResponse r) { *answer = std::move(r); });
+  if (!*answer) {
+    return ErrorResponse(
+        {ErrorCode::kInternal, request.method + " " + request.target +
+                                   " answers later: call HandleAsync"});
+  }
+  return std::move(**answer);
+}
+
+void AdminApi::HandleAsync(const AdminRequest& request, Reply reply) {
   std::string path = request.target;
   Params query;
   if (auto q = path.find('?'); q != std::string::npos) {
@@ -201,7 +219,7 @@ AdminResponse AdminApi::Handle(const AdminRequest& request) {
     }
   }
   if (path.empty() || path[0] != '/') {
-    return ErrorResponse({ErrorCode::kNotFound, "no route " + path});
+    return reply(ErrorResponse({ErrorCode::kNotFound, "no route " + path}));
   }
   const std::vector<std::string> parts = Split(path);
   const Route* route = nullptr;
@@ -227,8 +245,8 @@ AdminResponse AdminApi::Handle(const AdminRequest& request) {
     }
   }
   if (route == nullptr) {
-    return ErrorResponse(
-        {ErrorCode::kNotFound, "no route " + request.method + " " + path});
+    return reply(ErrorResponse(
+        {ErrorCode::kNotFound, "no route " + request.method + " " + path}));
   }
   const Actor& actor = request.actor;
   const json where = {{"permission", route->permission},
@@ -244,40 +262,50 @@ AdminResponse AdminApi::Handle(const AdminRequest& request) {
       json fields = where;
       fields["reason"] = "break-glass certificate expired";
       Audit(actor, "access_denied", fields);
-      return ErrorResponse(
+      return reply(ErrorResponse(
           {ErrorCode::kPermissionDenied,
            "break-glass certificate of '" + actor.name + "' expired (valid " +
                std::to_string(config().break_glass_max_hours) +
                " h after issue); ask an admin for a new one: cls-pki issue "
-               "operator NAME --role break_glass"});
+               "operator NAME --role break_glass"}));
     }
   }
   if (!RoleAllows(actor.role, route->permission)) {
     Audit(actor, "access_denied", where);
-    return ErrorResponse(
+    return reply(ErrorResponse(
         {ErrorCode::kPermissionDenied,
-         "role '" + actor.role + "' lacks permission " + route->permission});
+         "role '" + actor.role + "' lacks permission " + route->permission}));
   }
-  if (!route->handler) {
-    return {404,
-            {{"error",
-              {{"code", "unimplemented"},
-               {"message", "the coordinator does not support " +
-                               request.method + " " + path + " yet"}}}}};
+  if (!route->handler && !route->async_handler) {
+    return reply({404,
+                  {{"error",
+                    {{"code", "unimplemented"},
+                     {"message", "the coordinator does not support " +
+                                     request.method + " " + path + " yet"}}}}});
   }
-  AdminResponse response = route->handler(request, params, query);
-  const bool ok = response.status >= 200 && response.status < 300;
-  if (request.method != "GET" && !ok) {
-    json fields = where;
-    fields["status"] = response.status;
-    fields["reason"] = ErrorMessage(response.body);
-    Audit(actor, "command_refused", fields);
-  } else if (actor.role == "break_glass") {
-    json fields = where;
-    fields["status"] = response.status;
-    Audit(actor, "break_glass_access", fields);
+  // What every answer gets: a refused command and any break-glass request
+  // are audited.
+  auto conclude = [this, request, where,
+                   reply = std::move(reply)](AdminResponse response) {
+    const Actor& actor = request.actor;
+    const bool ok = response.status >= 200 && response.status < 300;
+    if (request.method != "GET" && !ok) {
+      json fields = where;
+      fields["status"] = response.status;
+      fields["reason"] = ErrorMessage(response.body);
+      Audit(actor, "command_refused", fields);
+    } else if (actor.role == "break_glass") {
+      json fields = where;
+      fields["status"] = response.status;
+      Audit(actor, "break_glass_access", fields);
+    }
+    reply(std::move(response));
+  };
+  if (route->async_handler) {
+    route->async_handler(request, std::move(conclude));
+    return;
   }
-  return response;
+  conclude(route->handler(request, params, query));
 }
 
 AdminResponse AdminApi::Status() {

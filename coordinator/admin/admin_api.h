@@ -19,6 +19,7 @@
 #include "coordinator/round/round_history.h"
 #include "coordinator/round/round_scheduler.h"
 #include "coordinator/sites/site_registry.h"
+#include "coordinator/storage/backup_service.h"
 #include "coordinator/versions/model_keys.h"
 
 namespace cls::coordinator {
@@ -70,6 +71,7 @@ struct AdminServices {
   AuditLog& audit;
   DeploymentManager& deployments;
   RoundPrivacy* privacy;  // null when [privacy] mode = "off"
+  BackupService* backup;  // null when [backup] dir is not set
 };
 
 // The admin API's routes, permissions and JSON (docs/admin-api.md): pure
@@ -82,7 +84,15 @@ class AdminApi {
  public:
   using Clock = std::function<std::chrono::system_clock::time_point()>;
 
+  using Reply = std::function<void(AdminResponse)>;
+
   explicit AdminApi(AdminServices services);
+  // Answers through `reply`, on this thread: at once for most routes, later
+  // for those whose work runs elsewhere (POST /v1/backup), so the io thread
+  // is never held waiting for it.
+  void HandleAsync(const AdminRequest& request, Reply reply);
+  // The same for a route that answers at once (tests, tools); a route that
+  // answers later gets a 500 here.
   AdminResponse Handle(const AdminRequest& request);
 
   const CoordinatorConfig& config() const { return services_.config; }
@@ -99,8 +109,11 @@ class AdminApi {
     std::string permission;
     std::function<AdminResponse(const AdminRequest&, const Params& path,
                                 const Params& query)>
-        handler;  // empty: not served yet
+        handler;  // empty: not served yet (unless async_handler is set)
+    // A route whose answer comes later, through the reply it is handed.
+    std::function<void(const AdminRequest&, Reply)> async_handler;
   };
+  using AsyncHandler = decltype(Route::async_handler);
 
   void AddRoute(std::string method, const std::string& pattern,
                 std::string permission,
@@ -153,6 +166,8 @@ class AdminApi {
       std::map<std::string, decltype(Route::handler)>& handlers);
   AdminResponse AbortRound(const Actor& actor);
   AdminResponse ClearRoundQueue(const Actor& actor);
+  // Backup and restore: POST /v1/backup (admin_api_backup.cc).
+  void AddBackupHandlers(std::map<std::string, AsyncHandler>& handlers);
 
   AdminServices services_;
   ModelKeys* model_keys_ = nullptr;

@@ -63,6 +63,9 @@ const std::vector<PermissionInfo>& PermissionTable() {
       {"keys.rotate",
        {"admin", "break_glass"},
        "rotate the key-encryption key"},
+      {"backup.create",
+       {"admin", "operator", "break_glass"},
+       "take an online backup of the coordinator's database"},
   };
   return kTable;
 }
@@ -105,6 +108,7 @@ std::vector<RouteInfo> RouteTable() {
       {"POST", "/v1/privacy/reset", "privacy.reset", true},
       {"GET", "/v1/audit", "audit.export", true},
       {"POST", "/v1/keys/rotate", "keys.rotate", true},
+      {"POST", "/v1/backup", "backup.create", true},
   };
 }
 

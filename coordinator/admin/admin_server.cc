@@ -81,7 +81,7 @@ struct ApiCall {
   asio::steady_timer* wake = nullptr;     // idem
 };
 
-// api.Handle(call->request) on `api_executor`; resumes on the connection's
+// api.HandleAsync(call->request) on `api_executor`; resumes on the connection's
 // executor with the answer in call->response. If the server stops first,
 // this frame is destroyed while it waits and the answer finds no timer.
 asio::awaitable<void> CallApi(std::shared_ptr<ApiCall> call, AdminApi& api,
@@ -95,12 +95,16 @@ asio::awaitable<void> CallApi(std::shared_ptr<ApiCall> call, AdminApi& api,
     ~Unhook() { call.wake = nullptr; }
   } unhook{*call};
   asio::post(api_executor, [call, &api, executor, gate] {
-    AdminResponse response = api.Handle(call->request);
-    std::lock_guard lock(gate->mutex);
-    if (!gate->open) return;
-    asio::post(executor, [call, response = std::move(response)]() mutable {
-      call->response = std::move(response);
-      if (call->wake != nullptr) call->wake->cancel();
+    // Most routes answer at once; POST /v1/backup answers from the io
+    // thread once its copy finished on the worker pool.
+    api.HandleAsync(call->request, [call, executor,
+                                    gate](AdminResponse response) {
+      std::lock_guard lock(gate->mutex);
+      if (!gate->open) return;
+      asio::post(executor, [call, response = std::move(response)]() mutable {
+        call->response = std::move(response);
+        if (call->wake != nullptr) call->wake->cancel();
+      });
     });
   });
   while (!call->response) {

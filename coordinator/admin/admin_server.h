@@ -27,8 +27,8 @@ struct AdminApiGate;
 // Threads: the connections (TLS handshakes, record encryption, HTTP parsing,
 // the JSON text of a response) run on the server's own thread, so an
 // operator is answered while the io thread is busy with the sites (a round's
-// result to 100 sites is 400 MB of TLS records). Only AdminApi::Handle runs
-// on `api_executor` (the federation's io thread), one request at a time.
+// result to 100 sites is 400 MB of TLS records). Only AdminApi::HandleAsync
+// runs on `api_executor` (the federation's io thread), one request at a time.
 class AdminServer {
  public:
   AdminServer(boost::asio::any_io_executor api_executor,

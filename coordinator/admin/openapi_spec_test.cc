@@ -18,14 +18,6 @@
 namespace cls::coordinator {
 namespace {
 
-// Routes of the issue-12 contract that the spec describes before their
-// branches land (each marked x-pending-route in the spec). The integrator
-// deletes an entry, and its mark, as its route lands in RouteTable(); the
-// list then goes. SpecOnlyRoutesAreStillPending fails on a stale entry.
-const std::set<std::string> kSpecOnlyUntilMerged = {
-    "POST /v1/backup",
-};
-
 std::string ReadDoc(const std::string& name) {
   const std::string file = std::string(CLS_DOCS_DIR) + "/" + name;
   std::ifstream in(file);
@@ -79,30 +71,9 @@ TEST(OpenApiSpecTest, EveryOperationInTheSpecIsServed) {
   ASSERT_FALSE(spec.empty());
   const auto code = CodeRoutes();
   for (const auto& [route, op] : spec) {
-    if (code.contains(route) || kSpecOnlyUntilMerged.contains(route)) continue;
+    if (code.contains(route)) continue;
     ADD_FAILURE() << route << " (docs/openapi.yaml line " << op.line
                   << ") is not in RouteTable() (admin_api_routes.cc)";
-  }
-}
-
-// The allowlist is exactly the operations marked pending, and none of them
-// is served yet: once one lands, its entry must go.
-TEST(OpenApiSpecTest, SpecOnlyRoutesAreStillPending) {
-  const auto spec = SpecOperations("openapi.yaml");
-  const auto code = CodeRoutes();
-  std::set<std::string> marked;
-  for (const auto& [route, op] : spec) {
-    if (op.pending) marked.insert(route);
-  }
-  EXPECT_EQ(marked, kSpecOnlyUntilMerged)
-      << "x-pending-route in docs/openapi.yaml and kSpecOnlyUntilMerged differ";
-  for (const auto& route : kSpecOnlyUntilMerged) {
-    EXPECT_FALSE(code.contains(route))
-        << route << " is served now: delete it from kSpecOnlyUntilMerged "
-        << "and its x-pending-route mark";
-    auto it = spec.find(route);
-    EXPECT_TRUE(it != spec.end() && !it->second.permission.empty())
-        << route << " needs an operation with an x-permission in the spec";
   }
 }
 

@@ -179,12 +179,15 @@ Status PrivacyLedger::Load(PrivacyBudget default_budget) {
     // Recompute the total from the rows: a stored total that disagrees with
     // its charges means the file was edited or corrupted.
     std::vector<double> sum(orders.size(), 0.0);
+    // Adjustment rows (round_id < 0, a restore's high-water mark) add to
+    // the curve but are not rounds.
     auto charges = db_.Prepare(
-        "SELECT rdp FROM privacy_charges WHERE period_id = ? "
+        "SELECT rdp, round_id FROM privacy_charges WHERE period_id = ? "
         "ORDER BY charge_id");
     if (!charges) return std::unexpected(charges.error());
     if (auto s = charges->Bind({period_.period_id}); !s) return s;
     int64_t count = 0;
+    last_round_id_ = 0;
     while (true) {
       auto more = charges->Step();
       if (!more) return std::unexpected(more.error());
@@ -192,7 +195,10 @@ Status PrivacyLedger::Load(PrivacyBudget default_budget) {
       auto curve = CurveFromBytes(charges->Blob(0), orders.size());
       if (!curve) return std::unexpected(curve.error());
       for (size_t k = 0; k < sum.size(); ++k) sum[k] += (*curve)[k];
-      ++count;
+      if (const int64_t round = charges->Int(1); round > 0) {
+        ++count;
+        last_round_id_ = std::max(last_round_id_, round);
+      }
     }
     for (size_t k = 0; k < sum.size(); ++k) {
       const double a = sum[k], b = (*total)[k];
@@ -408,6 +414,8 @@ Result<PrivacyLedgerEntry> PrivacyLedger::Charge(const PrivacyCharge& c) {
   }
   accountant_ = std::move(after);
   rounds_charged_ = rounds_after;
+  last_round_id_ = std::max(last_round_id_, c.round_id);
+  NotifySpend();
 
   if (over) {
     return ResourceExhausted(over_message +
@@ -475,7 +483,27 @@ Result<PrivacyBudgetPeriod> PrivacyLedger::StartNewPeriod(
     return std::unexpected(s.error());
   }
   if (auto s = Load(budget); !s) return std::unexpected(s.error());
+  NotifySpend();
   return period_;
+}
+
+Result<PrivacySpendMark> PrivacyLedger::Mark() const {
+  auto eps = accountant_.Epsilon(period_.delta);
+  if (!eps) return std::unexpected(eps.error());
+  return PrivacySpendMark{.period_id = period_.period_id,
+                          .epsilon_budget = period_.epsilon_budget,
+                          .delta = period_.delta,
+                          .period_started_at = period_.started_at,
+                          .spent_epsilon = eps->epsilon,
+                          .last_round_id = last_round_id_,
+                          .orders = accountant_.orders(),
+                          .rdp = accountant_.rdp(),
+                          .updated_at = UtcNow()};
+}
+
+void PrivacyLedger::NotifySpend() {
+  if (!on_spend_) return;
+  if (auto mark = Mark(); mark) on_spend_(*mark);
 }
 
 }  // namespace cls::coordinator

@@ -90,6 +90,22 @@ struct PrivacyStatusReport {
 };
 nlohmann::json ToJson(const PrivacyStatusReport& report);
 
+// What the current period has spent, as the ledger hands it out after each
+// committed spend so it can be kept outside the database
+// (coordinator/privacy/privacy_high_water.h): a backup taken earlier lacks
+// the spends after it, and a restore must not forget them.
+struct PrivacySpendMark {
+  int64_t period_id = 0;
+  double epsilon_budget = 0;
+  double delta = 0;
+  std::string period_started_at;
+  double spent_epsilon = 0;
+  int64_t last_round_id = 0;  // the newest charged round of the period
+  std::vector<double> orders;
+  std::vector<double> rdp;  // the period's accumulated curve at `orders`
+  std::string updated_at;
+};
+
 // The coordinator's privacy budget: the accumulated RDP curve of the current
 // budget period and one row per charged round, in the coordinator's SQLite
 // database (tables privacy_periods and privacy_charges).
@@ -147,6 +163,21 @@ class PrivacyLedger {
                                              const std::string& reason,
                                              PrivacyBudget budget);
 
+  // Called after every committed charge and new period (not after a
+  // refused one) with the period's new mark.
+  using SpendObserver = std::function<void(const PrivacySpendMark&)>;
+  void OnSpend(SpendObserver observer) { on_spend_ = std::move(observer); }
+  Result<PrivacySpendMark> Mark() const;
+
+  // After a restore from backup (privacy_high_water.cc): when `mark` shows
+  // more spent than the ledger, appends one adjustment row (round_id < 0,
+  // mode "adjustment") whose RDP curve lifts the period's curve to at least
+  // the mark's at every order, audited as
+  // privacy_ledger_raised_after_restore in the same transaction; a mark of
+  // a later period first recreates that period with the mark's budget.
+  // Never lowers anything; true when it raised.
+  Result<bool> RaiseToHighWater(const PrivacySpendMark& mark);
+
   const PrivacyBudgetPeriod& period() const { return period_; }
   const core::privacy::RdpAccountant& accountant() const { return accountant_; }
 
@@ -168,8 +199,13 @@ class PrivacyLedger {
   SqliteDb& db_;
   AuditSink audit_;
   PrivacyBudgetPeriod period_;
+  // Called after a committed spend.
+  void NotifySpend();
+
   core::privacy::RdpAccountant accountant_;
   int64_t rounds_charged_ = 0;
+  int64_t last_round_id_ = 0;
+  SpendObserver on_spend_;
 };
 
 }  // namespace cls::coordinator

@@ -4,9 +4,12 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
+#include "coordinator/privacy/privacy_high_water.h"
+#include "coordinator/storage/backup.h"
 #include "coordinator/storage/schema.h"
 #include "core/privacy/calibration.h"
 
@@ -335,6 +338,126 @@ TEST_F(PrivacyLedgerTest, BadChargesAreRejectedWithTheReason) {
   EXPECT_EQ(ledger_->Charge(c).error().code, ErrorCode::kInvalidArgument);
   EXPECT_FALSE(PrivacyLedger::Open(*db_, {-1.0, 1e-5}));
   EXPECT_EQ(ledger_->Snapshot()->rounds_charged, 0);
+}
+
+// The privacy high-water mark (privacy_high_water.h) across a restore from
+// an online backup taken before some spends.
+class PrivacyHighWaterTest : public PrivacyLedgerTest {
+ protected:
+  // An online backup of the live file now.
+  std::string Backup() {
+    auto b = WriteBackup(path_, dir_ + "/backups");
+    EXPECT_TRUE(b) << b.error().ToString();
+    return b ? b->path : "";
+  }
+  // The backup replaces the database, as `cls-coordinator --restore` does.
+  void Restore(const std::string& backup) {
+    ledger_.reset();
+    db_.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(path_ + suffix);
+    }
+    std::filesystem::copy_file(backup, path_);
+    Reopen();
+  }
+  // Every mark the ledger hands out goes to the file.
+  void KeepMarks() {
+    ledger_->OnSpend([this](const PrivacySpendMark& m) {
+      ASSERT_TRUE(WritePrivacyHighWater(MarkFile(), m).has_value());
+      marks_.push_back(m);
+    });
+  }
+  std::string MarkFile() const { return dir_ + "/backups/privacy-spent.json"; }
+  double Spent() { return ledger_->Snapshot()->spent_epsilon; }
+
+  std::vector<PrivacySpendMark> marks_;
+};
+
+TEST_F(PrivacyHighWaterTest, RaisesARestoredLedgerAndNeverLowersIt) {
+  KeepMarks();
+  ASSERT_TRUE(ledger_->Charge(Central(1, 4.0)));
+  ASSERT_TRUE(ledger_->Charge(Central(2, 4.0)));
+  const std::string backup = Backup();
+  const double at_backup = Spent();
+  ASSERT_TRUE(ledger_->Charge(Central(3, 4.0)));
+  ASSERT_TRUE(ledger_->Charge(Central(4, 4.0)));
+  const double spent = Spent();
+  ASSERT_EQ(marks_.size(), 4u);
+  EXPECT_EQ(marks_.back().spent_epsilon, spent);
+  EXPECT_EQ(marks_.back().last_round_id, 4);
+
+  Restore(backup);
+  ASSERT_EQ(Spent(), at_backup) << "the backup lacks rounds 3 and 4";
+  auto mark = ReadPrivacyHighWater(MarkFile());
+  ASSERT_TRUE(mark && *mark) << "the mark survives outside the database";
+  audits_.clear();
+  auto raised = ledger_->RaiseToHighWater(**mark);
+  ASSERT_TRUE(raised) << raised.error().ToString();
+  EXPECT_TRUE(*raised);
+  EXPECT_GE(Spent(), spent * (1 - 1e-12));
+  EXPECT_NEAR(Spent(), spent, 1e-9);
+  ASSERT_EQ(audits_.size(), 1u);
+  EXPECT_EQ(audits_[0].event, "privacy_ledger_raised_after_restore");
+  EXPECT_EQ(audits_[0].fields["spent_epsilon_restored"], at_backup);
+  EXPECT_EQ(audits_[0].fields["high_water_last_round_id"], 4);
+
+  // The adjustment is a stored row: it survives a restart, the stored total
+  // still agrees with the rows, and it is no round.
+  Reopen();
+  auto status = ledger_->Snapshot();
+  ASSERT_TRUE(status) << status.error().ToString();
+  EXPECT_NEAR(status->spent_epsilon, spent, 1e-9);
+  EXPECT_EQ(status->rounds_charged, 2);
+  ASSERT_EQ(status->history.size(), 3u);
+  EXPECT_EQ(status->history[2].round_id, -1);
+  EXPECT_EQ(status->history[2].mode, "adjustment");
+
+  // Never twice, never down: the same mark and an older one change nothing.
+  audits_.clear();
+  EXPECT_FALSE(*ledger_->RaiseToHighWater(**mark));
+  EXPECT_FALSE(*ledger_->RaiseToHighWater(marks_[1]));
+  EXPECT_NEAR(Spent(), spent, 1e-9);
+  EXPECT_TRUE(audits_.empty());
+
+  // The next round charges on top of everything spent.
+  KeepMarks();
+  auto next = ledger_->Charge(Central(3, 4.0));
+  ASSERT_TRUE(next) << next.error().ToString();
+  EXPECT_GT(next->epsilon_after, spent);
+  EXPECT_EQ(marks_.back().spent_epsilon, next->epsilon_after);
+}
+
+TEST_F(PrivacyHighWaterTest, APeriodStartedAfterTheBackupIsRecreated) {
+  KeepMarks();
+  ASSERT_TRUE(ledger_->Charge(Central(1, 4.0)));
+  const std::string backup = Backup();
+  ASSERT_TRUE(ledger_->StartNewPeriod("alice", "new study", {5.0, 1e-6}));
+  ASSERT_TRUE(ledger_->Charge(Central(2, 4.0)));
+  const double spent = Spent();
+
+  Restore(backup);
+  EXPECT_EQ(ledger_->period().period_id, 1);
+  auto mark = ReadPrivacyHighWater(MarkFile());
+  ASSERT_TRUE(mark && *mark);
+  EXPECT_EQ((**mark).period_id, 2);
+  ASSERT_TRUE(*ledger_->RaiseToHighWater(**mark));
+  EXPECT_EQ(ledger_->period().period_id, 2);
+  EXPECT_EQ(ledger_->period().epsilon_budget, 5.0);
+  EXPECT_EQ(ledger_->period().delta, 1e-6);
+  EXPECT_NEAR(Spent(), spent, 1e-9);
+  Reopen();
+  EXPECT_EQ(ledger_->period().period_id, 2);
+  EXPECT_NEAR(Spent(), spent, 1e-9);
+}
+
+TEST_F(PrivacyHighWaterTest, AnUnreadableMarkIsDataLossNamingTheFile) {
+  EXPECT_FALSE(*ReadPrivacyHighWater(MarkFile())) << "no file: no mark";
+  std::filesystem::create_directories(dir_ + "/backups");
+  { std::ofstream(MarkFile()) << "{\"period_id\": 1"; }
+  auto mark = ReadPrivacyHighWater(MarkFile());
+  ASSERT_FALSE(mark);
+  EXPECT_EQ(mark.error().code, ErrorCode::kDataLoss);
+  EXPECT_NE(mark.error().message.find(MarkFile()), std::string::npos);
 }
 
 }  // namespace
