@@ -22,6 +22,7 @@
 #include "coordinator/metrics_refresh.h"
 #include "coordinator/monitoring/coordinator_metrics.h"
 #include "coordinator/site_server.h"
+#include "coordinator/stop.h"
 #include "coordinator/storage/restore.h"
 #include "coordinator/storage/store.h"
 
@@ -262,11 +263,26 @@ int main(int argc, char** argv) {
       config->coordinator_id, cls::VersionString(), config->listen_host,
       *site_port, config->admin_host, *admin_port, monitoring_text);
 
+  // SIGTERM/SIGINT (systemctl stop): the running round is aborted cleanly,
+  // or let commit if it is finalizing; a second signal stops at once
+  // (stop.h).
+  GracefulStop graceful(io, federation, [&io] { io.stop(); });
   boost::asio::signal_set stop_signals(io, SIGINT, SIGTERM);
-  stop_signals.async_wait([&](const boost::system::error_code&, int signal) {
-    spdlog::info("signal {}: stopping", signal);
-    io.stop();
-  });
+  bool stopping = false;
+  std::function<void()> wait_for_stop = [&] {
+    stop_signals.async_wait(
+        [&](const boost::system::error_code& ec, int signal) {
+          if (ec) return;
+          if (stopping) {
+            graceful.StopNow(signal);
+          } else {
+            stopping = true;
+            graceful.Begin(signal);
+          }
+          wait_for_stop();
+        });
+  };
+  wait_for_stop();
   // SIGHUP (systemctl reload): logs, CRL, revoked sites; see hangup.h.
   boost::asio::signal_set hangup(io, SIGHUP);
   std::function<void()> wait_for_hangup = [&] {

@@ -118,7 +118,8 @@ Result<int64_t> RoundScheduler::StartRounds(int count, const Actor& actor) {
   return *next_id;
 }
 
-Result<int64_t> RoundScheduler::AbortRound(const Actor& actor) {
+Result<int64_t> RoundScheduler::AbortRound(const Actor& actor,
+                                           std::string reason) {
   if (finalizing_) {
     return FailedPrecondition(
         "round " + std::to_string(finalizing_->round_id) +
@@ -129,10 +130,11 @@ Result<int64_t> RoundScheduler::AbortRound(const Actor& actor) {
     return FailedPrecondition("no round is running");
   }
   const int64_t round_id = round_record_.round_id;
-  const std::string reason = "aborted by operator " + actor.name;
+  if (reason.empty()) reason = "aborted by operator " + actor.name;
   AuditOrLog(store_, actor, "round_abort_requested",
              {{"round", round_id},
-              {"stage", std::string(RoundStageName(round_->stage()))}});
+              {"stage", std::string(RoundStageName(round_->stage()))},
+              {"reason", reason}});
   spdlog::warn("round {}: {} in stage {}", round_id, reason,
                RoundStageName(round_->stage()));
   round_->Abort(reason);

@@ -56,8 +56,9 @@ class RoundScheduler {
   // reason "aborted by operator NAME", the sites told, nothing committed or
   // charged; queued rounds still run after it. The round's id;
   // FailedPrecondition when no round is running, or when the round is
-  // already finalizing (its result is being committed).
-  Result<int64_t> AbortRound(const Actor& actor);
+  // already finalizing (its result is being committed). `reason` replaces
+  // the operator's when given (a stopping coordinator).
+  Result<int64_t> AbortRound(const Actor& actor, std::string reason = "");
   // Drops the requested rounds not started yet (audited as
   // training_rounds_cleared); the running round is left alone. How many.
   int ClearQueue(const Actor& actor);

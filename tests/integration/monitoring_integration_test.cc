@@ -247,5 +247,44 @@ TEST(MonitoringIntegrationTest,
   EXPECT_EQ(reloads, 2u);
 }
 
+// systemctl stop mid-round: the round is aborted cleanly, recorded with
+// why, the queue dropped, and the next start finds nothing "running".
+TEST(MonitoringIntegrationTest, SigtermAbortsTheRunningRoundCleanly) {
+  Cluster cluster;
+  StartFederation(cluster);
+  const pid_t held = cluster.site("HOSP_C")->pid();
+  ASSERT_EQ(::kill(held, SIGSTOP), 0);  // holds the round in its first stage
+  auto started = cluster.Ctl({"round", "start", "--rounds", "3"});
+  ASSERT_EQ(started.exit_code, 0) << started.error;
+  const auto round_id = started.Json()["first_round"].get<int64_t>();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return !cluster.Ctl({"round", "status"}).Json()["round"].is_null();
+      },
+      30s));
+
+  EXPECT_EQ(cluster.StopCoordinator(SIGTERM), 0);
+  ASSERT_EQ(::kill(held, SIGCONT), 0);
+  const std::string log = ReadAll(cluster.Path("coordinator.log"));
+  EXPECT_NE(log.find("2 queued round(s) will not run"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("round " + std::to_string(round_id) +
+                     " aborted cleanly in stage advertise_keys"),
+            std::string::npos)
+      << log;
+
+  cluster.StartCoordinator();
+  auto history = cluster.Ctl({"round", "history", "--limit", "10"}).Json();
+  ASSERT_EQ(history["rounds"].size(), 1u) << history.dump();
+  const json& round = history["rounds"][0];
+  EXPECT_EQ(round["round_id"], round_id);
+  EXPECT_EQ(round["status"], "aborted");
+  EXPECT_EQ(round["abort_reason"], "coordinator stopping (signal 15)");
+  for (const auto& e : AuditEvents(cluster, "federated_round_aborted")) {
+    EXPECT_NE(e["reason"], "coordinator restarted mid-round") << e.dump();
+  }
+  EXPECT_EQ(AuditEvents(cluster, "training_rounds_cleared").size(), 1u);
+}
+
 }  // namespace
 }  // namespace cls::testing
