@@ -60,4 +60,30 @@ Result<uint16_t> ListenAndAccept(
   return bound;
 }
 
+ListenerThread::~ListenerThread() { Stop(); }
+
+Result<uint16_t> ListenerThread::Start(
+    const std::string& host, uint16_t port, const std::string& what,
+    std::function<void(boost::asio::ip::tcp::socket)> serve) {
+  if (io_) return FailedPrecondition(what + ": already listening");
+  io_ = std::make_unique<boost::asio::io_context>(1);
+  acceptor_ = std::make_unique<boost::asio::ip::tcp::acceptor>(*io_);
+  auto bound = ListenAndAccept(*acceptor_, host, port, what, std::move(serve));
+  if (!bound) {
+    acceptor_.reset();
+    io_.reset();
+    return bound;
+  }
+  thread_ = std::thread([io = io_.get()] { io->run(); });
+  return bound;
+}
+
+void ListenerThread::Stop() {
+  if (!io_) return;
+  io_->stop();
+  if (thread_.joinable()) thread_.join();
+  acceptor_.reset();
+  io_.reset();
+}
+
 }  // namespace cls

@@ -97,31 +97,14 @@ MetricsServer::~MetricsServer() { Stop(); }
 
 Result<uint16_t> MetricsServer::Listen(const std::string& host, uint16_t port,
                                        const std::string& what) {
-  if (io_) return FailedPrecondition("metrics: already listening");
-  io_ = std::make_unique<asio::io_context>(1);
-  acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(*io_);
-  auto bound = cls::ListenAndAccept(
-      *acceptor_, host, port, what, [this](asio::ip::tcp::socket socket) {
-        asio::co_spawn(*io_,
-                       ServeConnection(beast::tcp_stream(std::move(socket)),
-                                       registry_, ready_, extra_),
-                       LogCompletion("metrics connection"));
-      });
-  if (!bound) {
-    acceptor_.reset();
-    io_.reset();
-    return bound;
-  }
-  thread_ = std::thread([io = io_.get()] { io->run(); });
-  return bound;
+  return listener_.Start(host, port, what, [this](asio::ip::tcp::socket s) {
+    asio::co_spawn(listener_.io(),
+                   ServeConnection(beast::tcp_stream(std::move(s)), registry_,
+                                   ready_, extra_),
+                   LogCompletion("metrics connection"));
+  });
 }
 
-void MetricsServer::Stop() {
-  if (!io_) return;
-  io_->stop();
-  if (thread_.joinable()) thread_.join();
-  acceptor_.reset();
-  io_.reset();
-}
+void MetricsServer::Stop() { listener_.Stop(); }
 
 }  // namespace cls::metrics

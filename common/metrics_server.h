@@ -3,15 +3,12 @@
 
 #include <utility>  // Boost 1.74 Asio needs it first in C++23 mode.
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <string>
-#include <thread>
 
 #include "common/error.h"
+#include "common/listener.h"
 #include "common/metrics.h"
 
 namespace cls::metrics {
@@ -50,9 +47,7 @@ class MetricsServer {
   const Registry& registry_;
   ReadinessCheck ready_;
   ExtraExposition extra_;
-  std::unique_ptr<boost::asio::io_context> io_;
-  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
-  std::thread thread_;
+  ListenerThread listener_;
 };
 
 }  // namespace cls::metrics

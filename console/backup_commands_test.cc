@@ -64,7 +64,7 @@ TEST(BackupCommandTest, NotConfiguredIsRefusedWithTheCoordinatorsMessage) {
   CommandContext ctx{.api = api, .out = out, .diagnostics = err};
   auto r = RunBackup(ctx);
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().exit_code, ExitCode::kRefused);
+  EXPECT_EQ(r.error().exit_code, ExitCode::kConflict);
   EXPECT_NE(r.error().message.find("[backup] dir"), std::string::npos)
       << r.error().message;
 }

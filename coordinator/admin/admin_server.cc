@@ -191,38 +191,22 @@ AdminServer::AdminServer(asio::any_io_executor api_executor,
 AdminServer::~AdminServer() { Stop(); }
 
 Result<uint16_t> AdminServer::Listen(const std::string& host, uint16_t port) {
-  if (io_) return FailedPrecondition("admin: already listening");
-  io_ = std::make_unique<asio::io_context>(1);
-  acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(*io_);
-  auto bound = cls::ListenAndAccept(
-      *acceptor_, host, port, "admin_listen",
-      [this](asio::ip::tcp::socket socket) {
-        asio::co_spawn(*io_,
+  return listener_.Start(
+      host, port, "admin_listen", [this](asio::ip::tcp::socket socket) {
+        asio::co_spawn(listener_.io(),
                        ServeConnection(Stream(std::move(socket), *tls_), api_,
                                        api_executor_, gate_),
                        LogCompletion("admin connection"));
       });
-  if (!bound) {
-    acceptor_.reset();
-    io_.reset();
-    return bound;
-  }
-  thread_ = std::thread([io = io_.get()] { io->run(); });
-  return bound;
 }
 
 void AdminServer::Stop() {
-  if (!io_) return;
+  if (!listener_.started()) return;
   {
     std::lock_guard lock(gate_->mutex);
     gate_->open = false;
   }
-  io_->stop();
-  if (thread_.joinable()) thread_.join();
-  // No thread runs the io_context now: the acceptor goes first, then the
-  // io_context with the connections it still holds.
-  acceptor_.reset();
-  io_.reset();
+  listener_.Stop();
 }
 
 }  // namespace cls::coordinator

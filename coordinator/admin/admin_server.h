@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "common/listener.h"
 #include "coordinator/admin/admin_api.h"
 
 namespace cls::coordinator {
@@ -47,12 +48,10 @@ class AdminServer {
   boost::asio::any_io_executor api_executor_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
   AdminApi& api_;
-  // The connections' io_context; the acceptor and the connections belong to
-  // it, so Stop destroys them first, with no thread running it.
-  std::unique_ptr<boost::asio::io_context> io_;
-  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   std::shared_ptr<AdminApiGate> gate_;
-  std::thread thread_;
+  // The connections' thread; Stop destroys the acceptor and the
+  // connections with no thread running them.
+  ListenerThread listener_;
 };
 
 }  // namespace cls::coordinator

@@ -103,7 +103,7 @@ TEST(BackupIntegrationTest, BackupDuringRoundsDestroyRestoreAndContinue) {
   ASSERT_EQ(text.exit_code, 0) << text.error;
   EXPECT_NE(text.output.find("sha256:"), std::string::npos) << text.output;
   // A viewer may not take one.
-  EXPECT_EQ(cluster.Ctl({"backup"}, "viewer").exit_code, 3);
+  EXPECT_EQ(cluster.Ctl({"backup"}, "viewer").exit_code, 6);  // 403
 
   ASSERT_TRUE(WaitUntil(
       [&] {
@@ -152,7 +152,7 @@ TEST(BackupIntegrationTest, WithoutBackupDirTheRouteSaysWhatToSet) {
   Cluster cluster;
   cluster.StartCoordinator();
   auto refused = cluster.Ctl({"backup"});
-  EXPECT_EQ(refused.exit_code, 3);
+  EXPECT_EQ(refused.exit_code, 8);  // 409
   EXPECT_NE(refused.error.find("[backup] dir"), std::string::npos)
       << refused.error << refused.output;
 }

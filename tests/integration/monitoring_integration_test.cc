@@ -74,6 +74,23 @@ void StartFederation(Cluster& cluster, const std::string& extra_top = "") {
   cluster.ApproveAll(kSites);
 }
 
+// Stops the agent `held` (SIGSTOP), then starts `rounds` rounds: the first
+// waits in its first stage for that agent until the 10 s stage deadline or
+// a SIGCONT. Returns the first round's id once it runs, or -1.
+int64_t StartHeldRound(Cluster& cluster, pid_t held, int rounds) {
+  if (::kill(held, SIGSTOP) != 0) return -1;
+  auto started =
+      cluster.Ctl({"round", "start", "--rounds", std::to_string(rounds)});
+  if (started.exit_code != 0) return -1;
+  const auto round_id = started.Json()["first_round"].get<int64_t>();
+  const bool running = WaitUntil(
+      [&] {
+        return !cluster.Ctl({"round", "status"}).Json()["round"].is_null();
+      },
+      30s);
+  return running ? round_id : -1;
+}
+
 TEST(MonitoringIntegrationTest,
      MetricsHealthAndReadinessDescribeTheFederation) {
   Cluster cluster;
@@ -179,18 +196,10 @@ TEST(MonitoringIntegrationTest,
   const std::string log = cluster.Path("logs/coordinator.log");
   ASSERT_TRUE(fs::exists(log));
 
-  // A stopped agent holds the round in its first stage (until the 10 s
-  // stage deadline): the reloads below land inside a round, every time.
+  // The reloads below land inside a round, every time.
   const pid_t held = cluster.site("HOSP_C")->pid();
-  ASSERT_EQ(::kill(held, SIGSTOP), 0);
-  auto started = cluster.Ctl({"round", "start"});
-  ASSERT_EQ(started.exit_code, 0) << started.error;
-  const auto round_id = started.Json()["first_round"].get<int64_t>();
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        return !cluster.Ctl({"round", "status"}).Json()["round"].is_null();
-      },
-      30s));
+  const int64_t round_id = StartHeldRound(cluster, held, 1);
+  ASSERT_GT(round_id, 0);
 
   // logrotate's two ways: copytruncate (copy, then truncate in place; no
   // signal needed) and create (move aside, then SIGHUP).
@@ -253,15 +262,8 @@ TEST(MonitoringIntegrationTest, SigtermAbortsTheRunningRoundCleanly) {
   Cluster cluster;
   StartFederation(cluster);
   const pid_t held = cluster.site("HOSP_C")->pid();
-  ASSERT_EQ(::kill(held, SIGSTOP), 0);  // holds the round in its first stage
-  auto started = cluster.Ctl({"round", "start", "--rounds", "3"});
-  ASSERT_EQ(started.exit_code, 0) << started.error;
-  const auto round_id = started.Json()["first_round"].get<int64_t>();
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        return !cluster.Ctl({"round", "status"}).Json()["round"].is_null();
-      },
-      30s));
+  const int64_t round_id = StartHeldRound(cluster, held, 3);
+  ASSERT_GT(round_id, 0);
 
   EXPECT_EQ(cluster.StopCoordinator(SIGTERM), 0);
   ASSERT_EQ(::kill(held, SIGCONT), 0);
