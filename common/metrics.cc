@@ -42,9 +42,9 @@ std::string EscapeHelp(std::string_view help) {
 }
 
 // `{a="x",le="0.5"}`, or "" without labels.
-std::string LabelText(const Labels& labels,
-                      const std::pair<std::string, std::string>* extra =
-                          nullptr) {
+std::string LabelText(
+    const Labels& labels,
+    const std::pair<std::string, std::string>* extra = nullptr) {
   if (labels.empty() && extra == nullptr) return "";
   std::string out = "{";
   bool first = true;
@@ -168,8 +168,8 @@ std::string Registry::Exposition() const {
   std::string out;
   for (const auto& [name, family] : families_) {
     out += "# HELP " + name + " " + EscapeHelp(family.help) + "\n";
-    out += "# TYPE " + name + " " + TypeName(static_cast<int>(family.type)) +
-           "\n";
+    out +=
+        "# TYPE " + name + " " + TypeName(static_cast<int>(family.type)) + "\n";
     for (const auto& series : family.series) {
       if (series->counter) {
         out += name + LabelText(series->labels) + " " +

@@ -89,8 +89,8 @@ class Registry {
     std::string help;
     std::vector<std::unique_ptr<Series>> series;
   };
-  Series& FindOrAdd(const std::string& name, const std::string& help,
-                    Type type, const Labels& labels);
+  Series& FindOrAdd(const std::string& name, const std::string& help, Type type,
+                    const Labels& labels);
 
   mutable std::mutex mutex_;
   std::map<std::string, Family> families_;

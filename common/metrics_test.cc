@@ -13,8 +13,9 @@ namespace {
 
 TEST(MetricsTest, ACounterAndAGaugeAreExposedWithHelpAndType) {
   Registry registry;
-  registry.AddCounter("cls_rounds_total", "Rounds ended",
-                      {{"outcome", "completed"}})
+  registry
+      .AddCounter("cls_rounds_total", "Rounds ended",
+                  {{"outcome", "completed"}})
       .Increment(3);
   registry.AddGauge("cls_sites_connected", "Connected sites").Set(2);
   EXPECT_EQ(registry.Exposition(),

@@ -24,7 +24,7 @@ namespace cls::console {
 struct ClsctlContext {
   std::string name{};
   std::string coordinator{};  // "" when the context does not set it
-  std::string ca_file{};  // absolute, or "" when not set
+  std::string ca_file{};      // absolute, or "" when not set
   std::string cert_file{};
   std::string key_file{};
 };
