@@ -40,11 +40,12 @@ std::string Resolve(const fs::path& base, const std::string& p) {
 
 // A HOST:PORT key ("[::1]:7443" for IPv6), when present.
 Status ReadAddress(const TomlTable& top, std::string_view key,
-                   std::string& host, uint16_t& port) {
+                   std::string& host, uint16_t& port,
+                   PortZero zero = PortZero::kRefused) {
   auto text = top.String(key);
   if (!text) return std::unexpected(text.error());
   if (!*text) return {};
-  auto address = ParseHostPort(**text);
+  auto address = ParseHostPort(**text, zero);
   if (!address) {
     return InvalidArgument("config: " + top.Name(key) + ": " +
                            address.error().message);
@@ -54,7 +55,8 @@ Status ReadAddress(const TomlTable& top, std::string_view key,
   return {};
 }
 
-// metrics_listen: IP:PORT, or "" for no monitoring port.
+// metrics_listen: IP:PORT (port 0: any free one, logged), or "" for no
+// monitoring port.
 Status ReadMetricsListen(const TomlTable& top, CoordinatorConfig& c) {
   auto text = top.String("metrics_listen");
   if (!text) return std::unexpected(text.error());
@@ -62,7 +64,8 @@ Status ReadMetricsListen(const TomlTable& top, CoordinatorConfig& c) {
     c.metrics_enabled = false;
     return {};
   }
-  return ReadAddress(top, "metrics_listen", c.metrics_host, c.metrics_port);
+  return ReadAddress(top, "metrics_listen", c.metrics_host, c.metrics_port,
+                     PortZero::kAllowed);
 }
 
 // [versions]: where the model key-encryption key lives.

@@ -257,7 +257,8 @@ Status ParseIdentity(const TomlTable& root, const fs::path& base_dir,
   if (metrics && metrics->empty()) {
     config.metrics_enabled = false;
   } else if (metrics) {
-    auto address = ParseHostPort(*metrics);
+    // Port 0: any free port (the agent logs which).
+    auto address = ParseHostPort(*metrics, PortZero::kAllowed);
     if (!address) {
       return InvalidArgument("'metrics_listen': " + address.error().message);
     }

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -226,6 +227,27 @@ CommandResult Cluster::Pki(std::vector<std::string> args) {
 void Cluster::StartCoordinator(const std::string& extra_top,
                                const std::string& extra_round,
                                const std::string& extra_model) {
+  // FreePort's ports are free when picked, not when the coordinator binds
+  // them: another test's process may take one in between. Such a start is
+  // tried again, on new ports while no site depends on them yet.
+  for (int attempt = 1;; ++attempt) {
+    if (TryStartCoordinator(extra_top, extra_round, extra_model)) return;
+    const std::string log = coordinator_->Log();
+    if (attempt == 3 ||
+        log.find("Address already in use") == std::string::npos) {
+      throw std::runtime_error("coordinator did not start:\n" + log);
+    }
+    if (sites_.empty()) {
+      site_port_ = FreePort();
+      admin_port_ = FreePort();
+      metrics_port_ = FreePort();
+    }
+  }
+}
+
+bool Cluster::TryStartCoordinator(const std::string& extra_top,
+                                  const std::string& extra_round,
+                                  const std::string& extra_model) {
   std::ostringstream c;
   c << "coordinator_id = \"test-coordinator\"\n"
     << "data_dir = \"coordinator-state\"\n"
@@ -257,10 +279,22 @@ void Cluster::StartCoordinator(const std::string& extra_top,
         return Ctl({"status"}).exit_code == 0 || !coordinator_->Running();
       },
       30s);
-  if (!up || !coordinator_->Running()) {
-    throw std::runtime_error("coordinator did not start:\n" +
-                             coordinator_->Log());
-  }
+  return up && coordinator_->Running();
+}
+
+int Cluster::site_metrics_port(const std::string& site_id) {
+  static const std::regex kLine(R"(metrics and health on 127\.0\.0\.1:(\d+))");
+  int port = -1;
+  WaitUntil(
+      [&] {
+        std::smatch m;
+        const std::string log = sites_.at(site_id)->Log();
+        if (!std::regex_search(log, m, kLine)) return false;
+        port = std::stoi(m[1]);
+        return true;
+      },
+      30s);
+  return port;
 }
 
 int Cluster::StopCoordinator(int signal) {
@@ -287,12 +321,11 @@ void Cluster::StartSite(const std::string& site_id,
         static_cast<unsigned>(std::hash<std::string>{}(site_id)));
   }
   std::ostringstream c;
-  if (!site_metrics_ports_.count(site_id)) {
-    site_metrics_ports_[site_id] = FreePort();
-  }
+  // The agent picks its monitoring port (site_metrics_port reads it from
+  // the log): one port fewer to race for.
   c << "site_id = \"" << site_id << "\"\n"
     << "site_name = \"Test " << site_id << "\"\n"
-    << "metrics_listen = \"127.0.0.1:" << site_metrics_ports_[site_id] << "\"\n"
+    << "metrics_listen = \"127.0.0.1:0\"\n"
     << "coordinator = \"127.0.0.1:" << site_port_ << "\"\n"
     << "data_dir = \"" << site_id << "-state\"\n"
     << "[tls]\nca = \"pki/ca.pem\"\ncert = \"pki/issued/" << site_id

@@ -120,17 +120,20 @@ class Cluster {
   int site_port() const { return site_port_; }
   int admin_port() const { return admin_port_; }
   int metrics_port() const { return metrics_port_; }
-  // The site agent's monitoring port (chosen at its first StartSite).
-  int site_metrics_port(const std::string& site_id) const {
-    return site_metrics_ports_.at(site_id);
-  }
+  // The site agent's monitoring port, which it picked (from its log; -1
+  // if it never said).
+  int site_metrics_port(const std::string& site_id);
 
  private:
+  // One start of the coordinator; false when it did not come up.
+  bool TryStartCoordinator(const std::string& extra_top,
+                           const std::string& extra_round,
+                           const std::string& extra_model);
+
   std::string dir_;
   int site_port_ = 0;
   int admin_port_ = 0;
   int metrics_port_ = 0;
-  std::map<std::string, int> site_metrics_ports_;
   std::unique_ptr<Process> coordinator_;
   std::map<std::string, std::unique_ptr<Process>> sites_;
 };
