@@ -200,6 +200,20 @@ done
 say "Rounds"
 "${CTL[@]}" round history --limit "$((ROUNDS + 1))"  # + the statistics round
 
+say "What Prometheus scrapes from the coordinator (http://127.0.0.1:$METRICS_PORT/metrics)"
+python3 - "$METRICS_PORT" <<'PY'
+import sys, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}"
+ready = urllib.request.urlopen(base + "/readyz").read().decode().strip()
+print(f"  /readyz: {ready}")
+wanted = ("cls_build_info", "cls_rounds_total", "cls_sites_connected",
+          "cls_model_versions", "cls_round_stage_duration_seconds_count",
+          "cls_site_bytes_received_total")
+for line in urllib.request.urlopen(base + "/metrics").read().decode().splitlines():
+    if line.startswith(wanted):
+        print("  " + line)
+PY
+
 say "Held-out accuracy at each hospital (its own 20% split, never shared)"
 sleep 2  # the last evaluation reports and status files
 python3 - "$WORK" "${SITES[@]}" <<'PY'
