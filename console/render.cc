@@ -293,14 +293,17 @@ Result<std::string> RenderSites(const json& body) {
   const json* sites = FindList(body, "sites");
   if (sites == nullptr) return Malformed("'sites' is missing or not a list");
   if (sites->empty()) return std::string("no sites registered\n");
-  Table table(
-      {"SITE_ID", "NAME", "SAMPLES", "STATUS", "CONNECTED", "LAST SEEN"});
-  table.SetAlign(2, Table::Align::kRight);
+  Table table({"SITE_ID", "NAME", "LOCATION", "SAMPLES", "TRUST", "STATUS",
+               "CONNECTED", "AGENT", "LAST SEEN"});
+  table.SetAlign(3, Table::Align::kRight);
+  table.SetAlign(4, Table::Align::kRight);
   for (const auto& site : *sites) {
-    table.AddRow({FormatValue(site, "site_id"), FormatValue(site, "site_name"),
-                  FormatValue(site, "num_samples"), FormatValue(site, "status"),
-                  FormatValue(site, "connected"),
-                  FormatTimestamp(site, "last_seen")});
+    table.AddRow(
+        {FormatValue(site, "site_id"), FormatValue(site, "site_name"),
+         FormatValue(site, "location"), FormatValue(site, "num_samples"),
+         FormatValue(site, "trust_score"), FormatValue(site, "status"),
+         FormatValue(site, "connected"), FormatValue(site, "agent_version"),
+         FormatTimestamp(site, "last_seen")});
   }
   return table.Render();
 }

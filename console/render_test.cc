@@ -59,21 +59,24 @@ TEST(FormatTest, TimestampsAsGivenOrFromUnixSeconds) {
 }
 
 TEST(RenderSitesTest, RendersTableWithDashesForMissingFields) {
-  const json body = json::parse(R"({"sites": [
+  const json body = json::parse(R"json({"sites": [
     {"site_id": "site-a", "site_name": "Mercy", "location": "Boston",
      "num_samples": 1200, "trust_score": 1.0, "status": "approved",
      "connected": true, "registered_at": "2024-05-01T10:00:00Z",
-     "last_seen": "2024-05-01T12:00:00Z"},
+     "last_seen": "2024-05-01T12:00:00Z",
+     "agent_version": "0.1.0 (git 3e7eb03b8279)"},
     {"site_id": "site-bb", "status": "pending", "connected": false,
      "last_seen": null}
-  ]})");
+  ]})json");
   auto text = RenderSites(body);
   ASSERT_TRUE(text.has_value()) << text.error().message;
   EXPECT_EQ(*text,
-            "SITE_ID  NAME   SAMPLES  STATUS    CONNECTED  LAST SEEN\n"
-            "site-a   Mercy     1200  approved  yes        "
-            "2024-05-01T12:00:00Z\n"
-            "site-bb  -            -  pending   no         -\n");
+            "SITE_ID  NAME   LOCATION  SAMPLES  TRUST  STATUS    CONNECTED  "
+            "AGENT                     LAST SEEN\n"
+            "site-a   Mercy  Boston       1200    1.0  approved  yes        "
+            "0.1.0 (git 3e7eb03b8279)  2024-05-01T12:00:00Z\n"
+            "site-bb  -      -               -      -  pending   no         "
+            "-                         -\n");
 }
 
 TEST(RenderSitesTest, EmptyListSaysSo) {
