@@ -15,15 +15,10 @@ using nlohmann::json;
 CommandResult RunBackup(CommandContext& ctx) {
   GenericCommand command{HttpMethod::kPost, "/v1/backup", json::object()};
   if (ctx.json) return RunGeneric(ctx, command);
-  // Through RunGeneric for its error handling and exit codes.
-  std::ostringstream captured;
-  CommandContext quiet{.api = ctx.api,
-                       .out = captured,
-                       .diagnostics = ctx.diagnostics,
-                       .json = true};
-  if (auto r = RunGeneric(quiet, command); !r) return r;
-  const json j = json::parse(captured.str(), nullptr, false);
-  if (!j.is_object() || !j.contains("file") || !j["file"].is_string() ||
+  auto answer = FetchJson(ctx, command);
+  if (!answer) return std::unexpected(answer.error());
+  const json& j = *answer;
+  if (!j.contains("file") || !j["file"].is_string() ||
       !j.value("bytes", json()).is_number_integer() ||
       !j.value("sha256", json()).is_string()) {
     return std::unexpected(

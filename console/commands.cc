@@ -495,8 +495,13 @@ CommandResult RunSitesTrust(CommandContext& ctx, std::string_view site_id,
   return Emit(ctx, *answer, &RenderObject);
 }
 
+std::expected<json, CommandError> FetchJson(CommandContext& ctx,
+                                            const GenericCommand& command) {
+  return Call(ctx, command.method, command.target, command.body);
+}
+
 CommandResult RunGeneric(CommandContext& ctx, const GenericCommand& command) {
-  auto answer = Call(ctx, command.method, command.target, command.body);
+  auto answer = FetchJson(ctx, command);
   if (!answer) return std::unexpected(answer.error());
   return Emit(ctx, *answer, &RenderObject);
 }

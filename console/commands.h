@@ -141,6 +141,11 @@ struct GenericCommand {
   std::optional<nlohmann::json> body;
 };
 CommandResult RunGeneric(CommandContext& ctx, const GenericCommand& command);
+// The coordinator's answer to `command` (always a JSON object), with
+// RunGeneric's error handling and exit codes, for commands that render it
+// themselves.
+std::expected<nlohmann::json, CommandError> FetchJson(
+    CommandContext& ctx, const GenericCommand& command);
 
 }  // namespace cls::console
 

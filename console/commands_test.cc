@@ -1,4 +1,5 @@
 #include "console/commands.h"
+#include "console/fake_admin_api.h"
 
 #include <gtest/gtest.h>
 
@@ -11,29 +12,7 @@ namespace {
 
 using nlohmann::json;
 
-// Answers requests from a script, in order, and records what was sent.
-class FakeAdminApi final : public AdminApi {
- public:
-  void Answer(int status, json body) {
-    answers_.push_back(AdminResponse{status, std::move(body)});
-  }
-  void Fail(Error error) {
-    answers_.push_back(std::unexpected(std::move(error)));
-  }
-
-  Result<AdminResponse> Send(const AdminRequest& request) override {
-    requests.push_back(request);
-    if (answers_.empty()) return Internal("fake: no answer scripted");
-    auto answer = std::move(answers_.front());
-    answers_.pop_front();
-    return answer;
-  }
-
-  std::vector<AdminRequest> requests;
-
- private:
-  std::deque<Result<AdminResponse>> answers_;
-};
+using testing::FakeAdminApi;
 
 class CommandsTest : public ::testing::Test {
  protected:

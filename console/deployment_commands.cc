@@ -22,20 +22,9 @@ std::expected<std::optional<json>, CommandError> Fetch(
     }
     return std::nullopt;
   }
-  std::ostringstream captured;
-  CommandContext quiet{.api = ctx.api,
-                       .out = captured,
-                       .diagnostics = ctx.diagnostics,
-                       .json = true};
-  if (auto r = RunGeneric(quiet, command); !r)
-    return std::unexpected(r.error());
-  json j = json::parse(captured.str(), nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    return std::unexpected(CommandError{
-        ExitCode::kCoordinatorError,
-        "malformed response from coordinator (" + command.target + ")"});
-  }
-  return j;
+  auto j = FetchJson(ctx, command);
+  if (!j) return std::unexpected(j.error());
+  return std::move(*j);
 }
 
 std::string Percent(const json& j, const char* key) {

@@ -20,20 +20,12 @@ std::string VersionOf(const std::string& line) {
 
 CommandResult RunVersion(CommandContext& ctx, const std::string& client_line) {
   if (!ctx.json) ctx.out << client_line << "\n" << std::flush;
-  std::ostringstream captured;
-  CommandContext quiet{.api = ctx.api,
-                       .out = captured,
-                       .diagnostics = ctx.diagnostics,
-                       .json = true};
-  auto status = RunGeneric(quiet, {HttpMethod::kGet, "/v1/status", {}});
+  auto status = FetchJson(ctx, {HttpMethod::kGet, "/v1/status", {}});
   json server = nullptr;
   if (status) {
-    json body = json::parse(captured.str(), nullptr, false);
-    if (body.is_object()) {
-      server = {{"version", body.value("version", "")},
-                {"protocol_versions",
-                 body.value("protocol_versions", json::array())}};
-    }
+    server = {{"version", status->value("version", "")},
+              {"protocol_versions",
+               status->value("protocol_versions", json::array())}};
   }
   if (ctx.json) {
     json out = {{"client", {{"version", VersionOf(client_line)}}},

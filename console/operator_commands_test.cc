@@ -3,6 +3,7 @@
 // their precedence, and the bash completion script.
 
 #include "console/operator_commands.h"
+#include "console/fake_admin_api.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -24,27 +25,7 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-// Answers requests from a script, in order, and records what was sent.
-class FakeAdminApi final : public AdminApi {
- public:
-  void Answer(int status, json body) {
-    answers_.push_back(AdminResponse{status, std::move(body)});
-  }
-  void Fail(Error error) {
-    answers_.push_back(std::unexpected(std::move(error)));
-  }
-  Result<AdminResponse> Send(const AdminRequest& request) override {
-    requests.push_back(request);
-    if (answers_.empty()) return Internal("fake: no answer scripted");
-    auto answer = std::move(answers_.front());
-    answers_.pop_front();
-    return answer;
-  }
-  std::vector<AdminRequest> requests;
-
- private:
-  std::deque<Result<AdminResponse>> answers_;
-};
+using testing::FakeAdminApi;
 
 class OperatorCommandsTest : public ::testing::Test {
  protected:

@@ -57,16 +57,10 @@ CommandResult RunPrivacyStatus(CommandContext& ctx, std::int64_t limit) {
   GenericCommand command{HttpMethod::kGet, "/v1/privacy", {}};
   if (limit > 0) command.target += "?limit=" + std::to_string(limit);
   if (ctx.json) return RunGeneric(ctx, command);
-  // Fetch the JSON through the shared error handling, then render it.
-  std::ostringstream captured;
-  CommandContext quiet{.api = ctx.api,
-                       .out = captured,
-                       .diagnostics = ctx.diagnostics,
-                       .json = true};
-  if (auto r = RunGeneric(quiet, command); !r) return r;
-  const nlohmann::json j =
-      nlohmann::json::parse(captured.str(), nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("period")) {
+  auto answer = FetchJson(ctx, command);
+  if (!answer) return std::unexpected(answer.error());
+  const nlohmann::json& j = *answer;
+  if (!j.contains("period")) {
     return std::unexpected(
         CommandError{ExitCode::kCoordinatorError,
                      "malformed response from coordinator (GET /v1/privacy)"});

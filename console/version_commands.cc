@@ -14,21 +14,13 @@ namespace {
 
 using nlohmann::json;
 
-// Fetches through RunGeneric (its error handling and exit codes) and parses
-// the JSON it prints; `required` is a key the answer must have.
+// FetchJson; `required` is a key the answer must have.
 std::expected<json, CommandError> Fetch(CommandContext& ctx,
                                         const GenericCommand& command,
                                         const char* required) {
-  std::ostringstream captured;
-  CommandContext quiet{.api = ctx.api,
-                       .out = captured,
-                       .diagnostics = ctx.diagnostics,
-                       .json = true};
-  if (auto r = RunGeneric(quiet, command); !r) {
-    return std::unexpected(r.error());
-  }
-  json j = json::parse(captured.str(), nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains(required)) {
+  auto j = FetchJson(ctx, command);
+  if (!j) return j;
+  if (!j->contains(required)) {
     return std::unexpected(CommandError{
         ExitCode::kCoordinatorError,
         "malformed response from coordinator (" + command.target + ")"});
