@@ -10,12 +10,12 @@ packages=(
   capnproto libcapnp-dev
   libspdlog-dev libfmt-dev
   libeigen3-dev
+  # The Python binding _cls_core of core/ and its tests (PythonBindingTest).
+  pybind11-dev python3-dev python3-numpy python3-pytest
   libsqlite3-dev sqlite3
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev
   python3
-  # The Python binding _cls_core and its tests (PythonBindingTest).
-  pybind11-dev python3-dev python3-numpy python3-pytest
 )
 # make package: lintian checks the .deb files, help2man writes the man pages,
 # systemd provides systemd-analyze (PackageInstallTest verifies the units).

@@ -93,8 +93,22 @@ void VersionRegistry::MakeCurrent(ModelVersion& v) {
 
 Result<double> VersionRegistry::Deploy(const std::string& version_id,
                                        DeploymentStrategy strategy,
-                                       std::string salt) {
+                                       std::string salt,
+                                       std::optional<double> percentage) {
   CLS_ASSIGN_OR_RETURN(ModelVersion * v, Find(version_id));
+  if (percentage) {
+    if (strategy != DeploymentStrategy::kGradualRollout) {
+      return InvalidArgument(
+          "deploy: a starting percentage is for gradual_rollout only");
+    }
+    if (!(*percentage > 0 && *percentage <= 100)) {
+      return InvalidArgument("deploy: percentage must be in (0, 100]");
+    }
+    if (!deployment_) {
+      return FailedPrecondition(
+          "deploy: nothing deployed yet; the first version serves 100%");
+    }
+  }
   if (!deployment_) {
     CLS_ASSIGN_OR_RETURN(Deployment d, Deployment::Create(version_id));
     deployment_ = std::move(d);
@@ -104,7 +118,16 @@ Result<double> VersionRegistry::Deploy(const std::string& version_id,
   }
   CLS_RETURN_IF_ERROR(deployment_->Deploy(version_id, strategy, salt));
   v->strategy = strategy;
-  if (strategy == DeploymentStrategy::kImmediate) {
+  if (percentage) {
+    // Deploy started at the guide's 10%; the same rollout at the asked
+    // share (Restore validates it), lower or higher.
+    DeploymentState state = deployment_->state();
+    state.percentage = *percentage;
+    CLS_ASSIGN_OR_RETURN(Deployment d, Deployment::Restore(state));
+    deployment_ = std::move(d);
+  }
+  if (strategy == DeploymentStrategy::kImmediate ||
+      deployment_->state().percentage >= 100) {
     CLS_RETURN_IF_ERROR(deployment_->Promote());
     MakeCurrent(*v);
   } else {

@@ -85,10 +85,14 @@ class VersionRegistry {
                                      int64_t now_s);
 
   // Deploys a created (or retired) version; returns its share of requests
-  // afterwards. The salt must be new for each rollout. NotFound for an
-  // unknown id, FailedPrecondition while another rollout is in progress.
+  // afterwards. The salt must be new for each rollout. `percentage` is a
+  // gradual rollout's starting share in (0, 100] instead of the guide's 10
+  // (InvalidArgument with another strategy; FailedPrecondition for the
+  // first deployment, which serves 100%). NotFound for an unknown id,
+  // FailedPrecondition while another rollout is in progress.
   Result<double> Deploy(const std::string& version_id,
-                        DeploymentStrategy strategy, std::string salt);
+                        DeploymentStrategy strategy, std::string salt,
+                        std::optional<double> percentage = std::nullopt);
   // The guide's increase_rollout(version_id, by): gradual rollout of the
   // candidate only; returns its new percentage (100 promotes it).
   Result<double> IncreaseRollout(const std::string& version_id, double by);

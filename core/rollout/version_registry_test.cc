@@ -112,6 +112,37 @@ TEST(VersionRegistryTest, GradualRolloutRoutesItsShareAndPromotesAt100) {
   EXPECT_EQ(ShareServedBy(r, v2, 1000), 100);
 }
 
+TEST(VersionRegistryTest, GradualRolloutMayStartAtAnotherPercentage) {
+  VersionRegistry r;
+  const std::string v1 = NewVersion(r);
+  const std::string v2 = NewVersion(r, 4.0f);
+  // The first version serves everything: no starting share for it.
+  EXPECT_EQ(
+      r.Deploy(v1, DeploymentStrategy::kGradualRollout, "s1", 5.0).error().code,
+      ErrorCode::kFailedPrecondition);
+  ASSERT_TRUE(r.Deploy(v1, DeploymentStrategy::kImmediate, "s1"));
+  EXPECT_EQ(
+      r.Deploy(v2, DeploymentStrategy::kAbTesting, "s2", 5.0).error().code,
+      ErrorCode::kInvalidArgument);
+  for (double bad : {0.0, -1.0, 100.5, std::nan("")}) {
+    EXPECT_EQ(r.Deploy(v2, DeploymentStrategy::kGradualRollout, "s2", bad)
+                  .error()
+                  .code,
+              ErrorCode::kInvalidArgument);
+  }
+  EXPECT_FALSE(r.deployment()->in_rollout());  // refusals changed nothing
+  auto p = r.Deploy(v2, DeploymentStrategy::kGradualRollout, "s2", 5.0);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(*p, 5);
+  EXPECT_NEAR(ShareServedBy(r, v2), 5, 0.8);
+  EXPECT_EQ(*r.IncreaseRollout(v2, 5), 10);
+  ASSERT_TRUE(r.Rollback(v1));
+  // Starting at 100% completes the rollout at once.
+  EXPECT_EQ(*r.Deploy(v2, DeploymentStrategy::kGradualRollout, "s3", 100.0),
+            100);
+  EXPECT_EQ(r.Get(v2)->role, VersionRole::kCurrent);
+}
+
 TEST(VersionRegistryTest, AbTestingSplitsAndShadowServesNothing) {
   VersionRegistry r;
   const std::string v1 = NewVersion(r);

@@ -84,11 +84,13 @@ void BindVersions(py::module_& m) {
       .def(
           "deploy",
           [](VersionRegistry& r, const std::string& version_id,
-             const std::string& strategy, std::string salt) {
-            return Unwrap(
-                r.Deploy(version_id, Strategy(strategy), std::move(salt)));
+             const std::string& strategy, std::string salt,
+             std::optional<double> percentage) {
+            return Unwrap(r.Deploy(version_id, Strategy(strategy),
+                                   std::move(salt), percentage));
           },
-          py::arg("version_id"), py::arg("strategy"), py::arg("salt"))
+          py::arg("version_id"), py::arg("strategy"), py::arg("salt"),
+          py::arg("percentage") = py::none())
       .def(
           "increase_rollout",
           [](VersionRegistry& r, const std::string& version_id, double by) {

@@ -102,7 +102,8 @@ class OnlineLearningSystem:
                             epochs_per_update=epochs_per_update, seed=seed)
         # Build now so a bad parameter fails here, not at the first update
         # (a one-feature learner when the width is not known yet).
-        probe = _cls_core.OnlineLearner(n_features or 1, **self._config)
+        probe = _cls_core.OnlineLearner(
+            1 if n_features is None else n_features, **self._config)
         self._learner = probe if n_features is not None else None
 
     def incremental_update(self, data: np.ndarray,
@@ -246,7 +247,7 @@ class ModelDriftDetector:
         if not isinstance(is_correct, (bool, np.bool_)):
             raise TypeError("is_correct must be a bool")
         alert = self._monitor.record_prediction(
-            float(confidence), bool(is_correct), _unix_seconds(timestamp))
+            confidence, bool(is_correct), _unix_seconds(timestamp))
         return DriftAlert._from_core(alert)
 
     def check_drift(self) -> Optional[DriftAlert]:
@@ -364,12 +365,15 @@ class ModelVersionManager:
         return ModelVersion(self, version_id)
 
     def deploy_version(self, version_id: str,
-                       strategy: DeploymentStrategy) -> str:
+                       strategy: DeploymentStrategy,
+                       percentage: Optional[float] = None) -> str:
         """Deploys the version with the strategy; returns its id (its
-        percentage is in get_version_info / ModelVersion)."""
+        percentage is in get_version_info / ModelVersion). percentage: a
+        GRADUAL_ROLLOUT's starting share in (0, 100] instead of 10."""
         # A new salt per rollout: a different slice of requests goes first.
         self._registry.deploy(version_id, _strategy(strategy).value,
-                              f"{version_id}:{secrets.token_hex(16)}")
+                              f"{version_id}:{secrets.token_hex(16)}",
+                              percentage)
         return version_id
 
     def increase_rollout(self, version_id: str, increment: float) -> float:

@@ -133,6 +133,13 @@ def test_local_impossible_parameters_raise_at_construction(kwargs, field):
         OnlineLearningSystem(ModelType.READMISSION_RISK, **kwargs)
 
 
+def test_local_impossible_feature_count():
+    with pytest.raises(ValueError):
+        OnlineLearningSystem(ModelType.READMISSION_RISK, n_features=0)
+    with pytest.raises(ValueError):
+        OnlineLearningSystem(ModelType.READMISSION_RISK, n_features=-3)
+
+
 def test_local_unknown_model_type_is_refused():
     with pytest.raises(ValueError, match="model_type"):
         OnlineLearningSystem("heart_transplant")

@@ -84,6 +84,30 @@ def test_local_guide_gradual_rollout_routes_the_share():
     assert share_served_by(manager, version.version_id, KEYS[:1000]) == 100
 
 
+def test_local_gradual_rollout_from_a_chosen_percentage():
+    manager = ModelVersionManager(ModelType.IMAGING_CLASSIFIER)
+    stable, version = create(manager, 1), create(manager, 2)
+    with pytest.raises(StateError, match="first version serves 100%"):
+        manager.deploy_version(stable.version_id,
+                               DeploymentStrategy.GRADUAL_ROLLOUT, 5.0)
+    manager.deploy_version(stable.version_id, DeploymentStrategy.IMMEDIATE)
+    with pytest.raises(ValueError, match="gradual_rollout only"):
+        manager.deploy_version(version.version_id,
+                               DeploymentStrategy.AB_TESTING, 20.0)
+    with pytest.raises(ValueError, match=r"\(0, 100\]"):
+        manager.deploy_version(version.version_id,
+                               DeploymentStrategy.GRADUAL_ROLLOUT, 0.0)
+    assert version.deployment_percentage == 0
+
+    manager.deploy_version(version.version_id,
+                           DeploymentStrategy.GRADUAL_ROLLOUT, 2.5)
+
+    assert version.deployment_percentage == 2.5
+    assert share_served_by(manager, version.version_id) == \
+        pytest.approx(2.5, abs=0.6)
+    assert manager.increase_rollout(version.version_id, 7.5) == 10
+
+
 def test_local_guide_ab_testing_then_promote_the_winner():
     manager = ModelVersionManager(ModelType.DIAGNOSIS_PREDICTOR)
     version_v1 = create(manager, 1)
