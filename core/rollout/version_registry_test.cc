@@ -66,11 +66,19 @@ TEST(VersionRegistryTest, CreateRefusesBadMetricsAndParameters) {
   ASSERT_FALSE(bad.has_value());
   EXPECT_NE(bad.error().message.find("recall"), std::string::npos);
   m = Metrics(std::nan(""));
-  EXPECT_FALSE(r.Create(m, params, kNow).has_value());
+  auto nan = r.Create(m, params, kNow);
+  ASSERT_FALSE(nan.has_value());
+  EXPECT_NE(nan.error().message.find("accuracy"), std::string::npos);
   m = Metrics();
   m.training_samples = -1;
-  EXPECT_FALSE(r.Create(m, params, kNow).has_value());
-  EXPECT_FALSE(r.Create(Metrics(), {}, kNow).has_value());
+  auto negative = r.Create(m, params, kNow);
+  ASSERT_FALSE(negative.has_value());
+  EXPECT_NE(negative.error().message.find("training_samples"),
+            std::string::npos);
+  auto empty = r.Create(Metrics(), {}, kNow);
+  ASSERT_FALSE(empty.has_value());
+  EXPECT_EQ(empty.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(empty.error().message.find("empty"), std::string::npos);
   std::vector<float> inf = {1.0f, std::numeric_limits<float>::infinity()};
   auto e = r.Create(Metrics(), inf, kNow);
   ASSERT_FALSE(e.has_value());
@@ -81,7 +89,7 @@ TEST(VersionRegistryTest, CreateRefusesBadMetricsAndParameters) {
 TEST(VersionRegistryTest, FirstDeploymentServesEverything) {
   VersionRegistry r;
   const std::string v1 = NewVersion(r);
-  EXPECT_FALSE(r.Route("enc-1").has_value());
+  EXPECT_EQ(r.Route("enc-1").error().code, ErrorCode::kFailedPrecondition);
   auto p = r.Deploy(v1, DeploymentStrategy::kGradualRollout, "s1");
   ASSERT_TRUE(p.has_value());
   EXPECT_EQ(*p, 100);
@@ -102,8 +110,10 @@ TEST(VersionRegistryTest, GradualRolloutRoutesItsShareAndPromotesAt100) {
   ASSERT_TRUE(up.has_value());
   EXPECT_EQ(*up, 25);
   EXPECT_NEAR(ShareServedBy(r, v2), 25, 1.5);
-  EXPECT_FALSE(r.IncreaseRollout(v1, 10).has_value());  // not rolling out
-  EXPECT_FALSE(r.IncreaseRollout(v2, -5).has_value());
+  EXPECT_EQ(r.IncreaseRollout(v1, 10).error().code,  // not rolling out
+            ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(r.IncreaseRollout(v2, -5).error().code,
+            ErrorCode::kInvalidArgument);
   EXPECT_EQ(*r.IncreaseRollout(v2, 25), 50);
   EXPECT_EQ(*r.IncreaseRollout(v2, 80), 100);  // capped, then promoted
   EXPECT_EQ(r.Get(v2)->role, VersionRole::kCurrent);
@@ -191,7 +201,7 @@ TEST(VersionRegistryTest, CompareFindsTheWorseCandidate) {
   const std::string v1 = NewVersion(r);
   const std::string v2 = NewVersion(r, 2.0f);
   ASSERT_TRUE(r.Deploy(v1, DeploymentStrategy::kImmediate, "s1"));
-  EXPECT_FALSE(r.Compare().has_value());
+  EXPECT_EQ(r.Compare().error().code, ErrorCode::kFailedPrecondition);
   ASSERT_TRUE(r.Deploy(v2, DeploymentStrategy::kAbTesting, "s2"));
   // Current right 9 times in 10, candidate 6 times in 10.
   for (int i = 0; i < 2000; ++i) {
@@ -204,7 +214,8 @@ TEST(VersionRegistryTest, CompareFindsTheWorseCandidate) {
   EXPECT_NEAR(c->effect, -0.3, 1e-9);
   EXPECT_EQ(r.Get(v1)->version->outcomes.n, 2000);
   const std::string v3 = NewVersion(r, 3.0f);
-  EXPECT_FALSE(r.RecordOutcome(v3, true).has_value());  // serves nothing
+  EXPECT_EQ(r.RecordOutcome(v3, true).error().code,  // serves nothing
+            ErrorCode::kFailedPrecondition);
 }
 
 }  // namespace

@@ -186,15 +186,15 @@ def test_local_baseline_unset_is_nan():
     assert math.isnan(detector.get_drift_statistics()["baseline_accuracy"])
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(performance_threshold=0.0),
-    dict(performance_threshold=1.5),
-    dict(performance_threshold=float("nan")),
-    dict(window_size=0),
-    dict(window_size=-100),
+@pytest.mark.parametrize("kwargs, field", [
+    (dict(performance_threshold=0.0), "performance_threshold"),
+    (dict(performance_threshold=1.5), "performance_threshold"),
+    (dict(performance_threshold=float("nan")), "performance_threshold"),
+    (dict(window_size=0), "window_size"),
+    (dict(window_size=-100), "window_size"),
 ])
-def test_local_impossible_detector_parameters(kwargs):
-    with pytest.raises(ValueError):
+def test_local_impossible_detector_parameters(kwargs, field):
+    with pytest.raises(ValueError, match=field):
         ModelDriftDetector(ModelType.DIAGNOSIS_PREDICTOR, **kwargs)
 
 
@@ -206,7 +206,7 @@ def test_local_bad_predictions_are_refused():
         detector.record_prediction(confidence=float("nan"), is_correct=True)
     with pytest.raises(TypeError, match="is_correct"):
         detector.record_prediction(confidence=0.9, is_correct="yes")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="baseline"):
         detector.set_baseline(1.2)
     with pytest.raises(ValueError, match="timezone"):
         detector.record_prediction(0.9, True, dt.datetime(2026, 12, 7))
@@ -221,8 +221,8 @@ def test_local_bad_data_drift_input():
         detector.check_data_drift(np.zeros((10, 2)))
     with pytest.raises(ValueError, match="2-D"):
         detector.set_reference_data(np.zeros(10))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="reference row 0"):
         detector.set_reference_data(np.zeros((100, 3)), ["only", "two"])
     detector.set_reference_data(np.random.default_rng(1).normal(size=(100, 2)))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="row 0"):
         detector.check_data_drift(np.zeros((50, 3)))  # 3 columns, not 2

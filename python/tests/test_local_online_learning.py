@@ -134,10 +134,9 @@ def test_local_impossible_parameters_raise_at_construction(kwargs, field):
 
 
 def test_local_impossible_feature_count():
-    with pytest.raises(ValueError):
-        OnlineLearningSystem(ModelType.READMISSION_RISK, n_features=0)
-    with pytest.raises(ValueError):
-        OnlineLearningSystem(ModelType.READMISSION_RISK, n_features=-3)
+    for n in (0, -3):
+        with pytest.raises(ValueError, match="feature"):
+            OnlineLearningSystem(ModelType.READMISSION_RISK, n_features=n)
 
 
 def test_local_unknown_model_type_is_refused():
@@ -165,18 +164,18 @@ def test_local_bad_batches_raise_and_change_nothing():
 
     bad_nan = x.copy()
     bad_nan[3, 2] = np.nan
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="1 non-finite feature values"):
         online_learning.incremental_update(bad_nan, y)
-    with pytest.raises(ValueError):
-        online_learning.incremental_update(x, y[:-1])  # rows != labels
-    with pytest.raises(ValueError):
-        online_learning.incremental_update(x[:, :3], y)  # 3 features, not 4
+    with pytest.raises(ValueError, match="50 rows, 49 labels"):
+        online_learning.incremental_update(x, y[:-1])
+    with pytest.raises(ValueError, match="3 features, expected 4"):
+        online_learning.incremental_update(x[:, :3], y)
     bad_labels = y.astype(float)
     bad_labels[0] = 0.5
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="1 of 50 labels are not 0 or 1"):
         online_learning.incremental_update(x, bad_labels)
-    with pytest.raises(ValueError):
-        online_learning.incremental_update(x[:0], y[:0])  # empty
+    with pytest.raises(ValueError, match="empty batch"):
+        online_learning.incremental_update(x[:0], y[:0])
     with pytest.raises(ValueError, match="features"):
         online_learning.predict_proba(x[:, :2])
     with pytest.raises(ValueError, match="non-finite"):
@@ -192,6 +191,6 @@ def test_local_error_messages_carry_no_values():
     online_learning = OnlineLearningSystem(ModelType.READMISSION_RISK)
     x = np.full((10, 2), 123.456)
     x[4, 1] = np.nan
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(ValueError, match="non-finite") as err:
         online_learning.incremental_update(x, np.ones(10))
     assert "123.456" not in str(err.value)
