@@ -6,6 +6,9 @@ C++ code the site agent runs (core/online_learning, core/drift,
 core/rollout), bound with pybind11. This module only adapts names, enums and
 types; see docs/python-binding.md.
 
+Thread safety: like the C++ classes, each object is for one thread at a
+time (or under the caller's lock); calls into C++ keep the GIL.
+
 Errors: bad arguments raise ``ValueError`` (``TypeError`` for non-numeric
 arrays), unknown version ids ``KeyError``, and calls the current state
 refuses (e.g. a second rollout while one is in progress)
