@@ -143,6 +143,21 @@ function chart(title, xLabel, xs, series, opts) {
   return box;
 }
 
+// Every export of the audit log is itself audited (audit_exported), so the
+// pages read it when opened, not on every timed refresh.
+const auditCache = {log: null, verify: null};
+let navigated = true;  // set by navigation, cleared after a render
+async function auditLog() {
+  if (navigated || !auditCache.log) auditCache.log = await api("GET", "/v1/audit");
+  return auditCache.log;
+}
+async function auditVerify() {
+  if (navigated || !auditCache.verify) {
+    auditCache.verify = await api("GET", "/dashboard/audit-verify");
+  }
+  return auditCache.verify;
+}
+
 // ---- Pages. ----
 async function pageOverview(main) {
   const st = state.status;
@@ -338,7 +353,7 @@ async function pageTrust(main) {
   let events = [];
   let auditNote = null;
   if (can("audit.export")) {
-    const a = await api("GET", "/v1/audit");
+    const a = await auditLog();
     if (a.status === 200) events = a.body.entries;
     else auditNote = errorText(a);
   } else {
@@ -415,7 +430,7 @@ async function pageDrift(main) {
 
 async function pageAudit(main) {
   if (!can("audit.export")) { main.append(card("Audit", true, muted("your role may not read the audit log"))); return; }
-  const [log, verify] = await Promise.all([api("GET", "/v1/audit"), api("GET", "/dashboard/audit-verify")]);
+  const [log, verify] = await Promise.all([auditLog(), auditVerify()]);
   const v = verify.body || {};
   const ok = verify.status === 200 && v.ok === true && !v.error;
   main.append(card("Verification", false,
@@ -441,9 +456,10 @@ const pages = {overview: pageOverview, rounds: pageRounds, privacy: pagePrivacy,
 
 // ---- Refresh loop. ----
 let refreshing = false;
+let again = false;  // a navigation during a refresh: render once more after
 let timer = null;
 async function refresh() {
-  if (refreshing) return;
+  if (refreshing) { again = true; return; }
   refreshing = true;
   const name = (location.hash.replace(/^#\/?/, "") || "overview").split("?")[0];
   const render = pages[name] || pageOverview;
@@ -459,15 +475,17 @@ async function refresh() {
     }
     document.body.dataset.page = pages[name] ? name : "overview";
     document.getElementById("refreshed").textContent = "updated " + new Date().toLocaleTimeString();
+    navigated = false;
   } catch (e) {
     document.getElementById("notice").textContent = String(e.message || e);
   } finally {
     refreshing = false;
   }
+  if (again) { again = false; refresh(); return; }
   // Every 3 s while a round runs or is queued, else every 15 s.
   const busy = state.status && (state.status.round || state.status.queued_rounds > 0);
   clearTimeout(timer);
   timer = setTimeout(refresh, busy ? 3000 : 15000);
 }
-window.addEventListener("hashchange", refresh);
+window.addEventListener("hashchange", () => { navigated = true; refresh(); });
 window.addEventListener("DOMContentLoaded", refresh);
