@@ -15,6 +15,7 @@
 #include "console/cli_config.h"
 #include "console/commands.h"
 #include "console/completion.h"
+#include "console/dashboard_commands.h"
 #include "console/deployment_commands.h"
 #include "console/operator_commands.h"
 #include "console/privacy_commands.h"
@@ -540,6 +541,7 @@ void BuildClsctlApp(CLI::App& app, CliState& state) {
                      "[backup] dir; prints the file, size and sha256")
       ->callback([&action] { action = RunBackup; });
   AddClientCommands(app, state);
+  AddDashboardCommand(app, state);
 }
 
 int RunClsctl(int argc, char** argv) {

@@ -16,6 +16,7 @@ packages=(
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev
   python3
+  chromium  # clsctl dashboard's browser test (DashboardIntegrationTest)
 )
 # make package: lintian checks the .deb files, help2man writes the man pages,
 # systemd provides systemd-analyze (PackageInstallTest verifies the units).

@@ -116,7 +116,8 @@ AdminApi::AdminApi(AdminServices services)
       clock_([] { return std::chrono::system_clock::now(); }) {
   using Handler = decltype(Route::handler);
   std::map<std::string, Handler> handlers = {
-      {"GET /v1/status", [this](auto&, auto&, auto&) { return Status(); }},
+      {"GET /v1/status",
+       [this](const AdminRequest& r, auto&, auto&) { return Status(r.actor); }},
       {"GET /v1/sites", [this](auto&, auto&, auto&) { return ListSites(); }},
       {"GET /v1/sites/{id}",
        [this](auto&, const Params& p, auto&) { return ShowSite(p.at("id")); }},
@@ -308,7 +309,7 @@ void AdminApi::HandleAsync(const AdminRequest& request, Reply reply) {
   conclude(route->handler(request, params, query));
 }
 
-AdminResponse AdminApi::Status() {
+AdminResponse AdminApi::Status(const Actor& caller) {
   auto sites = services_.sites.List();
   if (!sites) return ErrorResponse(sites.error());
   int approved = 0, pending = 0, quarantined = 0;
@@ -344,6 +345,11 @@ AdminResponse AdminApi::Status() {
            {"round", current ? RoundJson(current->record, current->stage)
                              : json(nullptr)},
            {"queued_rounds", services_.rounds.queued_rounds()},
+           // Who asks, and what they may do (clsctl dashboard hides the rest).
+           {"caller",
+            {{"name", caller.name},
+             {"role", caller.role},
+             {"permissions", RolePermissions(caller.role)}}},
            {"version", cls::VersionString()},
            {"protocol_versions", json::array({protocol::kProtocolVersion})}}};
 }

@@ -48,6 +48,8 @@ const std::vector<std::string>& OperatorRoles();
 
 // Roles allowed to perform `permission` (e.g. "round.start").
 bool RoleAllows(const std::string& role, const std::string& permission);
+// The permissions `role` holds, in the table's order.
+std::vector<std::string> RolePermissions(const std::string& role);
 
 // One route of the API. `served` is false for routes whose feature arrives
 // with a later issue: the permission is still enforced, then the answer is
@@ -121,7 +123,7 @@ class AdminApi {
   void Audit(const Actor& actor, const std::string& event,
              const nlohmann::json& fields);
 
-  AdminResponse Status();
+  AdminResponse Status(const Actor& caller);
   AdminResponse ListSites();
   AdminResponse ShowSite(const std::string& site_id);
   AdminResponse ApproveSite(const std::string& site_id, const Actor& actor);

@@ -79,6 +79,14 @@ bool RoleAllows(const std::string& role, const std::string& permission) {
   return false;
 }
 
+std::vector<std::string> RolePermissions(const std::string& role) {
+  std::vector<std::string> held;
+  for (const auto& p : PermissionTable()) {
+    if (RoleAllows(role, p.permission)) held.push_back(p.permission);
+  }
+  return held;
+}
+
 std::vector<RouteInfo> RouteTable() {
   return {
       {"GET", "/v1/status", "status.read", true},

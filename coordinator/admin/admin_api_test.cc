@@ -156,6 +156,20 @@ TEST_F(AdminApiTest, EveryRoleAgainstEveryCommand) {
   EXPECT_EQ(Call("GET", "/v1/status", "site").status, 403);
 }
 
+TEST_F(AdminApiTest, StatusNamesTheCallerAndWhatItsRoleMayDo) {
+  AdminResponse viewer = Call("GET", "/v1/status", "viewer");
+  ASSERT_EQ(viewer.status, 200) << viewer.body.dump();
+  EXPECT_EQ(viewer.body["caller"]["name"], "user_viewer");
+  EXPECT_EQ(viewer.body["caller"]["role"], "viewer");
+  EXPECT_EQ(viewer.body["caller"]["permissions"],
+            json({"status.read", "site.read", "round.read", "drift.read"}));
+  AdminResponse op = Call("GET", "/v1/status", "operator");
+  const json& held = op.body["caller"]["permissions"];
+  EXPECT_NE(std::find(held.begin(), held.end(), "site.approve"), held.end());
+  EXPECT_NE(std::find(held.begin(), held.end(), "model.deploy"), held.end());
+  EXPECT_EQ(std::find(held.begin(), held.end(), "site.revoke"), held.end());
+}
+
 TEST_F(AdminApiTest, RefusedCommandsAreAudited) {
   AdminResponse r = Call("POST", "/v1/rounds", "operator", R"({"rounds": 2})");
   EXPECT_EQ(r.status, 409);  // one site, min_sites 3
