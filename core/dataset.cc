@@ -196,17 +196,16 @@ Status DatasetSchema::Validate() const {
         break;
       case ColumnSpec::Kind::kText:
         if (!ValidHashBuckets(c.hash_buckets)) {
-          return InvalidArgument(
-              where + "hash_buckets must be a power of two in [" +
-              std::to_string(kMinHashBuckets) + ", " +
-              std::to_string(kMaxHashBuckets) + "]");
+          return InvalidArgument(where +
+                                 "hash_buckets must be a power of two in [" +
+                                 std::to_string(kMinHashBuckets) + ", " +
+                                 std::to_string(kMaxHashBuckets) + "]");
         }
         break;
       case ColumnSpec::Kind::kEmbedding:
         if (c.dimension < 1 || c.dimension > kMaxEmbeddingDimension) {
           return InvalidArgument(where + "dimension must be in [1, " +
-                                 std::to_string(kMaxEmbeddingDimension) +
-                                 "]");
+                                 std::to_string(kMaxEmbeddingDimension) + "]");
         }
         break;
     }
@@ -499,8 +498,7 @@ Result<Preprocessor> Preprocessor::FromColumnMoments(
   for (size_t j = 0; j < width; ++j) {
     if (!std::isfinite(vector_mean[j]) || !std::isfinite(vector_scale[j]) ||
         vector_scale[j] <= 0) {
-      return InvalidArgument("preprocessor: vector entry " +
-                             std::to_string(j) +
+      return InvalidArgument("preprocessor: vector entry " + std::to_string(j) +
                              ": non-finite moment or non-positive scale");
     }
   }

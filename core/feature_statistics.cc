@@ -163,8 +163,7 @@ Result<Preprocessor> PreprocessorFromStatistics(
         const double n = stats.count[j];
         if (n <= 0) continue;
         const double m = stats.sum[j] / n;
-        const double sd =
-            std::sqrt(std::max(0.0, stats.sum_sq[j] / n - m * m));
+        const double sd = std::sqrt(std::max(0.0, stats.sum_sq[j] / n - m * m));
         vector_mean[vector_at] = m;
         vector_scale[vector_at] = sd > 1e-12 && std::isfinite(sd) ? sd : 1.0;
       }

@@ -49,9 +49,9 @@ Result<FeatureStatistics> ComputeFeatureStatistics(
 
 // Numeric columns and embedding entries standardised with the
 // federation-wide mean and standard deviation, text buckets weighted with
-// the federation-wide IDF, missing values filled with the federation mean (kZero: 0;
-// kMedian has no additive form and uses the mean). A column with no value
-// anywhere gets fill 0, scale 1. InvalidArgument if the statistics do not
+// the federation-wide IDF, missing values filled with the federation mean
+// (kZero: 0; kMedian has no additive form and uses the mean). A column with no
+// value anywhere gets fill 0, scale 1. InvalidArgument if the statistics do not
 // match the schema.
 Result<Preprocessor> PreprocessorFromStatistics(const DatasetSchema& schema,
                                                 const FeatureStatistics& stats);

@@ -79,8 +79,8 @@ double InverseDocumentFrequency(double documents, double document_count) {
   return std::log((1.0 + documents) / (1.0 + document_count)) + 1.0;
 }
 
-void TfIdfNormalised(std::span<const float> counts,
-                     std::span<const double> idf, std::span<float> out) {
+void TfIdfNormalised(std::span<const float> counts, std::span<const double> idf,
+                     std::span<float> out) {
   double norm_sq = 0.0;
   for (size_t j = 0; j < counts.size(); ++j) {
     const double w = static_cast<double>(counts[j]) * idf[j];
@@ -113,7 +113,8 @@ Status ParseEmbedding(std::string_view cell, std::span<float> out) {
     float v = 0;
     const char* last = token.data() + token.size();
     auto [ptr, ec] = std::from_chars(token.data(), last, v);
-    if (token.empty() || ec != std::errc() || ptr != last || !std::isfinite(v)) {
+    if (token.empty() || ec != std::errc() || ptr != last ||
+        !std::isfinite(v)) {
       return InvalidArgument("embedding value " + std::to_string(n) +
                              " is not a finite number");
     }

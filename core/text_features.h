@@ -57,8 +57,8 @@ double InverseDocumentFrequency(double documents, double document_count);
 
 // TF-IDF, L2-normalised: out[j] = counts[j] * idf[j] / norm. An all-zero
 // row stays all zero. All three spans have the bucket count's size.
-void TfIdfNormalised(std::span<const float> counts,
-                     std::span<const double> idf, std::span<float> out);
+void TfIdfNormalised(std::span<const float> counts, std::span<const double> idf,
+                     std::span<float> out);
 
 // An embedding cell: out.size() finite numbers separated by ';' and/or white
 // space (',' separates CSV fields). An empty cell is missing: `out` is

@@ -18,7 +18,8 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(TextFeaturesTest, Fnv1a64MatchesTheReferenceVectors) {
-  // From the FNV reference test suite (http://www.isthe.com/chongo/tech/comp/fnv/).
+  // From the FNV reference test suite
+  // (http://www.isthe.com/chongo/tech/comp/fnv/).
   EXPECT_EQ(Fnv1a64(""), 0xcbf29ce484222325ull);
   EXPECT_EQ(Fnv1a64("a"), 0xaf63dc4c8601ec8cull);
   EXPECT_EQ(Fnv1a64("foobar"), 0x85944171f73967e8ull);
@@ -28,8 +29,8 @@ TEST(TextFeaturesTest, Fnv1a64MatchesTheReferenceVectors) {
 
 TEST(TextFeaturesTest, TokensAreLowercaseRunsOfLettersAndDigits) {
   EXPECT_EQ(TokenizeText("Chest PAIN, 3 days; BP=140/90."),
-            (std::vector<std::string>{"chest", "pain", "3", "days", "bp",
-                                      "140", "90"}));
+            (std::vector<std::string>{"chest", "pain", "3", "days", "bp", "140",
+                                      "90"}));
   EXPECT_EQ(TokenizeText("  ...  "), std::vector<std::string>{});
   // UTF-8 bytes stay inside the word; only ASCII is lowercased.
   EXPECT_EQ(TokenizeText("Fi\xC3\xA8vre haute"),
@@ -153,16 +154,16 @@ TEST_F(TextColumnsTest, LoadsTextAndEmbeddingAndRejectsBadCellsByLine) {
       "age,note,image,y\n"
       "50,\"Chest pain, fever\",0.1;0.2,1\n"
       "60,no complaints,0.3 0.4,0\n"
-      "70,,0.1;0.2,1\n"                 // line 4: empty text
-      "40,cough,0.1;0.2;0.3,0\n"        // line 5: wrong length
-      "45,cough,0.1;PATIENTX,0\n"       // line 6: not a number
-      "55,\"well, resting\",,0\n");     // line 7: missing embedding
+      "70,,0.1;0.2,1\n"              // line 4: empty text
+      "40,cough,0.1;0.2;0.3,0\n"     // line 5: wrong length
+      "45,cough,0.1;PATIENTX,0\n"    // line 6: not a number
+      "55,\"well, resting\",,0\n");  // line 7: missing embedding
   auto loaded = LoadCsv(path, Schema());
   ASSERT_TRUE(loaded.has_value()) << loaded.error().message;
   const RawTable& t = loaded->table;
   ASSERT_EQ(t.rows.size(), 3u);
   ASSERT_EQ(t.vectors.size(), 3u);
-  ASSERT_EQ(t.vectors[0].size(), 34u);  // 32 buckets + 2 entries
+  ASSERT_EQ(t.vectors[0].size(), 34u);    // 32 buckets + 2 entries
   EXPECT_TRUE(std::isnan(t.rows[0][1]));  // the text itself is not kept
   float terms = 0;
   for (int b = 0; b < 32; ++b) terms += t.vectors[0][static_cast<size_t>(b)];
@@ -253,12 +254,13 @@ TEST_F(TextColumnsTest, FederationDocumentCountsGiveThePooledIdf) {
   // and weight exactly like a fit on the pooled rows; before that round a
   // site uses its own document counts, which differ.
   std::string csv = "age,note,image,y\n";
-  const char* notes[] = {"fever cough", "fever", "rash", "cough rash",
-                         "fever rash night sweats", "stable"};
+  const char* notes[] = {
+      "fever cough", "fever", "rash", "cough rash", "fever rash night sweats",
+      "stable"};
   for (int i = 0; i < 6; ++i) {
     csv += std::to_string(40 + i) + "," + notes[i] + "," +
-           std::to_string(0.5 * i) + ";" + std::to_string(1 - 0.25 * i) +
-           "," + std::to_string(i % 2) + "\n";
+           std::to_string(0.5 * i) + ";" + std::to_string(1 - 0.25 * i) + "," +
+           std::to_string(i % 2) + "\n";
   }
   const DatasetSchema schema = Schema();
   auto loaded = LoadCsv(Write(csv), schema);

@@ -101,8 +101,7 @@ TEST(ColumnKindsConfigTest, BadOptionsAreRefusedNamingTheKey) {
       << m;
   m = ErrorOf(
       "[[data.columns]]\nname = \"note\"\nkind = \"text\"\ndimension = 4\n");
-  EXPECT_NE(m.find("only allowed with kind = \"embedding\""),
-            std::string::npos)
+  EXPECT_NE(m.find("only allowed with kind = \"embedding\""), std::string::npos)
       << m;
   m = ErrorOf(
       "[[data.columns]]\nname = \"note\"\nkind = \"text\"\nzero_is_missing = "
@@ -119,11 +118,11 @@ class ColumnKindsServingTest : public ::testing::Test {
     core::DatasetSchema schema;
     core::ColumnSpec note{"note", core::ColumnSpec::Kind::kText, {}, false};
     note.hash_buckets = 16;
-    core::ColumnSpec image{"image", core::ColumnSpec::Kind::kEmbedding, {},
-                           false};
+    core::ColumnSpec image{
+        "image", core::ColumnSpec::Kind::kEmbedding, {}, false};
     image.dimension = 2;
-    schema.features = {note, image,
-                       {"age", core::ColumnSpec::Kind::kNumeric, {}, false}};
+    schema.features = {
+        note, image, {"age", core::ColumnSpec::Kind::kNumeric, {}, false}};
     schema.label = {"outcome", 0.5};
     return schema;
   }
@@ -159,11 +158,10 @@ class ColumnKindsServingTest : public ::testing::Test {
     std::vector<float> p(20, 0.0f);
     p[core::TextBucket("fever", 16)] = 2;
     p[16] = 1;
-    ASSERT_TRUE(service_->OnGlobalModel(
-        GlobalModel{.round_id = 1,
-                    .version = "v1",
-                    .hash = ModelHash(p),
-                    .parameters = p}));
+    ASSERT_TRUE(service_->OnGlobalModel(GlobalModel{.round_id = 1,
+                                                    .version = "v1",
+                                                    .hash = ModelHash(p),
+                                                    .parameters = p}));
     parameters_ = p;
   }
 
@@ -191,7 +189,8 @@ class ColumnKindsServingTest : public ::testing::Test {
 
 TEST_F(ColumnKindsServingTest, TextAsStringAndEmbeddingAsArrayArePredicted) {
   auto p = service_->Predict(
-      "e1", {{"note", "FEVER!"}, {"image", json::array({2.0, 3.0})}, {"age", 50}}, 1);
+      "e1",
+      {{"note", "FEVER!"}, {"image", json::array({2.0, 3.0})}, {"age", 50}}, 1);
   ASSERT_TRUE(p) << p.error().ToString();
   EXPECT_NEAR(p->probability, Expected("fever", 2, 3, 50), 1e-6);
   // "fever" alone is a unit vector on its bucket: z = 2 + 1 (entry 0 at +1 sd).
@@ -207,7 +206,8 @@ TEST_F(ColumnKindsServingTest, BadTextAndEmbeddingsAre400WithoutTheValue) {
       {{{"note", "  "}}, "feature 'note': empty text"},
       {{{"note", 7}}, "feature 'note': not a string"},
       {{{"image", "PATIENTX"}}, "feature 'image': not an array of numbers"},
-      {{{"image", json::array({1.0})}}, "feature 'image': embedding has 1 values, expected 2"},
+      {{{"image", json::array({1.0})}},
+       "feature 'image': embedding has 1 values, expected 2"},
       {{{"image", json::array({json(1.0), json("PATIENTX")})}},
        "feature 'image': embedding value 2 is not a finite number"},
   };
@@ -229,8 +229,8 @@ TEST(ColumnKindsLocalModelTest, NotesTrainAdoptFederationIdfAndTakeNewRows) {
       const int y = (i + offset) % 2;
       text += std::string("\"Seen today, ") +
               (y == 1 ? "chest pain radiating" : "routine check normal") +
-              " visit " + std::to_string(i % 7) + "\"," +
-              std::to_string(y) + ";0.5," + std::to_string(y) + "\n";
+              " visit " + std::to_string(i % 7) + "\"," + std::to_string(y) +
+              ";0.5," + std::to_string(y) + "\n";
     }
     return text;
   };
@@ -238,8 +238,8 @@ TEST(ColumnKindsLocalModelTest, NotesTrainAdoptFederationIdfAndTakeNewRows) {
   config.csv = dir.Write("notes.csv", csv(60, 0)).string();
   core::ColumnSpec note{"note", core::ColumnSpec::Kind::kText, {}, false};
   note.hash_buckets = 64;
-  core::ColumnSpec image{"image", core::ColumnSpec::Kind::kEmbedding, {},
-                         false};
+  core::ColumnSpec image{
+      "image", core::ColumnSpec::Kind::kEmbedding, {}, false};
   image.dimension = 2;
   config.schema.features = {note, image};
   config.schema.label = {"outcome", 0.5};
@@ -258,8 +258,8 @@ TEST(ColumnKindsLocalModelTest, NotesTrainAdoptFederationIdfAndTakeNewRows) {
 
   // Rows from the online inbox (read like the training CSV) join the train
   // rows with their text and embedding entries.
-  auto arrived = core::LoadCsv(dir.Write("new.csv", csv(10, 1)).string(),
-                               config.schema);
+  auto arrived =
+      core::LoadCsv(dir.Write("new.csv", csv(10, 1)).string(), config.schema);
   ASSERT_TRUE(arrived) << arrived.error().ToString();
   model->AddTrainingRows(arrived->table);
   EXPECT_EQ(model->num_samples(), 58u);

@@ -126,10 +126,10 @@ Result<core::ColumnSpec> ParseColumn(const TomlTable& data, size_t index) {
         Option{"hash_buckets", column.kind == Kind::kText, "kind = \"text\""},
         Option{"dimension", column.kind == Kind::kEmbedding,
                "kind = \"embedding\""},
-        Option{"zero_is_missing",
-               column.kind == Kind::kNumeric ||
-                   column.kind == Kind::kCategorical,
-               "kind = \"numeric\" or \"categorical\""}}) {
+        Option{
+            "zero_is_missing",
+            column.kind == Kind::kNumeric || column.kind == Kind::kCategorical,
+            "kind = \"numeric\" or \"categorical\""}}) {
     const toml::node* n = t.Node(o.key);
     if (n && !o.allowed) {
       return InvalidArgument(t.Name(o.key) + t.Where(*n) +
@@ -143,9 +143,11 @@ Result<core::ColumnSpec> ParseColumn(const TomlTable& data, size_t index) {
     CLS_ASSIGN_OR_RETURN(const auto buckets, t.Integer("hash_buckets"));
     const int64_t b = buckets.value_or(core::kDefaultHashBuckets);
     if (!core::ValidHashBuckets(b)) {
-      return InvalidArgument(t.Name("hash_buckets") + " must be a power of two "
-                             "from " + std::to_string(core::kMinHashBuckets) +
-                             " to " + std::to_string(core::kMaxHashBuckets) +
+      return InvalidArgument(t.Name("hash_buckets") +
+                             " must be a power of two "
+                             "from " +
+                             std::to_string(core::kMinHashBuckets) + " to " +
+                             std::to_string(core::kMaxHashBuckets) +
                              " (e.g. 1024), got " + std::to_string(b));
     }
     column.hash_buckets = static_cast<int>(b);
@@ -157,10 +159,9 @@ Result<core::ColumnSpec> ParseColumn(const TomlTable& data, size_t index) {
                              ".dimension' (the embedding's length)");
     }
     if (*dimension < 1 || *dimension > core::kMaxEmbeddingDimension) {
-      return InvalidArgument(
-          t.Name("dimension") + " must be from 1 to " +
-          std::to_string(core::kMaxEmbeddingDimension) + ", got " +
-          std::to_string(*dimension));
+      return InvalidArgument(t.Name("dimension") + " must be from 1 to " +
+                             std::to_string(core::kMaxEmbeddingDimension) +
+                             ", got " + std::to_string(*dimension));
     }
     column.dimension = static_cast<int>(*dimension);
   }

@@ -63,8 +63,7 @@ Status VectorFromJson(const std::string& name, const core::ColumnSpec& spec,
     const double v = e.is_number() ? e.get<double>() : std::nan("");
     if (!std::isfinite(v)) {
       return InvalidArgument(where + "embedding value " +
-                             std::to_string(d + 1) +
-                             " is not a finite number");
+                             std::to_string(d + 1) + " is not a finite number");
     }
     out[d] = static_cast<float>(v);
   }

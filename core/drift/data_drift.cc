@@ -245,8 +245,7 @@ Result<DataDriftReport> DataDriftDetector::Assess(
     if (current.rows[r].size() != row_width_) {
       return InvalidArgument("data drift: row " + std::to_string(r) + " has " +
                              std::to_string(current.rows[r].size()) +
-                             " values, expected " +
-                             std::to_string(row_width_));
+                             " values, expected " + std::to_string(row_width_));
     }
   }
   DataDriftReport report;

@@ -102,9 +102,9 @@ struct DataDriftConfig {
 
 // Holds the reference (training) distribution of every numeric and
 // categorical schema column (text and embedding columns are left out,
-// docs/columns.md) and judges later batches against it. Immutable after Fit; thread-safe to call
-// Assess concurrently. Keeps the reference values of numeric columns (the
-// site's own data; it never leaves the site).
+// docs/columns.md) and judges later batches against it. Immutable after Fit;
+// thread-safe to call Assess concurrently. Keeps the reference values of
+// numeric columns (the site's own data; it never leaves the site).
 class DataDriftDetector {
  public:
   static Result<DataDriftDetector> Fit(const core::DatasetSchema& schema,

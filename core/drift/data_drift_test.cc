@@ -169,11 +169,11 @@ TEST(DataDriftDetectorTest, TextAndEmbeddingColumnsAreLeftOut) {
   core::DatasetSchema schema;
   core::ColumnSpec note{"note", core::ColumnSpec::Kind::kText, {}, false};
   note.hash_buckets = 8;
-  core::ColumnSpec image{"image", core::ColumnSpec::Kind::kEmbedding, {},
-                         false};
+  core::ColumnSpec image{
+      "image", core::ColumnSpec::Kind::kEmbedding, {}, false};
   image.dimension = 2;
-  schema.features = {note, {"age", core::ColumnSpec::Kind::kNumeric, {}, false},
-                     image};
+  schema.features = {
+      note, {"age", core::ColumnSpec::Kind::kNumeric, {}, false}, image};
   std::mt19937_64 rng(3);
   std::normal_distribution<double> n(0, 1);
   core::RawTable ref, shifted;
