@@ -161,6 +161,34 @@ std::string ExampleDir(const std::string& name) {
   return std::string(CLS_SOURCE_DIR) + "/examples/" + name;
 }
 
+// The whole template with its placeholder paths pointed into the cluster
+// (the PKI, a CSV, a state folder), for --check-config.
+std::string Instantiate(const std::string& example, const std::string& file,
+                        Cluster& cluster, const std::string& csv) {
+  std::string text = ReadText(ExampleDir(example) + "/" + file);
+  const std::pair<std::string, std::string> swaps[] = {
+      {"/etc/cls/pki/ca.pem", cluster.Path("pki/ca.pem")},
+      {"/etc/cls/pki/ca-crl.pem", cluster.Path("pki/ca-crl.pem")},
+      {"/etc/cls/pki/coordinator.pem",
+       cluster.Path("pki/issued/127.0.0.1.pem")},
+      {"/etc/cls/pki/coordinator.key",
+       cluster.Path("pki/issued/127.0.0.1.key")},
+      {"/etc/cls/pki/site.pem", cluster.Path("pki/issued/HOSP_A.pem")},
+      {"/etc/cls/pki/site.key", cluster.Path("pki/issued/HOSP_A.key")},
+      {"/var/lib/cls/", cluster.Path("template-state/")},
+      {"/data/notes.csv", csv},
+      {"/data/embeddings.csv", csv}};
+  for (const auto& [from, to] : swaps) {
+    for (size_t at = text.find(from); at != std::string::npos;
+         at = text.find(from, at + to.size())) {
+      text.replace(at, from.size(), to);
+    }
+  }
+  const std::string path = cluster.Path("template-" + file);
+  std::ofstream(path) << text;
+  return path;
+}
+
 // The template's [data] section ([data] and its [[data.columns]]), its csv
 // pointed at `csv`.
 std::string DataSection(const std::string& example, const std::string& csv) {
@@ -314,6 +342,19 @@ void RunExample(const ExampleRun& run) {
     cluster.StartSite(id, options);
   }
   cluster.ApproveAll(ids);
+  // The templates as a whole pass the daemons' own checks (the site's also
+  // loads the CSV with the template's columns and trains its baseline).
+  for (const auto& [binary, file] : {std::pair<std::string, std::string>{
+                                         "cls-coordinator", "coordinator.toml"},
+                                     {"cls-site-agent", "site.toml"}}) {
+    const CommandResult check = RunCommand(
+        {BinaryPath(binary), "--check-config", "--config",
+         Instantiate(run.example, file, cluster, cluster.Path("HOSP_A.csv"))});
+    EXPECT_EQ(check.exit_code, 0) << file << ":\n"
+                                  << check.output << check.error;
+    EXPECT_NE(check.output.find("configuration OK"), std::string::npos)
+        << check.output;
+  }
   ASSERT_EQ(cluster.Pki({"issue", "ehr", "HOSP_A-ehr"}).exit_code, 0);
 
   // The statistics round first, then the training rounds.
