@@ -10,6 +10,7 @@
 #include "core/text_features.h"
 #include "site-agent/config.h"
 #include "site-agent/local_model.h"
+#include "site-agent/online_ingest.h"
 #include "site-agent/prediction_service.h"
 #include "site-agent/state_store.h"
 #include "site-agent/test_util.h"
@@ -219,23 +220,23 @@ TEST_F(ColumnKindsServingTest, BadTextAndEmbeddingsAre400WithoutTheValue) {
   }
 }
 
-// A site's data with a note column: loading, the local baseline, the
-// federation's statistics and arriving (online) rows.
-TEST(ColumnKindsLocalModelTest, NotesTrainAdoptFederationIdfAndTakeNewRows) {
-  TempDir dir;
-  auto csv = [](int rows, int offset) {
-    std::string text = "note,image,outcome\n";
-    for (int i = 0; i < rows; ++i) {
-      const int y = (i + offset) % 2;
-      text += std::string("\"Seen today, ") +
-              (y == 1 ? "chest pain radiating" : "routine check normal") +
-              " visit " + std::to_string(i % 7) + "\"," + std::to_string(y) +
-              ";0.5," + std::to_string(y) + "\n";
-    }
-    return text;
-  };
+// A site's CSV with a note column (the words carry the label) and a
+// 2-entry embedding.
+std::string NotesCsv(int rows, int offset) {
+  std::string text = "note,image,outcome\n";
+  for (int i = 0; i < rows; ++i) {
+    const int y = (i + offset) % 2;
+    text += std::string("\"Seen today, ") +
+            (y == 1 ? "chest pain radiating" : "routine check normal") +
+            " visit " + std::to_string(i % 7) + "\"," + std::to_string(y) +
+            ";0.5," + std::to_string(y) + "\n";
+  }
+  return text;
+}
+
+DataConfig NotesConfig(const std::string& csv) {
   DataConfig config;
-  config.csv = dir.Write("notes.csv", csv(60, 0)).string();
+  config.csv = csv;
   core::ColumnSpec note{"note", core::ColumnSpec::Kind::kText, {}, false};
   note.hash_buckets = 64;
   core::ColumnSpec image{
@@ -243,6 +244,15 @@ TEST(ColumnKindsLocalModelTest, NotesTrainAdoptFederationIdfAndTakeNewRows) {
   image.dimension = 2;
   config.schema.features = {note, image};
   config.schema.label = {"outcome", 0.5};
+  return config;
+}
+
+// A site's data with a note column: loading, the local baseline, the
+// federation's statistics and arriving (online) rows.
+TEST(ColumnKindsLocalModelTest, NotesTrainAdoptFederationIdfAndTakeNewRows) {
+  TempDir dir;
+  const DataConfig config =
+      NotesConfig(dir.Write("notes.csv", NotesCsv(60, 0)).string());
   auto model = LocalModel::Load(config);
   ASSERT_TRUE(model) << model.error().ToString();
   EXPECT_EQ(model->num_features(), 66);
@@ -258,14 +268,52 @@ TEST(ColumnKindsLocalModelTest, NotesTrainAdoptFederationIdfAndTakeNewRows) {
 
   // Rows from the online inbox (read like the training CSV) join the train
   // rows with their text and embedding entries.
-  auto arrived =
-      core::LoadCsv(dir.Write("new.csv", csv(10, 1)).string(), config.schema);
+  auto arrived = core::LoadCsv(dir.Write("new.csv", NotesCsv(10, 1)).string(),
+                               config.schema);
   ASSERT_TRUE(arrived) << arrived.error().ToString();
   model->AddTrainingRows(arrived->table);
   EXPECT_EQ(model->num_samples(), 58u);
   const Eigen::MatrixXf x = model->Features(arrived->table);
   ASSERT_EQ(x.rows(), 10);
   EXPECT_NEAR(x.row(0).head(64).norm(), 1.0f, 1e-5f);
+}
+
+// The online inbox reads text and embedding columns as the training CSV
+// does: bad cells quarantined by line and reason, good rows learned.
+TEST(ColumnKindsOnlineTest,
+     InboxFilesWithNotesAreLearnedAndBadCellsQuarantined) {
+  TempDir dir;
+  auto model = LocalModel::Load(
+      NotesConfig(dir.Write("notes.csv", NotesCsv(60, 0)).string()));
+  ASSERT_TRUE(model) << model.error().ToString();
+  const uint64_t before = model->num_samples();
+  OnlineConfig online;
+  online.inbox = (dir.path() / "inbox").string();
+  online.key_file = (dir.path() / "state" / "keys" / "online.key").string();
+  online.batch_size = 8;
+  auto ingest =
+      OnlineIngest::Open(online, "HOSP_T", dir.path() / "state", *model);
+  ASSERT_TRUE(ingest) << ingest.error().message;
+  dir.Write("inbox/day-001.csv",
+            NotesCsv(12, 1) + ",0.5;0.5,1\n\"fever PATIENTX\",0.5,0\n");
+  auto taken = (*ingest)->ProcessInbox();
+  ASSERT_TRUE(taken) << taken.error().message;
+  EXPECT_EQ(*taken, 1);
+  ASSERT_EQ((*ingest)->ledger().size(), 1u);
+  EXPECT_EQ((*ingest)->ledger()[0].rows_accepted, 12u);
+  EXPECT_EQ((*ingest)->ledger()[0].rows_rejected, 2u);
+  EXPECT_EQ((*ingest)->system().history().size(), 1u);
+  EXPECT_EQ(model->num_samples(), before + 12);
+  const std::string quarantined =
+      testing::ReadFile(dir.path() / "state" / "online" / "quarantine" /
+                        "day-001.csv.rejected-rows.csv");
+  EXPECT_NE(quarantined.find("14,\"column 'note': empty text\""),
+            std::string::npos)
+      << quarantined;
+  EXPECT_NE(quarantined.find(
+                "15,\"column 'image': embedding has 1 values, expected 2\""),
+            std::string::npos)
+      << quarantined;
 }
 
 }  // namespace
