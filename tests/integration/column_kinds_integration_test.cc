@@ -501,11 +501,18 @@ void RunExample(const ExampleRun& run) {
   }
   // No text reaches the coordinator (its state and log) or the site's log.
   cluster.StopCoordinator();
-  for (const char* word : {kPositiveWords[0], kNegativeWords[0]}) {
+  // (The positive list's clinical words: the negative list has everyday
+  // words such as "stable" that a log may hold for other reasons.)
+  const std::string coordinator_log = ReadText(cluster.Path("coordinator.log"));
+  if (run.example == "clinical_nlp") {
+    // The search works: the sites' own CSVs hold the words.
+    EXPECT_FALSE(FilesContaining(cluster.dir(), kPositiveWords[0]).empty());
+  }
+  for (const char* word : kPositiveWords) {
     EXPECT_TRUE(
-        FilesContaining(cluster.Path("coordinator-state"), word).empty());
-    EXPECT_EQ(ReadText(cluster.Path("coordinator.log")).find(word),
-              std::string::npos);
+        FilesContaining(cluster.Path("coordinator-state"), word).empty())
+        << word;
+    EXPECT_EQ(coordinator_log.find(word), std::string::npos) << word;
   }
   EXPECT_EQ(cluster.site("HOSP_A")->Log().find(run.secret), std::string::npos);
 }
