@@ -9,6 +9,7 @@
 #include <limits>
 #include <map>
 #include <random>
+#include <span>
 #include <sstream>
 #include <string_view>
 #include <system_error>
@@ -16,6 +17,7 @@
 #include <unordered_set>
 
 #include "core/shuffle.h"
+#include "core/text_features.h"
 
 namespace cls::core {
 namespace {
@@ -95,26 +97,125 @@ double Median(std::vector<double> v) {
   return 0.5 * (lower + upper);
 }
 
+// Every row in `rows` has a vectors entry of the schema's vector width.
+Status CheckVectors(const DatasetSchema& schema, const RawTable& table,
+                    const std::vector<int>& rows, std::string_view who) {
+  const auto width = static_cast<size_t>(schema.VectorWidth());
+  if (width == 0) return {};
+  for (int r : rows) {
+    if (static_cast<size_t>(r) >= table.vectors.size() ||
+        table.vectors[static_cast<size_t>(r)].size() != width) {
+      return InvalidArgument(std::string(who) + ": row " + std::to_string(r) +
+                             " has no vector entries of width " +
+                             std::to_string(width));
+    }
+  }
+  return {};
+}
+
+// Embedding entries: mean and population standard deviation over the
+// non-missing values (0 and 1 when there is none). Text buckets: the IDF
+// weight from the number of rows whose bucket is non-zero.
+void FitVectorColumns(const DatasetSchema& schema, const RawTable& table,
+                      const std::vector<int>& rows, std::vector<double>& mean,
+                      std::vector<double>& scale) {
+  const auto width = static_cast<size_t>(schema.VectorWidth());
+  mean.assign(width, 0.0);
+  scale.assign(width, 1.0);
+  size_t at = 0;
+  for (const ColumnSpec& spec : schema.features) {
+    const auto w = static_cast<size_t>(spec.VectorWidth());
+    for (size_t j = at; j < at + w; ++j) {
+      double n = 0, sum = 0, sum_sq = 0;
+      for (int r : rows) {
+        const double v = table.vectors[static_cast<size_t>(r)][j];
+        if (spec.kind == ColumnSpec::Kind::kText) {
+          n += 1;
+          sum += v != 0 ? 1 : 0;
+        } else if (!std::isnan(v)) {
+          n += 1;
+          sum += v;
+          sum_sq += v * v;
+        }
+      }
+      if (spec.kind == ColumnSpec::Kind::kText) {
+        scale[j] = InverseDocumentFrequency(n, sum);
+      } else if (n > 0) {
+        const double m = sum / n;
+        const double sd = std::sqrt(std::max(0.0, sum_sq / n - m * m));
+        mean[j] = m;
+        scale[j] = sd > 1e-12 && std::isfinite(sd) ? sd : 1.0;
+      }
+    }
+    at += w;
+  }
+}
+
 }  // namespace
+
+int ColumnSpec::FeatureWidth() const {
+  switch (kind) {
+    case Kind::kNumeric:
+      return 1;
+    case Kind::kCategorical:
+      return static_cast<int>(categories.size());
+    case Kind::kText:
+      return hash_buckets;
+    case Kind::kEmbedding:
+      return dimension;
+  }
+  return 0;
+}
+
+int ColumnSpec::VectorWidth() const {
+  return kind == Kind::kText || kind == Kind::kEmbedding ? FeatureWidth() : 0;
+}
 
 int DatasetSchema::FeatureCount() const {
   int count = 0;
-  for (const ColumnSpec& c : features) {
-    count += c.kind == ColumnSpec::Kind::kNumeric
-                 ? 1
-                 : static_cast<int>(c.categories.size());
-  }
+  for (const ColumnSpec& c : features) count += c.FeatureWidth();
   return count;
+}
+
+int DatasetSchema::VectorWidth() const {
+  int count = 0;
+  for (const ColumnSpec& c : features) count += c.VectorWidth();
+  return count;
+}
+
+Status DatasetSchema::Validate() const {
+  for (const ColumnSpec& c : features) {
+    const std::string where = "schema: column '" + c.name + "': ";
+    switch (c.kind) {
+      case ColumnSpec::Kind::kNumeric:
+        break;
+      case ColumnSpec::Kind::kCategorical:
+        if (c.categories.empty()) {
+          return InvalidArgument(where + "categorical without categories");
+        }
+        break;
+      case ColumnSpec::Kind::kText:
+        if (!ValidHashBuckets(c.hash_buckets)) {
+          return InvalidArgument(where +
+                                 "hash_buckets must be a power of two in [" +
+                                 std::to_string(kMinHashBuckets) + ", " +
+                                 std::to_string(kMaxHashBuckets) + "]");
+        }
+        break;
+      case ColumnSpec::Kind::kEmbedding:
+        if (c.dimension < 1 || c.dimension > kMaxEmbeddingDimension) {
+          return InvalidArgument(where + "dimension must be in [1, " +
+                                 std::to_string(kMaxEmbeddingDimension) + "]");
+        }
+        break;
+    }
+  }
+  return {};
 }
 
 Result<CsvLoadResult> LoadCsv(const std::string& path,
                               const DatasetSchema& schema) {
-  for (const ColumnSpec& c : schema.features) {
-    if (c.kind == ColumnSpec::Kind::kCategorical && c.categories.empty()) {
-      return InvalidArgument("schema: categorical column '" + c.name +
-                             "' has no categories");
-    }
-  }
+  CLS_RETURN_IF_ERROR(schema.Validate());
 
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
@@ -201,6 +302,7 @@ Result<CsvLoadResult> LoadCsv(const std::string& path,
 
   CsvLoadResult result;
   std::vector<double> row(schema.features.size());
+  std::vector<float> vector_row(static_cast<size_t>(schema.VectorWidth()));
   while (next_line(line)) {
     if (Trim(line).empty()) continue;  // blank lines are not rows
     const int this_line = line_number;
@@ -230,8 +332,25 @@ Result<CsvLoadResult> LoadCsv(const std::string& path,
     }
 
     bool ok = true;
+    std::fill(vector_row.begin(), vector_row.end(), 0.0f);
+    size_t vector_at = 0;
     for (size_t c = 0; c < schema.features.size() && ok; ++c) {
       const ColumnSpec& spec = schema.features[c];
+      if (spec.VectorWidth() > 0) {
+        const std::span<float> out(vector_row.data() + vector_at,
+                                   static_cast<size_t>(spec.VectorWidth()));
+        vector_at += out.size();
+        const std::string& cell = fields[feature_index[c]];
+        const Status parsed = spec.kind == ColumnSpec::Kind::kText
+                                  ? HashTextTerms(cell, out)
+                                  : ParseEmbedding(cell, out);
+        if (!parsed) {
+          reject(ColumnReason(spec.name, parsed.error().message));
+          ok = false;
+        }
+        row[c] = kMissing;
+        continue;
+      }
       double v = 0;
       switch (ParseNumber(fields[feature_index[c]], v)) {
         case ParseStatus::kOk:
@@ -256,6 +375,7 @@ Result<CsvLoadResult> LoadCsv(const std::string& path,
     }
     if (!ok) continue;
     result.table.rows.push_back(row);
+    if (!vector_row.empty()) result.table.vectors.push_back(vector_row);
     result.table.labels.push_back(
         label_value > schema.label.positive_above ? 1.0f : 0.0f);
   }
@@ -309,6 +429,7 @@ Result<Preprocessor> Preprocessor::Fit(const DatasetSchema& schema,
                              " does not match the schema width");
     }
   }
+  CLS_RETURN_IF_ERROR(CheckVectors(schema, table, rows, "preprocessor"));
 
   Preprocessor p;
   p.schema_ = schema;
@@ -344,12 +465,14 @@ Result<Preprocessor> Preprocessor::Fit(const DatasetSchema& schema,
         break;
     }
   }
+  FitVectorColumns(schema, table, rows, p.vector_mean_, p.vector_scale_);
   return p;
 }
 
 Result<Preprocessor> Preprocessor::FromColumnMoments(
     const DatasetSchema& schema, std::vector<double> fill,
-    std::vector<double> mean, std::vector<double> scale) {
+    std::vector<double> mean, std::vector<double> scale,
+    std::vector<double> vector_mean, std::vector<double> vector_scale) {
   const size_t columns = schema.features.size();
   if (fill.size() != columns || mean.size() != columns ||
       scale.size() != columns) {
@@ -366,11 +489,26 @@ Result<Preprocessor> Preprocessor::FromColumnMoments(
                              "': non-finite moment or non-positive scale");
     }
   }
+  const auto width = static_cast<size_t>(schema.VectorWidth());
+  if (vector_mean.size() != width || vector_scale.size() != width) {
+    return InvalidArgument("preprocessor: " + std::to_string(width) +
+                           " vector entries, moments for " +
+                           std::to_string(vector_scale.size()));
+  }
+  for (size_t j = 0; j < width; ++j) {
+    if (!std::isfinite(vector_mean[j]) || !std::isfinite(vector_scale[j]) ||
+        vector_scale[j] <= 0) {
+      return InvalidArgument("preprocessor: vector entry " + std::to_string(j) +
+                             ": non-finite moment or non-positive scale");
+    }
+  }
   Preprocessor p;
   p.schema_ = schema;
   p.fill_ = std::move(fill);
   p.mean_ = std::move(mean);
   p.scale_ = std::move(scale);
+  p.vector_mean_ = std::move(vector_mean);
+  p.vector_scale_ = std::move(vector_scale);
   return p;
 }
 
@@ -378,16 +516,41 @@ Eigen::MatrixXf Preprocessor::Transform(const RawTable& table,
                                         const std::vector<int>& rows) const {
   Eigen::MatrixXf x(static_cast<Eigen::Index>(rows.size()), FeatureCount());
   x.setZero();
+  std::vector<float> text_out;
   for (size_t i = 0; i < rows.size(); ++i) {
     assert(rows[i] >= 0 && static_cast<size_t>(rows[i]) < table.rows.size());
     const std::vector<double>& row = table.rows[static_cast<size_t>(rows[i])];
     assert(row.size() == schema_.features.size());
     const auto out_row = static_cast<Eigen::Index>(i);
     Eigen::Index col = 0;
+    size_t vector_at = 0;
     for (size_t c = 0; c < schema_.features.size(); ++c) {
       const ColumnSpec& spec = schema_.features[c];
       const double v = row[c];
-      if (spec.kind == ColumnSpec::Kind::kNumeric) {
+      if (spec.VectorWidth() > 0) {
+        const auto width = static_cast<size_t>(spec.VectorWidth());
+        const std::vector<float>& values =
+            table.vectors[static_cast<size_t>(rows[i])];
+        assert(values.size() == vector_mean_.size());
+        const std::span<const float> in(values.data() + vector_at, width);
+        const std::span<const double> mean(vector_mean_.data() + vector_at,
+                                           width);
+        const std::span<const double> scale(vector_scale_.data() + vector_at,
+                                            width);
+        vector_at += width;
+        if (spec.kind == ColumnSpec::Kind::kText) {
+          text_out.resize(width);
+          TfIdfNormalised(in, scale, text_out);
+          for (float w : text_out) x(out_row, col++) = w;
+        } else {
+          for (size_t d = 0; d < width; ++d) {
+            x(out_row, col++) =
+                std::isnan(in[d])
+                    ? 0.0f
+                    : static_cast<float>((in[d] - mean[d]) / scale[d]);
+          }
+        }
+      } else if (spec.kind == ColumnSpec::Kind::kNumeric) {
         const double filled = std::isnan(v) ? fill_[c] : v;
         x(out_row, col++) = static_cast<float>((filled - mean_[c]) / scale_[c]);
       } else {

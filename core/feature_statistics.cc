@@ -1,7 +1,10 @@
 #include "core/feature_statistics.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
+
+#include "core/text_features.h"
 
 namespace cls::core {
 
@@ -71,13 +74,40 @@ Result<FeatureStatistics> ComputeFeatureStatistics(
       return InvalidArgument("feature statistics: row " + std::to_string(r) +
                              " does not match the schema width");
     }
+    const auto vector_width = static_cast<size_t>(schema.VectorWidth());
+    if (vector_width > 0 &&
+        (static_cast<size_t>(r) >= table.vectors.size() ||
+         table.vectors[static_cast<size_t>(r)].size() != vector_width)) {
+      return InvalidArgument("feature statistics: row " + std::to_string(r) +
+                             " has no vector entries of width " +
+                             std::to_string(vector_width));
+    }
     s.rows += 1;
     s.positives += table.labels[static_cast<size_t>(r)] > 0.5f ? 1 : 0;
     size_t j = 0;
+    size_t vector_at = 0;
     for (size_t c = 0; c < schema.features.size(); ++c) {
       const ColumnSpec& spec = schema.features[c];
       const double v = row[c];
-      if (spec.kind == ColumnSpec::Kind::kNumeric) {
+      if (spec.kind == ColumnSpec::Kind::kText) {
+        // Document counts: the bucket is non-zero in this row or not.
+        for (int b = 0; b < spec.hash_buckets; ++b, ++j) {
+          const double present =
+              table.vectors[static_cast<size_t>(r)][vector_at++] != 0 ? 1 : 0;
+          s.count[j] += 1;
+          s.sum[j] += present;
+          s.sum_sq[j] += present;
+        }
+      } else if (spec.kind == ColumnSpec::Kind::kEmbedding) {
+        for (int d = 0; d < spec.dimension; ++d, ++j) {
+          const double e = table.vectors[static_cast<size_t>(r)][vector_at++];
+          if (!std::isnan(e)) {
+            s.count[j] += 1;
+            s.sum[j] += e;
+            s.sum_sq[j] += e * e;
+          }
+        }
+      } else if (spec.kind == ColumnSpec::Kind::kNumeric) {
         if (!std::isnan(v)) {
           s.count[j] += 1;
           s.sum[j] += v;
@@ -112,9 +142,33 @@ Result<Preprocessor> PreprocessorFromStatistics(
   const size_t columns = schema.features.size();
   std::vector<double> fill(columns, 0.0), mean(columns, 0.0),
       scale(columns, 1.0);
+  const auto vector_width = static_cast<size_t>(schema.VectorWidth());
+  std::vector<double> vector_mean(vector_width, 0.0),
+      vector_scale(vector_width, 1.0);
   size_t j = 0;
+  size_t vector_at = 0;
   for (size_t c = 0; c < columns; ++c) {
     const ColumnSpec& spec = schema.features[c];
+    if (spec.kind == ColumnSpec::Kind::kText) {
+      // IDF from the federation's document counts: count = rows with the
+      // column, sum = rows with the bucket non-zero.
+      for (int b = 0; b < spec.hash_buckets; ++b, ++j, ++vector_at) {
+        vector_scale[vector_at] =
+            InverseDocumentFrequency(stats.count[j], stats.sum[j]);
+      }
+      continue;
+    }
+    if (spec.kind == ColumnSpec::Kind::kEmbedding) {
+      for (int d = 0; d < spec.dimension; ++d, ++j, ++vector_at) {
+        const double n = stats.count[j];
+        if (n <= 0) continue;
+        const double m = stats.sum[j] / n;
+        const double sd = std::sqrt(std::max(0.0, stats.sum_sq[j] / n - m * m));
+        vector_mean[vector_at] = m;
+        vector_scale[vector_at] = sd > 1e-12 && std::isfinite(sd) ? sd : 1.0;
+      }
+      continue;
+    }
     if (spec.kind != ColumnSpec::Kind::kNumeric) {
       j += spec.categories.size();
       continue;
@@ -131,8 +185,9 @@ Result<Preprocessor> PreprocessorFromStatistics(
     }
     ++j;
   }
-  return Preprocessor::FromColumnMoments(schema, std::move(fill),
-                                         std::move(mean), std::move(scale));
+  return Preprocessor::FromColumnMoments(
+      schema, std::move(fill), std::move(mean), std::move(scale),
+      std::move(vector_mean), std::move(vector_scale));
 }
 
 size_t EncodedStatisticsLength(int features) {

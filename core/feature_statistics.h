@@ -15,7 +15,11 @@ namespace cls::core {
 // non-missing values, their sum and their sum of squares, plus the row and
 // positive-label counts. Sums add across sites, so the federation's values
 // come out of secure aggregation without any site revealing its own.
-// One-hot features carry 0/1 indicators (counted, not standardised).
+// One-hot features carry 0/1 indicators (counted, not standardised). A text
+// bucket carries "this row's text has the bucket non-zero", so its sum is
+// the bucket's document count and the federation-wide IDF comes out of the
+// same round (no term or text leaves the site, docs/columns.md). Embedding
+// entries are summed like numeric columns.
 struct FeatureStatistics {
   double rows = 0;
   double positives = 0;
@@ -43,10 +47,11 @@ Result<FeatureStatistics> ComputeFeatureStatistics(
     const DatasetSchema& schema, const RawTable& table,
     const std::vector<int>& rows);
 
-// Numeric columns standardised with the federation-wide mean and standard
-// deviation, missing values filled with the federation mean (kZero: 0;
-// kMedian has no additive form and uses the mean). A column with no value
-// anywhere gets fill 0, scale 1. InvalidArgument if the statistics do not
+// Numeric columns and embedding entries standardised with the
+// federation-wide mean and standard deviation, text buckets weighted with
+// the federation-wide IDF, missing values filled with the federation mean
+// (kZero: 0; kMedian has no additive form and uses the mean). A column with no
+// value anywhere gets fill 0, scale 1. InvalidArgument if the statistics do not
 // match the schema.
 Result<Preprocessor> PreprocessorFromStatistics(const DatasetSchema& schema,
                                                 const FeatureStatistics& stats);

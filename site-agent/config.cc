@@ -6,6 +6,7 @@
 
 #include "common/host_port.h"
 #include "common/toml_reader.h"
+#include "core/text_features.h"
 #include "site-agent/config_sections.h"
 
 namespace cls::site {
@@ -92,7 +93,8 @@ Result<core::ColumnSpec> ParseColumn(const TomlTable& data, size_t index) {
                            " must be a table");
   }
   const TomlTable t(*node.as_table(), path,
-                    {"name", "kind", "categories", "zero_is_missing"});
+                    {"name", "kind", "categories", "zero_is_missing",
+                     "hash_buckets", "dimension"});
   CLS_RETURN_IF_ERROR(t.CheckKeys());
   core::ColumnSpec column;
   CLS_ASSIGN_OR_RETURN(column.name, t.RequiredString("name"));
@@ -102,15 +104,66 @@ Result<core::ColumnSpec> ParseColumn(const TomlTable& data, size_t index) {
     column.kind = core::ColumnSpec::Kind::kNumeric;
   } else if (kind_value == "categorical") {
     column.kind = core::ColumnSpec::Kind::kCategorical;
+  } else if (kind_value == "text") {
+    column.kind = core::ColumnSpec::Kind::kText;
+  } else if (kind_value == "embedding") {
+    column.kind = core::ColumnSpec::Kind::kEmbedding;
   } else {
-    return InvalidArgument(t.Name("kind") + " is '" + kind_value +
-                           "'; allowed values: numeric, categorical");
+    return InvalidArgument(
+        t.Name("kind") + " is '" + kind_value +
+        "'; allowed values: numeric, categorical, text, embedding");
   }
-  if (column.kind == core::ColumnSpec::Kind::kCategorical) {
+  using Kind = core::ColumnSpec::Kind;
+  // Each option belongs to one kind (zero_is_missing to the number kinds).
+  struct Option {
+    const char* key;
+    bool allowed;
+    const char* kinds;
+  };
+  for (const Option& o :
+       {Option{"categories", column.kind == Kind::kCategorical,
+               "kind = \"categorical\""},
+        Option{"hash_buckets", column.kind == Kind::kText, "kind = \"text\""},
+        Option{"dimension", column.kind == Kind::kEmbedding,
+               "kind = \"embedding\""},
+        Option{
+            "zero_is_missing",
+            column.kind == Kind::kNumeric || column.kind == Kind::kCategorical,
+            "kind = \"numeric\" or \"categorical\""}}) {
+    const toml::node* n = t.Node(o.key);
+    if (n && !o.allowed) {
+      return InvalidArgument(t.Name(o.key) + t.Where(*n) +
+                             " is only allowed with " + o.kinds);
+    }
+  }
+  if (column.kind == Kind::kCategorical) {
     CLS_ASSIGN_OR_RETURN(column.categories, ParseCategories(t));
-  } else if (const toml::node* categories = t.Node("categories")) {
-    return InvalidArgument(t.Name("categories") + t.Where(*categories) +
-                           " is only allowed with kind = \"categorical\"");
+  }
+  if (column.kind == Kind::kText) {
+    CLS_ASSIGN_OR_RETURN(const auto buckets, t.Integer("hash_buckets"));
+    const int64_t b = buckets.value_or(core::kDefaultHashBuckets);
+    if (!core::ValidHashBuckets(b)) {
+      return InvalidArgument(t.Name("hash_buckets") +
+                             " must be a power of two "
+                             "from " +
+                             std::to_string(core::kMinHashBuckets) + " to " +
+                             std::to_string(core::kMaxHashBuckets) +
+                             " (e.g. 1024), got " + std::to_string(b));
+    }
+    column.hash_buckets = static_cast<int>(b);
+  }
+  if (column.kind == Kind::kEmbedding) {
+    CLS_ASSIGN_OR_RETURN(const auto dimension, t.Integer("dimension"));
+    if (!dimension) {
+      return InvalidArgument("missing required key '" + path +
+                             ".dimension' (the embedding's length)");
+    }
+    if (*dimension < 1 || *dimension > core::kMaxEmbeddingDimension) {
+      return InvalidArgument(t.Name("dimension") + " must be from 1 to " +
+                             std::to_string(core::kMaxEmbeddingDimension) +
+                             ", got " + std::to_string(*dimension));
+    }
+    column.dimension = static_cast<int>(*dimension);
   }
   CLS_ASSIGN_OR_RETURN(const auto zero, t.Bool("zero_is_missing"));
   column.zero_is_missing = zero.value_or(false);

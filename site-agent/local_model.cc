@@ -91,6 +91,8 @@ void LocalModel::AddTrainingRows(const core::RawTable& rows) {
     split_.train.push_back(static_cast<int>(table_.rows.size()));
     table_.rows.push_back(rows.rows[i]);
     table_.labels.push_back(rows.labels[i]);
+    // Text and embedding columns' entries (empty without such columns).
+    if (i < rows.vectors.size()) table_.vectors.push_back(rows.vectors[i]);
   }
   x_train_ = preprocessor_.Transform(table_, split_.train);
   y_train_ = preprocessor_.Labels(table_, split_.train);

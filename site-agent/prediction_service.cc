@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <span>
 #include <sstream>
 
 #include "core/drift/drift_alert.h"
 #include "core/drift/drift_summary.h"
+#include "core/text_features.h"
 
 namespace cls::site {
 namespace {
@@ -37,6 +39,37 @@ std::string Number(double v) {
   return s.str();
 }
 
+// A text feature (a JSON string) hashed into its buckets, or an embedding
+// (a JSON array of numbers) copied; errors name the feature, never a value.
+Status VectorFromJson(const std::string& name, const core::ColumnSpec& spec,
+                      const nlohmann::json& value, std::span<float> out) {
+  const std::string where = "feature '" + name + "': ";
+  if (spec.kind == core::ColumnSpec::Kind::kText) {
+    if (!value.is_string()) return InvalidArgument(where + "not a string");
+    auto hashed = core::HashTextTerms(value.get_ref<const std::string&>(), out);
+    if (!hashed) return InvalidArgument(where + hashed.error().message);
+    return {};
+  }
+  if (!value.is_array()) {
+    return InvalidArgument(where + "not an array of numbers");
+  }
+  if (value.size() != out.size()) {
+    return InvalidArgument(where + "embedding has " +
+                           std::to_string(value.size()) + " values, expected " +
+                           std::to_string(out.size()));
+  }
+  for (size_t d = 0; d < out.size(); ++d) {
+    const nlohmann::json& e = value[d];
+    const double v = e.is_number() ? e.get<double>() : std::nan("");
+    if (!std::isfinite(v)) {
+      return InvalidArgument(where + "embedding value " +
+                             std::to_string(d + 1) + " is not a finite number");
+    }
+    out[d] = static_cast<float>(v);
+  }
+  return {};
+}
+
 }  // namespace
 
 int HttpStatusFor(const Error& error) {
@@ -62,8 +95,11 @@ PredictionService::PredictionService(PredictionServiceOptions options,
       schema_(std::move(schema)),
       standardise_(std::move(standardise)),
       data_dir_(std::move(data_dir)) {
+  size_t at = 0;
   for (size_t i = 0; i < schema_.features.size(); ++i) {
     column_index_.emplace(schema_.features[i].name, i);
+    vector_offset_.push_back(at);
+    at += static_cast<size_t>(schema_.features[i].VectorWidth());
   }
 }
 
@@ -163,6 +199,17 @@ Result<core::RawTable> PredictionService::RowFromJson(
   }
   std::vector<double> row(schema_.features.size(),
                           std::numeric_limits<double>::quiet_NaN());
+  // Text and embedding entries; an absent text stays all zero (no words),
+  // an absent embedding NaN (imputed with the mean).
+  std::vector<float> vectors(static_cast<size_t>(schema_.VectorWidth()), 0.0f);
+  for (size_t c = 0, at = 0; c < schema_.features.size(); ++c) {
+    const core::ColumnSpec& spec = schema_.features[c];
+    if (spec.kind == core::ColumnSpec::Kind::kEmbedding) {
+      std::fill_n(vectors.begin() + static_cast<std::ptrdiff_t>(at),
+                  spec.dimension, std::numeric_limits<float>::quiet_NaN());
+    }
+    at += static_cast<size_t>(spec.VectorWidth());
+  }
   for (const auto& [name, value] : features.items()) {
     auto it = column_index_.find(name);
     if (it == column_index_.end()) {
@@ -172,6 +219,12 @@ Result<core::RawTable> PredictionService::RowFromJson(
     }
     const core::ColumnSpec& spec = schema_.features[it->second];
     if (value.is_null()) continue;
+    if (spec.VectorWidth() > 0) {
+      const std::span<float> out(vectors.data() + vector_offset_[it->second],
+                                 static_cast<size_t>(spec.VectorWidth()));
+      CLS_RETURN_IF_ERROR(VectorFromJson(name, spec, value, out));
+      continue;
+    }
     if (!value.is_number()) {
       return InvalidArgument("feature '" + name + "': not a number");
     }
@@ -190,6 +243,7 @@ Result<core::RawTable> PredictionService::RowFromJson(
   core::RawTable table;
   table.rows.push_back(std::move(row));
   table.labels.push_back(0);
+  if (!vectors.empty()) table.vectors.push_back(std::move(vectors));
   return table;
 }
 

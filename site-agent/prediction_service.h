@@ -141,6 +141,8 @@ class PredictionService {
   const Standardiser standardise_;
   const std::filesystem::path data_dir_;
   std::unordered_map<std::string, size_t> column_index_;
+  // Per schema column: where its entries start in RawTable::vectors.
+  std::vector<size_t> vector_offset_;
 
   mutable std::mutex mu_;
   std::shared_ptr<const ServingState> state_;

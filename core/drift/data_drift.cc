@@ -171,10 +171,19 @@ Result<DataDriftDetector> DataDriftDetector::Fit(
   }
   DataDriftDetector d;
   d.config_ = config;
+  d.row_width_ = width;
   for (size_t c = 0; c < width; ++c) {
     const core::ColumnSpec& spec = schema.features[c];
+    // Text and embedding columns are not tested (docs/columns.md): their
+    // raw row value is a placeholder and their hashed or vector entries have
+    // no one-dimensional distribution to compare.
+    if (spec.kind == core::ColumnSpec::Kind::kText ||
+        spec.kind == core::ColumnSpec::Kind::kEmbedding) {
+      continue;
+    }
     Column col;
     col.name = spec.name;
+    col.source = c;
     col.zero_is_missing = spec.zero_is_missing;
     if (spec.kind == core::ColumnSpec::Kind::kCategorical) {
       if (spec.categories.size() < 2) {
@@ -222,6 +231,10 @@ Result<DataDriftDetector> DataDriftDetector::Fit(
     }
     d.columns_.push_back(std::move(col));
   }
+  if (d.columns_.empty()) {
+    return InvalidArgument(
+        "data drift: the schema has no numeric or categorical column");
+  }
   return d;
 }
 
@@ -229,10 +242,10 @@ Result<DataDriftReport> DataDriftDetector::Assess(
     const core::RawTable& current) const {
   const size_t width = columns_.size();
   for (size_t r = 0; r < current.rows.size(); ++r) {
-    if (current.rows[r].size() != width) {
+    if (current.rows[r].size() != row_width_) {
       return InvalidArgument("data drift: row " + std::to_string(r) + " has " +
                              std::to_string(current.rows[r].size()) +
-                             " values, expected " + std::to_string(width));
+                             " values, expected " + std::to_string(row_width_));
     }
   }
   DataDriftReport report;
@@ -245,7 +258,7 @@ Result<DataDriftReport> DataDriftDetector::Assess(
     std::vector<double> counts(col.counts.size(), 0.0);
     std::vector<double> values;
     for (const auto& row : current.rows) {
-      const double v = row[c];
+      const double v = row[col.source];
       if (col.kind == FeatureKind::kCategorical) {
         const auto it =
             std::find(col.categories.begin(), col.categories.end(), v);

@@ -100,10 +100,11 @@ struct DataDriftConfig {
   int min_samples = 30;    // fewer present values: feature not judged
 };
 
-// Holds the reference (training) distribution of every schema column and
-// judges later batches against it. Immutable after Fit; thread-safe to call
-// Assess concurrently. Keeps the reference values of numeric columns (the
-// site's own data; it never leaves the site).
+// Holds the reference (training) distribution of every numeric and
+// categorical schema column (text and embedding columns are left out,
+// docs/columns.md) and judges later batches against it. Immutable after Fit;
+// thread-safe to call Assess concurrently. Keeps the reference values of
+// numeric columns (the site's own data; it never leaves the site).
 class DataDriftDetector {
  public:
   static Result<DataDriftDetector> Fit(const core::DatasetSchema& schema,
@@ -121,11 +122,13 @@ class DataDriftDetector {
     std::vector<double> categories;     // categorical
     std::vector<double> counts;         // per PSI bin or category
     bool zero_is_missing = false;
+    size_t source = 0;  // the schema column (index into a raw row)
   };
   DataDriftDetector() = default;
 
   DataDriftConfig config_;
   std::vector<Column> columns_;
+  size_t row_width_ = 0;  // the schema's column count
 };
 
 }  // namespace cls::drift

@@ -163,5 +163,40 @@ TEST(DataDriftDetectorTest, RefusesRowsOfTheWrongWidth) {
   EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
 }
 
+TEST(DataDriftDetectorTest, TextAndEmbeddingColumnsAreLeftOut) {
+  // docs/columns.md: only numeric and categorical columns are tested; the
+  // others' raw values are placeholders (NaN) next to RawTable::vectors.
+  core::DatasetSchema schema;
+  core::ColumnSpec note{"note", core::ColumnSpec::Kind::kText, {}, false};
+  note.hash_buckets = 8;
+  core::ColumnSpec image{
+      "image", core::ColumnSpec::Kind::kEmbedding, {}, false};
+  image.dimension = 2;
+  schema.features = {
+      note, {"age", core::ColumnSpec::Kind::kNumeric, {}, false}, image};
+  std::mt19937_64 rng(3);
+  std::normal_distribution<double> n(0, 1);
+  core::RawTable ref, shifted;
+  for (int i = 0; i < 200; ++i) {
+    ref.rows.push_back({NAN, n(rng), NAN});
+    shifted.rows.push_back({NAN, n(rng) + 3, NAN});
+  }
+  auto detector = DataDriftDetector::Fit(schema, ref);
+  ASSERT_TRUE(detector.has_value()) << detector.error().message;
+  auto r = detector->Assess(shifted);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  ASSERT_EQ(r->features.size(), 1u);
+  EXPECT_EQ(r->features[0].feature, "age");
+  EXPECT_TRUE(r->features[0].drifted);
+  EXPECT_EQ(r->drifted_share, 1.0);
+
+  core::DatasetSchema text_only;
+  text_only.features = {note};
+  auto none = DataDriftDetector::Fit(text_only, core::RawTable{});
+  ASSERT_FALSE(none.has_value());
+  EXPECT_NE(none.error().message.find("no numeric or categorical"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace cls::drift

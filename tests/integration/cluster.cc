@@ -258,7 +258,7 @@ bool Cluster::TryStartCoordinator(const std::string& extra_top,
     << "[tls]\nca = \"pki/ca.pem\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
     << "key = \"pki/issued/127.0.0.1.key\"\ncrl = \"pki/ca-crl.pem\"\n"
     << "[model]\nkind = \"logistic_regression\"\nparameters = "
-    << kSyntheticParameters << "\n"
+    << model_parameters_ << "\n"
     << extra_model
     << "\n"
     // extra_round may set its own stage deadline.
@@ -268,7 +268,8 @@ bool Cluster::TryStartCoordinator(const std::string& extra_top,
             : "")
     << "pause_between_rounds_ms = 100\n"
     << extra_round << "\n"
-    << "[training]\nepochs = 3\nlearning_rate = 0.1\n";
+    << "[training]\n"
+    << training_;
   WriteFile(Path("coordinator.toml"), c.str());
   coordinator_ = std::make_unique<Process>(
       std::vector<std::string>{BinaryPath("cls-coordinator"), "--config",
@@ -315,7 +316,7 @@ void Cluster::StartSite(const std::string& site_id,
       throw std::runtime_error("issue site failed: " + r.error);
   }
   std::string csv = Path(site_id + ".csv");
-  if (!fs::exists(csv)) {
+  if (options.data_section.empty() && !fs::exists(csv)) {
     WriteSyntheticCohort(
         csv, options.rows, options.shift,
         static_cast<unsigned>(std::hash<std::string>{}(site_id)));
@@ -330,14 +331,18 @@ void Cluster::StartSite(const std::string& site_id,
     << "data_dir = \"" << site_id << "-state\"\n"
     << "[tls]\nca = \"pki/ca.pem\"\ncert = \"pki/issued/" << site_id
     << ".pem\"\n"
-    << "key = \"pki/issued/" << site_id << ".key\"\ncrl = \"pki/ca-crl.pem\"\n"
-    << "[data]\ncsv = \"" << csv
-    << "\"\nlabel_column = \"y\"\npositive_above = 0.5\n";
-  for (const char* f : {"f1", "f2", "f3", "f4"}) {
-    c << "[[data.columns]]\nname = \"" << f << "\"\nkind = \"numeric\"\n";
+    << "key = \"pki/issued/" << site_id << ".key\"\ncrl = \"pki/ca-crl.pem\"\n";
+  if (!options.data_section.empty()) {
+    c << options.data_section << "\n";
+  } else {
+    c << "[data]\ncsv = \"" << csv
+      << "\"\nlabel_column = \"y\"\npositive_above = 0.5\n";
+    for (const char* f : {"f1", "f2", "f3", "f4"}) {
+      c << "[[data.columns]]\nname = \"" << f << "\"\nkind = \"numeric\"\n";
+    }
+    c << "[[data.columns]]\nname = \"group\"\nkind = "
+         "\"categorical\"\ncategories = [1, 2, 3]\n";
   }
-  c << "[[data.columns]]\nname = \"group\"\nkind = \"categorical\"\ncategories "
-       "= [1, 2, 3]\n";
   if (options.min_neighbourhood != 0 || options.allow_single_site) {
     c << "[secure_aggregation]\n";
     if (options.min_neighbourhood != 0) {

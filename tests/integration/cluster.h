@@ -67,6 +67,10 @@ struct SiteOptions {
   double shift = 0.0;
   // TOML appended to the site config after [data] (e.g. an [online] table).
   std::string extra_toml;
+  // A whole [data] section (csv, label, [[data.columns]]) replacing the
+  // synthetic cohort's; the test writes the CSV it names. rows and shift
+  // are then unused.
+  std::string data_section;
   // [secure_aggregation]: the test federations are small, so their sites
   // join neighbourhoods of two; 0 leaves the agent's own default (3).
   int min_neighbourhood = 2;
@@ -97,6 +101,11 @@ class Cluster {
       const std::string& extra_top = "", const std::string& extra_round = "",
       const std::string& extra_model = "standardisation = \"site\"");
   int StopCoordinator(int signal = 15);
+  // For the next StartCoordinator: [model] parameters (default: the
+  // synthetic cohort's) and the [training] table's lines (default: epochs =
+  // 3, learning_rate = 0.1).
+  void SetModelParameters(int parameters) { model_parameters_ = parameters; }
+  void SetTraining(std::string lines) { training_ = std::move(lines); }
   Process* coordinator() { return coordinator_.get(); }
 
   // Issues the site certificate (once), writes its data and config, starts it.
@@ -134,6 +143,8 @@ class Cluster {
   int site_port_ = 0;
   int admin_port_ = 0;
   int metrics_port_ = 0;
+  int model_parameters_ = kSyntheticParameters;
+  std::string training_ = "epochs = 3\nlearning_rate = 0.1\n";
   std::unique_ptr<Process> coordinator_;
   std::map<std::string, std::unique_ptr<Process>> sites_;
 };
