@@ -14,6 +14,9 @@ packages=(
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev
   python3
+  # The Python client's tests (PythonClientTest) and the offline install
+  # into a venv (PythonPackageInstallTest; python3-venv brings pip's wheel).
+  python3-pytest python3-venv
 )
 # make package: lintian checks the .deb files, help2man writes the man pages,
 # systemd provides systemd-analyze (PackageInstallTest verifies the units).

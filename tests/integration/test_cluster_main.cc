@@ -137,9 +137,10 @@ std::string WriteClsctlConfig(const Cluster& c) {
   std::ofstream out(path);
   out << "current_context = \"admin\"\n";
   for (const char* role : {"admin", "operator", "auditor", "viewer"}) {
-    out << "[contexts." << role << "]\ncoordinator = \"127.0.0.1:"
-        << c.admin_port() << "\"\nca = \"pki/ca.pem\"\ncert = \"pki/issued/"
-        << role << ".pem\"\nkey = \"pki/issued/" << role << ".key\"\n";
+    out << "[contexts." << role
+        << "]\ncoordinator = \"127.0.0.1:" << c.admin_port()
+        << "\"\nca = \"pki/ca.pem\"\ncert = \"pki/issued/" << role
+        << ".pem\"\nkey = \"pki/issued/" << role << ".key\"\n";
   }
   if (!out) throw std::runtime_error("cannot write " + path);
   return path;
@@ -172,10 +173,10 @@ int Run(const Options& o) {
       {std::string(CLS_SOURCE_DIR) + "/certs/cls-pki", "--dir",
        cluster.Path("foreign-pki"), "init", "--name", "Foreign CA"});
   if (foreign.exit_code != 0) throw std::runtime_error(foreign.error);
-  foreign = cls::testing::RunCommand(
-      {std::string(CLS_SOURCE_DIR) + "/certs/cls-pki", "--dir",
-       cluster.Path("foreign-pki"), "issue", "operator", "intruder", "--role",
-       "admin"});
+  foreign =
+      cls::testing::RunCommand({std::string(CLS_SOURCE_DIR) + "/certs/cls-pki",
+                                "--dir", cluster.Path("foreign-pki"), "issue",
+                                "operator", "intruder", "--role", "admin"});
   if (foreign.exit_code != 0) throw std::runtime_error(foreign.error);
   StopIfAsked();
 
@@ -204,18 +205,19 @@ int Run(const Options& o) {
       // The coordinator's certificate has serverAuth and 127.0.0.1 in its
       // subjectAltName (docs/serving.md); reports every second so drift
       // statistics show up quickly.
-      options.extra_toml = "[serve]\nlisten = \"127.0.0.1:" +
-                           std::to_string(port) +
-                           "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
-                           "key = \"pki/issued/127.0.0.1.key\"\n"
-                           "report_interval_s = 1\n";
+      options.extra_toml =
+          "[serve]\nlisten = \"127.0.0.1:" + std::to_string(port) +
+          "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
+          "key = \"pki/issued/127.0.0.1.key\"\n"
+          "report_interval_s = 1\n";
       auto ehr = cluster.Pki({"issue", "ehr", id + "-ehr"});
       if (ehr.exit_code != 0) throw std::runtime_error(ehr.error);
-      site["predict"] = {{"host", "127.0.0.1"},
-                         {"port", port},
-                         {"url", "https://127.0.0.1:" + std::to_string(port)},
-                         {"cert", cluster.Path("pki/issued/" + id + "-ehr.pem")},
-                         {"key", cluster.Path("pki/issued/" + id + "-ehr.key")}};
+      site["predict"] = {
+          {"host", "127.0.0.1"},
+          {"port", port},
+          {"url", "https://127.0.0.1:" + std::to_string(port)},
+          {"cert", cluster.Path("pki/issued/" + id + "-ehr.pem")},
+          {"key", cluster.Path("pki/issued/" + id + "-ehr.key")}};
     }
     cluster.StartSite(id, options);
     sites.push_back(site);
@@ -224,8 +226,8 @@ int Run(const Options& o) {
 
   json rounds = json::array();
   if (o.rounds > 0) {
-    cluster.ApproveAll(std::vector<std::string>(ids.begin(),
-                                                ids.begin() + o.min_sites));
+    cluster.ApproveAll(
+        std::vector<std::string>(ids.begin(), ids.begin() + o.min_sites));
     StopIfAsked();
     rounds = cluster.RunRounds(o.rounds, 600s);
   }
