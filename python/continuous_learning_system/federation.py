@@ -225,6 +225,22 @@ class Federation:
     def get_deployment(self) -> DeploymentStatus:
         return DeploymentStatus.from_json(self._get("/v1/deployment"))
 
+    def wait_for_deployment(self, timeout: float = 60.0,
+                            poll_interval: float = 0.2) -> DeploymentStatus:
+        """Waits until every connected site has acknowledged the deployment
+        in force (it serves it); WaitTimeout names the sites still behind."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.get_deployment()
+            if status.sites_up_to_date():
+                return status
+            if time.monotonic() >= deadline:
+                behind = [s.get("site_id") for s in status.sites
+                          if s.get("connected") and not s.get("up_to_date")]
+                raise WaitTimeout(f"sites {', '.join(behind)} have not acknowledged "
+                                  f"the deployment within {timeout:g} s")
+            time.sleep(poll_interval)
+
     def deploy(self, version_id: str,
                strategy: Union[str, DeploymentStrategy] = DeploymentStrategy.GRADUAL_ROLLOUT,
                percentage: float = 10, reason: Optional[str] = None) -> Deployment:

@@ -68,6 +68,9 @@ def consortium():
             code = proc.wait()
         log.close()
     assert code == 0, f"cls-test-cluster exited with {code}"
+    for pid in info["daemon_pids"]:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # the daemon is gone (and was reaped)
     assert not os.path.exists(info["dir"]), "cls-test-cluster left its directory behind"
 
 

@@ -45,13 +45,7 @@ def no_rollout(federation):
 
 def wait_acked(federation, timeout=60.0):
     """Every connected site acknowledged the deployment in force."""
-    last = {}
-
-    def acked():
-        last["status"] = federation.get_deployment()
-        return last["status"].sites_up_to_date()
-    assert wait_until(acked, timeout), last["status"].raw
-    return last["status"]
+    return federation.wait_for_deployment(timeout)
 
 
 # A row of the launcher's synthetic cohort (cluster.cc WriteSyntheticCohort).

@@ -146,6 +146,14 @@ std::string WriteClsctlConfig(const Cluster& c) {
   return path;
 }
 
+json DaemonPids(Cluster& c, const std::vector<std::string>& site_ids) {
+  json pids = json::array({static_cast<int>(c.coordinator()->pid())});
+  for (const auto& id : site_ids) {
+    pids.push_back(static_cast<int>(c.site(id)->pid()));
+  }
+  return pids;
+}
+
 // Waits for stdin to close (EOF or error) or a signal.
 void WaitForEnd() {
   pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {g_signal_pipe[0], POLLIN, 0}};
@@ -255,6 +263,8 @@ int Run(const Options& o) {
         {"cert", cluster.Path("foreign-pki/issued/intruder.pem")},
         {"key", cluster.Path("foreign-pki/issued/intruder.key")}}},
       {"pid", static_cast<int>(getpid())},
+      // The daemons, so a client can check that none outlives the launcher.
+      {"daemon_pids", DaemonPids(cluster, ids)},
   };
   std::cout << out.dump() << std::endl;
 
