@@ -11,7 +11,7 @@ from .enums import DeploymentStrategy, DriftType, ModelType
 from .errors import (ClsError, Conflict, InternalError, InvalidArgument, MethodNotAllowed,
                      NotFound, PayloadTooLarge, PermissionDenied, ResourceExhausted,
                      Unauthenticated, Unavailable, Unimplemented, WaitTimeout)
-from .federation import ContinuousLearningSystem, Federation
+from .federation import ContinuousLearningSystem, FederatedLearningCoordinator, Federation
 from .results import (AuditVerification, Deployment, DeploymentStatus, DriftStatistics,
                       DriftStatus, FederatedRound, FederatedSite, FederationStatistics,
                       ModelVersion, Prediction, PrivacyStatus, RoundsRequested, SystemStatus,
@@ -23,7 +23,8 @@ __version__ = "0.1.0"
 __all__ = [
     "AuditVerification", "ClsError", "Conflict", "ContinuousLearningSystem", "Deployment",
     "DeploymentStatus", "DeploymentStrategy", "DriftStatistics", "DriftStatus", "DriftType",
-    "FederatedRound", "FederatedSite", "Federation", "FederationStatistics", "InternalError",
+    "FederatedLearningCoordinator", "FederatedRound", "FederatedSite", "Federation",
+    "FederationStatistics", "InternalError",
     "InvalidArgument", "MethodNotAllowed", "ModelType", "ModelVersion", "NotFound",
     "PayloadTooLarge", "PermissionDenied", "Prediction", "PrivacyStatus", "ResourceExhausted",
     "RoundsRequested", "SiteClient", "SystemStatus", "Unauthenticated", "Unavailable",

@@ -387,5 +387,7 @@ class Federation:
         return AuditVerification.from_json(json.loads(r.stdout))
 
 
-# The guide's name for the integrated system.
+# The guide's names: the integrated system, and its federated coordinator
+# (a client of the real one).
 ContinuousLearningSystem = Federation
+FederatedLearningCoordinator = Federation

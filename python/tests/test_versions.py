@@ -7,7 +7,7 @@ import pytest
 
 from continuous_learning_system import (Conflict, DeploymentStrategy, InvalidArgument,
                                         ModelType, ModelVersion, NotFound, PermissionDenied)
-from helpers import features, new_versions, no_rollout, wait_acked, wait_until
+from helpers import features, new_versions, no_rollout, wait_acked
 
 
 def test_list_and_get_versions(operator, trained):
