@@ -143,7 +143,7 @@ class Federation:
         for r in self.list_rounds(limit=10000):
             if r.round_number == round_number:
                 return r
-        raise ClsError(f"round {round_number} is not in the history", status=None)
+        raise NotFound(f"round {round_number} is not in the history")
 
     def wait_for_rounds(self, first_round: int, count: int = 1, timeout: float = 300.0,
                         poll_interval: float = 0.2) -> list[FederatedRound]:
