@@ -67,10 +67,12 @@ struct Options {
   std::string privacy = "central";
 };
 
+constexpr const char* kUsage =
+    "usage: cls-test-cluster [--sites N] [--min-sites N] [--rounds N] "
+    "[--serve] [--privacy off|central]\n";
+
 [[noreturn]] void Usage(const std::string& error) {
-  std::cerr << "cls-test-cluster: " << error
-            << "\nusage: cls-test-cluster [--sites N] [--min-sites N] "
-               "[--rounds N] [--serve] [--privacy off|central]\n";
+  std::cerr << "cls-test-cluster: " << error << "\n" << kUsage;
   std::exit(2);
 }
 
@@ -105,7 +107,8 @@ Options Parse(int argc, char** argv) {
         Usage("--privacy must be off or central");
       }
     } else if (a == "--help" || a == "-h") {
-      Usage("help");
+      std::cout << kUsage;
+      std::exit(0);
     } else {
       Usage("unknown option '" + a + "'");
     }
