@@ -28,10 +28,6 @@ def _id(site: SiteRef) -> str:
     return quote(site.site_id if isinstance(site, FederatedSite) else site, safe="")
 
 
-def _strategy_value(strategy: Union[str, DeploymentStrategy]) -> str:
-    return DeploymentStrategy(strategy).value
-
-
 class Federation:
     """Client of one coordinator's admin API.
 
