@@ -34,7 +34,8 @@ class Federation:
     Federation("127.0.0.1:7444", ca="pki/ca.pem", cert="pki/issued/alice.pem",
     key="pki/issued/alice.key"), or Federation.from_clsctl_config() /
     Federation.from_environment() for clsctl's config file or variables.
-    `timeout` (seconds) bounds each request.
+    `timeout` (seconds) bounds each request. Thread-safe: each call opens
+    its own TLS connection, so threads may share one client.
     """
 
     def __init__(self, coordinator: str = _config.DEFAULT_ADMIN, *, ca: str, cert: str,

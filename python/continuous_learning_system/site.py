@@ -12,7 +12,8 @@ from .results import Prediction
 class SiteClient:
     """SiteClient("127.0.0.1:8443", ca="pki/ca.pem", cert="ehr.pem",
     key="ehr.key"). The server must present a certificate with the address
-    in its subjectAltName ([serve] cert, docs/serving.md)."""
+    in its subjectAltName ([serve] cert, docs/serving.md). Thread-safe:
+    each call opens its own TLS connection."""
 
     def __init__(self, address: str, *, ca: str, cert: Optional[str] = None,
                  key: Optional[str] = None, timeout: float = 10.0):
