@@ -10,12 +10,14 @@ packages=(
   capnproto libcapnp-dev
   libspdlog-dev libfmt-dev
   libeigen3-dev
-  # The Python binding _cls_core of core/ and its tests (PythonBindingTest).
-  pybind11-dev python3-dev python3-numpy python3-pytest
   libsqlite3-dev sqlite3
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev
   python3
+  # The Python package's tests (PythonClientTest, PythonBindingTest), the
+  # offline install into a venv (PythonPackageInstallTest; python3-venv
+  # brings pip's wheel) and the pybind11 binding _cls_core of core/.
+  python3-pytest python3-venv pybind11-dev python3-dev python3-numpy
   chromium  # clsctl dashboard's browser test (DashboardIntegrationTest)
 )
 # make package: lintian checks the .deb files, help2man writes the man pages,
