@@ -82,6 +82,7 @@ bool RoleAllows(const std::string& role, const std::string& permission) {
 std::vector<RouteInfo> RouteTable() {
   return {
       {"GET", "/v1/status", "status.read", true},
+      {"GET", "/v1/federation/stats", "status.read", true},
       {"GET", "/v1/sites", "site.read", true},
       {"GET", "/v1/sites/{id}", "site.read", true},
       {"POST", "/v1/sites/{id}/approve", "site.approve", true},
@@ -101,6 +102,7 @@ std::vector<RouteInfo> RouteTable() {
       {"POST", "/v1/versions/{id}/rollout", "model.deploy", true},
       {"POST", "/v1/versions/promote", "model.deploy", true},
       {"POST", "/v1/versions/rollback", "model.rollback", true},
+      {"POST", "/v1/versions/import", "model.deploy", true},
       {"GET", "/v1/deployment", "model.read", true},
       {"GET", "/v1/drift", "drift.read", true},
       {"GET", "/v1/drift/alerts", "drift.read", true},
