@@ -155,21 +155,20 @@ TEST(DriftResponseIntegrationTest, SevereDriftIsNotifiedToTheWebhook) {
   const int serve_port = FreePort();
   SiteOptions options;
   options.allow_single_site = true;
-  options.extra_toml = "[serve]\nlisten = \"127.0.0.1:" +
-                       std::to_string(serve_port) +
-                       "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
-                       "key = \"pki/issued/127.0.0.1.key\"\n"
-                       "report_interval_s = 1\n";
+  options.extra_toml =
+      "[serve]\nlisten = \"127.0.0.1:" + std::to_string(serve_port) +
+      "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
+      "key = \"pki/issued/127.0.0.1.key\"\n"
+      "report_interval_s = 1\n";
   cluster.StartSite("HOSP_ALONE", options);
   cluster.ApproveAll({"HOSP_ALONE"});
   auto rounds = cluster.RunRounds(1, 180s);
   ASSERT_EQ(rounds.size(), 1u);
   ASSERT_EQ(rounds[0]["status"], "completed") << rounds[0].dump();
   const std::string v = rounds[0]["model_version"];
-  ASSERT_EQ(
-      cluster.Ctl({"versions", "deploy", v, "--strategy", "immediate"})
-          .exit_code,
-      0);
+  ASSERT_EQ(cluster.Ctl({"versions", "deploy", v, "--strategy", "immediate"})
+                .exit_code,
+            0);
   ASSERT_TRUE(WaitUntil(
       [&] {
         auto d = cluster.Ctl({"versions", "deployment"}).Json();
@@ -199,8 +198,7 @@ TEST(DriftResponseIntegrationTest, SevereDriftIsNotifiedToTheWebhook) {
   const std::string request = receiver.Requests()[0];
   EXPECT_EQ(request.rfind("POST /hooks/cls HTTP/1.1\r\n", 0), 0u) << request;
   EXPECT_NE(request.find("application/json"), std::string::npos);
-  const json body =
-      json::parse(request.substr(request.find("\r\n\r\n") + 4));
+  const json body = json::parse(request.substr(request.find("\r\n\r\n") + 4));
   EXPECT_EQ(body["event"], "drift_alert");
   EXPECT_EQ(body["site_id"], "HOSP_ALONE");
   EXPECT_EQ(body["response"], "notify");  // nothing to roll back to
@@ -227,16 +225,17 @@ TEST(DriftResponseIntegrationTest, SevereDriftIsNotifiedToTheWebhook) {
                             e["retraining_round"] == body["retraining_round"]);
   }
   EXPECT_TRUE(notified) << responses.dump();
-  auto metrics = RunCommand(
-      {"/usr/bin/curl", "-s",
-       "http://127.0.0.1:" + std::to_string(cluster.metrics_port()) +
-           "/metrics"});
+  auto metrics =
+      RunCommand({"/usr/bin/curl", "-s",
+                  "http://127.0.0.1:" + std::to_string(cluster.metrics_port()) +
+                      "/metrics"});
   const std::string sent = "cls_drift_notifications_total{result=\"sent\"} ";
   const size_t at = metrics.output.find(sent);
   ASSERT_NE(at, std::string::npos) << metrics.output.substr(0, 4000);
   EXPECT_GE(std::stoi(metrics.output.substr(at + sent.size())), 1);
-  EXPECT_NE(metrics.output.find("cls_drift_responses_total{response=\"notify\"}"),
-            std::string::npos);
+  EXPECT_NE(
+      metrics.output.find("cls_drift_responses_total{response=\"notify\"}"),
+      std::string::npos);
 }
 
 }  // namespace
