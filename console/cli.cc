@@ -17,6 +17,7 @@
 #include "console/completion.h"
 #include "console/dashboard_commands.h"
 #include "console/deployment_commands.h"
+#include "console/federation_commands.h"
 #include "console/operator_commands.h"
 #include "console/privacy_commands.h"
 #include "console/render.h"
@@ -277,6 +278,7 @@ void AddVersionCommands(CLI::App& app, Action& action) {
 
   // deploy, rollout, promote, rollback, compare, deployment.
   cls::console::AddDeploymentCommands(*versions, action);
+  cls::console::AddVersionImportCommand(*versions, action);
 }
 
 void AddDriftPrivacyKeysCommands(CLI::App& app, CliState& state) {
@@ -534,6 +536,7 @@ void BuildClsctlApp(CLI::App& app, CliState& state) {
   AddSitesCommands(app, action);
   AddRoundCommands(app, action);
   AddVersionCommands(app, action);
+  cls::console::AddFederationCommands(app, action);
   AddDriftPrivacyKeysCommands(app, state);
   AddAuditCommands(app, state);
   app.add_subcommand("backup",

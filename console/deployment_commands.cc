@@ -90,9 +90,11 @@ CommandResult RunVersionsPromote(CommandContext& ctx,
 }
 
 CommandResult RunVersionsRollback(CommandContext& ctx,
-                                  const std::string& reason) {
+                                  const std::string& reason,
+                                  const std::string& to) {
   json body = json::object();
   if (!reason.empty()) body["reason"] = reason;
+  if (!to.empty()) body["version_id"] = to;
   return PrintChange(ctx, {HttpMethod::kPost, "/v1/versions/rollback", body});
 }
 
@@ -269,15 +271,21 @@ void AddDeploymentCommands(CLI::App& versions, ConsoleAction& action) {
   });
 
   auto rollback_reason = std::make_shared<std::string>();
+  auto rollback_to = std::make_shared<std::string>();
   CLI::App* rollback = versions.add_subcommand(
       "rollback",
       "Return all traffic to the last stable version now (the candidate "
-      "stops serving at every site)");
+      "stops serving at every site), or with --to to a named earlier "
+      "version (any rollout ends)");
   rollback->add_option("--reason", *rollback_reason,
                        "Why (recorded in the audit log)");
-  rollback->callback([&action, rollback_reason] {
-    action = [rollback_reason](CommandContext& ctx) {
-      return RunVersionsRollback(ctx, *rollback_reason);
+  rollback
+      ->add_option("--to", *rollback_to,
+                   "The version to serve instead (clsctl versions list)")
+      ->type_name("VERSION");
+  rollback->callback([&action, rollback_reason, rollback_to] {
+    action = [rollback_reason, rollback_to](CommandContext& ctx) {
+      return RunVersionsRollback(ctx, *rollback_reason, *rollback_to);
     };
   });
 

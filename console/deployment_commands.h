@@ -34,8 +34,10 @@ CommandResult RunVersionsRollout(CommandContext& ctx,
                                  const std::string& version_id, double percent);
 CommandResult RunVersionsPromote(CommandContext& ctx,
                                  const std::string& reason);
+// `to` empty: back to the last stable version; else to that version.
 CommandResult RunVersionsRollback(CommandContext& ctx,
-                                  const std::string& reason);
+                                  const std::string& reason,
+                                  const std::string& to = "");
 CommandResult RunVersionsCompare(CommandContext& ctx, const std::string& a,
                                  const std::string& b);
 CommandResult RunDeploymentStatus(CommandContext& ctx);

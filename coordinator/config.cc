@@ -2,6 +2,7 @@
 
 #include "common/host_port.h"
 #include "common/toml_reader.h"
+#include "coordinator/config_sections.h"
 #include "core/server_optimizer.h"
 
 #include <algorithm>
@@ -18,20 +19,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Coordinator messages are short ("config: 'min_sites' has the wrong type").
-const TomlStyle kStyle{.prefix = "config: ", .detailed = false};
-
-// The table `key` of `parent`, or an empty one when absent.
-Result<TomlTable> Section(const TomlTable& parent, std::string_view key,
-                          std::vector<std::string_view> keys) {
-  static const toml::table kEmpty;
-  auto table = parent.Table(key);
-  if (!table) return std::unexpected(table.error());
-  TomlTable section(*table ? **table : kEmpty, std::string(key),
-                    std::move(keys), kStyle);
-  if (auto s = section.CheckKeys(); !s) return std::unexpected(s.error());
-  return section;
-}
+using internal::kStyle;
+using internal::Section;
 
 std::string Resolve(const fs::path& base, const std::string& p) {
   if (p.empty() || fs::path(p).is_absolute()) return p;
@@ -306,7 +295,10 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
                        "privacy",
                        "robust",
                        "versions",
-                       "backup"},
+                       "backup",
+                       "federation",
+                       "deployment",
+                       "drift"},
                       kStyle);
   CLS_RETURN_IF_ERROR(top.CheckKeys());
   CLS_RETURN_IF_ERROR(top.Read("coordinator_id", c.coordinator_id));
@@ -390,6 +382,9 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
   CLS_RETURN_IF_ERROR(ReadRobust(top, c));
   CLS_RETURN_IF_ERROR(ReadVersions(top, base, c));
   CLS_RETURN_IF_ERROR(ReadBackup(top, base, c));
+  CLS_RETURN_IF_ERROR(internal::ReadFederation(top, c));
+  CLS_RETURN_IF_ERROR(internal::ReadDeployment(top, c));
+  CLS_RETURN_IF_ERROR(internal::ReadDriftResponses(top, c));
 
   // Values that cannot work.
   if (c.max_site_connections < 1 || c.max_site_connections > 100000) {
@@ -405,11 +400,8 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
                            ") must not exceed 'max_site_connections' (" +
                            std::to_string(c.max_site_connections) + ")");
   }
-  if (c.min_sites < 2) {
-    return InvalidArgument(
-        "config: 'min_sites' must be at least 2 (secure aggregation needs "
-        "two)");
-  }
+  if (auto s = internal::CheckMinSites(c); !s)
+    return std::unexpected(s.error());
   if (std::find_if(std::begin(kModelTypes), std::end(kModelTypes),
                    [&](const char* t) { return c.model_type == t; }) ==
       std::end(kModelTypes)) {

@@ -8,6 +8,8 @@
 #include "common/error.h"
 #include "common/logging.h"
 #include "core/robust/robust_pipeline.h"
+#include "core/rollout/rollback_policy.h"
+#include "core/rollout/sequential_test.h"
 #include "crypto/tls_context.h"
 #include "protocol/messages.h"
 
@@ -63,6 +65,36 @@ struct BackupConfig {
   bool enabled() const { return !dir.empty(); }
 };
 
+// [deployment]: when a candidate loses its traffic automatically
+// (docs/drift.md "Automatic rollback"): the rollback policy and the
+// sequential test's settings, validated at load.
+struct DeploymentConfig {
+  rollout::RollbackPolicy rollback;    // max_severity, rollback_when_worse
+  rollout::SequentialTestConfig test;  // alpha, tau, min_outcomes_per_arm
+};
+
+// [drift]: what the coordinator does with a site's drift alert on the
+// version in force (docs/drift.md "Severity responses"): above
+// rollback severity it rolls back (a candidate, [deployment]); above
+// notify_severity it notifies (the webhook, a metric) and, with
+// retrain_on_drift, queues a training round; below it only records.
+struct DriftResponseConfig {
+  std::string notify_webhook;     // "" = no webhook; http://host:port/path
+  double notify_severity = 0.5;   // the guide's "moderate" threshold
+  bool retrain_on_drift = false;  // queue one training round on a notify
+  int64_t webhook_timeout_ms = 5000;
+};
+
+// http://host[:port][/path]; port 80 when absent, path "/" when absent.
+struct WebhookUrl {
+  std::string host;
+  std::string port;
+  std::string target;
+};
+// InvalidArgument for anything else (https, user info, a fragment, a bad
+// port); [drift] notify_webhook is checked with it at load.
+Result<WebhookUrl> ParseWebhookUrl(const std::string& url);
+
 struct CoordinatorConfig {
   std::string coordinator_id = "coordinator";
   std::string data_dir = "./coordinator-state";
@@ -71,6 +103,10 @@ struct CoordinatorConfig {
   std::string admin_host = "127.0.0.1";
   uint16_t admin_port = 7444;
   int min_sites = 3;
+  // [federation] federated: false = one hospital alone (the guide's
+  // enable_federated=False): min_sites may be 1, rounds run without secure
+  // aggregation or cross-site DP, and status, rounds and audit say so.
+  bool federated = true;
   // Site port connection caps (docs/operations.md): all open connections,
   // and those of one site certificate (CN).
   int max_site_connections = 256;
@@ -108,6 +144,8 @@ struct CoordinatorConfig {
   RobustAggregationConfig robust;
   VersionsConfig versions;
   BackupConfig backup;
+  DeploymentConfig deployment;
+  DriftResponseConfig drift;
 
   // Audit log and operator access (docs/audit.md, docs/hipaa.md).
   int audit_retention_years = 7;     // [audit] retention_years, at least 6

@@ -201,5 +201,98 @@ TEST_F(CoordinatorConfigTest, SyntaxErrorGivesTheLine) {
       << c.error().message;
 }
 
+TEST_F(CoordinatorConfigTest, SingleHospitalModeAllowsOneSiteOnly) {
+  auto defaults = Load("");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_TRUE(defaults->federated);
+  auto single = Load("", "[federation]\nfederated = false\n");
+  ASSERT_TRUE(single) << single.error().message;
+  EXPECT_FALSE(single->federated);
+  EXPECT_EQ(single->min_sites, 1);  // the default in this mode
+  auto explicit_one =
+      Load("min_sites = 1", "[federation]\nfederated = false\n");
+  ASSERT_TRUE(explicit_one) << explicit_one.error().message;
+  // min_sites = 1 in a federation, or more than 1 alone: refused, naming
+  // the key and the way out.
+  auto federated_one = Load("min_sites = 1");
+  ASSERT_FALSE(federated_one);
+  EXPECT_NE(federated_one.error().message.find(
+                "min_sites = 1 needs [federation] federated = false"),
+            std::string::npos)
+      << federated_one.error().message;
+  auto alone_three = Load("min_sites = 3", "[federation]\nfederated = false\n");
+  ASSERT_FALSE(alone_three);
+  EXPECT_NE(alone_three.error().message.find("'min_sites' must be 1"),
+            std::string::npos);
+  // Cross-site DP and robust aggregation need a federation.
+  auto dp = Load("",
+                 "[federation]\nfederated = false\n[privacy]\n"
+                 "mode = \"central\"\n");
+  ASSERT_FALSE(dp);
+  EXPECT_NE(dp.error().message.find("federation.federated"), std::string::npos);
+  auto robust = Load("",
+                     "[federation]\nfederated = false\n[robust]\n"
+                     "enabled = true\n");
+  ASSERT_FALSE(robust);
+  auto typo = Load("", "[federation]\nfederate = false\n");
+  ASSERT_FALSE(typo);
+  EXPECT_NE(typo.error().message.find("federate"), std::string::npos);
+}
+
+TEST_F(CoordinatorConfigTest, RollbackThresholdsAreConfigKeys) {
+  auto defaults = Load("");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_DOUBLE_EQ(defaults->deployment.rollback.max_severity, 0.8);
+  EXPECT_TRUE(defaults->deployment.rollback.rollback_when_worse);
+  EXPECT_DOUBLE_EQ(defaults->deployment.test.alpha, 0.05);
+  EXPECT_DOUBLE_EQ(defaults->deployment.test.tau, 0.05);
+  EXPECT_EQ(defaults->deployment.test.min_samples_per_arm, 100);
+  auto set = Load("",
+                  "[deployment]\nrollback_max_severity = 0.9\n"
+                  "rollback_when_worse = false\nalpha = 0.01\ntau = 0.1\n"
+                  "min_outcomes_per_arm = 50\n");
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_DOUBLE_EQ(set->deployment.rollback.max_severity, 0.9);
+  EXPECT_FALSE(set->deployment.rollback.rollback_when_worse);
+  EXPECT_DOUBLE_EQ(set->deployment.test.alpha, 0.01);
+  EXPECT_DOUBLE_EQ(set->deployment.test.tau, 0.1);
+  EXPECT_EQ(set->deployment.test.min_samples_per_arm, 50);
+  for (const char* bad :
+       {"rollback_max_severity = 1.0", "rollback_max_severity = 0",
+        "alpha = 0.5", "alpha = 0", "tau = 0", "tau = 1.5",
+        "min_outcomes_per_arm = 0"}) {
+    auto r = Load("", std::string("[deployment]\n") + bad + "\n");
+    ASSERT_FALSE(r) << bad;
+    const std::string key =
+        std::string(bad).substr(0, std::string(bad).find(' '));
+    EXPECT_NE(r.error().message.find("deployment." + key), std::string::npos)
+        << bad << ": " << r.error().message;
+  }
+}
+
+TEST_F(CoordinatorConfigTest, DriftResponsesAreValidated) {
+  auto defaults = Load("");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_TRUE(defaults->drift.notify_webhook.empty());
+  EXPECT_DOUBLE_EQ(defaults->drift.notify_severity, 0.5);
+  EXPECT_FALSE(defaults->drift.retrain_on_drift);
+  auto set = Load("",
+                  "[drift]\nnotify_webhook = \"http://127.0.0.1:8080/x\"\n"
+                  "retrain_on_drift = true\nnotify_severity = 0.6\n");
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_EQ(set->drift.notify_webhook, "http://127.0.0.1:8080/x");
+  EXPECT_TRUE(set->drift.retrain_on_drift);
+  auto https = Load("", "[drift]\nnotify_webhook = \"https://a.example/\"\n");
+  ASSERT_FALSE(https);
+  EXPECT_NE(https.error().message.find("drift.notify_webhook"),
+            std::string::npos);
+  auto above = Load("", "[drift]\nnotify_severity = 0.9\n");
+  ASSERT_FALSE(above);
+  EXPECT_NE(above.error().message.find("drift.notify_severity"),
+            std::string::npos);
+  auto timeout = Load("", "[drift]\nwebhook_timeout_ms = 10\n");
+  ASSERT_FALSE(timeout);
+}
+
 }  // namespace
 }  // namespace cls::coordinator

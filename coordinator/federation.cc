@@ -33,7 +33,9 @@ Federation::Federation(boost::asio::io_context& io,
       workers_(workers),
       sites_(config, store),
       evaluations_(store),
-      history_(store) {}
+      history_(store),
+      importer_(store, {config.model_type, config.model_kind,
+                        config.model_parameters}) {}
 
 Federation::~Federation() = default;
 
@@ -80,6 +82,18 @@ Status Federation::Initialize() {
   sites_.SetOnConnectionReplaced(
       [this](const std::string& site_id) { scheduler_->OnSiteLost(site_id); });
   if (config_.robust.enabled) AnnounceRobustMode();
+  if (!config_.federated) {
+    // What the coordinator may see changes: loud in the log and the audit
+    // trail at every start.
+    spdlog::warn(
+        "single hospital mode ([federation] federated = false): rounds of one "
+        "site, secure aggregation and cross-site differential privacy OFF; "
+        "the coordinator sees the site's clipped update");
+    AuditOrLog(store_, kSystemActor, "federation_mode_configured",
+               {{"federated", false},
+                {"secure_aggregation", false},
+                {"min_sites", config_.min_sites}});
+  }
   return finalizer_->Load();
 }
 
@@ -202,13 +216,22 @@ void Federation::OnSiteMessage(const std::string& site_id,
     const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
                            std::chrono::system_clock::now().time_since_epoch())
                            .count();
+    const auto& before = deployments_->current();
+    const std::string before_id = before ? before->deployment_id : "";
     if (auto s = deployments_->OnDriftReport(site_id, *drift, now_s); !s) {
       spdlog::warn("site {}: drift report dropped: {}", site_id,
                    s.error().message);
-    } else if (metrics_ != nullptr) {
+      return;
+    }
+    if (metrics_ != nullptr) {
       for (const auto& alert : drift->alerts)
         metrics_->DriftAlert(alert.drift_type);
     }
+    const auto& after = deployments_->current();
+    const bool rolled_back = after && after->deployment_id != before_id &&
+                             after->automatic && after->action == "rollback";
+    drift_responder_->OnReport(site_id, deployments_->last_report_alerts(),
+                               rolled_back);
     return;
   }
   if (const auto* report = std::get_if<protocol::EvaluationReport>(&message)) {
@@ -236,17 +259,47 @@ Status Federation::OpenDeployments() {
                ? finalizer_->feature_statistics()->sums
                : std::vector<double>{};
   };
-  auto manager =
-      DeploymentManager::Open(store_, config_.model_kind, std::move(sender));
+  auto manager = DeploymentManager::Open(
+      store_, config_.model_kind, std::move(sender),
+      config_.deployment.rollback, config_.deployment.test);
   if (!manager) return std::unexpected(manager.error());
   deployments_ = std::move(*manager);
+  return OpenDriftResponder();
+}
+
+Status Federation::OpenDriftResponder() {
+  DriftResponseActions actions;
+  if (!config_.drift.notify_webhook.empty()) {
+    auto url = ParseWebhookUrl(config_.drift.notify_webhook);
+    if (!url) return std::unexpected(url.error());
+    drift_webhook_ = std::make_unique<DriftWebhook>(
+        io_, *url, std::chrono::milliseconds(config_.drift.webhook_timeout_ms));
+    actions.notify = [this](std::string body,
+                            std::function<void(Status)> done) {
+      drift_webhook_->Post(std::move(body), std::move(done));
+    };
+  }
+  actions.queue_training_round = [this]() -> Result<int64_t> {
+    return scheduler_->StartRounds(1, kSystemActor);
+  };
+  actions.count_response = [this](DriftResponse response) {
+    if (metrics_ != nullptr) {
+      metrics_->DriftResponseTaken(DriftResponseName(response));
+    }
+  };
+  actions.count_notification = [this](bool sent) {
+    if (metrics_ != nullptr) metrics_->DriftNotification(sent);
+  };
+  drift_responder_ =
+      std::make_unique<DriftResponder>(config_, store_, std::move(actions));
   return {};
 }
 
 AdminServices Federation::admin_services() {
   return {config_,       sites_,         *scheduler_,
           *finalizer_,   history_,       store_.audit_log(),
-          *deployments_, privacy_.get(), backup_.get()};
+          *deployments_, privacy_.get(), backup_.get(),
+          &importer_};
 }
 
 void Federation::SendLatestDeployment(const std::string& site_id) {

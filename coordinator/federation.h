@@ -13,6 +13,8 @@
 #include "coordinator/admin/admin_api.h"
 #include "coordinator/config.h"
 #include "coordinator/deployment/deployment_manager.h"
+#include "coordinator/deployment/drift_responder.h"
+#include "coordinator/deployment/drift_webhook.h"
 #include "coordinator/privacy/round_privacy.h"
 #include "coordinator/round/evaluation_intake.h"
 #include "coordinator/round/round_finalizer.h"
@@ -83,6 +85,9 @@ class Federation final {
 
  private:
   Status OpenDeployments();
+  // [drift]: the severity responses (webhook, retraining), after the
+  // deployments.
+  Status OpenDriftResponder();
   // [robust] at start-up: logged (warn when secure aggregation is off) and
   // audited as robust_aggregation_configured.
   void AnnounceRobustMode();
@@ -99,8 +104,11 @@ class Federation final {
   SiteRegistry sites_;
   EvaluationIntake evaluations_;
   RoundHistory history_;
+  VersionImporter importer_;
   std::unique_ptr<RoundPrivacy> privacy_;
   std::unique_ptr<DeploymentManager> deployments_;
+  std::unique_ptr<DriftWebhook> drift_webhook_;
+  std::unique_ptr<DriftResponder> drift_responder_;
   std::unique_ptr<RoundPlanner> planner_;
   std::unique_ptr<RoundFinalizer> finalizer_;
   std::unique_ptr<RoundScheduler> scheduler_;

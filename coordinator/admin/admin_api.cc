@@ -17,11 +17,12 @@ namespace {
 
 using nlohmann::json;
 
-json RoundJson(const RoundRecord& r, const std::string& stage) {
+json RoundJson(const RoundRecord& r, const std::string& stage, bool federated) {
   auto ratio = [](int64_t a, int64_t b) -> json {
     return b > 0 ? json(double(a) / double(b)) : json(nullptr);
   };
   return {{"round_id", r.round_id},
+          {"federated", federated},
           {"status", r.status},
           {"stage", stage},
           {"started_at", r.started_at},
@@ -161,6 +162,7 @@ AdminApi::AdminApi(AdminServices services)
   AddDeploymentHandlers(handlers);
   AddVersionHandlers(handlers);
   AddRoundHandlers(handlers);
+  AddFederationHandlers(handlers);
   std::map<std::string, AsyncHandler> async_handlers;
   AddBackupHandlers(async_handlers);
   for (const auto& route : RouteTable()) {
@@ -320,9 +322,10 @@ AdminResponse AdminApi::Status(const Actor& caller) {
   }
   const auto& robust = services_.config.robust;
   // Whether training rounds reveal only sums: operators must see it.
-  json aggregation = {
-      {"secure_aggregation", !robust.enabled || robust.secure_aggregation},
-      {"robust", robust.enabled}};
+  json aggregation = {{"secure_aggregation",
+                       services_.config.federated &&
+                           (!robust.enabled || robust.secure_aggregation)},
+                      {"robust", robust.enabled}};
   if (robust.enabled) {
     aggregation["rule"] =
         core::robust::RobustRuleName(robust.pipeline.rule.rule);
@@ -333,6 +336,7 @@ AdminResponse AdminApi::Status(const Actor& caller) {
   auto current = services_.rounds.CurrentRound();
   return {200,
           {{"coordinator_id", services_.config.coordinator_id},
+           {"federated", services_.config.federated},
            {"model_type", services_.config.model_type},
            {"model_version", services_.models.model().version_id},
            {"min_sites", services_.config.min_sites},
@@ -342,7 +346,8 @@ AdminResponse AdminApi::Status(const Actor& caller) {
              {"quarantined", quarantined},
              {"connected", services_.sites.connected_count()}}},
            {"aggregation", aggregation},
-           {"round", current ? RoundJson(current->record, current->stage)
+           {"round", current ? RoundJson(current->record, current->stage,
+                                         services_.config.federated)
                              : json(nullptr)},
            {"queued_rounds", services_.rounds.queued_rounds()},
            // Who asks, and what they may do (clsctl dashboard hides the rest).
@@ -449,7 +454,8 @@ AdminResponse AdminApi::StartRounds(const std::string& body,
 AdminResponse AdminApi::CurrentRound() {
   auto current = services_.rounds.CurrentRound();
   return {200,
-          {{"round", current ? RoundJson(current->record, current->stage)
+          {{"round", current ? RoundJson(current->record, current->stage,
+                                         services_.config.federated)
                              : json(nullptr)},
            {"queued_rounds", services_.rounds.queued_rounds()}}};
 }
@@ -466,8 +472,9 @@ AdminResponse AdminApi::RoundHistory(const Params& query) {
   auto current = services_.rounds.CurrentRound();
   for (const auto& r : *rounds) {
     bool live = current && current->record.round_id == r.round_id;
-    list.push_back(live ? RoundJson(current->record, current->stage)
-                        : RoundJson(r, r.status));
+    list.push_back(live ? RoundJson(current->record, current->stage,
+                                    services_.config.federated)
+                        : RoundJson(r, r.status, services_.config.federated));
   }
   return {200, {{"rounds", list}}};
 }

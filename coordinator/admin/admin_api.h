@@ -21,6 +21,7 @@
 #include "coordinator/sites/site_registry.h"
 #include "coordinator/storage/backup_service.h"
 #include "coordinator/versions/model_keys.h"
+#include "coordinator/versions/version_import.h"
 
 namespace cls::coordinator {
 
@@ -74,6 +75,8 @@ struct AdminServices {
   DeploymentManager& deployments;
   RoundPrivacy* privacy;  // null when [privacy] mode = "off"
   BackupService* backup;  // null when [backup] dir is not set
+  // POST /v1/versions/import (null: the route answers 409).
+  VersionImporter* importer = nullptr;
 };
 
 // The admin API's routes, permissions and JSON (docs/admin-api.md): pure
@@ -168,6 +171,12 @@ class AdminApi {
       std::map<std::string, decltype(Route::handler)>& handlers);
   AdminResponse AbortRound(const Actor& actor);
   AdminResponse ClearRoundQueue(const Actor& actor);
+  // Issue 14: federation statistics, model import, rollback to a named
+  // version (admin_api_federation.cc).
+  void AddFederationHandlers(
+      std::map<std::string, decltype(Route::handler)>& handlers);
+  AdminResponse FederationStats();
+  AdminResponse ImportVersion(const std::string& body, const Actor& actor);
   // Backup and restore: POST /v1/backup (admin_api_backup.cc).
   void AddBackupHandlers(std::map<std::string, AsyncHandler>& handlers);
 

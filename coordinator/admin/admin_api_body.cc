@@ -42,6 +42,14 @@ Result<std::optional<std::string>> AdminBody::String(
   return text;
 }
 
+Result<std::optional<nlohmann::json>> AdminBody::Object(
+    std::string_view key, const std::string& error) const {
+  auto it = json_.find(key);
+  if (it == json_.end()) return std::nullopt;
+  if (!it->is_object()) return InvalidArgument(error);
+  return *it;
+}
+
 Result<std::string> AdminBody::Reason() const {
   constexpr size_t kMaxReasonBytes = 200;
   auto reason = String("reason", 0, kMaxReasonBytes,

@@ -35,6 +35,9 @@ class AdminBody {
   Result<std::optional<std::string>> String(std::string_view key,
                                             size_t min_bytes, size_t max_bytes,
                                             const std::string& error) const;
+  // A JSON object, else `error`.
+  Result<std::optional<nlohmann::json>> Object(std::string_view key,
+                                               const std::string& error) const;
   // The optional "reason" of at most 200 bytes ("" when absent).
   Result<std::string> Reason() const;
   // InvalidArgument "unknown field 'x' (only a, b)" for any other field.

@@ -146,11 +146,22 @@ AdminResponse AdminApi::Promote(const std::string& body, const Actor& actor) {
 AdminResponse AdminApi::Rollback(const std::string& body, const Actor& actor) {
   auto j = AdminBody::Parse(body);
   if (!j) return ErrorResponse(j.error());
+  if (auto s = j->OnlyFields({"reason", "version_id"}); !s) {
+    return ErrorResponse(s.error());
+  }
   auto reason = j->Reason();
   if (!reason) return ErrorResponse(reason.error());
-  auto record = services_.deployments.Rollback(
-      ToDeploymentActor(actor),
-      reason->empty() ? "manual rollback by " + actor.name : *reason);
+  auto version = j->String("version_id", 1, 128,
+                           "version_id must be a version id (a string)");
+  if (!version) return ErrorResponse(version.error());
+  const std::string why =
+      !reason->empty() ? *reason
+      : *version       ? "manual rollback to " + **version + " by " + actor.name
+                       : "manual rollback by " + actor.name;
+  auto record =
+      *version ? services_.deployments.RollbackTo(**version,
+                                                  ToDeploymentActor(actor), why)
+               : services_.deployments.Rollback(ToDeploymentActor(actor), why);
   if (!record) return ErrorResponse(record.error());
   return {200, RecordJson(*record)};
 }

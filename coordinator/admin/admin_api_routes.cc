@@ -90,6 +90,7 @@ std::vector<std::string> RolePermissions(const std::string& role) {
 std::vector<RouteInfo> RouteTable() {
   return {
       {"GET", "/v1/status", "status.read", true},
+      {"GET", "/v1/federation/stats", "status.read", true},
       {"GET", "/v1/sites", "site.read", true},
       {"GET", "/v1/sites/{id}", "site.read", true},
       {"POST", "/v1/sites/{id}/approve", "site.approve", true},
@@ -109,6 +110,7 @@ std::vector<RouteInfo> RouteTable() {
       {"POST", "/v1/versions/{id}/rollout", "model.deploy", true},
       {"POST", "/v1/versions/promote", "model.deploy", true},
       {"POST", "/v1/versions/rollback", "model.rollback", true},
+      {"POST", "/v1/versions/import", "model.deploy", true},
       {"GET", "/v1/deployment", "model.read", true},
       {"GET", "/v1/drift", "drift.read", true},
       {"GET", "/v1/drift/alerts", "drift.read", true},

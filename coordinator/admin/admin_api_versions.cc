@@ -138,6 +138,12 @@ AdminResponse AdminApi::ShowVersion(const std::string& version_id) {
   body["kek_id"] = OrNull(m.kek_id);
   body["encrypted"] = !m.kek_id.empty();
   body["artifact_bytes"] = m.artifact_bytes;
+  body["imported"] = nullptr;
+  if (services_.importer != nullptr) {
+    auto imported = services_.importer->Find(m.version_id);
+    if (!imported) return ErrorResponse(imported.error());
+    if (*imported) body["imported"] = **imported;
+  }
   body["evaluation"] = {{"true_positives", e->scores.true_positives},
                         {"false_positives", e->scores.false_positives},
                         {"true_negatives", e->scores.true_negatives},

@@ -163,6 +163,33 @@ Result<DeploymentRecord> DeploymentManager::Rollback(
   return Commit(d->state(), "rollback", actor, reason, false, false);
 }
 
+Result<DeploymentRecord> DeploymentManager::RollbackTo(
+    const std::string& version_id, const DeploymentActor& actor,
+    const std::string& reason) {
+  if (!current_) {
+    return FailedPrecondition(
+        "nothing is deployed yet: there is no version to roll back from");
+  }
+  const auto& state = current_->state;
+  if (version_id == state.candidate_version) {
+    return FailedPrecondition(version_id +
+                              " is the candidate being rolled out, not an "
+                              "earlier version (promote it instead)");
+  }
+  if (version_id == state.current_version && state.candidate_version.empty()) {
+    return FailedPrecondition(version_id +
+                              " is already the version in force: nothing to "
+                              "roll back");
+  }
+  auto model = store_.FindModelSummary(version_id);
+  if (!model) return std::unexpected(model.error());
+  if (!*model) return NotFound("no model version '" + version_id + "'");
+  auto d = rollout::Deployment::Create(version_id);
+  if (!d) return std::unexpected(d.error());
+  // A fresh deployment: alerts on what served before no longer count.
+  return Commit(d->state(), "rollback", actor, reason, false, true);
+}
+
 Result<DeploymentRecord> DeploymentManager::Commit(
     const rollout::DeploymentState& state, const std::string& action,
     const DeploymentActor& actor, const std::string& reason, bool automatic,
@@ -192,6 +219,7 @@ Result<DeploymentRecord> DeploymentManager::Commit(
   fields["action"] = action;
   fields["automatic"] = automatic;
   if (!record.reason.empty()) fields["reason"] = record.reason;
+  if (current_) fields["previous_version"] = current_->state.current_version;
   const std::string event = action == "deploy"    ? "version_deployed"
                             : action == "rollout" ? "rollout_changed"
                             : action == "promote" ? "version_promoted"
@@ -286,6 +314,7 @@ void DeploymentManager::OnAck(const std::string& site_id,
                  {"deployment_id", record.deployment_id},
                  {"accepted", record.accepted}};
   if (!record.reason.empty()) fields["reason"] = record.reason;
+  if (current_) fields["previous_version"] = current_->state.current_version;
   if (auto s = store_.AuditedChange(
           site_id, "site", "deployment_acknowledged", fields,
           [&] { return deployments_.SaveAck(record); });
@@ -363,6 +392,7 @@ Status DeploymentManager::OnDriftReport(const std::string& site_id,
   if (auto s = deployments_.SaveReport(record, summaries, alerts); !s) {
     return s;
   }
+  last_report_alerts_ = alerts;
   for (const auto& a : alerts) {
     spdlog::warn("site {}: {} on {} (severity {:.2f}, detector {})", site_id,
                  a.drift_type, a.version_id, a.severity, a.detector);

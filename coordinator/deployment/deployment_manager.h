@@ -82,6 +82,14 @@ class DeploymentManager {
                                    const std::string& reason);
   Result<DeploymentRecord> Rollback(const DeploymentActor& actor,
                                     const std::string& reason);
+  // All traffic to `version_id`, a stored version other than the one in
+  // force (the guide's rollback_version(version_id)); a rollout in progress
+  // ends. NotFound for an unknown version; FailedPrecondition when nothing
+  // is deployed, or `version_id` already serves all traffic, or it is the
+  // candidate (promote it instead).
+  Result<DeploymentRecord> RollbackTo(const std::string& version_id,
+                                      const DeploymentActor& actor,
+                                      const std::string& reason);
 
   // Site protocol.
   void OnSiteConnected(const std::string& site_id);
@@ -92,6 +100,10 @@ class DeploymentManager {
 
   // Queries.
   const std::optional<DeploymentRecord>& current() const { return current_; }
+  // The alerts the last accepted drift report brought (on known versions).
+  const std::vector<StoredAlert>& last_report_alerts() const {
+    return last_report_alerts_;
+  }
   // The running comparison of the rollout in progress, if any look was made.
   const std::optional<rollout::ComparisonResult>& rollout_comparison() const {
     return rollout_comparison_;
@@ -155,6 +167,7 @@ class DeploymentManager {
   std::optional<rollout::SequentialComparison> comparison_;
   std::optional<rollout::ComparisonResult> rollout_comparison_;
   std::set<std::string> known_versions_;
+  std::vector<StoredAlert> last_report_alerts_;
 };
 
 }  // namespace cls::coordinator

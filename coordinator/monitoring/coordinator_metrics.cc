@@ -82,6 +82,30 @@ CoordinatorMetrics::CoordinatorMetrics(metrics::Registry& registry)
         "cls_drift_alerts_total", "Drift alerts reported by the sites, by type",
         {{"type", std::string(type)}});
   }
+  for (const char* response : {"record", "notify", "rollback"}) {
+    drift_responses_[response] = &registry.AddCounter(
+        "cls_drift_responses_total",
+        "The coordinator's responses to drift reports, by response",
+        {{"response", response}});
+  }
+  notifications_sent_ = &registry.AddCounter(
+      "cls_drift_notifications_total",
+      "Drift notifications POSTed to [drift] notify_webhook, by result",
+      {{"result", "sent"}});
+  notifications_failed_ = &registry.AddCounter(
+      "cls_drift_notifications_total",
+      "Drift notifications POSTed to [drift] notify_webhook, by result",
+      {{"result", "failed"}});
+}
+
+void CoordinatorMetrics::DriftResponseTaken(std::string_view response) {
+  if (auto it = drift_responses_.find(response); it != drift_responses_.end()) {
+    it->second->Increment();
+  }
+}
+
+void CoordinatorMetrics::DriftNotification(bool sent) {
+  (sent ? notifications_sent_ : notifications_failed_)->Increment();
 }
 
 void CoordinatorMetrics::StageEnded(std::string_view stage, double seconds) {

@@ -43,6 +43,11 @@ class CoordinatorMetrics {
   // One drift alert from a site's report (performance_drift, data_drift,
   // concept_drift; anything else counts as "other").
   void DriftAlert(std::string_view drift_type);
+  // The coordinator's response to a drift report (record, notify,
+  // rollback; docs/drift.md "Severity responses").
+  void DriftResponseTaken(std::string_view response);
+  // A [drift] notify_webhook POST delivered (2xx) or not.
+  void DriftNotification(bool sent);
   void BytesReceived(uint64_t bytes) { bytes_received_.Increment(bytes); }
   void BytesSent(uint64_t bytes) { bytes_sent_.Increment(bytes); }
   void SetGauges(const FederationGauges& gauges);
@@ -52,6 +57,9 @@ class CoordinatorMetrics {
   std::map<std::string, metrics::Histogram*, std::less<>> stage_seconds_;
   std::map<std::string, metrics::Counter*, std::less<>> rounds_;
   std::map<std::string, metrics::Counter*, std::less<>> drift_alerts_;
+  std::map<std::string, metrics::Counter*, std::less<>> drift_responses_;
+  metrics::Counter* notifications_sent_ = nullptr;
+  metrics::Counter* notifications_failed_ = nullptr;
   metrics::Counter& bytes_received_;
   metrics::Counter& bytes_sent_;
   metrics::Gauge& sites_connected_;

@@ -409,7 +409,8 @@ Status RoundFinalizer::Commit(FinishedRound& round, Released& released,
   record.model_version = next.record.version_id;
   Status committed = store_.AuditedChange(
       kSystemActor.name, kSystemActor.role, "federated_round_completed",
-      CompletedRoundFields(round, privacy, released.robust), [&]() -> Status {
+      WithMode(CompletedRoundFields(round, privacy, released.robust)),
+      [&]() -> Status {
         // [robust]: the round's trust and quarantines commit with its model.
         if (auto s = sites_.SaveTrust(released.trust); !s) return s;
         Status inserted = next.sealed
@@ -458,8 +459,9 @@ void RoundFinalizer::BroadcastResult(const RoundRecord& record) {
 void RoundFinalizer::Abort(RoundRecord& record) {
   record.status = "aborted";
   (void)store_.UpdateRound(record);
-  AuditOrLog(store_, kSystemActor, "federated_round_aborted",
-             {{"round", record.round_id}, {"reason", record.abort_reason}});
+  AuditOrLog(
+      store_, kSystemActor, "federated_round_aborted",
+      WithMode({{"round", record.round_id}, {"reason", record.abort_reason}}));
   spdlog::warn("round {} aborted: {}", record.round_id, record.abort_reason);
 }
 
@@ -501,10 +503,10 @@ void RoundFinalizer::FinishStatisticsRound(FinishedRound& round) {
   }
   // Aggregates over all contributing sites only.
   AuditOrLog(store_, kSystemActor, "feature_statistics_computed",
-             {{"round", record.round_id},
-              {"sites", record.contributors},
-              {"dropped", record.dropped},
-              {"features", features}});
+             WithMode({{"round", record.round_id},
+                       {"sites", record.contributors},
+                       {"dropped", record.dropped},
+                       {"features", features}}));
   spdlog::info(
       "round {} completed: federation-wide feature statistics from {} of {} "
       "sites",

@@ -97,6 +97,13 @@ class RoundFinalizer {
   }
 
  private:
+  // A round's audit fields, with "federated": false in single-hospital
+  // mode ([federation] federated = false) so every entry of such a round
+  // says so.
+  nlohmann::json WithMode(nlohmann::json fields) const {
+    if (!config_.federated) fields["federated"] = false;
+    return fields;
+  }
   // The next version as the commit stores it, built on the pool: the
   // current model plus the released update, its hash and sealed artifact,
   // and the server optimizer's state after it.

@@ -1,6 +1,32 @@
 #include "coordinator/round/round_history.h"
 
 namespace cls::coordinator {
+namespace {
+
+constexpr const char* kCompletedTraining =
+    "FROM rounds WHERE status = 'completed' AND model_version != ''";
+
+}  // namespace
+
+Result<int64_t> RoundHistory::CompletedTrainingRounds() {
+  auto stmt =
+      store_.db().Prepare(std::string("SELECT COUNT(*) ") + kCompletedTraining);
+  if (!stmt) return std::unexpected(stmt.error());
+  auto row = stmt->Step();
+  if (!row) return std::unexpected(row.error());
+  return *row ? stmt->Int(0) : 0;
+}
+
+Result<std::optional<RoundRecord>> RoundHistory::LastCompletedTrainingRound() {
+  auto stmt = store_.db().Prepare(std::string("SELECT MAX(round_id) ") +
+                                  kCompletedTraining);
+  if (!stmt) return std::unexpected(stmt.error());
+  auto row = stmt->Step();
+  if (!row) return std::unexpected(row.error());
+  const int64_t round_id = *row ? stmt->Int(0) : 0;
+  if (round_id <= 0) return std::nullopt;  // MAX of nothing is NULL (0)
+  return store_.FindRound(round_id);
+}
 
 Result<std::optional<RoundPrivacyCharge>> RoundHistory::PrivacyCharge(
     int64_t round_id) {

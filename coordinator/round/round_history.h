@@ -39,6 +39,10 @@ class RoundHistory {
       const std::string& version_id) {
     return store_.FindVersionEvaluation(version_id);
   }
+  // Completed training rounds (a round that made a model version; the
+  // feature-statistics round is not one), and the newest of them.
+  Result<int64_t> CompletedTrainingRounds();
+  Result<std::optional<RoundRecord>> LastCompletedTrainingRound();
   // nullopt: privacy off, or a round before the ledger existed, or a round
   // that was not charged.
   Result<std::optional<RoundPrivacyCharge>> PrivacyCharge(int64_t round_id);

@@ -37,6 +37,13 @@ Result<PlannedRound> RoundPlanner::Plan(
     const std::optional<StoredFeatureStatistics>& statistics,
     bool statistics_round) {
   if (active.empty()) return FailedPrecondition(InsufficientSites(0, 1));
+  if (!config_.federated && active.size() > 1) {
+    return FailedPrecondition(
+        "federated = false: one hospital trains alone, but " +
+        std::to_string(active.size()) +
+        " sites are approved and connected (revoke the others, or set "
+        "[federation] federated = true)");
+  }
   PlannedRound plan;
   plan.statistics_round = statistics_round;
   // FedAvg weights n_i / N; with [robust], trust x samples (a distrusted
@@ -94,6 +101,12 @@ Result<PlannedRound> RoundPlanner::Plan(
   Key32 seed = crypto::RandomKey32();
   std::memcpy(&settings.graph_seed, seed.data(), sizeof settings.graph_seed);
 
+  if (!config_.federated) {
+    // One hospital alone: no one to hide its update from. The site must
+    // agree ([secure_aggregation] allow_single_site = true in its config)
+    // or it refuses the round.
+    settings.allow_single_site = true;
+  }
   if (robust) {
     // Per-site mode: groups of one, so the rule sees every site's update.
     const bool per_site = !config_.robust.secure_aggregation;

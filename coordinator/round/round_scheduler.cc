@@ -111,8 +111,9 @@ Result<int64_t> RoundScheduler::StartRounds(int count, const Actor& actor) {
   if (auto s = planner_.CheckBudget(*next_id, active, finalizer_.model()); !s) {
     return std::unexpected(s.error());
   }
-  AuditOrLog(store_, actor, "training_rounds_requested",
-             {{"rounds", count}, {"first_round", *next_id}});
+  nlohmann::json fields = {{"rounds", count}, {"first_round", *next_id}};
+  if (!config_.federated) fields["federated"] = false;
+  AuditOrLog(store_, actor, "training_rounds_requested", fields);
   queued_rounds_ = count;
   StartNextRound();
   return *next_id;
