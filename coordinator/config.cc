@@ -207,6 +207,51 @@ Status ReadPrivacy(const TomlTable& top, CoordinatorConfig& c) {
   return {};
 }
 
+// [drift]: the sites' drift monitors (the guide's ModelDriftDetector).
+Status ReadDrift(const TomlTable& top, CoordinatorConfig& c) {
+  auto d_or =
+      Section(top, "drift", {"performance_threshold", "window_size", "baseline"});
+  if (!d_or) return std::unexpected(d_or.error());
+  const TomlTable& d = *d_or;
+  DriftConfig& dc = c.drift;
+  CLS_RETURN_IF_ERROR(d.Read("performance_threshold", dc.performance_threshold));
+  if (!(dc.performance_threshold > 0 && dc.performance_threshold < 1)) {
+    return InvalidArgument(
+        "config: 'drift.performance_threshold' must be in (0, 1), e.g. 0.05 "
+        "(alert when accuracy drops more than 5 points)");
+  }
+  CLS_ASSIGN_OR_RETURN(const auto window, d.Integer("window_size"));
+  if (window && (*window < 10 || *window > 1'000'000)) {
+    return InvalidArgument(
+        "config: 'drift.window_size' must be in [10, 1000000] (predictions "
+        "in the monitored window)");
+  }
+  if (window) dc.window_size = static_cast<int>(*window);
+  if (const toml::node* b = d.Node("baseline")) {
+    if (const auto* text = b->as_string()) {
+      dc.baseline = text->get();
+      if (dc.baseline != "validation") {
+        return InvalidArgument(
+            "config: 'drift.baseline' must be a number in [0, 1] or "
+            "\"validation\" (the version's validation accuracy)");
+      }
+    } else if (auto v = b->value<double>(); v && b->is_number()) {
+      if (!(*v >= 0 && *v <= 1)) {
+        return InvalidArgument(
+            "config: 'drift.baseline' must be a number in [0, 1] or "
+            "\"validation\"");
+      }
+      dc.baseline = "fixed";
+      dc.baseline_value = *v;
+    } else {
+      return InvalidArgument(
+          "config: 'drift.baseline' must be a number in [0, 1] or "
+          "\"validation\"");
+    }
+  }
+  return {};
+}
+
 // [robust]: the rule across group sums, the group size and trust.
 Status ReadRobust(const TomlTable& top, CoordinatorConfig& c) {
   auto r_or =
@@ -306,7 +351,8 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
                        "privacy",
                        "robust",
                        "versions",
-                       "backup"},
+                       "backup",
+                       "drift"},
                       kStyle);
   CLS_RETURN_IF_ERROR(top.CheckKeys());
   CLS_RETURN_IF_ERROR(top.Read("coordinator_id", c.coordinator_id));
@@ -388,6 +434,7 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
   CLS_RETURN_IF_ERROR(ReadAuditAndAdmin(top, c));
   CLS_RETURN_IF_ERROR(ReadPrivacy(top, c));
   CLS_RETURN_IF_ERROR(ReadRobust(top, c));
+  CLS_RETURN_IF_ERROR(ReadDrift(top, c));
   CLS_RETURN_IF_ERROR(ReadVersions(top, base, c));
   CLS_RETURN_IF_ERROR(ReadBackup(top, base, c));
 

@@ -63,6 +63,21 @@ struct BackupConfig {
   bool enabled() const { return !dir.empty(); }
 };
 
+// [drift]: the original guide's ModelDriftDetector settings, sent to every
+// site with each deployment for its DriftMonitors (docs/drift.md "Settings
+// from the coordinator").
+struct DriftConfig {
+  double performance_threshold = 0.05;  // alert on a drop of more than this
+  int window_size = 100;                // the last N predictions
+  // The accuracy each version is expected to keep: "" (absent) = none, each
+  // site's monitor measures against the accuracy it has observed so far;
+  // "validation" = the version's validation accuracy (the sites' held-out
+  // evaluations summed); "fixed" = a number in [0, 1] given in the file
+  // (baseline_value).
+  std::string baseline;
+  double baseline_value = -1;
+};
+
 struct CoordinatorConfig {
   std::string coordinator_id = "coordinator";
   std::string data_dir = "./coordinator-state";
@@ -108,6 +123,7 @@ struct CoordinatorConfig {
   RobustAggregationConfig robust;
   VersionsConfig versions;
   BackupConfig backup;
+  DriftConfig drift;
 
   // Audit log and operator access (docs/audit.md, docs/hipaa.md).
   int audit_retention_years = 7;     // [audit] retention_years, at least 6
