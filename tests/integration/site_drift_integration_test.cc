@@ -150,7 +150,8 @@ TEST(SiteDriftIntegrationTest, DataAndConceptDriftReachTheCoordinator) {
   auto predictions_at_coordinator = [&]() -> int64_t {
     auto r = cluster.Ctl({"drift", "status"});
     if (r.exit_code != 0) return -1;
-    for (const auto& v : r.Json()["versions"]) {
+    const json doc = r.Json();  // kept: iterated below
+    for (const auto& v : doc["versions"]) {
       if (v["version_id"] == v1) return v.value("total_predictions", -1);
     }
     return -1;
@@ -162,7 +163,8 @@ TEST(SiteDriftIntegrationTest, DataAndConceptDriftReachTheCoordinator) {
       << cluster.site("HOSP_S")->Log();
   EXPECT_EQ(SiteMetric(metrics, "cls_input_drift_detected_total", v1), 0);
   ASSERT_TRUE(
-      WaitUntil([&] { return predictions_at_coordinator() >= 200; }, 30s));
+      WaitUntil([&] { return predictions_at_coordinator() >= 200; }, 30s))
+      << cluster.Ctl({"drift", "status"}).output;
   EXPECT_EQ(Alerts(cluster).size(), 0u) << Alerts(cluster).dump(2);
 
   // 2. Unshifted inputs, flipped outcomes: the error rate moved, the inputs
@@ -203,7 +205,8 @@ TEST(SiteDriftIntegrationTest, DataAndConceptDriftReachTheCoordinator) {
   ASSERT_EQ(status.exit_code, 0) << status.error;
   std::cout << "drift status: " << status.Json()["versions"].dump() << "\n";
   bool flagged = false;
-  for (const auto& v : status.Json()["versions"]) {
+  const json versions = status.Json()["versions"];  // kept: iterated below
+  for (const auto& v : versions) {
     if (v["version_id"] == v1) {
       flagged = v.value("sites_with_data_drift", 0) >= 1;
     }
