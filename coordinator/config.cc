@@ -209,12 +209,13 @@ Status ReadPrivacy(const TomlTable& top, CoordinatorConfig& c) {
 
 // [drift]: the sites' drift monitors (the guide's ModelDriftDetector).
 Status ReadDrift(const TomlTable& top, CoordinatorConfig& c) {
-  auto d_or =
-      Section(top, "drift", {"performance_threshold", "window_size", "baseline"});
+  auto d_or = Section(top, "drift",
+                      {"performance_threshold", "window_size", "baseline"});
   if (!d_or) return std::unexpected(d_or.error());
   const TomlTable& d = *d_or;
   DriftConfig& dc = c.drift;
-  CLS_RETURN_IF_ERROR(d.Read("performance_threshold", dc.performance_threshold));
+  CLS_RETURN_IF_ERROR(
+      d.Read("performance_threshold", dc.performance_threshold));
   if (!(dc.performance_threshold > 0 && dc.performance_threshold < 1)) {
     return InvalidArgument(
         "config: 'drift.performance_threshold' must be in (0, 1), e.g. 0.05 "

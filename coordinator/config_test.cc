@@ -211,8 +211,9 @@ TEST_F(CoordinatorConfigTest, DriftSettingsAreReadAndCheckedNamingTheKey) {
   EXPECT_EQ(defaults->drift.window_size, 100);
   EXPECT_EQ(defaults->drift.baseline, "");  // none: the accuracy observed
 
-  auto set = Load("", "[drift]\nperformance_threshold = 0.08\n"
-                      "window_size = 250\nbaseline = \"validation\"\n");
+  auto set = Load("",
+                  "[drift]\nperformance_threshold = 0.08\n"
+                  "window_size = 250\nbaseline = \"validation\"\n");
   ASSERT_TRUE(set) << set.error().message;
   EXPECT_EQ(set->drift.performance_threshold, 0.08);
   EXPECT_EQ(set->drift.window_size, 250);

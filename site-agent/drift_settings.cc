@@ -34,11 +34,11 @@ Result<DriftSettings> DriftSettingsFromUpdate(
   if (update.drift_window_size > 1'000'000) {
     return InvalidArgument("drift window_size must be in [10, 1000000]");
   }
-  DriftSettings s{update.drift_performance_threshold,
-                  static_cast<int>(update.drift_window_size),
-                  update.current_baseline < 0 ? -1 : update.current_baseline,
-                  update.candidate_baseline < 0 ? -1
-                                                : update.candidate_baseline};
+  DriftSettings s{
+      update.drift_performance_threshold,
+      static_cast<int>(update.drift_window_size),
+      update.current_baseline < 0 ? -1 : update.current_baseline,
+      update.candidate_baseline < 0 ? -1 : update.candidate_baseline};
   if (auto c = Check(s); !c) return std::unexpected(c.error());
   return s;
 }

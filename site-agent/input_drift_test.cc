@@ -179,9 +179,8 @@ TEST_F(SiteDriftTest, UnshiftedInputsRaiseNothingAndWaitForAFullWindow) {
   EXPECT_EQ(service_->AssessInputs(kNow), 1);
   EXPECT_TRUE(service_->TakeDriftReport(kNow).alerts.empty());
   const std::string metrics = service_->MetricsText();
-  EXPECT_NE(
-      metrics.find("cls_input_drift_assessments_total{version=\"v1\"} 1"),
-      std::string::npos)
+  EXPECT_NE(metrics.find("cls_input_drift_assessments_total{version=\"v1\"} 1"),
+            std::string::npos)
       << metrics;
   EXPECT_NE(metrics.find("cls_input_drift_detected_total{version=\"v1\"} 0"),
             std::string::npos);

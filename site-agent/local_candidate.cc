@@ -76,8 +76,8 @@ Status LocalCandidate::Set(std::vector<float> parameters, int num_features) {
   return {};
 }
 
-std::optional<LocalScore> LocalCandidate::Score(std::string_view request_key,
-                                                const Eigen::MatrixXf& x) const {
+std::optional<LocalScore> LocalCandidate::Score(
+    std::string_view request_key, const Eigen::MatrixXf& x) const {
   std::lock_guard lock(mu_);
   if (!model_ || !withdrawn_.empty() ||
       options_.mode == LocalCandidateMode::kOff) {
@@ -87,8 +87,9 @@ std::optional<LocalScore> LocalCandidate::Score(std::string_view request_key,
   score.generation = generation_;
   score.probability = model_->PredictProbability(x)(0);
   if (options_.mode == LocalCandidateMode::kAb) {
-    score.served = router_.Bucket(request_key) <
-                   static_cast<uint32_t>(options_.share * rollout::kRouteBuckets);
+    score.served =
+        router_.Bucket(request_key) <
+        static_cast<uint32_t>(options_.share * rollout::kRouteBuckets);
   }
   return score;
 }
@@ -112,9 +113,8 @@ void LocalCandidate::RecordOutcome(const LocalScore& score, int deployed_label,
     deployed_.successes += deployed_correct;
   }
   if (options_.mode == LocalCandidateMode::kShadow || score.served) {
-    const double confidence =
-        std::clamp(label == 1 ? score.probability : 1 - score.probability, 0.0,
-                   1.0);
+    const double confidence = std::clamp(
+        label == 1 ? score.probability : 1 - score.probability, 0.0, 1.0);
     auto alert = monitor_->RecordPrediction(confidence, correct, now_s);
     if (alert && *alert &&
         ((*alert)->drift_type == drift::DriftType::kPerformance ||
@@ -129,8 +129,8 @@ void LocalCandidate::RecordOutcome(const LocalScore& score, int deployed_label,
   }
   auto result = test_->Update(deployed_, candidate_);
   if (result && result->verdict == rollout::Verdict::kCandidateWorse) {
-    Withdraw("sequential test: " + rollout::DescribeComparison(
-                                       *result, "deployed", "site-local"));
+    Withdraw("sequential test: " +
+             rollout::DescribeComparison(*result, "deployed", "site-local"));
   }
 }
 

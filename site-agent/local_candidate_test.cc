@@ -141,9 +141,10 @@ TEST(LocalCandidateService, ABServesSaysWhoAnsweredAndWithdrawsAWorseOne) {
   auto service = std::move(*PredictionService::Create(
       options, ServingSchema(), ServingStandardiser(), dir.path()));
   const ServedVersion v1 = MakeVersion("v1", 2.0f);
-  ASSERT_TRUE(
-      service->OnDeploymentUpdate(MakeUpdate("d1", "immediate", v1, nullptr, 0, ""))
-          .accepted);
+  ASSERT_TRUE(service
+                  ->OnDeploymentUpdate(
+                      MakeUpdate("d1", "immediate", v1, nullptr, 0, ""))
+                  .accepted);
   // The site's online model learned the opposite: it is always wrong where
   // v1 is right.
   ASSERT_TRUE(service->SetLocalCandidate({-2, 0, 0, 0, 0, 0, 0}));
@@ -151,8 +152,8 @@ TEST(LocalCandidateService, ABServesSaysWhoAnsweredAndWithdrawsAWorseOne) {
   int i = 0;
   for (; i < 2000 && service->local_candidate()->active(); ++i) {
     const std::string key = "enc-" + std::to_string(i);
-    auto p = service->Predict(key, {{"age", 70}, {"chol", 250}, {"cp", 2}},
-                              kNow);
+    auto p =
+        service->Predict(key, {{"age", 70}, {"chol", 250}, {"cp", 2}}, kNow);
     ASSERT_TRUE(p) << p.error().ToString();
     ++by_model[p->model];
     if (p->model == "site_local_candidate") {
@@ -167,8 +168,8 @@ TEST(LocalCandidateService, ABServesSaysWhoAnsweredAndWithdrawsAWorseOne) {
   EXPECT_FALSE(service->local_candidate()->active());
   EXPECT_GT(by_model["site_local_candidate"], 50);
   EXPECT_GT(by_model["deployed"], 50);
-  auto after = service->Predict("after", {{"age", 70}, {"chol", 250}, {"cp", 2}},
-                                kNow);
+  auto after =
+      service->Predict("after", {{"age", 70}, {"chol", 250}, {"cp", 2}}, kNow);
   EXPECT_EQ(after->model, "deployed");
   // Nothing of the candidate goes to the coordinator.
   const auto report = service->TakeDriftReport(kNow);

@@ -84,8 +84,8 @@ Result<std::unique_ptr<PredictionService>> PredictionService::Create(
   if (auto m = drift::DriftMonitor::Create(options.drift); !m) {
     return std::unexpected(m.error());
   }
-  if (options.input_reference &&
-      (options.input_drift.interval_s <= 0 || options.input_drift.window > 1'000'000)) {
+  if (options.input_reference && (options.input_drift.interval_s <= 0 ||
+                                  options.input_drift.window > 1'000'000)) {
     return InvalidArgument(
         "serve: input drift needs a positive interval and a window of at "
         "most 1,000,000 rows");
@@ -296,7 +296,8 @@ Result<Prediction> PredictionService::Predict(std::string_view request_key,
   Expire(now_s);
   // Kept in memory for the input drift test only (never logged).
   inputs_.Record(state->VersionFor(route.serve), row->rows[0], now_s);
-  if (tracked.shadow) inputs_.Record(tracked.shadow->first, row->rows[0], now_s);
+  if (tracked.shadow)
+    inputs_.Record(tracked.shadow->first, row->rows[0], now_s);
   ++counters_[out.version_id].predictions;
   if (tracked.shadow) {
     ++counters_[tracked.shadow->first].shadow_predictions;
@@ -320,8 +321,8 @@ Status PredictionService::Feed(const std::string& version_id,
   if (correct) ++counters.correct;
   // The confidence of the label predicted, as the calibration bins expect.
   const double confidence = label == 1 ? probability : 1.0 - probability;
-  auto alert = (*monitor)->RecordPrediction(
-      std::clamp(confidence, 0.0, 1.0), correct, now_s);
+  auto alert = (*monitor)->RecordPrediction(std::clamp(confidence, 0.0, 1.0),
+                                            correct, now_s);
   if (!alert) return std::unexpected(alert.error());
   if (*alert) NoteAlert(version_id, **alert, now_s);
   return {};
@@ -350,7 +351,8 @@ Status PredictionService::RecordOutcome(std::string_view request_key,
   if (auto s = Feed(p.version_id, p.probability, p.label, outcome, now_s); !s) {
     return s;
   }
-  if (p.local && local_) local_->RecordOutcome(*p.local, p.label, outcome, now_s);
+  if (p.local && local_)
+    local_->RecordOutcome(*p.local, p.label, outcome, now_s);
   if (p.shadow) {
     const int shadow_label = p.shadow->second >= 0.5 ? 1 : 0;
     return Feed(p.shadow->first, p.shadow->second, shadow_label, outcome,

@@ -42,8 +42,8 @@ Result<drift::DriftMonitor*> PredictionService::MonitorFor(
     auto monitor = drift::DriftMonitor::Create(wanted.monitor);
     if (!monitor) return std::unexpected(monitor.error());
     it = monitors_.insert_or_assign(version_id, std::move(*monitor)).first;
-    applied_drift_[version_id] = AppliedDrift{applied.threshold,
-                                              applied.window, -1};
+    applied_drift_[version_id] =
+        AppliedDrift{applied.threshold, applied.window, -1};
     was = applied_drift_.find(version_id);
   }
   if (was->second.baseline != applied.baseline && applied.baseline >= 0) {
@@ -60,8 +60,8 @@ void PredictionService::NoteAlert(const std::string& version_id,
                                   int64_t now_s) {
   const std::string type(drift::DriftTypeName(alert.drift_type));
   ++counters_[version_id].alerts[type];
-  spdlog::warn("serve: drift alert for {}: {} severity {:.2f} ({})",
-               version_id, type, alert.severity, alert.detector);
+  spdlog::warn("serve: drift alert for {}: {} severity {:.2f} ({})", version_id,
+               type, alert.severity, alert.detector);
   // The site-local candidate's alerts stay here (it never leaves the site).
   if (pending_alerts_.size() < kMaxPendingAlerts &&
       version_id != kLocalCandidateVersion) {

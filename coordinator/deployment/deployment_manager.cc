@@ -260,9 +260,9 @@ Result<protocol::DeploymentUpdate> DeploymentManager::BuildUpdate(
     if (!drift.baseline_validation) return drift.baseline;
     auto e = store_.FindVersionEvaluation(version);
     if (!e) return std::unexpected(e.error());
-    return e->count > 0 ? static_cast<double>(e->correct) /
-                              static_cast<double>(e->count)
-                        : -1.0;
+    return e->count > 0
+               ? static_cast<double>(e->correct) / static_cast<double>(e->count)
+               : -1.0;
   };
   auto current = baseline(r.state.current_version);
   if (!current) return std::unexpected(current.error());

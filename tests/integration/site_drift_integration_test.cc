@@ -65,7 +65,8 @@ print(json.dumps({"served": served, "errors": errors}))
 double SiteMetric(int port, const std::string& name,
                   const std::string& version) {
   const std::string text = HttpGet(port, "/metrics").body;
-  const std::regex line(name + "\\{version=\"" + version + "\"\\} ([0-9.e+-]+)");
+  const std::regex line(name + "\\{version=\"" + version +
+                        "\"\\} ([0-9.e+-]+)");
   std::smatch m;
   if (!std::regex_search(text, m, line)) return -1;
   return std::stod(m[1]);
@@ -91,8 +92,7 @@ TEST(SiteDriftIntegrationTest, DataAndConceptDriftReachTheCoordinator) {
   const int port = FreePort();
   SiteOptions serving;
   serving.rows = 400;
-  serving.extra_toml = "[serve]\nlisten = \"127.0.0.1:" +
-                       std::to_string(port) +
+  serving.extra_toml = "[serve]\nlisten = \"127.0.0.1:" + std::to_string(port) +
                        "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
                        "key = \"pki/issued/127.0.0.1.key\"\n"
                        "report_interval_s = 1\ninput_drift_window = 200\n";
@@ -199,7 +199,8 @@ TEST(SiteDriftIntegrationTest, DataAndConceptDriftReachTheCoordinator) {
       << alerts.dump(2) << cluster.site("HOSP_S")->Log();
   EXPECT_EQ(SiteMetric(metrics, "cls_input_drift_detected_total", v1), 1);
   for (const auto& a : alerts) {
-    if (a["drift_type"] == "data_drift") std::cout << "alert: " << a.dump() << "\n";
+    if (a["drift_type"] == "data_drift")
+      std::cout << "alert: " << a.dump() << "\n";
   }
   auto status = cluster.Ctl({"drift", "status"}, "viewer");
   ASSERT_EQ(status.exit_code, 0) << status.error;
