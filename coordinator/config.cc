@@ -384,7 +384,7 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
   CLS_RETURN_IF_ERROR(ReadBackup(top, base, c));
   CLS_RETURN_IF_ERROR(internal::ReadFederation(top, c));
   CLS_RETURN_IF_ERROR(internal::ReadDeployment(top, c));
-  CLS_RETURN_IF_ERROR(internal::ReadDriftResponses(top, c));
+  CLS_RETURN_IF_ERROR(internal::ReadDrift(top, c));
 
   // Values that cannot work.
   if (c.max_site_connections < 1 || c.max_site_connections > 100000) {

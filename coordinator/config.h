@@ -73,12 +73,24 @@ struct DeploymentConfig {
   rollout::SequentialTestConfig test;  // alpha, tau, min_outcomes_per_arm
 };
 
-// [drift]: what the coordinator does with a site's drift alert on the
-// version in force (docs/drift.md "Severity responses"): above
+// [drift]: the original guide's ModelDriftDetector settings, sent to every
+// site with each deployment for its DriftMonitors (docs/drift.md "Settings
+// from the coordinator"), and what the coordinator does with a site's drift
+// alert on the version in force (docs/drift.md "Severity responses"): above
 // rollback severity it rolls back (a candidate, [deployment]); above
 // notify_severity it notifies (the webhook, a metric) and, with
 // retrain_on_drift, queues a training round; below it only records.
-struct DriftResponseConfig {
+struct DriftConfig {
+  double performance_threshold = 0.05;  // alert on a drop of more than this
+  int window_size = 100;                // the last N predictions
+  // The accuracy each version is expected to keep: "" (absent) = none, each
+  // site's monitor measures against the accuracy it has observed so far;
+  // "validation" = the version's validation accuracy (the sites' held-out
+  // evaluations summed); "fixed" = a number in [0, 1] given in the file
+  // (baseline_value).
+  std::string baseline;
+  double baseline_value = -1;
+
   std::string notify_webhook;     // "" = no webhook; http://host:port/path
   double notify_severity = 0.5;   // the guide's "moderate" threshold
   bool retrain_on_drift = false;  // queue one training round on a notify
@@ -145,7 +157,7 @@ struct CoordinatorConfig {
   VersionsConfig versions;
   BackupConfig backup;
   DeploymentConfig deployment;
-  DriftResponseConfig drift;
+  DriftConfig drift;
 
   // Audit log and operator access (docs/audit.md, docs/hipaa.md).
   int audit_retention_years = 7;     // [audit] retention_years, at least 6

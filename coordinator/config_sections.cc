@@ -152,13 +152,52 @@ Status ReadDeployment(const TomlTable& top, CoordinatorConfig& c) {
   return {};
 }
 
-Status ReadDriftResponses(const TomlTable& top, CoordinatorConfig& c) {
+Status ReadDrift(const TomlTable& top, CoordinatorConfig& c) {
   auto d_or = Section(top, "drift",
-                      {"notify_webhook", "notify_severity", "retrain_on_drift",
+                      {"performance_threshold", "window_size", "baseline",
+                       "notify_webhook", "notify_severity", "retrain_on_drift",
                        "webhook_timeout_ms"});
   if (!d_or) return std::unexpected(d_or.error());
   const TomlTable& d = *d_or;
-  DriftResponseConfig& dc = c.drift;
+  DriftConfig& dc = c.drift;
+  // The sites' monitors.
+  CLS_RETURN_IF_ERROR(
+      d.Read("performance_threshold", dc.performance_threshold));
+  if (!(dc.performance_threshold > 0 && dc.performance_threshold < 1)) {
+    return InvalidArgument(
+        "config: 'drift.performance_threshold' must be in (0, 1), e.g. 0.05 "
+        "(alert when accuracy drops more than 5 points)");
+  }
+  CLS_ASSIGN_OR_RETURN(const auto window, d.Integer("window_size"));
+  if (window && (*window < 10 || *window > 1'000'000)) {
+    return InvalidArgument(
+        "config: 'drift.window_size' must be in [10, 1000000] (predictions "
+        "in the monitored window)");
+  }
+  if (window) dc.window_size = static_cast<int>(*window);
+  if (const toml::node* b = d.Node("baseline")) {
+    if (const auto* text = b->as_string()) {
+      dc.baseline = text->get();
+      if (dc.baseline != "validation") {
+        return InvalidArgument(
+            "config: 'drift.baseline' must be a number in [0, 1] or "
+            "\"validation\" (the version's validation accuracy)");
+      }
+    } else if (auto v = b->value<double>(); v && b->is_number()) {
+      if (!(*v >= 0 && *v <= 1)) {
+        return InvalidArgument(
+            "config: 'drift.baseline' must be a number in [0, 1] or "
+            "\"validation\"");
+      }
+      dc.baseline = "fixed";
+      dc.baseline_value = *v;
+    } else {
+      return InvalidArgument(
+          "config: 'drift.baseline' must be a number in [0, 1] or "
+          "\"validation\"");
+    }
+  }
+  // The coordinator's responses to their alerts.
   CLS_RETURN_IF_ERROR(d.Read("notify_webhook", dc.notify_webhook));
   CLS_RETURN_IF_ERROR(d.Read("notify_severity", dc.notify_severity));
   CLS_RETURN_IF_ERROR(d.Read("retrain_on_drift", dc.retrain_on_drift));

@@ -26,8 +26,9 @@ Result<TomlTable> Section(const TomlTable& parent, std::string_view key,
 Status ReadFederation(const TomlTable& top, CoordinatorConfig& c);
 // [deployment]: the automatic rollback's thresholds.
 Status ReadDeployment(const TomlTable& top, CoordinatorConfig& c);
-// [drift]: the responses to drift alerts (webhook, retraining).
-Status ReadDriftResponses(const TomlTable& top, CoordinatorConfig& c);
+// [drift]: the sites' drift monitors (the guide's ModelDriftDetector
+// settings) and the responses to their alerts (webhook, retraining).
+Status ReadDrift(const TomlTable& top, CoordinatorConfig& c);
 // min_sites: at least 2 with secure aggregation across sites; exactly 1
 // is allowed only with federated = false.
 Status CheckMinSites(const CoordinatorConfig& c);

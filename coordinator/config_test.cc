@@ -5,6 +5,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace cls::coordinator {
 namespace {
@@ -292,6 +295,41 @@ TEST_F(CoordinatorConfigTest, DriftResponsesAreValidated) {
             std::string::npos);
   auto timeout = Load("", "[drift]\nwebhook_timeout_ms = 10\n");
   ASSERT_FALSE(timeout);
+}
+
+TEST_F(CoordinatorConfigTest, DriftSettingsAreReadAndCheckedNamingTheKey) {
+  auto defaults = Load("");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_EQ(defaults->drift.performance_threshold, 0.05);
+  EXPECT_EQ(defaults->drift.window_size, 100);
+  EXPECT_EQ(defaults->drift.baseline, "");  // none: the accuracy observed
+
+  auto set = Load("",
+                  "[drift]\nperformance_threshold = 0.08\n"
+                  "window_size = 250\nbaseline = \"validation\"\n");
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_EQ(set->drift.performance_threshold, 0.08);
+  EXPECT_EQ(set->drift.window_size, 250);
+  EXPECT_EQ(set->drift.baseline, "validation");
+  auto fixed = Load("", "[drift]\nbaseline = 0.9\n");
+  ASSERT_TRUE(fixed) << fixed.error().message;
+  EXPECT_EQ(fixed->drift.baseline, "fixed");
+  EXPECT_EQ(fixed->drift.baseline_value, 0.9);
+
+  for (const auto& [toml, key] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"performance_threshold = 0", "'drift.performance_threshold'"},
+           {"performance_threshold = 1.0", "'drift.performance_threshold'"},
+           {"window_size = 9", "'drift.window_size'"},
+           {"baseline = 1.2", "'drift.baseline'"},
+           {"baseline = \"observed\"", "'drift.baseline'"},
+           {"baseline = true", "'drift.baseline'"},
+           {"threshold = 0.05", "threshold"}}) {
+    auto bad = Load("", "[drift]\n" + toml + "\n");
+    ASSERT_FALSE(bad) << toml;
+    EXPECT_NE(bad.error().message.find(key), std::string::npos)
+        << toml << ": " << bad.error().message;
+  }
 }
 
 }  // namespace

@@ -259,6 +259,12 @@ Status Federation::OpenDeployments() {
                ? finalizer_->feature_statistics()->sums
                : std::vector<double>{};
   };
+  // [drift]: every site's monitors use the coordinator's settings.
+  sender.drift.performance_threshold = config_.drift.performance_threshold;
+  sender.drift.window_size = static_cast<uint32_t>(config_.drift.window_size);
+  sender.drift.baseline_validation = config_.drift.baseline == "validation";
+  sender.drift.baseline =
+      config_.drift.baseline == "fixed" ? config_.drift.baseline_value : -1;
   auto manager = DeploymentManager::Open(
       store_, config_.model_kind, std::move(sender),
       config_.deployment.rollback, config_.deployment.test);

@@ -264,6 +264,14 @@ struct DeploymentUpdate {
   # Standardisation the versions were trained with (core/feature_statistics.h
   # flattened sums, float64 little-endian); empty = the site's current one.
   featureStatistics @6 :Data;
+  # The coordinator's [drift] settings for every site's DriftMonitor
+  # (docs/drift.md); 0 = the site's own defaults (an older coordinator).
+  driftPerformanceThreshold @7 :Float64;
+  driftWindowSize @8 :UInt32;
+  # Each version's baseline accuracy (a number, or its validation accuracy);
+  # < 0 = none: the monitor measures against the accuracy observed so far.
+  currentBaseline @9 :Float64 = -1;
+  candidateBaseline @10 :Float64 = -1;
 }
 
 # site -> coordinator: the deployment was installed (or refused, with why).

@@ -126,6 +126,10 @@ struct DeploymentUpdateCodec {
     b.setSalt(AsText(m.salt));
     SetWords([&](unsigned n) { return b.initFeatureStatistics(n); },
              m.feature_statistics);
+    b.setDriftPerformanceThreshold(m.drift_performance_threshold);
+    b.setDriftWindowSize(m.drift_window_size);
+    b.setCurrentBaseline(m.current_baseline);
+    b.setCandidateBaseline(m.candidate_baseline);
   }
 
   static DeploymentUpdate Decode(BodyReader body, Checker& c) {
@@ -139,6 +143,12 @@ struct DeploymentUpdateCodec {
     c.Text(r.getSalt(), kMaxIdBytes, "salt", m.salt);
     c.Words(r.getFeatureStatistics(), "feature statistics",
             m.feature_statistics);
+    // Range-checked by the site (DeploymentFromUpdate), which refuses the
+    // deployment with a reason the coordinator records.
+    m.drift_performance_threshold = r.getDriftPerformanceThreshold();
+    m.drift_window_size = r.getDriftWindowSize();
+    m.current_baseline = r.getCurrentBaseline();
+    m.candidate_baseline = r.getCandidateBaseline();
     return m;
   }
 };

@@ -46,5 +46,22 @@ TEST(Frame, RejectsAnOverlongDeploymentSaltWithoutQuotingIt) {
   EXPECT_EQ(error.find(kSecret), std::string::npos);
 }
 
+TEST(Frame, DeploymentUpdateCarriesTheDriftSettings) {
+  DeploymentUpdate update;
+  update.deployment_id = "d1_00000000";
+  update.drift_performance_threshold = 0.08;
+  update.drift_window_size = 250;
+  update.current_baseline = 0.82;
+  auto decoded = DecodeFrame(EncodeFrame(update));
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().message;
+  const auto& d = std::get<DeploymentUpdate>(*decoded);
+  EXPECT_EQ(d.drift_performance_threshold, 0.08);
+  EXPECT_EQ(d.drift_window_size, 250u);
+  EXPECT_EQ(d.current_baseline, 0.82);
+  // Unset stays "none" (< 0), not 0: a baseline of 0 would mean "expect
+  // every prediction to be wrong".
+  EXPECT_EQ(d.candidate_baseline, -1);
+}
+
 }  // namespace
 }  // namespace cls::protocol

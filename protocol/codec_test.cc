@@ -198,7 +198,10 @@ TEST(Codec, EncodesEveryKindToTheSameBytesAsProtocolVersion2) {
           {"round_result", "1935b70d210d86ad270d5b526ef7251e"},
           {"round_aborted", "baeee924043f40465ee94203587a994e"},
           {"evaluation_report", "c7a580e32911b0bdf73e1f331630a6f4"},
-          {"deployment_update", "5b79ca2f3da69a217c319bb34af046e9"},
+          // Fields 7-10 (issue 14, the [drift] settings) added: a
+          // compatible change (an older reader ignores them, a newer one
+          // reads defaults that mean "unset"), so the version stays 2.
+          {"deployment_update", "555febbc0ec8e81a31faa1830c47d323"},
           {"deployment_ack", "5ad0aca91d23e84eaf2a79d7d8406290"},
           {"drift_report", "82b763cfa2c59b80465b94cdb621e875"},
           {"audit_checkpoint", "47f52594335d1e35e712efb5cb43bf85"},

@@ -206,6 +206,13 @@ struct DeploymentUpdate {
   double rollout_percent = 0;
   std::string salt;
   std::vector<double> feature_statistics;
+  // The coordinator's [drift] settings for the sites' DriftMonitors
+  // (docs/drift.md); 0 = the site's own defaults.
+  double drift_performance_threshold = 0;
+  uint32_t drift_window_size = 0;
+  // Each version's baseline accuracy; < 0 = none (the accuracy observed).
+  double current_baseline = -1;
+  double candidate_baseline = -1;
 };
 
 struct DeploymentAck {

@@ -367,6 +367,12 @@ Result<AgentConfig> ParseRoot(const toml::table& table,
     }
     CLS_RETURN_IF_ERROR(ParseServe(*serve, base_dir, config));
   }
+  if (config.online && config.online->serve_candidate != "off" &&
+      !config.serve) {
+    return InvalidArgument(
+        "'online.serve_candidate' needs [serve] listen: the site-local "
+        "candidate is served next to the deployed version");
+  }
   return config;
 }
 

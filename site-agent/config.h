@@ -44,6 +44,12 @@ struct OnlineConfig {
   double retention_rate = 0.9;
   uint32_t reservoir_size = 1000;
   uint32_t rehearsal_samples = 32;
+  // The online model as a site-local candidate next to the deployed
+  // version (docs/serving.md "The site-local candidate"): "off", "shadow"
+  // (scored and logged, never returned) or "ab" (answers candidate_share of
+  // the requests). Needs [serve].
+  std::string serve_candidate = "off";
+  double candidate_share = 0.1;
 };
 
 // Benchmark mode: no data; each round's delta is a seeded random vector.
@@ -65,6 +71,12 @@ struct ServeConfig {
   uint32_t idle_timeout_s = 30;      // keep-alive connections
   // Serving's own threads (never the agent's protocol thread), [1, 64].
   uint32_t threads = 2;
+  // Data drift on the served inputs (docs/drift.md "Data drift at the
+  // sites"): the last input_drift_window raw rows per version, in memory,
+  // tested against the train rows when the window fills again and at least
+  // every input_drift_interval_s. 0 = off.
+  uint32_t input_drift_window = 500;
+  uint32_t input_drift_interval_s = 300;
   // Who may call, with require_client_cert (docs/serving.md "Who may
   // call"): certificate roles (OU), and this site's own certificate. Other
   // hospitals' site certificates never.

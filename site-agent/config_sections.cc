@@ -91,7 +91,8 @@ Status ParseOnline(const toml::table& table, const fs::path& base_dir,
   const TomlTable t(
       table, "online",
       {"inbox", "key_file", "poll_interval_s", "batch_size", "learning_rate",
-       "retention_rate", "reservoir_size", "rehearsal_samples"});
+       "retention_rate", "reservoir_size", "rehearsal_samples",
+       "serve_candidate", "candidate_share"});
   CLS_RETURN_IF_ERROR(t.CheckKeys());
   OnlineConfig o;
   CLS_ASSIGN_OR_RETURN(const std::string inbox, t.RequiredString("inbox"));
@@ -123,6 +124,18 @@ Status ParseOnline(const toml::table& table, const fs::path& base_dir,
         "'online.retention_rate' must be in [0, 1) (0.9: the original "
         "guide's default)");
   }
+  CLS_RETURN_IF_ERROR(t.Read("serve_candidate", o.serve_candidate));
+  if (o.serve_candidate != "off" && o.serve_candidate != "shadow" &&
+      o.serve_candidate != "ab") {
+    return InvalidArgument(
+        "'online.serve_candidate' must be \"off\", \"shadow\" or \"ab\"");
+  }
+  CLS_RETURN_IF_ERROR(t.Read("candidate_share", o.candidate_share));
+  if (!(o.candidate_share > 0 && o.candidate_share < 1)) {
+    return InvalidArgument(
+        "'online.candidate_share' must be in (0, 1) (the site-local "
+        "candidate's share of requests in \"ab\")");
+  }
   config.online = o;
   return {};
 }
@@ -133,7 +146,8 @@ Status ParseServe(const toml::table& table, const fs::path& base_dir,
       table, "serve",
       {"listen", "cert", "key", "require_client_cert", "client_roles",
        "allow_own_site_cert", "retention_hours", "max_tracked",
-       "report_interval_s", "idle_timeout_s", "threads"});
+       "report_interval_s", "idle_timeout_s", "threads", "input_drift_window",
+       "input_drift_interval_s"});
   CLS_RETURN_IF_ERROR(t.CheckKeys());
   CLS_ASSIGN_OR_RETURN(const auto listen, t.String("listen"));
   if (!listen) return {};  // not serving
@@ -174,6 +188,17 @@ Status ParseServe(const toml::table& table, const fs::path& base_dir,
   CLS_ASSIGN_OR_RETURN(serve.idle_timeout_s,
                        ServeInteger(t, "idle_timeout_s", 1, 3'600, 30));
   CLS_ASSIGN_OR_RETURN(serve.threads, ServeInteger(t, "threads", 1, 64, 2));
+  // Fewer than 30 rows leave every feature "not judged" (DataDriftConfig).
+  CLS_ASSIGN_OR_RETURN(const auto window, t.Integer("input_drift_window"));
+  serve.input_drift_window = static_cast<uint32_t>(
+      std::clamp<int64_t>(window.value_or(500), 0, 1'000'001));
+  if (window && *window != 0 && (*window < 30 || *window > 1'000'000)) {
+    return InvalidArgument(
+        "'serve.input_drift_window' must be 0 (off) or in [30, 1000000]");
+  }
+  CLS_ASSIGN_OR_RETURN(
+      serve.input_drift_interval_s,
+      ServeInteger(t, "input_drift_interval_s", 1, 7 * 86'400, 300));
   config.serve = serve;
   return {};
 }

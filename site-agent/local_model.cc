@@ -98,6 +98,15 @@ void LocalModel::AddTrainingRows(const core::RawTable& rows) {
   y_train_ = preprocessor_.Labels(table_, split_.train);
 }
 
+core::RawTable LocalModel::TrainTable() const {
+  core::RawTable out;
+  for (int i : split_.train) {
+    out.rows.push_back(table_.rows[i]);
+    out.labels.push_back(table_.labels[i]);
+  }
+  return out;
+}
+
 double LocalModel::train_positive_rate() const {
   return y_train_.size() > 0 ? static_cast<double>(y_train_.mean()) : 0.0;
 }

@@ -81,6 +81,9 @@ class LocalModel {
   // federated round learns from them too. The held-out rows stay as they
   // are; the feature statistics stay those of the original train rows.
   void AddTrainingRows(const core::RawTable& rows);
+  // The train rows as read (raw values, NaN = missing): the reference
+  // distribution of serving's data drift test (docs/drift.md).
+  core::RawTable TrainTable() const;
   const Eigen::MatrixXf& x_train() const { return x_train_; }
   const Eigen::VectorXf& y_train() const { return y_train_; }
 

@@ -283,6 +283,7 @@ int main(int argc, char** argv) {
   }
 
   std::unique_ptr<cls::site::OnlineIngest> online;
+  std::unique_ptr<cls::site::SiteServing> serving;  // set below with [serve]
   if (config->online && model) {
     auto opened = cls::site::OnlineIngest::Open(
         *config->online, config->site_id, config->data_dir, *model);
@@ -295,6 +296,17 @@ int main(int argc, char** argv) {
     options.periodic = [&] {
       if (auto files = online->ProcessInbox(); files && *files > 0) {
         agent_metrics.OnlineUpdates(*files);
+        // The model learned here becomes the site-local candidate's next
+        // generation ([online] serve_candidate; it never leaves the site).
+        if (serving) {
+          const auto p = online->system().model().parameters();
+          if (auto s = serving->service().SetLocalCandidate(
+                  std::vector<float>(p.begin(), p.end()));
+              !s) {
+            spdlog::warn("serving: site-local candidate: {}",
+                         s.error().message);
+          }
+        }
       }
     };
     options.periodic_interval =
@@ -303,7 +315,6 @@ int main(int argc, char** argv) {
                  config->online->inbox, config->online->poll_interval_s);
   }
 
-  std::unique_ptr<cls::site::SiteServing> serving;
   // Serving's threads standardise with a copy of the model's statistics,
   // replaced whole when the round logic adopts federation-wide ones.
   std::shared_ptr<cls::site::Standardisation> standardisation;
@@ -316,9 +327,23 @@ int main(int argc, char** argv) {
         [&](const cls::site::LocalModel& m) {
           standardisation->Set(m.preprocessor());
         };
+    // The site's own train rows are the reference of the input drift test
+    // (federation-wide means and variances are not a distribution).
+    std::shared_ptr<const cls::drift::DataDriftDetector> input_reference;
+    if (config->serve->input_drift_window > 0) {
+      auto fitted = cls::drift::DataDriftDetector::Fit(model->schema(),
+                                                       model->TrainTable());
+      if (!fitted) {
+        spdlog::error("serving: input drift reference: {}",
+                      fitted.error().message);
+        return 1;
+      }
+      input_reference = std::make_shared<const cls::drift::DataDriftDetector>(
+          std::move(*fitted));
+    }
     auto created = cls::site::SiteServing::Create(
         *config, cls::site::Standardisation::Standardiser(standardisation),
-        latest ? *latest : std::nullopt);
+        latest ? *latest : std::nullopt, std::move(input_reference));
     if (!created) {
       spdlog::error("serving: {}", created.error().message);
       return 1;

@@ -99,7 +99,8 @@ Response Predict(const Request& req, PredictionService& service) {
   return JsonResponse(req, 200,
                       {{"probability", prediction->probability},
                        {"label", prediction->label},
-                       {"version_id", prediction->version_id}});
+                       {"version_id", prediction->version_id},
+                       {"model", prediction->model}});
 }
 
 Response Outcome(const Request& req, PredictionService& service) {

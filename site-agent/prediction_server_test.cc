@@ -146,7 +146,8 @@ TEST_F(PredictionServerTest,
   EXPECT_EQ(p["version_id"], "v1");
   EXPECT_EQ(p["label"], 1);
   EXPECT_GT(p["probability"].get<double>(), 0.5);
-  EXPECT_EQ(p.size(), 3u);
+  EXPECT_EQ(p["model"], "deployed");  // which model answered (issue 14)
+  EXPECT_EQ(p.size(), 4u);
 
   Reply outcome = client.Call(http::verb::post, "/v1/outcome",
                               R"({"request_key":"enc-1","outcome":1})");

@@ -16,7 +16,6 @@ namespace cls::site {
 namespace {
 
 constexpr size_t kMaxRequestKeyBytes = 256;
-constexpr size_t kMaxPendingAlerts = 1000;
 
 // Prometheus label values: backslash, quote and newline escaped.
 std::string LabelValue(std::string_view v) {
@@ -94,7 +93,9 @@ PredictionService::PredictionService(PredictionServiceOptions options,
     : options_(std::move(options)),
       schema_(std::move(schema)),
       standardise_(std::move(standardise)),
-      data_dir_(std::move(data_dir)) {
+      data_dir_(std::move(data_dir)),
+      inputs_(options_.input_reference ? options_.input_drift
+                                       : InputDriftOptions{.window = 0}) {
   size_t at = 0;
   for (size_t i = 0; i < schema_.features.size(); ++i) {
     column_index_.emplace(schema_.features[i].name, i);
@@ -119,9 +120,23 @@ Result<std::unique_ptr<PredictionService>> PredictionService::Create(
   if (auto m = drift::DriftMonitor::Create(options.drift); !m) {
     return std::unexpected(m.error());
   }
-  return std::unique_ptr<PredictionService>(
+  if (options.input_reference && (options.input_drift.interval_s <= 0 ||
+                                  options.input_drift.window > 1'000'000)) {
+    return InvalidArgument(
+        "serve: input drift needs a positive interval and a window of at "
+        "most 1,000,000 rows");
+  }
+  std::unique_ptr<LocalCandidate> local;
+  if (options.local_candidate.mode != LocalCandidateMode::kOff) {
+    auto created = LocalCandidate::Create(options.local_candidate);
+    if (!created) return std::unexpected(created.error());
+    local = std::move(*created);
+  }
+  std::unique_ptr<PredictionService> service(
       new PredictionService(std::move(options), std::move(schema),
                             std::move(standardise), std::move(data_dir)));
+  service->local_ = std::move(local);
+  return service;
 }
 
 Status PredictionService::Install(ServingDeployment deployment) {
@@ -305,10 +320,21 @@ Result<Prediction> PredictionService::Predict(std::string_view request_key,
   out.version_id = state->VersionFor(route.serve);
   out.probability = state->Predict(route.serve, x);
   out.label = out.probability >= 0.5 ? 1 : 0;
+  // The site-local candidate scores every request; in A/B it answers its
+  // share of the keys.
+  std::optional<LocalScore> local;
+  if (local_) local = local_->Score(request_key, x);
+  if (local && local->served) {
+    out.version_id = std::string(kLocalCandidateVersion);
+    out.probability = local->probability;
+    out.label = out.probability >= 0.5 ? 1 : 0;
+    out.model = "site_local_candidate";
+  }
   TrackedPrediction tracked{.version_id = out.version_id,
                             .probability = out.probability,
                             .label = out.label,
                             .shadow = std::nullopt,
+                            .local = local,
                             .time_s = now_s};
   if (route.shadow_candidate && state->has_candidate()) {
     const std::string& candidate = state->VersionFor(rollout::Arm::kCandidate);
@@ -322,6 +348,10 @@ Result<Prediction> PredictionService::Predict(std::string_view request_key,
 
   std::lock_guard lock(mu_);
   Expire(now_s);
+  // Kept in memory for the input drift test only (never logged).
+  inputs_.Record(state->VersionFor(route.serve), row->rows[0], now_s);
+  if (tracked.shadow)
+    inputs_.Record(tracked.shadow->first, row->rows[0], now_s);
   ++counters_[out.version_id].predictions;
   if (tracked.shadow) {
     ++counters_[tracked.shadow->first].shadow_predictions;
@@ -337,31 +367,18 @@ Result<Prediction> PredictionService::Predict(std::string_view request_key,
 Status PredictionService::Feed(const std::string& version_id,
                                double probability, int label, int outcome,
                                int64_t now_s) {
-  auto it = monitors_.find(version_id);
-  if (it == monitors_.end()) {
-    auto monitor = drift::DriftMonitor::Create(options_.drift);
-    if (!monitor) return std::unexpected(monitor.error());
-    it = monitors_.emplace(version_id, std::move(*monitor)).first;
-  }
+  auto monitor = MonitorFor(version_id);
+  if (!monitor) return std::unexpected(monitor.error());
   VersionCounters& counters = counters_[version_id];
   ++counters.outcomes;
   const bool correct = label == outcome;
   if (correct) ++counters.correct;
   // The confidence of the label predicted, as the calibration bins expect.
   const double confidence = label == 1 ? probability : 1.0 - probability;
-  auto alert = it->second.RecordPrediction(std::clamp(confidence, 0.0, 1.0),
-                                           correct, now_s);
+  auto alert = (*monitor)->RecordPrediction(std::clamp(confidence, 0.0, 1.0),
+                                            correct, now_s);
   if (!alert) return std::unexpected(alert.error());
-  if (*alert) {
-    const std::string type((drift::DriftTypeName((*alert)->drift_type)));
-    ++counters.alerts[type];
-    spdlog::warn("serve: drift alert for {}: {} severity {:.2f} ({})",
-                 version_id, type, (*alert)->severity, (*alert)->detector);
-    if (pending_alerts_.size() < kMaxPendingAlerts) {
-      pending_alerts_.push_back(
-          {version_id, type, (*alert)->severity, (*alert)->detector, now_s});
-    }
-  }
+  if (*alert) NoteAlert(version_id, **alert, now_s);
   return {};
 }
 
@@ -388,12 +405,19 @@ Status PredictionService::RecordOutcome(std::string_view request_key,
   if (auto s = Feed(p.version_id, p.probability, p.label, outcome, now_s); !s) {
     return s;
   }
+  if (p.local && local_)
+    local_->RecordOutcome(*p.local, p.label, outcome, now_s);
   if (p.shadow) {
     const int shadow_label = p.shadow->second >= 0.5 ? 1 : 0;
     return Feed(p.shadow->first, p.shadow->second, shadow_label, outcome,
                 now_s);
   }
   return {};
+}
+
+Status PredictionService::SetLocalCandidate(std::vector<float> parameters) {
+  if (!local_) return {};
+  return local_->Set(std::move(parameters), schema_.FeatureCount());
 }
 
 void PredictionService::CountRejected(std::string_view reason) {
@@ -459,6 +483,34 @@ std::string PredictionService::MetricsText() const {
              "\n";
     }
   }
+  family("cls_input_drift_assessments_total", "counter",
+         "Windows of served inputs tested against the training rows.");
+  for (const auto& [v, c] : input_counters_) {
+    out += "cls_input_drift_assessments_total{version=\"" + LabelValue(v) +
+           "\"} " + std::to_string(c.assessments) + "\n";
+  }
+  family("cls_input_drift_detected_total", "counter",
+         "Assessed windows whose inputs had drifted.");
+  for (const auto& [v, c] : input_counters_) {
+    out += "cls_input_drift_detected_total{version=\"" + LabelValue(v) +
+           "\"} " + std::to_string(c.drifted) + "\n";
+  }
+  family("cls_input_drift_max_psi", "gauge",
+         "Largest feature PSI of the latest assessed window.");
+  for (const auto& [v, c] : input_counters_) {
+    out += "cls_input_drift_max_psi{version=\"" + LabelValue(v) + "\"} " +
+           Number(c.max_psi) + "\n";
+  }
+  if (local_) {
+    family("cls_local_candidate_active", "gauge",
+           "1 while the site-local candidate is scored or served.");
+    out += "cls_local_candidate_active " +
+           std::to_string(local_->active() ? 1 : 0) + "\n";
+    family("cls_local_candidate_withdrawals_total", "counter",
+           "Site-local candidates withdrawn automatically.");
+    out += "cls_local_candidate_withdrawals_total " +
+           std::to_string(local_->withdrawals()) + "\n";
+  }
   family("cls_requests_rejected_total", "counter",
          "Requests refused, by reason.");
   for (const auto& [reason, n] : rejected_) {
@@ -472,6 +524,7 @@ std::string PredictionService::MetricsText() const {
 }
 
 protocol::DriftReport PredictionService::TakeDriftReport(int64_t now_s) {
+  AssessInputs(now_s);
   std::lock_guard lock(mu_);
   protocol::DriftReport report;
   report.reported_at_s = now_s;
@@ -483,6 +536,7 @@ protocol::DriftReport PredictionService::TakeDriftReport(int64_t now_s) {
     if (state_->deployment().candidate) {
       versions.push_back(state_->deployment().candidate->version_id);
     }
+    inputs_.Retain(versions);
     for (const auto& version : versions) {
       auto it = monitors_.find(version);
       if (it == monitors_.end()) continue;

@@ -20,8 +20,11 @@
 
 #include "common/error.h"
 #include "core/dataset.h"
+#include "core/drift/data_drift.h"
 #include "core/drift/drift_monitor.h"
 #include "protocol/messages.h"
+#include "site-agent/input_drift.h"
+#include "site-agent/local_candidate.h"
 #include "site-agent/serving_state.h"
 
 namespace cls::site {
@@ -33,7 +36,15 @@ struct PredictionServiceOptions {
   int64_t retention_s = 24 * 3600;
   // At most this many predictions are tracked; the oldest go first.
   size_t max_tracked = 100'000;
+  // The site's defaults; a deployment's [drift] settings override the
+  // threshold and window and give each version its baseline.
   drift::DriftMonitorConfig drift;
+  // Data drift on the served inputs (docs/drift.md "Data drift at the
+  // sites"): the training rows' distribution, null = off.
+  std::shared_ptr<const drift::DataDriftDetector> input_reference;
+  InputDriftOptions input_drift;
+  // [online] serve_candidate: the site-local candidate (docs/serving.md).
+  LocalCandidateOptions local_candidate;
 };
 
 // What /v1/predict returns.
@@ -44,6 +55,9 @@ struct Prediction {
   uint32_t bucket = 0;     // sticky routing bucket (0 without a rollout)
   // Shadow mode: the candidate's score, logged and kept, never returned.
   std::optional<double> shadow_probability;
+  // Which model answered: "deployed" (the coordinator's deployment) or
+  // "site_local_candidate" (this site's online model, A/B).
+  std::string model = "deployed";
 };
 
 // The serving logic of a site, without sockets: routes each request with the
@@ -98,8 +112,20 @@ class PredictionService {
   std::string MetricsText() const;
 
   // Summaries of every version's monitor and the alerts raised since the
-  // previous report (then forgotten).
+  // previous report (then forgotten). First assesses the windows of served
+  // inputs that are due (AssessInputs).
   protocol::DriftReport TakeDriftReport(int64_t now_s);
+  // Tests each due window of recent inputs against the training rows and
+  // passes the report to its version's monitor (ObserveDataDrift): a
+  // data_drift alert when the inputs moved, and the "inputs unchanged"
+  // that turns a later performance alert into concept_drift. Returns how
+  // many windows were assessed. Runs the test without holding the lock.
+  int AssessInputs(int64_t now_s);
+
+  // New parameters of the site's online model: the site-local candidate's
+  // next generation (a no-op with serve_candidate = "off").
+  Status SetLocalCandidate(std::vector<float> parameters);
+  const LocalCandidate* local_candidate() const { return local_.get(); }
 
   // Counts a request refused before it reached the service (e.g. a
   // malformed body) under cls_requests_rejected_total{reason}.
@@ -114,6 +140,7 @@ class PredictionService {
     double probability = 0;
     int label = 0;
     std::optional<std::pair<std::string, double>> shadow;  // version, p
+    std::optional<LocalScore> local;  // the site-local candidate's score
     int64_t time_s = 0;
     uint64_t sequence = 0;  // matches its entry in order_
     bool outcome_recorded = false;
@@ -135,6 +162,11 @@ class PredictionService {
   void Track(std::string_view key, TrackedPrediction prediction);
   Status Feed(const std::string& version_id, double probability, int label,
               int outcome, int64_t now_s);
+  // The version's monitor, created (or re-created when the deployment's
+  // threshold or window changed) with the deployment's drift settings.
+  Result<drift::DriftMonitor*> MonitorFor(const std::string& version_id);
+  void NoteAlert(const std::string& version_id, const drift::DriftAlert& alert,
+                 int64_t now_s);
 
   const PredictionServiceOptions options_;
   const core::DatasetSchema schema_;
@@ -151,6 +183,20 @@ class PredictionService {
   uint64_t next_sequence_ = 0;
   std::map<std::string, VersionCounters> counters_;
   std::map<std::string, drift::DriftMonitor> monitors_;
+  struct AppliedDrift {  // what each monitor was made with
+    double threshold = 0;
+    int window = 0;
+    double baseline = -1;
+  };
+  std::map<std::string, AppliedDrift> applied_drift_;
+  InputDriftTracker inputs_;
+  struct InputCounters {
+    int64_t assessments = 0;
+    int64_t drifted = 0;
+    double max_psi = 0;  // of the latest assessment
+  };
+  std::map<std::string, InputCounters> input_counters_;
+  std::unique_ptr<LocalCandidate> local_;  // null when serve_candidate off
   std::vector<protocol::DriftAlertNote> pending_alerts_;
   std::map<std::string, int64_t> rejected_;
   int64_t shadow_disagreements_ = 0;

@@ -180,5 +180,47 @@ TEST(ServeConfigTest, ClientCertificatesNeedACrl) {
       << config.error().message;
 }
 
+// Issue 14: the input drift window ([serve]) and the site-local candidate
+// ([online]); each error names its key.
+TEST(ServeConfigTest, InputDriftAndSiteLocalCandidateKeys) {
+  auto defaults = Parse("[serve]\nlisten = \"127.0.0.1:8443\"\n");
+  ASSERT_TRUE(defaults) << defaults.error().ToString();
+  EXPECT_EQ(defaults->serve->input_drift_window, 500u);
+  EXPECT_EQ(defaults->serve->input_drift_interval_s, 300u);
+  auto set = Parse(
+      "[online]\ninbox = \"in\"\nserve_candidate = \"ab\"\n"
+      "candidate_share = 0.25\n"
+      "[serve]\nlisten = \"127.0.0.1:8443\"\ninput_drift_window = 0\n"
+      "input_drift_interval_s = 60\n");
+  ASSERT_TRUE(set) << set.error().ToString();
+  EXPECT_EQ(set->serve->input_drift_window, 0u);
+  EXPECT_EQ(set->serve->input_drift_interval_s, 60u);
+  EXPECT_EQ(set->online->serve_candidate, "ab");
+  EXPECT_EQ(set->online->candidate_share, 0.25);
+  const struct {
+    std::string toml;
+    std::string key;
+  } cases[] = {
+      {"[serve]\nlisten = \"127.0.0.1:8443\"\ninput_drift_window = 10\n",
+       "'serve.input_drift_window'"},
+      {"[serve]\nlisten = \"127.0.0.1:8443\"\ninput_drift_interval_s = 0\n",
+       "'serve.input_drift_interval_s'"},
+      {"[online]\ninbox = \"in\"\nserve_candidate = \"canary\"\n"
+       "[serve]\nlisten = \"127.0.0.1:8443\"\n",
+       "'online.serve_candidate'"},
+      {"[online]\ninbox = \"in\"\nserve_candidate = \"ab\"\n"
+       "candidate_share = 1.0\n[serve]\nlisten = \"127.0.0.1:8443\"\n",
+       "'online.candidate_share'"},
+      {"[online]\ninbox = \"in\"\nserve_candidate = \"shadow\"\n",
+       "'online.serve_candidate' needs [serve]"},
+  };
+  for (const auto& c : cases) {
+    auto config = Parse(c.toml);
+    ASSERT_FALSE(config) << c.toml;
+    EXPECT_NE(config.error().message.find(c.key), std::string::npos)
+        << config.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace cls::site

@@ -121,6 +121,9 @@ Result<ServingDeployment> DeploymentFromUpdate(
         ServedVersion{update.candidate.version_id, update.candidate.model_hash,
                       update.candidate.parameters};
   }
+  auto drift = DriftSettingsFromUpdate(update);
+  if (!drift) return std::unexpected(drift.error());
+  d.drift = *drift;
   if (auto s = CheckDeployment(d); !s) return std::unexpected(s.error());
   return d;
 }
@@ -134,6 +137,7 @@ std::string EncodeDeployment(const ServingDeployment& d) {
       {"salt", d.routing.salt},
       {"current", VersionJson(d.current)},
       {"candidate", d.candidate ? VersionJson(*d.candidate) : json(nullptr)},
+      {"drift", DriftSettingsJson(d.drift)},
   };
   return j.dump() + "\n";
 }
@@ -172,6 +176,9 @@ Result<ServingDeployment> DecodeDeployment(std::string_view text) {
     d.candidate = std::move(*candidate);
     d.routing.candidate_version = d.candidate->version_id;
   }
+  auto drift = DriftSettingsFromJson(j.value("drift", json()));
+  if (!drift) return std::unexpected(drift.error());
+  d.drift = *drift;
   if (auto s = CheckDeployment(d); !s) {
     return DataLoss("deployment file: " + s.error().message);
   }

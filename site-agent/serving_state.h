@@ -11,6 +11,7 @@
 #include "core/logistic_regression.h"
 #include "core/rollout/deployment.h"
 #include "protocol/messages.h"
+#include "site-agent/drift_settings.h"
 #include "site-agent/state_store.h"
 
 namespace cls::site {
@@ -30,6 +31,7 @@ struct ServingDeployment {
   rollout::DeploymentState routing;
   ServedVersion current;
   std::optional<ServedVersion> candidate;
+  DriftSettings drift;  // the coordinator's [drift] settings
 };
 
 inline constexpr std::string_view kDeploymentFile = "deployment.json";

@@ -16,7 +16,8 @@ SiteServing::SiteServing(ServeConfig config,
 
 Result<std::unique_ptr<SiteServing>> SiteServing::Create(
     const AgentConfig& config, PredictionService::Standardiser standardise,
-    const std::optional<GlobalModel>& latest) {
+    const std::optional<GlobalModel>& latest,
+    std::shared_ptr<const drift::DataDriftDetector> input_reference) {
   if (!config.serve) return FailedPrecondition("serve: no [serve] listen");
   if (!config.data) return FailedPrecondition("serve: [serve] needs [data]");
   PredictionServiceOptions options;
@@ -24,6 +25,17 @@ Result<std::unique_ptr<SiteServing>> SiteServing::Create(
       static_cast<int64_t>(config.serve->retention_hours * 3600.0);
   if (options.retention_s < 1) options.retention_s = 1;
   options.max_tracked = config.serve->max_tracked;
+  if (config.online && config.online->serve_candidate != "off") {
+    auto mode = ParseLocalCandidateMode(config.online->serve_candidate);
+    if (!mode) return std::unexpected(mode.error());
+    options.local_candidate.mode = *mode;
+    options.local_candidate.share = config.online->candidate_share;
+  }
+  if (config.serve->input_drift_window > 0) {
+    options.input_reference = std::move(input_reference);
+    options.input_drift.window = config.serve->input_drift_window;
+    options.input_drift.interval_s = config.serve->input_drift_interval_s;
+  }
   auto service = PredictionService::Create(
       options, config.data->schema, std::move(standardise), config.data_dir);
   if (!service) return std::unexpected(service.error());

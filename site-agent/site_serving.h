@@ -66,7 +66,9 @@ class SiteServing {
   // deployment when the site reconnects).
   static Result<std::unique_ptr<SiteServing>> Create(
       const AgentConfig& config, PredictionService::Standardiser standardise,
-      const std::optional<GlobalModel>& latest);
+      const std::optional<GlobalModel>& latest,
+      std::shared_ptr<const drift::DataDriftDetector> input_reference =
+          nullptr);
 
   // Listens on [serve] listen with the [serve] certificate and starts
   // [serve] threads threads that serve on it; returns the bound port.

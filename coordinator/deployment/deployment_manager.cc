@@ -279,6 +279,27 @@ Result<protocol::DeploymentUpdate> DeploymentManager::BuildUpdate(
       return std::unexpected(s.error());
     }
   }
+  const DeploymentDriftSettings& drift = sender_.drift;
+  update.drift_performance_threshold = drift.performance_threshold;
+  update.drift_window_size = drift.window_size;
+  // "validation": the sites' held-out evaluations of the version, summed;
+  // none when no site has reported one.
+  auto baseline = [&](const std::string& version) -> Result<double> {
+    if (!drift.baseline_validation) return drift.baseline;
+    auto e = store_.FindVersionEvaluation(version);
+    if (!e) return std::unexpected(e.error());
+    return e->count > 0
+               ? static_cast<double>(e->correct) / static_cast<double>(e->count)
+               : -1.0;
+  };
+  auto current = baseline(r.state.current_version);
+  if (!current) return std::unexpected(current.error());
+  update.current_baseline = *current;
+  if (!r.state.candidate_version.empty()) {
+    auto candidate = baseline(r.state.candidate_version);
+    if (!candidate) return std::unexpected(candidate.error());
+    update.candidate_baseline = *candidate;
+  }
   return update;
 }
 

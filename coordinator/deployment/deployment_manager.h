@@ -22,12 +22,22 @@ namespace cls::coordinator {
 
 // How the manager reaches the sites: the Federation in the daemon, a fake in
 // tests. `connected_sites` lists the connected, approved sites.
+// The [drift] settings sent with each deployment to the sites' monitors
+// (docs/drift.md "Settings from the coordinator").
+struct DeploymentDriftSettings {
+  double performance_threshold = 0;  // 0 = the sites' own defaults
+  uint32_t window_size = 0;          // 0 = the sites' own defaults
+  bool baseline_validation = false;  // each version's validation accuracy
+  double baseline = -1;              // a fixed baseline; < 0 = none
+};
+
 struct DeploymentSender {
   std::function<std::vector<std::string>()> connected_sites;
   std::function<void(const std::string& site_id, protocol::Message)> send;
   // The federation-wide standardisation sent with each deployment; may be
   // unset (sent empty).
   std::function<std::vector<double>()> feature_statistics;
+  DeploymentDriftSettings drift;
 };
 
 // One version's statistics merged over the sites' latest reports (the

@@ -368,5 +368,42 @@ TEST_F(DeploymentManagerTest, PromoteMakesTheCandidateCurrent) {
   EXPECT_TRUE(r->state.candidate_version.empty());
 }
 
+// [drift] settings go to the sites with every deployment: threshold, window
+// and, with baseline = "validation", each version's summed held-out
+// accuracy (none when no site evaluated it); a fixed baseline for both.
+TEST_F(DeploymentManagerTest, DeploymentsCarryTheDriftSettings) {
+  VersionEvaluation e;
+  e.reports = 2;
+  e.count = 200;
+  e.correct = 174;
+  ASSERT_TRUE(store_->AddVersionEvaluation(kV1, e).has_value());
+  auto open = [&](DeploymentDriftSettings drift) {
+    manager_.reset();
+    DeploymentSender sender = sites_.Sender();
+    sender.drift = drift;
+    auto m = DeploymentManager::Open(*store_, "logistic_regression",
+                                     std::move(sender));
+    ASSERT_TRUE(m.has_value()) << m.error().message;
+    manager_ = std::move(*m);
+  };
+  open({.performance_threshold = 0.08,
+        .window_size = 250,
+        .baseline_validation = true});
+  StartRollout();
+  ASSERT_FALSE(sites_.sent.empty());
+  const protocol::DeploymentUpdate& u = sites_.sent.back().second;
+  EXPECT_EQ(u.drift_performance_threshold, 0.08);
+  EXPECT_EQ(u.drift_window_size, 250u);
+  EXPECT_DOUBLE_EQ(u.current_baseline, 0.87);
+  EXPECT_EQ(u.candidate_baseline, -1);  // v2 never evaluated
+
+  open({.performance_threshold = 0.05, .window_size = 100, .baseline = 0.9});
+  manager_->OnSiteConnected("HOSP_A");  // the restored deployment, rebuilt
+  const protocol::DeploymentUpdate& fixed = sites_.sent.back().second;
+  EXPECT_EQ(fixed.current_baseline, 0.9);
+  EXPECT_EQ(fixed.candidate_baseline, 0.9);
+  EXPECT_EQ(fixed.drift_window_size, 100u);
+}
+
 }  // namespace
 }  // namespace cls::coordinator
