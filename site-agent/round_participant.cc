@@ -318,6 +318,7 @@ RoundParticipant::Announced RoundParticipant::OnAnnounce(
   setup.benchmark_parameters = options_.benchmark_parameters;
   setup.test_scale_delta = options_.test_scale_delta;
   setup.expose_deltas_dir = options_.expose_deltas_dir;
+  setup.record_privacy = options_.record_privacy;
   return TrainingJob{a.round_id, [announce, setup = std::move(setup)] {
                        return TrainRoundInput(*announce, setup);
                      }};

@@ -42,6 +42,8 @@ struct ParticipantOptions {
   double test_scale_delta = 1.0;
   // Benchmark mode (no LocalModel): the configured vector size.
   uint64_t benchmark_parameters = 0;
+  // [privacy] dp_sgd: the site's record-level ledger (TrainingSetup).
+  RecordPrivacyLedger* record_privacy = nullptr;
   // Rows the CSV loader refused (for status.json).
   uint64_t rows_rejected = 0;
   // Called with each new global model of a training round (the online
