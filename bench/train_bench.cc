@@ -76,12 +76,14 @@ void MakeData(Eigen::MatrixXf& x, Eigen::VectorXi& y) {
   y.resize(kRows);
   for (int i = 0; i < kRows; ++i) {
     y(i) = static_cast<int>(rng() % kClasses);
-    for (int j = 0; j < kFeatures; ++j) x(i, j) = centres(y(i), j) + normal(rng);
+    for (int j = 0; j < kFeatures; ++j)
+      x(i, j) = centres(y(i), j) + normal(rng);
   }
 }
 
 // The peer's medians, or nullopt when Debian's python3 or sklearn is absent.
-std::optional<Json> RunPeer(const Eigen::MatrixXf& x, const Eigen::VectorXi& y) {
+std::optional<Json> RunPeer(const Eigen::MatrixXf& x,
+                            const Eigen::VectorXi& y) {
   const std::filesystem::path dir = std::filesystem::temp_directory_path();
   const auto px = dir / "cls_train_bench_x.f32";
   const auto py = dir / "cls_train_bench_y.i32";
@@ -95,12 +97,11 @@ std::optional<Json> RunPeer(const Eigen::MatrixXf& x, const Eigen::VectorXi& y) 
     fy.write(reinterpret_cast<const char*>(y.data()),
              static_cast<std::streamsize>(y.size() * sizeof(int)));
   }
-  const std::string cmd = std::string("/usr/bin/python3 ") +
-                          CLS_TRAIN_PEER_SCRIPT + " " + px.string() + " " +
-                          py.string() + " " + std::to_string(kRows) + " " +
-                          std::to_string(kFeatures) + " " +
-                          std::to_string(kHidden) + " " +
-                          std::to_string(kBatch) + " " + std::to_string(kRuns);
+  const std::string cmd =
+      std::string("/usr/bin/python3 ") + CLS_TRAIN_PEER_SCRIPT + " " +
+      px.string() + " " + py.string() + " " + std::to_string(kRows) + " " +
+      std::to_string(kFeatures) + " " + std::to_string(kHidden) + " " +
+      std::to_string(kBatch) + " " + std::to_string(kRuns);
   std::optional<Json> out;
   if (FILE* p = popen(cmd.c_str(), "r")) {
     std::string text;
@@ -164,9 +165,9 @@ void SpeedBenchmarks() {
   std::cerr << "train_bench: scikit-learn peer\n";
   const std::optional<Json> peer = RunPeer(x, y);
 
-  const Json data = {{"rows", kRows},   {"features", kFeatures},
+  const Json data = {{"rows", kRows},       {"features", kFeatures},
                      {"classes", kClasses}, {"batch_size", kBatch},
-                     {"epochs", 1},     {"runs", kRuns},
+                     {"epochs", 1},         {"runs", kRuns},
                      {"float", "float32"}};
   Json softmax = {{"name", "train.softmax_epoch_ms"},
                   {"value", softmax_ms},
@@ -190,8 +191,7 @@ void SpeedBenchmarks() {
         "mini-batch option), constant eta0 0.05, alpha 1e-4";
     mlp["peer"] = "sklearn MLPClassifier(solver=sgd).fit, max_iter 1";
     mlp["peer_value"] = (*peer)["mlp_ms"];
-    mlp["params"]["speedup_vs_peer"] =
-        (*peer)["mlp_ms"].get<double>() / mlp_ms;
+    mlp["params"]["speedup_vs_peer"] = (*peer)["mlp_ms"].get<double>() / mlp_ms;
     mlp["params"]["peer_note"] =
         "hidden (64,), relu, batch 32, lr 0.05, momentum 0, alpha 1e-4";
   }
@@ -200,12 +200,10 @@ void SpeedBenchmarks() {
   for (const auto& [name, dp_ms, plain_ms] :
        {std::tuple{"train.softmax_dp_sgd_epoch_ms", softmax_dp_ms, softmax_ms},
         std::tuple{"train.mlp_dp_sgd_epoch_ms", mlp_dp_ms, mlp_ms}}) {
-    Json j = {{"name", name},
-              {"value", dp_ms},
-              {"unit", "ms"},
-              {"peer", "the same epoch without DP-SGD"},
-              {"peer_value", plain_ms},
-              {"params", data}};
+    Json j = {
+        {"name", name},           {"value", dp_ms},
+        {"unit", "ms"},           {"peer", "the same epoch without DP-SGD"},
+        {"peer_value", plain_ms}, {"params", data}};
     j["params"]["overhead"] = dp_ms / plain_ms;
     j["params"]["clip_norm"] = 1.0;
     j["params"]["noise_multiplier"] = 1.0;
@@ -298,8 +296,8 @@ int HeartBenchmarks(const std::string& dir) {
           model.PredictProbability(data->x_test), data->y_test);
       o.acc += m.accuracy / kSeeds;
       o.auc += m.auc / kSeeds;
-      o.ms += std::chrono::duration<double, std::milli>(t1 - t0).count() /
-              kSeeds;
+      o.ms +=
+          std::chrono::duration<double, std::milli>(t1 - t0).count() / kSeeds;
     }
     return o;
   };
@@ -309,8 +307,9 @@ int HeartBenchmarks(const std::string& dir) {
                        {"batch_size", base.batch_size},
                        {"learning_rate", base.learning_rate},
                        {"seeds", kSeeds},
-                       {"model", "logistic_regression, pooled 4 sites, "
-                                 "site-local standardisation"}};
+                       {"model",
+                        "logistic_regression, pooled 4 sites, "
+                        "site-local standardisation"}};
   std::cerr << "train_bench: heart DP-SGD accuracy\n";
   const Outcome plain = run(base);
   Json jp = {{"name", "heart.dp_sgd.acc_plain"},

@@ -26,8 +26,7 @@ DpSgdSchedule DpSgdScheduleFor(int64_t num_rows, const TrainConfig& cfg) {
   const int64_t batch = cfg.batch_size <= 0
                             ? num_rows
                             : std::min<int64_t>(cfg.batch_size, num_rows);
-  s.sampling_rate =
-      static_cast<double>(batch) / static_cast<double>(num_rows);
+  s.sampling_rate = static_cast<double>(batch) / static_cast<double>(num_rows);
   s.steps_per_epoch = (num_rows + batch - 1) / batch;
   s.steps = std::max(cfg.epochs, 0) * s.steps_per_epoch;
   return s;

@@ -16,7 +16,7 @@ namespace cls::core {
 // Poisson-subsampled Gaussian with rate `sampling_rate` and the config's
 // noise multiplier (privacy::RdpAccountant::ComposeSubsampledGaussian).
 struct DpSgdSchedule {
-  double sampling_rate = 1.0;  // q = min(1, batch_size / n)
+  double sampling_rate = 1.0;   // q = min(1, batch_size / n)
   int64_t steps_per_epoch = 0;  // ceil(n / batch_size)
   int64_t steps = 0;            // epochs * steps_per_epoch
 };

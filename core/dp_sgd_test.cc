@@ -135,10 +135,10 @@ TEST(DpSgdTest, SigmaZeroInfiniteClipEqualsPlainSgdExactly) {
     LogisticRegression plain(6), dp(6);
     plain.Train(x, y, PlainConfig());
     dp.Train(x, y, NoOpDpConfig());
-    EXPECT_EQ(std::vector<float>(plain.parameters().begin(),
-                                 plain.parameters().end()),
-              std::vector<float>(dp.parameters().begin(),
-                                 dp.parameters().end()));
+    EXPECT_EQ(
+        std::vector<float>(plain.parameters().begin(),
+                           plain.parameters().end()),
+        std::vector<float>(dp.parameters().begin(), dp.parameters().end()));
   }
   MakeData(101, 6, 3, 2, x, labels);
   {
@@ -147,10 +147,10 @@ TEST(DpSgdTest, SigmaZeroInfiniteClipEqualsPlainSgdExactly) {
     ASSERT_TRUE(plain && dp);
     ASSERT_TRUE(plain->Train(x, labels, PlainConfig()));
     ASSERT_TRUE(dp->Train(x, labels, NoOpDpConfig()));
-    EXPECT_EQ(std::vector<float>(plain->parameters().begin(),
-                                 plain->parameters().end()),
-              std::vector<float>(dp->parameters().begin(),
-                                 dp->parameters().end()));
+    EXPECT_EQ(
+        std::vector<float>(plain->parameters().begin(),
+                           plain->parameters().end()),
+        std::vector<float>(dp->parameters().begin(), dp->parameters().end()));
   }
   for (int classes : {2, 3}) {
     MakeData(101, 6, classes, 3, x, labels);
@@ -159,10 +159,10 @@ TEST(DpSgdTest, SigmaZeroInfiniteClipEqualsPlainSgdExactly) {
     ASSERT_TRUE(plain && dp);
     ASSERT_TRUE(plain->Train(x, labels, PlainConfig()));
     ASSERT_TRUE(dp->Train(x, labels, NoOpDpConfig()));
-    EXPECT_EQ(std::vector<float>(plain->parameters().begin(),
-                                 plain->parameters().end()),
-              std::vector<float>(dp->parameters().begin(),
-                                 dp->parameters().end()))
+    EXPECT_EQ(
+        std::vector<float>(plain->parameters().begin(),
+                           plain->parameters().end()),
+        std::vector<float>(dp->parameters().begin(), dp->parameters().end()))
         << classes << " classes";
   }
 }
@@ -324,8 +324,7 @@ TEST(DpSgdTest, PoissonNoiseIsScaledByTheExpectedBatchSize) {
   double sum2 = 0;
   for (float v : values) sum2 += static_cast<double>(v) * v;
   const double expected_sd = 0.5 * 2.0 / 40.0;
-  EXPECT_NEAR(std::sqrt(sum2 / values.size()), expected_sd,
-              0.03 * expected_sd);
+  EXPECT_NEAR(std::sqrt(sum2 / values.size()), expected_sd, 0.03 * expected_sd);
 }
 
 TEST(DpSgdTest, PoissonDpSgdStillLearnsWithModerateNoise) {

@@ -116,15 +116,16 @@ double Mlp::BatchGradient(const Eigen::MatrixXf& x, const int* labels, float l2,
         params_.data() + layout_.Offset(static_cast<size_t>(2 * l + 1)),
         layout_.blocks()[static_cast<size_t>(2 * l)].cols);
   };
-  // acts[l] is the input of layer l; acts[0] = x.
-  std::vector<Eigen::MatrixXf> acts;
-  acts.reserve(static_cast<size_t>(layers));
-  acts.push_back(x);
+  // hidden[l - 1] is the input of layer l >= 1; layer 0 reads x (no copy).
+  std::vector<Eigen::MatrixXf> hidden(static_cast<size_t>(layers - 1));
+  const auto Input = [&](int l) -> const Eigen::MatrixXf& {
+    return l == 0 ? x : hidden[static_cast<size_t>(l - 1)];
+  };
   Eigen::MatrixXf z;
   for (int l = 0; l < layers; ++l) {
-    z.noalias() = acts.back() * Weights(l);
+    z.noalias() = Input(l) * Weights(l);
     z.rowwise() += Biases(l);
-    if (l + 1 < layers) acts.push_back(z.cwiseMax(0.0f));
+    if (l + 1 < layers) hidden[static_cast<size_t>(l)] = z.cwiseMax(0.0f);
   }
 
   // deltas[l]: d loss_i / d z_l, one row per example. Output layer:
@@ -149,8 +150,8 @@ double Mlp::BatchGradient(const Eigen::MatrixXf& x, const int* labels, float l2,
     }
   }
   for (int l = layers - 1; l > 0; --l) {
-    // acts[l] = relu(z_{l-1}), so relu'(z_{l-1}) = (acts[l] > 0).
-    const Eigen::MatrixXf& a = acts[static_cast<size_t>(l)];
+    // Input(l) = relu(z_{l-1}), so relu'(z_{l-1}) = (Input(l) > 0).
+    const Eigen::MatrixXf& a = Input(l);
     deltas[static_cast<size_t>(l - 1)] =
         ((deltas[static_cast<size_t>(l)] * Weights(l).transpose()).array() *
          (a.array() > 0.0f).cast<float>())
@@ -166,7 +167,7 @@ double Mlp::BatchGradient(const Eigen::MatrixXf& x, const int* labels, float l2,
     for (int l = 0; l < layers; ++l) {
       const auto k = static_cast<size_t>(l);
       squared += deltas[k].rowwise().squaredNorm().array() *
-                 (acts[k].rowwise().squaredNorm().array() + 1.0f);
+                 (Input(l).rowwise().squaredNorm().array() + 1.0f);
     }
     Eigen::ArrayXf factors;
     dp->ClipFactors(squared, factors);
@@ -181,7 +182,7 @@ double Mlp::BatchGradient(const Eigen::MatrixXf& x, const int* labels, float l2,
     Eigen::Map<Eigen::RowVectorXf> gb(grad + layout_.Offset(2 * l + 1),
                                       wb.cols);
     const auto k = static_cast<size_t>(l);
-    gw.noalias() = acts[k].transpose() * deltas[k];
+    gw.noalias() = Input(l).transpose() * deltas[k];
     gw *= inv;
     gb = deltas[k].colwise().sum() * inv;
   }
@@ -263,7 +264,8 @@ Result<double> Mlp::Train(const Eigen::MatrixXf& x,
         rows = sampled.data();
       }
       if (xb.rows() != bs) xb.resize(bs, x.cols());
-      if (yb.size() < static_cast<size_t>(bs)) yb.resize(static_cast<size_t>(bs));
+      if (yb.size() < static_cast<size_t>(bs))
+        yb.resize(static_cast<size_t>(bs));
       for (Eigen::Index i = 0; i < bs; ++i) {
         const Eigen::Index r = rows[i];
         xb.row(i) = xr.row(r);

@@ -1,8 +1,8 @@
 #ifndef CLS_CORE_ONLINE_LEARNING_H_
 #define CLS_CORE_ONLINE_LEARNING_H_
 
-#include <algorithm>
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <random>

@@ -187,8 +187,7 @@ Result<double> SoftmaxRegression::Train(const Eigen::MatrixXf& x,
       if (dp) {
         dp_step->AddNoise({grad_w.data(), static_cast<size_t>(grad_w.size())},
                           denominator);
-        dp_step->AddNoise({grad_b.data(), static_cast<size_t>(k)},
-                          denominator);
+        dp_step->AddNoise({grad_b.data(), static_cast<size_t>(k)}, denominator);
       }
       w -= lr * (grad_w + l2 * w);
       b -= lr * grad_b;

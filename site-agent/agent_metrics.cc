@@ -32,8 +32,8 @@ void AgentMetrics::SetRecordPrivacy(const RecordPrivacyStatus& s) {
     record_target_ = &registry_.AddGauge(
         "cls_site_record_target_epsilon",
         "The site's record-level budget ([privacy] target_epsilon)");
-    record_delta_ = &registry_.AddGauge(
-        "cls_site_record_delta", "The delta of cls_site_record_epsilon");
+    record_delta_ = &registry_.AddGauge("cls_site_record_delta",
+                                        "The delta of cls_site_record_epsilon");
     record_refusals_ = &registry_.AddGauge(
         "cls_site_record_refusals",
         "Trainings this site refused because they would exceed its budget");

@@ -197,9 +197,9 @@ Status ParseSecureAggregation(const toml::table& table, AgentConfig& config) {
 }
 
 Status ParsePrivacy(const toml::table& table, AgentConfig& config) {
-  const TomlTable t(table, "privacy",
-                    {"dp_sgd", "target_epsilon", "delta", "clip_norm",
-                     "noise_multiplier"});
+  const TomlTable t(
+      table, "privacy",
+      {"dp_sgd", "target_epsilon", "delta", "clip_norm", "noise_multiplier"});
   CLS_RETURN_IF_ERROR(t.CheckKeys());
   PrivacyConfig p;
   CLS_RETURN_IF_ERROR(t.Read("dp_sgd", p.dp_sgd));

@@ -2,7 +2,8 @@
 #define CLS_SITE_AGENT_CONFIG_SECTIONS_H_
 
 // The optional sections of the site agent's config ([online], [serve],
-// [secure_aggregation], [privacy]), read by site-agent/config.cc. Internal to it.
+// [secure_aggregation], [privacy]), read by site-agent/config.cc. Internal to
+// it.
 
 #include <toml++/toml.h>
 

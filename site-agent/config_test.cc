@@ -361,8 +361,7 @@ TEST(ConfigTest, PrivacySectionRefusesMissingBudgetAndBadValues) {
             "privacy.clip_norm"},
            {"dp_sgd = true\ntarget_epsilon = 3\nnoise_multiplier = 0.01\n",
             "privacy.noise_multiplier"},
-           {"dp_sgd = true\ntarget_epsilon = 3\nepsilon = 3\n",
-            "epsilon"}}) {
+           {"dp_sgd = true\ntarget_epsilon = 3\nepsilon = 3\n", "epsilon"}}) {
     auto config = Parse(std::string(kValid) + "\n[privacy]\n" + body);
     ASSERT_FALSE(config) << body;
     EXPECT_NE(config.error().message.find(key), std::string::npos)

@@ -289,8 +289,7 @@ int main(int argc, char** argv) {
     auto opened = cls::site::RecordPrivacyLedger::Open(
         config->data_dir, config->privacy, model->num_samples());
     if (!opened) {
-      spdlog::error("record-level privacy ledger: {}",
-                    opened.error().message);
+      spdlog::error("record-level privacy ledger: {}", opened.error().message);
       return 1;
     }
     record_privacy = std::move(*opened);

@@ -360,9 +360,10 @@ Result<core::TrainingUpdate> OnlineIngest::ChargeOnlineUpdate(
   if (auto s = record_privacy_->Charge(system_->TrainingRows(rows), train,
                                        "online update of " + name);
       !s) {
-    spdlog::error("online: {}; online updates stop until the budget is "
-                  "raised or reset",
-                  s.error().message);
+    spdlog::error(
+        "online: {}; online updates stop until the budget is "
+        "raised or reset",
+        s.error().message);
     return std::unexpected(s.error());
   }
   return core::TrainingUpdate{};

@@ -1,7 +1,7 @@
 #include "site-agent/record_privacy.h"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -115,8 +115,7 @@ Result<double> RecordPrivacyLedger::EpsilonOf(
 }
 
 Status RecordPrivacyLedger::Save(std::span<const double> rdp, uint64_t steps,
-                                 uint64_t trainings,
-                                 uint64_t refusals) const {
+                                 uint64_t trainings, uint64_t refusals) const {
   const Json j = {{"version", 1},
                   {"orders", accountant_.orders()},
                   {"rdp", std::vector<double>(rdp.begin(), rdp.end())},
@@ -142,9 +141,9 @@ Status RecordPrivacyLedger::Charge(int64_t rows, const core::TrainConfig& cfg,
   Status result;
   {
     std::lock_guard lock(mu_);
-    CLS_ASSIGN_OR_RETURN(
-        const auto curve, accountant_.GaussianCurve(schedule.sampling_rate,
-                                                    config_.noise_multiplier));
+    CLS_ASSIGN_OR_RETURN(const auto curve,
+                         accountant_.GaussianCurve(schedule.sampling_rate,
+                                                   config_.noise_multiplier));
     std::vector<double> rdp = accountant_.rdp();
     for (size_t k = 0; k < rdp.size(); ++k) {
       rdp[k] += static_cast<double>(schedule.steps) * curve[k];
@@ -156,9 +155,13 @@ Status RecordPrivacyLedger::Charge(int64_t rows, const core::TrainConfig& cfg,
       (void)Save(accountant_.rdp(), status_.steps, status_.trainings,
                  status_.refusals);
       result = ResourceExhausted(
-          std::string(what) + ": refused, record-level privacy budget: this "
-          "training (" + std::to_string(schedule.steps) + " DP-SGD steps at "
-          "q " + Num(schedule.sampling_rate) + ", sigma " +
+          std::string(what) +
+          ": refused, record-level privacy budget: this "
+          "training (" +
+          std::to_string(schedule.steps) +
+          " DP-SGD steps at "
+          "q " +
+          Num(schedule.sampling_rate) + ", sigma " +
           Num(config_.noise_multiplier) + ") would take epsilon from " +
           Num(status_.epsilon) + " to " + Num(epsilon) + " > target_epsilon " +
           Num(config_.target_epsilon) + " (delta " + Num(delta_) + ")");

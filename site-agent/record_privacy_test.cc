@@ -120,7 +120,8 @@ TEST(RecordPrivacyLedgerTest, ACorruptLedgerIsRefusedNotReset) {
   EXPECT_NE(reopened.error().message.find("checksum"), std::string::npos);
 }
 
-TEST(RecordPrivacyLedgerTest, DefaultDeltaIsTheSmallerOf1e5AndNToTheMinus1Point1) {
+TEST(RecordPrivacyLedgerTest,
+     DefaultDeltaIsTheSmallerOf1e5AndNToTheMinus1Point1) {
   TempDir dir;
   PrivacyConfig p = DpConfig(5);
   p.delta.reset();

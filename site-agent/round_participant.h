@@ -114,6 +114,9 @@ class RoundParticipant {
 
   const std::string& model_version() const { return global_.version; }
   uint64_t num_samples() const;
+  // The record-level DP-SGD ledger as the coordinator is told it (Hello,
+  // MaskedInput); all zero without [privacy] dp_sgd.
+  protocol::RecordPrivacyReport record_privacy() const;
   // The round this site is currently working on, if any.
   std::optional<uint64_t> active_round() const;
 

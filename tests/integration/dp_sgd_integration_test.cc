@@ -65,7 +65,11 @@ constexpr const char* kPrivacy =
 
 TEST(DpSgdIntegrationTest, SiteTrainsReportsItsEpsilonAndRefusesPastItsBudget) {
   Cluster cluster;
-  cluster.StartCoordinator("min_sites = 2");
+  // Central site-level DP at the coordinator too, so /v1/privacy shows the
+  // record-level guarantee next to the site-level one.
+  cluster.StartCoordinator(
+      "min_sites = 2\n[privacy]\nmode = \"central\"\nprivacy_epsilon = 20.0\n"
+      "budget_epsilon = 1000.0");
   SiteOptions dp;
   dp.extra_toml = kPrivacy;
   cluster.StartSite("HOSP_DP", dp);
@@ -93,6 +97,15 @@ TEST(DpSgdIntegrationTest, SiteTrainsReportsItsEpsilonAndRefusesPastItsBudget) {
   EXPECT_EQ(m["cls_site_record_target_epsilon"], 8.5);
   EXPECT_EQ(m["cls_site_record_delta"], 1e-5);
   EXPECT_EQ(m["cls_site_record_refusals"], 0);
+  // The coordinator shows what the site reported with its masked input.
+  auto status = cluster.Ctl({"privacy", "status", "--json"});
+  ASSERT_EQ(status.exit_code, 0) << status.error;
+  auto j = status.Json();
+  ASSERT_EQ(j["record_level"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["record_level"][0]["site_id"], "HOSP_DP");
+  EXPECT_NEAR(j["record_level"][0]["epsilon"].get<double>(), spent, 1e-9);
+  EXPECT_EQ(j["record_level"][0]["target_epsilon"], 8.5);
+  EXPECT_EQ(j["record_level"][0]["refusals"], 0);
   // The site without DP-SGD has no record-level family.
   EXPECT_EQ(Scrape(cluster.site_metrics_port("HOSP_B"))
                 .count("cls_site_record_epsilon"),
@@ -121,6 +134,27 @@ TEST(DpSgdIntegrationTest, SiteTrainsReportsItsEpsilonAndRefusesPastItsBudget) {
   m = Scrape(restarted);
   EXPECT_DOUBLE_EQ(m["cls_site_record_epsilon"], spent);  // nothing charged
   EXPECT_EQ(m["cls_site_record_refusals"], 1);
+
+  // Reconnecting, the site reports the refusal; the coordinator logs it
+  // and shows it.
+  cluster.StopSite("HOSP_DP");
+  cluster.StartSite("HOSP_DP", dp);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto s = cluster.Ctl({"privacy", "status", "--json"});
+        if (s.exit_code != 0) return false;
+        auto r = s.Json()["record_level"];
+        return r.size() == 1 && r[0]["refusals"] == 1;
+      },
+      60s));
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return cluster.coordinator()->Log().find(
+                   "site HOSP_DP refused 1 training(s) for its record-level "
+                   "privacy budget") != std::string::npos;
+      },
+      30s))
+      << cluster.coordinator()->Log();
 }
 
 }  // namespace
