@@ -23,7 +23,10 @@ struct HelloCodec {
     b.setNumSamples(m.num_samples);
     b.setAgentVersion(AsText(m.agent_version));
     b.setModelVersion(AsText(m.model_version));
-    FillRecordPrivacy(b.initRecordPrivacy(), m.record_privacy);
+    // Only a DP-SGD site sends it: without, the bytes stay those of v2.
+    if (m.record_privacy.dp_sgd) {
+      FillRecordPrivacy(b.initRecordPrivacy(), m.record_privacy);
+    }
   }
 
   static Hello Decode(BodyReader body, Checker& c) {

@@ -301,7 +301,10 @@ struct MaskedInputCodec {
     b.setBits(static_cast<uint8_t>(bits));
     b.setCount(static_cast<uint32_t>(m.masked.size()));
     FillMetrics(b.initMetrics(), m.metrics);
-    FillRecordPrivacy(b.initRecordPrivacy(), m.record_privacy);
+    // Only a DP-SGD site sends it: without, the bytes stay those of v2.
+    if (m.record_privacy.dp_sgd) {
+      FillRecordPrivacy(b.initRecordPrivacy(), m.record_privacy);
+    }
   }
 
   static MaskedInput Decode(BodyReader body, Checker& c) {
