@@ -205,6 +205,9 @@ void Federation::OnSiteMessage(const std::string& site_id,
                                    " is not a site message");
     return;
   }
+  if (const auto* input = std::get_if<protocol::MaskedInput>(&message)) {
+    sites_.NoteRecordPrivacy(site_id, input->record_privacy);
+  }
   // Serving (issue 5): acks and drift reports go to the deployment manager.
   // A malformed report is dropped whole and logged; the site stays connected
   // (its predictions keep being served) but nothing of the report is kept.

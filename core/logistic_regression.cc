@@ -5,9 +5,11 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string>
 
+#include "core/dp_sgd.h"
 #include "core/shuffle.h"
 
 namespace cls::core {
@@ -78,6 +80,10 @@ double LogisticRegression::Train(const Eigen::MatrixXf& x,
                        : std::vector<float>(anchor.begin(), anchor.end());
   const Eigen::Index n = x.rows();
   if (n == 0) return 0.0;
+  const bool dp = cfg.dp.enabled;
+  if (dp && !ValidateDpSgd(cfg.dp)) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
   const Eigen::Index d = num_features_;
   const Eigen::Index batch =
       cfg.batch_size <= 0 ? n : std::min<Eigen::Index>(cfg.batch_size, n);
@@ -90,6 +96,11 @@ double LogisticRegression::Train(const Eigen::MatrixXf& x,
   std::mt19937_64 rng(cfg.seed);
   std::vector<Eigen::Index> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), Eigen::Index{0});
+  std::optional<DpSgdStep> dp_step;
+  if (dp) dp_step.emplace(cfg.dp, n, batch);
+  const bool poisson = dp && dp_step->poisson();
+  std::vector<Eigen::Index> sampled;
+  if (poisson) sampled.reserve(static_cast<size_t>(2 * batch + 16));
 
   // Shuffled mini-batches read whole rows. In the caller's column-major
   // matrix a random row touches d cache lines; one sequential copy into row
@@ -98,16 +109,29 @@ double LogisticRegression::Train(const Eigen::MatrixXf& x,
   using RowMajorMatrix =
       Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   const RowMajorMatrix xr = x;
+  // Poisson batches vary in size; the buffers grow to the largest seen.
   RowMajorMatrix xb(batch, d);
   Eigen::VectorXf yb(batch);
+  Eigen::ArrayXf clip_factors;
+  std::vector<float> grad(static_cast<size_t>(d) + 1);
   double last_epoch_loss = 0.0;
   for (int epoch = 0; epoch < cfg.epochs; ++epoch) {
-    Shuffle(order, rng);
+    if (!poisson) Shuffle(order, rng);
     double loss_sum = 0.0;
     for (Eigen::Index start = 0; start < n; start += batch) {
-      const Eigen::Index b = std::min(batch, n - start);
+      Eigen::Index b = std::min(batch, n - start);
+      const Eigen::Index* rows = order.data() + start;
+      if (poisson) {
+        dp_step->SampleBatch(sampled);
+        b = static_cast<Eigen::Index>(sampled.size());
+        rows = sampled.data();
+        if (b > xb.rows()) {
+          xb.resize(b, d);
+          yb.resize(b);
+        }
+      }
       for (Eigen::Index i = 0; i < b; ++i) {
-        const Eigen::Index r = order[static_cast<size_t>(start + i)];
+        const Eigen::Index r = rows[i];
         xb.row(i) = xr.row(r);
         yb(i) = y(r);
       }
@@ -115,10 +139,24 @@ double LogisticRegression::Train(const Eigen::MatrixXf& x,
       const auto ys = yb.head(b).array();
       const Eigen::ArrayXf z = ((xs * w).array() + bias).eval();
       loss_sum += SumLogLoss(z, ys);
-      const Eigen::VectorXf residual = (Sigmoid(z) - ys).matrix();  // p - y
-      const float inv_b = 1.0f / static_cast<float>(b);
-      Eigen::VectorXf grad_w = (xs.transpose() * residual) * inv_b + l2 * w;
-      float grad_b = residual.sum() * inv_b;
+      Eigen::VectorXf residual = (Sigmoid(z) - ys).matrix();  // p - y
+      float denominator = static_cast<float>(b);
+      if (dp) {
+        // Example i's gradient is r_i [x_i, 1]: norm |r_i| sqrt(|x_i|^2 + 1).
+        const Eigen::ArrayXf squared =
+            residual.array().square() *
+            (xs.rowwise().squaredNorm().array() + 1.0f);
+        dp_step->ClipFactors(squared, clip_factors);
+        residual.array() *= clip_factors;
+        denominator = dp_step->Denominator(b);
+      }
+      const float inv_b = 1.0f / denominator;
+      Eigen::Map<Eigen::VectorXf> grad_w(grad.data(), d);
+      float& grad_b = grad[static_cast<size_t>(d)];
+      grad_w = (xs.transpose() * residual) * inv_b;
+      grad_b = residual.sum() * inv_b;
+      if (dp) dp_step->AddNoise(grad, denominator);
+      grad_w += l2 * w;
       if (proximal) {
         const Eigen::Map<const Eigen::VectorXf> anchor_w(anchor_copy.data(), d);
         grad_w += mu * (w - anchor_w);

@@ -4,12 +4,35 @@
 #include <Eigen/Dense>
 #include <cstdint>
 #include <functional>
+#include <limits>
+#include <optional>
 #include <span>
 #include <vector>
 
 #include "common/error.h"
 
 namespace cls::core {
+
+// DP-SGD (Abadi et al. 2016) as Opacus and TF Privacy run it: each step
+// samples a batch by Poisson sampling (every row independently with rate
+// q = batch_size / n), clips each example's gradient to L2 norm clip_norm,
+// sums, adds N(0, (noise_multiplier clip_norm)^2) to every coordinate and
+// divides by the expected batch size. The L2 and proximal terms depend on
+// no example and are added after the noise. An epoch is ceil(n / batch_size)
+// steps; core/dp_sgd.h DpSgdSchedule says what to charge the accountant.
+// Record-level: neighbouring datasets differ in one row (add/remove).
+struct DpSgdConfig {
+  bool enabled = false;
+  double clip_norm = 1.0;         // C > 0; +inf = no clipping
+  double noise_multiplier = 0.0;  // sigma >= 0
+  // false: plain SGD's shuffled batches, divided by their actual size. Only
+  // for tests (with sigma = 0 and C = inf it is plain SGD bit for bit); the
+  // accountant's sampled-Gaussian bound assumes Poisson sampling.
+  bool poisson_sampling = true;
+  // Tests only: seeds the noise and sampling generator. Unset = the system
+  // CSPRNG (privacy::NoiseRng::FromSystemEntropy), as production must.
+  std::optional<uint64_t> test_seed;
+};
 
 struct TrainConfig {
   int epochs = 5;
@@ -21,6 +44,7 @@ struct TrainConfig {
   // included) to the loss, pulling local training towards the anchor (the
   // global model the round started from). 0 = plain SGD (FedAvg).
   double proximal_mu = 0.0;
+  DpSgdConfig dp = {};
 };
 
 // Binary logistic regression. Parameters are one flat float vector:

@@ -5,9 +5,11 @@
 #include <cmath>
 #include <numbers>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string>
 
+#include "core/dp_sgd.h"
 #include "core/shuffle.h"
 #include "core/softmax_regression.h"
 
@@ -100,28 +102,37 @@ Eigen::MatrixXf Mlp::OutputLogits(const Eigen::MatrixXf& x) const {
 }
 
 double Mlp::BatchGradient(const Eigen::MatrixXf& x, const int* labels, float l2,
-                          float* grad) const {
+                          float* grad, DpSgdStep* dp) const {
   const Eigen::Index n = x.rows();
   const int layers = num_layers();
-  // acts[l] is the input of layer l; acts[0] = x.
-  std::vector<Eigen::MatrixXf> acts;
-  acts.reserve(static_cast<size_t>(layers));
-  acts.push_back(x);
+  const auto Weights = [this](int l) {
+    const ParameterBlock& wb = layout_.blocks()[static_cast<size_t>(2 * l)];
+    return Eigen::Map<const RowMajorMatrixXf>(
+        params_.data() + layout_.Offset(static_cast<size_t>(2 * l)), wb.rows,
+        wb.cols);
+  };
+  const auto Biases = [this](int l) {
+    return Eigen::Map<const Eigen::RowVectorXf>(
+        params_.data() + layout_.Offset(static_cast<size_t>(2 * l + 1)),
+        layout_.blocks()[static_cast<size_t>(2 * l)].cols);
+  };
+  // hidden[l - 1] is the input of layer l >= 1; layer 0 reads x (no copy).
+  std::vector<Eigen::MatrixXf> hidden(static_cast<size_t>(layers - 1));
+  const auto Input = [&](int l) -> const Eigen::MatrixXf& {
+    return l == 0 ? x : hidden[static_cast<size_t>(l - 1)];
+  };
   Eigen::MatrixXf z;
   for (int l = 0; l < layers; ++l) {
-    const ParameterBlock& wb = layout_.blocks()[2 * l];
-    const Eigen::Map<const RowMajorMatrixXf> w(
-        params_.data() + layout_.Offset(2 * l), wb.rows, wb.cols);
-    const Eigen::Map<const Eigen::RowVectorXf> b(
-        params_.data() + layout_.Offset(2 * l + 1), wb.cols);
-    z = acts.back() * w;
-    z.rowwise() += b;
-    if (l + 1 < layers) acts.push_back(z.cwiseMax(0.0f));
+    z.noalias() = Input(l) * Weights(l);
+    z.rowwise() += Biases(l);
+    if (l + 1 < layers) hidden[static_cast<size_t>(l)] = z.cwiseMax(0.0f);
   }
 
-  // Output layer: dz = (p - y) for both sigmoid and softmax cross-entropy.
+  // deltas[l]: d loss_i / d z_l, one row per example. Output layer:
+  // dz = (p - y) for both sigmoid and softmax cross-entropy.
+  std::vector<Eigen::MatrixXf> deltas(static_cast<size_t>(layers));
+  Eigen::MatrixXf& dz = deltas.back();
   double loss = 0.0;
-  Eigen::MatrixXf dz;
   if (spec_.num_classes == 2) {
     Eigen::ArrayXf y(n);
     for (Eigen::Index i = 0; i < n; ++i) y(i) = static_cast<float>(labels[i]);
@@ -138,25 +149,49 @@ double Mlp::BatchGradient(const Eigen::MatrixXf& x, const int* labels, float l2,
       dz(i, labels[i]) -= 1.0f;
     }
   }
-  dz /= static_cast<float>(std::max<Eigen::Index>(n, 1));
+  for (int l = layers - 1; l > 0; --l) {
+    // Input(l) = relu(z_{l-1}), so relu'(z_{l-1}) = (Input(l) > 0).
+    const Eigen::MatrixXf& a = Input(l);
+    deltas[static_cast<size_t>(l - 1)] =
+        ((deltas[static_cast<size_t>(l)] * Weights(l).transpose()).array() *
+         (a.array() > 0.0f).cast<float>())
+            .matrix();
+  }
 
-  for (int l = layers - 1; l >= 0; --l) {
+  float denominator = static_cast<float>(std::max<Eigen::Index>(n, 1));
+  if (dp) {
+    // Example i's gradient in layer l is a_i delta_i^T (weights) and
+    // delta_i (biases): squared norm |delta_i|^2 (|a_i|^2 + 1), summed over
+    // layers. Scaling delta_i by s_i scales all of example i's gradient.
+    Eigen::ArrayXf squared = Eigen::ArrayXf::Zero(n);
+    for (int l = 0; l < layers; ++l) {
+      const auto k = static_cast<size_t>(l);
+      squared += deltas[k].rowwise().squaredNorm().array() *
+                 (Input(l).rowwise().squaredNorm().array() + 1.0f);
+    }
+    Eigen::ArrayXf factors;
+    dp->ClipFactors(squared, factors);
+    for (Eigen::MatrixXf& delta : deltas) delta.array().colwise() *= factors;
+    denominator = dp->Denominator(n);
+  }
+  const float inv = 1.0f / denominator;
+  for (int l = 0; l < layers; ++l) {
     const ParameterBlock& wb = layout_.blocks()[2 * l];
-    const Eigen::Map<const RowMajorMatrixXf> w(
-        params_.data() + layout_.Offset(2 * l), wb.rows, wb.cols);
     Eigen::Map<RowMajorMatrixXf> gw(grad + layout_.Offset(2 * l), wb.rows,
                                     wb.cols);
     Eigen::Map<Eigen::RowVectorXf> gb(grad + layout_.Offset(2 * l + 1),
                                       wb.cols);
-    const Eigen::MatrixXf& a = acts[static_cast<size_t>(l)];
-    gw.noalias() = a.transpose() * dz;
-    gw += l2 * w;
-    gb = dz.colwise().sum();
-    if (l > 0) {
-      // a = relu(z_prev), so relu'(z_prev) = (a > 0).
-      dz = ((dz * w.transpose()).array() * (a.array() > 0.0f).cast<float>())
-               .matrix();
-    }
+    const auto k = static_cast<size_t>(l);
+    gw.noalias() = Input(l).transpose() * deltas[k];
+    gw *= inv;
+    gb = deltas[k].colwise().sum() * inv;
+  }
+  if (dp) dp->AddNoise({grad, params_.size()}, denominator);
+  for (int l = 0; l < layers; ++l) {
+    const ParameterBlock& wb = layout_.blocks()[2 * l];
+    Eigen::Map<RowMajorMatrixXf> gw(grad + layout_.Offset(2 * l), wb.rows,
+                                    wb.cols);
+    gw += l2 * Weights(l);
   }
   return loss;
 }
@@ -197,6 +232,8 @@ Result<double> Mlp::Train(const Eigen::MatrixXf& x,
   }
   const Eigen::Index n = x.rows();
   if (n == 0) return 0.0;
+  const bool dp = cfg.dp.enabled;
+  if (dp) CLS_RETURN_IF_ERROR(ValidateDpSgd(cfg.dp));
   const Eigen::Index batch =
       cfg.batch_size <= 0 ? n : std::min<Eigen::Index>(cfg.batch_size, n);
   const float lr = static_cast<float>(cfg.learning_rate);
@@ -205,22 +242,37 @@ Result<double> Mlp::Train(const Eigen::MatrixXf& x,
   std::mt19937_64 rng(cfg.seed);
   std::vector<Eigen::Index> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), Eigen::Index{0});
+  std::optional<DpSgdStep> dp_step;
+  if (dp) dp_step.emplace(cfg.dp, n, batch);
+  const bool poisson = dp && dp_step->poisson();
+  std::vector<Eigen::Index> sampled;
   std::vector<float> grad(params_.size());
+  // Rows are gathered from a row-major copy: contiguous reads.
+  const RowMajorMatrixXf xr = x;
   Eigen::MatrixXf xb(batch, x.cols());
   std::vector<int> yb(static_cast<size_t>(batch));
   double last_epoch_loss = 0.0;
   for (int epoch = 0; epoch < cfg.epochs; ++epoch) {
-    Shuffle(order, rng);
+    if (!poisson) Shuffle(order, rng);
     double loss_sum = 0.0;
     for (Eigen::Index start = 0; start < n; start += batch) {
-      const Eigen::Index bs = std::min(batch, n - start);
+      Eigen::Index bs = std::min(batch, n - start);
+      const Eigen::Index* rows = order.data() + start;
+      if (poisson) {
+        dp_step->SampleBatch(sampled);
+        bs = static_cast<Eigen::Index>(sampled.size());
+        rows = sampled.data();
+      }
       if (xb.rows() != bs) xb.resize(bs, x.cols());
+      if (yb.size() < static_cast<size_t>(bs))
+        yb.resize(static_cast<size_t>(bs));
       for (Eigen::Index i = 0; i < bs; ++i) {
-        const Eigen::Index r = order[static_cast<size_t>(start + i)];
-        xb.row(i) = x.row(r);
+        const Eigen::Index r = rows[i];
+        xb.row(i) = xr.row(r);
         yb[static_cast<size_t>(i)] = labels(r);
       }
-      loss_sum += BatchGradient(xb, yb.data(), l2, grad.data());
+      loss_sum += BatchGradient(xb, yb.data(), l2, grad.data(),
+                                dp ? &*dp_step : nullptr);
       for (size_t i = 0; i < params_.size(); ++i) params_[i] -= lr * grad[i];
     }
     last_epoch_loss = loss_sum / static_cast<double>(n);

@@ -12,6 +12,8 @@
 
 namespace cls::core {
 
+class DpSgdStep;
+
 struct MlpSpec {
   int num_features = 0;
   std::vector<int> hidden;  // one or two ReLU layer widths
@@ -63,8 +65,10 @@ class Mlp {
   int num_layers() const { return static_cast<int>(spec_.hidden.size()) + 1; }
   Eigen::MatrixXf OutputLogits(const Eigen::MatrixXf& x) const;
   // Sum of the rows' cross-entropy; grad gets the mean gradient + l2 weights.
+  // With `dp`: each example's gradient clipped, the sum divided by
+  // dp->Denominator and noised (DP-SGD) before the l2 term.
   double BatchGradient(const Eigen::MatrixXf& x, const int* labels, float l2,
-                       float* grad) const;
+                       float* grad, DpSgdStep* dp = nullptr) const;
 
   MlpSpec spec_;
   ParameterLayout layout_;

@@ -129,6 +129,7 @@ double OnlineLearningSystem::TrainEpochs(const Eigen::MatrixXf& x,
   train.learning_rate = cfg_.learning_rate;
   train.l2 = cfg_.l2;
   train.seed = rng_();  // a fresh shuffle each update, reproducible overall
+  train.dp = cfg_.dp;
   // Elastic penalty 0.5 lambda sum F (w - a)^2 after every mini-batch, taken
   // implicitly (see ElasticAnchor::ApplyProximalStep).
   const double loss =

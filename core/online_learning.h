@@ -2,6 +2,7 @@
 #define CLS_CORE_ONLINE_LEARNING_H_
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <random>
@@ -33,6 +34,9 @@ struct OnlineLearningConfig {
   // Mann-Kendall over the last N validation accuracies (O(N^2)).
   int trend_window = 100;
   uint64_t seed = 1;
+  // DP-SGD for every update (core/dp_sgd.h); the caller charges it to its
+  // accountant with TrainingRows and the epochs and batch size above.
+  DpSgdConfig dp = {};
 };
 
 // The result of one IncrementalUpdate.
@@ -112,6 +116,11 @@ class OnlineLearningSystem {
   const LogisticRegression& model() const { return model_; }
   const ElasticAnchor& anchor() const { return anchor_; }
   const Reservoir& reservoir() const { return reservoir_; }
+  // The rows an IncrementalUpdate of `new_rows` rows trains on: the batch
+  // plus the rehearsal examples drawn from the reservoir.
+  int64_t TrainingRows(int64_t new_rows) const {
+    return new_rows + std::min(cfg_.rehearsal_samples, reservoir_.size());
+  }
   const std::vector<TrainingUpdate>& history() const { return history_; }
   const OnlineLearningConfig& config() const { return cfg_; }
 

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cmath>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string>
 
+#include "core/dp_sgd.h"
 #include "core/shuffle.h"
 
 namespace cls::core {
@@ -93,6 +96,8 @@ Result<double> SoftmaxRegression::Train(const Eigen::MatrixXf& x,
   }
   const Eigen::Index n = x.rows();
   if (n == 0) return 0.0;
+  const bool dp = cfg.dp.enabled;
+  if (dp) CLS_RETURN_IF_ERROR(ValidateDpSgd(cfg.dp));
   const Eigen::Index d = num_features_;
   const Eigen::Index k = num_classes_;
   const Eigen::Index batch =
@@ -106,35 +111,85 @@ Result<double> SoftmaxRegression::Train(const Eigen::MatrixXf& x,
   std::mt19937_64 rng(cfg.seed);
   std::vector<Eigen::Index> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), Eigen::Index{0});
+  std::optional<DpSgdStep> dp_step;
+  if (dp) dp_step.emplace(cfg.dp, n, batch);
+  const bool poisson = dp && dp_step->poisson();
+  std::vector<Eigen::Index> sampled;
 
-  Eigen::MatrixXf xb(batch, d);
+  // Rows are gathered from a row-major copy (contiguous reads), and every
+  // per-batch buffer is allocated once: the step is three small matmuls.
+  const RowMajorMatrixXf xr = x;
+  RowMajorMatrixXf xb(batch, d);
   std::vector<int> yb(static_cast<size_t>(batch));
+  RowMajorMatrixXf z(batch, k);
+  Eigen::VectorXf row_max(batch);
+  RowMajorMatrixXf grad_w(d, k);
+  Eigen::RowVectorXf grad_b(k);
+  Eigen::ArrayXf clip_factors;
   double last_epoch_loss = 0.0;
   for (int epoch = 0; epoch < cfg.epochs; ++epoch) {
-    Shuffle(order, rng);
+    if (!poisson) Shuffle(order, rng);
     double loss_sum = 0.0;
     for (Eigen::Index start = 0; start < n; start += batch) {
-      const Eigen::Index bs = std::min(batch, n - start);
+      Eigen::Index bs = std::min(batch, n - start);
+      const Eigen::Index* rows = order.data() + start;
+      if (poisson) {
+        dp_step->SampleBatch(sampled);
+        bs = static_cast<Eigen::Index>(sampled.size());
+        rows = sampled.data();
+        if (bs > xb.rows()) {
+          xb.resize(bs, d);
+          yb.resize(static_cast<size_t>(bs));
+          z.resize(bs, k);
+          row_max.resize(bs);
+        }
+      }
       for (Eigen::Index i = 0; i < bs; ++i) {
-        const Eigen::Index r = order[static_cast<size_t>(start + i)];
-        xb.row(i) = x.row(r);
+        const Eigen::Index r = rows[i];
+        xb.row(i) = xr.row(r);
         yb[static_cast<size_t>(i)] = labels(r);
       }
       const auto xs = xb.topRows(bs);
-      Eigen::MatrixXf z = xs * w;
-      z.rowwise() += b;
-      const Eigen::MatrixXf log_p = LogSoftmax(z);
-      Eigen::MatrixXf residual = log_p.array().exp().matrix();  // P - Y
+      auto zs = z.topRows(bs);
+      zs.noalias() = xs * w;
+      zs.rowwise() += b;
+      // In place: z becomes P - Y (the residual), via a stable softmax.
+      auto m = row_max.head(bs);
+      m = zs.rowwise().maxCoeff();
+      zs.colwise() -= m;
+      for (Eigen::Index i = 0; i < bs; ++i) {
+        m(i) = zs(i, yb[static_cast<size_t>(i)]);  // z_y - max
+      }
+      zs = zs.array().exp().matrix();
       for (Eigen::Index i = 0; i < bs; ++i) {
         const int y = yb[static_cast<size_t>(i)];
-        loss_sum -= static_cast<double>(log_p(i, y));
-        residual(i, y) -= 1.0f;
+        const float total = zs.row(i).sum();
+        // log p_y = (z_y - max) - log(sum exp(z - max))
+        loss_sum -= static_cast<double>(m(i) - std::log(total));
+        zs.row(i) /= total;
+        zs(i, y) -= 1.0f;
       }
-      const float inv_b = 1.0f / static_cast<float>(bs);
-      const Eigen::MatrixXf grad_w =
-          (xs.transpose() * residual) * inv_b + l2 * Eigen::MatrixXf(w);
-      const Eigen::RowVectorXf grad_b = residual.colwise().sum() * inv_b;
-      w -= lr * grad_w;
+      float denominator = static_cast<float>(bs);
+      if (dp) {
+        // Example i's gradient is x_i r_i^T (W) and r_i (b): squared norm
+        // |r_i|^2 (|x_i|^2 + 1), without forming the outer product.
+        const Eigen::ArrayXf squared =
+            zs.rowwise().squaredNorm().array() *
+            (xs.rowwise().squaredNorm().array() + 1.0f);
+        dp_step->ClipFactors(squared, clip_factors);
+        zs.array().colwise() *= clip_factors;
+        denominator = dp_step->Denominator(bs);
+      }
+      const float inv_b = 1.0f / denominator;
+      grad_w.noalias() = xs.transpose() * zs;
+      grad_w *= inv_b;
+      grad_b = zs.colwise().sum() * inv_b;
+      if (dp) {
+        dp_step->AddNoise({grad_w.data(), static_cast<size_t>(grad_w.size())},
+                          denominator);
+        dp_step->AddNoise({grad_b.data(), static_cast<size_t>(k)}, denominator);
+      }
+      w -= lr * (grad_w + l2 * w);
       b -= lr * grad_b;
     }
     last_epoch_loss = loss_sum / static_cast<double>(n);

@@ -43,6 +43,7 @@ struct Hello {
   numSamples @3 :UInt64;
   agentVersion @4 :Text;
   modelVersion @5 :Text;   # the global model version the site holds, or ""
+  recordPrivacy @6 :RecordPrivacy;  # issue 14: the site's DP-SGD ledger
 }
 
 struct Welcome {
@@ -142,6 +143,17 @@ struct ShareDelivery {
   shares @1 :List(EncryptedShare);
 }
 
+# Issue 14: the site's own record-level (patient-level) DP-SGD accounting
+# ([privacy] dp_sgd in the site config): epsilon spent at delta over all its
+# local trainings, its budget, and trainings refused for it.
+struct RecordPrivacy {
+  dpSgd @0 :Bool;
+  epsilon @1 :Float64;
+  delta @2 :Float64;
+  targetEpsilon @3 :Float64;
+  refusals @4 :UInt64;
+}
+
 struct ValidationMetrics {
   count @0 :UInt64;
   correct @1 :UInt64;
@@ -158,6 +170,7 @@ struct MaskedInput {
   bits @3 :UInt8;            # the round's ringBits, 1..32 (0: an older
                              # sender's u32 words, refused)
   count @4 :UInt32;          # number of values in `masked`
+  recordPrivacy @5 :RecordPrivacy;  # issue 14: after this round's charge
 }
 
 # Consistency check (Bonawitz et al. 2017, active adversary): coordinator ->

@@ -1,6 +1,7 @@
 #include "protocol/codec.h"
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <initializer_list>
@@ -75,6 +76,13 @@ void Checker::SampleCount(uint64_t value, std::string_view field) {
   }
 }
 
+void Checker::NonNegative(double value, std::string_view field) {
+  if (failed()) return;
+  if (!(value >= 0) || !std::isfinite(value)) {
+    Fail(field, "must be finite and >= 0");
+  }
+}
+
 bool Checker::Count(size_t size, size_t limit, std::string_view field) {
   if (failed()) return false;
   if (size > limit) {
@@ -113,6 +121,29 @@ ValidationMetrics ReadMetrics(wire::ValidationMetrics::Reader r, Checker& c) {
   c.SampleCount(m.count, "metrics count");
   c.SampleCount(m.correct, "metrics correct");
   c.SampleCount(m.train_samples, "metrics train samples");
+  return m;
+}
+
+void FillRecordPrivacy(wire::RecordPrivacy::Builder b,
+                       const RecordPrivacyReport& m) {
+  b.setDpSgd(m.dp_sgd);
+  b.setEpsilon(m.epsilon);
+  b.setDelta(m.delta);
+  b.setTargetEpsilon(m.target_epsilon);
+  b.setRefusals(m.refusals);
+}
+
+RecordPrivacyReport ReadRecordPrivacy(wire::RecordPrivacy::Reader r,
+                                      Checker& c) {
+  RecordPrivacyReport m;
+  m.dp_sgd = r.getDpSgd();
+  m.epsilon = r.getEpsilon();
+  m.delta = r.getDelta();
+  m.target_epsilon = r.getTargetEpsilon();
+  m.refusals = r.getRefusals();
+  c.NonNegative(m.epsilon, "record epsilon");
+  c.NonNegative(m.delta, "record delta");
+  c.NonNegative(m.target_epsilon, "record target epsilon");
   return m;
 }
 

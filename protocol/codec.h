@@ -130,6 +130,8 @@ class Checker {
               std::string_view field, std::vector<uint32_t>& out);
   // A count a site reports about its data, at most kMaxSampleCount.
   void SampleCount(uint64_t value, std::string_view field);
+  // Finite and >= 0 (an epsilon, a delta).
+  void NonNegative(double value, std::string_view field);
   // False (and failed) if a list is longer than `limit`.
   bool Count(size_t size, size_t limit, std::string_view field);
 
@@ -165,6 +167,13 @@ void Checker::Words(capnp::Data::Reader data, std::string_view field,
 void FillMetrics(wire::ValidationMetrics::Builder b,
                  const ValidationMetrics& m);
 ValidationMetrics ReadMetrics(wire::ValidationMetrics::Reader r, Checker& c);
+
+// RecordPrivacyReport, in Hello and MaskedInput; epsilons and delta must be
+// finite and >= 0.
+void FillRecordPrivacy(wire::RecordPrivacy::Builder b,
+                       const RecordPrivacyReport& m);
+RecordPrivacyReport ReadRecordPrivacy(wire::RecordPrivacy::Reader r,
+                                      Checker& c);
 
 // --- One codec per message --------------------------------------------------
 

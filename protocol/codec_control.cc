@@ -23,6 +23,10 @@ struct HelloCodec {
     b.setNumSamples(m.num_samples);
     b.setAgentVersion(AsText(m.agent_version));
     b.setModelVersion(AsText(m.model_version));
+    // Only a DP-SGD site sends it: without, the bytes stay those of v2.
+    if (m.record_privacy.dp_sgd) {
+      FillRecordPrivacy(b.initRecordPrivacy(), m.record_privacy);
+    }
   }
 
   static Hello Decode(BodyReader body, Checker& c) {
@@ -35,6 +39,7 @@ struct HelloCodec {
     c.SampleCount(m.num_samples, "num samples");
     c.Text(r.getAgentVersion(), kMaxIdBytes, "agent version", m.agent_version);
     c.Text(r.getModelVersion(), kMaxIdBytes, "model version", m.model_version);
+    m.record_privacy = ReadRecordPrivacy(r.getRecordPrivacy(), c);
     return m;
   }
 };

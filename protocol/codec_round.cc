@@ -301,6 +301,10 @@ struct MaskedInputCodec {
     b.setBits(static_cast<uint8_t>(bits));
     b.setCount(static_cast<uint32_t>(m.masked.size()));
     FillMetrics(b.initMetrics(), m.metrics);
+    // Only a DP-SGD site sends it: without, the bytes stay those of v2.
+    if (m.record_privacy.dp_sgd) {
+      FillRecordPrivacy(b.initRecordPrivacy(), m.record_privacy);
+    }
   }
 
   static MaskedInput Decode(BodyReader body, Checker& c) {
@@ -310,6 +314,7 @@ struct MaskedInputCodec {
     m.ring_bits = r.getBits();
     c.Packed(r.getMasked(), r.getBits(), r.getCount(), "masked", m.masked);
     m.metrics = ReadMetrics(r.getMetrics(), c);
+    m.record_privacy = ReadRecordPrivacy(r.getRecordPrivacy(), c);
     return m;
   }
 };

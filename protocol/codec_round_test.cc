@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <limits>
 #include <random>
 #include <string>
 #include <utility>
@@ -130,6 +131,46 @@ TEST(Frame, PacksTheMaskedVectorAtTheRingWidth) {
     ASSERT_TRUE(back.has_value()) << int{bits} << ": " << back.error().message;
     ExpectSame(m, std::get<MaskedInput>(*back));
   }
+}
+
+// --- The site's record-level DP-SGD ledger (issue 14) ---------------------
+
+TEST(Frame, CarriesTheSitesRecordPrivacyInHelloAndMaskedInput) {
+  const RecordPrivacyReport report{.dp_sgd = true,
+                                   .epsilon = 2.75,
+                                   .delta = 1e-5,
+                                   .target_epsilon = 8.5,
+                                   .refusals = 3};
+  MaskedInput input{.round_id = 9, .masked = {1, 2, 3}, .metrics = {}};
+  input.record_privacy = report;
+  auto back = DecodeFrame(EncodeFrame(input));
+  ASSERT_TRUE(back.has_value()) << back.error().ToString();
+  const auto& got = std::get<MaskedInput>(*back).record_privacy;
+  EXPECT_TRUE(got.dp_sgd);
+  EXPECT_EQ(got.epsilon, 2.75);
+  EXPECT_EQ(got.delta, 1e-5);
+  EXPECT_EQ(got.target_epsilon, 8.5);
+  EXPECT_EQ(got.refusals, 3u);
+
+  Hello hello{.site_id = "HOSP_A", .num_samples = 10};
+  hello.record_privacy = report;
+  auto h = DecodeFrame(EncodeFrame(hello));
+  ASSERT_TRUE(h.has_value()) << h.error().ToString();
+  EXPECT_EQ(std::get<Hello>(*h).record_privacy.epsilon, 2.75);
+
+  // A site without DP-SGD sends zeros; a negative or non-finite epsilon is
+  // refused.
+  hello.record_privacy = {};
+  h = DecodeFrame(EncodeFrame(hello));
+  ASSERT_TRUE(h.has_value());
+  EXPECT_FALSE(std::get<Hello>(*h).record_privacy.dp_sgd);
+  input.record_privacy.epsilon = -1;
+  auto bad = DecodeFrame(EncodeFrame(input));
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message.find("record epsilon"), std::string::npos)
+      << bad.error().message;
+  input.record_privacy.epsilon = std::numeric_limits<double>::infinity();
+  EXPECT_FALSE(DecodeFrame(EncodeFrame(input)).has_value());
 }
 
 Bytes MaskedFrame(size_t blob_bytes, uint8_t bits, uint32_t count,

@@ -180,11 +180,14 @@ TEST(Codec, EveryKindHasOneCodecOfItsOwnKind) {
 // the frames of its sample, wide and default messages. Recorded from the
 // encoder before the codecs were split by family (commit 17e1a56); a change
 // here is a wire format change, which needs kProtocolVersion bumped.
+// Except fields appended to a struct, which older decoders skip: issue 14's
+// Hello.recordPrivacy and MaskedInput.recordPrivacy grew those two structs'
+// pointer sections (new digests), readable by version-2 peers both ways.
 TEST(Codec, EncodesEveryKindToTheSameBytesAsProtocolVersion2) {
   ASSERT_EQ(kProtocolVersion, 2);
   const std::array<std::pair<std::string_view, std::string_view>, 20> pinned = {
       {
-          {"hello", "5f24decb9b5f065fbfc1f776184c1767"},
+          {"hello", "9b9448560bc8ea3356f41f2a67caf9f3"},
           {"welcome", "f1f690974fcf9dac25f213a0bd5749b6"},
           {"rejected", "248e3db4bd2d8061197355ec929f8b11"},
           {"round_announce", "eacf12a528b5290ace56093e42638c46"},
@@ -192,7 +195,7 @@ TEST(Codec, EncodesEveryKindToTheSameBytesAsProtocolVersion2) {
           {"key_directory", "f6c2add6cd6b10d4be1f0c19b31254e3"},
           {"share_keys", "2f58d59dc658283810e25b215138887c"},
           {"share_delivery", "5e795eb903074147c19ccb5016e84cdd"},
-          {"masked_input", "55341c72f1e32c54138afc40c5229eac"},
+          {"masked_input", "71295e9859bcd19df637f83b79b3eccd"},
           {"unmask_request", "331070d611cabecead4e535c672e7b1d"},
           {"unmask_response", "f0a5783d3324ea83021600b30a825dac"},
           {"round_result", "1935b70d210d86ad270d5b526ef7251e"},

@@ -17,6 +17,16 @@ inline constexpr uint16_t kProtocolVersion = 2;
 // Plain C++ mirrors of the Cap'n Proto messages in cls.capnp. The round logic
 // works on these; only the codecs (codec.h) touch Cap'n Proto.
 
+// The site's record-level DP-SGD ledger as it reports it (issue 14); all
+// zero when dp_sgd is off.
+struct RecordPrivacyReport {
+  bool dp_sgd = false;
+  double epsilon = 0;
+  double delta = 0;
+  double target_epsilon = 0;
+  uint64_t refusals = 0;
+};
+
 struct Hello {
   std::string site_id;
   std::string site_name;
@@ -24,6 +34,7 @@ struct Hello {
   uint64_t num_samples = 0;
   std::string agent_version;
   std::string model_version;
+  RecordPrivacyReport record_privacy = {};
 };
 
 struct Welcome {
@@ -121,6 +132,7 @@ struct MaskedInput {
   // The width `masked` is packed at on the wire: the round's ring bits, 1..32
   // (another value is sent at 32, which the coordinator then refuses).
   uint8_t ring_bits = 32;
+  RecordPrivacyReport record_privacy = {};
 };
 
 struct SurvivorSet {

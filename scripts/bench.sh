@@ -137,6 +137,16 @@ if want inprocess && [[ -x $BIN/heart_eval ]]; then
     log "heart disease data not found in $HEART_DATA; heart_eval skipped"
   fi
 fi
+# ---------------------------------------------------------------- training
+# bench/train_bench: train.softmax_epoch_ms and train.mlp_epoch_ms (10,000 x
+# 100, 10 classes) with scikit-learn's SGDClassifier / MLPClassifier on the
+# same data as peer_value (bench/train_peer.py, Debian's /usr/bin/python3),
+# DP-SGD's epoch overhead and its accuracy cost on the heart data at
+# epsilon 1, 3 and 8 (heart.dp_sgd.*; docs/privacy.md).
+if want inprocess && [[ -x $BIN/train_bench ]]; then
+  log "training speed and DP-SGD: train_bench --data $HEART_DATA"
+  "$BIN/train_bench" --data "$HEART_DATA"
+fi
 # ---------------------------------------------------------------- drift
 # bench/drift_bench: drift.record_ns (record + every detector), route.decide_ns
 # (sticky routing), false alarms and detection delays per detector

@@ -16,8 +16,32 @@ AgentMetrics::AgentMetrics(metrics::Registry& registry)
           {{"outcome", "aborted"}})),
       online_updates_(registry.AddCounter(
           "cls_agent_online_updates_total",
-          "Inbox files of new cases learned by online learning")) {
+          "Inbox files of new cases learned by online learning")),
+      registry_(registry) {
   metrics::AddBuildInfo(registry);
+}
+
+void AgentMetrics::SetRecordPrivacy(const RecordPrivacyStatus& s) {
+  // Registered on first use (main thread, before the monitoring port
+  // starts), so sites without DP-SGD show no record-level family.
+  if (!record_added_.exchange(true)) {
+    record_epsilon_ = &registry_.AddGauge(
+        "cls_site_record_epsilon",
+        "Record-level (patient-level) epsilon this site's DP-SGD training has "
+        "spent, at cls_site_record_delta, over rounds and online updates");
+    record_target_ = &registry_.AddGauge(
+        "cls_site_record_target_epsilon",
+        "The site's record-level budget ([privacy] target_epsilon)");
+    record_delta_ = &registry_.AddGauge("cls_site_record_delta",
+                                        "The delta of cls_site_record_epsilon");
+    record_refusals_ = &registry_.AddGauge(
+        "cls_site_record_refusals",
+        "Trainings this site refused because they would exceed its budget");
+  }
+  record_epsilon_->Set(s.epsilon);
+  record_target_->Set(s.target_epsilon);
+  record_delta_->Set(s.delta);
+  record_refusals_->Set(static_cast<double>(s.refusals));
 }
 
 void AgentMetrics::RoundEnded(std::string_view outcome) {

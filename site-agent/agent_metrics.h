@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "common/metrics.h"
+#include "site-agent/record_privacy.h"
 
 namespace cls::site {
 
@@ -26,12 +27,20 @@ class AgentMetrics {
   void RoundEnded(std::string_view outcome);
   // Inbox files learned by online learning.
   void OnlineUpdates(int files) { online_updates_.Increment(files); }
+  // [privacy] dp_sgd: the site's record-level epsilon beside its budget.
+  void SetRecordPrivacy(const RecordPrivacyStatus& s);
 
  private:
   metrics::Gauge& connected_;
   metrics::Counter& completed_;
   metrics::Counter& aborted_;
   metrics::Counter& online_updates_;
+  metrics::Registry& registry_;
+  metrics::Gauge* record_epsilon_ = nullptr;  // added with dp_sgd only
+  metrics::Gauge* record_target_ = nullptr;
+  metrics::Gauge* record_delta_ = nullptr;
+  metrics::Gauge* record_refusals_ = nullptr;
+  std::atomic<bool> record_added_{false};
 };
 
 // What the agent's /readyz checks: its configuration and data are loaded

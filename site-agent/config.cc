@@ -18,6 +18,7 @@ namespace fs = std::filesystem;
 constexpr int64_t kMaxBenchmarkParameters = 16 * 1024 * 1024;
 
 using config_internal::ParseOnline;
+using config_internal::ParsePrivacy;
 using config_internal::ParseSecureAggregation;
 using config_internal::ParseServe;
 using config_internal::ResolvePath;
@@ -267,6 +268,7 @@ std::vector<std::string_view> RootKeys() {
                                         "online",
                                         "serve",
                                         "secure_aggregation",
+                                        "privacy",
                                         "metrics_listen"};
   keys.insert(keys.end(), kLogSettingKeys.begin(), kLogSettingKeys.end());
 #if CLS_BENCH_HOOKS
@@ -358,6 +360,13 @@ Result<AgentConfig> ParseRoot(const toml::table& table,
                        root.Table("secure_aggregation"));
   if (secure_aggregation) {
     CLS_RETURN_IF_ERROR(ParseSecureAggregation(*secure_aggregation, config));
+  }
+  CLS_ASSIGN_OR_RETURN(const toml::table* privacy, root.Table("privacy"));
+  if (privacy) {
+    CLS_RETURN_IF_ERROR(ParsePrivacy(*privacy, config));
+    if (config.privacy.dp_sgd && !config.data) {
+      return InvalidArgument("[privacy] dp_sgd needs [data]: it trains on it");
+    }
   }
   CLS_ASSIGN_OR_RETURN(const toml::table* serve, root.Table("serve"));
   if (serve) {

@@ -95,6 +95,23 @@ struct SecureAggregationConfig {
   bool allow_single_site = false;
 };
 
+// [privacy]: record-level (patient-level) differential privacy of this
+// site's own training, enforced by the site whatever the coordinator asks
+// (docs/privacy.md "Patient-level privacy (DP-SGD)"). With dp_sgd on, every
+// local training (federated rounds and online updates) runs DP-SGD with
+// clip_norm and noise_multiplier, charged to the site's own RDP accountant
+// (site-agent/record_privacy.h) before it starts; training that would take
+// epsilon at `delta` past target_epsilon is refused.
+struct PrivacyConfig {
+  bool dp_sgd = false;
+  double target_epsilon = 0;  // required (> 0) with dp_sgd
+  // Absent: min(1e-5, 1 / n^1.1), n = the train rows at startup (delta
+  // must be well below 1/n, or releasing one row outright would satisfy it).
+  std::optional<double> delta;
+  double clip_norm = 1.0;
+  double noise_multiplier = 1.1;
+};
+
 // The site agent's configuration file (TOML), validated. Exactly one of
 // `data` and `benchmark` is set. Plain value type.
 struct AgentConfig {
@@ -118,6 +135,7 @@ struct AgentConfig {
   std::optional<OnlineConfig> online;
   std::optional<ServeConfig> serve;
   SecureAggregationConfig secure_aggregation;
+  PrivacyConfig privacy;
 };
 
 // Reads and validates a config file. Relative paths resolve against the

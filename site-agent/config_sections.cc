@@ -221,4 +221,42 @@ Status ParseSecureAggregation(const toml::table& table, AgentConfig& config) {
   return {};
 }
 
+Status ParsePrivacy(const toml::table& table, AgentConfig& config) {
+  const TomlTable t(
+      table, "privacy",
+      {"dp_sgd", "target_epsilon", "delta", "clip_norm", "noise_multiplier"});
+  CLS_RETURN_IF_ERROR(t.CheckKeys());
+  PrivacyConfig p;
+  CLS_RETURN_IF_ERROR(t.Read("dp_sgd", p.dp_sgd));
+  CLS_ASSIGN_OR_RETURN(const auto target, t.Number("target_epsilon"));
+  CLS_ASSIGN_OR_RETURN(p.delta, t.Number("delta"));
+  CLS_RETURN_IF_ERROR(t.Read("clip_norm", p.clip_norm));
+  CLS_RETURN_IF_ERROR(t.Read("noise_multiplier", p.noise_multiplier));
+  if (p.dp_sgd && !target) {
+    return InvalidArgument(
+        "'privacy.target_epsilon' is required with dp_sgd = true (the "
+        "record-level budget, e.g. 3)");
+  }
+  if (target) {
+    if (!(*target > 0 && *target <= 100)) {
+      return InvalidArgument("'privacy.target_epsilon' must be in (0, 100]");
+    }
+    p.target_epsilon = *target;
+  }
+  if (p.delta && !(*p.delta > 0 && *p.delta < 0.01)) {
+    return InvalidArgument(
+        "'privacy.delta' must be in (0, 0.01); it should be well below 1/n");
+  }
+  if (!(p.clip_norm > 0 && p.clip_norm <= 1e6)) {
+    return InvalidArgument("'privacy.clip_norm' must be in (0, 1e6]");
+  }
+  if (!(p.noise_multiplier >= 0.3 && p.noise_multiplier <= 1000)) {
+    // Below ~0.3 the RDP bound of a step is so large that one epoch spends
+    // any sensible budget.
+    return InvalidArgument("'privacy.noise_multiplier' must be in [0.3, 1000]");
+  }
+  config.privacy = p;
+  return {};
+}
+
 }  // namespace cls::site::config_internal

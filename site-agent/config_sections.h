@@ -2,7 +2,8 @@
 #define CLS_SITE_AGENT_CONFIG_SECTIONS_H_
 
 // The optional sections of the site agent's config ([online], [serve],
-// [secure_aggregation]), read by site-agent/config.cc. Internal to it.
+// [secure_aggregation], [privacy]), read by site-agent/config.cc. Internal to
+// it.
 
 #include <toml++/toml.h>
 
@@ -24,6 +25,7 @@ Status ParseOnline(const toml::table& table,
 Status ParseServe(const toml::table& table,
                   const std::filesystem::path& base_dir, AgentConfig& config);
 Status ParseSecureAggregation(const toml::table& table, AgentConfig& config);
+Status ParsePrivacy(const toml::table& table, AgentConfig& config);
 
 }  // namespace cls::site::config_internal
 

@@ -330,5 +330,44 @@ parameters = 1
   EXPECT_NE(config.error().message.find("[tls]"), std::string::npos);
 }
 
+TEST(ConfigTest, PrivacySectionTurnsDpSgdOnWithItsBudget) {
+  auto config = Parse(std::string(kValid) + R"(
+[privacy]
+dp_sgd = true
+target_epsilon = 3
+clip_norm = 0.5
+noise_multiplier = 1.3
+)");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_TRUE(config->privacy.dp_sgd);
+  EXPECT_EQ(config->privacy.target_epsilon, 3.0);
+  EXPECT_FALSE(config->privacy.delta);  // default from the row count
+  EXPECT_EQ(config->privacy.clip_norm, 0.5);
+  EXPECT_EQ(config->privacy.noise_multiplier, 1.3);
+  // Off by default.
+  auto plain = Parse(kValid);
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->privacy.dp_sgd);
+}
+
+TEST(ConfigTest, PrivacySectionRefusesMissingBudgetAndBadValues) {
+  for (const auto& [body, key] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"dp_sgd = true\n", "privacy.target_epsilon"},
+           {"dp_sgd = true\ntarget_epsilon = -1\n", "privacy.target_epsilon"},
+           {"dp_sgd = true\ntarget_epsilon = 3\ndelta = 0.5\n",
+            "privacy.delta"},
+           {"dp_sgd = true\ntarget_epsilon = 3\nclip_norm = 0\n",
+            "privacy.clip_norm"},
+           {"dp_sgd = true\ntarget_epsilon = 3\nnoise_multiplier = 0.01\n",
+            "privacy.noise_multiplier"},
+           {"dp_sgd = true\ntarget_epsilon = 3\nepsilon = 3\n", "epsilon"}}) {
+    auto config = Parse(std::string(kValid) + "\n[privacy]\n" + body);
+    ASSERT_FALSE(config) << body;
+    EXPECT_NE(config.error().message.find(key), std::string::npos)
+        << config.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace cls::site

@@ -276,9 +276,13 @@ class ConnectionLoop::Impl {
     // The sample count comes from the LocalModel, which inbox learning may
     // be growing on the model worker.
     co_await lane_.Idle();
-    protocol::Hello hello{config_.site_id,      config_.site_name,
-                          config_.location,     participant_.num_samples(),
-                          cls::VersionString(), participant_.model_version()};
+    protocol::Hello hello{config_.site_id,
+                          config_.site_name,
+                          config_.location,
+                          participant_.num_samples(),
+                          cls::VersionString(),
+                          participant_.model_version(),
+                          participant_.record_privacy()};
     auto sent = co_await channel->Write(
         std::make_shared<const Bytes>(protocol::EncodeFrame(hello)),
         kWriteTimeout);

@@ -92,6 +92,14 @@ Result<std::vector<float>> ComputeDelta(const protocol::RoundAnnounce& a,
   train.seed = a.training.seed ^ a.round_id;
   // FedProx anchors at the starting point, which is the global model.
   train.proximal_mu = a.training.proximal_mu;
+  if (setup.record_privacy) {
+    // Record-level DP: charged (and on disk) before training, refused past
+    // the site's own budget.
+    train.dp = setup.record_privacy->DpSgd();
+    CLS_RETURN_IF_ERROR(setup.record_privacy->Charge(
+        static_cast<int64_t>(model->num_samples()), train,
+        "round " + std::to_string(a.round_id)));
+  }
   auto local = model->Train(a.parameters, train);
   if (!local) return std::unexpected(local.error());
   std::vector<float> delta(n);

@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "protocol/messages.h"
 #include "site-agent/local_model.h"
+#include "site-agent/record_privacy.h"
 
 namespace cls::site {
 
@@ -24,6 +25,9 @@ struct TrainingSetup {
   uint64_t benchmark_parameters = 0;
   double test_scale_delta = 1.0;            // TESTING ONLY
   std::filesystem::path expose_deltas_dir;  // TESTING ONLY
+  // [privacy] dp_sgd: local training runs DP-SGD, charged here first (the
+  // ledger outlives the agent's rounds). Null = plain SGD.
+  RecordPrivacyLedger* record_privacy = nullptr;
 };
 
 // A round's input, ready for masking: the quantized, weighted, clipped

@@ -282,11 +282,34 @@ int main(int argc, char** argv) {
     participant_options.rows_rejected = model->rejected().size();
   }
 
+  // [privacy] dp_sgd: the site's own record-level accountant, before any
+  // training can start.
+  std::unique_ptr<cls::site::RecordPrivacyLedger> record_privacy;
+  if (config->privacy.dp_sgd && model) {
+    auto opened = cls::site::RecordPrivacyLedger::Open(
+        config->data_dir, config->privacy, model->num_samples());
+    if (!opened) {
+      spdlog::error("record-level privacy ledger: {}", opened.error().message);
+      return 1;
+    }
+    record_privacy = std::move(*opened);
+    const auto s = record_privacy->Current();
+    spdlog::info(
+        "DP-SGD on: record-level epsilon {:.4g} of target {:.4g} spent at "
+        "delta {:.3g} (clip_norm {}, noise_multiplier {})",
+        s.epsilon, s.target_epsilon, s.delta, s.clip_norm, s.noise_multiplier);
+    record_privacy->SetOnChange([&](const cls::site::RecordPrivacyStatus& r) {
+      agent_metrics.SetRecordPrivacy(r);
+    });
+    participant_options.record_privacy = record_privacy.get();
+  }
+
   std::unique_ptr<cls::site::OnlineIngest> online;
   std::unique_ptr<cls::site::SiteServing> serving;  // set below with [serve]
   if (config->online && model) {
     auto opened = cls::site::OnlineIngest::Open(
-        *config->online, config->site_id, config->data_dir, *model);
+        *config->online, config->site_id, config->data_dir, *model,
+        record_privacy.get());
     if (!opened) {
       // Never overwrite a state we cannot read: stop and say why.
       spdlog::error("online learning: {}", opened.error().message);

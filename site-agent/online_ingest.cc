@@ -66,8 +66,10 @@ std::vector<std::string_view> Lines(std::string_view content) {
   return lines;
 }
 
-core::OnlineLearningConfig LearningConfig(const OnlineConfig& c) {
+core::OnlineLearningConfig LearningConfig(const OnlineConfig& c,
+                                          const RecordPrivacyLedger* dp) {
   core::OnlineLearningConfig cfg;
+  if (dp) cfg.dp = dp->DpSgd();
   cfg.learning_rate = c.learning_rate;
   cfg.batch_size = static_cast<int>(c.batch_size);
   cfg.retention_rate = c.retention_rate;
@@ -119,7 +121,8 @@ OnlineIngest::OnlineIngest(const OnlineConfig& config, std::string site_id,
 
 Result<std::unique_ptr<OnlineIngest>> OnlineIngest::Open(
     const OnlineConfig& config, const std::string& site_id,
-    const fs::path& data_dir, LocalModel& model) {
+    const fs::path& data_dir, LocalModel& model,
+    RecordPrivacyLedger* record_privacy) {
   std::error_code ec;
   for (const fs::path& d :
        {fs::path(config.inbox), data_dir / "online" / "processed",
@@ -132,6 +135,7 @@ Result<std::unique_ptr<OnlineIngest>> OnlineIngest::Open(
   if (!key) return std::unexpected(key.error());
   std::unique_ptr<OnlineIngest> ingest(
       new OnlineIngest(config, site_id, data_dir, model, *key));
+  ingest->record_privacy_ = record_privacy;
   if (auto s = ingest->LoadState(); !s) return std::unexpected(s.error());
   return ingest;
 }
@@ -140,8 +144,8 @@ Status OnlineIngest::LoadState() {
   const fs::path path = dir_ / kStateFile;
   std::error_code ec;
   if (!fs::exists(path, ec)) {
-    auto system = core::OnlineLearningSystem::Create(model_.num_features(),
-                                                     LearningConfig(config_));
+    auto system = core::OnlineLearningSystem::Create(
+        model_.num_features(), LearningConfig(config_, record_privacy_));
     if (!system) return std::unexpected(system.error());
     system_ = std::move(*system);
     return {};
@@ -177,7 +181,8 @@ Status OnlineIngest::LoadState() {
   }
   pos += ledger_size;
   auto system = core::OnlineLearningSystem::Deserialize(
-      in.subspan(pos), model_.num_features(), LearningConfig(config_));
+      in.subspan(pos), model_.num_features(),
+      LearningConfig(config_, record_privacy_));
   if (!system) return std::unexpected(system.error());
   system_ = std::move(*system);
 
@@ -312,7 +317,8 @@ Status OnlineIngest::ProcessFile(const fs::path& path) {
   if (record.rows_accepted > 0) {
     const Eigen::MatrixXf x = model_.Features(loaded->table);
     const Eigen::VectorXf y = model_.Labels(loaded->table);
-    auto u = system_->IncrementalUpdate(x, y);
+    Result<core::TrainingUpdate> u = ChargeOnlineUpdate(x.rows(), name);
+    if (u) u = system_->IncrementalUpdate(x, y);
     if (!u) {
       record.error = u.error().message;
     } else {
@@ -343,11 +349,36 @@ Status OnlineIngest::ProcessFile(const fs::path& path) {
   return {};
 }
 
+Result<core::TrainingUpdate> OnlineIngest::ChargeOnlineUpdate(
+    Eigen::Index rows, const std::string& name) {
+  if (!record_privacy_) return core::TrainingUpdate{};
+  const core::OnlineLearningConfig& c = system_->config();
+  core::TrainConfig train;
+  train.epochs = c.epochs_per_update;
+  train.batch_size = c.batch_size;
+  train.dp = c.dp;
+  if (auto s = record_privacy_->Charge(system_->TrainingRows(rows), train,
+                                       "online update of " + name);
+      !s) {
+    spdlog::error(
+        "online: {}; online updates stop until the budget is "
+        "raised or reset",
+        s.error().message);
+    return std::unexpected(s.error());
+  }
+  return core::TrainingUpdate{};
+}
+
 Status OnlineIngest::Deploy(std::span<const float> global_parameters) {
   core::LogisticRegression global(model_.num_features());
   if (auto s = global.SetParameters(global_parameters); !s) return s;
+  // With DP-SGD the anchor's weights must not come from the patients' rows
+  // (the Fisher is a function of them): a unit Fisher, data-independent.
   auto fisher =
-      core::DiagonalFisher(global, model_.x_train(), model_.y_train());
+      record_privacy_
+          ? Result<std::vector<float>>(std::vector<float>(
+                static_cast<size_t>(model_.num_parameters()), 1.0f))
+          : core::DiagonalFisher(global, model_.x_train(), model_.y_train());
   if (!fisher) return std::unexpected(fisher.error());
   if (auto s = system_->Deploy(global_parameters, *fisher); !s) return s;
   if (auto s = SaveState(); !s) return s;

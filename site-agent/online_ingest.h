@@ -14,6 +14,7 @@
 #include "core/online_learning.h"
 #include "site-agent/config.h"
 #include "site-agent/local_model.h"
+#include "site-agent/record_privacy.h"
 
 namespace cls::site {
 
@@ -51,7 +52,8 @@ class OnlineIngest {
  public:
   static Result<std::unique_ptr<OnlineIngest>> Open(
       const OnlineConfig& config, const std::string& site_id,
-      const std::filesystem::path& data_dir, LocalModel& model);
+      const std::filesystem::path& data_dir, LocalModel& model,
+      RecordPrivacyLedger* record_privacy = nullptr);
 
   // Processes every new *.csv in the inbox, oldest name first. Returns how
   // many files were taken. A bad file never stops the others.
@@ -73,6 +75,10 @@ class OnlineIngest {
   Status LoadState();
   Status SaveState();
   Status ProcessFile(const std::filesystem::path& path);
+  // [privacy] dp_sgd: charges the update of `rows` new rows to the ledger;
+  // ResourceExhausted (logged) when the budget does not allow it.
+  Result<core::TrainingUpdate> ChargeOnlineUpdate(Eigen::Index rows,
+                                                  const std::string& name);
   Status WriteStatus() const;
   void MoveAway(const std::filesystem::path& from,
                 const std::filesystem::path& to) const;
@@ -82,6 +88,8 @@ class OnlineIngest {
   std::filesystem::path dir_;  // data_dir/online
   LocalModel& model_;
   Key32 key_;
+  // [privacy] dp_sgd: updates run DP-SGD, each charged before it trains.
+  RecordPrivacyLedger* record_privacy_ = nullptr;
   std::optional<core::OnlineLearningSystem> system_;
   std::vector<InboxFileRecord> ledger_;
   std::optional<core::TrainingUpdate> last_update_;

@@ -127,6 +127,8 @@ RoundParticipant::Begun RoundParticipant::Begin(
       return Reply{};
     }
     spdlog::info("{}sending masked input", RoundPrefix(s->round_id));
+    // With this round's DP-SGD charge, committed before training.
+    masked->record_privacy = record_privacy();
     return Reply{std::move(*masked)};
   }
   if (const auto* v = std::get_if<protocol::SurvivorSet>(&message)) {
@@ -184,6 +186,18 @@ RoundParticipant::Round* RoundParticipant::ActiveRound(
     return nullptr;
   }
   return &*round_;
+}
+
+protocol::RecordPrivacyReport RoundParticipant::record_privacy() const {
+  protocol::RecordPrivacyReport r;
+  if (!options_.record_privacy) return r;
+  const RecordPrivacyStatus s = options_.record_privacy->Current();
+  r.dp_sgd = s.dp_sgd;
+  r.epsilon = s.epsilon;
+  r.delta = s.delta;
+  r.target_epsilon = s.target_epsilon;
+  r.refusals = s.refusals;
+  return r;
 }
 
 void RoundParticipant::LeaveRound(const Error& error) {
@@ -318,6 +332,7 @@ RoundParticipant::Announced RoundParticipant::OnAnnounce(
   setup.benchmark_parameters = options_.benchmark_parameters;
   setup.test_scale_delta = options_.test_scale_delta;
   setup.expose_deltas_dir = options_.expose_deltas_dir;
+  setup.record_privacy = options_.record_privacy;
   return TrainingJob{a.round_id, [announce, setup = std::move(setup)] {
                        return TrainRoundInput(*announce, setup);
                      }};

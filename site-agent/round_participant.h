@@ -42,6 +42,8 @@ struct ParticipantOptions {
   double test_scale_delta = 1.0;
   // Benchmark mode (no LocalModel): the configured vector size.
   uint64_t benchmark_parameters = 0;
+  // [privacy] dp_sgd: the site's record-level ledger (TrainingSetup).
+  RecordPrivacyLedger* record_privacy = nullptr;
   // Rows the CSV loader refused (for status.json).
   uint64_t rows_rejected = 0;
   // Called with each new global model of a training round (the online
@@ -112,6 +114,9 @@ class RoundParticipant {
 
   const std::string& model_version() const { return global_.version; }
   uint64_t num_samples() const;
+  // The record-level DP-SGD ledger as the coordinator is told it (Hello,
+  // MaskedInput); all zero without [privacy] dp_sgd.
+  protocol::RecordPrivacyReport record_privacy() const;
   // The round this site is currently working on, if any.
   std::optional<uint64_t> active_round() const;
 

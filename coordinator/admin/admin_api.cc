@@ -515,6 +515,17 @@ AdminResponse AdminApi::PrivacyStatus(const Params& query) {
   body["mode"] = services_.config.privacy.mode;
   body["noise_multiplier"] = privacy->noise_multiplier();
   body["privacy_epsilon_per_round"] = services_.config.privacy.privacy_epsilon;
+  // Issue 14: the record-level (patient-level) guarantee each DP-SGD site
+  // keeps itself, beside the site-level one above.
+  json record_level = json::array();
+  for (const auto& [site_id, r] : services_.sites.record_privacy()) {
+    record_level.push_back({{"site_id", site_id},
+                            {"epsilon", r.epsilon},
+                            {"delta", r.delta},
+                            {"target_epsilon", r.target_epsilon},
+                            {"refusals", r.refusals}});
+  }
+  body["record_level"] = std::move(record_level);
   return {200, body};
 }
 

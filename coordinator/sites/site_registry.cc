@@ -19,6 +19,20 @@ SiteRegistry::SiteRegistry(const CoordinatorConfig& config,
                            CoordinatorStore& store)
     : config_(config), store_(store) {}
 
+void SiteRegistry::NoteRecordPrivacy(
+    const std::string& site_id, const protocol::RecordPrivacyReport& report) {
+  if (!report.dp_sgd) return;
+  auto [it, added] = record_privacy_.try_emplace(site_id, report);
+  if (!added && report.refusals > it->second.refusals) {
+    spdlog::warn(
+        "site {} refused {} training(s) for its record-level privacy budget "
+        "(epsilon {:.4g} of {:.4g} spent at delta {:.3g})",
+        site_id, report.refusals - it->second.refusals, report.epsilon,
+        report.target_epsilon, report.delta);
+  }
+  it->second = report;
+}
+
 Result<protocol::Welcome> SiteRegistry::Admit(
     std::shared_ptr<SiteConnection> connection,
     const crypto::PeerIdentity& peer, const protocol::Hello& hello) {
@@ -28,6 +42,7 @@ Result<protocol::Welcome> SiteRegistry::Admit(
   }
   auto found = store_.FindSite(hello.site_id);
   if (!found) return std::unexpected(found.error());
+  NoteRecordPrivacy(hello.site_id, hello.record_privacy);
   if (!*found) {
     SiteRecord site{hello.site_id,
                     hello.site_name,

@@ -107,6 +107,16 @@ class SiteRegistry final : public RoundSender {
     return connections_.count(site_id) > 0;
   }
   size_t connected_count() const { return connections_.size(); }
+  // Issue 14: each DP-SGD site's record-level ledger as it last reported
+  // it (Hello, MaskedInput). In memory: every connection reports it again.
+  // A rise in refusals is logged (the site refused to train past its
+  // budget and left the round).
+  void NoteRecordPrivacy(const std::string& site_id,
+                         const protocol::RecordPrivacyReport& report);
+  const std::map<std::string, protocol::RecordPrivacyReport>& record_privacy()
+      const {
+    return record_privacy_;
+  }
   std::vector<std::string> ConnectedSites() const;
   // The certificate the site connected with (null when not connected).
   std::shared_ptr<const crypto::Certificate> CertificateOf(
@@ -142,6 +152,7 @@ class SiteRegistry final : public RoundSender {
   const CoordinatorConfig& config_;
   CoordinatorStore& store_;
   std::map<std::string, std::shared_ptr<SiteConnection>> connections_;
+  std::map<std::string, protocol::RecordPrivacyReport> record_privacy_;
   // Each connected site's certificate, from its TLS session: rounds relay it
   // to the site's neighbours and check its signatures with it.
   std::map<std::string, std::shared_ptr<const crypto::Certificate>>
