@@ -240,6 +240,7 @@ Status Federation::OpenDeployments() {
       DeploymentManager::Open(store_, config_.model_kind, std::move(sender));
   if (!manager) return std::unexpected(manager.error());
   deployments_ = std::move(*manager);
+  deployments_->set_model_spec(ModelSpecText(config_));
   return {};
 }
 

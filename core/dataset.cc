@@ -1,6 +1,7 @@
 #include "core/dataset.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cassert>
 #include <charconv>
 #include <cmath>
@@ -105,6 +106,18 @@ int DatasetSchema::FeatureCount() const {
                  : static_cast<int>(c.categories.size());
   }
   return count;
+}
+
+std::vector<std::string> ClassNames(const LabelRule& label) {
+  if (label.classes.empty()) return {"0", "1"};
+  std::vector<std::string> out;
+  // The shortest exact form: 2.0 as "2".
+  for (double v : label.classes) {
+    char buffer[32];
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, v);
+    out.emplace_back(buffer, ec == std::errc{} ? end : buffer);
+  }
+  return out;
 }
 
 Result<CsvLoadResult> LoadCsv(const std::string& path,
@@ -255,9 +268,18 @@ Result<CsvLoadResult> LoadCsv(const std::string& path,
       row[c] = v;
     }
     if (!ok) continue;
+    float label = label_value > schema.label.positive_above ? 1.0f : 0.0f;
+    if (!schema.label.classes.empty()) {
+      const auto& classes = schema.label.classes;
+      const auto it = std::find(classes.begin(), classes.end(), label_value);
+      if (it == classes.end()) {
+        reject(ColumnReason(schema.label.column, "label not in label_classes"));
+        continue;
+      }
+      label = static_cast<float>(it - classes.begin());
+    }
     result.table.rows.push_back(row);
-    result.table.labels.push_back(
-        label_value > schema.label.positive_above ? 1.0f : 0.0f);
+    result.table.labels.push_back(label);
   }
 
   if (result.table.rows.empty()) {

@@ -132,9 +132,10 @@ class Checker {
   void SampleCount(uint64_t value, std::string_view field);
   // False (and failed) if a list is longer than `limit`.
   bool Count(size_t size, size_t limit, std::string_view field);
+  // Fails the message: "<field> <detail>".
+  void Fail(std::string_view field, const std::string& detail);
 
  private:
-  void Fail(std::string_view field, const std::string& detail);
 
   std::string_view message_;
   std::string_view item_;

@@ -257,8 +257,10 @@ bool Cluster::TryStartCoordinator(const std::string& extra_top,
     << extra_top << "\n"
     << "[tls]\nca = \"pki/ca.pem\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
     << "key = \"pki/issued/127.0.0.1.key\"\ncrl = \"pki/ca-crl.pem\"\n"
-    << "[model]\nkind = \"logistic_regression\"\nparameters = "
-    << kSyntheticParameters << "\n"
+    << (model_section_.empty()
+            ? "[model]\nkind = \"logistic_regression\"\nparameters = " +
+                  std::to_string(kSyntheticParameters) + "\n"
+            : model_section_ + "\n")
     << extra_model
     << "\n"
     // extra_round may set its own stage deadline.
@@ -330,14 +332,18 @@ void Cluster::StartSite(const std::string& site_id,
     << "data_dir = \"" << site_id << "-state\"\n"
     << "[tls]\nca = \"pki/ca.pem\"\ncert = \"pki/issued/" << site_id
     << ".pem\"\n"
-    << "key = \"pki/issued/" << site_id << ".key\"\ncrl = \"pki/ca-crl.pem\"\n"
-    << "[data]\ncsv = \"" << csv
-    << "\"\nlabel_column = \"y\"\npositive_above = 0.5\n";
-  for (const char* f : {"f1", "f2", "f3", "f4"}) {
-    c << "[[data.columns]]\nname = \"" << f << "\"\nkind = \"numeric\"\n";
+    << "key = \"pki/issued/" << site_id << ".key\"\ncrl = \"pki/ca-crl.pem\"\n";
+  if (!options.data_toml.empty()) {
+    c << options.data_toml << "\n";
+  } else {
+    c << "[data]\ncsv = \"" << csv
+      << "\"\nlabel_column = \"y\"\npositive_above = 0.5\n";
+    for (const char* f : {"f1", "f2", "f3", "f4"}) {
+      c << "[[data.columns]]\nname = \"" << f << "\"\nkind = \"numeric\"\n";
+    }
+    c << "[[data.columns]]\nname = \"group\"\nkind = \"categorical\"\n"
+         "categories = [1, 2, 3]\n";
   }
-  c << "[[data.columns]]\nname = \"group\"\nkind = \"categorical\"\ncategories "
-       "= [1, 2, 3]\n";
   if (options.min_neighbourhood != 0 || options.allow_single_site) {
     c << "[secure_aggregation]\n";
     if (options.min_neighbourhood != 0) {

@@ -72,6 +72,9 @@ struct SiteOptions {
   int min_neighbourhood = 2;
   // Join rounds of the site alone ([robust] secure_aggregation = false).
   bool allow_single_site = false;
+  // When set, the whole [data] section (with its [[data.columns]]) instead
+  // of the synthetic cohort's; the test writes the CSV it names first.
+  std::string data_toml;
 };
 
 // A whole federation in a temporary directory: PKI, coordinator, site agents
@@ -97,6 +100,10 @@ class Cluster {
       const std::string& extra_top = "", const std::string& extra_round = "",
       const std::string& extra_model = "standardisation = \"site\"");
   int StopCoordinator(int signal = 15);
+  // Replaces the default [model] section (logistic regression over the
+  // synthetic cohort) for later StartCoordinator calls; extra_model is
+  // still appended.
+  void SetModelSection(std::string toml) { model_section_ = std::move(toml); }
   Process* coordinator() { return coordinator_.get(); }
 
   // Issues the site certificate (once), writes its data and config, starts it.
@@ -131,6 +138,7 @@ class Cluster {
                            const std::string& extra_model);
 
   std::string dir_;
+  std::string model_section_;
   int site_port_ = 0;
   int admin_port_ = 0;
   int metrics_port_ = 0;
