@@ -180,6 +180,10 @@ TEST(Codec, EveryKindHasOneCodecOfItsOwnKind) {
 // the frames of its sample, wide and default messages. Recorded from the
 // encoder before the codecs were split by family (commit 17e1a56); a change
 // here is a wire format change, which needs kProtocolVersion bumped.
+// Re-pinned once for issue 14's fields appended with new ordinals
+// (RoundAnnounce.modelSpec, ServedModel.modelSpec, ValidationMetrics'
+// class counts, set in the samples): Cap'n Proto readers of either side
+// skip or default them, so version 2 peers still understand each other.
 TEST(Codec, EncodesEveryKindToTheSameBytesAsProtocolVersion2) {
   ASSERT_EQ(kProtocolVersion, 2);
   const std::array<std::pair<std::string_view, std::string_view>, 20> pinned = {
@@ -187,18 +191,18 @@ TEST(Codec, EncodesEveryKindToTheSameBytesAsProtocolVersion2) {
           {"hello", "5f24decb9b5f065fbfc1f776184c1767"},
           {"welcome", "f1f690974fcf9dac25f213a0bd5749b6"},
           {"rejected", "248e3db4bd2d8061197355ec929f8b11"},
-          {"round_announce", "eacf12a528b5290ace56093e42638c46"},
+          {"round_announce", "9f08b0fca9a3ce7a1c052170ec31e3d5"},
           {"advertise_keys", "2479ab67999460c27d50cd1292824fb3"},
           {"key_directory", "f6c2add6cd6b10d4be1f0c19b31254e3"},
           {"share_keys", "2f58d59dc658283810e25b215138887c"},
           {"share_delivery", "5e795eb903074147c19ccb5016e84cdd"},
-          {"masked_input", "55341c72f1e32c54138afc40c5229eac"},
+          {"masked_input", "4205b265f059376e6beb1c158cd9f7b9"},
           {"unmask_request", "331070d611cabecead4e535c672e7b1d"},
           {"unmask_response", "f0a5783d3324ea83021600b30a825dac"},
           {"round_result", "1935b70d210d86ad270d5b526ef7251e"},
           {"round_aborted", "baeee924043f40465ee94203587a994e"},
-          {"evaluation_report", "c7a580e32911b0bdf73e1f331630a6f4"},
-          {"deployment_update", "5b79ca2f3da69a217c319bb34af046e9"},
+          {"evaluation_report", "53a4516f394599c6d7e9236a08afbff6"},
+          {"deployment_update", "d67b726eaec1f4f33fc8bd1920120adc"},
           {"deployment_ack", "5ad0aca91d23e84eaf2a79d7d8406290"},
           {"drift_report", "82b763cfa2c59b80465b94cdb621e875"},
           {"audit_checkpoint", "47f52594335d1e35e712efb5cb43bf85"},

@@ -101,7 +101,7 @@ TEST(ServingStateTest, RefusesBadUpdatesWithTheReason) {
                    "percentage must be in [0, 100]"});
   auto kind = MakeUpdate("d", "immediate", v1, nullptr, 0, "");
   kind.current.model_kind = "benchmark_vector";
-  cases.push_back({kind, "model kind must be logistic_regression"});
+  cases.push_back({kind, "unknown model kind 'benchmark_vector'"});
   auto nan = MakeUpdate("d", "immediate", v1, nullptr, 0, "");
   nan.current.parameters[1] = std::nanf("");
   nan.current.model_hash = ModelHash(nan.current.parameters);
@@ -141,7 +141,7 @@ TEST(ServingStateTest, ServesEveryKindByItsSpec) {
   // A site with binary labels cannot serve it, nor another input width.
   auto binary = ServingState::Create(*d, 6, 2);
   ASSERT_FALSE(binary);
-  EXPECT_NE(binary.error().message.find("3 classes"), std::string::npos)
+  EXPECT_NE(binary.error().message.find("classes=3"), std::string::npos)
       << binary.error().message;
   EXPECT_FALSE(ServingState::Create(*d, 7, 3));
   // A kind that disagrees with its spec, or that names no spec, is refused.

@@ -243,6 +243,11 @@ Status MigrateToVersion2(SqliteDb& db) {
 // Version 3: per-class counts of multi-class models' evaluations (JSON
 // {"correct": [...], "support": [...], "predicted": [...]}; "" for binary).
 Status MigrateToVersion3(SqliteDb& db) {
+  auto present =
+      QueryRows<std::string>(db, "PRAGMA table_info(model_evaluations)", {},
+                             [](const SqlStatement& s) { return s.Text(1); });
+  if (!present) return std::unexpected(present.error());
+  if (std::ranges::find(*present, "class_counts") != present->end()) return {};
   return db.Exec(
       "ALTER TABLE model_evaluations ADD COLUMN class_counts TEXT NOT NULL "
       "DEFAULT ''");
