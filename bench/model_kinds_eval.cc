@@ -145,8 +145,7 @@ void Run(const std::string& example, const ModelSpec& spec,
   }
   Model pooled = *initial;
   (void)pooled.Train(x, y, Config(3 * rounds, 1));
-  Print(example, "pooled", Evaluate({pooled}, sites),
-        {{"epochs", 3 * rounds}});
+  Print(example, "pooled", Evaluate({pooled}, sites), {{"epochs", 3 * rounds}});
 }
 
 }  // namespace
@@ -166,9 +165,9 @@ int main() {
   const fs::path tmp = fs::temp_directory_path();
   {
     std::vector<Site> sites;
-    auto schema = Schema(
-        {"age", "length_of_stay", "prior_admissions", "num_medications"},
-        "discharge_to", {1, 2, 3}, "readmitted_30d");
+    auto schema =
+        Schema({"age", "length_of_stay", "prior_admissions", "num_medications"},
+               "discharge_to", {1, 2, 3}, "readmitted_30d");
     schema.label.positive_above = 0.5;
     for (unsigned i = 0; i < 3; ++i) {
       const std::string path =

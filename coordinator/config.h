@@ -6,8 +6,8 @@
 #include <string>
 
 #include "common/error.h"
-#include "core/model_spec.h"
 #include "common/logging.h"
+#include "core/model_spec.h"
 #include "core/robust/robust_pipeline.h"
 #include "crypto/tls_context.h"
 #include "protocol/messages.h"

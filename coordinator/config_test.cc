@@ -226,8 +226,7 @@ TEST_F(CoordinatorConfigTest, ModelKindsFixTheirSpecAndParameterCount) {
        "activation"},
       {"kind = \"mlp\"\nfeatures = 7\nhidden_layers = \"32\"\n",
        "hidden_layers"},
-      {"kind = \"logistic_regression\"\nfeatures = 7\nclasses = 3\n",
-       "binary"},
+      {"kind = \"logistic_regression\"\nfeatures = 7\nclasses = 3\n", "binary"},
       {"kind = \"softmax_regression\"\nfeatures = 6\nclasses = 3\n"
        "hidden_layers = [8]\n",
        "mlp"},

@@ -1,7 +1,6 @@
 #include "core/dataset.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cassert>
 #include <charconv>
 #include <cmath>

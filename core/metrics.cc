@@ -132,9 +132,9 @@ ClassReport ReportClasses(const ClassCounts& counts) {
     const double p = counts.predicted[c] > 0
                          ? tp / static_cast<double>(counts.predicted[c])
                          : 0.0;
-    const double rc =
-        counts.support[c] > 0 ? tp / static_cast<double>(counts.support[c])
-                              : 0.0;
+    const double rc = counts.support[c] > 0
+                          ? tp / static_cast<double>(counts.support[c])
+                          : 0.0;
     r.precision.push_back(p);
     r.recall.push_back(rc);
     r.f1.push_back(p + rc > 0 ? 2 * p * rc / (p + rc) : 0.0);

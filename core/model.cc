@@ -6,9 +6,9 @@ Result<Model> Model::Create(const ModelSpec& spec, uint64_t seed) {
   if (auto s = spec.Validate(); !s) return std::unexpected(s.error());
   switch (spec.kind) {
     case ModelKind::kLogisticRegression: {
-      ParameterLayout layout(
-          "logreg", {ParameterBlock::Matrix("w", spec.num_features, 1),
-                     ParameterBlock::Vector("b", 1)});
+      ParameterLayout layout("logreg",
+                             {ParameterBlock::Matrix("w", spec.num_features, 1),
+                              ParameterBlock::Vector("b", 1)});
       return Model(spec, std::move(layout),
                    LogisticRegression(spec.num_features));
     }

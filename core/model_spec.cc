@@ -39,10 +39,9 @@ Status ModelSpec::Validate() const {
   switch (kind) {
     case ModelKind::kLogisticRegression:
       if (num_classes != 2) {
-        return InvalidArgument(
-            "model: logistic_regression is binary; " +
-            std::to_string(num_classes) +
-            " classes need softmax_regression or mlp");
+        return InvalidArgument("model: logistic_regression is binary; " +
+                               std::to_string(num_classes) +
+                               " classes need softmax_regression or mlp");
       }
       break;
     case ModelKind::kSoftmaxRegression:

@@ -33,7 +33,8 @@ TEST(ModelSpecTest, TextRoundTripsAndCountsParameters) {
   EXPECT_EQ(softmax.NumParameters(), 13u * 4 + 4);
   ModelSpec logreg{ModelKind::kLogisticRegression, 13, 2, {}, "relu"};
   EXPECT_EQ(logreg.NumParameters(), 14u);
-  EXPECT_EQ(logreg.ToString(), "kind=logistic_regression;features=13;classes=2");
+  EXPECT_EQ(logreg.ToString(),
+            "kind=logistic_regression;features=13;classes=2");
 }
 
 TEST(ModelSpecTest, RefusesWhatCannotBeBuilt) {
@@ -78,8 +79,8 @@ TEST(ModelTest, EveryKindLearnsSeparableClasses) {
 }
 
 TEST(ModelTest, SetParametersRefusesAWrongLayout) {
-  auto model = Model::Create({ModelKind::kSoftmaxRegression, 3, 3, {}, "relu"},
-                             1);
+  auto model =
+      Model::Create({ModelKind::kSoftmaxRegression, 3, 3, {}, "relu"}, 1);
   ASSERT_TRUE(model.has_value());
   std::vector<float> wrong(5, 0.0f);
   const Status s = model->SetParameters(wrong);
@@ -92,8 +93,8 @@ TEST(ModelTest, SetParametersRefusesAWrongLayout) {
 }
 
 TEST(ModelTest, LabelOutOfRangeIsAnError) {
-  auto model = Model::Create({ModelKind::kLogisticRegression, 2, 2, {}, "relu"},
-                             1);
+  auto model =
+      Model::Create({ModelKind::kLogisticRegression, 2, 2, {}, "relu"}, 1);
   ASSERT_TRUE(model.has_value());
   Eigen::MatrixXf x = Eigen::MatrixXf::Zero(2, 2);
   Eigen::VectorXi y(2);

@@ -136,7 +136,6 @@ class Checker {
   void Fail(std::string_view field, const std::string& detail);
 
  private:
-
   std::string_view message_;
   std::string_view item_;
   size_t index_ = 0;

@@ -70,7 +70,8 @@ inline std::vector<Message> SampleMessages() {
   announce.model_version = "v13";
   announce.model_hash = std::string(64, 'a');
   announce.model_kind = "logistic_regression";
-  announce.model_spec = "kind=mlp;features=3;classes=2;hidden=2;activation=relu";
+  announce.model_spec =
+      "kind=mlp;features=3;classes=2;hidden=2;activation=relu";
   announce.parameters = {0.5f, -1.25f, 3.0e-8f, 1e30f, -0.0f, 42.0f, 7.0f};
   announce.training = {.epochs = 9,
                        .batch_size = 64,

@@ -137,10 +137,10 @@ Result<core::Imputation> ParseImputation(const TomlTable& data) {
 
 Status ParseData(const toml::table& table, const fs::path& base_dir,
                  AgentConfig& config) {
-  const TomlTable data(table, "data",
-                       {"csv", "label_column", "positive_above", "label_classes",
-                        "imputation", "test_fraction", "split_seed",
-                        "columns"});
+  const TomlTable data(
+      table, "data",
+      {"csv", "label_column", "positive_above", "label_classes", "imputation",
+       "test_fraction", "split_seed", "columns"});
   CLS_RETURN_IF_ERROR(data.CheckKeys());
   DataConfig out;
   CLS_ASSIGN_OR_RETURN(const std::string csv, data.RequiredString("csv"));

@@ -83,8 +83,8 @@ TEST(ConfigTest, ValidConfigIsParsedWithEveryField) {
 }
 
 TEST(ConfigTest, LabelClassesMakeAMultiClassLabel) {
-  auto config = Parse(Replace(kValid, "positive_above = 0",
-                              "label_classes = [101, 202, 303]"));
+  auto config = Parse(
+      Replace(kValid, "positive_above = 0", "label_classes = [101, 202, 303]"));
   ASSERT_TRUE(config) << config.error().ToString();
   EXPECT_EQ(config->data->schema.label.classes,
             (std::vector<double>{101, 202, 303}));

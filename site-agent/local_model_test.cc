@@ -142,8 +142,8 @@ TEST(LocalModelTest, RefusesASpecThatDoesNotFitItsData) {
   const auto csv = dir.Write("data.csv", SyntheticCsv(100));
   auto model = LocalModel::Load(SyntheticDataConfig(csv.string()));
   ASSERT_TRUE(model) << model.error().ToString();
-  const auto classes = model->CheckSpec(
-      {core::ModelKind::kSoftmaxRegression, 5, 3, {}, "relu"});
+  const auto classes =
+      model->CheckSpec({core::ModelKind::kSoftmaxRegression, 5, 3, {}, "relu"});
   ASSERT_FALSE(classes);
   EXPECT_NE(classes.error().message.find("label_classes"), std::string::npos)
       << classes.error().message;

@@ -70,10 +70,9 @@ Result<std::vector<float>> ComputeDelta(const protocol::RoundAnnounce& a,
   auto spec = ModelSpecFor(*model, a.model_kind, a.model_spec);
   if (!spec) return std::unexpected(spec.error());
   if (n != spec->NumParameters()) {
-    return InvalidArgument("model: " + std::to_string(n) +
-                           " parameters, expected " +
-                           std::to_string(spec->NumParameters()) + " for " +
-                           spec->ToString());
+    return InvalidArgument(
+        "model: " + std::to_string(n) + " parameters, expected " +
+        std::to_string(spec->NumParameters()) + " for " + spec->ToString());
   }
   if (a.training.epochs > kMaxEpochs || a.training.batch_size == 0 ||
       !(a.training.proximal_mu >= 0 && a.training.proximal_mu <= 100)) {

@@ -285,8 +285,8 @@ Result<Prediction> PredictionService::Predict(std::string_view request_key,
     SetProbabilities(state->Probabilities(rollout::Arm::kCandidate, x), names,
                      shadow);
     out.shadow_probability = shadow.probability;
-    tracked.shadow = TrackedPrediction::Shadow{candidate, shadow.probability,
-                                               shadow.label};
+    tracked.shadow =
+        TrackedPrediction::Shadow{candidate, shadow.probability, shadow.label};
     // Both predictions are logged; no key, no features.
     spdlog::debug("serve: shadow bucket {}: {} p={:.4f}, {} p={:.4f}",
                   route.bucket, out.version_id, out.probability, candidate,
@@ -347,11 +347,11 @@ Status PredictionService::RecordOutcome(std::string_view request_key,
     return InvalidArgument("request_key must be 1 to 256 bytes");
   }
   if (outcome < 0 || outcome >= schema_.label.NumClasses()) {
-    return InvalidArgument(schema_.label.NumClasses() == 2
-                               ? "outcome must be 0 or 1"
-                               : "outcome must be a class index 0.." +
-                                     std::to_string(
-                                         schema_.label.NumClasses() - 1));
+    return InvalidArgument(
+        schema_.label.NumClasses() == 2
+            ? "outcome must be 0 or 1"
+            : "outcome must be a class index 0.." +
+                  std::to_string(schema_.label.NumClasses() - 1));
   }
   std::lock_guard lock(mu_);
   Expire(now_s);

@@ -249,11 +249,10 @@ Result<core::Model> VersionModel(const ServedVersion& v, int num_features,
         " features, " + std::to_string(num_classes) + " classes");
   }
   if (v.parameters.size() != spec.NumParameters()) {
-    return FailedPrecondition(
-        "version " + v.version_id + " has " +
-        std::to_string(v.parameters.size()) +
-        " parameters, the site's schema needs " +
-        std::to_string(spec.NumParameters()));
+    return FailedPrecondition("version " + v.version_id + " has " +
+                              std::to_string(v.parameters.size()) +
+                              " parameters, the site's schema needs " +
+                              std::to_string(spec.NumParameters()));
   }
   return core::Model::FromParameters(spec, v.parameters);
 }
@@ -291,9 +290,9 @@ Result<ServingState> ServingState::Create(ServingDeployment deployment,
 
 Eigen::RowVectorXf ServingState::Probabilities(rollout::Arm arm,
                                                const Eigen::MatrixXf& x) const {
-  const core::Model& model =
-      arm == rollout::Arm::kCandidate && candidate_model_ ? *candidate_model_
-                                                          : current_model_;
+  const core::Model& model = arm == rollout::Arm::kCandidate && candidate_model_
+                                 ? *candidate_model_
+                                 : current_model_;
   return model.PredictProbability(x).row(0);
 }
 

@@ -117,18 +117,19 @@ TEST(ServingStateTest, RefusesBadUpdatesWithTheReason) {
 
 TEST(ServingStateTest, ServesEveryKindByItsSpec) {
   // Softmax regression over the 6 inputs, 3 classes: class 2 favoured.
-  const core::ModelSpec spec{core::ModelKind::kSoftmaxRegression, 6, 3, {},
-                             "relu"};
+  const core::ModelSpec spec{
+      core::ModelKind::kSoftmaxRegression, 6, 3, {}, "relu"};
   std::vector<float> p(spec.NumParameters(), 0.0f);
   p[p.size() - 1] = 2.0f;  // bias of class 2
   const ServedVersion v{"v7", ModelHash(p), p, spec.ToString()};
-  auto d = DeploymentFromUpdate(
-      MakeUpdate("dep-7", "immediate", v, nullptr, 0, ""));
+  auto d =
+      DeploymentFromUpdate(MakeUpdate("dep-7", "immediate", v, nullptr, 0, ""));
   ASSERT_TRUE(d) << d.error().ToString();
   auto state = ServingState::Create(*d, 6, 3);
   ASSERT_TRUE(state) << state.error().ToString();
   const Eigen::MatrixXf x = Eigen::MatrixXf::Zero(1, 6);
-  const Eigen::RowVectorXf probs = state->Probabilities(rollout::Arm::kCurrent, x);
+  const Eigen::RowVectorXf probs =
+      state->Probabilities(rollout::Arm::kCurrent, x);
   ASSERT_EQ(probs.size(), 3);
   EXPECT_NEAR(probs.sum(), 1.0f, 1e-5f);
   EXPECT_GT(probs(2), probs(0));

@@ -8,8 +8,8 @@
 #include <map>
 
 #include "coordinator/round/round_planner.h"
-#include "core/model.h"
 #include "core/feature_statistics.h"
+#include "core/model.h"
 #include "core/robust/robust_pipeline.h"
 #include "crypto/sha256.h"
 #include "protocol/frame.h"

@@ -18,7 +18,8 @@ namespace cls::testing {
 // depends on an interaction of age and length of stay and on the distance
 // of the medication count from typical, which a linear model cannot
 // represent and a hidden layer can.
-inline void WriteReadmissions(const std::string& path, int rows, unsigned seed) {
+inline void WriteReadmissions(const std::string& path, int rows,
+                              unsigned seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<double> z(0.0, 1.0);
   std::uniform_int_distribution<int> destination(1, 3);
@@ -29,8 +30,8 @@ inline void WriteReadmissions(const std::string& path, int rows, unsigned seed) 
   for (int i = 0; i < rows; ++i) {
     const double a = z(rng), l = z(rng), p = z(rng), m = z(rng);
     const int d = destination(rng);
-    const double logit = 3.0 * a * l + 2.0 * (m * m - 1.0) + 0.5 * p +
-                         (d == 3 ? 0.5 : -0.25);
+    const double logit =
+        3.0 * a * l + 2.0 * (m * m - 1.0) + 0.5 * p + (d == 3 ? 0.5 : -0.25);
     const int y = u(rng) < 1.0 / (1.0 + std::exp(-logit)) ? 1 : 0;
     out << 70 + 10 * a << "," << 5 + 2 * l << "," << 2 + p << "," << 8 + 3 * m
         << "," << d << "," << y << "\n";
@@ -41,7 +42,8 @@ inline void WriteReadmissions(const std::string& path, int rows, unsigned seed) 
 // Synthetic prescriptions (no real patients): drug 101 for good kidney
 // function, 202 for high blood pressure, 303 for the old and the
 // diabetic, chosen by a softmax of linear scores (so with some noise).
-inline void WritePrescriptions(const std::string& path, int rows, unsigned seed) {
+inline void WritePrescriptions(const std::string& path, int rows,
+                               unsigned seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<double> z(0.0, 1.0);
   std::uniform_real_distribution<double> u(0.0, 1.0);
@@ -57,8 +59,8 @@ inline void WritePrescriptions(const std::string& path, int rows, unsigned seed)
                          std::exp(s[2] - m)};
     const double r = u(rng) * (e[0] + e[1] + e[2]);
     const int drug = r < e[0] ? 101 : r < e[0] + e[1] ? 202 : 303;
-    out << 60 + 12 * age << "," << 70 + 20 * egfr << "," << 135 + 15 * bp
-        << "," << 80 + 12 * weight << "," << diabetic << "," << drug << "\n";
+    out << 60 + 12 * age << "," << 70 + 20 * egfr << "," << 135 + 15 * bp << ","
+        << 80 + 12 * weight << "," << diabetic << "," << drug << "\n";
   }
   std::ofstream(path) << out.str();
 }

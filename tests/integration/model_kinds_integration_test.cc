@@ -6,12 +6,12 @@
 // supports with margin (docs/evaluation.md has the measured numbers).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cmath>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <unistd.h>
 #include <sstream>
 #include <string>
 
@@ -178,10 +178,10 @@ TEST(ModelKindsIntegrationTest, DiagnosisPredictorLogisticRegressionOnHeart) {
   ex.site_csvs = {dir + "/cleveland.csv", dir + "/hungarian.csv",
                   dir + "/va.csv"};
   ex.rounds = 5;
-  ex.features = {{"age", 63},     {"sex", 1},     {"trestbps", 145},
-                 {"chol", 233},   {"fbs", 1},     {"thalach", 150},
-                 {"exang", 0},    {"oldpeak", 2.3}, {"ca", 0},
-                 {"cp", 1},       {"restecg", 2}, {"slope", 3},
+  ex.features = {{"age", 63},   {"sex", 1},       {"trestbps", 145},
+                 {"chol", 233}, {"fbs", 1},       {"thalach", 150},
+                 {"exang", 0},  {"oldpeak", 2.3}, {"ca", 0},
+                 {"cp", 1},     {"restecg", 2},   {"slope", 3},
                  {"thal", 6}};
   ex.classes = {"0", "1"};
   ex.min_accuracy = 0.72;  // measured 0.81
