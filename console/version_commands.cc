@@ -131,6 +131,17 @@ CommandResult RunVersionsShow(CommandContext& ctx, const std::string& version) {
   line("recall", Number(m.value("recall", json())));
   line("F1", Number(m.value("f1", json())));
   line("AUC (binned)", Number(m.value("auc", json())));
+  if (m.contains("per_class") && m["per_class"].is_array()) {
+    // Multi-class: precision, recall and F1 above are the macro averages.
+    line("macro F1", Number(m.value("macro_f1", json())));
+    for (const auto& c : m["per_class"]) {
+      line(("class " + Text(c.value("class", json()))).c_str(),
+           "precision " + Number(c.value("precision", json())) + ", recall " +
+               Number(c.value("recall", json())) + ", F1 " +
+               Number(c.value("f1", json())) + " (" +
+               Text(c.value("support", json())) + " rows)");
+    }
+  }
   line("training samples", Text(m.value("training_samples", json())));
   line("evaluated rows", Text(m.value("evaluated_rows", json())) + " in " +
                              Text(m.value("reports", json())) +

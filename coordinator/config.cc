@@ -262,6 +262,95 @@ Status ReadRobust(const TomlTable& top, CoordinatorConfig& c) {
   return {};
 }
 
+// [model] features, classes, hidden_layers and activation into
+// c.model_spec (kind checked later, with the rest).
+Status ReadModelSpec(const TomlTable& m, CoordinatorConfig& c) {
+  core::ModelSpec& spec = c.model_spec;
+  int64_t features = 0;
+  int64_t classes = 2;
+  CLS_RETURN_IF_ERROR(m.Read("features", features));
+  CLS_RETURN_IF_ERROR(m.Read("classes", classes));
+  CLS_RETURN_IF_ERROR(m.Read("activation", spec.activation));
+  if (features < 0 || features > 1000000 || classes < 2 || classes > 1000) {
+    return InvalidArgument(
+        "config: 'model.features' must be 1..1000000 and 'model.classes' "
+        "2..1000");
+  }
+  spec.num_features = static_cast<int>(features);
+  spec.num_classes = static_cast<int>(classes);
+  if (const toml::node* hidden = m.Node("hidden_layers")) {
+    const toml::array* array = hidden->as_array();
+    if (!array) {
+      return m.WrongType(*hidden, "hidden_layers",
+                         "an array of layer widths, e.g. [32]");
+    }
+    for (const toml::node& width : *array) {
+      if (!width.is_integer()) {
+        return m.WrongType(*hidden, "hidden_layers",
+                           "an array of layer widths, e.g. [32]");
+      }
+      const int64_t w = *width.value<int64_t>();
+      if (w < 1 || w > 4096) {
+        return InvalidArgument(
+            "config: 'model.hidden_layers' widths must be 1..4096");
+      }
+      spec.hidden.push_back(static_cast<int>(w));
+    }
+  }
+  return {};
+}
+
+// The kind must be one the sites build; its spec must be whole, and fixes
+// the parameter count.
+Status CheckModelKind(CoordinatorConfig& c) {
+#if CLS_BENCH_HOOKS
+  // Benchmark mode exists only in test and benchmark builds.
+  if (c.model_kind == "benchmark_vector") return {};
+  constexpr std::string_view kKnown =
+      "logistic_regression, softmax_regression, mlp or benchmark_vector";
+#else
+  constexpr std::string_view kKnown =
+      "logistic_regression, softmax_regression or mlp";
+#endif
+  auto kind = core::ParseModelKind(c.model_kind);
+  if (!kind) {
+    return InvalidArgument("config: 'model.kind' must be " +
+                           std::string(kKnown) + ", got '" + c.model_kind +
+                           "'");
+  }
+  core::ModelSpec& spec = c.model_spec;
+  spec.kind = *kind;
+  if (spec.num_features == 0) {
+    if (*kind != core::ModelKind::kLogisticRegression) {
+      return InvalidArgument("config: 'model.kind' " + c.model_kind +
+                             " needs 'model.features' (the sites' input "
+                             "width) and 'model.classes'");
+    }
+    // Logistic regression as before: the count alone ([model] parameters).
+    if (spec.num_classes != 2 || !spec.hidden.empty()) {
+      return InvalidArgument(
+          "config: 'model.classes' and 'model.hidden_layers' need "
+          "'model.features'");
+    }
+    return {};
+  }
+  if (*kind != core::ModelKind::kMlp && !spec.hidden.empty()) {
+    return InvalidArgument(
+        "config: 'model.hidden_layers' is for kind = \"mlp\" only");
+  }
+  if (auto s = spec.Validate(); !s) {
+    return InvalidArgument("config: " + s.error().message);
+  }
+  const auto count = static_cast<int64_t>(spec.NumParameters());
+  if (c.model_parameters != 0 && c.model_parameters != count) {
+    return InvalidArgument("config: 'model.parameters' is " +
+                           std::to_string(c.model_parameters) + " but " +
+                           spec.ToString() + " has " + std::to_string(count));
+  }
+  c.model_parameters = count;
+  return {};
+}
+
 }  // namespace
 
 Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
@@ -335,14 +424,16 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
     return InvalidArgument("config: [tls] needs ca, cert and key");
   }
 
-  auto m_or =
-      Section(top, "model", {"type", "kind", "parameters", "standardisation"});
+  auto m_or = Section(top, "model",
+                      {"type", "kind", "parameters", "standardisation",
+                       "features", "classes", "hidden_layers", "activation"});
   if (!m_or) return std::unexpected(m_or.error());
   const TomlTable& m = *m_or;
   CLS_RETURN_IF_ERROR(m.Read("type", c.model_type));
   CLS_RETURN_IF_ERROR(m.Read("kind", c.model_kind));
   CLS_RETURN_IF_ERROR(m.Read("parameters", c.model_parameters));
   CLS_RETURN_IF_ERROR(m.Read("standardisation", c.standardisation));
+  CLS_RETURN_IF_ERROR(ReadModelSpec(m, c));
 
   auto r_or = Section(
       top, "round",
@@ -410,20 +501,7 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
         "readmission_risk, medication_recommender, clinical_nlp, "
         "imaging_classifier");
   }
-#if CLS_BENCH_HOOKS
-  if (c.model_kind != "logistic_regression" &&
-      c.model_kind != "benchmark_vector") {
-    return InvalidArgument(
-        "config: 'model.kind' must be logistic_regression or benchmark_vector");
-  }
-#else
-  // Benchmark mode exists only in test and benchmark builds.
-  if (c.model_kind != "logistic_regression") {
-    return InvalidArgument(
-        "config: 'model.kind' must be logistic_regression (this build has no "
-        "benchmark mode)");
-  }
-#endif
+  CLS_RETURN_IF_ERROR(CheckModelKind(c));
   if (c.standardisation != "federation" && c.standardisation != "site") {
     return InvalidArgument(
         "config: 'model.standardisation' must be federation or site");

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/logging.h"
+#include "core/model_spec.h"
 #include "core/robust/robust_pipeline.h"
 #include "core/rollout/rollback_policy.h"
 #include "core/rollout/sequential_test.h"
@@ -133,8 +134,15 @@ struct CoordinatorConfig {
   crypto::TlsFiles tls;
 
   std::string model_type = "diagnosis_predictor";
-  std::string model_kind = "logistic_regression";  // or "benchmark_vector"
+  // "logistic_regression" | "softmax_regression" | "mlp" (or, in test and
+  // benchmark builds, "benchmark_vector").
+  std::string model_kind = "logistic_regression";
+  // The parameter count; computed from model_spec when [model] features is
+  // given (required for softmax_regression and mlp).
   int64_t model_parameters = 0;
+  // [model] features, classes, hidden_layers, activation; num_features 0 =
+  // not given (logistic regression from `parameters` alone, as before).
+  core::ModelSpec model_spec;
   // "federation": before the first training round, a secure statistics round
   // sums every site's feature counts, sums and squares, and all sites then
   // standardise with the federation-wide means and variances. "site": each

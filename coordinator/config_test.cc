@@ -195,6 +195,56 @@ TEST_F(CoordinatorConfigTest, ModelTypeMustBeOneOfTheGuidesTypes) {
   EXPECT_NE(bad.error().message.find("readmission_risk"), std::string::npos);
 }
 
+TEST_F(CoordinatorConfigTest, ModelKindsFixTheirSpecAndParameterCount) {
+  auto model = [&](const std::string& lines) {
+    std::string path = (dir_ / "kinds.toml").string();
+    std::ofstream(path) << "[tls]\nca=\"a\"\ncert=\"b\"\nkey=\"c\"\n[model]\n"
+                        << lines;
+    return LoadCoordinatorConfig(path);
+  };
+  auto mlp = model(
+      "kind = \"mlp\"\nfeatures = 7\nhidden_layers = [32]\n"
+      "activation = \"relu\"\n");
+  ASSERT_TRUE(mlp.has_value()) << mlp.error().message;
+  EXPECT_EQ(mlp->model_parameters, 7 * 32 + 32 + 32 + 1);
+  EXPECT_EQ(mlp->model_spec.ToString(),
+            "kind=mlp;features=7;classes=2;hidden=32;activation=relu");
+  auto softmax =
+      model("kind = \"softmax_regression\"\nfeatures = 6\nclasses = 3\n");
+  ASSERT_TRUE(softmax.has_value()) << softmax.error().message;
+  EXPECT_EQ(softmax->model_parameters, 6 * 3 + 3);
+  // Logistic regression by count alone, as before model kinds.
+  auto logreg = model("parameters = 23\n");
+  ASSERT_TRUE(logreg.has_value()) << logreg.error().message;
+  EXPECT_EQ(logreg->model_spec.num_features, 0);
+
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"kind = \"tree\"\nparameters = 3\n", "softmax_regression"},
+      {"kind = \"mlp\"\nparameters = 30\n", "needs 'model.features'"},
+      {"kind = \"mlp\"\nfeatures = 7\n", "one or two hidden layers"},
+      {"kind = \"mlp\"\nfeatures = 7\nhidden_layers = [4, 4, 4]\n",
+       "one or two hidden layers"},
+      {"kind = \"mlp\"\nfeatures = 7\nhidden_layers = [4]\n"
+       "activation = \"tanh\"\n",
+       "activation"},
+      {"kind = \"mlp\"\nfeatures = 7\nhidden_layers = \"32\"\n",
+       "hidden_layers"},
+      {"kind = \"logistic_regression\"\nfeatures = 7\nclasses = 3\n", "binary"},
+      {"kind = \"softmax_regression\"\nfeatures = 6\nclasses = 3\n"
+       "hidden_layers = [8]\n",
+       "mlp"},
+      {"kind = \"softmax_regression\"\nfeatures = 6\nclasses = 3\n"
+       "parameters = 23\n",
+       "has 21"},
+  };
+  for (const auto& [lines, why] : refused) {
+    auto bad = model(lines);
+    ASSERT_FALSE(bad.has_value()) << lines;
+    EXPECT_NE(bad.error().message.find(why), std::string::npos)
+        << lines << " -> " << bad.error().message;
+  }
+}
+
 TEST_F(CoordinatorConfigTest, SyntaxErrorGivesTheLine) {
   std::string path = (dir_ / "broken.toml").string();
   std::ofstream(path) << "min_sites = 3\nlisten = \n";

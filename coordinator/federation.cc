@@ -273,6 +273,7 @@ Status Federation::OpenDeployments() {
       config_.deployment.rollback, config_.deployment.test);
   if (!manager) return std::unexpected(manager.error());
   deployments_ = std::move(*manager);
+  deployments_->set_model_spec(ModelSpecText(config_));
   return OpenDriftResponder();
 }
 

@@ -213,6 +213,18 @@ Status DatasetSchema::Validate() const {
   return {};
 }
 
+std::vector<std::string> ClassNames(const LabelRule& label) {
+  if (label.classes.empty()) return {"0", "1"};
+  std::vector<std::string> out;
+  // The shortest exact form: 2.0 as "2".
+  for (double v : label.classes) {
+    char buffer[32];
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, v);
+    out.emplace_back(buffer, ec == std::errc{} ? end : buffer);
+  }
+  return out;
+}
+
 Result<CsvLoadResult> LoadCsv(const std::string& path,
                               const DatasetSchema& schema) {
   CLS_RETURN_IF_ERROR(schema.Validate());
@@ -374,10 +386,19 @@ Result<CsvLoadResult> LoadCsv(const std::string& path,
       row[c] = v;
     }
     if (!ok) continue;
+    float label = label_value > schema.label.positive_above ? 1.0f : 0.0f;
+    if (!schema.label.classes.empty()) {
+      const auto& classes = schema.label.classes;
+      const auto it = std::find(classes.begin(), classes.end(), label_value);
+      if (it == classes.end()) {
+        reject(ColumnReason(schema.label.column, "label not in label_classes"));
+        continue;
+      }
+      label = static_cast<float>(it - classes.begin());
+    }
     result.table.rows.push_back(row);
     if (!vector_row.empty()) result.table.vectors.push_back(vector_row);
-    result.table.labels.push_back(
-        label_value > schema.label.positive_above ? 1.0f : 0.0f);
+    result.table.labels.push_back(label);
   }
 
   if (result.table.rows.empty()) {

@@ -38,11 +38,22 @@ struct ColumnSpec {
 
 enum class Imputation { kMean, kMedian, kZero };
 
-// Binary label: positive when value > threshold (e.g. num > 0).
+// Binary label: positive when value > threshold (e.g. num > 0). With
+// `classes` set, a multi-class label instead: the value's index in the list
+// (e.g. [0, 1, 2] for three drugs); a value not listed rejects the row.
 struct LabelRule {
   std::string column;
   double positive_above = 0.0;
+  std::vector<double> classes;
+
+  int NumClasses() const {
+    return classes.empty() ? 2 : static_cast<int>(classes.size());
+  }
 };
+
+// Each class's name as served and reported: "0" and "1" for a binary label,
+// else the label_classes values ("2", "3.5").
+std::vector<std::string> ClassNames(const LabelRule& label);
 
 struct DatasetSchema {
   std::vector<ColumnSpec> features;
@@ -59,7 +70,8 @@ struct DatasetSchema {
 };
 
 // The raw table: one row per accepted CSV row, NaN for a missing value, in
-// schema order; labels already mapped to 0/1. A text or embedding column has
+// schema order; labels already mapped to 0/1
+// (binary) or class indices. A text or embedding column has
 // NaN in `rows` and its values in `vectors`: per row, the vector columns'
 // entries concatenated in schema order (text: the term count of each hash
 // bucket, the text itself is not kept; embedding: the values, NaN when the

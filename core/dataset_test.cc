@@ -136,6 +136,28 @@ TEST_F(DatasetTest, RejectsBadRowsWithReasonsThatNeverContainTheValue) {
   EXPECT_NE(rejected[3].reason.find("num"), std::string::npos);
 }
 
+TEST_F(DatasetTest, LabelClassesMapValuesToIndicesAndRejectOthers) {
+  DatasetSchema schema = SmallSchema();
+  schema.label.classes = {303, 101, 202.5};
+  const std::string path = Write("drugs.csv",
+                                 "age,chol,cp,num\n"
+                                 "63,233,1,101\n"    // line 2: class 1
+                                 "61,240,1,202.5\n"  // 3: class 2
+                                 "62,241,2,404\n"    // 4: not listed
+                                 "64,242,3,303\n");  // 5: class 0
+  auto loaded = LoadCsv(path, schema);
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
+  EXPECT_EQ(loaded->table.labels, (std::vector<float>{1, 2, 0}));
+  ASSERT_EQ(loaded->rejected.size(), 1u);
+  EXPECT_EQ(loaded->rejected[0].line, 4);
+  EXPECT_EQ(loaded->rejected[0].reason,
+            "column 'num': label not in label_classes");
+  EXPECT_EQ(ClassNames(schema.label),
+            (std::vector<std::string>{"303", "101", "202.5"}));
+  EXPECT_EQ(ClassNames(SmallSchema().label),
+            (std::vector<std::string>{"0", "1"}));
+}
+
 TEST_F(DatasetTest, MissingHeaderColumnIsAnErrorNamingTheColumn) {
   const std::string path = Write("nocol.csv", "age,cp,num\n63,1,0\n");
   auto loaded = LoadCsv(path, SmallSchema());

@@ -76,3 +76,76 @@ MultiClassMetrics EvaluateMultiClass(const Eigen::MatrixXf& probability,
 }
 
 }  // namespace cls::core
+
+namespace cls::core {
+
+bool ClassCounts::Consistent() const {
+  const size_t k = support.size();
+  if (correct.size() != k || predicted.size() != k) return false;
+  uint64_t total_support = 0;
+  uint64_t total_predicted = 0;
+  for (size_t c = 0; c < k; ++c) {
+    if (correct[c] > support[c] || correct[c] > predicted[c]) return false;
+    total_support += support[c];
+    total_predicted += predicted[c];
+  }
+  return total_support == total_predicted;
+}
+
+void ClassCounts::Add(const ClassCounts& other) {
+  if (support.empty()) {
+    *this = other;
+    return;
+  }
+  for (size_t c = 0; c < support.size() && c < other.support.size(); ++c) {
+    correct[c] += other.correct[c];
+    support[c] += other.support[c];
+    predicted[c] += other.predicted[c];
+  }
+}
+
+ClassCounts CountClasses(const Eigen::MatrixXf& probability,
+                         const Eigen::VectorXi& labels) {
+  const size_t k = static_cast<size_t>(probability.cols());
+  ClassCounts out{std::vector<uint64_t>(k, 0), std::vector<uint64_t>(k, 0),
+                  std::vector<uint64_t>(k, 0)};
+  for (Eigen::Index i = 0; i < probability.rows() && i < labels.size(); ++i) {
+    const int y = labels[i];
+    if (y < 0 || static_cast<size_t>(y) >= k) continue;
+    Eigen::Index predicted = 0;
+    probability.row(i).maxCoeff(&predicted);
+    ++out.support[static_cast<size_t>(y)];
+    ++out.predicted[static_cast<size_t>(predicted)];
+    if (predicted == y) ++out.correct[static_cast<size_t>(y)];
+  }
+  return out;
+}
+
+ClassReport ReportClasses(const ClassCounts& counts) {
+  ClassReport r;
+  const size_t k = counts.support.size();
+  if (k == 0 || !counts.Consistent()) return r;
+  uint64_t correct = 0;
+  uint64_t total = 0;
+  for (size_t c = 0; c < k; ++c) {
+    const double tp = static_cast<double>(counts.correct[c]);
+    const double p = counts.predicted[c] > 0
+                         ? tp / static_cast<double>(counts.predicted[c])
+                         : 0.0;
+    const double rc = counts.support[c] > 0
+                          ? tp / static_cast<double>(counts.support[c])
+                          : 0.0;
+    r.precision.push_back(p);
+    r.recall.push_back(rc);
+    r.f1.push_back(p + rc > 0 ? 2 * p * rc / (p + rc) : 0.0);
+    r.macro_precision += p / static_cast<double>(k);
+    r.macro_recall += rc / static_cast<double>(k);
+    r.macro_f1 += r.f1.back() / static_cast<double>(k);
+    correct += counts.correct[c];
+    total += counts.support[c];
+  }
+  r.accuracy = total > 0 ? static_cast<double>(correct) / total : 0.0;
+  return r;
+}
+
+}  // namespace cls::core

@@ -42,6 +42,38 @@ struct MultiClassMetrics {
 MultiClassMetrics EvaluateMultiClass(const Eigen::MatrixXf& probability,
                                      const Eigen::VectorXi& labels);
 
+// Per-class counts on held-out rows, which add up over sites (the
+// coordinator sums them and derives the macro averages): correct[c] rows of
+// class c predicted c, support[c] rows of class c, predicted[c] rows
+// predicted c.
+struct ClassCounts {
+  std::vector<uint64_t> correct;
+  std::vector<uint64_t> support;
+  std::vector<uint64_t> predicted;
+
+  // True when the three have the same length K and the counts fit together
+  // (correct <= support and predicted; equal totals).
+  bool Consistent() const;
+  void Add(const ClassCounts& other);  // other must have the same K
+};
+
+// argmax of each row of `probability` (n x K) against labels in [0, K).
+ClassCounts CountClasses(const Eigen::MatrixXf& probability,
+                         const Eigen::VectorXi& labels);
+
+// Per-class precision, recall and F1 (0 where undefined) and their
+// unweighted means over the K classes.
+struct ClassReport {
+  std::vector<double> precision;
+  std::vector<double> recall;
+  std::vector<double> f1;
+  double accuracy = 0;
+  double macro_precision = 0;
+  double macro_recall = 0;
+  double macro_f1 = 0;
+};
+ClassReport ReportClasses(const ClassCounts& counts);
+
 }  // namespace cls::core
 
 #endif  // CLS_CORE_METRICS_H_

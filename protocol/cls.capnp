@@ -75,7 +75,7 @@ struct RoundAnnounce {
   roundId @0 :UInt64;
   modelVersion @1 :Text;
   modelHash @2 :Text;        # SHA-256 hex of the parameter bytes
-  modelKind @3 :Text;        # "logistic_regression" | "benchmark_vector"
+  modelKind @3 :Text;        # "logistic_regression" | "softmax_regression" | "mlp" | "benchmark_vector" | "feature_statistics"
   parameters @4 :Data;       # float32 little-endian
   training @5 :TrainingConfig;
   clip @6 :Float64;          # L2 bound C of the delta, applied before weighting
@@ -94,6 +94,10 @@ struct RoundAnnounce {
   # site adds to each quantized coordinate before masking (quantized units
   # squared). 0: no noise (privacy off or central).
   noiseVariance @15 :Float64;
+  # core/model_spec.h ModelSpec text of the model being trained, e.g.
+  # "kind=mlp;features=13;classes=2;hidden=32;activation=relu". Empty (an
+  # older coordinator): the site's default for modelKind.
+  modelSpec @16 :Text;
 }
 
 # Stage 1, site -> coordinator.
@@ -159,6 +163,12 @@ struct ValidationMetrics {
   correct @1 :UInt64;
   lossSum @2 :Float64;
   trainSamples @3 :UInt64;
+  # Multi-class models (K > 2) only, K entries each (core/metrics.h
+  # ClassCounts): held-out rows of class c predicted c, rows of class c, rows
+  # predicted c. Empty for binary models.
+  classCorrect @4 :List(UInt64);
+  classSupport @5 :List(UInt64);
+  classPredicted @6 :List(UInt64);
 }
 
 # Stage 3, site -> coordinator.
@@ -260,8 +270,9 @@ struct ScoreCounts {
 struct ServedModel {
   versionId @0 :Text;
   modelHash @1 :Text;        # SHA-256 hex of the parameter bytes
-  modelKind @2 :Text;        # "logistic_regression"
+  modelKind @2 :Text;        # "logistic_regression" | "softmax_regression" | "mlp"
   parameters @3 :Data;       # float32 little-endian
+  modelSpec @4 :Text;        # as RoundAnnounce.modelSpec; "" = site default
 }
 
 # coordinator -> site, whenever a deployment changes and again after a site

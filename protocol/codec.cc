@@ -110,6 +110,19 @@ void FillMetrics(wire::ValidationMetrics::Builder b,
   b.setCorrect(m.correct);
   b.setLossSum(m.loss_sum);
   b.setTrainSamples(m.train_samples);
+  auto fill = [](auto list, const std::vector<uint64_t>& values) {
+    for (size_t i = 0; i < values.size(); ++i) {
+      list.set(static_cast<unsigned>(i), values[i]);
+    }
+  };
+  if (!m.class_support.empty()) {
+    fill(b.initClassCorrect(static_cast<unsigned>(m.class_correct.size())),
+         m.class_correct);
+    fill(b.initClassSupport(static_cast<unsigned>(m.class_support.size())),
+         m.class_support);
+    fill(b.initClassPredicted(static_cast<unsigned>(m.class_predicted.size())),
+         m.class_predicted);
+  }
 }
 
 ValidationMetrics ReadMetrics(wire::ValidationMetrics::Reader r, Checker& c) {
@@ -121,6 +134,24 @@ ValidationMetrics ReadMetrics(wire::ValidationMetrics::Reader r, Checker& c) {
   c.SampleCount(m.count, "metrics count");
   c.SampleCount(m.correct, "metrics correct");
   c.SampleCount(m.train_samples, "metrics train samples");
+  // At most 1000 classes (core::ModelSpec), each a sample count.
+  auto read = [&](auto list, const char* what, std::vector<uint64_t>& out) {
+    if (!c.Count(list.size(), 1000, what)) return;
+    for (uint64_t v : list) {
+      c.SampleCount(v, what);
+      out.push_back(v);
+    }
+  };
+  read(r.getClassCorrect(), "metrics class correct", m.class_correct);
+  read(r.getClassSupport(), "metrics class support", m.class_support);
+  read(r.getClassPredicted(), "metrics class predicted", m.class_predicted);
+  if (m.class_correct.size() != m.class_support.size() ||
+      m.class_predicted.size() != m.class_support.size()) {
+    m.class_correct.clear();
+    m.class_support.clear();
+    m.class_predicted.clear();
+    c.Fail("metrics", "class counts of different lengths");
+  }
   return m;
 }
 

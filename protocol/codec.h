@@ -134,10 +134,10 @@ class Checker {
   void NonNegative(double value, std::string_view field);
   // False (and failed) if a list is longer than `limit`.
   bool Count(size_t size, size_t limit, std::string_view field);
-
- private:
+  // Fails the message: "<field> <detail>".
   void Fail(std::string_view field, const std::string& detail);
 
+ private:
   std::string_view message_;
   std::string_view item_;
   size_t index_ = 0;

@@ -32,7 +32,8 @@ struct RoundAnnounceCodec {
 
   static size_t EstimateWords(const RoundAnnounce& m) {
     size_t words = TextWords(m.model_version) + TextWords(m.model_hash) +
-                   TextWords(m.model_kind) + BlobWords(m.parameters.size() * 4);
+                   TextWords(m.model_kind) + TextWords(m.model_spec) +
+                   BlobWords(m.parameters.size() * 4);
     for (const auto& n : m.neighbours) words += 2 + TextWords(n.site_id);
     return words + BlobWords(m.feature_statistics.size() * 8);
   }
@@ -68,6 +69,7 @@ struct RoundAnnounceCodec {
     SetWords([&](unsigned n) { return b.initFeatureStatistics(n); },
              m.feature_statistics);
     b.setNoiseVariance(m.noise_variance);
+    b.setModelSpec(AsText(m.model_spec));
   }
 
   static RoundAnnounce Decode(BodyReader body, Checker& c) {
@@ -107,6 +109,7 @@ struct RoundAnnounceCodec {
     c.Words(r.getFeatureStatistics(), "feature statistics",
             m.feature_statistics);
     m.noise_variance = r.getNoiseVariance();
+    c.Text(r.getModelSpec(), kMaxIdBytes, "model spec", m.model_spec);
     return m;
   }
 };

@@ -86,7 +86,8 @@ struct EvaluationReportCodec {
 // DeploymentUpdate's current and candidate models.
 size_t EstimateServedModelWords(const ServedModel& m) {
   return 6 + TextWords(m.version_id) + TextWords(m.model_hash) +
-         TextWords(m.model_kind) + BlobWords(m.parameters.size() * 4);
+         TextWords(m.model_kind) + TextWords(m.model_spec) +
+         BlobWords(m.parameters.size() * 4);
 }
 
 void FillServedModel(wire::ServedModel::Builder b, const ServedModel& m) {
@@ -94,6 +95,7 @@ void FillServedModel(wire::ServedModel::Builder b, const ServedModel& m) {
   b.setModelHash(AsText(m.model_hash));
   b.setModelKind(AsText(m.model_kind));
   SetWords([&](unsigned n) { return b.initParameters(n); }, m.parameters);
+  b.setModelSpec(AsText(m.model_spec));
 }
 
 ServedModel ReadServedModel(wire::ServedModel::Reader r, Checker& c) {
@@ -102,6 +104,7 @@ ServedModel ReadServedModel(wire::ServedModel::Reader r, Checker& c) {
   c.Text(r.getModelHash(), kMaxIdBytes, "model hash", m.model_hash);
   c.Text(r.getModelKind(), kMaxIdBytes, "model kind", m.model_kind);
   c.Words(r.getParameters(), "parameters", m.parameters);
+  c.Text(r.getModelSpec(), kMaxIdBytes, "model spec", m.model_spec);
   return m;
 }
 

@@ -38,7 +38,10 @@ inline ValidationMetrics SampleMetrics() {
   return {.count = 1234,
           .correct = 1001,
           .loss_sum = 87.25,
-          .train_samples = 56789};
+          .train_samples = 56789,
+          .class_correct = {300, 200, 501},
+          .class_support = {400, 300, 534},
+          .class_predicted = {350, 250, 634}};
 }
 
 inline EncryptedShare SampleShare(uint32_t from, uint32_t to) {
@@ -67,6 +70,8 @@ inline std::vector<Message> SampleMessages() {
   announce.model_version = "v13";
   announce.model_hash = std::string(64, 'a');
   announce.model_kind = "logistic_regression";
+  announce.model_spec =
+      "kind=mlp;features=3;classes=2;hidden=2;activation=relu";
   announce.parameters = {0.5f, -1.25f, 3.0e-8f, 1e30f, -0.0f, 42.0f, 7.0f};
   announce.training = {.epochs = 9,
                        .batch_size = 64,
@@ -137,7 +142,9 @@ inline std::vector<Message> SampleMessages() {
                                  .current = {"v14",
                                              std::string(64, 'b'),
                                              "logistic_regression",
-                                             {1.5f, -2.5f, 0.001f}},
+                                             {1.5f, -2.5f, 0.001f},
+                                             "kind=logistic_regression;"
+                                             "features=2;classes=2"},
                                  .candidate = {"v15",
                                                std::string(64, 'c'),
                                                "logistic_regression",
@@ -168,6 +175,9 @@ inline void ExpectSame(const ValidationMetrics& a, const ValidationMetrics& b) {
   EXPECT_EQ(a.correct, b.correct);
   EXPECT_EQ(a.loss_sum, b.loss_sum);
   EXPECT_EQ(a.train_samples, b.train_samples);
+  EXPECT_EQ(a.class_correct, b.class_correct);
+  EXPECT_EQ(a.class_support, b.class_support);
+  EXPECT_EQ(a.class_predicted, b.class_predicted);
 }
 inline void ExpectSame(const EncryptedShare& a, const EncryptedShare& b) {
   EXPECT_EQ(a.from_index, b.from_index);
@@ -221,6 +231,7 @@ inline void ExpectSame(const RoundAnnounce& a, const RoundAnnounce& b) {
   EXPECT_EQ(a.model_version, b.model_version);
   EXPECT_EQ(a.model_hash, b.model_hash);
   EXPECT_EQ(a.model_kind, b.model_kind);
+  EXPECT_EQ(a.model_spec, b.model_spec);
   ASSERT_EQ(a.parameters.size(), b.parameters.size());
   for (size_t i = 0; i < a.parameters.size(); ++i) {  // bitwise: -0.0f too
     EXPECT_EQ(std::bit_cast<uint32_t>(a.parameters[i]),
@@ -312,6 +323,7 @@ inline void ExpectSame(const ServedModel& a, const ServedModel& b) {
   EXPECT_EQ(a.model_hash, b.model_hash);
   EXPECT_EQ(a.model_kind, b.model_kind);
   EXPECT_EQ(a.parameters, b.parameters);
+  EXPECT_EQ(a.model_spec, b.model_spec);
 }
 inline void ExpectSame(const DeploymentUpdate& a, const DeploymentUpdate& b) {
   EXPECT_EQ(a.deployment_id, b.deployment_id);

@@ -78,6 +78,8 @@ struct RoundAnnounce {
   std::vector<double> feature_statistics;
   // Distributed DP: Skellam variance per quantized coordinate; 0 = none.
   double noise_variance = 0;
+  // core::ModelSpec text; empty = the site's default for model_kind.
+  std::string model_spec;
 };
 
 struct AdvertiseKeys {
@@ -123,6 +125,10 @@ struct ValidationMetrics {
   uint64_t correct = 0;
   double loss_sum = 0;
   uint64_t train_samples = 0;
+  // K > 2 only (core::ClassCounts); empty for binary models.
+  std::vector<uint64_t> class_correct;
+  std::vector<uint64_t> class_support;
+  std::vector<uint64_t> class_predicted;
 };
 
 struct MaskedInput {
@@ -208,6 +214,7 @@ struct ServedModel {
   std::string model_hash;
   std::string model_kind;
   std::vector<float> parameters;
+  std::string model_spec;  // core::ModelSpec text; empty = site default
 };
 
 struct DeploymentUpdate {

@@ -61,29 +61,37 @@ Status ParseTls(const TomlTable& root, const fs::path& base_dir,
   return {};
 }
 
-Result<std::vector<double>> ParseCategories(const TomlTable& t) {
+// A non-empty array of distinct finite numbers under `key` (categories,
+// label_classes); the node must exist.
+Result<std::vector<double>> ParseDistinctNumbers(const TomlTable& t,
+                                                 const toml::node* node,
+                                                 const std::string& key) {
   const std::string expected = "a non-empty array of numbers";
-  const toml::node* node = t.Node("categories");
-  if (!node) {
-    return InvalidArgument("missing required key " + t.Name("categories") +
-                           " (kind = \"categorical\")");
-  }
   const toml::array* array = node->as_array();
   if (!array || array->empty()) {
-    return t.WrongType(*node, "categories", expected);
+    return t.WrongType(*node, key, expected);
   }
   std::vector<double> categories;
   std::set<double> seen;
   for (const toml::node& element : *array) {
-    if (!element.is_number()) return t.WrongType(*node, "categories", expected);
+    if (!element.is_number()) return t.WrongType(*node, key, expected);
     const double value = *element.value<double>();
     if (!std::isfinite(value) || !seen.insert(value).second) {
-      return InvalidArgument(t.Name("categories") + t.Where(*node) +
+      return InvalidArgument(t.Name(key) + t.Where(*node) +
                              " must hold distinct finite numbers");
     }
     categories.push_back(value);
   }
   return categories;
+}
+
+Result<std::vector<double>> ParseCategories(const TomlTable& t) {
+  const toml::node* node = t.Node("categories");
+  if (!node) {
+    return InvalidArgument("missing required key " + t.Name("categories") +
+                           " (kind = \"categorical\")");
+  }
+  return ParseDistinctNumbers(t, node, "categories");
 }
 
 Result<core::ColumnSpec> ParseColumn(const TomlTable& data, size_t index) {
@@ -183,9 +191,10 @@ Result<core::Imputation> ParseImputation(const TomlTable& data) {
 
 Status ParseData(const toml::table& table, const fs::path& base_dir,
                  AgentConfig& config) {
-  const TomlTable data(table, "data",
-                       {"csv", "label_column", "positive_above", "imputation",
-                        "test_fraction", "split_seed", "columns"});
+  const TomlTable data(
+      table, "data",
+      {"csv", "label_column", "positive_above", "label_classes", "imputation",
+       "test_fraction", "split_seed", "columns"});
   CLS_RETURN_IF_ERROR(data.CheckKeys());
   DataConfig out;
   CLS_ASSIGN_OR_RETURN(const std::string csv, data.RequiredString("csv"));
@@ -194,6 +203,19 @@ Status ParseData(const toml::table& table, const fs::path& base_dir,
                        data.RequiredString("label_column"));
   CLS_ASSIGN_OR_RETURN(const auto above, data.Number("positive_above"));
   out.schema.label.positive_above = above.value_or(0.0);
+  // Multi-class labels: the label column's values, class i = the i-th.
+  if (const toml::node* classes = data.Node("label_classes")) {
+    if (above) {
+      return InvalidArgument(
+          "'data.label_classes' and 'data.positive_above' exclude each other "
+          "(multi-class or binary labels)");
+    }
+    CLS_ASSIGN_OR_RETURN(out.schema.label.classes,
+                         ParseDistinctNumbers(data, classes, "label_classes"));
+    if (out.schema.label.classes.size() < 2) {
+      return InvalidArgument("'data.label_classes' needs at least 2 classes");
+    }
+  }
   CLS_ASSIGN_OR_RETURN(out.schema.imputation, ParseImputation(data));
 
   CLS_ASSIGN_OR_RETURN(const auto fraction, data.Number("test_fraction"));

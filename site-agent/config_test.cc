@@ -82,6 +82,29 @@ TEST(ConfigTest, ValidConfigIsParsedWithEveryField) {
   EXPECT_TRUE(config->tls.crl.empty());
 }
 
+TEST(ConfigTest, LabelClassesMakeAMultiClassLabel) {
+  auto config = Parse(
+      Replace(kValid, "positive_above = 0", "label_classes = [101, 202, 303]"));
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->data->schema.label.classes,
+            (std::vector<double>{101, 202, 303}));
+  EXPECT_EQ(config->data->schema.label.NumClasses(), 3);
+
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"positive_above = 0\nlabel_classes = [1, 2]", "exclude each other"},
+      {"label_classes = [1]", "at least 2"},
+      {"label_classes = [1, 1]", "distinct"},
+      {"label_classes = \"1,2\"", "label_classes"},
+      {"label_classes = []", "label_classes"},
+  };
+  for (const auto& [lines, why] : refused) {
+    auto bad = Parse(Replace(kValid, "positive_above = 0", lines));
+    ASSERT_FALSE(bad) << lines;
+    EXPECT_NE(bad.error().message.find(why), std::string::npos)
+        << lines << " -> " << bad.error().message;
+  }
+}
+
 TEST(ConfigTest, RelativePathsResolveAgainstTheConfigFilesDirectory) {
   auto config = Parse(kValid);
   ASSERT_TRUE(config) << config.error().ToString();

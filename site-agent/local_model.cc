@@ -44,12 +44,16 @@ Result<LocalModel> LocalModel::Load(const DataConfig& config) {
   if (!statistics) return std::unexpected(statistics.error());
   model.train_statistics_ = std::move(*statistics);
 
-  core::LogisticRegression baseline(model.num_features_);
   core::TrainConfig train;
   train.epochs = kBaselineEpochs;
-  baseline.Train(model.x_train_, model.y_train_, train);
-  model.baseline_ = core::EvaluateBinary(
-      baseline.PredictProbability(model.x_test_), model.y_test_);
+  const core::ModelSpec spec = model.DefaultSpec();
+  auto baseline = core::Model::Create(spec, train.seed);
+  if (!baseline) return std::unexpected(baseline.error());
+  auto trained = model.Train(spec, baseline->parameters(), train);
+  if (!trained) return std::unexpected(trained.error());
+  auto metrics = model.Evaluate(spec, *trained);
+  if (!metrics) return std::unexpected(metrics.error());
+  model.baseline_ = *metrics;
   return model;
 }
 
@@ -111,8 +115,37 @@ double LocalModel::train_positive_rate() const {
   return y_train_.size() > 0 ? static_cast<double>(y_train_.mean()) : 0.0;
 }
 
+core::ModelSpec LocalModel::DefaultSpec() const {
+  core::ModelSpec spec;
+  spec.kind = num_classes() == 2 ? core::ModelKind::kLogisticRegression
+                                 : core::ModelKind::kSoftmaxRegression;
+  spec.num_features = num_features_;
+  spec.num_classes = num_classes();
+  return spec;
+}
+
+Status LocalModel::CheckSpec(const core::ModelSpec& spec) const {
+  if (auto s = spec.Validate(); !s) return s;
+  if (spec.num_features != num_features_) {
+    return InvalidArgument("model " + spec.ToString() + " has " +
+                           std::to_string(spec.num_features) +
+                           " features; this site's columns give " +
+                           std::to_string(num_features_));
+  }
+  if (spec.num_classes != num_classes()) {
+    return InvalidArgument(
+        "model " + spec.ToString() + " has " +
+        std::to_string(spec.num_classes) + " classes; this site's labels " +
+        (schema_.label.classes.empty()
+             ? std::string("are binary (set [data] label_classes)")
+             : "have " + std::to_string(num_classes()) + " label_classes"));
+  }
+  return {};
+}
+
 Result<std::vector<float>> LocalModel::Train(
-    std::span<const float> start, const core::TrainConfig& config) const {
+    const core::ModelSpec& spec, std::span<const float> start,
+    const core::TrainConfig& config) const {
   if (config.epochs < 0 || config.batch_size < 1 ||
       !std::isfinite(config.learning_rate) || config.learning_rate <= 0 ||
       !std::isfinite(config.l2) || config.l2 < 0) {
@@ -120,41 +153,74 @@ Result<std::vector<float>> LocalModel::Train(
         "training config: epochs, batch size, learning rate "
         "or l2 out of range");
   }
-  core::LogisticRegression model(num_features_);
-  if (auto s = model.SetParameters(start); !s)
-    return std::unexpected(s.error());
-  model.Train(x_train_, y_train_, config);
-  auto params = model.parameters();
+  if (auto s = CheckSpec(spec); !s) return std::unexpected(s.error());
+  auto model = core::Model::FromParameters(spec, start);
+  if (!model) return std::unexpected(model.error());
+  auto loss = model->Train(x_train_, core::ClassIndices(y_train_), config);
+  if (!loss) return std::unexpected(loss.error());
+  auto params = model->parameters();
   return std::vector<float>(params.begin(), params.end());
 }
 
+Result<Eigen::MatrixXf> LocalModel::Predict(const core::ModelSpec& spec,
+                                            std::span<const float> parameters,
+                                            const Eigen::MatrixXf& x) const {
+  if (auto s = CheckSpec(spec); !s) return std::unexpected(s.error());
+  auto model = core::Model::FromParameters(spec, parameters);
+  if (!model) return std::unexpected(model.error());
+  return model->PredictProbability(x);
+}
+
 Result<core::BinaryMetrics> LocalModel::Evaluate(
-    std::span<const float> parameters) const {
-  core::LogisticRegression model(num_features_);
-  if (auto s = model.SetParameters(parameters); !s) {
-    return std::unexpected(s.error());
+    const core::ModelSpec& spec, std::span<const float> parameters) const {
+  auto p = Predict(spec, parameters, x_test_);
+  if (!p) return std::unexpected(p.error());
+  if (p->cols() == 2) {
+    return core::EvaluateBinary(p->col(1), y_test_);
   }
-  return core::EvaluateBinary(model.PredictProbability(x_test_), y_test_);
+  const core::MultiClassMetrics m =
+      core::EvaluateMultiClass(*p, core::ClassIndices(y_test_));
+  core::BinaryMetrics out;
+  out.count = m.count;
+  out.correct = m.correct;
+  out.accuracy = m.accuracy;
+  out.log_loss = m.log_loss;
+  return out;
+}
+
+Result<core::ClassCounts> LocalModel::Classes(
+    const core::ModelSpec& spec, std::span<const float> parameters) const {
+  auto p = Predict(spec, parameters, x_test_);
+  if (!p) return std::unexpected(p.error());
+  return core::CountClasses(*p, core::ClassIndices(y_test_));
 }
 
 Result<core::BinaryScoreCounts> LocalModel::ScoreCounts(
-    std::span<const float> parameters) const {
-  core::LogisticRegression model(num_features_);
-  if (auto s = model.SetParameters(parameters); !s) {
-    return std::unexpected(s.error());
+    const core::ModelSpec& spec, std::span<const float> parameters) const {
+  if (spec.num_classes != 2) {
+    return FailedPrecondition("score counts are for binary models");
   }
-  return core::CountBinaryScores(model.PredictProbability(x_test_), y_test_);
+  auto p = Predict(spec, parameters, x_test_);
+  if (!p) return std::unexpected(p.error());
+  return core::CountBinaryScores(p->col(1), y_test_);
 }
 
 Result<protocol::ValidationMetrics> LocalModel::Validate(
-    std::span<const float> parameters) const {
-  auto metrics = Evaluate(parameters);
+    const core::ModelSpec& spec, std::span<const float> parameters) const {
+  auto metrics = Evaluate(spec, parameters);
   if (!metrics) return std::unexpected(metrics.error());
   protocol::ValidationMetrics out;
   out.count = static_cast<uint64_t>(metrics->count);
   out.correct = static_cast<uint64_t>(metrics->correct);
   out.loss_sum = metrics->log_loss * static_cast<double>(metrics->count);
   out.train_samples = num_samples();
+  if (spec.num_classes > 2) {
+    auto classes = Classes(spec, parameters);
+    if (!classes) return std::unexpected(classes.error());
+    out.class_correct = std::move(classes->correct);
+    out.class_support = std::move(classes->support);
+    out.class_predicted = std::move(classes->predicted);
+  }
   return out;
 }
 

@@ -10,6 +10,8 @@
 #include "core/dataset.h"
 #include "core/feature_statistics.h"
 #include "core/logistic_regression.h"
+#include "core/metrics.h"
+#include "core/model.h"
 #include "core/score_counts.h"
 #include "protocol/messages.h"
 #include "site-agent/config.h"
@@ -18,10 +20,11 @@ namespace cls::site {
 
 // The hospital's data as the model sees it: the CSV loaded and checked, split
 // once (stratified, seeded) into train and held-out test rows, preprocessed
-// with statistics fitted on the train rows only. It trains logistic
-// regression from a given starting point and evaluates any parameter vector
-// on the held-out rows; it also keeps a local-only baseline (trained on this
-// site's data alone) for comparison with the federated model.
+// with statistics fitted on the train rows only. It trains the model the
+// coordinator names (a core::ModelSpec; without one, DefaultSpec()) from a
+// given starting point and evaluates any parameter vector on the held-out
+// rows; it also keeps a local-only baseline (trained on this site's data
+// alone) for comparison with the federated model.
 //
 // Standardisation starts site-local (fitted on this site's train rows) and
 // switches to federation-wide statistics once the secure statistics round
@@ -41,7 +44,18 @@ class LocalModel {
   static Result<LocalModel> Load(const DataConfig& config);
 
   int num_features() const { return num_features_; }
-  int num_parameters() const { return num_features_ + 1; }
+  // 2 for binary labels, else the size of [data] label_classes.
+  int num_classes() const { return schema_.label.NumClasses(); }
+  // What this site trains when a round names no spec (an older
+  // coordinator): logistic regression for binary labels, softmax regression
+  // for more classes.
+  core::ModelSpec DefaultSpec() const;
+  // InvalidArgument, saying what differs, unless `spec` can be built and
+  // fits this site's features and classes.
+  Status CheckSpec(const core::ModelSpec& spec) const;
+  int num_parameters() const {
+    return static_cast<int>(DefaultSpec().NumParameters());
+  }
   // Training rows: what this site reports as its sample count.
   uint64_t num_samples() const {
     return static_cast<uint64_t>(y_train_.size());
@@ -50,8 +64,9 @@ class LocalModel {
   uint64_t rows_accepted() const { return rows_accepted_; }
   const std::vector<core::RejectedRow>& rejected() const { return rejected_; }
   double positive_rate() const { return positive_rate_; }
-  // The local-only model, trained with TrainConfig defaults for
-  // kBaselineEpochs epochs, evaluated on the test split.
+  // The local-only model (DefaultSpec()), trained with TrainConfig defaults
+  // for kBaselineEpochs epochs, evaluated on the test split (for K > 2 the
+  // label metrics of the argmax; precision, recall, F1 and AUC stay 0).
   const core::BinaryMetrics& baseline() const { return baseline_; }
 
   // Counts, sums and sums of squares of the train rows' features (raw,
@@ -87,21 +102,51 @@ class LocalModel {
   const Eigen::MatrixXf& x_train() const { return x_train_; }
   const Eigen::VectorXf& y_train() const { return y_train_; }
 
-  // Parameters after training from `start` on the train split.
-  Result<std::vector<float>> Train(std::span<const float> start,
+  // Parameters after training a `spec` model from `start` on the train
+  // split; the config goes to the model's Train untouched.
+  Result<std::vector<float>> Train(const core::ModelSpec& spec,
+                                   std::span<const float> start,
                                    const core::TrainConfig& config) const;
+  Result<std::vector<float>> Train(std::span<const float> start,
+                                   const core::TrainConfig& config) const {
+    return Train(DefaultSpec(), start, config);
+  }
 
-  // Metrics of `parameters` on the held-out split.
-  Result<core::BinaryMetrics> Evaluate(std::span<const float> parameters) const;
+  // n x K class probabilities of a `spec` model on `x`.
+  Result<Eigen::MatrixXf> Predict(const core::ModelSpec& spec,
+                                  std::span<const float> parameters,
+                                  const Eigen::MatrixXf& x) const;
+
+  // Metrics of `parameters` on the held-out split: the binary metrics for
+  // K = 2 (P(class 1)); for K > 2 count, correct, accuracy and log loss.
+  Result<core::BinaryMetrics> Evaluate(const core::ModelSpec& spec,
+                                       std::span<const float> parameters) const;
+  Result<core::BinaryMetrics> Evaluate(
+      std::span<const float> parameters) const {
+    return Evaluate(DefaultSpec(), parameters);
+  }
+  // Per-class counts on the held-out split (any K).
+  Result<core::ClassCounts> Classes(const core::ModelSpec& spec,
+                                    std::span<const float> parameters) const;
 
   // Confusion counts and score histograms of `parameters` on the held-out
   // split (core/score_counts.h), which the coordinator sums over sites.
+  // FailedPrecondition for K > 2.
   Result<core::BinaryScoreCounts> ScoreCounts(
-      std::span<const float> parameters) const;
+      const core::ModelSpec& spec, std::span<const float> parameters) const;
+  Result<core::BinaryScoreCounts> ScoreCounts(
+      std::span<const float> parameters) const {
+    return ScoreCounts(DefaultSpec(), parameters);
+  }
 
-  // The same as the protocol reports it, with the train sample count.
+  // The same as the protocol reports it, with the train sample count and,
+  // for K > 2, the per-class counts.
   Result<protocol::ValidationMetrics> Validate(
-      std::span<const float> parameters) const;
+      const core::ModelSpec& spec, std::span<const float> parameters) const;
+  Result<protocol::ValidationMetrics> Validate(
+      std::span<const float> parameters) const {
+    return Validate(DefaultSpec(), parameters);
+  }
 
  private:
   LocalModel() = default;

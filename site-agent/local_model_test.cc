@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <random>
+#include <sstream>
 
 #include "site-agent/test_util.h"
 
@@ -80,6 +82,86 @@ TEST(LocalModelTest, EvaluatingAVectorOfTheWrongSizeFails) {
   ASSERT_FALSE(metrics);
   EXPECT_EQ(metrics.error().code, ErrorCode::kInvalidArgument);
   EXPECT_FALSE(model->Train(wrong, core::TrainConfig{}));
+}
+
+// Three classes, by label value 5, 7 or 9: which of x1, x2, -(x1 + x2) is
+// largest.
+std::string ThreeClassCsv(int rows) {
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::ostringstream csv;
+  csv << "x1,x2,group,y\n";
+  for (int i = 0; i < rows; ++i) {
+    const double x1 = normal(rng), x2 = normal(rng), x3 = -(x1 + x2);
+    const int y = x1 >= x2 && x1 >= x3 ? 5 : x2 >= x3 ? 7 : 9;
+    csv << x1 << "," << x2 << "," << (i % 3 + 1) << "," << y << "\n";
+  }
+  csv << "0.1,0.2,1,8\n";  // not a listed class: rejected
+  return csv.str();
+}
+
+TEST(LocalModelTest, MultiClassLabelsTrainEveryKindTheCoordinatorNames) {
+  TempDir dir;
+  const auto csv = dir.Write("data.csv", ThreeClassCsv(300));
+  DataConfig config = SyntheticDataConfig(csv.string());
+  config.schema.label.classes = {5, 7, 9};
+  auto model = LocalModel::Load(config);
+  ASSERT_TRUE(model) << model.error().ToString();
+  EXPECT_EQ(model->num_classes(), 3);
+  ASSERT_EQ(model->rejected().size(), 1u);
+  EXPECT_EQ(model->rejected()[0].line, 302);
+  EXPECT_EQ(model->DefaultSpec().kind, core::ModelKind::kSoftmaxRegression);
+  EXPECT_GT(model->baseline().accuracy, 0.8);
+
+  for (const core::ModelSpec& spec :
+       {core::ModelSpec{core::ModelKind::kSoftmaxRegression, 5, 3, {}, "relu"},
+        core::ModelSpec{core::ModelKind::kMlp, 5, 3, {16}, "relu"}}) {
+    SCOPED_TRACE(spec.ToString());
+    auto start = core::Model::Create(spec, 1);
+    ASSERT_TRUE(start.has_value());
+    core::TrainConfig train;
+    train.epochs = 20;
+    auto trained = model->Train(spec, start->parameters(), train);
+    ASSERT_TRUE(trained) << trained.error().ToString();
+    auto metrics = model->Validate(spec, *trained);
+    ASSERT_TRUE(metrics) << metrics.error().ToString();
+    EXPECT_EQ(metrics->count, model->num_test());
+    ASSERT_EQ(metrics->class_support.size(), 3u);
+    core::ClassCounts counts{metrics->class_correct, metrics->class_support,
+                             metrics->class_predicted};
+    EXPECT_TRUE(counts.Consistent());
+    const core::ClassReport report = core::ReportClasses(counts);
+    EXPECT_GT(report.accuracy, 0.85);
+    EXPECT_GT(report.macro_f1, 0.85);
+    EXPECT_FALSE(model->ScoreCounts(spec, *trained));  // binary only
+  }
+}
+
+TEST(LocalModelTest, RefusesASpecThatDoesNotFitItsData) {
+  TempDir dir;
+  const auto csv = dir.Write("data.csv", SyntheticCsv(100));
+  auto model = LocalModel::Load(SyntheticDataConfig(csv.string()));
+  ASSERT_TRUE(model) << model.error().ToString();
+  const auto classes =
+      model->CheckSpec({core::ModelKind::kSoftmaxRegression, 5, 3, {}, "relu"});
+  ASSERT_FALSE(classes);
+  EXPECT_NE(classes.error().message.find("label_classes"), std::string::npos)
+      << classes.error().message;
+  const auto features =
+      model->CheckSpec({core::ModelKind::kMlp, 6, 2, {4}, "relu"});
+  ASSERT_FALSE(features);
+  EXPECT_NE(features.error().message.find("6 features"), std::string::npos)
+      << features.error().message;
+  // A binary MLP fits: trained and evaluated with the binary metrics.
+  const core::ModelSpec mlp{core::ModelKind::kMlp, 5, 2, {8}, "relu"};
+  EXPECT_TRUE(model->CheckSpec(mlp));
+  auto start = core::Model::Create(mlp, 2);
+  auto trained = model->Train(mlp, start->parameters(), core::TrainConfig{});
+  ASSERT_TRUE(trained) << trained.error().ToString();
+  auto metrics = model->Evaluate(mlp, *trained);
+  ASSERT_TRUE(metrics);
+  EXPECT_GT(metrics->auc, 0.8);
+  EXPECT_TRUE(model->ScoreCounts(mlp, *trained));
 }
 
 TEST(LocalModelTest, MissingCsvIsNotFound) {

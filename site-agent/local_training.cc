@@ -54,23 +54,25 @@ Result<std::vector<float>> ComputeDelta(const protocol::RoundAnnounce& a,
   constexpr std::string_view kKnownKinds =
       "logistic_regression, benchmark_vector";
 #else
-  constexpr std::string_view kKnownKinds = "logistic_regression";
+  constexpr std::string_view kKnownKinds =
+      "logistic_regression, softmax_regression, mlp";
 #endif
-  if (a.model_kind != kLogisticRegressionKind) {
+  if (!core::ParseModelKind(a.model_kind)) {
     return InvalidArgument("unknown model kind '" + a.model_kind +
                            "'; known: " + std::string(kKnownKinds));
   }
   const LocalModel* model = setup.model;
   if (!model) {
-    return FailedPrecondition(
-        "logistic_regression round, but this agent has no "
-        "data (benchmark mode)");
+    return FailedPrecondition(a.model_kind +
+                              " round, but this agent has no "
+                              "data (benchmark mode)");
   }
-  if (n != static_cast<size_t>(model->num_parameters())) {
+  auto spec = ModelSpecFor(*model, a.model_kind, a.model_spec);
+  if (!spec) return std::unexpected(spec.error());
+  if (n != spec->NumParameters()) {
     return InvalidArgument(
         "model: " + std::to_string(n) + " parameters, expected " +
-        std::to_string(model->num_parameters()) + " (" +
-        std::to_string(model->num_features()) + " features + bias)");
+        std::to_string(spec->NumParameters()) + " for " + spec->ToString());
   }
   if (a.training.epochs > kMaxEpochs || a.training.batch_size == 0 ||
       !(a.training.proximal_mu >= 0 && a.training.proximal_mu <= 100)) {
@@ -80,7 +82,7 @@ Result<std::vector<float>> ComputeDelta(const protocol::RoundAnnounce& a,
                            " out of range");
   }
   // The global model's quality on this site's held-out rows, before training.
-  auto validation = model->Validate(a.parameters);
+  auto validation = model->Validate(*spec, a.parameters);
   if (!validation) return std::unexpected(validation.error());
   metrics = *validation;
 
@@ -100,7 +102,7 @@ Result<std::vector<float>> ComputeDelta(const protocol::RoundAnnounce& a,
         static_cast<int64_t>(model->num_samples()), train,
         "round " + std::to_string(a.round_id)));
   }
-  auto local = model->Train(a.parameters, train);
+  auto local = model->Train(*spec, a.parameters, train);
   if (!local) return std::unexpected(local.error());
   std::vector<float> delta(n);
   for (size_t i = 0; i < n; ++i) delta[i] = (*local)[i] - a.parameters[i];
@@ -108,6 +110,34 @@ Result<std::vector<float>> ComputeDelta(const protocol::RoundAnnounce& a,
 }
 
 }  // namespace
+
+Result<core::ModelSpec> ModelSpecFor(const LocalModel& model,
+                                     std::string_view kind,
+                                     std::string_view spec_text) {
+  if (spec_text.empty()) {
+    if (kind != kLogisticRegressionKind) {
+      return InvalidArgument("model kind '" + std::string(kind) +
+                             "' without a model spec");
+    }
+    core::ModelSpec spec = model.DefaultSpec();
+    if (auto s = model.CheckSpec(spec); !s) return std::unexpected(s.error());
+    if (spec.kind != core::ModelKind::kLogisticRegression) {
+      return InvalidArgument(
+          "the coordinator trains binary logistic_regression, but this "
+          "site's [data] label_classes has " +
+          std::to_string(model.num_classes()) + " classes");
+    }
+    return spec;
+  }
+  auto spec = core::ModelSpec::Parse(spec_text);
+  if (!spec) return std::unexpected(spec.error());
+  if (core::ModelKindName(spec->kind) != kind) {
+    return InvalidArgument("model kind '" + std::string(kind) +
+                           "' but the spec says " + spec->ToString());
+  }
+  if (auto s = model.CheckSpec(*spec); !s) return std::unexpected(s.error());
+  return spec;
+}
 
 std::vector<float> BenchmarkDelta(size_t size, double clip, uint64_t seed) {
   std::mt19937_64 rng(seed);

@@ -46,6 +46,15 @@ struct RoundInput {
 Result<RoundInput> TrainRoundInput(const protocol::RoundAnnounce& announce,
                                    const TrainingSetup& setup);
 
+// The model a round or deployment names: `spec_text` (core::ModelSpec)
+// parsed, its kind equal to `kind` and fitting this site's features and
+// classes; an empty text (an older coordinator) means the site's default
+// model for logistic_regression. InvalidArgument, saying why, otherwise:
+// the site refuses a model it cannot build.
+Result<core::ModelSpec> ModelSpecFor(const LocalModel& model,
+                                     std::string_view kind,
+                                     std::string_view spec_text);
+
 // The benchmark agent's delta: `size` standard normal values, scaled to L2
 // norm clip / 2, from a generator seeded with `seed`.
 std::vector<float> BenchmarkDelta(size_t size, double clip, uint64_t seed);

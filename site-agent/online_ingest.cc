@@ -131,6 +131,16 @@ Result<std::unique_ptr<OnlineIngest>> OnlineIngest::Open(
     if (ec)
       return Unavailable("cannot create " + d.string() + ": " + ec.message());
   }
+  // The online learner (elastic anchor with a diagonal Fisher, core/
+  // online_learning.h) is logistic regression's; refuse rather than update
+  // a multi-class model as if it were binary.
+  if (model.num_classes() != 2) {
+    return FailedPrecondition(
+        "online learning updates binary logistic regression only; this "
+        "site's [data] label_classes has " +
+        std::to_string(model.num_classes()) +
+        " classes (remove [online] or label_classes)");
+  }
   auto key = LoadOrCreateKey(config.key_file);
   if (!key) return std::unexpected(key.error());
   std::unique_ptr<OnlineIngest> ingest(

@@ -160,6 +160,24 @@ TEST_F(OnlineIngestTest, DeployAnchorsToTheGlobalModel) {
   EXPECT_TRUE(ingest->system().anchor().active());
 }
 
+TEST_F(OnlineIngestTest, RefusesAMultiClassSiteClearly) {
+  // Labels 0 and 1 listed as classes plus one more: a 3-class site, which
+  // the logistic-regression learner cannot update.
+  DataConfig data = SyntheticDataConfig(csv_.string());
+  data.schema.label.classes = {0, 1, 2};
+  auto model = LocalModel::Load(data);
+  ASSERT_TRUE(model.has_value()) << model.error().message;
+  auto ingest =
+      OnlineIngest::Open(config_, "HOSP_T", dir_.path() / "state", *model);
+  ASSERT_FALSE(ingest.has_value());
+  EXPECT_EQ(ingest.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(ingest.error().message.find("binary logistic regression only"),
+            std::string::npos)
+      << ingest.error().message;
+  // Nothing was created for it.
+  EXPECT_FALSE(fs::exists(dir_.path() / "state" / "keys" / "online.key"));
+}
+
 TEST(OnlineKey, RefusesAKeyReadableByOthers) {
   TempDir dir;
   const auto path = dir.Write("k.key", std::string(32, 'k'));

@@ -96,9 +96,20 @@ Response Predict(const Request& req, PredictionService& service) {
     }
     return ErrorResponse(req, prediction.error());
   }
+  // Every kind: each class's probability and the predicted class; the
+  // binary fields (probability = P(y = 1), label) as before.
+  json probabilities = json::object();
+  const std::vector<std::string> names =
+      cls::core::ClassNames(service.schema().label);
+  for (size_t i = 0; i < prediction->probabilities.size() && i < names.size();
+       ++i) {
+    probabilities[names[i]] = prediction->probabilities[i];
+  }
   return JsonResponse(req, 200,
                       {{"probability", prediction->probability},
                        {"label", prediction->label},
+                       {"probabilities", std::move(probabilities)},
+                       {"predicted_class", prediction->predicted_class},
                        {"version_id", prediction->version_id},
                        {"model", prediction->model}});
 }
@@ -112,13 +123,18 @@ Response Outcome(const Request& req, PredictionService& service) {
   if (outcome.is_boolean()) {
     value = outcome.get<bool>() ? 1 : 0;
   } else if (outcome.is_number_integer()) {
+    // A class index: 0 or 1 for a binary model, 0..K-1 otherwise.
     const auto v = outcome.get<int64_t>();
-    if (v == 0 || v == 1) value = static_cast<int>(v);
+    if (v >= 0 && v < service.schema().label.NumClasses()) {
+      value = static_cast<int>(v);
+    }
   }
   if (value < 0) {
     service.CountRejected("bad_request");
     return ErrorResponse(req, 400, "invalid_argument",
-                         "outcome must be 0, 1, true or false");
+                         service.schema().label.NumClasses() == 2
+                             ? "outcome must be 0, 1, true or false"
+                             : "outcome must be a class index");
   }
   auto status = service.RecordOutcome((*body)["request_key"].get<std::string>(),
                                       value, NowSeconds());

@@ -147,7 +147,14 @@ TEST_F(PredictionServerTest,
   EXPECT_EQ(p["label"], 1);
   EXPECT_GT(p["probability"].get<double>(), 0.5);
   EXPECT_EQ(p["model"], "deployed");  // which model answered (issue 14)
-  EXPECT_EQ(p.size(), 4u);
+  // Every kind's class probabilities and predicted class, too.
+  EXPECT_EQ(p.size(), 6u);
+  EXPECT_EQ(p["predicted_class"], "1");
+  EXPECT_NEAR(p["probabilities"]["1"].get<double>(),
+              p["probability"].get<double>(), 1e-6);
+  EXPECT_NEAR(p["probabilities"]["0"].get<double>() +
+                  p["probabilities"]["1"].get<double>(),
+              1.0, 1e-6);
 
   Reply outcome = client.Call(http::verb::post, "/v1/outcome",
                               R"({"request_key":"enc-1","outcome":1})");

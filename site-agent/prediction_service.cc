@@ -141,7 +141,8 @@ Result<std::unique_ptr<PredictionService>> PredictionService::Create(
 
 Status PredictionService::Install(ServingDeployment deployment) {
   auto state =
-      ServingState::Create(std::move(deployment), schema_.FeatureCount());
+      ServingState::Create(std::move(deployment), schema_.FeatureCount(),
+                           schema_.label.NumClasses());
   if (!state) return std::unexpected(state.error());
   auto shared = std::make_shared<const ServingState>(std::move(*state));
   std::lock_guard lock(mu_);
@@ -184,7 +185,8 @@ protocol::DeploymentAck PredictionService::OnDeploymentUpdate(
   if (!deployment) return refuse(deployment.error());
   // Built before saving, so a deployment that does not fit this site's
   // schema is refused without replacing the stored one.
-  auto state = ServingState::Create(*deployment, schema_.FeatureCount());
+  auto state = ServingState::Create(*deployment, schema_.FeatureCount(),
+                                    schema_.label.NumClasses());
   if (!state) return refuse(state.error());
   if (auto s = SaveDeployment(data_dir_ / kDeploymentFile, *deployment); !s) {
     return refuse(s.error());
@@ -297,6 +299,26 @@ void PredictionService::Track(std::string_view key,
   }
 }
 
+namespace {
+// Fills probability, label, probabilities and predicted_class from one row
+// of class probabilities.
+void SetProbabilities(const Eigen::RowVectorXf& p,
+                      const std::vector<std::string>& names, Prediction& out) {
+  out.probabilities.assign(p.data(), p.data() + p.size());
+  if (p.size() == 2) {
+    out.probability = p(1);
+    out.label = out.probability >= 0.5 ? 1 : 0;
+  } else {
+    Eigen::Index best = 0;
+    out.probability = p.maxCoeff(&best);
+    out.label = static_cast<int>(best);
+  }
+  if (static_cast<size_t>(out.label) < names.size()) {
+    out.predicted_class = names[static_cast<size_t>(out.label)];
+  }
+}
+}  // namespace
+
 Result<Prediction> PredictionService::Predict(std::string_view request_key,
                                               const nlohmann::json& features,
                                               int64_t now_s) {
@@ -318,16 +340,19 @@ Result<Prediction> PredictionService::Predict(std::string_view request_key,
   Prediction out;
   out.bucket = route.bucket;
   out.version_id = state->VersionFor(route.serve);
-  out.probability = state->Predict(route.serve, x);
-  out.label = out.probability >= 0.5 ? 1 : 0;
-  // The site-local candidate scores every request; in A/B it answers its
-  // share of the keys.
+  const Eigen::RowVectorXf p = state->Probabilities(route.serve, x);
+  const std::vector<std::string> names = core::ClassNames(schema_.label);
+  SetProbabilities(p, names, out);
+  // The site-local candidate (binary logistic regression, learned online)
+  // scores every request; in A/B it answers its share of the keys.
   std::optional<LocalScore> local;
   if (local_) local = local_->Score(request_key, x);
   if (local && local->served) {
     out.version_id = std::string(kLocalCandidateVersion);
-    out.probability = local->probability;
-    out.label = out.probability >= 0.5 ? 1 : 0;
+    Eigen::RowVectorXf binary(2);
+    binary << static_cast<float>(1.0 - local->probability),
+        static_cast<float>(local->probability);
+    SetProbabilities(binary, names, out);
     out.model = "site_local_candidate";
   }
   TrackedPrediction tracked{.version_id = out.version_id,
@@ -338,12 +363,16 @@ Result<Prediction> PredictionService::Predict(std::string_view request_key,
                             .time_s = now_s};
   if (route.shadow_candidate && state->has_candidate()) {
     const std::string& candidate = state->VersionFor(rollout::Arm::kCandidate);
-    const double p = state->Predict(rollout::Arm::kCandidate, x);
-    out.shadow_probability = p;
-    tracked.shadow = std::make_pair(candidate, p);
+    Prediction shadow;
+    SetProbabilities(state->Probabilities(rollout::Arm::kCandidate, x), names,
+                     shadow);
+    out.shadow_probability = shadow.probability;
+    tracked.shadow =
+        TrackedPrediction::Shadow{candidate, shadow.probability, shadow.label};
     // Both predictions are logged; no key, no features.
     spdlog::debug("serve: shadow bucket {}: {} p={:.4f}, {} p={:.4f}",
-                  route.bucket, out.version_id, out.probability, candidate, p);
+                  route.bucket, out.version_id, out.probability, candidate,
+                  shadow.probability);
   }
 
   std::lock_guard lock(mu_);
@@ -351,11 +380,11 @@ Result<Prediction> PredictionService::Predict(std::string_view request_key,
   // Kept in memory for the input drift test only (never logged).
   inputs_.Record(state->VersionFor(route.serve), row->rows[0], now_s);
   if (tracked.shadow)
-    inputs_.Record(tracked.shadow->first, row->rows[0], now_s);
+    inputs_.Record(tracked.shadow->version_id, row->rows[0], now_s);
   ++counters_[out.version_id].predictions;
   if (tracked.shadow) {
-    ++counters_[tracked.shadow->first].shadow_predictions;
-    if ((tracked.shadow->second >= 0.5 ? 1 : 0) != out.label) {
+    ++counters_[tracked.shadow->version_id].shadow_predictions;
+    if (tracked.shadow->label != out.label) {
       ++shadow_disagreements_;
     }
   }
@@ -373,8 +402,11 @@ Status PredictionService::Feed(const std::string& version_id,
   ++counters.outcomes;
   const bool correct = label == outcome;
   if (correct) ++counters.correct;
-  // The confidence of the label predicted, as the calibration bins expect.
-  const double confidence = label == 1 ? probability : 1.0 - probability;
+  // The confidence of the label predicted, as the calibration bins expect
+  // (a multi-class probability is already the predicted class's).
+  const double confidence = schema_.label.NumClasses() > 2 || label == 1
+                                ? probability
+                                : 1.0 - probability;
   auto alert = (*monitor)->RecordPrediction(std::clamp(confidence, 0.0, 1.0),
                                             correct, now_s);
   if (!alert) return std::unexpected(alert.error());
@@ -387,8 +419,12 @@ Status PredictionService::RecordOutcome(std::string_view request_key,
   if (request_key.empty() || request_key.size() > kMaxRequestKeyBytes) {
     return InvalidArgument("request_key must be 1 to 256 bytes");
   }
-  if (outcome != 0 && outcome != 1) {
-    return InvalidArgument("outcome must be 0 or 1");
+  if (outcome < 0 || outcome >= schema_.label.NumClasses()) {
+    return InvalidArgument(
+        schema_.label.NumClasses() == 2
+            ? "outcome must be 0 or 1"
+            : "outcome must be a class index 0.." +
+                  std::to_string(schema_.label.NumClasses() - 1));
   }
   std::lock_guard lock(mu_);
   Expire(now_s);
@@ -408,9 +444,8 @@ Status PredictionService::RecordOutcome(std::string_view request_key,
   if (p.local && local_)
     local_->RecordOutcome(*p.local, p.label, outcome, now_s);
   if (p.shadow) {
-    const int shadow_label = p.shadow->second >= 0.5 ? 1 : 0;
-    return Feed(p.shadow->first, p.shadow->second, shadow_label, outcome,
-                now_s);
+    return Feed(p.shadow->version_id, p.shadow->probability, p.shadow->label,
+                outcome, now_s);
   }
   return {};
 }

@@ -49,8 +49,15 @@ struct PredictionServiceOptions {
 
 // What /v1/predict returns.
 struct Prediction {
-  double probability = 0;  // P(y = 1) of the served version
-  int label = 0;           // probability >= 0.5
+  // P(y = 1) of the served version for a binary model; for K > 2 the
+  // predicted class's probability.
+  double probability = 0;
+  // Binary: probability >= 0.5; K > 2: the predicted class index.
+  int label = 0;
+  // Every class's probability, in class order, and the predicted class's
+  // name (core::ClassNames of the schema).
+  std::vector<double> probabilities;
+  std::string predicted_class;
   std::string version_id;  // the served version
   uint32_t bucket = 0;     // sticky routing bucket (0 without a rollout)
   // Shadow mode: the candidate's score, logged and kept, never returned.
@@ -132,6 +139,7 @@ class PredictionService {
   void CountRejected(std::string_view reason);
 
   size_t tracked() const;
+  const core::DatasetSchema& schema() const { return schema_; }
   std::shared_ptr<const ServingState> state() const;
 
  private:
@@ -139,7 +147,12 @@ class PredictionService {
     std::string version_id;
     double probability = 0;
     int label = 0;
-    std::optional<std::pair<std::string, double>> shadow;  // version, p
+    struct Shadow {
+      std::string version_id;
+      double probability = 0;  // as Prediction::probability
+      int label = 0;
+    };
+    std::optional<Shadow> shadow;
     std::optional<LocalScore> local;  // the site-local candidate's score
     int64_t time_s = 0;
     uint64_t sequence = 0;  // matches its entry in order_

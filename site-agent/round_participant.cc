@@ -247,11 +247,19 @@ std::optional<protocol::Message> RoundParticipant::AnnounceStatistics(
                   "feature statistics round, but this agent has no data "
                   "(benchmark mode)"});
   }
-  if (a.parameters.size() != static_cast<size_t>(model_->num_parameters())) {
+  // The statistics round carries the global model of the kind trained next
+  // (its spec when the coordinator sends one).
+  size_t expected = static_cast<size_t>(model_->num_parameters());
+  if (!a.model_spec.empty()) {
+    auto spec = core::ModelSpec::Parse(a.model_spec);
+    if (!spec) return leave(spec.error());
+    if (auto s = model_->CheckSpec(*spec); !s) return leave(s.error());
+    expected = spec->NumParameters();
+  }
+  if (a.parameters.size() != expected) {
     return leave({ErrorCode::kInvalidArgument,
                   "model: " + std::to_string(a.parameters.size()) +
-                      " parameters, expected " +
-                      std::to_string(model_->num_parameters())});
+                      " parameters, expected " + std::to_string(expected)});
   }
   if (a.ring_bits < core::kStatisticsLimbBits) {
     return leave({ErrorCode::kInvalidArgument,
@@ -301,12 +309,19 @@ RoundParticipant::Announced RoundParticipant::OnAnnounce(
   if (a.parameters.empty()) {
     return leave({ErrorCode::kInvalidArgument, "model has no parameters"});
   }
-  if (a.model_kind == kLogisticRegressionKind && model_ &&
-      a.parameters.size() != static_cast<size_t>(model_->num_parameters())) {
-    return leave({ErrorCode::kInvalidArgument,
-                  "model: " + std::to_string(a.parameters.size()) +
-                      " parameters, expected " +
-                      std::to_string(model_->num_parameters())});
+  if (model_ && core::ParseModelKind(a.model_kind)) {
+    // A model this site cannot build (kind, features, classes) is refused
+    // here, before any work.
+    auto spec = ModelSpecFor(*model_, a.model_kind, a.model_spec);
+    if (!spec) return leave(spec.error());
+    if (a.parameters.size() != spec->NumParameters()) {
+      return leave({ErrorCode::kInvalidArgument,
+                    "model: " + std::to_string(a.parameters.size()) +
+                        " parameters, expected " +
+                        std::to_string(spec->NumParameters()) + " for " +
+                        spec->ToString()});
+    }
+    round_->spec = *spec;
   }
   if (ModelHash(a.parameters) != a.model_hash) {
     return leave({ErrorCode::kDataLoss,
@@ -377,6 +392,7 @@ std::optional<protocol::Message> RoundParticipant::OnResult(
     return std::nullopt;
   }
   const std::string kind = round_->model_kind;
+  const std::optional<core::ModelSpec> spec = round_->spec;
   round_.reset();
   if (ModelHash(r.parameters) != r.model_hash) {
     spdlog::warn("{}result ignored: model hash mismatch for {}",
@@ -397,17 +413,18 @@ std::optional<protocol::Message> RoundParticipant::OnResult(
     }
     return std::nullopt;
   }
-  const bool evaluable = model_ && kind == kLogisticRegressionKind;
-  if (evaluable &&
-      r.parameters.size() != static_cast<size_t>(model_->num_parameters())) {
+  const bool evaluable = model_ && spec.has_value();
+  if (evaluable && r.parameters.size() != spec->NumParameters()) {
     spdlog::warn("{}result ignored: {} parameters, expected {}",
                  RoundPrefix(r.round_id), r.parameters.size(),
-                 model_->num_parameters());
+                 spec->NumParameters());
     return std::nullopt;
   }
 
   global_ =
       GlobalModel{r.round_id, r.model_version, r.model_hash, r.parameters};
+  if (spec) global_.spec = spec->ToString();
+  if (spec) spec_ = *spec;
   if (!options_.data_dir.empty()) {
     if (auto s = SaveGlobalModel(options_.data_dir / kGlobalModelFile, global_);
         !s) {
@@ -423,9 +440,12 @@ std::optional<protocol::Message> RoundParticipant::OnResult(
   report.model_version = r.model_version;
   report.metrics.train_samples = num_samples();
   if (evaluable) {
-    auto metrics = model_->Validate(r.parameters);
+    auto metrics = model_->Validate(*spec, r.parameters);
     if (metrics) report.metrics = *metrics;
-    if (auto scores = model_->ScoreCounts(r.parameters)) {
+    if (auto scores = spec->num_classes == 2
+                          ? model_->ScoreCounts(*spec, r.parameters)
+                          : Result<core::BinaryScoreCounts>(
+                                FailedPrecondition("multi-class"))) {
       report.scores.true_positives = scores->true_positives;
       report.scores.false_positives = scores->false_positives;
       report.scores.true_negatives = scores->true_negatives;
@@ -464,10 +484,12 @@ SiteStatus RoundParticipant::CurrentStatus() const {
     const core::BinaryMetrics& b = model_->baseline();
     status.local_only =
         MetricsSummary{b.accuracy, b.auc, static_cast<uint64_t>(b.count)};
-    if (global_.parameters.size() ==
-        static_cast<size_t>(model_->num_parameters())) {
-      status.federated = Summary(model_->Evaluate(global_.parameters));
-      if (model_->uses_federation_statistics()) {
+    const core::ModelSpec spec = spec_ ? *spec_ : model_->DefaultSpec();
+    if (global_.parameters.size() == spec.NumParameters()) {
+      status.federated = Summary(model_->Evaluate(spec, global_.parameters));
+      // The intercept shift is logistic regression's (one bias).
+      if (model_->uses_federation_statistics() &&
+          spec.kind == core::ModelKind::kLogisticRegression) {
         auto shifted = core::ShiftInterceptToSitePrior(
             global_.parameters, model_->train_positive_rate(),
             model_->federation_positive_rate());

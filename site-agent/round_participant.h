@@ -128,6 +128,9 @@ class RoundParticipant {
   struct Round {
     uint64_t round_id = 0;
     std::string model_kind;
+    // The model trained this round; empty for statistics and benchmark
+    // rounds.
+    std::optional<core::ModelSpec> spec;
     std::optional<SecAggClient> secagg;  // empty once this site left the round
     std::vector<uint32_t> input;         // quantized weighted delta
     protocol::ValidationMetrics metrics;
@@ -153,6 +156,9 @@ class RoundParticipant {
   ParticipantOptions options_;
   LocalModel* model_;
   GlobalModel global_;
+  // The spec of the latest global model accepted this run; empty: the
+  // site's default (e.g. a model loaded from disk after a restart).
+  std::optional<core::ModelSpec> spec_;
   std::optional<Round> round_;
 };
 

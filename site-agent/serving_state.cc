@@ -66,9 +66,12 @@ Status CheckDeployment(const ServingDeployment& d) {
 }
 
 json VersionJson(const ServedVersion& v) {
-  return {{"version_id", v.version_id},
-          {"hash", v.hash},
-          {"parameters", v.parameters}};
+  json j = {{"version_id", v.version_id},
+            {"hash", v.hash},
+            {"parameters", v.parameters}};
+  // Only when set, so a logistic regression's file stays as it was.
+  if (!v.spec.empty()) j["spec"] = v.spec;
+  return j;
 }
 
 Result<ServedVersion> VersionFromJson(const json& j) {
@@ -84,6 +87,10 @@ Result<ServedVersion> VersionFromJson(const json& j) {
     if (!p.is_number()) return DataLoss("deployment file: bad parameter");
     v.parameters.push_back(p.get<float>());
   }
+  if (j.contains("spec")) {
+    if (!j["spec"].is_string()) return DataLoss("deployment file: bad spec");
+    v.spec = j["spec"].get<std::string>();
+  }
   return v;
 }
 
@@ -93,7 +100,7 @@ ServingDeployment DefaultDeployment(const GlobalModel& model) {
   ServingDeployment d;
   d.routing.current_version = model.version;
   d.routing.strategy = rollout::DeploymentStrategy::kImmediate;
-  d.current = {model.version, model.hash, model.parameters};
+  d.current = {model.version, model.hash, model.parameters, model.spec};
   return d;
 }
 
@@ -102,9 +109,25 @@ Result<ServingDeployment> DeploymentFromUpdate(
   auto strategy = rollout::ParseDeploymentStrategy(update.strategy);
   if (!strategy) return std::unexpected(strategy.error());
   for (const auto* m : {&update.current, &update.candidate}) {
-    if (!m->version_id.empty() && m->model_kind != "logistic_regression") {
-      return InvalidArgument("version " + m->version_id +
-                             ": model kind must be logistic_regression");
+    if (m->version_id.empty()) continue;
+    if (auto kind = core::ParseModelKind(m->model_kind); !kind) {
+      return InvalidArgument("version " + m->version_id + ": " +
+                             kind.error().message);
+    }
+    if (m->model_spec.empty() && m->model_kind != "logistic_regression") {
+      return InvalidArgument("version " + m->version_id + ": model kind " +
+                             m->model_kind + " without a model spec");
+    }
+    if (!m->model_spec.empty()) {
+      auto spec = core::ModelSpec::Parse(m->model_spec);
+      if (!spec) {
+        return InvalidArgument("version " + m->version_id + ": " +
+                               spec.error().message);
+      }
+      if (core::ModelKindName(spec->kind) != m->model_kind) {
+        return InvalidArgument("version " + m->version_id +
+                               ": model kind and spec disagree");
+      }
     }
   }
   ServingDeployment d;
@@ -115,11 +138,11 @@ Result<ServingDeployment> DeploymentFromUpdate(
   d.routing.percentage = update.rollout_percent;
   d.routing.salt = update.salt;
   d.current = {update.current.version_id, update.current.model_hash,
-               update.current.parameters};
+               update.current.parameters, update.current.model_spec};
   if (!update.candidate.version_id.empty()) {
     d.candidate =
         ServedVersion{update.candidate.version_id, update.candidate.model_hash,
-                      update.candidate.parameters};
+                      update.candidate.parameters, update.candidate.model_spec};
   }
   auto drift = DriftSettingsFromUpdate(update);
   if (!drift) return std::unexpected(drift.error());
@@ -208,49 +231,81 @@ Result<std::optional<ServingDeployment>> LoadDeployment(
   return std::optional<ServingDeployment>(std::move(*d));
 }
 
+namespace {
+
+// The version's model, checked against the site's inputs and classes.
+Result<core::Model> VersionModel(const ServedVersion& v, int num_features,
+                                 int num_classes) {
+  core::ModelSpec spec;
+  if (v.spec.empty()) {
+    spec.kind = core::ModelKind::kLogisticRegression;
+    spec.num_features = num_features;
+  } else {
+    auto parsed = core::ModelSpec::Parse(v.spec);
+    if (!parsed) {
+      return FailedPrecondition("version " + v.version_id + ": " +
+                                parsed.error().message);
+    }
+    spec = *parsed;
+  }
+  if (num_features <= 0 || spec.num_features != num_features ||
+      spec.num_classes != num_classes) {
+    return FailedPrecondition(
+        "version " + v.version_id + " (" + spec.ToString() +
+        ") does not fit the site's schema: " + std::to_string(num_features) +
+        " features, " + std::to_string(num_classes) + " classes");
+  }
+  if (v.parameters.size() != spec.NumParameters()) {
+    return FailedPrecondition("version " + v.version_id + " has " +
+                              std::to_string(v.parameters.size()) +
+                              " parameters, the site's schema needs " +
+                              std::to_string(spec.NumParameters()));
+  }
+  return core::Model::FromParameters(spec, v.parameters);
+}
+
+}  // namespace
+
 ServingState::ServingState(ServingDeployment deployment,
-                           rollout::Deployment routing, int num_features)
+                           rollout::Deployment routing, int num_features,
+                           core::Model current)
     : deployment_(std::move(deployment)),
       routing_(std::move(routing)),
       num_features_(num_features),
-      current_model_(num_features) {}
+      current_model_(std::move(current)) {}
 
 Result<ServingState> ServingState::Create(ServingDeployment deployment,
-                                          int num_features) {
+                                          int num_features, int num_classes) {
   if (auto s = CheckDeployment(deployment); !s) {
     return std::unexpected(s.error());
   }
-  const size_t expected = static_cast<size_t>(num_features) + 1;
-  if (num_features <= 0 || deployment.current.parameters.size() != expected) {
-    return FailedPrecondition(
-        "version " + deployment.current.version_id + " has " +
-        std::to_string(deployment.current.parameters.size()) +
-        " parameters, the site's schema needs " + std::to_string(expected));
+  auto current = VersionModel(deployment.current, num_features, num_classes);
+  if (!current) return std::unexpected(current.error());
+  std::optional<core::Model> candidate;
+  if (deployment.candidate) {
+    auto model = VersionModel(*deployment.candidate, num_features, num_classes);
+    if (!model) return std::unexpected(model.error());
+    candidate = std::move(*model);
   }
   auto routing = rollout::Deployment::Restore(deployment.routing);
   if (!routing) return std::unexpected(routing.error());
-  ServingState state(std::move(deployment), std::move(*routing), num_features);
-  if (auto s = state.current_model_.SetParameters(
-          state.deployment_.current.parameters);
-      !s) {
-    return std::unexpected(s.error());
-  }
-  if (state.deployment_.candidate) {
-    state.candidate_model_.emplace(num_features);
-    if (auto s = state.candidate_model_->SetParameters(
-            state.deployment_.candidate->parameters);
-        !s) {
-      return std::unexpected(s.error());
-    }
-  }
+  ServingState state(std::move(deployment), std::move(*routing), num_features,
+                     std::move(*current));
+  state.candidate_model_ = std::move(candidate);
   return state;
 }
 
+Eigen::RowVectorXf ServingState::Probabilities(rollout::Arm arm,
+                                               const Eigen::MatrixXf& x) const {
+  const core::Model& model = arm == rollout::Arm::kCandidate && candidate_model_
+                                 ? *candidate_model_
+                                 : current_model_;
+  return model.PredictProbability(x).row(0);
+}
+
 double ServingState::Predict(rollout::Arm arm, const Eigen::MatrixXf& x) const {
-  const core::LogisticRegression& model =
-      arm == rollout::Arm::kCandidate && candidate_model_ ? *candidate_model_
-                                                          : current_model_;
-  return model.PredictProbability(x)(0);
+  const Eigen::RowVectorXf p = Probabilities(arm, x);
+  return p.size() == 2 ? p(1) : p.maxCoeff();
 }
 
 }  // namespace cls::site

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "core/logistic_regression.h"
+#include "core/model.h"
 #include "core/rollout/deployment.h"
 #include "protocol/messages.h"
 #include "site-agent/drift_settings.h"
@@ -21,6 +21,9 @@ struct ServedVersion {
   std::string version_id;
   std::string hash;  // ModelHash(parameters)
   std::vector<float> parameters;
+  // core::ModelSpec text; empty = the site's default (logistic regression,
+  // as versions before model kinds were).
+  std::string spec;
 };
 
 // What the site serves: the coordinator's latest DeploymentUpdate, or, before
@@ -60,16 +63,16 @@ Result<std::optional<ServingDeployment>> LoadDeployment(
     const std::filesystem::path& path);
 
 // A deployment ready to serve: its routing (core/rollout Deployment, sticky
-// SipHash buckets) and one logistic regression per version. Immutable after
-// Create, so its const methods may run concurrently; the owner swaps in a new
+// SipHash buckets) and one core::Model per version. Immutable after Create,
+// so its const methods may run concurrently; the owner swaps in a new
 // ServingState when a deployment arrives.
 class ServingState {
  public:
-  // FailedPrecondition when a version's parameter count does not fit a model
-  // of `num_features` inputs (the site's schema changed since it was
-  // trained).
+  // FailedPrecondition when a version's model does not fit `num_features`
+  // inputs and `num_classes` classes (the site's schema changed since it
+  // was trained) or its spec cannot be built.
   static Result<ServingState> Create(ServingDeployment deployment,
-                                     int num_features);
+                                     int num_features, int num_classes = 2);
 
   rollout::RouteDecision Route(std::string_view request_key) const {
     return routing_.Route(request_key);
@@ -77,22 +80,27 @@ class ServingState {
   const std::string& VersionFor(rollout::Arm arm) const {
     return routing_.VersionFor(arm);
   }
-  // P(y = 1 | x) of the arm's version; x has num_features() values.
+  // P(y = 1 | x) of the arm's version for a binary model, the predicted
+  // class's probability otherwise; x has num_features() values.
   double Predict(rollout::Arm arm, const Eigen::MatrixXf& x) const;
+  // The arm's K class probabilities for the one row of x.
+  Eigen::RowVectorXf Probabilities(rollout::Arm arm,
+                                   const Eigen::MatrixXf& x) const;
 
   int num_features() const { return num_features_; }
+  int num_classes() const { return current_model_.num_classes(); }
   const ServingDeployment& deployment() const { return deployment_; }
   bool has_candidate() const { return candidate_model_.has_value(); }
 
  private:
   ServingState(ServingDeployment deployment, rollout::Deployment routing,
-               int num_features);
+               int num_features, core::Model current);
 
   ServingDeployment deployment_;
   rollout::Deployment routing_;
   int num_features_ = 0;
-  core::LogisticRegression current_model_;
-  std::optional<core::LogisticRegression> candidate_model_;
+  core::Model current_model_;
+  std::optional<core::Model> candidate_model_;
 };
 
 }  // namespace cls::site

@@ -101,7 +101,7 @@ TEST(ServingStateTest, RefusesBadUpdatesWithTheReason) {
                    "percentage must be in [0, 100]"});
   auto kind = MakeUpdate("d", "immediate", v1, nullptr, 0, "");
   kind.current.model_kind = "benchmark_vector";
-  cases.push_back({kind, "model kind must be logistic_regression"});
+  cases.push_back({kind, "unknown model kind 'benchmark_vector'"});
   auto nan = MakeUpdate("d", "immediate", v1, nullptr, 0, "");
   nan.current.parameters[1] = std::nanf("");
   nan.current.model_hash = ModelHash(nan.current.parameters);
@@ -113,6 +113,48 @@ TEST(ServingStateTest, RefusesBadUpdatesWithTheReason) {
     EXPECT_NE(d.error().message.find(c.expected), std::string::npos)
         << d.error().message << " vs " << c.expected;
   }
+}
+
+TEST(ServingStateTest, ServesEveryKindByItsSpec) {
+  // Softmax regression over the 6 inputs, 3 classes: class 2 favoured.
+  const core::ModelSpec spec{
+      core::ModelKind::kSoftmaxRegression, 6, 3, {}, "relu"};
+  std::vector<float> p(spec.NumParameters(), 0.0f);
+  p[p.size() - 1] = 2.0f;  // bias of class 2
+  const ServedVersion v{"v7", ModelHash(p), p, spec.ToString()};
+  auto d =
+      DeploymentFromUpdate(MakeUpdate("dep-7", "immediate", v, nullptr, 0, ""));
+  ASSERT_TRUE(d) << d.error().ToString();
+  auto state = ServingState::Create(*d, 6, 3);
+  ASSERT_TRUE(state) << state.error().ToString();
+  const Eigen::MatrixXf x = Eigen::MatrixXf::Zero(1, 6);
+  const Eigen::RowVectorXf probs =
+      state->Probabilities(rollout::Arm::kCurrent, x);
+  ASSERT_EQ(probs.size(), 3);
+  EXPECT_NEAR(probs.sum(), 1.0f, 1e-5f);
+  EXPECT_GT(probs(2), probs(0));
+  EXPECT_FLOAT_EQ(state->Predict(rollout::Arm::kCurrent, x), probs(2));
+  // The spec survives the deployment file.
+  auto decoded = DecodeDeployment(EncodeDeployment(*d));
+  ASSERT_TRUE(decoded) << decoded.error().ToString();
+  EXPECT_EQ(decoded->current.spec, spec.ToString());
+
+  // A site with binary labels cannot serve it, nor another input width.
+  auto binary = ServingState::Create(*d, 6, 2);
+  ASSERT_FALSE(binary);
+  EXPECT_NE(binary.error().message.find("classes=3"), std::string::npos)
+      << binary.error().message;
+  EXPECT_FALSE(ServingState::Create(*d, 7, 3));
+  // A kind that disagrees with its spec, or that names no spec, is refused.
+  auto update = MakeUpdate("dep-8", "immediate", v, nullptr, 0, "");
+  update.current.model_kind = "mlp";
+  EXPECT_FALSE(DeploymentFromUpdate(update));
+  update.current.model_spec.clear();
+  EXPECT_FALSE(DeploymentFromUpdate(update));
+  update.current.model_kind = "random_forest";
+  auto unknown = DeploymentFromUpdate(update);
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("random_forest"), std::string::npos);
 }
 
 TEST(ServingStateTest, RefusesAVersionThatDoesNotFitTheSchema) {

@@ -63,7 +63,11 @@ inline ServedVersion MakeVersion(const std::string& id, float age_weight,
 }
 
 inline protocol::ServedModel ToWire(const ServedVersion& v) {
-  return {v.version_id, v.hash, "logistic_regression", v.parameters};
+  std::string kind = "logistic_regression";
+  if (auto spec = core::ModelSpec::Parse(v.spec)) {
+    kind = std::string(core::ModelKindName(spec->kind));
+  }
+  return {v.version_id, v.hash, kind, v.parameters, v.spec};
 }
 
 inline protocol::DeploymentUpdate MakeUpdate(const std::string& id,

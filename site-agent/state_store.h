@@ -37,6 +37,9 @@ struct GlobalModel {
   std::string version;
   std::string hash;  // ModelHash(parameters)
   std::vector<float> parameters;
+  // core::ModelSpec text of the round's model; not stored in the file (empty
+  // after loading: the site's default model).
+  std::string spec;
 };
 
 // File layout: magic "CLSGM001", u64 round id, u32 length + version, u32

@@ -48,6 +48,26 @@ json MetricsJson(const VersionEvaluation& e) {
       m["auc_bins"] = e.scores.positive_histogram.size();
     }
   }
+  if (!e.classes.support.empty()) {
+    // Multi-class: macro averages (also as precision, recall and f1) and
+    // each class's own, by class index (the sites' label_classes order).
+    const core::ClassReport r = core::ReportClasses(e.classes);
+    m["precision"] = r.macro_precision;
+    m["recall"] = r.macro_recall;
+    m["f1"] = r.macro_f1;
+    m["macro_precision"] = r.macro_precision;
+    m["macro_recall"] = r.macro_recall;
+    m["macro_f1"] = r.macro_f1;
+    json per_class = json::array();
+    for (size_t c = 0; c < r.f1.size(); ++c) {
+      per_class.push_back({{"class", c},
+                           {"precision", r.precision[c]},
+                           {"recall", r.recall[c]},
+                           {"f1", r.f1[c]},
+                           {"support", e.classes.support[c]}});
+    }
+    m["per_class"] = std::move(per_class);
+  }
   return m;
 }
 

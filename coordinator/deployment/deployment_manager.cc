@@ -268,6 +268,7 @@ Result<protocol::DeploymentUpdate> DeploymentManager::BuildUpdate(
     out.version_id = (*model)->version_id;
     out.model_hash = (*model)->hash;
     out.model_kind = model_kind_;
+    out.model_spec = model_spec_;
     out.parameters = std::move((*model)->parameters);
     return {};
   };

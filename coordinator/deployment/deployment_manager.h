@@ -78,6 +78,10 @@ class DeploymentManager {
       rollout::RollbackPolicy policy = {},
       rollout::SequentialTestConfig test = {});
 
+  // The core::ModelSpec text sent with every served version (empty for a
+  // logistic regression configured by parameter count alone).
+  void set_model_spec(std::string spec) { model_spec_ = std::move(spec); }
+
   // Operator actions; each returns the new deployment record.
   // NotFound for an unknown version; FailedPrecondition when the deployment
   // does not allow it (a rollout in progress, nothing deployed yet).
@@ -169,6 +173,7 @@ class DeploymentManager {
   CoordinatorStore& store_;
   DeploymentStore deployments_;
   std::string model_kind_;
+  std::string model_spec_;
   DeploymentSender sender_;
   rollout::RollbackPolicy policy_;
   rollout::SequentialTestConfig test_;

@@ -9,6 +9,7 @@
 
 #include "coordinator/round/round_planner.h"
 #include "core/feature_statistics.h"
+#include "core/model.h"
 #include "core/robust/robust_pipeline.h"
 #include "crypto/sha256.h"
 #include "protocol/frame.h"
@@ -133,10 +134,19 @@ Status RoundFinalizer::Load() {
                  model_.round_id);
     return {};
   }
-  // First start: an all-zero model (logistic regression predicts 0.5).
+  // First start: an all-zero model (logistic regression predicts 0.5), or
+  // the kind's own initial parameters (an MLP's seeded He weights: all-zero
+  // hidden weights would never learn).
   model_.sequence = 1;
   model_.version_id = MakeVersionId(1);
   model_.parameters.assign(static_cast<size_t>(config_.model_parameters), 0.0f);
+  if (config_.model_spec.num_features > 0) {
+    auto initial =
+        core::Model::Create(config_.model_spec, config_.training.seed);
+    if (!initial) return std::unexpected(initial.error());
+    model_.parameters.assign(initial->parameters().begin(),
+                             initial->parameters().end());
+  }
   model_.hash = ParameterHash(model_.parameters);
   model_.created_at = UtcNow();
   model_.model_type = config_.model_type;

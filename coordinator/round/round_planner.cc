@@ -22,12 +22,20 @@ RoundPlanner::RoundPlanner(const CoordinatorConfig& config,
     : config_(config), privacy_(privacy) {}
 
 bool UsesFederationStatistics(const CoordinatorConfig& config) {
-  return config.model_kind == "logistic_regression" &&
+  return config.model_kind != "benchmark_vector" &&
          config.standardisation == "federation";
 }
 
 int ModelFeatureCount(const CoordinatorConfig& config) {
+  if (config.model_spec.num_features > 0) return config.model_spec.num_features;
   return static_cast<int>(config.model_parameters - 1);
+}
+
+std::string ModelSpecText(const CoordinatorConfig& config) {
+  // Without [model] features (logistic regression by parameter count) the
+  // sites use their default, as before model kinds.
+  if (config.model_spec.num_features == 0) return {};
+  return config.model_spec.ToString();
 }
 
 Result<PlannedRound> RoundPlanner::Plan(
@@ -78,6 +86,7 @@ Result<PlannedRound> RoundPlanner::Plan(
   settings.model_version = model.version_id;
   settings.model_hash = model.hash;
   settings.model_kind = config_.model_kind;
+  settings.model_spec = ModelSpecText(config_);
   settings.global_parameters = model.parameters;
   settings.training = config_.training;
   settings.quantization.clip = config_.clip;

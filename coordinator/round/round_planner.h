@@ -29,6 +29,9 @@ std::string InsufficientSites(size_t have, int need);
 bool UsesFederationStatistics(const CoordinatorConfig& config);
 // Features of the model (parameters minus the bias).
 int ModelFeatureCount(const CoordinatorConfig& config);
+// The core::ModelSpec text announced with rounds and deployments; "" for a
+// logistic regression configured by parameter count alone.
+std::string ModelSpecText(const CoordinatorConfig& config);
 
 // Everything decided before a round starts.
 struct PlannedRound {

@@ -282,6 +282,33 @@ Result<int64_t> CoordinatorStore::RewrapModelKeys(const KeyEncryptionKey& to) {
   return rewrapped;
 }
 
+namespace {
+
+std::string ClassCountsJson(const core::ClassCounts& c) {
+  if (c.support.empty()) return "";
+  return nlohmann::json{{"correct", c.correct},
+                        {"support", c.support},
+                        {"predicted", c.predicted}}
+      .dump();
+}
+
+// Our own column; anything unreadable reads as no class counts.
+core::ClassCounts ClassCountsFrom(const std::string& text) {
+  core::ClassCounts c;
+  if (text.empty()) return c;
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  try {
+    c.correct = j.at("correct").get<std::vector<uint64_t>>();
+    c.support = j.at("support").get<std::vector<uint64_t>>();
+    c.predicted = j.at("predicted").get<std::vector<uint64_t>>();
+  } catch (const nlohmann::json::exception&) {
+    return {};
+  }
+  return c.Consistent() ? c : core::ClassCounts{};
+}
+
+}  // namespace
+
 Status CoordinatorStore::AddVersionEvaluation(const std::string& version_id,
                                               const VersionEvaluation& e) {
   auto current = FindVersionEvaluation(version_id);
@@ -305,6 +332,11 @@ Status CoordinatorStore::AddVersionEvaluation(const std::string& version_id,
         std::vector<uint64_t>(sum.scores.negative_histogram.size(), 0);
   }
   sum.scores.Add(scores);
+  // The first report fixes K; a report with another K adds no class counts.
+  if (sum.classes.support.empty() ||
+      sum.classes.support.size() == e.classes.support.size()) {
+    sum.classes.Add(e.classes);
+  }
   sum.reports += 1;
   sum.count += e.count;
   sum.correct += e.correct;
@@ -315,7 +347,7 @@ Status CoordinatorStore::AddVersionEvaluation(const std::string& version_id,
       "INSERT INTO model_evaluations (version_id, reports, count, correct, "
       "loss_sum, train_samples, true_positives, false_positives, "
       "true_negatives, false_negatives, positive_histogram, "
-      "negative_histogram) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+      "negative_histogram, class_counts) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
       "ON CONFLICT(version_id) DO UPDATE SET reports = excluded.reports, "
       "count = excluded.count, correct = excluded.correct, loss_sum = "
       "excluded.loss_sum, train_samples = excluded.train_samples, "
@@ -323,14 +355,15 @@ Status CoordinatorStore::AddVersionEvaluation(const std::string& version_id,
       "excluded.false_positives, true_negatives = excluded.true_negatives, "
       "false_negatives = excluded.false_negatives, positive_histogram = "
       "excluded.positive_histogram, negative_histogram = "
-      "excluded.negative_histogram",
+      "excluded.negative_histogram, class_counts = excluded.class_counts",
       {version_id, sum.reports, sum.count, sum.correct, sum.loss_sum,
        sum.train_samples, static_cast<int64_t>(s.true_positives),
        static_cast<int64_t>(s.false_positives),
        static_cast<int64_t>(s.true_negatives),
        static_cast<int64_t>(s.false_negatives),
        HistogramJson(s.positive_histogram).dump(),
-       HistogramJson(s.negative_histogram).dump()});
+       HistogramJson(s.negative_histogram).dump(),
+       ClassCountsJson(sum.classes)});
 }
 
 Result<VersionEvaluation> CoordinatorStore::FindVersionEvaluation(
@@ -339,7 +372,8 @@ Result<VersionEvaluation> CoordinatorStore::FindVersionEvaluation(
       *db_,
       "SELECT reports, count, correct, loss_sum, train_samples, "
       "true_positives, false_positives, true_negatives, false_negatives, "
-      "positive_histogram, negative_histogram FROM model_evaluations WHERE "
+      "positive_histogram, negative_histogram, class_counts FROM "
+      "model_evaluations WHERE "
       "version_id = ?",
       {version_id}, [](const SqlStatement& s) {
         VersionEvaluation e;
@@ -354,6 +388,7 @@ Result<VersionEvaluation> CoordinatorStore::FindVersionEvaluation(
         e.scores.false_negatives = static_cast<uint64_t>(s.Int(8));
         e.scores.positive_histogram = HistogramFrom(s.Text(9));
         e.scores.negative_histogram = HistogramFrom(s.Text(10));
+        e.classes = ClassCountsFrom(s.Text(11));
         return e;
       });
   if (!rows) return std::unexpected(rows.error());

@@ -240,12 +240,26 @@ Status MigrateToVersion2(SqliteDb& db) {
       "ALTER TABLE sites ADD COLUMN agent_version TEXT NOT NULL DEFAULT ''");
 }
 
+// Version 3: per-class counts of multi-class models' evaluations (JSON
+// {"correct": [...], "support": [...], "predicted": [...]}; "" for binary).
+Status MigrateToVersion3(SqliteDb& db) {
+  auto present =
+      QueryRows<std::string>(db, "PRAGMA table_info(model_evaluations)", {},
+                             [](const SqlStatement& s) { return s.Text(1); });
+  if (!present) return std::unexpected(present.error());
+  if (std::ranges::find(*present, "class_counts") != present->end()) return {};
+  return db.Exec(
+      "ALTER TABLE model_evaluations ADD COLUMN class_counts TEXT NOT NULL "
+      "DEFAULT ''");
+}
+
 // migrations[i] takes a database from version i to i + 1. A new schema
 // change is a new function appended here (never an edit of an old one) and
 // kSchemaVersion + 1, with a test that opens a database of the previous
 // version.
 using Migration = Status (*)(SqliteDb&);
-constexpr Migration kMigrations[] = {MigrateToVersion1, MigrateToVersion2};
+constexpr Migration kMigrations[] = {MigrateToVersion1, MigrateToVersion2,
+                                     MigrateToVersion3};
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
 }  // namespace

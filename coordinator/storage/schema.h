@@ -9,7 +9,7 @@ namespace cls::coordinator::storage {
 // The coordinator database's schema version this build writes, kept in
 // SQLite's `PRAGMA user_version`. Version 0 is a database written before
 // versions were kept (or a new, empty one).
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // The one owner of the coordinator database's schema: brings `db` from the
 // version it records to kSchemaVersion, one migration at a time, each in its

@@ -138,6 +138,39 @@ INSERT INTO models VALUES ('v1_20260102_030405', 1, 0, '', 'abc', x'0000803f', '
   EXPECT_EQ(Names(db, "table").count("privacy_charges"), 1u);
 }
 
+// A version-2 database (before model kinds): its evaluations keep their
+// rows and read as having no per-class counts.
+TEST_F(SchemaTest, AVersion2DatabaseGainsClassCounts) {
+  {
+    auto db = OpenRaw();
+    ASSERT_TRUE(Migrate(*db).has_value());
+    ASSERT_TRUE(
+        db->Exec("ALTER TABLE model_evaluations DROP COLUMN class_counts; "
+                 "PRAGMA user_version = 2;"
+                 "INSERT INTO model_evaluations (version_id, reports, count, "
+                 "correct) VALUES ('v1_20260102_030405', 1, 10, 8)")
+            .has_value());
+  }
+  auto store = CoordinatorStore::Open(Path());
+  ASSERT_TRUE(store) << store.error().ToString();
+  EXPECT_EQ(*SchemaVersion((*store)->db()), kSchemaVersion);
+  auto e = (*store)->FindVersionEvaluation("v1_20260102_030405");
+  ASSERT_TRUE(e) << e.error().ToString();
+  EXPECT_EQ(e->correct, 8);
+  EXPECT_TRUE(e->classes.support.empty());
+  // A multi-class report adds its counts; a second one sums.
+  VersionEvaluation report;
+  report.count = 5;
+  report.correct = 4;
+  report.classes = {{1, 2, 1}, {2, 2, 1}, {1, 3, 1}};
+  ASSERT_TRUE((*store)->AddVersionEvaluation("v2_20260102_030406", report));
+  ASSERT_TRUE((*store)->AddVersionEvaluation("v2_20260102_030406", report));
+  auto two = (*store)->FindVersionEvaluation("v2_20260102_030406");
+  ASSERT_TRUE(two) << two.error().ToString();
+  EXPECT_EQ(two->classes.support, (std::vector<uint64_t>{4, 4, 2}));
+  EXPECT_EQ(two->classes.correct, (std::vector<uint64_t>{2, 4, 2}));
+}
+
 // A version-1 database (before agent versions were kept): the sites keep
 // their rows and gain an empty agent_version, filled at the next hello.
 TEST_F(SchemaTest, AVersion1DatabaseGainsTheSitesAgentVersion) {
@@ -154,7 +187,7 @@ TEST_F(SchemaTest, AVersion1DatabaseGainsTheSitesAgentVersion) {
   }
   auto store = CoordinatorStore::Open(Path());
   ASSERT_TRUE(store) << store.error().ToString();
-  EXPECT_EQ(*SchemaVersion((*store)->db()), 2);
+  EXPECT_EQ(*SchemaVersion((*store)->db()), kSchemaVersion);
   auto site = (*store)->FindSite("HOSP_A");
   ASSERT_TRUE(site && site->has_value());
   EXPECT_EQ((*site)->agent_version, "");

@@ -14,6 +14,7 @@
 #include "common/sqlite_db.h"
 #include "coordinator/audit/audit_log.h"
 #include "coordinator/storage/model_vault.h"
+#include "core/metrics.h"
 #include "core/score_counts.h"
 
 namespace cls::coordinator {
@@ -72,6 +73,9 @@ struct VersionEvaluation {
   double loss_sum = 0;
   int64_t train_samples = 0;
   core::BinaryScoreCounts scores;
+  // Multi-class models: per-class counts summed over the reports; empty
+  // for binary models.
+  core::ClassCounts classes;
 };
 
 struct RoundRecord {

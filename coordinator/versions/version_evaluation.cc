@@ -59,6 +59,17 @@ Status RecordVersionEvaluation(CoordinatorStore& store,
   e.scores.false_negatives = report.scores.false_negatives;
   e.scores.positive_histogram = report.scores.positive_histogram;
   e.scores.negative_histogram = report.scores.negative_histogram;
+  // Per-class counts (K > 2) only when they fit together and cover every
+  // held-out row; otherwise the report adds none.
+  core::ClassCounts classes{report.metrics.class_correct,
+                            report.metrics.class_support,
+                            report.metrics.class_predicted};
+  uint64_t support = 0;
+  for (uint64_t v : classes.support) support += v;
+  if (!classes.support.empty() && classes.Consistent() &&
+      support == report.metrics.count) {
+    e.classes = std::move(classes);
+  }
   return store.AddVersionEvaluation(current_version, e);
 }
 

@@ -62,6 +62,7 @@ struct RoundSettings {
   std::string model_version;
   std::string model_hash;
   std::string model_kind;
+  std::string model_spec;  // core::ModelSpec text; "" = the sites' default
   std::vector<float> global_parameters;
   protocol::TrainingConfig training;
   core::QuantizationSpec quantization;

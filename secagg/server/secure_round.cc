@@ -105,6 +105,7 @@ Result<std::unique_ptr<SecureRound>> SecureRound::Start(
     announce.model_version = s.model_version;
     announce.model_hash = s.model_hash;
     announce.model_kind = s.model_kind;
+    announce.model_spec = s.model_spec;
     announce.parameters = s.global_parameters;
     announce.training = s.training;
     announce.clip = s.quantization.clip;

@@ -257,8 +257,10 @@ bool Cluster::TryStartCoordinator(const std::string& extra_top,
     << extra_top << "\n"
     << "[tls]\nca = \"pki/ca.pem\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
     << "key = \"pki/issued/127.0.0.1.key\"\ncrl = \"pki/ca-crl.pem\"\n"
-    << "[model]\nkind = \"logistic_regression\"\nparameters = "
-    << model_parameters_ << "\n"
+    << (model_section_.empty()
+            ? "[model]\nkind = \"logistic_regression\"\nparameters = " +
+                  std::to_string(model_parameters_) + "\n"
+            : model_section_ + "\n")
     << extra_model
     << "\n"
     // extra_round may set its own stage deadline.

@@ -106,6 +106,10 @@ class Cluster {
   // 3, learning_rate = 0.1).
   void SetModelParameters(int parameters) { model_parameters_ = parameters; }
   void SetTraining(std::string lines) { training_ = std::move(lines); }
+  // Replaces the default [model] section (logistic regression over the
+  // synthetic cohort) for later StartCoordinator calls; extra_model is
+  // still appended.
+  void SetModelSection(std::string toml) { model_section_ = std::move(toml); }
   Process* coordinator() { return coordinator_.get(); }
 
   // Issues the site certificate (once), writes its data and config, starts it.
@@ -140,6 +144,7 @@ class Cluster {
                            const std::string& extra_model);
 
   std::string dir_;
+  std::string model_section_;
   int site_port_ = 0;
   int admin_port_ = 0;
   int metrics_port_ = 0;
