@@ -44,7 +44,7 @@ enum class Imputation { kMean, kMedian, kZero };
 struct LabelRule {
   std::string column;
   double positive_above = 0.0;
-  std::vector<double> classes;
+  std::vector<double> classes = {};
 
   int NumClasses() const {
     return classes.empty() ? 2 : static_cast<int>(classes.size());

@@ -152,7 +152,9 @@ TEST(Frame, CarriesTheSitesRecordPrivacyInHelloAndMaskedInput) {
   EXPECT_EQ(got.target_epsilon, 8.5);
   EXPECT_EQ(got.refusals, 3u);
 
-  Hello hello{.site_id = "HOSP_A", .num_samples = 10};
+  Hello hello;
+  hello.site_id = "HOSP_A";
+  hello.num_samples = 10;
   hello.record_privacy = report;
   auto h = DecodeFrame(EncodeFrame(hello));
   ASSERT_TRUE(h.has_value()) << h.error().ToString();

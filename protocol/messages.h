@@ -79,7 +79,7 @@ struct RoundAnnounce {
   // Distributed DP: Skellam variance per quantized coordinate; 0 = none.
   double noise_variance = 0;
   // core::ModelSpec text; empty = the site's default for model_kind.
-  std::string model_spec;
+  std::string model_spec = {};
 };
 
 struct AdvertiseKeys {
@@ -126,9 +126,9 @@ struct ValidationMetrics {
   double loss_sum = 0;
   uint64_t train_samples = 0;
   // K > 2 only (core::ClassCounts); empty for binary models.
-  std::vector<uint64_t> class_correct;
-  std::vector<uint64_t> class_support;
-  std::vector<uint64_t> class_predicted;
+  std::vector<uint64_t> class_correct = {};
+  std::vector<uint64_t> class_support = {};
+  std::vector<uint64_t> class_predicted = {};
 };
 
 struct MaskedInput {
@@ -214,7 +214,7 @@ struct ServedModel {
   std::string model_hash;
   std::string model_kind;
   std::vector<float> parameters;
-  std::string model_spec;  // core::ModelSpec text; empty = site default
+  std::string model_spec = {};  // core::ModelSpec text; empty = site default
 };
 
 struct DeploymentUpdate {

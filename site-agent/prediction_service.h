@@ -41,10 +41,10 @@ struct PredictionServiceOptions {
   drift::DriftMonitorConfig drift;
   // Data drift on the served inputs (docs/drift.md "Data drift at the
   // sites"): the training rows' distribution, null = off.
-  std::shared_ptr<const drift::DataDriftDetector> input_reference;
-  InputDriftOptions input_drift;
+  std::shared_ptr<const drift::DataDriftDetector> input_reference = {};
+  InputDriftOptions input_drift = {};
   // [online] serve_candidate: the site-local candidate (docs/serving.md).
-  LocalCandidateOptions local_candidate;
+  LocalCandidateOptions local_candidate = {};
 };
 
 // What /v1/predict returns.

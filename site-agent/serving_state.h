@@ -23,7 +23,7 @@ struct ServedVersion {
   std::vector<float> parameters;
   // core::ModelSpec text; empty = the site's default (logistic regression,
   // as versions before model kinds were).
-  std::string spec;
+  std::string spec = {};
 };
 
 // What the site serves: the coordinator's latest DeploymentUpdate, or, before

@@ -39,7 +39,7 @@ struct GlobalModel {
   std::vector<float> parameters;
   // core::ModelSpec text of the round's model; not stored in the file (empty
   // after loading: the site's default model).
-  std::string spec;
+  std::string spec = {};
 };
 
 // File layout: magic "CLSGM001", u64 round id, u32 length + version, u32

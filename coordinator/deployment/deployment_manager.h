@@ -37,7 +37,7 @@ struct DeploymentSender {
   // The federation-wide standardisation sent with each deployment; may be
   // unset (sent empty).
   std::function<std::vector<double>()> feature_statistics;
-  DeploymentDriftSettings drift;
+  DeploymentDriftSettings drift = {};
 };
 
 // One version's statistics merged over the sites' latest reports (the

@@ -62,15 +62,15 @@ void WriteSyntheticCohort(const std::string& path, int rows, double shift,
 inline constexpr int kSyntheticParameters = 4 + 3 + 1;
 
 struct SiteOptions {
-  std::vector<std::string> extra_args;
+  std::vector<std::string> extra_args = {};
   int rows = 120;
   double shift = 0.0;
   // TOML appended to the site config after [data] (e.g. an [online] table).
-  std::string extra_toml;
+  std::string extra_toml = {};
   // A whole [data] section (csv, label, [[data.columns]]) replacing the
   // synthetic cohort's; the test writes the CSV it names. rows and shift
   // are then unused.
-  std::string data_section;
+  std::string data_section = {};
   // [secure_aggregation]: the test federations are small, so their sites
   // join neighbourhoods of two; 0 leaves the agent's own default (3).
   int min_neighbourhood = 2;
