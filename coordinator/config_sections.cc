@@ -153,10 +153,10 @@ Status ReadDeployment(const TomlTable& top, CoordinatorConfig& c) {
 }
 
 Status ReadDrift(const TomlTable& top, CoordinatorConfig& c) {
-  auto d_or = Section(top, "drift",
-                      {"performance_threshold", "window_size", "baseline",
-                       "notify_webhook", "notify_severity", "retrain_on_drift",
-                       "webhook_timeout_ms"});
+  auto d_or = Section(
+      top, "drift",
+      {"performance_threshold", "window_size", "baseline", "notify_webhook",
+       "notify_severity", "retrain_on_drift", "webhook_timeout_ms"});
   if (!d_or) return std::unexpected(d_or.error());
   const TomlTable& d = *d_or;
   DriftConfig& dc = c.drift;
