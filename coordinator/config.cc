@@ -310,7 +310,8 @@ Status CheckModelKind(CoordinatorConfig& c) {
       "logistic_regression, softmax_regression, mlp or benchmark_vector";
 #else
   constexpr std::string_view kKnown =
-      "logistic_regression, softmax_regression or mlp";
+      "logistic_regression, softmax_regression or mlp (this build has no "
+      "benchmark mode)";
 #endif
   auto kind = core::ParseModelKind(c.model_kind);
   if (!kind) {

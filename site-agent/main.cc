@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -353,7 +354,20 @@ int main(int argc, char** argv) {
     // The site's own train rows are the reference of the input drift test
     // (federation-wide means and variances are not a distribution).
     std::shared_ptr<const cls::drift::DataDriftDetector> input_reference;
-    if (config->serve->input_drift_window > 0) {
+    // Text and embedding columns are not judged (docs/columns.md): a schema
+    // of only those has no input drift test.
+    const auto& columns = model->schema().features;
+    const bool judgeable =
+        std::any_of(columns.begin(), columns.end(), [](const auto& c) {
+          return c.kind == cls::core::ColumnSpec::Kind::kNumeric ||
+                 c.kind == cls::core::ColumnSpec::Kind::kCategorical;
+        });
+    if (config->serve->input_drift_window > 0 && !judgeable) {
+      spdlog::warn(
+          "serving: input drift test off: the [data] schema has only text "
+          "and embedding columns, which it does not judge");
+    }
+    if (config->serve->input_drift_window > 0 && judgeable) {
       auto fitted = cls::drift::DataDriftDetector::Fit(model->schema(),
                                                        model->TrainTable());
       if (!fitted) {

@@ -57,8 +57,9 @@ TEST(NoHooksBuild, CoordinatorRefusesTheBenchmarkVectorKind) {
   std::filesystem::remove_all(dir);
   ASSERT_FALSE(config);
   EXPECT_EQ(config.error().message,
-            "config: 'model.kind' must be logistic_regression (this build "
-            "has no benchmark mode)");
+            "config: 'model.kind' must be logistic_regression, "
+            "softmax_regression or mlp (this build has no benchmark mode), "
+            "got 'benchmark_vector'");
 }
 
 }  // namespace
