@@ -57,6 +57,23 @@ TrainConfig NoOpDpConfig() {
   return cfg;
 }
 
+// One full-batch step of learning rate 1 without l2 or Poisson sampling:
+// the update is minus the (clipped, noised) mean gradient, so tests can read
+// DP-SGD's arithmetic straight off the parameters.
+TrainConfig OneDpStepConfig(int batch_size, double clip_norm,
+                            double noise_multiplier) {
+  TrainConfig cfg;
+  cfg.epochs = 1;
+  cfg.batch_size = batch_size;
+  cfg.learning_rate = 1.0;
+  cfg.l2 = 0;
+  cfg.dp.enabled = true;
+  cfg.dp.clip_norm = clip_norm;
+  cfg.dp.noise_multiplier = noise_multiplier;
+  cfg.dp.poisson_sampling = false;
+  return cfg;
+}
+
 double L2Distance(std::span<const float> a, std::span<const float> b) {
   double sum = 0;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -174,15 +191,7 @@ TEST(DpSgdTest, AnExampleWithAHugeGradientIsClippedToC) {
   Eigen::MatrixXf x = Eigen::MatrixXf::Constant(1, 4, 1e4f);
   Eigen::VectorXi labels(1);
   labels << 1;
-  TrainConfig cfg;
-  cfg.epochs = 1;
-  cfg.batch_size = 1;
-  cfg.learning_rate = 1.0;
-  cfg.l2 = 0;
-  cfg.dp.enabled = true;
-  cfg.dp.clip_norm = 0.5;
-  cfg.dp.noise_multiplier = 0;
-  cfg.dp.poisson_sampling = false;
+  const TrainConfig cfg = OneDpStepConfig(1, 0.5, 0.0);
   TrainConfig unclipped = cfg;
   unclipped.dp.enabled = false;
 
@@ -247,14 +256,7 @@ TEST(DpSgdTest, MlpClippedMeanMatchesPerExampleGradientsClippedOneByOne) {
   ASSERT_GE(clipped, 2);
   ASSERT_LT(clipped, 12);
 
-  TrainConfig cfg;
-  cfg.epochs = 1;
-  cfg.batch_size = 12;
-  cfg.learning_rate = 1.0;
-  cfg.l2 = 0;
-  cfg.dp.enabled = true;
-  cfg.dp.clip_norm = clip;
-  cfg.dp.poisson_sampling = false;
+  const TrainConfig cfg = OneDpStepConfig(12, clip, 0.0);
   const std::vector<float> start(mlp->parameters().begin(),
                                  mlp->parameters().end());
   ASSERT_TRUE(mlp->Train(x, labels, cfg));
@@ -272,15 +274,7 @@ TEST(DpSgdTest, NoiseStandardDeviationIsSigmaTimesCOverTheBatch) {
   const Eigen::MatrixXf x = Eigen::MatrixXf::Zero(2, kFeatures);
   Eigen::VectorXf y(2);
   y << 0.0f, 1.0f;
-  TrainConfig cfg;
-  cfg.epochs = 1;
-  cfg.batch_size = 2;
-  cfg.learning_rate = 1.0;
-  cfg.l2 = 0;
-  cfg.dp.enabled = true;
-  cfg.dp.clip_norm = 0.8;
-  cfg.dp.noise_multiplier = 1.5;
-  cfg.dp.poisson_sampling = false;
+  TrainConfig cfg = OneDpStepConfig(2, 0.8, 1.5);
   cfg.dp.test_seed = 42;
   LogisticRegression model(kFeatures);
   model.Train(x, y, cfg);
