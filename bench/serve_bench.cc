@@ -132,6 +132,18 @@ std::vector<int> ParseInts(const std::string& text) {
   return out;
 }
 
+// One JSON line on stdout, the kind's own parameters added to `params`.
+void PrintLine(const char* name, double value, const char* unit, json params,
+               const ServedKind& kind) {
+  params.update(kind.params);
+  std::cout << json{{"name", name},
+                    {"value", value},
+                    {"unit", unit},
+                    {"params", params}}
+                   .dump()
+            << std::endl;
+}
+
 // A prediction service in `dir` with `kind` deployed as the current version
 // and a scaled copy as the candidate, routed by the strategy.
 std::unique_ptr<cls::site::PredictionService> Deploy(
@@ -200,13 +212,7 @@ bool MeasureService(cls::site::PredictionService& service,
   json params = {{"calls", kCalls},
                  {"strategy", settings.strategy},
                  {"features", features_count}};
-  params.update(kind.params);
-  std::cout << json{{"name", "serve.service_predict_us"},
-                    {"value", us},
-                    {"unit", "us"},
-                    {"params", params}}
-                   .dump()
-            << std::endl;
+  PrintLine("serve.service_predict_us", us, "us", params, kind);
   return true;
 }
 
@@ -273,13 +279,7 @@ bool MeasureHttp(cls::site::PredictionService& service, const ServedKind& kind,
                  {"tls", "1.3"},
                  {"p99_ms", p99_ms},
                  {"hardware_threads", std::thread::hardware_concurrency()}};
-  params.update(kind.params);
-  std::cout << json{{"name", "serve.predict_rps"},
-                    {"value", rps},
-                    {"unit", "requests/s"},
-                    {"params", params}}
-                   .dump()
-            << std::endl;
+  PrintLine("serve.predict_rps", rps, "requests/s", params, kind);
   return true;
 }
 
