@@ -1,8 +1,9 @@
-// model_kinds_eval: held-out accuracy and macro-F1 of the three examples
+// model_kinds_eval: held-out accuracy and macro-F1 of the examples
 // (examples/) for local-only, FedAvg and pooled training, simulated in
 // process with the daemons' own pieces (core::LoadCsv, StratifiedSplit,
 // site-local standardisation, core::Model). One JSON line per example and
-// method; docs/evaluation.md "Model kinds" has the table.
+// method; docs/evaluation.md "Model kinds" has the table, and "Text and
+// embedding columns" the last two examples' (local-only and pooled only).
 //   diagnosis_predictor: logistic regression, UCI heart data
 //     (Cleveland, Hungary, VA as three sites; CLS_HEART_DATA_DIR).
 //   readmission_risk: MLP [32], synthetic data (tests/integration/
