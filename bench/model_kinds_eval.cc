@@ -1,8 +1,9 @@
-// model_kinds_eval: held-out accuracy and macro-F1 of the three examples
+// model_kinds_eval: held-out accuracy and macro-F1 of the examples
 // (examples/) for local-only, FedAvg and pooled training, simulated in
 // process with the daemons' own pieces (core::LoadCsv, StratifiedSplit,
 // site-local standardisation, core::Model). One JSON line per example and
-// method; docs/evaluation.md "Model kinds" has the table.
+// method; docs/evaluation.md "Model kinds" has the table, and "Text and
+// embedding columns" the last two examples' (local-only and pooled only).
 //   diagnosis_predictor: logistic regression, UCI heart data
 //     (Cleveland, Hungary, VA as three sites; CLS_HEART_DATA_DIR).
 //   readmission_risk: MLP [32], synthetic data (tests/integration/
@@ -11,6 +12,14 @@
 //     3 sites x 300 rows.
 // The federated settings are the integration tests' (3 local epochs, lr
 // 0.1, batch 32, as tests/integration/cluster.cc's [training]).
+//   clinical_nlp (note + age + systolic_bp) and imaging_classifier (a
+//     32-entry embedding): logistic regression on the synthetic data of
+//     tests/integration/column_kinds_data.h, the very rows and 400 held-out
+//     rows that tests/integration/column_kinds_integration_test.cc trains
+//     (federated, through the daemons) and scores. Here local-only (each
+//     site alone, its own IDF and moments) and pooled (every site's train
+//     rows in one place, IDF from all their documents), both with the
+//     template's [training] for rounds x epochs.
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -22,6 +31,7 @@
 #include "core/heart_disease_schema.h"
 #include "core/metrics.h"
 #include "core/model.h"
+#include "tests/integration/column_kinds_data.h"
 #include "tests/integration/example_data.h"
 
 namespace {
@@ -41,7 +51,11 @@ cls::core::DatasetSchema Schema(const std::vector<const char*>& numeric,
                                 std::vector<double> categories,
                                 const char* label) {
   cls::core::DatasetSchema s;
-  for (const char* n : numeric) s.features.push_back({n});
+  for (const char* n : numeric) {
+    cls::core::ColumnSpec c;
+    c.name = n;
+    s.features.push_back(c);
+  }
   cls::core::ColumnSpec c;
   c.name = categorical;
   c.kind = cls::core::ColumnSpec::Kind::kCategorical;
@@ -148,6 +162,54 @@ void Run(const std::string& example, const ModelSpec& spec,
   Print(example, "pooled", Evaluate({pooled}, sites), {{"epochs", 3 * rounds}});
 }
 
+// Local-only and pooled for one of the column-kinds examples (file
+// comment); the files are written to `tmp` and removed.
+void RunColumnKinds(const cls::testing::ColumnKindsExample& data,
+                    const std::filesystem::path& tmp) {
+  std::vector<std::string> csvs;
+  for (int i = 0; i < 3; ++i) {
+    csvs.push_back(tmp / ("model-kinds-" + data.example + "-" +
+                          std::to_string(i) + ".csv"));
+  }
+  const std::string held_csv =
+      tmp / ("model-kinds-" + data.example + "-held.csv");
+  cls::testing::WriteExampleData(data, csvs, held_csv);
+  const auto schema = cls::testing::ExampleSchema(data.example);
+  auto held = cls::core::LoadCsv(held_csv, schema);
+  if (!held) throw std::runtime_error(held.error().message);
+  std::vector<cls::testing::SiteRows> sites;
+  for (const auto& csv : csvs) {
+    auto s = cls::testing::LoadSiteRows(csv, schema);
+    if (!s) throw std::runtime_error(s.error().message);
+    sites.push_back(std::move(*s));
+  }
+  for (const auto& f : csvs) std::remove(f.c_str());
+  std::remove(held_csv.c_str());
+  cls::core::TrainConfig train =
+      cls::testing::ReadCoordinatorTemplate(data.example).training;
+  train.epochs *= data.rounds;
+  const nlohmann::json settings = {{"epochs", train.epochs},
+                                   {"learning_rate", train.learning_rate},
+                                   {"batch_size", train.batch_size},
+                                   {"l2", train.l2},
+                                   {"held_out_rows", held->table.rows.size()}};
+  auto count = [&](const cls::core::RawTable& t, const std::vector<int>& rows) {
+    auto c = cls::testing::TrainAndCount(schema, t, rows, train, held->table);
+    if (!c) throw std::runtime_error(c.error().message);
+    return *c;
+  };
+  // Local only: each site's model on the same held-out rows, counts summed
+  // (accuracy = the mean of the three sites').
+  cls::core::ClassCounts local;
+  for (const auto& s : sites) local.Add(count(s.table, s.split.train));
+  Print(data.example, "local_only", cls::core::ReportClasses(local), settings);
+  const cls::core::RawTable pooled = cls::testing::PooledTrainRows(sites);
+  std::vector<int> all(pooled.rows.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int>(i);
+  Print(data.example, "pooled", cls::core::ReportClasses(count(pooled, all)),
+        settings);
+}
+
 }  // namespace
 
 int main() {
@@ -195,5 +257,7 @@ int main() {
     Run("medication_recommender",
         {ModelKind::kSoftmaxRegression, 6, 3, {}, "relu"}, sites, 5);
   }
+  RunColumnKinds(cls::testing::kClinicalNlp, tmp);
+  RunColumnKinds(cls::testing::kImagingClassifier, tmp);
   return 0;
 }

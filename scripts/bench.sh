@@ -187,7 +187,8 @@ fi
 # ---------------------------------------------------------------- serve
 # bench/serve_bench: /v1/predict throughput of the site's HTTPS prediction
 # server on loopback with wrk (installed here if missing) -> serve.predict_rps;
-# serve.service_predict_us without HTTP (see docs/serving.md).
+# serve.service_predict_us without HTTP; a logistic regression, then an MLP
+# (its lines: "model": "mlp" in params) (see docs/serving.md).
 if want serve && [[ -x $BIN/serve_bench ]]; then
   if ! command -v wrk >/dev/null 2>&1; then
     log "installing wrk (apt-get install wrk)"
