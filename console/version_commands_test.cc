@@ -162,6 +162,11 @@ TEST_F(VersionCommandsTest, ComparePrintsEachClassF1AndTheMacroF1) {
   EXPECT_EQ(out.rfind("no outcomes yet\n", 0), 0u) << out;
   EXPECT_EQ(Words(out, "CLASS"),
             (std::vector<std::string>{"CLASS", "F1", "A", "F1", "B", "DELTA"}));
+  // Numbers right-aligned under their headers.
+  EXPECT_NE(out.find("\nCLASS   F1 A   F1 B   DELTA\n"
+                     "0      0.700  0.900  +0.200\n"),
+            std::string::npos)
+      << out;
   EXPECT_EQ(Words(out, "0 "),
             (std::vector<std::string>{"0", "0.700", "0.900", "+0.200"}));
   EXPECT_EQ(Words(out, "2 "),
