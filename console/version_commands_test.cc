@@ -1,36 +1,18 @@
 #include "console/version_commands.h"
 
-#include "console/deployment_commands.h"
-
 #include <gtest/gtest.h>
 
-#include <deque>
 #include <sstream>
+#include <string>
 #include <vector>
+
+#include "console/deployment_commands.h"
+#include "console/fake_admin_api.h"
 
 namespace cls::console {
 namespace {
 
 using nlohmann::json;
-
-// Answers requests from a script, in order, and records what was sent.
-class ScriptedApi final : public AdminApi {
- public:
-  void Answer(int status, json body) {
-    answers_.push_back(AdminResponse{status, std::move(body)});
-  }
-  Result<AdminResponse> Send(const AdminRequest& request) override {
-    requests.push_back(request);
-    if (answers_.empty()) return Internal("fake: no answer scripted");
-    auto answer = std::move(answers_.front());
-    answers_.pop_front();
-    return answer;
-  }
-  std::vector<AdminRequest> requests;
-
- private:
-  std::deque<Result<AdminResponse>> answers_;
-};
 
 class VersionCommandsTest : public ::testing::Test {
  protected:
@@ -38,7 +20,7 @@ class VersionCommandsTest : public ::testing::Test {
     return CommandContext{
         .api = api_, .out = out_, .diagnostics = err_, .json = json};
   }
-  ScriptedApi api_;
+  testing::FakeAdminApi api_;
   std::ostringstream out_;
   std::ostringstream err_;
 };
