@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "console/render.h"
+#include "console/version_commands.h"
 
 namespace cls::console {
 namespace {
@@ -107,6 +108,9 @@ CommandResult RunVersionsCompare(CommandContext& ctx, const std::string& a,
   if (!j) return std::unexpected(j.error());
   if (!*j) return {};
   ctx.out << FormatValue(**j, "description") << "\n";
+  if (j->value().contains("validation")) {
+    ctx.out << RenderValidationComparison((**j)["validation"]);
+  }
   return {};
 }
 
@@ -295,7 +299,9 @@ void AddDeploymentCommands(CLI::App& versions, ConsoleAction& action) {
       "compare",
       "Compare B against A on the outcomes the sites reported (summed): the "
       "accuracy difference, its always-valid 95% confidence interval, the "
-      "p-value and the verdict of the sequential test");
+      "p-value and the verdict of the sequential test; then their held-out "
+      "validation side by side (per-class F1 and macro F1 for multi-class "
+      "models)");
   compare->add_option("A", *a, "Reference version (e.g. the current one)")
       ->required();
   compare->add_option("B", *b, "Challenger version (e.g. the candidate)")

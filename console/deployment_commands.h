@@ -38,6 +38,8 @@ CommandResult RunVersionsPromote(CommandContext& ctx,
 CommandResult RunVersionsRollback(CommandContext& ctx,
                                   const std::string& reason,
                                   const std::string& to = "");
+// GET /v1/versions/compare: the sequential test's description, then the two
+// versions' held-out validation (RenderValidationComparison).
 CommandResult RunVersionsCompare(CommandContext& ctx, const std::string& a,
                                  const std::string& b);
 CommandResult RunDeploymentStatus(CommandContext& ctx);

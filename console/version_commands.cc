@@ -56,6 +56,30 @@ std::string Pad(std::string s, size_t width) {
   return s;
 }
 
+// b - a with its sign, "-" where the coordinator gave none.
+std::string Delta(const json& v) {
+  if (!v.is_number()) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%+.3f", v.get<double>());
+  return buf;
+}
+
+// j[key], or null when j is not an object or has no such key.
+const json& Field(const json& j, const char* key) {
+  static const json kNull;
+  return j.is_object() && j.contains(key) ? j[key] : kNull;
+}
+
+// list[i], or null.
+const json& Element(const json& list, size_t i) {
+  static const json kNull;
+  return list.is_array() && i < list.size() ? list[i] : kNull;
+}
+
+bool MultiClass(const json& metrics) {
+  return Field(metrics, "per_class").is_array();
+}
+
 }  // namespace
 
 CommandResult RunVersionsList(CommandContext& ctx, std::int64_t limit) {
@@ -71,7 +95,7 @@ CommandResult RunVersionsList(CommandContext& ctx, std::int64_t limit) {
   }
   std::vector<std::vector<std::string>> rows = {
       {"VERSION", "CREATED", "ROUND", "PARENT", "ACC", "PREC", "RECALL", "F1",
-       "AUC", "SAMPLES"}};
+       "MACRO_F1", "AUC", "SAMPLES"}};
   for (const auto& v : versions) {
     const json& m = v.contains("metrics") ? v["metrics"] : json::object();
     rows.push_back({(v.value("current", false) ? "*" : " ") +
@@ -82,7 +106,7 @@ CommandResult RunVersionsList(CommandContext& ctx, std::int64_t limit) {
                     Number(m.value("accuracy", json())),
                     Number(m.value("precision", json())),
                     Number(m.value("recall", json())),
-                    Number(m.value("f1", json())),
+                    Number(m.value("f1", json())), Number(Field(m, "macro_f1")),
                     Number(m.value("auc", json())),
                     Text(m.value("training_samples", json()))});
   }
@@ -97,8 +121,9 @@ CommandResult RunVersionsList(CommandContext& ctx, std::int64_t limit) {
     }
     ctx.out << line << "\n";
   }
-  ctx.out << "* the federation's current model; AUC is binned (docs/"
-             "versions.md)\n";
+  ctx.out << "* the federation's current model; AUC is binned; MACRO_F1 "
+             "only for multi-class models, whose PREC, RECALL and F1 are "
+             "macro averages too (docs/versions.md)\n";
   return {};
 }
 
@@ -165,6 +190,61 @@ CommandResult RunVersionsShow(CommandContext& ctx, const std::string& version) {
   line("rounds (lineage)", rounds.empty() ? "-" : rounds);
   line("all sites (lineage)", Join(l.value("all_sites", json())));
   return {};
+}
+
+std::string RenderValidationComparison(const json& validation) {
+  const json& a = Field(validation, "a");
+  const json& b = Field(validation, "b");
+  const json& delta = Field(validation, "delta");
+  const json& per_class = Field(validation, "per_class_delta");
+  std::string out = "held-out validation, summed over the sites (A " +
+                    Text(Field(a, "evaluated_rows")) + " rows, B " +
+                    Text(Field(b, "evaluated_rows")) + " rows):\n";
+  auto side_by_side = [&](const char* label, const char* key) {
+    return std::string(label) + ": A " + Number(Field(a, key)) + ", B " +
+           Number(Field(b, key)) + ", delta " + Delta(Field(delta, key)) + "\n";
+  };
+  if (per_class.is_array()) {
+    // Both multi-class over the same classes: F1 class by class.
+    Table table({"CLASS", "F1 A", "F1 B", "DELTA"});
+    for (size_t column = 1; column < 4; ++column) {
+      table.SetAlign(column, Table::Align::kRight);
+    }
+    for (size_t c = 0; c < per_class.size(); ++c) {
+      table.AddRow({Text(Field(per_class[c], "class")),
+                    Number(Field(Element(Field(a, "per_class"), c), "f1")),
+                    Number(Field(Element(Field(b, "per_class"), c), "f1")),
+                    Delta(Field(per_class[c], "f1"))});
+    }
+    return out + table.Render() + side_by_side("macro F1", "macro_f1") +
+           side_by_side("accuracy", "accuracy");
+  }
+  Table table({"METRIC", "A", "B", "DELTA"});
+  for (size_t column = 1; column < 4; ++column) {
+    table.SetAlign(column, Table::Align::kRight);
+  }
+  const std::pair<const char*, const char*> rows[] = {
+      {"accuracy", "accuracy"},
+      {"precision", "precision"},
+      {"recall", "recall"},
+      {"F1", "f1"},
+      {"AUC (binned)", "auc"}};
+  for (const auto& [label, key] : rows) {
+    table.AddRow({label, Number(Field(a, key)), Number(Field(b, key)),
+                  Delta(Field(delta, key))});
+  }
+  out += table.Render();
+  if (MultiClass(a) && MultiClass(b)) {
+    out += "A and B have different classes (" +
+           std::to_string(Field(a, "per_class").size()) + " vs " +
+           std::to_string(Field(b, "per_class").size()) +
+           "): their macro averages are shown, not subtracted\n";
+  } else if (MultiClass(a) || MultiClass(b)) {
+    out +=
+        "one of A and B is multi-class (its precision, recall and F1 are "
+        "macro averages), the other binary: only accuracy is compared\n";
+  }
+  return out;
 }
 
 CommandResult RunKeysRotate(CommandContext& ctx,

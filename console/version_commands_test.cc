@@ -2,33 +2,17 @@
 
 #include <gtest/gtest.h>
 
-#include <deque>
 #include <sstream>
+#include <string>
 #include <vector>
+
+#include "console/deployment_commands.h"
+#include "console/fake_admin_api.h"
 
 namespace cls::console {
 namespace {
 
 using nlohmann::json;
-
-// Answers requests from a script, in order, and records what was sent.
-class ScriptedApi final : public AdminApi {
- public:
-  void Answer(int status, json body) {
-    answers_.push_back(AdminResponse{status, std::move(body)});
-  }
-  Result<AdminResponse> Send(const AdminRequest& request) override {
-    requests.push_back(request);
-    if (answers_.empty()) return Internal("fake: no answer scripted");
-    auto answer = std::move(answers_.front());
-    answers_.pop_front();
-    return answer;
-  }
-  std::vector<AdminRequest> requests;
-
- private:
-  std::deque<Result<AdminResponse>> answers_;
-};
 
 class VersionCommandsTest : public ::testing::Test {
  protected:
@@ -36,7 +20,7 @@ class VersionCommandsTest : public ::testing::Test {
     return CommandContext{
         .api = api_, .out = out_, .diagnostics = err_, .json = json};
   }
-  ScriptedApi api_;
+  testing::FakeAdminApi api_;
   std::ostringstream out_;
   std::ostringstream err_;
 };
@@ -81,6 +65,139 @@ TEST_F(VersionCommandsTest, ListWithJsonPrintsTheCoordinatorsAnswer) {
   ASSERT_TRUE(RunVersionsList(ctx, 0).has_value());
   EXPECT_EQ(api_.requests[0].target, "/v1/versions");
   EXPECT_EQ(json::parse(out_.str()), kList);
+}
+
+// The whitespace-separated words of the first line of `out` that starts
+// with `prefix` (empty when none does).
+std::vector<std::string> Words(const std::string& out,
+                               const std::string& prefix) {
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with(prefix)) continue;
+    std::istringstream in(line);
+    std::vector<std::string> words;
+    for (std::string w; in >> w;) words.push_back(w);
+    return words;
+  }
+  return {};
+}
+
+TEST_F(VersionCommandsTest, ListLabelsTheMacroF1OfMultiClassVersions) {
+  json list = kList;
+  json& m = list["versions"][0]["metrics"];
+  m["macro_f1"] = 0.6;
+  m["per_class"] =
+      json::array({{{"class", 0}, {"f1", 0.5}}, {{"class", 1}, {"f1", 0.7}}});
+  api_.Answer(200, list);
+  auto ctx = Context();
+  ASSERT_TRUE(RunVersionsList(ctx, 0).has_value());
+  const std::string out = out_.str();
+  const auto header = Words(out, "VERSION");
+  ASSERT_EQ(header.size(), 11u);
+  EXPECT_EQ(header[7], "F1");
+  EXPECT_EQ(header[8], "MACRO_F1");
+  const auto multi = Words(out, "*v2_20261127_120002");
+  ASSERT_EQ(multi.size(), 11u);
+  EXPECT_EQ(multi[8], "0.600");
+  const auto binary = Words(out, " v1_20261127_120001");
+  ASSERT_EQ(binary.size(), 11u);
+  EXPECT_EQ(binary[8], "-");  // a version without per-class figures
+  EXPECT_NE(out.find("MACRO_F1 only for multi-class models"),
+            std::string::npos);
+}
+
+json Metrics(double accuracy, std::vector<double> f1) {
+  json m = {{"accuracy", accuracy}, {"evaluated_rows", 30}};
+  if (f1.size() < 3) {  // binary
+    m["precision"] = f1[0];
+    m["recall"] = f1[0];
+    m["f1"] = f1[0];
+    m["auc"] = 0.9;
+    return m;
+  }
+  double sum = 0;
+  for (size_t c = 0; c < f1.size(); ++c) {
+    m["per_class"].push_back({{"class", c}, {"f1", f1[c]}});
+    sum += f1[c];
+  }
+  m["macro_f1"] = m["f1"] = sum / static_cast<double>(f1.size());
+  return m;
+}
+
+TEST_F(VersionCommandsTest, ComparePrintsEachClassF1AndTheMacroF1) {
+  api_.Answer(200,
+              {{"a", "v2_x"},
+               {"b", "v3_x"},
+               {"description", "no outcomes yet"},
+               {"validation",
+                {{"a", Metrics(0.6, {0.7, 0.5, 0.6})},
+                 {"b", Metrics(0.7, {0.9, 0.7, 0.5})},
+                 {"delta", {{"accuracy", 0.1}, {"macro_f1", 0.1}, {"f1", 0.1}}},
+                 {"per_class_delta",
+                  {{{"class", 0}, {"f1", 0.2}},
+                   {{"class", 1}, {"f1", 0.2}},
+                   {{"class", 2}, {"f1", -0.1}}}}}}});
+  auto ctx = Context();
+  ASSERT_TRUE(RunVersionsCompare(ctx, "v2_x", "v3_x").has_value());
+  EXPECT_EQ(api_.requests[0].target, "/v1/versions/compare?a=v2_x&b=v3_x");
+  const std::string out = out_.str();
+  EXPECT_EQ(out.rfind("no outcomes yet\n", 0), 0u) << out;
+  EXPECT_EQ(Words(out, "CLASS"),
+            (std::vector<std::string>{"CLASS", "F1", "A", "F1", "B", "DELTA"}));
+  // Numbers right-aligned under their headers.
+  EXPECT_NE(out.find("\nCLASS   F1 A   F1 B   DELTA\n"
+                     "0      0.700  0.900  +0.200\n"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(Words(out, "0 "),
+            (std::vector<std::string>{"0", "0.700", "0.900", "+0.200"}));
+  EXPECT_EQ(Words(out, "2 "),
+            (std::vector<std::string>{"2", "0.600", "0.500", "-0.100"}));
+  EXPECT_NE(out.find("macro F1: A 0.600, B 0.700, delta +0.100\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("accuracy: A 0.600, B 0.700, delta +0.100\n"),
+            std::string::npos);
+}
+
+TEST_F(VersionCommandsTest, CompareOfBinaryVersionsPutsTheMetricsSideBySide) {
+  const json compare = {{"description", "no outcomes yet"},
+                        {"validation",
+                         {{"a", Metrics(0.75, {0.8})},
+                          {"b", Metrics(0.85, {0.9})},
+                          {"delta",
+                           {{"accuracy", 0.1},
+                            {"precision", 0.1},
+                            {"recall", 0.1},
+                            {"f1", 0.1},
+                            {"auc", 0.0}}},
+                          {"per_class_delta", nullptr}}}};
+  api_.Answer(200, compare);
+  auto ctx = Context();
+  ASSERT_TRUE(RunVersionsCompare(ctx, "v2_x", "v3_x").has_value());
+  const std::string out = out_.str();
+  EXPECT_EQ(Words(out, "METRIC"),
+            (std::vector<std::string>{"METRIC", "A", "B", "DELTA"}));
+  EXPECT_EQ(Words(out, "accuracy"),
+            (std::vector<std::string>{"accuracy", "0.750", "0.850", "+0.100"}));
+  EXPECT_EQ(Words(out, "F1"),
+            (std::vector<std::string>{"F1", "0.800", "0.900", "+0.100"}));
+  EXPECT_EQ(Words(out, "AUC"),
+            (std::vector<std::string>{"AUC", "(binned)", "0.900", "0.900",
+                                      "+0.000"}));
+  EXPECT_EQ(out.find("CLASS"), std::string::npos);
+
+  // Against a multi-class version: shown, said, not subtracted.
+  json mixed = compare;
+  mixed["validation"]["b"] = Metrics(0.7, {0.9, 0.7, 0.5});
+  mixed["validation"]["delta"] = {{"accuracy", -0.05}, {"f1", nullptr}};
+  api_.Answer(200, mixed);
+  out_.str("");
+  ASSERT_TRUE(RunVersionsCompare(ctx, "v2_x", "v4_x").has_value());
+  EXPECT_EQ(Words(out_.str(), "F1"),
+            (std::vector<std::string>{"F1", "0.800", "0.700", "-"}));
+  EXPECT_NE(out_.str().find("the other binary: only accuracy is compared"),
+            std::string::npos);
 }
 
 TEST_F(VersionCommandsTest, ShowPrintsLineageAndKeyAndEscapesTheId) {

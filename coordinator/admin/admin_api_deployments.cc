@@ -10,6 +10,7 @@
 
 #include "coordinator/admin/admin_api.h"
 #include "coordinator/admin/admin_api_body.h"
+#include "coordinator/admin/version_metrics.h"
 #include "core/rollout/sequential_test.h"
 
 namespace cls::coordinator {
@@ -176,8 +177,16 @@ AdminResponse AdminApi::CompareVersions(const Params& query) {
   auto& manager = services_.deployments;
   auto result = manager.Compare(a->second, b->second);
   if (!result) return ErrorResponse(result.error());
-  return {200, ComparisonJson(*result, a->second, b->second,
-                              manager.test_config().alpha)};
+  json body = ComparisonJson(*result, a->second, b->second,
+                             manager.test_config().alpha);
+  // Beside the served outcomes, the two versions' held-out validation (the
+  // metrics of GET /v1/versions/{id}), per class for multi-class models.
+  auto ea = services_.history.FindVersionEvaluation(a->second);
+  if (!ea) return ErrorResponse(ea.error());
+  auto eb = services_.history.FindVersionEvaluation(b->second);
+  if (!eb) return ErrorResponse(eb.error());
+  body["validation"] = ValidationComparisonJson(*ea, *eb);
+  return {200, body};
 }
 
 AdminResponse AdminApi::DeploymentStatus() {

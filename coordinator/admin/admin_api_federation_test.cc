@@ -5,17 +5,11 @@
 #include <utility>  // Boost 1.74 Asio needs it first in C++23 mode.
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <boost/asio/io_context.hpp>
 #include <cmath>
-#include <filesystem>
 
-#include "coordinator/admin/admin_api.h"
-#include "coordinator/federation.h"
+#include "coordinator/admin/admin_api_test_fixture.h"
 #include "coordinator/sites/fake_site_connection.h"
-#include "coordinator/versions/kek_file.h"
-#include "coordinator/versions/model_keys.h"
 #include "secagg/server/round_test_util.h"
 
 namespace cls::coordinator {
@@ -25,50 +19,10 @@ using nlohmann::json;
 using testing::AuditEntries;
 using testing::FakeSiteConnection;
 using testing::HelloFrom;
-namespace fs = std::filesystem;
 
-class AdminApiFederationTest : public ::testing::Test {
+class AdminApiFederationTest : public AdminApiFixture {
  protected:
-  void SetUp() override {
-    ::unsetenv(kKekEnvironmentVariable);
-    dir_ = fs::temp_directory_path() /
-           ("cls-admin-federation-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    config_.model_parameters = 3;
-    config_.data_dir = dir_.string();
-    config_.versions.kek_file = (dir_ / "model.kek").string();
-    store_ =
-        std::move(*CoordinatorStore::Open((dir_ / "coordinator.db").string()));
-    auto keys = ModelKeys::Open(config_.versions, *store_);
-    ASSERT_TRUE(keys.has_value()) << keys.error().message;
-    keys_ = std::move(*keys);
-    Start();
-  }
-  // (Re)starts the federation over the store, as the daemon does.
-  void Start() {
-    api_.reset();
-    federation_ = std::make_unique<Federation>(io_, config_, *store_);
-    ASSERT_TRUE(federation_->Initialize().has_value());
-    api_ = std::make_unique<AdminApi>(federation_->admin_services());
-  }
-  void TearDown() override {
-    api_.reset();
-    federation_.reset();
-    keys_.reset();
-    store_.reset();
-    fs::remove_all(dir_);
-  }
-
-  AdminResponse Call(const std::string& method, const std::string& target,
-                     const std::string& role, const std::string& body = "") {
-    return api_->Handle({method,
-                         target,
-                         body,
-                         {"user_" + role, role},
-                         std::chrono::system_clock::now()});
-  }
+  void SetUp() override { OpenFederationWithKeys("cls-admin-federation"); }
 
   // Registers `id` with `samples`; approved and connected unless told.
   void AddSite(const std::string& id, uint64_t samples, bool approve,
@@ -86,36 +40,6 @@ class AdminApiFederationTest : public ::testing::Test {
     }
   }
 
-  // A completed training round and the version it made.
-  std::string AddTrainedVersion(int64_t sequence, int64_t round_id,
-                                std::vector<std::string> contributors,
-                                int64_t val_count, int64_t val_correct) {
-    RoundRecord round;
-    round.round_id = round_id;
-    round.status = "running";
-    round.started_at = "2026-12-07T06:00:00Z";
-    round.participants = contributors;
-    EXPECT_TRUE(store_->InsertRound(round).has_value());
-    ModelRecord m;
-    m.sequence = sequence;
-    m.version_id = "v" + std::to_string(sequence) + "_20261207_06000" +
-                   std::to_string(sequence);
-    m.round_id = round_id;
-    m.parent_version = federation_->model().version_id;
-    m.parameters = {0.1f * static_cast<float>(sequence), 0.2f, 0.3f};
-    m.hash = ParameterHash(m.parameters);
-    m.created_at = "2026-12-07T06:00:0" + std::to_string(sequence) + "Z";
-    m.model_type = config_.model_type;
-    EXPECT_TRUE(store_->InsertModel(m).has_value());
-    round.status = "completed";
-    round.contributors = std::move(contributors);
-    round.model_version = m.version_id;
-    round.val_count = val_count;
-    round.val_correct = val_correct;
-    EXPECT_TRUE(store_->UpdateRound(round).has_value());
-    return m.version_id;
-  }
-
   json ModelFile() const {
     return {{"format", "cls-model/1"},
             {"model_type", config_.model_type},
@@ -130,14 +54,7 @@ class AdminApiFederationTest : public ::testing::Test {
                 json({{"model", model}}).dump());
   }
 
-  fs::path dir_;
-  boost::asio::io_context io_;
-  CoordinatorConfig config_;
   TestSiteIdentities ids_;
-  std::unique_ptr<CoordinatorStore> store_;
-  std::unique_ptr<ModelKeys> keys_;
-  std::unique_ptr<Federation> federation_;
-  std::unique_ptr<AdminApi> api_;
   std::vector<std::shared_ptr<FakeSiteConnection>> connections_;
 };
 
@@ -159,8 +76,10 @@ TEST_F(AdminApiFederationTest, StatsCountCompletedTrainingRoundsOnly) {
   AddSite("HOSP_A", 120, true, true);
   AddSite("HOSP_B", 80, true, true);
   AddSite("HOSP_C", 50, true, false);  // approved, offline
-  AddTrainedVersion(2, 1, {"HOSP_A", "HOSP_B", "HOSP_C"}, 100, 70);
-  AddTrainedVersion(3, 2, {"HOSP_A", "HOSP_B"}, 40, 30);
+  AddTrainedVersion(2, 1, federation_->model().version_id,
+                    {"HOSP_A", "HOSP_B", "HOSP_C"}, 100, 70);
+  AddTrainedVersion(3, 2, federation_->model().version_id, {"HOSP_A", "HOSP_B"},
+                    40, 30);
   // Neither an aborted round nor the statistics round (no model) counts.
   RoundRecord aborted;
   aborted.round_id = 3;
@@ -172,7 +91,7 @@ TEST_F(AdminApiFederationTest, StatsCountCompletedTrainingRoundsOnly) {
   statistics.round_id = 4;
   statistics.status = "completed";
   ASSERT_TRUE(store_->InsertRound(statistics).has_value());
-  Start();  // the current model is now the newest, v3 from round 2
+  StartFederation();  // the current model is now the newest, v3 from round 2
   auto r = Call("GET", "/v1/federation/stats", "auditor");
   ASSERT_EQ(r.status, 200) << r.body.dump();
   EXPECT_EQ(r.body["total_sites"], 3);
@@ -219,7 +138,7 @@ TEST_F(AdminApiFederationTest, ImportStoresASealedAuditedVersion) {
   EXPECT_DOUBLE_EQ(show.body["imported"]["metrics"]["accuracy"].get<double>(),
                    0.81);
   EXPECT_NE(federation_->model().version_id, id);
-  Start();
+  StartFederation();
   EXPECT_NE(federation_->model().version_id, id);
   // A second import gets the next id.
   auto again = Import(ModelFile());
@@ -289,8 +208,10 @@ TEST_F(AdminApiFederationTest, ImportRefusesBadFilesAndStoresNothing) {
 
 TEST_F(AdminApiFederationTest, RollbackToANamedEarlierVersion) {
   const std::string v1 = federation_->model().version_id;
-  const std::string v2 = AddTrainedVersion(2, 1, {"HOSP_A"}, 10, 8);
-  const std::string v3 = AddTrainedVersion(3, 2, {"HOSP_A"}, 10, 9);
+  const std::string v2 = AddTrainedVersion(
+      2, 1, federation_->model().version_id, {"HOSP_A"}, 10, 8);
+  const std::string v3 = AddTrainedVersion(
+      3, 2, federation_->model().version_id, {"HOSP_A"}, 10, 9);
   auto body = [](const std::string& v) {
     return json({{"version_id", v}}).dump();
   };

@@ -54,15 +54,6 @@ class AdminApiRoundsTest : public AdminApiFixture {
     connections_[id] = c;
   }
 
-  AdminResponse Call(const std::string& method, const std::string& target,
-                     const std::string& role, const std::string& body = "") {
-    return api_->Handle({method,
-                         target,
-                         body,
-                         {"user_" + role, role},
-                         std::chrono::system_clock::now()});
-  }
-
   // Runs the io_context until `done()`, for at most 20 s.
   void RunUntil(const std::function<bool()>& done) {
     const auto deadline =

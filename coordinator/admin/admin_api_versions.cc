@@ -11,65 +11,12 @@
 
 #include "coordinator/admin/admin_api.h"
 #include "coordinator/admin/admin_api_body.h"
-#include "core/score_counts.h"
+#include "coordinator/admin/version_metrics.h"
 
 namespace cls::coordinator {
 namespace {
 
 using nlohmann::json;
-
-json Ratio(int64_t a, int64_t b) {
-  return b > 0 ? json(static_cast<double>(a) / static_cast<double>(b))
-               : json(nullptr);
-}
-
-// The original guide's version metrics from the sites' summed held-out
-// evaluations; null where nothing was reported. AUC is binned
-// (core/score_counts.h).
-json MetricsJson(const VersionEvaluation& e) {
-  json m = {
-      {"reports", e.reports},
-      {"evaluated_rows", e.count},
-      {"accuracy", Ratio(e.correct, e.count)},
-      {"precision", nullptr},
-      {"recall", nullptr},
-      {"f1", nullptr},
-      {"auc", nullptr},
-      {"loss", e.count > 0 ? json(e.loss_sum / static_cast<double>(e.count))
-                           : json(nullptr)},
-      {"training_samples", e.train_samples}};
-  if (e.scores.count() > 0) {
-    const auto s = core::SummariseBinaryScores(e.scores);
-    m["precision"] = s.precision;
-    m["recall"] = s.recall;
-    m["f1"] = s.f1;
-    if (!e.scores.positive_histogram.empty()) {
-      m["auc"] = s.auc;
-      m["auc_bins"] = e.scores.positive_histogram.size();
-    }
-  }
-  if (!e.classes.support.empty()) {
-    // Multi-class: macro averages (also as precision, recall and f1) and
-    // each class's own, by class index (the sites' label_classes order).
-    const core::ClassReport r = core::ReportClasses(e.classes);
-    m["precision"] = r.macro_precision;
-    m["recall"] = r.macro_recall;
-    m["f1"] = r.macro_f1;
-    m["macro_precision"] = r.macro_precision;
-    m["macro_recall"] = r.macro_recall;
-    m["macro_f1"] = r.macro_f1;
-    json per_class = json::array();
-    for (size_t c = 0; c < r.f1.size(); ++c) {
-      per_class.push_back({{"class", c},
-                           {"precision", r.precision[c]},
-                           {"recall", r.recall[c]},
-                           {"f1", r.f1[c]},
-                           {"support", e.classes.support[c]}});
-    }
-    m["per_class"] = std::move(per_class);
-  }
-  return m;
-}
 
 json SummaryJson(const ModelSummary& m, const VersionEvaluation& e,
                  const std::string& current) {
@@ -81,7 +28,7 @@ json SummaryJson(const ModelSummary& m, const VersionEvaluation& e,
           {"hash", m.hash},
           {"created_at", m.created_at},
           {"current", m.version_id == current},
-          {"metrics", MetricsJson(e)}};
+          {"metrics", VersionMetricsJson(e)}};
 }
 
 // This round's charge in the privacy ledger, or null (privacy off, or a

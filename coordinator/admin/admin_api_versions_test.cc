@@ -4,15 +4,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <boost/asio/io_context.hpp>
-#include <cstring>
 #include <filesystem>
 
-#include "coordinator/admin/admin_api.h"
-#include "coordinator/federation.h"
+#include "coordinator/admin/admin_api_test_fixture.h"
 #include "coordinator/versions/kek_file.h"
 #include "coordinator/versions/version_evaluation.h"
-#include "crypto/sha256.h"
 
 namespace cls::coordinator {
 namespace {
@@ -20,103 +16,23 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-class AdminApiVersionsTest : public ::testing::Test {
+class AdminApiVersionsTest : public AdminApiFixture {
  protected:
   void SetUp() override {
-    ::unsetenv(kKekEnvironmentVariable);
-    dir_ = fs::temp_directory_path() /
-           ("cls-admin-versions-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    config_.model_parameters = 3;
-    config_.data_dir = dir_.string();
-    config_.versions.kek_file = (dir_ / "model.kek").string();
-    store_ =
-        std::move(*CoordinatorStore::Open((dir_ / "coordinator.db").string()));
-    auto keys = ModelKeys::Open(config_.versions, *store_);
-    ASSERT_TRUE(keys.has_value()) << keys.error().message;
-    keys_ = std::move(*keys);
-    federation_ = std::make_unique<Federation>(io_, config_, *store_);
-    ASSERT_TRUE(federation_->Initialize().has_value());
-    api_ = std::make_unique<AdminApi>(federation_->admin_services());
-    api_->SetModelKeys(keys_.get());
+    OpenFederationWithKeys("cls-admin-versions");
+    if (HasFatalFailure()) return;
     v1_ = federation_->model().version_id;
   }
-  void TearDown() override {
-    api_.reset();
-    federation_.reset();
-    keys_.reset();
-    store_.reset();
-    fs::remove_all(dir_);
-  }
 
-  AdminResponse Call(const std::string& method, const std::string& target,
-                     const std::string& role, const std::string& body = "") {
-    return api_->Handle({method,
-                         target,
-                         body,
-                         {"user_" + role, role},
-                         std::chrono::system_clock::now()});
-  }
-
-  // A version produced by `round_id`, with its round's contributors.
-  std::string AddVersion(int64_t sequence, int64_t round_id,
-                         const std::string& parent,
-                         std::vector<std::string> contributors) {
-    RoundRecord round;
-    round.round_id = round_id;
-    round.status = "running";
-    round.started_at = "2026-11-27T12:00:00Z";
-    round.participants = contributors;
-    EXPECT_TRUE(store_->InsertRound(round).has_value());
-    ModelRecord m;
-    m.sequence = sequence;
-    m.version_id = "v" + std::to_string(sequence) + "_20261127_12000" +
-                   std::to_string(sequence);
-    m.round_id = round_id;
-    m.parent_version = parent;
-    m.parameters = {0.1f * static_cast<float>(sequence), 0.2f, 0.3f};
-    Bytes bytes(12);
-    std::memcpy(bytes.data(), m.parameters.data(), 12);
-    m.hash = crypto::Sha256Hex(bytes);
-    m.created_at = "2026-11-27T12:00:0" + std::to_string(sequence) + "Z";
-    m.model_type = config_.model_type;
-    EXPECT_TRUE(store_->InsertModel(m).has_value());
-    round.status = "completed";
-    round.contributors = std::move(contributors);
-    round.model_version = m.version_id;
-    EXPECT_TRUE(store_->UpdateRound(round).has_value());
-    return m.version_id;
-  }
-
-  static protocol::EvaluationReport Report(const std::string& version,
-                                           uint64_t tp, uint64_t fp,
-                                           uint64_t tn, uint64_t fn) {
-    protocol::EvaluationReport r;
-    r.model_version = version;
-    r.metrics.count = tp + fp + tn + fn;
-    r.metrics.correct = tp + tn;
-    r.metrics.loss_sum = 0.5 * static_cast<double>(r.metrics.count);
-    r.metrics.train_samples = 100;
-    r.scores = {tp, fp, tn, fn, {0, fn, tp, 0}, {tn, fp, 0, 0}};
-    return r;
-  }
-
-  fs::path dir_;
-  boost::asio::io_context io_;
-  CoordinatorConfig config_;
-  std::unique_ptr<CoordinatorStore> store_;
-  std::unique_ptr<ModelKeys> keys_;
-  std::unique_ptr<Federation> federation_;
-  std::unique_ptr<AdminApi> api_;
   std::string v1_;
 };
 
 TEST_F(AdminApiVersionsTest, ListsVersionsNewestFirstWithSummedMetrics) {
-  const std::string v2 = AddVersion(2, 1, v1_, {"HOSP_A", "HOSP_B"});
-  ASSERT_TRUE(RecordVersionEvaluation(*store_, v2, Report(v2, 8, 2, 7, 3)));
-  ASSERT_TRUE(RecordVersionEvaluation(*store_, v2, Report(v2, 4, 0, 5, 1)));
+  const std::string v2 = AddTrainedVersion(2, 1, v1_, {"HOSP_A", "HOSP_B"});
+  ASSERT_TRUE(
+      RecordVersionEvaluation(*store_, v2, BinaryReport(v2, 8, 2, 7, 3)));
+  ASSERT_TRUE(
+      RecordVersionEvaluation(*store_, v2, BinaryReport(v2, 4, 0, 5, 1)));
   auto r = Call("GET", "/v1/versions", "operator");
   ASSERT_EQ(r.status, 200) << r.body.dump();
   const json& list = r.body["versions"];
@@ -145,9 +61,10 @@ TEST_F(AdminApiVersionsTest, ListsVersionsNewestFirstWithSummedMetrics) {
 }
 
 TEST_F(AdminApiVersionsTest, ShowsLineageKekAndCountsButNeverParameters) {
-  const std::string v2 = AddVersion(2, 1, v1_, {"HOSP_A", "HOSP_B"});
-  const std::string v3 = AddVersion(3, 2, v2, {"HOSP_B", "HOSP_C"});
-  ASSERT_TRUE(RecordVersionEvaluation(*store_, v3, Report(v3, 1, 1, 1, 1)));
+  const std::string v2 = AddTrainedVersion(2, 1, v1_, {"HOSP_A", "HOSP_B"});
+  const std::string v3 = AddTrainedVersion(3, 2, v2, {"HOSP_B", "HOSP_C"});
+  ASSERT_TRUE(
+      RecordVersionEvaluation(*store_, v3, BinaryReport(v3, 1, 1, 1, 1)));
   auto r = Call("GET", "/v1/versions/" + v3, "auditor");
   ASSERT_EQ(r.status, 200) << r.body.dump();
   EXPECT_EQ(r.body["version_id"], v3);
@@ -173,9 +90,53 @@ TEST_F(AdminApiVersionsTest, ShowsLineageKekAndCountsButNeverParameters) {
             "no model version 'v9_20260101_000000' (clsctl versions list)");
 }
 
+double F1(double precision, double recall) {
+  return 2 * precision * recall / (precision + recall);
+}
+
+TEST_F(AdminApiVersionsTest, MultiClassVersionsShowMacroAveragesAndEachClass) {
+  const std::string v2 = AddTrainedVersion(2, 1, v1_, {"HOSP_A", "HOSP_B"});
+  // Two sites' counts of three classes; the coordinator sums them:
+  // correct {8, 5, 6}, support {10, 10, 10}, predicted {12, 8, 10}.
+  ASSERT_TRUE(RecordVersionEvaluation(
+      *store_, v2, MultiClassReport(v2, {4, 2, 3}, {5, 5, 5}, {6, 4, 5})));
+  ASSERT_TRUE(RecordVersionEvaluation(
+      *store_, v2, MultiClassReport(v2, {4, 3, 3}, {5, 5, 5}, {6, 4, 5})));
+  auto r = Call("GET", "/v1/versions/" + v2, "auditor");
+  ASSERT_EQ(r.status, 200) << r.body.dump();
+  const json& m = r.body["metrics"];
+  EXPECT_DOUBLE_EQ(m["accuracy"].get<double>(), 19.0 / 30);
+  ASSERT_EQ(m["per_class"].size(), 3u);
+  const double precision[] = {8.0 / 12, 5.0 / 8, 6.0 / 10};
+  const double recall[] = {0.8, 0.5, 0.6};
+  double f1_sum = 0;
+  for (size_t c = 0; c < 3; ++c) {
+    const json& k = m["per_class"][c];
+    EXPECT_EQ(k["class"], c);
+    EXPECT_EQ(k["support"], 10);
+    EXPECT_DOUBLE_EQ(k["precision"].get<double>(), precision[c]);
+    EXPECT_DOUBLE_EQ(k["recall"].get<double>(), recall[c]);
+    EXPECT_NEAR(k["f1"].get<double>(), F1(precision[c], recall[c]), 1e-12);
+    f1_sum += F1(precision[c], recall[c]);
+  }
+  EXPECT_NEAR(m["macro_f1"].get<double>(), f1_sum / 3, 1e-12);
+  EXPECT_EQ(m["f1"], m["macro_f1"]);  // the headline figure is the macro one
+  EXPECT_NEAR(m["macro_precision"].get<double>(),
+              (precision[0] + precision[1] + precision[2]) / 3, 1e-12);
+  EXPECT_TRUE(m["auc"].is_null());  // no binary scores
+
+  // The list carries the same metrics object; a binary version none of the
+  // multi-class fields.
+  auto list = Call("GET", "/v1/versions", "auditor");
+  ASSERT_EQ(list.status, 200);
+  EXPECT_EQ(list.body["versions"][0]["metrics"], m);
+  EXPECT_FALSE(list.body["versions"][1]["metrics"].contains("macro_f1"));
+  EXPECT_FALSE(list.body["versions"][1]["metrics"].contains("per_class"));
+}
+
 TEST_F(AdminApiVersionsTest,
        RotationRewrapsWhileServingAndIsAuditedWithoutKeys) {
-  AddVersion(2, 1, v1_, {"HOSP_A"});
+  AddTrainedVersion(2, 1, v1_, {"HOSP_A"});
   const std::string old_id = keys_->kek_id();
   auto r = Call("POST", "/v1/keys/rotate", "admin");
   ASSERT_EQ(r.status, 200) << r.body.dump();

@@ -370,6 +370,12 @@ int Cluster::StopSite(const std::string& site_id, int signal) {
 
 CommandResult Cluster::Ctl(std::vector<std::string> args,
                            const std::string& identity) {
+  args.insert(args.begin(), "--json");
+  return CtlText(std::move(args), identity);
+}
+
+CommandResult Cluster::CtlText(std::vector<std::string> args,
+                               const std::string& identity) {
   std::vector<std::string> argv = {BinaryPath("clsctl"),
                                    "--coordinator",
                                    "127.0.0.1:" + std::to_string(admin_port_),
@@ -378,8 +384,7 @@ CommandResult Cluster::Ctl(std::vector<std::string> args,
                                    "--cert",
                                    Path("pki/issued/" + identity + ".pem"),
                                    "--key",
-                                   Path("pki/issued/" + identity + ".key"),
-                                   "--json"};
+                                   Path("pki/issued/" + identity + ".key")};
   argv.insert(argv.end(), args.begin(), args.end());
   return RunCommand(argv, 60s);
 }

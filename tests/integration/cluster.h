@@ -118,9 +118,13 @@ class Cluster {
   Process* site(const std::string& site_id) { return sites_[site_id].get(); }
   std::string SiteConfigPath(const std::string& site_id) const;
 
-  // clsctl with the admin operator certificate (or another identity).
+  // clsctl with the admin operator certificate (or another identity),
+  // --json.
   CommandResult Ctl(std::vector<std::string> args,
                     const std::string& identity = "admin");
+  // The same without --json: the text an operator reads.
+  CommandResult CtlText(std::vector<std::string> args,
+                        const std::string& identity = "admin");
 
   // Approves every site, waiting until each has connected and is approved.
   void ApproveAll(const std::vector<std::string>& site_ids);

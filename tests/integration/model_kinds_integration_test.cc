@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -68,6 +69,67 @@ r = c.getresponse()
 print(json.dumps({"status": r.status, "body": json.loads(r.read().decode())}))
 )PY";
 
+// `clsctl versions compare` of an earlier evaluated version against the
+// multi-class `shown` (GET /v1/versions/{id}): as JSON, each side exactly
+// its versions-show metrics; as the operator reads it, the per-class F1
+// table and the macro F1 line; and `versions list` labels the macro F1.
+void CheckMultiClassComparison(Cluster& cluster, const json& shown,
+                               size_t classes) {
+  const std::string version = shown["version_id"];
+  // The newest earlier version some site evaluated (a report that arrives
+  // after the next round finished is not counted, so not every one is).
+  const json list = cluster.Ctl({"versions", "list"}).Json();
+  json before;
+  for (const auto& v : list["versions"]) {
+    if (v["version_id"] != version && v["metrics"]["reports"] > 0) {
+      before = v;
+      break;
+    }
+  }
+  ASSERT_TRUE(before.is_object()) << list.dump(2);
+  const std::string a = before["version_id"];
+  auto compared = cluster.Ctl({"versions", "compare", a, version});
+  ASSERT_EQ(compared.exit_code, 0) << compared.error;
+  const json v = compared.Json()["validation"];
+  EXPECT_EQ(v["a"], before["metrics"]);
+  EXPECT_EQ(v["b"], shown["metrics"]);
+  ASSERT_EQ(v["per_class_delta"].size(), classes) << v.dump(2);
+  EXPECT_NEAR(
+      v["delta"]["macro_f1"].get<double>(),
+      v["b"]["macro_f1"].get<double>() - v["a"]["macro_f1"].get<double>(),
+      1e-12);
+
+  auto text = cluster.CtlText({"versions", "compare", a, version}, "operator");
+  ASSERT_EQ(text.exit_code, 0) << text.error;
+  std::cout << text.output;
+  EXPECT_NE(text.output.find("\nCLASS   F1 A   F1 B   DELTA\n"),
+            std::string::npos)
+      << text.output;
+  for (size_t c = 0; c < classes; ++c) {
+    char row[64];
+    std::snprintf(row, sizeof row, "\n%zu      %.3f  %.3f", c,
+                  v["a"]["per_class"][c]["f1"].get<double>(),
+                  v["b"]["per_class"][c]["f1"].get<double>());
+    EXPECT_NE(text.output.find(row), std::string::npos) << row << text.output;
+  }
+  char macro[64];
+  std::snprintf(macro, sizeof macro, "\nmacro F1: A %.3f, B %.3f",
+                v["a"]["macro_f1"].get<double>(),
+                v["b"]["macro_f1"].get<double>());
+  EXPECT_NE(text.output.find(macro), std::string::npos) << text.output;
+
+  auto listed = cluster.CtlText({"versions", "list"}, "operator");
+  ASSERT_EQ(listed.exit_code, 0) << listed.error;
+  std::snprintf(macro, sizeof macro, "  %.3f  ",
+                shown["metrics"]["macro_f1"].get<double>());
+  const size_t row = listed.output.find(version);
+  ASSERT_NE(row, std::string::npos) << listed.output;
+  const std::string line =
+      listed.output.substr(row, listed.output.find('\n', row) - row);
+  EXPECT_NE(listed.output.find("MACRO_F1"), std::string::npos);
+  EXPECT_NE(line.find(macro), std::string::npos) << listed.output;
+}
+
 struct Example {
   std::string name;
   std::vector<std::string> site_csvs;  // one per site, absolute paths
@@ -126,6 +188,8 @@ void RunExample(const Example& ex) {
   if (ex.classes.size() > 2) {
     EXPECT_GT(m["macro_f1"].get<double>(), ex.min_macro_f1) << m.dump(2);
     ASSERT_EQ(m["per_class"].size(), ex.classes.size()) << m.dump(2);
+    CheckMultiClassComparison(cluster, shown, ex.classes.size());
+    if (::testing::Test::HasFatalFailure()) return;
   } else {
     EXPECT_FALSE(m.contains("per_class"));
     EXPECT_TRUE(m["auc"].is_number()) << m.dump(2);

@@ -62,22 +62,6 @@ std::vector<AuditEntry> AuditEntries(Cluster& cluster,
   return out;
 }
 
-// clsctl as an operator reads it: the human-readable text, not --json.
-CommandResult CtlText(Cluster& cluster, std::vector<std::string> args) {
-  std::vector<std::string> argv = {
-      BinaryPath("clsctl"),
-      "--coordinator",
-      "127.0.0.1:" + std::to_string(cluster.admin_port()),
-      "--ca",
-      cluster.Path("pki/ca.pem"),
-      "--cert",
-      cluster.Path("pki/issued/admin.pem"),
-      "--key",
-      cluster.Path("pki/issued/admin.key")};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return RunCommand(argv);
-}
-
 std::string StatusOf(Cluster& cluster, const std::string& site_id) {
   auto shown = cluster.Ctl({"sites", "show", site_id});
   EXPECT_EQ(shown.exit_code, 0) << shown.error;
@@ -367,7 +351,7 @@ std::vector<double> AttackerTrustPerRound(bool secure_aggregation, int rounds) {
   auto status = cluster.Ctl({"status"}).Json();
   EXPECT_EQ(status["aggregation"]["secure_aggregation"], secure_aggregation)
       << status.dump();
-  auto text = CtlText(cluster, {"status"});
+  auto text = cluster.CtlText({"status"});
   EXPECT_EQ(text.output.find("SECURE AGGREGATION OFF") != std::string::npos,
             !secure_aggregation)
       << text.output;
@@ -451,7 +435,7 @@ TEST(RobustIntegrationTest, AttackerIsQuarantinedLeftOutAndReinstated) {
               s["site_id"] == attacker ? "quarantined" : "approved")
         << s.dump();
   }
-  auto table = CtlText(cluster, {"sites", "list"});
+  auto table = cluster.CtlText({"sites", "list"});
   EXPECT_NE(table.output.find("quarantined"), std::string::npos)
       << table.output;
   EXPECT_EQ(cluster.Ctl({"status"}).Json()["sites"]["quarantined"], 1);

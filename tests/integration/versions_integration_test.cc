@@ -44,22 +44,6 @@ std::string FloatBytes(const std::vector<float>& v) {
   return s;
 }
 
-// Human output (no --json), as an operator sees it.
-CommandResult CtlText(Cluster& c, std::vector<std::string> args) {
-  std::vector<std::string> argv = {
-      BinaryPath("clsctl"),
-      "--coordinator",
-      "127.0.0.1:" + std::to_string(c.admin_port()),
-      "--ca",
-      c.Path("pki/ca.pem"),
-      "--cert",
-      c.Path("pki/issued/admin.pem"),
-      "--key",
-      c.Path("pki/issued/admin.key")};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return RunCommand(argv);
-}
-
 json Versions(Cluster& c) {
   auto r = c.Ctl({"versions", "list"});
   EXPECT_EQ(r.exit_code, 0) << r.error;
@@ -110,11 +94,11 @@ TEST(VersionsIntegrationTest, MetricsLineageRotationAndRestart) {
   EXPECT_FALSE(v.contains("parameters"));
   const std::string first_kek = v["kek_id"];
 
-  auto table = CtlText(cluster, {"versions", "list"});
+  auto table = cluster.CtlText({"versions", "list"});
   ASSERT_EQ(table.exit_code, 0) << table.error;
   EXPECT_NE(table.output.find("VERSION"), std::string::npos);
   EXPECT_NE(table.output.find("*" + latest), std::string::npos);
-  auto text = CtlText(cluster, {"versions", "show", latest});
+  auto text = cluster.CtlText({"versions", "show", latest});
   EXPECT_NE(text.output.find("data key wrapped by " + first_kek),
             std::string::npos)
       << text.output;
