@@ -117,6 +117,33 @@ TEST(StateStoreTest, ASoftmaxGlobalModelIsServedAsSoftmaxAfterALoad) {
   EXPECT_FLOAT_EQ(probs(0), probs(1));
 }
 
+// The same for an MLP: its hidden layers come back with it.
+TEST(StateStoreTest, AnMlpGlobalModelKeepsItsHiddenLayersThroughAFile) {
+  const core::ModelSpec spec{core::ModelKind::kMlp, 6, 2, {8, 4}, "relu"};
+  GlobalModel model;
+  model.round_id = 9;
+  model.version = "v9_mlp";
+  model.parameters.assign(spec.NumParameters(), 0.01f);
+  model.hash = ModelHash(model.parameters);
+  model.spec = spec.ToString();
+  TempDir dir;
+  const auto path = dir.path() / kGlobalModelFile;
+  ASSERT_TRUE(SaveGlobalModel(path, model));
+  auto loaded = LoadGlobalModel(path);
+  ASSERT_TRUE(loaded) << loaded.error().ToString();
+  ASSERT_TRUE(*loaded);
+  auto parsed = core::ModelSpec::Parse((*loaded)->spec);
+  ASSERT_TRUE(parsed) << parsed.error().ToString();
+  EXPECT_EQ(*parsed, spec);
+  // Served as the MLP: logistic regression over 6 inputs has 7 parameters.
+  auto state = ServingState::Create(DefaultDeployment(**loaded), 6, 2);
+  ASSERT_TRUE(state) << state.error().ToString();
+  EXPECT_EQ(
+      state->Probabilities(rollout::Arm::kCurrent, Eigen::MatrixXf::Zero(1, 6))
+          .size(),
+      2);
+}
+
 // A file written before model kinds ("CLSGM001", no spec field) still
 // loads, as logistic regression.
 TEST(StateStoreTest, AVersionOneFileLoadsAsLogisticRegression) {
