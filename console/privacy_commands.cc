@@ -23,6 +23,24 @@ std::string General(double v) {
   return buf;
 }
 
+// The sites' record-level (DP-SGD) ledgers as they last reported them.
+void PrintRecordLevel(CommandContext& ctx, const nlohmann::json& j) {
+  const auto it = j.find("record_level");
+  if (it == j.end() || !it->is_array() || it->empty()) {
+    ctx.out << "\nrecord-level differential privacy (DP-SGD at the sites): no "
+               "site reported it\n";
+    return;
+  }
+  ctx.out << "\nrecord-level differential privacy (DP-SGD at the sites):\n";
+  for (const auto& r : *it) {
+    ctx.out << "  " << r.value("site_id", "") << ": epsilon "
+            << Fixed(r.value("epsilon", 0.0)) << " of target "
+            << General(r.value("target_epsilon", 0.0)) << " at delta "
+            << General(r.value("delta", 0.0)) << ", " << r.value("refusals", 0)
+            << " training(s) refused\n";
+  }
+}
+
 }  // namespace
 
 CommandResult RunPrivacyEpsilon(CommandContext& ctx,
@@ -60,7 +78,15 @@ CommandResult RunPrivacyStatus(CommandContext& ctx, std::int64_t limit) {
   auto answer = FetchJson(ctx, command);
   if (!answer) return std::unexpected(answer.error());
   const nlohmann::json& j = *answer;
-  if (!j.contains("period")) {
+  if (j.value("enabled", true) == false) {
+    // The coordinator adds no cross-site noise and keeps no site-level
+    // budget; the sites' own record-level guarantee may still exist.
+    ctx.out << "cross-site differential privacy: off ([privacy] mode = "
+               "\"off\" in the coordinator config; no site-level budget)\n";
+    PrintRecordLevel(ctx, j);
+    return {};
+  }
+  if (!j.contains("period") || !j["period"].is_object()) {
     return std::unexpected(
         CommandError{ExitCode::kCoordinatorError,
                      "malformed response from coordinator (GET /v1/privacy)"});
@@ -98,6 +124,7 @@ CommandResult RunPrivacyStatus(CommandContext& ctx, std::int64_t limit) {
       ctx.out << line;
     }
   }
+  PrintRecordLevel(ctx, j);
   return {};
 }
 

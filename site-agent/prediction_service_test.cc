@@ -258,6 +258,41 @@ TEST_F(PredictionServiceTest, ARefusedDeploymentKeepsThePreviousOne) {
   EXPECT_EQ(service_->state()->deployment().deployment_id, "dep-1");
 }
 
+// Issue 14: after a restart the site serves its stored softmax global model
+// (data_dir/global_model.bin) as softmax, before any new round. Failed
+// before the file kept the spec: Restore refused a 3-class model read as
+// logistic regression.
+TEST_F(PredictionServiceTest, RestoresAStoredSoftmaxGlobalModelAfterARestart) {
+  core::DatasetSchema schema = ServingSchema();
+  schema.label.classes = {0, 1, 2};
+  const core::ModelSpec spec{
+      core::ModelKind::kSoftmaxRegression, 6, 3, {}, "relu"};
+  GlobalModel g;
+  g.round_id = 1;
+  g.version = "v1_softmax";
+  g.parameters.assign(spec.NumParameters(), 0.0f);
+  g.parameters.back() = 2.0f;  // bias of class 2
+  g.hash = ModelHash(g.parameters);
+  g.spec = spec.ToString();
+  ASSERT_TRUE(SaveGlobalModel(dir_.path() / kGlobalModelFile, g));
+
+  // The restarted agent: a new service over the same data dir.
+  auto service =
+      PredictionService::Create({}, schema, ServingStandardiser(), dir_.path());
+  ASSERT_TRUE(service) << service.error().ToString();
+  auto latest = LoadGlobalModel(dir_.path() / kGlobalModelFile);
+  ASSERT_TRUE(latest) << latest.error().ToString();
+  auto restored = (*service)->Restore(*latest);
+  ASSERT_TRUE(restored) << restored.error().ToString();
+  auto p = (*service)->Predict("e1", Features(55), kNow);
+  ASSERT_TRUE(p) << p.error().ToString();
+  EXPECT_EQ(p->version_id, "v1_softmax");
+  ASSERT_EQ(p->probabilities.size(), 3u);
+  EXPECT_NEAR(p->probabilities[0] + p->probabilities[1] + p->probabilities[2],
+              1.0, 1e-5);
+  EXPECT_GT(p->probabilities[2], p->probabilities[0]);
+}
+
 TEST_F(PredictionServiceTest, AbTestingSplitsAboutEvenly) {
   Deploy(MakeUpdate("dep-1", "ab_testing", v1_, &v2_, 50, "salt-ab"));
   int v2 = 0;

@@ -47,8 +47,17 @@ Status RoundParticipant::LoadState() {
   if (!loaded) return std::unexpected(loaded.error());
   if (*loaded) {
     global_ = std::move(**loaded);
-    spdlog::info("loaded global model {} ({} parameters) from round {}",
-                 global_.version, global_.parameters.size(), global_.round_id);
+    // The stored spec (DecodeGlobalModel checked it parses), so the status
+    // file evaluates a softmax or MLP model as what it is after a restart.
+    if (!global_.spec.empty()) {
+      if (auto spec = core::ModelSpec::Parse(global_.spec); spec) {
+        spec_ = *spec;
+      }
+    }
+    spdlog::info("loaded global model {} ({} parameters, {}) from round {}",
+                 global_.version, global_.parameters.size(),
+                 global_.spec.empty() ? "logistic_regression" : global_.spec,
+                 global_.round_id);
   }
   auto stats =
       LoadFeatureStatistics(options_.data_dir / kFeatureStatisticsFile);

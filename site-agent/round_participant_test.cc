@@ -355,5 +355,29 @@ TEST_F(RoundParticipantTest,
   EXPECT_EQ(status["num_samples"], model_->num_samples());
 }
 
+// Issue 14: after a restart the stored global model is evaluated as its own
+// kind (an MLP here) in status.json. Failed before global_model.bin kept the
+// spec: the MLP's parameters did not fit the default logistic regression,
+// so status.json had no federated metrics.
+TEST_F(RoundParticipantTest, AStoredMlpIsEvaluatedAsAnMlpAfterARestart) {
+  const core::ModelSpec spec{
+      core::ModelKind::kMlp, model_->num_features(), 2, {4}, "relu"};
+  GlobalModel stored;
+  stored.round_id = 3;
+  stored.version = "v3_mlp";
+  stored.parameters.assign(spec.NumParameters(), 0.05f);
+  stored.hash = ModelHash(stored.parameters);
+  stored.spec = spec.ToString();
+  const ParticipantOptions options = Options("HOSP_MLP");
+  ASSERT_TRUE(SaveGlobalModel(options.data_dir / kGlobalModelFile, stored));
+
+  RoundParticipant restarted(options, &*model_);
+  ASSERT_TRUE(restarted.LoadState());
+  EXPECT_EQ(restarted.model_version(), "v3_mlp");
+  const SiteStatus status = restarted.CurrentStatus();
+  ASSERT_TRUE(status.federated.has_value());
+  EXPECT_EQ(status.federated->count, model_->num_test());
+}
+
 }  // namespace
 }  // namespace cls::site

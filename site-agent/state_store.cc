@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/durable_file.h"
+#include "core/model_spec.h"
 #include "crypto/sha256.h"
 
 namespace cls::site {
@@ -15,7 +16,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::string_view kMagic = "CLSGM001";
+// Version 1 files (before model kinds) have no spec: logistic regression.
+constexpr std::string_view kMagicV1 = "CLSGM001";
+constexpr std::string_view kMagic = "CLSGM002";
 // A version or hash string longer than this is a corrupt file.
 constexpr uint32_t kMaxStringBytes = 4096;
 constexpr uint64_t kMaxStoredParameters = 16 * 1024 * 1024;
@@ -100,6 +103,7 @@ Bytes EncodeGlobalModel(const GlobalModel& model) {
   PutLe<uint64_t>(out, model.round_id);
   PutString(out, model.version);
   PutString(out, model.hash);
+  PutString(out, model.spec);
   PutLe<uint64_t>(out, model.parameters.size());
   const Bytes params = ParameterBytes(model.parameters);
   out.insert(out.end(), params.begin(), params.end());
@@ -107,15 +111,20 @@ Bytes EncodeGlobalModel(const GlobalModel& model) {
 }
 
 Result<GlobalModel> DecodeGlobalModel(ByteSpan bytes) {
-  if (bytes.size() < kMagic.size() ||
-      std::memcmp(bytes.data(), kMagic.data(), kMagic.size()) != 0) {
+  auto starts_with = [&](std::string_view magic) {
+    return bytes.size() >= magic.size() &&
+           std::memcmp(bytes.data(), magic.data(), magic.size()) == 0;
+  };
+  const bool has_spec = starts_with(kMagic);
+  if (!has_spec && !starts_with(kMagicV1)) {
     return DataLoss("global model file: bad magic");
   }
   Reader reader(bytes.subspan(kMagic.size()));
   GlobalModel model;
   uint64_t count = 0;
   if (!reader.Get(model.round_id) || !reader.GetString(model.version) ||
-      !reader.GetString(model.hash) || !reader.Get(count)) {
+      !reader.GetString(model.hash) ||
+      (has_spec && !reader.GetString(model.spec)) || !reader.Get(count)) {
     return DataLoss("global model file: truncated header");
   }
   if (count > kMaxStoredParameters || reader.remaining() != count * 4) {
@@ -132,6 +141,20 @@ Result<GlobalModel> DecodeGlobalModel(ByteSpan bytes) {
   }
   if (ModelHash(model.parameters) != model.hash) {
     return DataLoss("global model file: parameters do not match their hash");
+  }
+  // The spec is not covered by the hash: check it builds this many
+  // parameters, so an edited spec is refused rather than served.
+  if (!model.spec.empty()) {
+    auto spec = core::ModelSpec::Parse(model.spec);
+    if (!spec) {
+      return DataLoss("global model file: bad model spec: " +
+                      spec.error().message);
+    }
+    if (spec->NumParameters() != count) {
+      return DataLoss("global model file: " + std::to_string(count) +
+                      " parameters, but the spec " + model.spec + " has " +
+                      std::to_string(spec->NumParameters()));
+    }
   }
   return model;
 }

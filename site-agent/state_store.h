@@ -37,15 +37,18 @@ struct GlobalModel {
   std::string version;
   std::string hash;  // ModelHash(parameters)
   std::vector<float> parameters;
-  // core::ModelSpec text of the round's model; not stored in the file (empty
-  // after loading: the site's default model).
+  // core::ModelSpec text of the round's model; empty = logistic regression
+  // (a file written before model kinds, or a round without a spec).
   std::string spec = {};
 };
 
-// File layout: magic "CLSGM001", u64 round id, u32 length + version, u32
-// length + hash hex, u64 count, count float32 (all little-endian).
+// File layout: magic "CLSGM002", u64 round id, u32 length + version, u32
+// length + hash hex, u32 length + spec text, u64 count, count float32 (all
+// little-endian). A "CLSGM001" file (no spec field) still loads, with an
+// empty spec: it was written when every model was logistic regression.
 Bytes EncodeGlobalModel(const GlobalModel& model);
-// DataLoss on a truncated or corrupt file, including a hash mismatch.
+// DataLoss on a truncated or corrupt file, including a hash mismatch and a
+// spec that does not parse or does not fit the parameter count.
 Result<GlobalModel> DecodeGlobalModel(ByteSpan bytes);
 
 Status SaveGlobalModel(const std::filesystem::path& path,

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/model_spec.h"
+#include "site-agent/serving_state.h"
 #include "site-agent/test_util.h"
 
 namespace cls::site {
@@ -76,6 +78,121 @@ TEST(StateStoreTest, TruncatedGlobalModelIsDataLoss) {
     ASSERT_FALSE(decoded) << keep;
     EXPECT_EQ(decoded.error().code, ErrorCode::kDataLoss);
   }
+}
+
+// A softmax regression over 6 inputs and 3 classes, class 2 favoured.
+GlobalModel SoftmaxModel() {
+  const core::ModelSpec spec{
+      core::ModelKind::kSoftmaxRegression, 6, 3, {}, "relu"};
+  GlobalModel model;
+  model.round_id = 4;
+  model.version = "v4_softmax";
+  model.parameters.assign(spec.NumParameters(), 0.0f);
+  model.parameters.back() = 2.0f;  // bias of class 2
+  model.hash = ModelHash(model.parameters);
+  model.spec = spec.ToString();
+  return model;
+}
+
+// Issue 14: the spec was not stored, so after a restart a softmax model came
+// back as logistic regression and the site refused to serve it (this test
+// failed before the CLSGM002 encoding: the loaded spec was empty).
+TEST(StateStoreTest, ASoftmaxGlobalModelIsServedAsSoftmaxAfterALoad) {
+  TempDir dir;
+  const auto path = dir.path() / kGlobalModelFile;
+  ASSERT_TRUE(SaveGlobalModel(path, SoftmaxModel()));
+  auto loaded = LoadGlobalModel(path);
+  ASSERT_TRUE(loaded) << loaded.error().ToString();
+  ASSERT_TRUE(*loaded);
+  EXPECT_EQ((*loaded)->spec, SoftmaxModel().spec);
+  EXPECT_EQ((*loaded)->parameters, SoftmaxModel().parameters);
+
+  auto state = ServingState::Create(DefaultDeployment(**loaded), 6, 3);
+  ASSERT_TRUE(state) << state.error().ToString();
+  const Eigen::RowVectorXf probs =
+      state->Probabilities(rollout::Arm::kCurrent, Eigen::MatrixXf::Zero(1, 6));
+  ASSERT_EQ(probs.size(), 3);
+  EXPECT_NEAR(probs.sum(), 1.0f, 1e-5f);
+  EXPECT_GT(probs(2), probs(0));
+  EXPECT_FLOAT_EQ(probs(0), probs(1));
+}
+
+// The same for an MLP: its hidden layers come back with it.
+TEST(StateStoreTest, AnMlpGlobalModelKeepsItsHiddenLayersThroughAFile) {
+  const core::ModelSpec spec{core::ModelKind::kMlp, 6, 2, {8, 4}, "relu"};
+  GlobalModel model;
+  model.round_id = 9;
+  model.version = "v9_mlp";
+  model.parameters.assign(spec.NumParameters(), 0.01f);
+  model.hash = ModelHash(model.parameters);
+  model.spec = spec.ToString();
+  TempDir dir;
+  const auto path = dir.path() / kGlobalModelFile;
+  ASSERT_TRUE(SaveGlobalModel(path, model));
+  auto loaded = LoadGlobalModel(path);
+  ASSERT_TRUE(loaded) << loaded.error().ToString();
+  ASSERT_TRUE(*loaded);
+  auto parsed = core::ModelSpec::Parse((*loaded)->spec);
+  ASSERT_TRUE(parsed) << parsed.error().ToString();
+  EXPECT_EQ(*parsed, spec);
+  // Served as the MLP: logistic regression over 6 inputs has 7 parameters.
+  auto state = ServingState::Create(DefaultDeployment(**loaded), 6, 2);
+  ASSERT_TRUE(state) << state.error().ToString();
+  EXPECT_EQ(
+      state->Probabilities(rollout::Arm::kCurrent, Eigen::MatrixXf::Zero(1, 6))
+          .size(),
+      2);
+}
+
+// A file written before model kinds ("CLSGM001", no spec field) still
+// loads, as logistic regression.
+TEST(StateStoreTest, AVersionOneFileLoadsAsLogisticRegression) {
+  const GlobalModel old = SampleModel();
+  const std::string magic = "CLSGM001";
+  Bytes bytes(magic.begin(), magic.end());
+  auto put = [&](uint64_t v, int n) {
+    for (int i = 0; i < n; ++i)
+      bytes.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  auto put_string = [&](const std::string& s) {
+    put(s.size(), 4);
+    bytes.insert(bytes.end(), s.begin(), s.end());
+  };
+  put(old.round_id, 8);
+  put_string(old.version);
+  put_string(old.hash);
+  put(old.parameters.size(), 8);
+  const Bytes params = ParameterBytes(old.parameters);
+  bytes.insert(bytes.end(), params.begin(), params.end());
+
+  auto decoded = DecodeGlobalModel(bytes);
+  ASSERT_TRUE(decoded) << decoded.error().ToString();
+  EXPECT_EQ(decoded->round_id, 12u);
+  EXPECT_EQ(decoded->version, old.version);
+  EXPECT_EQ(decoded->parameters, old.parameters);
+  EXPECT_TRUE(decoded->spec.empty());
+  // 3 parameters: logistic regression over 2 inputs, served as such.
+  auto state = ServingState::Create(DefaultDeployment(*decoded), 2, 2);
+  ASSERT_TRUE(state) << state.error().ToString();
+  // What is written now is the new encoding.
+  const Bytes now = EncodeGlobalModel(old);
+  EXPECT_EQ(std::string(now.begin(), now.begin() + 8), "CLSGM002");
+}
+
+// The spec is outside the hash: a spec edited to another size is refused,
+// as is one that does not parse.
+TEST(StateStoreTest, AnEditedSpecIsDataLoss) {
+  GlobalModel model = SoftmaxModel();
+  model.spec = "kind=softmax_regression;features=7;classes=3";
+  auto decoded = DecodeGlobalModel(EncodeGlobalModel(model));
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error().code, ErrorCode::kDataLoss);
+  EXPECT_NE(decoded.error().message.find("spec"), std::string::npos)
+      << decoded.error().message;
+  model.spec = "kind=random_forest";
+  decoded = DecodeGlobalModel(EncodeGlobalModel(model));
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error().code, ErrorCode::kDataLoss);
 }
 
 TEST(StateStoreTest, StatusJsonHoldsAggregatesAndAnIsoTimestamp) {

@@ -212,9 +212,16 @@ function siteControls(s) {
 
 function privacySummary(privacy) {
   if (privacy === null) return muted("your role may not read the privacy budget");
-  if (privacy.status === 409) return muted("privacy accounting is off ([privacy] mode = \"off\")");
   if (privacy.status !== 200) return muted(errorText(privacy));
   const p = privacy.body;
+  // Cross-site DP off: said plainly, with no epsilon figure that could read
+  // as "nothing spent"; the sites' own record-level guarantee is listed.
+  if (p.enabled === false) {
+    return h("div", {}, h("p", {id: "privacy-off"},
+        h("b", {}, "cross-site differential privacy: off"),
+        " ([privacy] mode = \"off\" in the coordinator config; no site-level budget)"),
+        recordLevelView(p.record_level));
+  }
   const budget = p.period.epsilon_budget;
   const used = budget > 0 ? Math.min(1, p.spent_epsilon / budget) : 0;
   const bar = h("div", {class: "bar"}, h("div", {}));
@@ -224,7 +231,20 @@ function privacySummary(privacy) {
     ["epsilon left", h("b", {id: "privacy-left"}, num(p.remaining_epsilon))],
     ["delta", String(p.period.delta)],
     ["rounds charged", p.rounds_charged],
-    ["period", "#" + p.period.period_id + " since " + p.period.started_at]]), bar);
+    ["period", "#" + p.period.period_id + " since " + p.period.started_at]]), bar,
+    recordLevelView(p.record_level));
+}
+
+// Each DP-SGD site's record-level (patient-level) ledger as it last reported it.
+function recordLevelView(sites) {
+  if (!sites || !sites.length) {
+    return muted("record-level differential privacy (DP-SGD at the sites): no site reported it");
+  }
+  return h("div", {id: "privacy-record-level"},
+      h("h3", {}, "Record-level differential privacy (DP-SGD at the sites)"),
+      table(["site", "epsilon spent", "target epsilon", "delta", "trainings refused"],
+          sites.map((r) => [r.site_id, num(r.epsilon, 4), num(r.target_epsilon), String(r.delta),
+            r.refusals])));
 }
 
 function deploymentView(deployment, versions) {
@@ -321,6 +341,7 @@ async function pagePrivacy(main) {
   if (r.status !== 200) { main.append(card("Privacy", true, privacySummary(r))); return; }
   const p = r.body;
   main.append(card("Budget", false, privacySummary(r)));
+  if (p.enabled === false) return;
   const hist = p.history;
   if (hist.length) {
     const xs = hist.map((e) => e.round_id);

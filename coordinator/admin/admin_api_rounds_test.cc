@@ -183,6 +183,51 @@ TEST_F(AdminApiRoundsTest, StatusCarriesTheVersionAndProtocolVersions) {
             json::array({protocol::kProtocolVersion}));
 }
 
+// Issue 14: with the coordinator's (cross-site) DP off, /v1/privacy still
+// answers (it answered 409 before this test was written, hiding the sites'
+// own record-level guarantee): "enabled": false, the site-level figures
+// null rather than 0, and each DP-SGD site's record-level ledger.
+TEST_F(AdminApiRoundsTest, PrivacyOffStillShowsTheSitesRecordLevelEpsilon) {
+  ASSERT_EQ(federation_->privacy(), nullptr);
+  // HOSP_DP says hello with the DP-SGD ledger it keeps itself.
+  protocol::Hello hello = HelloFrom("HOSP_DP");
+  hello.record_privacy = {.dp_sgd = true,
+                          .epsilon = 3.25,
+                          .delta = 1e-5,
+                          .target_epsilon = 8.0,
+                          .refusals = 2};
+  auto c = std::make_shared<FakeSiteConnection>();
+  crypto::PeerIdentity peer{"HOSP_DP", "site", "01",
+                            ids_.Certificate("HOSP_DP")->der()};
+  (void)federation_->sites().Admit(c, peer, hello);
+
+  AdminResponse r = Call("GET", "/v1/privacy", "auditor");
+  ASSERT_EQ(r.status, 200) << r.body.dump();
+  EXPECT_EQ(r.body["enabled"], false);
+  EXPECT_EQ(r.body["mode"], "off");
+  for (const char* key :
+       {"spent_epsilon", "remaining_epsilon", "period", "rounds_charged",
+        "noise_multiplier", "privacy_epsilon_per_round", "optimal_order"}) {
+    ASSERT_TRUE(r.body.contains(key)) << key;
+    EXPECT_TRUE(r.body[key].is_null()) << key << ": " << r.body.dump();
+  }
+  EXPECT_EQ(r.body["history"], json::array());
+  ASSERT_EQ(r.body["record_level"].size(), 1u) << r.body.dump();
+  const json& site = r.body["record_level"][0];
+  EXPECT_EQ(site["site_id"], "HOSP_DP");
+  EXPECT_EQ(site["epsilon"], 3.25);
+  EXPECT_EQ(site["delta"], 1e-5);
+  EXPECT_EQ(site["target_epsilon"], 8.0);
+  EXPECT_EQ(site["refusals"], 2);
+  // A bad limit is still refused; resetting a budget that is not kept is
+  // still a precondition failure.
+  EXPECT_EQ(Call("GET", "/v1/privacy?limit=0", "auditor").status, 400);
+  EXPECT_EQ(
+      Call("POST", "/v1/privacy/reset", "admin", R"({"reason": "new study"})")
+          .status,
+      409);
+}
+
 // With differential privacy on: an aborted round is charged nothing (the
 // ledger charges only completed rounds), so the privacy report is the same
 // before the round and after its abort.
@@ -208,6 +253,8 @@ TEST_F(AdminApiRoundsPrivacyTest, AnAbortedRoundSpendsNoPrivacyBudget) {
   EXPECT_EQ(after.body, before.body);
   EXPECT_EQ(after.body["spent_epsilon"], 0.0);
   EXPECT_EQ(after.body["mode"], "central");
+  EXPECT_EQ(after.body["enabled"], true);
+  EXPECT_EQ(after.body["record_level"], json::array());
 }
 
 }  // namespace

@@ -333,7 +333,8 @@ class Federation:
 
     # --------------------------------------------------------------- privacy
     def get_privacy_status(self, limit: Optional[int] = None) -> PrivacyStatus:
-        """Conflict when differential privacy is off."""
+        """With the coordinator's cross-site DP off: ``enabled`` False, the
+        site-level figures None, the sites' ``record_level`` still listed."""
         return PrivacyStatus.from_json(self._get("/v1/privacy", limit=limit))
 
     def reset_privacy_budget(self, reason: str, budget_epsilon: Optional[float] = None,

@@ -312,15 +312,21 @@ class DriftStatus(_DictAccess):
 @dataclass
 class PrivacyStatus(_DictAccess):
     """GET /v1/privacy: the current period's epsilon, spent and remaining,
-    one history row per charged round (docs/privacy.md)."""
+    one history row per charged round, and each DP-SGD site's record-level
+    ledger (docs/privacy.md). With the coordinator's cross-site DP off,
+    ``enabled`` is False, ``mode`` is "off" and the site-level figures are
+    None (no site-level guarantee, not "nothing spent"); ``record_level``
+    is still filled."""
     mode: str
-    spent_epsilon: float
-    remaining_epsilon: float
-    rounds_charged: int
+    spent_epsilon: Optional[float]
+    remaining_epsilon: Optional[float]
+    rounds_charged: Optional[int]
     period: dict
     history: list
     noise_multiplier: Optional[float] = None
     privacy_epsilon_per_round: Optional[float] = None
+    enabled: bool = True
+    record_level: list = field(default_factory=list)
     raw: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -329,12 +335,14 @@ class PrivacyStatus(_DictAccess):
 
     @classmethod
     def from_json(cls, d: dict) -> "PrivacyStatus":
-        return cls(mode=d["mode"], spent_epsilon=d["spent_epsilon"],
-                   remaining_epsilon=d["remaining_epsilon"],
-                   rounds_charged=d["rounds_charged"], period=d.get("period") or {},
+        return cls(mode=d["mode"], spent_epsilon=d.get("spent_epsilon"),
+                   remaining_epsilon=d.get("remaining_epsilon"),
+                   rounds_charged=d.get("rounds_charged"), period=d.get("period") or {},
                    history=d.get("history") or [],
                    noise_multiplier=d.get("noise_multiplier"),
-                   privacy_epsilon_per_round=d.get("privacy_epsilon_per_round"), raw=d)
+                   privacy_epsilon_per_round=d.get("privacy_epsilon_per_round"),
+                   enabled=d.get("enabled", d["mode"] != "off"),
+                   record_level=d.get("record_level") or [], raw=d)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from continuous_learning_system import (ClsError, Conflict, DeploymentStrategy, 
 from continuous_learning_system._http import split_address
 from continuous_learning_system.config import default_config_path, from_environment, load_context
 from continuous_learning_system.errors import MethodNotAllowed, error_from_response
-from continuous_learning_system.results import Deployment, FederationStatistics
+from continuous_learning_system.results import Deployment, FederationStatistics, PrivacyStatus
 
 
 def body(code, message):
@@ -191,3 +191,18 @@ def test_results_from_the_documented_examples():
         "federated": True, "total_sites": 3, "active_sites": 2, "total_rounds": 4,
         "total_samples": 1200, "average_accuracy": None, "total_privacy_budget_used": 1.5})
     assert s["total_samples"] == 1200 and s.average_accuracy is None
+
+
+def test_privacy_status_off_has_no_site_level_figures_but_the_record_level():
+    p = PrivacyStatus.from_json({
+        "enabled": False, "mode": "off", "noise_multiplier": None,
+        "privacy_epsilon_per_round": None, "period": None, "spent_epsilon": None,
+        "remaining_epsilon": None, "optimal_order": None, "rounds_charged": None,
+        "history": [], "record_level": [{"site_id": "HOSP_DP", "epsilon": 7.25,
+                                         "delta": 1e-5, "target_epsilon": 8.5,
+                                         "refusals": 0}]})
+    assert p.enabled is False and p.mode == "off"
+    assert p.spent_epsilon is None and p.remaining_epsilon is None
+    assert p.budget_epsilon is None and p.history == []
+    assert p.record_level[0]["site_id"] == "HOSP_DP"
+    assert p.record_level[0]["epsilon"] == 7.25

@@ -329,5 +329,54 @@ TEST_F(DashboardIntegrationTest, AViewersDashboardCannotApproveOrDeploy) {
   (void)host;
 }
 
+// Issue 14: with the coordinator's cross-site privacy off, the privacy
+// page and the overview say so (no epsilon figure that could read as
+// "nothing spent") and list the DP-SGD site's record-level epsilon; before,
+// /v1/privacy answered 409 and the pages showed "privacy accounting is off"
+// only.
+TEST(DashboardPrivacyOffTest, ShowsOffAndTheSitesRecordLevelEpsilon) {
+  ASSERT_TRUE(std::filesystem::exists(kChromium))
+      << "scripts/install-deps.sh installs chromium";
+  Cluster cluster;
+  cluster.StartCoordinator("min_sites = 2");  // [privacy] mode = "off"
+  SiteOptions dp;
+  dp.extra_toml =
+      "[privacy]\ndp_sgd = true\ntarget_epsilon = 8.5\nclip_norm = 1.0\n"
+      "noise_multiplier = 1.1\n";
+  cluster.StartSite("HOSP_DP", dp);
+  cluster.StartSite("HOSP_B");
+  cluster.ApproveAll({"HOSP_DP", "HOSP_B"});
+  auto rounds = cluster.RunRounds(1, 120s);
+  ASSERT_EQ(rounds.size(), 1u);
+  ASSERT_EQ(rounds[0]["status"], "completed") << rounds[0].dump();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto j = cluster.Ctl({"privacy", "status"}).Json();
+        return j.is_object() && j["record_level"].size() == 1;
+      },
+      30s));
+
+  Dashboard d = StartDashboard(cluster, "admin");
+  ASSERT_FALSE(d.url.empty());
+  const std::string base = "http://127.0.0.1:" + std::to_string(d.port) + "/";
+  const std::string profile = cluster.Path("chromium-privacy-off");
+  for (const std::string page : {"privacy", "overview"}) {
+    SCOPED_TRACE(page);
+    BrowserRun run =
+        Chromium(profile, (page == "privacy" ? d.url : base) + "#/" + page);
+    EXPECT_NE(run.dom.find("data-page=\"" + page + "\""), std::string::npos)
+        << run.dom.substr(0, 2000);
+    EXPECT_NE(run.dom.find("cross-site differential privacy: off"),
+              std::string::npos)
+        << run.dom;
+    EXPECT_NE(run.dom.find("id=\"privacy-record-level\""), std::string::npos)
+        << run.dom;
+    EXPECT_EQ(run.dom.find("id=\"privacy-left\""), std::string::npos);
+    EXPECT_EQ(ElementText(run.dom, "js-errors"), "");
+    EXPECT_EQ(ConsoleLines(run.stderr_text), std::vector<std::string>{});
+  }
+  EXPECT_EQ(d.process->Stop(SIGINT, 10s), 0) << d.process->Log();
+}
+
 }  // namespace
 }  // namespace cls::testing

@@ -157,5 +157,63 @@ TEST(DpSgdIntegrationTest, SiteTrainsReportsItsEpsilonAndRefusesPastItsBudget) {
       << cluster.coordinator()->Log();
 }
 
+// Issue 14: the record-level guarantee exists whether or not the coordinator
+// adds cross-site noise. With the coordinator's privacy off, GET /v1/privacy
+// (which answered 409 before) says so and still shows the site's epsilon;
+// the site-level figures are null, not 0.
+TEST(DpSgdIntegrationTest,
+     RecordLevelEpsilonIsShownWithTheCoordinatorsPrivacyOff) {
+  Cluster cluster;
+  cluster.StartCoordinator("min_sites = 2");  // [privacy] mode = "off"
+  SiteOptions dp;
+  dp.extra_toml = kPrivacy;
+  cluster.StartSite("HOSP_DP", dp);
+  cluster.StartSite("HOSP_B");
+  cluster.ApproveAll({"HOSP_DP", "HOSP_B"});
+  auto rounds = cluster.RunRounds(1, 120s);
+  ASSERT_EQ(rounds.size(), 1u);
+  ASSERT_EQ(rounds[0]["status"], "completed") << rounds[0].dump();
+  const int port = MetricsPort(cluster, "HOSP_DP", 1);
+  ASSERT_GT(port, 0);
+  const double spent = Scrape(port)["cls_site_record_epsilon"];
+  EXPECT_GT(spent, 5.0);
+
+  // The epsilon arrives with the site's masked input; poll until shown.
+  nlohmann::json j;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto status = cluster.Ctl({"privacy", "status", "--json"});
+        if (status.exit_code != 0) return false;
+        j = status.Json();
+        return j.is_object() && j["record_level"].size() == 1 &&
+               j["record_level"][0]["epsilon"].get<double>() > 0;
+      },
+      30s))
+      << j.dump();
+  EXPECT_EQ(j["enabled"], false);
+  EXPECT_EQ(j["mode"], "off");
+  EXPECT_TRUE(j["spent_epsilon"].is_null()) << j.dump();
+  EXPECT_TRUE(j["remaining_epsilon"].is_null()) << j.dump();
+  EXPECT_TRUE(j["period"].is_null()) << j.dump();
+  EXPECT_EQ(j["record_level"][0]["site_id"], "HOSP_DP");
+  EXPECT_NEAR(j["record_level"][0]["epsilon"].get<double>(), spent, 1e-9);
+  EXPECT_EQ(j["record_level"][0]["target_epsilon"], 8.5);
+
+  // clsctl's text (Cluster::Ctl always asks for JSON).
+  CommandResult text =
+      RunCommand({BinaryPath("clsctl"), "--coordinator",
+                  "127.0.0.1:" + std::to_string(cluster.admin_port()), "--ca",
+                  cluster.Path("pki/ca.pem"), "--cert",
+                  cluster.Path("pki/issued/admin.pem"), "--key",
+                  cluster.Path("pki/issued/admin.key"), "privacy", "status"});
+  ASSERT_EQ(text.exit_code, 0) << text.error;
+  EXPECT_NE(text.output.find("cross-site differential privacy: off"),
+            std::string::npos)
+      << text.output;
+  EXPECT_NE(text.output.find("HOSP_DP: epsilon "), std::string::npos)
+      << text.output;
+  EXPECT_EQ(text.output.find("spent:"), std::string::npos) << text.output;
+}
+
 }  // namespace
 }  // namespace cls::testing

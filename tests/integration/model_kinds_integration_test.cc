@@ -6,9 +6,11 @@
 // supports with margin (docs/evaluation.md has the measured numbers).
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <unistd.h>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -297,6 +299,137 @@ TEST(ModelKindsIntegrationTest, MedicationRecommenderSoftmaxOnSyntheticData) {
   ex.min_macro_f1 = 0.62;
   RunExample(ex);
   for (const auto& p : ex.site_csvs) std::remove(p.c_str());
+}
+
+// Issue 14: a site agent restarted after a softmax round serves the stored
+// global model as softmax before any new round, with the coordinator down
+// so nothing can be re-sent: from data_dir/global_model.bin (which did not
+// keep the model spec before this fix: the restarted agent read the model
+// as logistic regression and refused to serve it), then, once the version
+// is deployed, from deployment.json.
+TEST(ModelKindsIntegrationTest, ASoftmaxModelIsServedAfterASiteRestart) {
+  std::vector<std::string> csvs;
+  for (unsigned i = 0; i < 3; ++i) {
+    csvs.push_back("/tmp/cls-restart-prescriptions-" +
+                   std::to_string(::getpid()) + "-" + std::to_string(i) +
+                   ".csv");
+    WritePrescriptions(csvs.back(), 300, 31 + i);
+  }
+  const std::string example = "medication_recommender";
+  const json features = {{"age", 82},
+                         {"egfr", 45},
+                         {"systolic_bp", 130},
+                         {"weight", 70},
+                         {"diabetic", 1}};
+  const std::vector<std::string> classes = {"101", "202", "303"};
+  Cluster cluster;
+  cluster.SetModelSection(ModelSection(example));
+  cluster.StartCoordinator("min_sites = 3");
+  const std::vector<std::string> sites = {"HOSP_A", "HOSP_B", "HOSP_C"};
+  const int port = FreePort();
+  SiteOptions serving;
+  serving.data_section =
+      "[serve]\nlisten = \"127.0.0.1:" + std::to_string(port) +
+      "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
+      "key = \"pki/issued/127.0.0.1.key\"\n" +
+      DataSection(example, csvs[0]);
+  cluster.StartSite("HOSP_A", serving);
+  for (size_t i = 1; i < sites.size(); ++i) {
+    SiteOptions options;
+    options.data_section = DataSection(example, csvs[i]);
+    cluster.StartSite(sites[i], options);
+  }
+  cluster.ApproveAll(sites);
+  ASSERT_EQ(cluster.Pki({"issue", "ehr", "HOSP_A-ehr"}).exit_code, 0);
+  auto rounds = cluster.RunRounds(1, 600s);
+  ASSERT_EQ(rounds.size(), 1u);
+  ASSERT_EQ(rounds[0]["status"], "completed") << rounds[0].dump();
+  const std::string version = rounds[0]["model_version"];
+
+  CommandResult r;
+  auto predict = [&] {
+    r = RunCommand(
+        {"/usr/bin/python3", "-c", kPredict, std::to_string(port),
+         cluster.Path("pki/ca.pem"), cluster.Path("pki/issued/HOSP_A-ehr.pem"),
+         cluster.Path("pki/issued/HOSP_A-ehr.key"), features.dump()});
+    return r.exit_code == 0 ? r.Json() : json();
+  };
+  // The site's answer before the restart: the round's global model.
+  json before;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        before = predict();
+        return before.is_object() && before["status"] == 200 &&
+               before["body"]["version_id"] == version;
+      },
+      60s))
+      << r.output << r.error << cluster.site("HOSP_A")->Log();
+  ASSERT_EQ(before["body"]["probabilities"].size(), classes.size())
+      << before.dump();
+
+  // Restarts HOSP_A with the coordinator down and waits for it to answer
+  // the same class probabilities from what it stored.
+  auto restart_and_expect_same_answer = [&](int signal) {
+    EXPECT_NE(cluster.StopSite("HOSP_A", signal), -1);
+    cluster.StartSite("HOSP_A", serving);
+    json after;
+    bool same = WaitUntil(
+        [&] {
+          after = predict();
+          if (!after.is_object() || after["status"] != 200 ||
+              after["body"]["version_id"] != version) {
+            return false;
+          }
+          // Equal once the stored federation-wide statistics are adopted
+          // again (a moment after the serving port opens).
+          for (const std::string& c : classes) {
+            const double p = after["body"]["probabilities"].value(c, -1.0);
+            if (std::abs(p - before["body"]["probabilities"][c].get<double>()) >
+                1e-5) {
+              return false;
+            }
+          }
+          return true;
+        },
+        60s);
+    ASSERT_TRUE(same) << "before " << before.dump() << "\nafter "
+                      << after.dump() << "\n"
+                      << r.error << "\n"
+                      << cluster.site("HOSP_A")->Log();
+    double total = 0;
+    for (const std::string& c : classes) {
+      total += after["body"]["probabilities"].value(c, 0.0);
+    }
+    EXPECT_NEAR(total, 1.0, 1e-4) << after.dump();
+    EXPECT_EQ(after["body"]["predicted_class"],
+              before["body"]["predicted_class"]);
+  };
+
+  // 1. No deployment yet: the agent serves data_dir/global_model.bin.
+  ASSERT_NE(cluster.StopCoordinator(), -1);
+  restart_and_expect_same_answer(SIGTERM);
+  if (::testing::Test::HasFatalFailure()) return;
+  const std::string log = cluster.site("HOSP_A")->Log();
+  EXPECT_NE(log.find("kind=softmax_regression"), std::string::npos) << log;
+  EXPECT_EQ(log.find("until the coordinator re-sends the deployment"),
+            std::string::npos)
+      << log;
+
+  // 2. Deployed: the agent serves deployment.json, killed without warning.
+  cluster.StartCoordinator("min_sites = 3");
+  ASSERT_TRUE(cluster.WaitConnected(3, 120s));
+  auto deployed = cluster.Ctl(
+      {"versions", "deploy", version, "--strategy", "immediate"}, "operator");
+  ASSERT_EQ(deployed.exit_code, 0) << deployed.error;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return std::filesystem::exists(
+            cluster.Path("HOSP_A-state/deployment.json"));
+      },
+      60s));
+  ASSERT_NE(cluster.StopCoordinator(), -1);
+  restart_and_expect_same_answer(SIGKILL);
+  for (const auto& p : csvs) std::remove(p.c_str());
 }
 
 }  // namespace
