@@ -270,6 +270,27 @@ Status OnlineLearningSystem::Deploy(std::span<const float> params,
   return {};
 }
 
+Status OnlineLearningSystem::Deploy(const Model& model,
+                                    std::span<const float> fisher) {
+  if (model.spec().ToString() == model_.spec().ToString()) {
+    return Deploy(model.parameters(), fisher);
+  }
+  if (model.num_features() != model_.num_features() ||
+      model.num_classes() != model_.num_classes()) {
+    return InvalidArgument(
+        "online learning: the deployed model has " +
+        std::to_string(model.num_features()) + " features and " +
+        std::to_string(model.num_classes()) + " classes, the online model " +
+        std::to_string(model_.num_features()) + " and " +
+        std::to_string(model_.num_classes()));
+  }
+  ElasticAnchor anchor(cfg_.retention_rate, cfg_.elastic_strength);
+  if (auto s = anchor.Anchor(model.parameters(), fisher); !s) return s;
+  model_ = model;
+  anchor_ = std::move(anchor);
+  return {};
+}
+
 Status OnlineLearningSystem::AnchorToCurrent(const Eigen::MatrixXf& x,
                                              const Eigen::VectorXf& y) {
   if (auto s = ValidateBatch(x, y); !s) return s;

@@ -104,6 +104,13 @@ class OnlineLearningSystem {
   // A model was deployed: the current parameters become params, anchored
   // with the given diagonal Fisher (ElasticAnchor::Anchor).
   Status Deploy(std::span<const float> params, std::span<const float> fisher);
+  // A model of possibly another kind was deployed (the federation trains an
+  // MLP, say, where the online model was the site's default): it replaces
+  // the online model and the anchor restarts at it with `fisher`. Reservoir,
+  // holdout and history stay (they hold rows and labels, not parameters).
+  // InvalidArgument, nothing changed, unless it has the same feature and
+  // class counts. The same spec is Deploy(params, fisher).
+  Status Deploy(const Model& model, std::span<const float> fisher);
   // Anchors at the current parameters with the diagonal empirical Fisher
   // computed on (x, y) (validated as for IncrementalUpdate).
   Status AnchorToCurrent(const Eigen::MatrixXf& x, const Eigen::VectorXf& y);
@@ -124,6 +131,10 @@ class OnlineLearningSystem {
   static Result<OnlineLearningSystem> Deserialize(
       std::span<const uint8_t> bytes, const ModelSpec& spec,
       const OnlineLearningConfig& cfg);
+  // The model spec recorded in Serialize() bytes (format 1: a binary
+  // logistic regression of the stored width), so a restarted owner can
+  // check it against its data before Deserialize. DataLoss as Deserialize.
+  static Result<ModelSpec> StoredSpec(std::span<const uint8_t> bytes);
   // The same for a binary logistic regression over num_features inputs.
   static Result<OnlineLearningSystem> Deserialize(
       std::span<const uint8_t> bytes, int num_features,

@@ -144,6 +144,33 @@ std::vector<uint8_t> OnlineLearningSystem::Serialize() const {
   return w.Take();
 }
 
+Result<ModelSpec> OnlineLearningSystem::StoredSpec(
+    std::span<const uint8_t> bytes) {
+  Reader r(bytes);
+  uint8_t magic[4];
+  for (uint8_t& c : magic) {
+    if (!r.Get(c)) return Corrupt("truncated header");
+  }
+  if (std::memcmp(magic, kMagic, 4) != 0) return Corrupt("bad magic");
+  uint32_t version = 0;
+  if (!r.Get(version)) return Corrupt("truncated header");
+  if (version == kVersionLogisticOnly) {
+    uint32_t features = 0;
+    if (!r.Get(features)) return Corrupt("truncated header");
+    ModelSpec spec;
+    spec.kind = ModelKind::kLogisticRegression;
+    spec.num_features = static_cast<int>(features);
+    spec.num_classes = 2;
+    return spec;
+  }
+  if (version != kVersion) return Corrupt("unknown version");
+  std::string stored;
+  if (!r.GetString(stored)) return Corrupt("truncated header");
+  auto spec = ModelSpec::Parse(stored);
+  if (!spec) return Corrupt("model spec: " + spec.error().message);
+  return spec;
+}
+
 Result<OnlineLearningSystem> OnlineLearningSystem::Deserialize(
     std::span<const uint8_t> bytes, int num_features,
     const OnlineLearningConfig& cfg) {
