@@ -323,9 +323,10 @@ int main(int argc, char** argv) {
         // The model learned here becomes the site-local candidate's next
         // generation ([online] serve_candidate; it never leaves the site).
         if (serving) {
-          const auto p = online->system().model().parameters();
+          const auto& m = online->system().model();
+          const auto p = m.parameters();
           if (auto s = serving->service().SetLocalCandidate(
-                  std::vector<float>(p.begin(), p.end()));
+                  std::vector<float>(p.begin(), p.end()), m.spec());
               !s) {
             spdlog::warn("serving: site-local candidate: {}",
                          s.error().message);
