@@ -4,11 +4,18 @@
 
 #include <algorithm>
 #include <limits>
+#include <ostream>
 #include <random>
 #include <regex>
 #include <vector>
 
 namespace cls::core {
+// Parameterised test names and failures show the spec as text.
+void PrintTo(const ModelSpec& spec, std::ostream* os);
+void PrintTo(const ModelSpec& spec, std::ostream* os) {
+  *os << spec.ToString();
+}
+
 namespace {
 
 // n examples labelled by a fixed logistic model: y ~ Bernoulli(sigmoid(
