@@ -458,12 +458,8 @@ Status PredictionService::SetLocalCandidate(std::vector<float> parameters,
   }
   if (spec.num_features != schema_.FeatureCount() ||
       spec.num_classes != schema_.label.NumClasses()) {
-    return InvalidArgument("local candidate: the online model has " +
-                           std::to_string(spec.num_features) +
-                           " features and " + std::to_string(spec.num_classes) +
-                           " classes, the schema " +
-                           std::to_string(schema_.FeatureCount()) + " and " +
-                           std::to_string(schema_.label.NumClasses()));
+    return InvalidArgument("local candidate: " + spec.ToString() +
+                           " does not fit the served schema");
   }
   return local_->Set(std::move(parameters), spec);
 }

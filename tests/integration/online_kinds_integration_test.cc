@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -99,20 +100,24 @@ std::string OnlineToml(Cluster& cluster, const std::string& extra) {
          "\"\npoll_interval_s = 1\nlearning_rate = 0.05\n" + extra;
 }
 
-TEST(OnlineKindsIntegrationTest, SoftmaxSiteLearnsOnlineAndShadowsACandidate) {
-  Cluster cluster;
+// A softmax federation of two sites (synthetic prescriptions, 3 classes)
+// whose first site serves on `port` with [online] serve_candidate = `mode`;
+// rounds, a deployment of the last version, then one inbox file learned and
+// the learned 3-class model active as the site-local candidate.
+void SoftmaxFederationWithOnlineSite(Cluster& cluster, const std::string& mode,
+                                     int port, std::vector<std::string>& csvs,
+                                     std::string& version) {
   cluster.SetModelSection(ModelSection("medication_recommender"));
   cluster.StartCoordinator("min_sites = 2");
   fs::create_directories(cluster.Path("inbox"));
-  const int port = FreePort();
-  std::vector<std::string> csvs;
   for (int i = 0; i < 2; ++i) {
     csvs.push_back(TempCsv("prescriptions", i));
     WritePrescriptions(csvs.back(), 300, 41 + i);
   }
   SiteOptions online;
   online.data_section = DataSection("medication_recommender", csvs[0]);
-  online.extra_toml = OnlineToml(cluster, "serve_candidate = \"shadow\"\n") +
+  online.extra_toml = OnlineToml(cluster, "serve_candidate = \"" + mode +
+                                              "\"\ncandidate_share = 0.5\n") +
                       "[serve]\nlisten = \"127.0.0.1:" + std::to_string(port) +
                       "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
                       "key = \"pki/issued/127.0.0.1.key\"\n";
@@ -127,7 +132,7 @@ TEST(OnlineKindsIntegrationTest, SoftmaxSiteLearnsOnlineAndShadowsACandidate) {
     ASSERT_EQ(r["status"], "completed")
         << r.dump() << cluster.site("HOSP_ON")->Log();
   }
-  const std::string version = rounds.back()["model_version"];
+  version = rounds.back()["model_version"];
   // The global softmax model became the online model and its anchor.
   ASSERT_TRUE(WaitUntil(
       [&] { return OnlineStatus(cluster, "HOSP_ON").is_object(); }, 60s))
@@ -160,11 +165,20 @@ TEST(OnlineKindsIntegrationTest, SoftmaxSiteLearnsOnlineAndShadowsACandidate) {
   ASSERT_TRUE(WaitUntil(
       [&] { return Gauge(metrics, "cls_local_candidate_active") == 1; }, 30s))
       << cluster.site("HOSP_ON")->Log();
-  EXPECT_NE(cluster.site("HOSP_ON")->Log().find(
-                "site-local candidate 1 (shadow) from online learning"),
+  EXPECT_NE(cluster.site("HOSP_ON")->Log().find("site-local candidate 1 (" +
+                                                mode + ") from online"),
             std::string::npos);
-
   ASSERT_EQ(cluster.Pki({"issue", "ehr", "HOSP_ON-ehr"}).exit_code, 0);
+}
+
+TEST(OnlineKindsIntegrationTest, SoftmaxSiteLearnsOnlineAndShadowsACandidate) {
+  Cluster cluster;
+  const int port = FreePort();
+  std::vector<std::string> csvs;
+  std::string version;
+  ASSERT_NO_FATAL_FAILURE(
+      SoftmaxFederationWithOnlineSite(cluster, "shadow", port, csvs, version));
+
   const json features = {{"age", 82},
                          {"egfr", 45},
                          {"systolic_bp", 130},
@@ -194,6 +208,66 @@ TEST(OnlineKindsIntegrationTest, SoftmaxSiteLearnsOnlineAndShadowsACandidate) {
     total += probabilities[c].get<double>();
   }
   EXPECT_NEAR(total, 1.0, 1e-4) << body.dump();
+  for (const auto& p : csvs) std::remove(p.c_str());
+}
+
+// Synthetic requests like the prescriptions' rows, each followed by its
+// outcome as a class index (0, 1, 2 for drugs 101, 202, 303); counts who
+// answered and checks every answer carries the three class probabilities.
+constexpr const char* kAbStream = R"PY(
+import http.client, json, math, random, ssl, sys
+port, ca, cert, key, n = sys.argv[1:6]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.load_cert_chain(cert, key)
+c = http.client.HTTPSConnection("127.0.0.1", int(port), context=ctx, timeout=10)
+def call(path, body):
+    c.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+    r = c.getresponse()
+    return r.status, r.read().decode()
+rng = random.Random(5)
+models, errors, bad_answers = {}, 0, 0
+for i in range(int(n)):
+    k = "enc-ab-%04d" % i
+    f = {name: rng.gauss(0, 1) for name in ("age", "egfr", "systolic_bp", "weight")}
+    f["diabetic"] = 1 if rng.random() < 0.3 else 0
+    status, text = call("/v1/predict", {"request_key": k, "features": f})
+    if status != 200:
+        errors += 1
+        continue
+    p = json.loads(text)
+    models[p["model"]] = models.get(p["model"], 0) + 1
+    probs = p["probabilities"]
+    if sorted(probs) != ["101", "202", "303"] or abs(sum(probs.values()) - 1) > 1e-4:
+        bad_answers += 1
+    s = [2.5 * f["egfr"], 2.5 * f["systolic_bp"], 2.0 * f["age"] + 1.5 * f["diabetic"] - 0.5]
+    if call("/v1/outcome", {"request_key": k, "outcome": s.index(max(s))})[0] != 200:
+        errors += 1
+print(json.dumps({"model": models, "errors": errors, "bad_answers": bad_answers}))
+)PY";
+
+// serve_candidate = "ab" on the 3-class site: the learned softmax model
+// answers its half of the request keys, saying so, with three class
+// probabilities; outcomes (class indices) are taken for both models.
+TEST(OnlineKindsIntegrationTest, SoftmaxSiteLocalCandidateAnswersItsABShare) {
+  Cluster cluster;
+  const int port = FreePort();
+  std::vector<std::string> csvs;
+  std::string version;
+  ASSERT_NO_FATAL_FAILURE(
+      SoftmaxFederationWithOnlineSite(cluster, "ab", port, csvs, version));
+  auto r = RunCommand(
+      {"/usr/bin/python3", "-c", kAbStream, std::to_string(port),
+       cluster.Path("pki/ca.pem"), cluster.Path("pki/issued/HOSP_ON-ehr.pem"),
+       cluster.Path("pki/issued/HOSP_ON-ehr.key"), "80"},
+      120s);
+  ASSERT_EQ(r.exit_code, 0) << r.error;
+  const json out = r.Json();
+  std::cout << "ab: " << out.dump() << "\n";
+  EXPECT_EQ(out["errors"], 0) << out.dump();
+  EXPECT_EQ(out["bad_answers"], 0) << out.dump();
+  // 80 keys at a share of 0.5 (sticky by key): each side well above 10.
+  EXPECT_GE(out["model"].value("site_local_candidate", 0), 10) << out.dump();
+  EXPECT_GE(out["model"].value("deployed", 0), 10) << out.dump();
   for (const auto& p : csvs) std::remove(p.c_str());
 }
 
