@@ -15,7 +15,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::string_view kMagic = "CLSGM001";
+// 001: no model spec (read as the site's default model); 002: the spec text
+// after the hash.
+constexpr std::string_view kMagic = "CLSGM002";
+constexpr std::string_view kMagicWithoutSpec = "CLSGM001";
 // A version or hash string longer than this is a corrupt file.
 constexpr uint32_t kMaxStringBytes = 4096;
 constexpr uint64_t kMaxStoredParameters = 16 * 1024 * 1024;
@@ -100,6 +103,7 @@ Bytes EncodeGlobalModel(const GlobalModel& model) {
   PutLe<uint64_t>(out, model.round_id);
   PutString(out, model.version);
   PutString(out, model.hash);
+  PutString(out, model.spec);
   PutLe<uint64_t>(out, model.parameters.size());
   const Bytes params = ParameterBytes(model.parameters);
   out.insert(out.end(), params.begin(), params.end());
@@ -107,15 +111,20 @@ Bytes EncodeGlobalModel(const GlobalModel& model) {
 }
 
 Result<GlobalModel> DecodeGlobalModel(ByteSpan bytes) {
-  if (bytes.size() < kMagic.size() ||
-      std::memcmp(bytes.data(), kMagic.data(), kMagic.size()) != 0) {
+  const auto starts_with = [&](std::string_view magic) {
+    return bytes.size() >= magic.size() &&
+           std::memcmp(bytes.data(), magic.data(), magic.size()) == 0;
+  };
+  const bool with_spec = starts_with(kMagic);
+  if (!with_spec && !starts_with(kMagicWithoutSpec)) {
     return DataLoss("global model file: bad magic");
   }
   Reader reader(bytes.subspan(kMagic.size()));
   GlobalModel model;
   uint64_t count = 0;
   if (!reader.Get(model.round_id) || !reader.GetString(model.version) ||
-      !reader.GetString(model.hash) || !reader.Get(count)) {
+      !reader.GetString(model.hash) ||
+      (with_spec && !reader.GetString(model.spec)) || !reader.Get(count)) {
     return DataLoss("global model file: truncated header");
   }
   if (count > kMaxStoredParameters || reader.remaining() != count * 4) {

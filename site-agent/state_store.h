@@ -37,13 +37,15 @@ struct GlobalModel {
   std::string version;
   std::string hash;  // ModelHash(parameters)
   std::vector<float> parameters;
-  // core::ModelSpec text of the round's model; not stored in the file (empty
-  // after loading: the site's default model).
+  // core::ModelSpec text of the round's model; empty = the site's default
+  // model (an older coordinator, or a file written before the spec was
+  // stored).
   std::string spec = {};
 };
 
-// File layout: magic "CLSGM001", u64 round id, u32 length + version, u32
-// length + hash hex, u64 count, count float32 (all little-endian).
+// File layout: magic "CLSGM002", u64 round id, u32 length + version, u32
+// length + hash hex, u32 length + spec text, u64 count, count float32 (all
+// little-endian). "CLSGM001" files (no spec) still load, with spec empty.
 Bytes EncodeGlobalModel(const GlobalModel& model);
 // DataLoss on a truncated or corrupt file, including a hash mismatch.
 Result<GlobalModel> DecodeGlobalModel(ByteSpan bytes);

@@ -53,6 +53,52 @@ TEST(StateStoreTest, GlobalModelSurvivesASaveAndLoad) {
   EXPECT_EQ((*loaded)->parameters, SampleModel().parameters);
 }
 
+// A multi-class (or MLP) federation's model keeps its spec across a restart,
+// so the site rebuilds the same kind; a file written before the spec was
+// stored ("CLSGM001") still loads, as the site's default model.
+TEST(StateStoreTest, GlobalModelKeepsItsSpecAndOldFilesStillLoad) {
+  TempDir dir;
+  const auto path = dir.path() / kGlobalModelFile;
+  GlobalModel mlp = SampleModel();
+  mlp.spec = "kind=mlp;features=1;classes=3;hidden=1;activation=relu";
+  ASSERT_TRUE(SaveGlobalModel(path, mlp));
+  auto loaded = LoadGlobalModel(path);
+  ASSERT_TRUE(loaded) << loaded.error().ToString();
+  ASSERT_TRUE(*loaded);
+  EXPECT_EQ((*loaded)->spec, mlp.spec);
+  EXPECT_EQ((*loaded)->parameters, mlp.parameters);
+
+  // The old layout: the same fields without the spec.
+  const GlobalModel old = SampleModel();
+  Bytes v1;
+  const std::string magic = "CLSGM001";
+  v1.insert(v1.end(), magic.begin(), magic.end());
+  const auto put = [&](uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i)
+      v1.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  put(old.round_id, 8);
+  for (const std::string& s : {old.version, old.hash}) {
+    put(s.size(), 4);
+    v1.insert(v1.end(), s.begin(), s.end());
+  }
+  put(old.parameters.size(), 8);
+  const Bytes params = ParameterBytes(old.parameters);
+  v1.insert(v1.end(), params.begin(), params.end());
+  auto decoded = DecodeGlobalModel(v1);
+  ASSERT_TRUE(decoded) << decoded.error().ToString();
+  EXPECT_EQ(decoded->version, old.version);
+  EXPECT_EQ(decoded->parameters, old.parameters);
+  EXPECT_TRUE(decoded->spec.empty());
+  // Today's encoding is the old one with the spec after the hash.
+  Bytes today = EncodeGlobalModel(old);
+  EXPECT_EQ(today.size(), v1.size() + 4);
+  v1[7] = '2';
+  v1.insert(v1.begin() + static_cast<long>(v1.size() - params.size() - 8),
+            {0, 0, 0, 0});
+  EXPECT_EQ(today, v1);
+}
+
 TEST(StateStoreTest, AbsentGlobalModelIsNotAnError) {
   TempDir dir;
   auto loaded = LoadGlobalModel(dir.path() / kGlobalModelFile);
