@@ -160,7 +160,10 @@ void SoftmaxFederationWithOnlineSite(Cluster& cluster, const std::string& mode,
   EXPECT_NE(model.find(";classes=3"), std::string::npos) << model;
   const int metrics = cluster.site_metrics_port("HOSP_ON");
   ASSERT_GT(metrics, 0);
-  EXPECT_GE(Gauge(metrics, "cls_agent_online_updates_total"), 1.0);
+  // The agent counts the file after online.json is written: poll.
+  EXPECT_TRUE(WaitUntil(
+      [&] { return Gauge(metrics, "cls_agent_online_updates_total") >= 1; },
+      30s));
   // The learned 3-class model is the shadow candidate.
   ASSERT_TRUE(WaitUntil(
       [&] { return Gauge(metrics, "cls_local_candidate_active") == 1; }, 30s))
@@ -319,7 +322,10 @@ TEST(OnlineKindsIntegrationTest, MlpSiteLearnsOnlineFromTheDeployedMlp) {
       << status.dump();
   const int metrics = cluster.site_metrics_port("HOSP_ON");
   ASSERT_GT(metrics, 0);
-  EXPECT_GE(Gauge(metrics, "cls_agent_online_updates_total"), 1.0);
+  // The agent counts the file after online.json is written: poll.
+  EXPECT_TRUE(WaitUntil(
+      [&] { return Gauge(metrics, "cls_agent_online_updates_total") >= 1; },
+      30s));
   EXPECT_NE(cluster.site("HOSP_ON")->Log().find("online: day-001.csv learned"),
             std::string::npos);
   for (const auto& p : csvs) std::remove(p.c_str());
