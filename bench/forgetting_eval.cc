@@ -38,6 +38,11 @@ double Accuracy(const cls::core::LogisticRegression& model,
                 const Eigen::MatrixXf& x, const Eigen::VectorXf& y) {
   return cls::core::EvaluateBinary(model.PredictProbability(x), y).accuracy;
 }
+double Accuracy(const cls::core::Model& model, const Eigen::MatrixXf& x,
+                const Eigen::VectorXf& y) {
+  return cls::core::EvaluateBinary(model.PredictProbability(x).col(1), y)
+      .accuracy;
+}
 
 }  // namespace
 

@@ -101,8 +101,9 @@ Eigen::MatrixXf Mlp::OutputLogits(const Eigen::MatrixXf& x) const {
   return a;
 }
 
-double Mlp::BatchGradient(const Eigen::MatrixXf& x, const int* labels, float l2,
-                          float* grad, DpSgdStep* dp) const {
+double Mlp::Backprop(const Eigen::MatrixXf& x, const int* labels,
+                     std::vector<Eigen::MatrixXf>& hidden,
+                     std::vector<Eigen::MatrixXf>& deltas) const {
   const Eigen::Index n = x.rows();
   const int layers = num_layers();
   const auto Weights = [this](int l) {
@@ -117,7 +118,7 @@ double Mlp::BatchGradient(const Eigen::MatrixXf& x, const int* labels, float l2,
         layout_.blocks()[static_cast<size_t>(2 * l)].cols);
   };
   // hidden[l - 1] is the input of layer l >= 1; layer 0 reads x (no copy).
-  std::vector<Eigen::MatrixXf> hidden(static_cast<size_t>(layers - 1));
+  hidden.resize(static_cast<size_t>(layers - 1));
   const auto Input = [&](int l) -> const Eigen::MatrixXf& {
     return l == 0 ? x : hidden[static_cast<size_t>(l - 1)];
   };
@@ -128,9 +129,8 @@ double Mlp::BatchGradient(const Eigen::MatrixXf& x, const int* labels, float l2,
     if (l + 1 < layers) hidden[static_cast<size_t>(l)] = z.cwiseMax(0.0f);
   }
 
-  // deltas[l]: d loss_i / d z_l, one row per example. Output layer:
-  // dz = (p - y) for both sigmoid and softmax cross-entropy.
-  std::vector<Eigen::MatrixXf> deltas(static_cast<size_t>(layers));
+  // Output layer: dz = (p - y) for both sigmoid and softmax cross-entropy.
+  deltas.resize(static_cast<size_t>(layers));
   Eigen::MatrixXf& dz = deltas.back();
   double loss = 0.0;
   if (spec_.num_classes == 2) {
@@ -157,6 +157,25 @@ double Mlp::BatchGradient(const Eigen::MatrixXf& x, const int* labels, float l2,
          (a.array() > 0.0f).cast<float>())
             .matrix();
   }
+  return loss;
+}
+
+double Mlp::BatchGradient(const Eigen::MatrixXf& x, const int* labels, float l2,
+                          float* grad, DpSgdStep* dp) const {
+  const Eigen::Index n = x.rows();
+  const int layers = num_layers();
+  const auto Weights = [this](int l) {
+    const ParameterBlock& wb = layout_.blocks()[static_cast<size_t>(2 * l)];
+    return Eigen::Map<const RowMajorMatrixXf>(
+        params_.data() + layout_.Offset(static_cast<size_t>(2 * l)), wb.rows,
+        wb.cols);
+  };
+  std::vector<Eigen::MatrixXf> hidden;
+  std::vector<Eigen::MatrixXf> deltas;
+  const double loss = Backprop(x, labels, hidden, deltas);
+  const auto Input = [&](int l) -> const Eigen::MatrixXf& {
+    return l == 0 ? x : hidden[static_cast<size_t>(l - 1)];
+  };
 
   float denominator = static_cast<float>(std::max<Eigen::Index>(n, 1));
   if (dp) {
@@ -223,8 +242,8 @@ Result<double> Mlp::LossAndGradient(const Eigen::MatrixXf& x,
 }
 
 Result<double> Mlp::Train(const Eigen::MatrixXf& x,
-                          const Eigen::VectorXi& labels,
-                          const TrainConfig& cfg) {
+                          const Eigen::VectorXi& labels, const TrainConfig& cfg,
+                          const LogisticRegression::BatchHook& after_batch) {
   if (auto s = CheckClassificationData(x, labels, spec_.num_features,
                                        spec_.num_classes);
       !s) {
@@ -274,6 +293,7 @@ Result<double> Mlp::Train(const Eigen::MatrixXf& x,
       loss_sum += BatchGradient(xb, yb.data(), l2, grad.data(),
                                 dp ? &*dp_step : nullptr);
       for (size_t i = 0; i < params_.size(); ++i) params_[i] -= lr * grad[i];
+      if (after_batch) after_batch(params_);
     }
     last_epoch_loss = loss_sum / static_cast<double>(n);
   }
@@ -282,6 +302,35 @@ Result<double> Mlp::Train(const Eigen::MatrixXf& x,
                       static_cast<double>(n);
   }
   return last_epoch_loss;
+}
+
+Result<std::vector<float>> Mlp::DiagonalFisher(
+    const Eigen::MatrixXf& x, const Eigen::VectorXi& labels) const {
+  if (auto s = CheckClassificationData(x, labels, spec_.num_features,
+                                       spec_.num_classes);
+      !s) {
+    return std::unexpected(s.error());
+  }
+  if (x.rows() == 0) return InvalidArgument("fisher: empty batch");
+  std::vector<Eigen::MatrixXf> hidden;
+  std::vector<Eigen::MatrixXf> deltas;
+  (void)Backprop(x, labels.data(), hidden, deltas);
+  const float inv_n = 1.0f / static_cast<float>(x.rows());
+  std::vector<float> fisher(params_.size());
+  for (int l = 0; l < num_layers(); ++l) {
+    const auto k = static_cast<size_t>(l);
+    const ParameterBlock& wb = layout_.blocks()[2 * k];
+    Eigen::Map<RowMajorMatrixXf> fw(fisher.data() + layout_.Offset(2 * k),
+                                    wb.rows, wb.cols);
+    Eigen::Map<Eigen::RowVectorXf> fb(fisher.data() + layout_.Offset(2 * k + 1),
+                                      wb.cols);
+    const Eigen::MatrixXf& a = l == 0 ? x : hidden[k - 1];
+    const Eigen::MatrixXf d2 = deltas[k].array().square().matrix();
+    fw.noalias() = a.array().square().matrix().transpose() * d2;
+    fw *= inv_n;
+    fb = d2.colwise().sum() * inv_n;
+  }
+  return fisher;
 }
 
 Eigen::MatrixXf Mlp::PredictProbability(const Eigen::MatrixXf& x) const {

@@ -54,8 +54,22 @@ class Mlp {
 
   // Mini-batch SGD on the objective above, shuffling with cfg.seed each
   // epoch. Returns the mean training cross-entropy of the last epoch.
+  // `after_batch`, when set, gets the parameters after every mini-batch step
+  // (online learning's elastic anchor, as for LogisticRegression::Train).
   Result<double> Train(const Eigen::MatrixXf& x, const Eigen::VectorXi& labels,
-                       const TrainConfig& cfg);
+                       const TrainConfig& cfg,
+                       const LogisticRegression::BatchHook& after_batch = {});
+
+  // Diagonal empirical Fisher of the mean cross-entropy at the current
+  // parameters, one value per parameter (layout order): the mean over rows of
+  // each squared per-example gradient. Example i's gradient in layer l is
+  // a_i delta_i^T (weights) and delta_i (biases), with a_i the layer's input
+  // and delta_i the back-propagated error at its output, so per layer
+  //   F(W) = (A o A)^T (Delta o Delta) / n,  F(b) = column means of Delta^2
+  // from one batched backward pass. InvalidArgument on a shape mismatch, an
+  // out-of-range label or no rows.
+  Result<std::vector<float>> DiagonalFisher(
+      const Eigen::MatrixXf& x, const Eigen::VectorXi& labels) const;
 
   // n x num_outputs(): P(y = 1) for a binary model, else class probabilities.
   Eigen::MatrixXf PredictProbability(const Eigen::MatrixXf& x) const;
@@ -64,6 +78,12 @@ class Mlp {
   Mlp(const MlpSpec& spec, ParameterLayout layout);
   int num_layers() const { return static_cast<int>(spec_.hidden.size()) + 1; }
   Eigen::MatrixXf OutputLogits(const Eigen::MatrixXf& x) const;
+  // Forward and backward pass over the rows: hidden[l] is the input of
+  // layer l + 1, deltas[l] d loss_i / d z_l (one row per example). Returns
+  // the sum of the rows' cross-entropy.
+  double Backprop(const Eigen::MatrixXf& x, const int* labels,
+                  std::vector<Eigen::MatrixXf>& hidden,
+                  std::vector<Eigen::MatrixXf>& deltas) const;
   // Sum of the rows' cross-entropy; grad gets the mean gradient + l2 weights.
   // With `dp`: each example's gradient clipped, the sum divided by
   // dp->Denominator and noised (DP-SGD) before the l2 term.

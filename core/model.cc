@@ -1,5 +1,7 @@
 #include "core/model.h"
 
+#include "core/elastic_anchor.h"
+
 namespace cls::core {
 
 Result<Model> Model::Create(const ModelSpec& spec, uint64_t seed) {
@@ -60,14 +62,16 @@ Eigen::VectorXi ClassIndices(const Eigen::VectorXf& labels) {
 
 Result<double> Model::Train(const Eigen::MatrixXf& x,
                             const Eigen::VectorXi& labels,
-                            const TrainConfig& cfg) {
+                            const TrainConfig& cfg,
+                            const LogisticRegression::BatchHook& after_batch) {
   if (auto* lr = std::get_if<LogisticRegression>(&impl_)) {
     if (auto s = CheckClassificationData(x, labels, spec_.num_features, 2);
         !s) {
       return std::unexpected(s.error());
     }
     const Eigen::VectorXf y = labels.cast<float>();
-    return lr->Train(x, y, cfg);
+    if (!after_batch) return lr->Train(x, y, cfg);
+    return lr->Train(x, y, cfg, {}, after_batch);
   }
   return std::visit(
       [&](auto& m) -> Result<double> {
@@ -75,7 +79,28 @@ Result<double> Model::Train(const Eigen::MatrixXf& x,
         if constexpr (std::is_same_v<T, LogisticRegression>) {
           return Internal("unreachable");
         } else {
-          return m.Train(x, labels, cfg);
+          return m.Train(x, labels, cfg, after_batch);
+        }
+      },
+      impl_);
+}
+
+Result<std::vector<float>> Model::DiagonalFisher(
+    const Eigen::MatrixXf& x, const Eigen::VectorXi& labels) const {
+  if (const auto* lr = std::get_if<LogisticRegression>(&impl_)) {
+    if (auto s = CheckClassificationData(x, labels, spec_.num_features, 2);
+        !s) {
+      return std::unexpected(s.error());
+    }
+    return core::DiagonalFisher(*lr, x, labels.cast<float>());
+  }
+  return std::visit(
+      [&](const auto& m) -> Result<std::vector<float>> {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, LogisticRegression>) {
+          return Internal("unreachable");
+        } else {
+          return m.DiagonalFisher(x, labels);
         }
       },
       impl_);

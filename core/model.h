@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <variant>
+#include <vector>
 
 #include "common/error.h"
 #include "core/logistic_regression.h"
@@ -31,6 +32,7 @@ class Model {
                                       std::span<const float> params);
 
   const ModelSpec& spec() const { return spec_; }
+  int num_features() const { return spec_.num_features; }
   int num_classes() const { return spec_.num_classes; }
   const ParameterLayout& layout() const { return layout_; }
   std::span<const float> parameters() const;
@@ -39,8 +41,19 @@ class Model {
 
   // Trains from the current parameters; cfg goes to the kind's own Train
   // untouched. Returns the mean training loss of the last epoch.
+  // `after_batch`, when set, gets the parameters after every mini-batch step
+  // of every kind (online learning's elastic anchor).
   Result<double> Train(const Eigen::MatrixXf& x, const Eigen::VectorXi& labels,
-                       const TrainConfig& cfg);
+                       const TrainConfig& cfg,
+                       const LogisticRegression::BatchHook& after_batch = {});
+
+  // Diagonal empirical Fisher of the mean log loss at the current
+  // parameters (one value per parameter, layout order): the kind's own
+  // closed form (core/elastic_anchor.h for logistic regression,
+  // SoftmaxRegression::DiagonalFisher, Mlp::DiagonalFisher). InvalidArgument
+  // on a shape mismatch, an out-of-range label or no rows.
+  Result<std::vector<float>> DiagonalFisher(
+      const Eigen::MatrixXf& x, const Eigen::VectorXi& labels) const;
 
   // n x K class probabilities (a binary model gives [1 - p, p]).
   Eigen::MatrixXf PredictProbability(const Eigen::MatrixXf& x) const;

@@ -67,7 +67,7 @@ Status ValidateConfig(const OnlineLearningConfig& c) {
 
 }  // namespace
 
-OnlineLearningSystem::OnlineLearningSystem(const LogisticRegression& model,
+OnlineLearningSystem::OnlineLearningSystem(const Model& model,
                                            const OnlineLearningConfig& cfg)
     : cfg_(cfg),
       model_(model),
@@ -87,6 +87,20 @@ Result<OnlineLearningSystem> OnlineLearningSystem::Create(
 
 Result<OnlineLearningSystem> OnlineLearningSystem::Create(
     const LogisticRegression& model, const OnlineLearningConfig& cfg) {
+  ModelSpec spec;
+  spec.kind = ModelKind::kLogisticRegression;
+  spec.num_features = model.num_features();
+  spec.num_classes = 2;
+  if (model.num_features() < 1) {
+    return InvalidArgument("online learning: model has no features");
+  }
+  auto m = Model::FromParameters(spec, model.parameters());
+  if (!m) return std::unexpected(m.error());
+  return Create(*m, cfg);
+}
+
+Result<OnlineLearningSystem> OnlineLearningSystem::Create(
+    const Model& model, const OnlineLearningConfig& cfg) {
   if (auto s = ValidateConfig(cfg); !s) return std::unexpected(s.error());
   if (model.num_features() < 1) {
     return InvalidArgument("online learning: model has no features");
@@ -111,12 +125,27 @@ Status OnlineLearningSystem::ValidateBatch(const Eigen::MatrixXf& x,
     return InvalidArgument("online update: " + std::to_string(bad_values) +
                            " non-finite feature values");
   }
+  const int k = model_.num_classes();
+  if (k == 2) {
+    const Eigen::Index bad_labels =
+        (y.array() != 0.0f && y.array() != 1.0f).count();
+    if (bad_labels > 0) {
+      return InvalidArgument("online update: " + std::to_string(bad_labels) +
+                             " of " + std::to_string(y.size()) +
+                             " labels are not 0 or 1");
+    }
+    return {};
+  }
+  // Class indices: whole numbers in [0, K) (NaN fails every comparison).
   const Eigen::Index bad_labels =
-      (y.array() != 0.0f && y.array() != 1.0f).count();
+      (!(y.array() >= 0.0f && y.array() < static_cast<float>(k) &&
+         y.array() == y.array().floor()))
+          .count();
   if (bad_labels > 0) {
     return InvalidArgument("online update: " + std::to_string(bad_labels) +
                            " of " + std::to_string(y.size()) +
-                           " labels are not 0 or 1");
+                           " labels are not class indices in [0, " +
+                           std::to_string(k) + ")");
   }
   return {};
 }
@@ -131,16 +160,17 @@ double OnlineLearningSystem::TrainEpochs(const Eigen::MatrixXf& x,
   train.seed = rng_();  // a fresh shuffle each update, reproducible overall
   train.dp = cfg_.dp;
   // Elastic penalty 0.5 lambda sum F (w - a)^2 after every mini-batch, taken
-  // implicitly (see ElasticAnchor::ApplyProximalStep).
-  const double loss =
-      model_.Train(x, y, train, {}, [this](std::span<float> params) {
+  // implicitly (see ElasticAnchor::ApplyProximalStep), for every kind.
+  const Result<double> loss =
+      model_.Train(x, ClassIndices(y), train, [this](std::span<float> params) {
         anchor_.ApplyProximalStep(cfg_.learning_rate, params);
       });
+  if (!loss) return std::numeric_limits<double>::quiet_NaN();
   const auto after = model_.parameters();
   // Diverged: NaN, and the caller restores the model it had.
   const bool finite = std::all_of(after.begin(), after.end(),
                                   [](float v) { return std::isfinite(v); });
-  return finite ? loss : std::numeric_limits<double>::quiet_NaN();
+  return finite ? *loss : std::numeric_limits<double>::quiet_NaN();
 }
 
 Result<TrainingUpdate> OnlineLearningSystem::IncrementalUpdate(
@@ -151,11 +181,7 @@ Result<TrainingUpdate> OnlineLearningSystem::IncrementalUpdate(
   u.new_samples = x.rows();
 
   // 1. Prequential scoring: the model has not seen this batch yet.
-  const BinaryMetrics pre = EvaluateBinary(model_.PredictProbability(x), y);
-  u.validation_accuracy = pre.accuracy;
-  u.precision = pre.precision;
-  u.recall = pre.recall;
-  u.f1 = pre.f1;
+  Score(x, y, u.validation_accuracy, &u);
 
   // 2. Training set: the batch plus rehearsal examples from the past.
   Eigen::MatrixXf rx;
@@ -189,8 +215,7 @@ Result<TrainingUpdate> OnlineLearningSystem::IncrementalUpdate(
       hx.row(static_cast<Eigen::Index>(i)) = holdout_[i].first.transpose();
       hy(static_cast<Eigen::Index>(i)) = holdout_[i].second;
     }
-    u.holdout_accuracy =
-        EvaluateBinary(model_.PredictProbability(hx), hy).accuracy;
+    Score(hx, hy, u.holdout_accuracy, nullptr);
   }
   if (cfg_.holdout_size > 0) {
     const Eigen::Index first =
@@ -209,6 +234,30 @@ Result<TrainingUpdate> OnlineLearningSystem::IncrementalUpdate(
   return u;
 }
 
+void OnlineLearningSystem::Score(const Eigen::MatrixXf& x,
+                                 const Eigen::VectorXf& y, double& accuracy,
+                                 TrainingUpdate* labels) const {
+  const Eigen::MatrixXf p = model_.PredictProbability(x);
+  if (model_.num_classes() == 2) {
+    // Exactly the binary figures of before (threshold 0.5 on P(class 1)).
+    const BinaryMetrics m = EvaluateBinary(p.col(1), y);
+    accuracy = m.accuracy;
+    if (labels) {
+      labels->precision = m.precision;
+      labels->recall = m.recall;
+      labels->f1 = m.f1;
+    }
+    return;
+  }
+  const ClassReport r = ReportClasses(CountClasses(p, ClassIndices(y)));
+  accuracy = r.accuracy;
+  if (labels) {
+    labels->precision = r.macro_precision;
+    labels->recall = r.macro_recall;
+    labels->f1 = r.macro_f1;
+  }
+}
+
 Status OnlineLearningSystem::Deploy(std::span<const float> params,
                                     std::span<const float> fisher) {
   const std::vector<float> before(model_.parameters().begin(),
@@ -221,10 +270,31 @@ Status OnlineLearningSystem::Deploy(std::span<const float> params,
   return {};
 }
 
+Status OnlineLearningSystem::Deploy(const Model& model,
+                                    std::span<const float> fisher) {
+  if (model.spec().ToString() == model_.spec().ToString()) {
+    return Deploy(model.parameters(), fisher);
+  }
+  if (model.num_features() != model_.num_features() ||
+      model.num_classes() != model_.num_classes()) {
+    return InvalidArgument(
+        "online learning: the deployed model has " +
+        std::to_string(model.num_features()) + " features and " +
+        std::to_string(model.num_classes()) + " classes, the online model " +
+        std::to_string(model_.num_features()) + " and " +
+        std::to_string(model_.num_classes()));
+  }
+  ElasticAnchor anchor(cfg_.retention_rate, cfg_.elastic_strength);
+  if (auto s = anchor.Anchor(model.parameters(), fisher); !s) return s;
+  model_ = model;
+  anchor_ = std::move(anchor);
+  return {};
+}
+
 Status OnlineLearningSystem::AnchorToCurrent(const Eigen::MatrixXf& x,
                                              const Eigen::VectorXf& y) {
   if (auto s = ValidateBatch(x, y); !s) return s;
-  auto fisher = DiagonalFisher(model_, x, y);
+  auto fisher = model_.DiagonalFisher(x, ClassIndices(y));
   if (!fisher) return std::unexpected(fisher.error());
   return anchor_.Anchor(model_.parameters(), *fisher);
 }

@@ -1,5 +1,6 @@
 // OnlineLearningSystem::Serialize / Deserialize: the learning state on disk.
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -10,7 +11,10 @@ namespace cls::core {
 namespace {
 
 constexpr char kMagic[4] = {'C', 'L', 'S', 'O'};
-constexpr uint32_t kVersion = 1;
+// 1: binary logistic regression only (the feature count, then the state).
+// 2: the model spec as text (ModelSpec::ToString) in place of the count.
+constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersionLogisticOnly = 1;
 constexpr uint64_t kMaxCount = uint64_t{1} << 28;
 
 class Writer {
@@ -108,7 +112,7 @@ std::vector<uint8_t> OnlineLearningSystem::Serialize() const {
   Writer w;
   for (char c : kMagic) w.Put<uint8_t>(static_cast<uint8_t>(c));
   w.Put<uint32_t>(kVersion);
-  w.Put<uint32_t>(static_cast<uint32_t>(model_.num_features()));
+  w.PutString(model_.spec().ToString());
   w.PutFloats(model_.parameters());
   w.PutFloats(anchor_.anchor_params());
   w.PutFloats(anchor_.fisher());
@@ -140,8 +144,45 @@ std::vector<uint8_t> OnlineLearningSystem::Serialize() const {
   return w.Take();
 }
 
+Result<ModelSpec> OnlineLearningSystem::StoredSpec(
+    std::span<const uint8_t> bytes) {
+  Reader r(bytes);
+  uint8_t magic[4];
+  for (uint8_t& c : magic) {
+    if (!r.Get(c)) return Corrupt("truncated header");
+  }
+  if (std::memcmp(magic, kMagic, 4) != 0) return Corrupt("bad magic");
+  uint32_t version = 0;
+  if (!r.Get(version)) return Corrupt("truncated header");
+  if (version == kVersionLogisticOnly) {
+    uint32_t features = 0;
+    if (!r.Get(features)) return Corrupt("truncated header");
+    ModelSpec spec;
+    spec.kind = ModelKind::kLogisticRegression;
+    spec.num_features = static_cast<int>(features);
+    spec.num_classes = 2;
+    return spec;
+  }
+  if (version != kVersion) return Corrupt("unknown version");
+  std::string stored;
+  if (!r.GetString(stored)) return Corrupt("truncated header");
+  auto spec = ModelSpec::Parse(stored);
+  if (!spec) return Corrupt("model spec: " + spec.error().message);
+  return spec;
+}
+
 Result<OnlineLearningSystem> OnlineLearningSystem::Deserialize(
     std::span<const uint8_t> bytes, int num_features,
+    const OnlineLearningConfig& cfg) {
+  ModelSpec spec;
+  spec.kind = ModelKind::kLogisticRegression;
+  spec.num_features = num_features;
+  spec.num_classes = 2;
+  return Deserialize(bytes, spec, cfg);
+}
+
+Result<OnlineLearningSystem> OnlineLearningSystem::Deserialize(
+    std::span<const uint8_t> bytes, const ModelSpec& spec,
     const OnlineLearningConfig& cfg) {
   Reader r(bytes);
   uint8_t magic[4];
@@ -149,13 +190,33 @@ Result<OnlineLearningSystem> OnlineLearningSystem::Deserialize(
     if (!r.Get(c)) return Corrupt("truncated header");
   }
   if (std::memcmp(magic, kMagic, 4) != 0) return Corrupt("bad magic");
-  uint32_t version = 0, features = 0;
-  if (!r.Get(version) || version != kVersion) {
+  uint32_t version = 0;
+  if (!r.Get(version) ||
+      (version != kVersion && version != kVersionLogisticOnly)) {
     return Corrupt("unknown version");
   }
-  if (!r.Get(features) || static_cast<int>(features) != num_features) {
-    return Corrupt("stored for " + std::to_string(features) +
-                   " features, the model has " + std::to_string(num_features));
+  const int num_features = spec.num_features;
+  if (version == kVersionLogisticOnly) {
+    uint32_t features = 0;
+    if (!r.Get(features)) return Corrupt("truncated header");
+    if (spec.kind != ModelKind::kLogisticRegression) {
+      return Corrupt(
+          "stored for logistic_regression (format 1), the model is " +
+          std::string(ModelKindName(spec.kind)));
+    }
+    if (static_cast<int>(features) != num_features) {
+      return Corrupt("stored for " + std::to_string(features) +
+                     " features, the model has " +
+                     std::to_string(num_features));
+    }
+  } else {
+    std::string stored;
+    if (!r.GetString(stored)) return Corrupt("truncated header");
+    // The spec text holds kind, widths and classes only (no data).
+    if (stored != spec.ToString()) {
+      return Corrupt("stored for the model \"" + stored +
+                     "\", the model is \"" + spec.ToString() + "\"");
+    }
   }
   std::vector<float> params, anchor, fisher;
   std::span<const uint8_t> reservoir_bytes;
@@ -164,11 +225,9 @@ Result<OnlineLearningSystem> OnlineLearningSystem::Deserialize(
       !r.GetBytes(reservoir_bytes) || !r.GetString(rng_state)) {
     return Corrupt("truncated");
   }
-  LogisticRegression model(num_features);
-  if (auto s = model.SetParameters(params); !s) {
-    return Corrupt("model: " + s.error().message);
-  }
-  auto system = Create(model, cfg);
+  auto model = Model::FromParameters(spec, params);
+  if (!model) return Corrupt("model: " + model.error().message);
+  auto system = Create(*model, cfg);
   if (!system) return std::unexpected(system.error());
   if (!anchor.empty()) {
     if (auto s = system->anchor_.Anchor(anchor, fisher); !s) {
@@ -179,6 +238,11 @@ Result<OnlineLearningSystem> OnlineLearningSystem::Deserialize(
   if (!reservoir) return std::unexpected(reservoir.error());
   if (reservoir->num_features() != num_features) {
     return Corrupt("reservoir width differs from the model");
+  }
+  for (int i = 0; i < reservoir->size(); ++i) {
+    if (reservoir->label(i) >= static_cast<float>(spec.num_classes)) {
+      return Corrupt("reservoir label outside the model's classes");
+    }
   }
   system->reservoir_ = std::move(*reservoir);
   std::istringstream rng(rng_state);
@@ -191,7 +255,9 @@ Result<OnlineLearningSystem> OnlineLearningSystem::Deserialize(
     std::vector<float> x;
     float y = 0;
     if (!r.GetFloats(x) || !r.Get(y) ||
-        x.size() != static_cast<size_t>(num_features)) {
+        x.size() != static_cast<size_t>(num_features) ||
+        !(y >= 0.0f && y < static_cast<float>(spec.num_classes) &&
+          y == std::floor(y))) {
       return Corrupt("holdout row " + std::to_string(i));
     }
     system->holdout_.emplace_back(

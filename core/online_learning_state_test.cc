@@ -69,6 +69,54 @@ TEST(OnlineLearningState, RestoredSystemContinuesIdentically) {
   EXPECT_EQ(state_a, state_b);
 }
 
+// Format 1 (before the model spec was recorded): magic, version 1, the
+// feature count as u32, then the same sections as format 2. The test makes
+// such bytes from today's by swapping the header (format 2 puts the spec
+// text, u64 length + bytes, where format 1 had the count).
+std::vector<uint8_t> AsFormat1(const std::vector<uint8_t>& v2, int features) {
+  uint64_t spec_len = 0;
+  for (int i = 0; i < 8; ++i) spec_len |= uint64_t{v2[8 + i]} << (8 * i);
+  std::vector<uint8_t> v1(v2.begin(), v2.begin() + 4);
+  for (uint32_t v : {uint32_t{1}, static_cast<uint32_t>(features)}) {
+    for (int i = 0; i < 4; ++i)
+      v1.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  }
+  v1.insert(v1.end(), v2.begin() + 16 + static_cast<long>(spec_len), v2.end());
+  return v1;
+}
+
+TEST(OnlineLearningState, ReadsTheLogisticOnlyFormat1) {
+  std::mt19937_64 rng(4);
+  auto a = OnlineLearningSystem::Create(3, Config());
+  ASSERT_TRUE(a.has_value());
+  Eigen::MatrixXf x;
+  Eigen::VectorXf y;
+  for (int i = 0; i < 3; ++i) {
+    Batch(rng, 30, x, y);
+    ASSERT_TRUE(a->IncrementalUpdate(x, y).has_value());
+    if (i == 1) {
+      ASSERT_TRUE(a->AnchorToCurrent(x, y).has_value());
+    }
+  }
+  const std::vector<uint8_t> v2 = a->Serialize();
+  ASSERT_EQ(v2[4], 2);  // today's format
+  const std::vector<uint8_t> v1 = AsFormat1(v2, 3);
+  ASSERT_EQ(v1[4], 1);
+  auto b = OnlineLearningSystem::Deserialize(v1, 3, Config());
+  ASSERT_TRUE(b.has_value()) << b.error().message;
+  EXPECT_EQ(b->model().spec().kind, ModelKind::kLogisticRegression);
+  EXPECT_EQ(b->Serialize(), v2);  // the same state, written as format 2
+  // Format 1 is logistic regression's: another kind or width is refused.
+  ModelSpec softmax;
+  softmax.kind = ModelKind::kSoftmaxRegression;
+  softmax.num_features = 3;
+  softmax.num_classes = 3;
+  auto refused = OnlineLearningSystem::Deserialize(v1, softmax, Config());
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kDataLoss);
+  EXPECT_FALSE(OnlineLearningSystem::Deserialize(v1, 4, Config()));
+}
+
 TEST(OnlineLearningState, RefusesCorruptOrMismatchedBytes) {
   auto a = OnlineLearningSystem::Create(3, Config());
   ASSERT_TRUE(a.has_value());

@@ -199,11 +199,13 @@ Result<Reservoir> Reservoir::Deserialize(std::span<const uint8_t> bytes) {
     }
     float& y = r.labels_[i];
     in.F32(y);
-    bad += !(y == 0.0f || y == 1.0f);
+    // Class indices (0/1 for a binary model); the owner checks them
+    // against its class count.
+    bad += !(y >= 0.0f && y < 16777216.0f && y == std::floor(y));
   }
   if (bad > 0) {
     return DataLoss("reservoir: " + std::to_string(bad) +
-                    " non-finite values or labels not 0/1");
+                    " non-finite values or labels not class indices");
   }
   return r;
 }

@@ -57,7 +57,7 @@ class Reservoir {
   int64_t seen_ = 0;
   std::mt19937_64 rng_;
   std::vector<float> data_;    // size() x num_features_, row-major
-  std::vector<float> labels_;  // 0 or 1
+  std::vector<float> labels_;  // class indices: 0 or 1 when binary
 };
 
 }  // namespace cls::core

@@ -87,9 +87,9 @@ Eigen::MatrixXf SoftmaxRegression::Logits(const Eigen::MatrixXf& x) const {
   return z;
 }
 
-Result<double> SoftmaxRegression::Train(const Eigen::MatrixXf& x,
-                                        const Eigen::VectorXi& labels,
-                                        const TrainConfig& cfg) {
+Result<double> SoftmaxRegression::Train(
+    const Eigen::MatrixXf& x, const Eigen::VectorXi& labels,
+    const TrainConfig& cfg, const LogisticRegression::BatchHook& after_batch) {
   if (auto s = CheckClassificationData(x, labels, num_features_, num_classes_);
       !s) {
     return std::unexpected(s.error());
@@ -191,6 +191,7 @@ Result<double> SoftmaxRegression::Train(const Eigen::MatrixXf& x,
       }
       w -= lr * (grad_w + l2 * w);
       b -= lr * grad_b;
+      if (after_batch) after_batch(params_);  // w and b map params_
     }
     last_epoch_loss = loss_sum / static_cast<double>(n);
   }
@@ -201,6 +202,27 @@ Result<double> SoftmaxRegression::Train(const Eigen::MatrixXf& x,
     last_epoch_loss = loss / static_cast<double>(n);
   }
   return last_epoch_loss;
+}
+
+Result<std::vector<float>> SoftmaxRegression::DiagonalFisher(
+    const Eigen::MatrixXf& x, const Eigen::VectorXi& labels) const {
+  if (auto s = CheckClassificationData(x, labels, num_features_, num_classes_);
+      !s) {
+    return std::unexpected(s.error());
+  }
+  if (x.rows() == 0) return InvalidArgument("fisher: empty batch");
+  Eigen::MatrixXf d = PredictProbability(x);  // becomes D = P - Y
+  for (Eigen::Index i = 0; i < x.rows(); ++i) d(i, labels(i)) -= 1.0f;
+  const Eigen::MatrixXf d2 = d.array().square().matrix();
+  const float inv_n = 1.0f / static_cast<float>(x.rows());
+  std::vector<float> fisher(params_.size());
+  Eigen::Map<RowMajorMatrixXf> fw(fisher.data(), num_features_, num_classes_);
+  Eigen::Map<Eigen::RowVectorXf> fb(fisher.data() + layout_.Offset(1),
+                                    num_classes_);
+  fw.noalias() = x.array().square().matrix().transpose() * d2;
+  fw *= inv_n;
+  fb = d2.colwise().sum() * inv_n;
+  return fisher;
 }
 
 Eigen::MatrixXf SoftmaxRegression::PredictProbability(

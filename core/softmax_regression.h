@@ -34,8 +34,21 @@ class SoftmaxRegression {
   // regularised), shuffling with cfg.seed each epoch. labels are class
   // indices in [0, K). Returns the mean training loss of the last epoch;
   // InvalidArgument on a shape mismatch or an out-of-range label.
+  // `after_batch`, when set, gets the parameters after every mini-batch step
+  // (online learning's elastic anchor, as for LogisticRegression::Train).
   Result<double> Train(const Eigen::MatrixXf& x, const Eigen::VectorXi& labels,
-                       const TrainConfig& cfg);
+                       const TrainConfig& cfg,
+                       const LogisticRegression::BatchHook& after_batch = {});
+
+  // Diagonal empirical Fisher of the mean cross-entropy at the current
+  // parameters, one value per parameter (layout order): the mean over rows of
+  // each squared per-example gradient. Example i's gradient is x_i d_i^T for
+  // W and d_i for b, with d_i = p_i - onehot(y_i), so
+  //   F(W) = (X o X)^T (D o D) / n,  F(b) = column means of D o D
+  // without forming per-example gradients. InvalidArgument on a shape
+  // mismatch, an out-of-range label or no rows.
+  Result<std::vector<float>> DiagonalFisher(
+      const Eigen::MatrixXf& x, const Eigen::VectorXi& labels) const;
 
   // n x K class probabilities; x must have num_features() columns.
   Eigen::MatrixXf PredictProbability(const Eigen::MatrixXf& x) const;

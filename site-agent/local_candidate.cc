@@ -51,20 +51,29 @@ Result<std::unique_ptr<LocalCandidate>> LocalCandidate::Create(
 }
 
 Status LocalCandidate::Set(std::vector<float> parameters, int num_features) {
+  core::ModelSpec spec;
+  spec.kind = core::ModelKind::kLogisticRegression;
+  spec.num_features = num_features;
+  spec.num_classes = 2;
+  return Set(std::move(parameters), spec);
+}
+
+Status LocalCandidate::Set(std::vector<float> parameters,
+                           const core::ModelSpec& spec) {
   if (options_.mode == LocalCandidateMode::kOff) return {};
   for (float p : parameters) {
     if (!std::isfinite(p)) {
       return InvalidArgument("local candidate: non-finite parameter");
     }
   }
-  core::LogisticRegression model(num_features);
-  if (auto s = model.SetParameters(parameters); !s) return s;
+  auto model = core::Model::FromParameters(spec, parameters);
+  if (!model) return std::unexpected(model.error());
   auto monitor = drift::DriftMonitor::Create(options_.drift);
   auto test = rollout::SequentialComparison::Create(options_.test);
   if (!monitor) return std::unexpected(monitor.error());
   if (!test) return std::unexpected(test.error());
   std::lock_guard lock(mu_);
-  model_ = std::move(model);
+  model_ = std::move(*model);
   monitor_ = std::move(*monitor);
   test_ = std::move(*test);
   deployed_ = {};
@@ -85,7 +94,16 @@ std::optional<LocalScore> LocalCandidate::Score(
   }
   LocalScore score;
   score.generation = generation_;
-  score.probability = model_->PredictProbability(x)(0);
+  const Eigen::MatrixXf p = model_->PredictProbability(x);  // 1 x K
+  score.probabilities.assign(p.data(), p.data() + p.cols());
+  if (p.cols() == 2) {
+    score.probability = p(0, 1);
+    score.label = score.probability >= 0.5 ? 1 : 0;
+  } else {
+    Eigen::Index best = 0;
+    score.probability = p.row(0).maxCoeff(&best);
+    score.label = static_cast<int>(best);
+  }
   if (options_.mode == LocalCandidateMode::kAb) {
     score.served =
         router_.Bucket(request_key) <
@@ -100,7 +118,9 @@ void LocalCandidate::RecordOutcome(const LocalScore& score, int deployed_label,
   if (score.generation != generation_ || !withdrawn_.empty() || !monitor_) {
     return;
   }
-  const int label = score.probability >= 0.5 ? 1 : 0;
+  // Correctness, whatever the number of classes: predicted class ==
+  // outcome, for the candidate and for the deployed version alike.
+  const int label = score.label;
   const bool correct = label == outcome;
   const bool deployed_correct = deployed_label == outcome;
   // Shadow: both on the same requests. A/B: each on the requests it served.
@@ -113,8 +133,12 @@ void LocalCandidate::RecordOutcome(const LocalScore& score, int deployed_label,
     deployed_.successes += deployed_correct;
   }
   if (options_.mode == LocalCandidateMode::kShadow || score.served) {
+    // The confidence of the class predicted (for K > 2 the probability is
+    // already the predicted class's).
     const double confidence = std::clamp(
-        label == 1 ? score.probability : 1 - score.probability, 0.0, 1.0);
+        score.probabilities.size() > 2 || label == 1 ? score.probability
+                                                     : 1 - score.probability,
+        0.0, 1.0);
     auto alert = monitor_->RecordPrediction(confidence, correct, now_s);
     if (alert && *alert &&
         ((*alert)->drift_type == drift::DriftType::kPerformance ||

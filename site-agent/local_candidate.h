@@ -12,7 +12,7 @@
 
 #include "common/error.h"
 #include "core/drift/drift_monitor.h"
-#include "core/logistic_regression.h"
+#include "core/model.h"
 #include "core/rollout/sequential_test.h"
 #include "core/rollout/sticky_router.h"
 
@@ -41,17 +41,24 @@ struct LocalCandidateOptions {
 // What the candidate made of one request.
 struct LocalScore {
   uint64_t generation = 0;  // which parameters scored it
+  // Binary: P(class 1); K > 2: the predicted class's probability.
   double probability = 0;
   bool served = false;  // A/B: returned instead of the deployed version's
+  // The predicted class (binary: P(class 1) >= 0.5; else the argmax) and
+  // all K class probabilities.
+  int label = 0;
+  std::vector<float> probabilities = {};
 };
 
 // The model learned online at this site (OnlineIngest's model after its
-// incremental updates), served next to the deployed version: scored on
+// incremental updates, of any kind: logistic or softmax regression, MLP),
+// served next to the deployed version: scored on
 // every request and logged (shadow), or returned for `share` of the request
 // keys (A/B, sticky by a keyed hash of the key). Each outcome feeds its own
 // DriftMonitor and a sequential test (mSPRT, core/rollout) against the
 // deployed version on the same traffic (shadow: the same requests; A/B: the
-// requests each one served). It is withdrawn automatically, and stays so
+// requests each one served), both judged by correctness: predicted class ==
+// outcome, for two classes or K. It is withdrawn automatically, and stays so
 // until new parameters arrive, when the test says it is worse or a
 // performance/concept alert exceeds max_severity. Its parameters never leave
 // the site; nothing of it is reported to the coordinator. Thread-safe.
@@ -61,16 +68,18 @@ class LocalCandidate {
       const LocalCandidateOptions& options);
 
   // New parameters from online learning: a new candidate (generation + 1)
-  // with a fresh monitor and test. InvalidArgument if they do not fit
-  // num_features inputs or are not finite.
+  // with a fresh monitor and test. InvalidArgument if they do not fit the
+  // spec or are not finite.
+  Status Set(std::vector<float> parameters, const core::ModelSpec& spec);
+  // A binary logistic regression over num_features inputs.
   Status Set(std::vector<float> parameters, int num_features);
 
   // nullopt when off, withdrawn or not set yet. x: one standardised row.
   std::optional<LocalScore> Score(std::string_view request_key,
                                   const Eigen::MatrixXf& x) const;
-  // The outcome of a request the candidate scored; deployed_label is what
-  // the deployed version predicted for it. Outcomes of an older generation
-  // are ignored.
+  // The outcome (class index) of a request the candidate scored;
+  // deployed_label is the class the deployed version predicted for it.
+  // Outcomes of an older generation are ignored.
   void RecordOutcome(const LocalScore& score, int deployed_label, int outcome,
                      int64_t now_s);
 
@@ -89,7 +98,7 @@ class LocalCandidate {
   const LocalCandidateOptions options_;
   const rollout::StickyRouter router_;
   mutable std::mutex mu_;
-  std::optional<core::LogisticRegression> model_;
+  std::optional<core::Model> model_;
   uint64_t generation_ = 0;
   std::optional<drift::DriftMonitor> monitor_;
   std::optional<rollout::SequentialComparison> test_;

@@ -323,9 +323,10 @@ int main(int argc, char** argv) {
         // The model learned here becomes the site-local candidate's next
         // generation ([online] serve_candidate; it never leaves the site).
         if (serving) {
-          const auto p = online->system().model().parameters();
+          const auto& m = online->system().model();
+          const auto p = m.parameters();
           if (auto s = serving->service().SetLocalCandidate(
-                  std::vector<float>(p.begin(), p.end()));
+                  std::vector<float>(p.begin(), p.end()), m.spec());
               !s) {
             spdlog::warn("serving: site-local candidate: {}",
                          s.error().message);
@@ -409,18 +410,10 @@ int main(int argc, char** argv) {
   // Each new global model: the online learner's new anchor, and serving's
   // default version.
   participant_options.on_global_model = [&](const cls::site::GlobalModel& g) {
-    // The online learner updates logistic regression only (core/
-    // online_learning.h); another kind's global model is not its anchor.
-    const bool logistic =
-        g.spec.empty() || g.spec.starts_with("kind=logistic_regression;");
-    if (online && !logistic) {
-      spdlog::error(
-          "online learning: the federation trains another kind than "
-          "logistic_regression ({}); online updates are logistic "
-          "regression's only, the online model keeps its last anchor",
-          g.spec);
-    } else if (online) {
-      if (auto s = online->Deploy(g.parameters); !s) {
+    // The online learner restarts from it, whatever its kind (g.spec; empty
+    // from an older coordinator: the site's default model).
+    if (online) {
+      if (auto s = online->Deploy(g.parameters, g.spec); !s) {
         spdlog::error("online learning: deploying the global model: {}",
                       s.error().message);
       }

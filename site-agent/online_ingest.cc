@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "core/elastic_anchor.h"
+#include "core/model.h"
 #include "crypto/aead.h"
 #include "crypto/random.h"
 #include "crypto/sha256.h"
@@ -131,16 +131,6 @@ Result<std::unique_ptr<OnlineIngest>> OnlineIngest::Open(
     if (ec)
       return Unavailable("cannot create " + d.string() + ": " + ec.message());
   }
-  // The online learner (elastic anchor with a diagonal Fisher, core/
-  // online_learning.h) is logistic regression's; refuse rather than update
-  // a multi-class model as if it were binary.
-  if (model.num_classes() != 2) {
-    return FailedPrecondition(
-        "online learning updates binary logistic regression only; this "
-        "site's [data] label_classes has " +
-        std::to_string(model.num_classes()) +
-        " classes (remove [online] or label_classes)");
-  }
   auto key = LoadOrCreateKey(config.key_file);
   if (!key) return std::unexpected(key.error());
   std::unique_ptr<OnlineIngest> ingest(
@@ -154,8 +144,11 @@ Status OnlineIngest::LoadState() {
   const fs::path path = dir_ / kStateFile;
   std::error_code ec;
   if (!fs::exists(path, ec)) {
+    // The site's default model (zeros) until a global model is deployed.
+    auto initial = core::Model::Create(model_.DefaultSpec(), 1);
+    if (!initial) return std::unexpected(initial.error());
     auto system = core::OnlineLearningSystem::Create(
-        model_.num_features(), LearningConfig(config_, record_privacy_));
+        *initial, LearningConfig(config_, record_privacy_));
     if (!system) return std::unexpected(system.error());
     system_ = std::move(*system);
     return {};
@@ -190,9 +183,17 @@ Status OnlineIngest::LoadState() {
     return DataLoss(path.string() + ": ledger unreadable");
   }
   pos += ledger_size;
+  // The state says which model it learned (the last deployed kind); it must
+  // still fit this site's [data] (features, label_classes).
+  auto spec = core::OnlineLearningSystem::StoredSpec(in.subspan(pos));
+  if (!spec) return std::unexpected(spec.error());
+  if (auto s = model_.CheckSpec(*spec); !s) {
+    return DataLoss(path.string() + ": the online model stored there (" +
+                    spec->ToString() + ") does not fit this site's [data]: " +
+                    s.error().message + "; it was left as it is");
+  }
   auto system = core::OnlineLearningSystem::Deserialize(
-      in.subspan(pos), model_.num_features(),
-      LearningConfig(config_, record_privacy_));
+      in.subspan(pos), *spec, LearningConfig(config_, record_privacy_));
   if (!system) return std::unexpected(system.error());
   system_ = std::move(*system);
 
@@ -379,18 +380,26 @@ Result<core::TrainingUpdate> OnlineIngest::ChargeOnlineUpdate(
   return core::TrainingUpdate{};
 }
 
-Status OnlineIngest::Deploy(std::span<const float> global_parameters) {
-  core::LogisticRegression global(model_.num_features());
-  if (auto s = global.SetParameters(global_parameters); !s) return s;
+Status OnlineIngest::Deploy(std::span<const float> global_parameters,
+                            const std::string& spec_text) {
+  core::ModelSpec spec = model_.DefaultSpec();
+  if (!spec_text.empty()) {
+    auto parsed = core::ModelSpec::Parse(spec_text);
+    if (!parsed) return std::unexpected(parsed.error());
+    spec = *parsed;
+  }
+  if (auto s = model_.CheckSpec(spec); !s) return s;
+  auto global = core::Model::FromParameters(spec, global_parameters);
+  if (!global) return std::unexpected(global.error());
   // With DP-SGD the anchor's weights must not come from the patients' rows
   // (the Fisher is a function of them): a unit Fisher, data-independent.
-  auto fisher =
-      record_privacy_
-          ? Result<std::vector<float>>(std::vector<float>(
-                static_cast<size_t>(model_.num_parameters()), 1.0f))
-          : core::DiagonalFisher(global, model_.x_train(), model_.y_train());
+  auto fisher = record_privacy_ ? Result<std::vector<float>>(std::vector<float>(
+                                      global_parameters.size(), 1.0f))
+                                : global->DiagonalFisher(
+                                      model_.x_train(),
+                                      core::ClassIndices(model_.y_train()));
   if (!fisher) return std::unexpected(fisher.error());
-  if (auto s = system_->Deploy(global_parameters, *fisher); !s) return s;
+  if (auto s = system_->Deploy(*global, *fisher); !s) return s;
   if (auto s = SaveState(); !s) return s;
   return WriteStatus();
 }
@@ -415,6 +424,7 @@ std::string OnlineIngest::StatusJson() const {
       {"accuracy_trend", s.accuracy_trend},
       {"trend_p_value", s.trend_p_value},
       {"reservoir_size", system_->reservoir().size()},
+      {"model", system_->model().spec().ToString()},
       {"updated_at", Iso8601Utc(std::chrono::system_clock::now())}};
   return j.dump(2) + "\n";
 }

@@ -39,7 +39,10 @@ struct InboxFileRecord {
 //   3. the accepted rows update the site's online model
 //      (core::OnlineLearningSystem: prequential score, mini-batch SGD, the
 //      elastic anchor to the last global model, reservoir rehearsal) and join
-//      the train rows for the next federated round;
+//      the train rows for the next federated round. The online model is of
+//      the kind the federation deployed (logistic or softmax regression, an
+//      MLP; the site's default model until the first global model), labels
+//      mapped through [data] label_classes as local training maps them;
 //   4. the ledger entry and the whole learning state are written in ONE
 //      atomic, encrypted file (AES-256-GCM, online/state.enc);
 //   5. only then is the file moved to online/processed/.
@@ -60,8 +63,12 @@ class OnlineIngest {
   Result<int> ProcessInbox();
 
   // A new global model arrived: the online model restarts from it, anchored
-  // with the diagonal Fisher of the site's train rows.
-  Status Deploy(std::span<const float> global_parameters);
+  // with the model kind's diagonal Fisher on the site's train rows (a unit
+  // Fisher under DP-SGD). `spec` is its core::ModelSpec text; empty (an
+  // older coordinator) means the site's default model. InvalidArgument when
+  // the spec does not fit this site's data or the parameters the spec.
+  Status Deploy(std::span<const float> global_parameters,
+                const std::string& spec = {});
 
   const std::vector<InboxFileRecord>& ledger() const { return ledger_; }
   const core::OnlineLearningSystem& system() const { return *system_; }

@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <random>
+#include <sstream>
+
 #include "site-agent/test_util.h"
 
 namespace cls::site {
@@ -160,22 +164,162 @@ TEST_F(OnlineIngestTest, DeployAnchorsToTheGlobalModel) {
   EXPECT_TRUE(ingest->system().anchor().active());
 }
 
-TEST_F(OnlineIngestTest, RefusesAMultiClassSiteClearly) {
-  // Labels 0 and 1 listed as classes plus one more: a 3-class site, which
-  // the logistic-regression learner cannot update.
-  DataConfig data = SyntheticDataConfig(csv_.string());
-  data.schema.label.classes = {0, 1, 2};
-  auto model = LocalModel::Load(data);
-  ASSERT_TRUE(model.has_value()) << model.error().message;
-  auto ingest =
-      OnlineIngest::Open(config_, "HOSP_T", dir_.path() / "state", *model);
-  ASSERT_FALSE(ingest.has_value());
-  EXPECT_EQ(ingest.error().code, ErrorCode::kFailedPrecondition);
-  EXPECT_NE(ingest.error().message.find("binary logistic regression only"),
-            std::string::npos)
-      << ingest.error().message;
-  // Nothing was created for it.
-  EXPECT_FALSE(fs::exists(dir_.path() / "state" / "keys" / "online.key"));
+// Synthetic 3-class data (outcome codes 101, 202, 303 by the sign pattern of
+// x1 and x2), read through [data] label_classes as local training reads it.
+std::string ThreeClassCsv(int rows, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::ostringstream csv;
+  csv << "x1,x2,group,y\n";
+  for (int i = 0; i < rows; ++i) {
+    const double x1 = normal(rng);
+    const double x2 = normal(rng);
+    const int y = x1 > 0.3 ? 303 : (x2 > 0 ? 202 : 101);
+    csv << x1 << "," << x2 << "," << (i % 3 + 1) << "," << y << "\n";
+  }
+  return csv.str();
+}
+
+class OnlineIngestMultiClassTest : public OnlineIngestTest {
+ protected:
+  LocalModel ThreeClassModel() {
+    const fs::path csv = dir_.Write("three.csv", ThreeClassCsv(150, 5));
+    DataConfig data = SyntheticDataConfig(csv.string());
+    data.schema.label = {"y", 0.5};
+    data.schema.label.classes = {101, 202, 303};
+    auto m = LocalModel::Load(data);
+    EXPECT_TRUE(m.has_value()) << m.error().message;
+    return std::move(*m);
+  }
+  static std::string MlpSpec(const LocalModel& model) {
+    core::ModelSpec spec;
+    spec.kind = core::ModelKind::kMlp;
+    spec.num_features = model.num_features();
+    spec.num_classes = 3;
+    spec.hidden = {6};
+    return spec.ToString();
+  }
+};
+
+// What used to be refused: a 3-class site learns online with its default
+// model (softmax regression), then with the kind the federation deploys.
+TEST_F(OnlineIngestMultiClassTest, LearnsWhateverKindIsDeployed) {
+  LocalModel model = ThreeClassModel();
+  ASSERT_EQ(model.num_classes(), 3);
+  auto ingest = Open(model);
+  ASSERT_TRUE(ingest);
+  EXPECT_EQ(ingest->system().model().spec().kind,
+            core::ModelKind::kSoftmaxRegression);
+  Drop("day-001.csv", ThreeClassCsv(60, 6));
+  ASSERT_EQ(*ingest->ProcessInbox(), 1);
+  ASSERT_EQ(ingest->system().history().size(), 1u);
+  EXPECT_TRUE(ingest->ledger()[0].error.empty()) << ingest->ledger()[0].error;
+  EXPECT_EQ(ingest->ledger()[0].rows_accepted, 60u);
+
+  // The federation trains an MLP: its global model is the new online model
+  // and its anchor (the MLP's own Fisher on the train rows).
+  auto mlp = core::Model::Create(*core::ModelSpec::Parse(MlpSpec(model)), 3);
+  ASSERT_TRUE(mlp.has_value());
+  const std::vector<float> global(mlp->parameters().begin(),
+                                  mlp->parameters().end());
+  ASSERT_TRUE(ingest->Deploy(global, MlpSpec(model)).has_value());
+  EXPECT_EQ(ingest->system().model().spec().ToString(), MlpSpec(model));
+  EXPECT_TRUE(ingest->system().anchor().active());
+  const std::vector<float>& fisher = ingest->system().anchor().fisher();
+  EXPECT_EQ(fisher.size(), global.size());
+  EXPECT_GT(*std::max_element(fisher.begin(), fisher.end()), 0.0f);
+  EXPECT_EQ(ingest->system().history().size(), 1u);  // history stays
+
+  Drop("day-002.csv", ThreeClassCsv(60, 7));
+  ASSERT_EQ(*ingest->ProcessInbox(), 1);
+  ASSERT_EQ(ingest->system().history().size(), 2u);
+  const auto p = ingest->system().model().parameters();
+  EXPECT_NE(std::vector<float>(p.begin(), p.end()), global);  // it learned
+  const std::string status = ingest->StatusJson();
+  EXPECT_NE(status.find("\"total_updates\": 2"), std::string::npos) << status;
+  EXPECT_NE(status.find("kind=mlp"), std::string::npos) << status;
+
+  // A spec that does not fit this site (2 classes) is refused, unchanged.
+  core::ModelSpec binary = *core::ModelSpec::Parse(MlpSpec(model));
+  binary.num_classes = 2;
+  auto two = core::Model::Create(binary, 1);
+  ASSERT_TRUE(two.has_value());
+  const std::vector<float> two_params(two->parameters().begin(),
+                                      two->parameters().end());
+  EXPECT_FALSE(ingest->Deploy(two_params, binary.ToString()).has_value());
+  EXPECT_EQ(ingest->system().model().spec().ToString(), MlpSpec(model));
+}
+
+// A restart resumes the multi-class online model (its kind included) from
+// the encrypted state, before any new global model arrives.
+TEST_F(OnlineIngestMultiClassTest, RestartResumesTheDeployedKind) {
+  std::vector<uint8_t> saved;
+  {
+    LocalModel model = ThreeClassModel();
+    auto ingest = Open(model);
+    ASSERT_TRUE(ingest);
+    auto mlp = core::Model::Create(*core::ModelSpec::Parse(MlpSpec(model)), 3);
+    ASSERT_TRUE(mlp.has_value());
+    const std::vector<float> global(mlp->parameters().begin(),
+                                    mlp->parameters().end());
+    ASSERT_TRUE(ingest->Deploy(global, MlpSpec(model)).has_value());
+    Drop("day-001.csv", ThreeClassCsv(50, 8));
+    ASSERT_EQ(*ingest->ProcessInbox(), 1);
+    saved = ingest->system().Serialize();
+  }
+  LocalModel model = ThreeClassModel();
+  auto ingest = Open(model);
+  ASSERT_TRUE(ingest);
+  EXPECT_EQ(ingest->system().model().spec().ToString(), MlpSpec(model));
+  EXPECT_EQ(ingest->system().Serialize(), saved);
+  Drop("day-002.csv", ThreeClassCsv(50, 9));
+  ASSERT_EQ(*ingest->ProcessInbox(), 1);
+  EXPECT_EQ(ingest->system().history().size(), 2u);
+
+  // The same state on a site whose [data] is binary now: refused, kept.
+  const fs::path state = dir_.path() / "state" / "online" / "state.enc";
+  const std::string bytes = ReadFile(state);
+  LocalModel binary = Model();
+  auto refused =
+      OnlineIngest::Open(config_, "HOSP_T", dir_.path() / "state", binary);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kDataLoss);
+  EXPECT_NE(refused.error().message.find("does not fit"), std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(ReadFile(state), bytes);
+}
+
+// [privacy] dp_sgd: a multi-class online update runs DP-SGD and is charged
+// to the site's record-level ledger; the anchor's Fisher is the unit one.
+TEST_F(OnlineIngestMultiClassTest, DpSgdUpdatesAreChargedForEveryKind) {
+  LocalModel model = ThreeClassModel();
+  PrivacyConfig privacy;
+  privacy.dp_sgd = true;
+  privacy.target_epsilon = 50;
+  privacy.delta = 1e-5;
+  privacy.clip_norm = 1.0;
+  privacy.noise_multiplier = 1.1;
+  auto ledger = RecordPrivacyLedger::Open(dir_.path() / "state", privacy,
+                                          model.num_samples());
+  ASSERT_TRUE(ledger.has_value()) << ledger.error().message;
+  auto ingest = OnlineIngest::Open(config_, "HOSP_T", dir_.path() / "state",
+                                   model, ledger->get());
+  ASSERT_TRUE(ingest.has_value()) << ingest.error().message;
+  EXPECT_TRUE((*ingest)->system().config().dp.enabled);
+  auto mlp = core::Model::Create(*core::ModelSpec::Parse(MlpSpec(model)), 3);
+  ASSERT_TRUE(mlp.has_value());
+  const std::vector<float> global(mlp->parameters().begin(),
+                                  mlp->parameters().end());
+  ASSERT_TRUE((*ingest)->Deploy(global, MlpSpec(model)).has_value());
+  for (float f : (*ingest)->system().anchor().fisher()) EXPECT_EQ(f, 1.0f);
+  Drop("day-001.csv", ThreeClassCsv(60, 10));
+  ASSERT_EQ(*(*ingest)->ProcessInbox(), 1);
+  EXPECT_EQ((*ingest)->system().history().size(), 1u);
+  const RecordPrivacyStatus spent = (*ledger)->Current();
+  EXPECT_EQ(spent.trainings, 1u);
+  EXPECT_GT(spent.epsilon, 0.0);
+  const auto p = (*ingest)->system().model().parameters();
+  EXPECT_NE(std::vector<float>(p.begin(), p.end()), global);
 }
 
 TEST(OnlineKey, RefusesAKeyReadableByOthers) {

@@ -343,16 +343,16 @@ Result<Prediction> PredictionService::Predict(std::string_view request_key,
   const Eigen::RowVectorXf p = state->Probabilities(route.serve, x);
   const std::vector<std::string> names = core::ClassNames(schema_.label);
   SetProbabilities(p, names, out);
-  // The site-local candidate (binary logistic regression, learned online)
+  // The site-local candidate (the model learned online, of any kind)
   // scores every request; in A/B it answers its share of the keys.
   std::optional<LocalScore> local;
   if (local_) local = local_->Score(request_key, x);
   if (local && local->served) {
     out.version_id = std::string(kLocalCandidateVersion);
-    Eigen::RowVectorXf binary(2);
-    binary << static_cast<float>(1.0 - local->probability),
-        static_cast<float>(local->probability);
-    SetProbabilities(binary, names, out);
+    const Eigen::Map<const Eigen::RowVectorXf> lp(
+        local->probabilities.data(),
+        static_cast<Eigen::Index>(local->probabilities.size()));
+    SetProbabilities(lp, names, out);
     out.model = "site_local_candidate";
   }
   TrackedPrediction tracked{.version_id = out.version_id,
@@ -450,9 +450,18 @@ Status PredictionService::RecordOutcome(std::string_view request_key,
   return {};
 }
 
-Status PredictionService::SetLocalCandidate(std::vector<float> parameters) {
+Status PredictionService::SetLocalCandidate(std::vector<float> parameters,
+                                            const core::ModelSpec& spec) {
   if (!local_) return {};
-  return local_->Set(std::move(parameters), schema_.FeatureCount());
+  if (spec.num_features == 0) {
+    return local_->Set(std::move(parameters), schema_.FeatureCount());
+  }
+  if (spec.num_features != schema_.FeatureCount() ||
+      spec.num_classes != schema_.label.NumClasses()) {
+    return InvalidArgument("local candidate: " + spec.ToString() +
+                           " does not fit the served schema");
+  }
+  return local_->Set(std::move(parameters), spec);
 }
 
 void PredictionService::CountRejected(std::string_view reason) {

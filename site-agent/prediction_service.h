@@ -130,8 +130,11 @@ class PredictionService {
   int AssessInputs(int64_t now_s);
 
   // New parameters of the site's online model: the site-local candidate's
-  // next generation (a no-op with serve_candidate = "off").
-  Status SetLocalCandidate(std::vector<float> parameters);
+  // next generation (a no-op with serve_candidate = "off"). `spec` is the
+  // online model's kind (any; empty: binary logistic regression);
+  // InvalidArgument unless it fits the schema's features and classes.
+  Status SetLocalCandidate(std::vector<float> parameters,
+                           const core::ModelSpec& spec = {});
   const LocalCandidate* local_candidate() const { return local_.get(); }
 
   // Counts a request refused before it reached the service (e.g. a

@@ -108,7 +108,11 @@ void BindOnlineLearning(py::module_& m) {
       .def(
           "predict_proba",
           [](const core::OnlineLearningSystem& s, const py::object& data) {
-            return ToNumpy(s.model().PredictProbability(ModelInput(s, data)));
+            // P(class 1) per row, as before models of every kind: the
+            // binding's learners are binary logistic regressions.
+            const Eigen::VectorXf p =
+                s.model().PredictProbability(ModelInput(s, data)).col(1);
+            return ToNumpy(p);
           },
           py::arg("data"))
       .def("statistics",
@@ -156,7 +160,7 @@ void BindOnlineLearning(py::module_& m) {
             cfg.batch_size = batch_size;
             std::vector<uint8_t> bytes = s.Serialize();
             return Unwrap(core::OnlineLearningSystem::Deserialize(
-                bytes, s.model().num_features(), cfg));
+                bytes, s.model().spec(), cfg));
           },
           py::arg("learning_rate"), py::arg("batch_size"));
 }
