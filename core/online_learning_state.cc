@@ -106,6 +106,33 @@ std::unexpected<Error> Corrupt(const std::string& what) {
   return DataLoss("online learning state: " + what);
 }
 
+// Magic, format and the model the state was stored for: format 1 (logistic
+// regression only) recorded its feature count, format 2 the spec text.
+Result<ModelSpec> ReadHeader(Reader& r) {
+  uint8_t magic[4];
+  for (uint8_t& c : magic) {
+    if (!r.Get(c)) return Corrupt("truncated header");
+  }
+  if (std::memcmp(magic, kMagic, 4) != 0) return Corrupt("bad magic");
+  uint32_t version = 0;
+  if (!r.Get(version)) return Corrupt("truncated header");
+  if (version == kVersionLogisticOnly) {
+    uint32_t features = 0;
+    if (!r.Get(features)) return Corrupt("truncated header");
+    ModelSpec spec;
+    spec.kind = ModelKind::kLogisticRegression;
+    spec.num_features = static_cast<int>(features);
+    spec.num_classes = 2;
+    return spec;
+  }
+  if (version != kVersion) return Corrupt("unknown version");
+  std::string stored;
+  if (!r.GetString(stored)) return Corrupt("truncated header");
+  auto spec = ModelSpec::Parse(stored);
+  if (!spec) return Corrupt("model spec: " + spec.error().message);
+  return spec;
+}
+
 }  // namespace
 
 std::vector<uint8_t> OnlineLearningSystem::Serialize() const {
@@ -147,28 +174,7 @@ std::vector<uint8_t> OnlineLearningSystem::Serialize() const {
 Result<ModelSpec> OnlineLearningSystem::StoredSpec(
     std::span<const uint8_t> bytes) {
   Reader r(bytes);
-  uint8_t magic[4];
-  for (uint8_t& c : magic) {
-    if (!r.Get(c)) return Corrupt("truncated header");
-  }
-  if (std::memcmp(magic, kMagic, 4) != 0) return Corrupt("bad magic");
-  uint32_t version = 0;
-  if (!r.Get(version)) return Corrupt("truncated header");
-  if (version == kVersionLogisticOnly) {
-    uint32_t features = 0;
-    if (!r.Get(features)) return Corrupt("truncated header");
-    ModelSpec spec;
-    spec.kind = ModelKind::kLogisticRegression;
-    spec.num_features = static_cast<int>(features);
-    spec.num_classes = 2;
-    return spec;
-  }
-  if (version != kVersion) return Corrupt("unknown version");
-  std::string stored;
-  if (!r.GetString(stored)) return Corrupt("truncated header");
-  auto spec = ModelSpec::Parse(stored);
-  if (!spec) return Corrupt("model spec: " + spec.error().message);
-  return spec;
+  return ReadHeader(r);
 }
 
 Result<OnlineLearningSystem> OnlineLearningSystem::Deserialize(
@@ -185,39 +191,14 @@ Result<OnlineLearningSystem> OnlineLearningSystem::Deserialize(
     std::span<const uint8_t> bytes, const ModelSpec& spec,
     const OnlineLearningConfig& cfg) {
   Reader r(bytes);
-  uint8_t magic[4];
-  for (uint8_t& c : magic) {
-    if (!r.Get(c)) return Corrupt("truncated header");
-  }
-  if (std::memcmp(magic, kMagic, 4) != 0) return Corrupt("bad magic");
-  uint32_t version = 0;
-  if (!r.Get(version) ||
-      (version != kVersion && version != kVersionLogisticOnly)) {
-    return Corrupt("unknown version");
+  auto stored = ReadHeader(r);
+  if (!stored) return std::unexpected(stored.error());
+  // The spec holds kind, widths and classes only (no data).
+  if (*stored != spec) {
+    return Corrupt("stored for the model \"" + stored->ToString() +
+                   "\", the model is \"" + spec.ToString() + "\"");
   }
   const int num_features = spec.num_features;
-  if (version == kVersionLogisticOnly) {
-    uint32_t features = 0;
-    if (!r.Get(features)) return Corrupt("truncated header");
-    if (spec.kind != ModelKind::kLogisticRegression) {
-      return Corrupt(
-          "stored for logistic_regression (format 1), the model is " +
-          std::string(ModelKindName(spec.kind)));
-    }
-    if (static_cast<int>(features) != num_features) {
-      return Corrupt("stored for " + std::to_string(features) +
-                     " features, the model has " +
-                     std::to_string(num_features));
-    }
-  } else {
-    std::string stored;
-    if (!r.GetString(stored)) return Corrupt("truncated header");
-    // The spec text holds kind, widths and classes only (no data).
-    if (stored != spec.ToString()) {
-      return Corrupt("stored for the model \"" + stored +
-                     "\", the model is \"" + spec.ToString() + "\"");
-    }
-  }
   std::vector<float> params, anchor, fisher;
   std::span<const uint8_t> reservoir_bytes;
   std::string rng_state;

@@ -374,6 +374,35 @@ CommandResult Cluster::Ctl(std::vector<std::string> args,
   return CtlText(std::move(args), identity);
 }
 
+// What every EHR client script starts with (Cluster::RunEhrClient).
+constexpr const char* kEhrClientPrelude = R"PY(
+import http.client, json, math, random, ssl, sys
+port, ca, cert, key = sys.argv[1:5]
+args = sys.argv[5:]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.load_cert_chain(cert, key)
+c = http.client.HTTPSConnection("127.0.0.1", int(port), context=ctx, timeout=10)
+def call(path, body):
+    c.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+    r = c.getresponse()
+    return r.status, r.read().decode()
+)PY";
+
+CommandResult Cluster::RunEhrClient(const std::string& identity, int port,
+                                    const std::string& script,
+                                    const std::vector<std::string>& args,
+                                    std::chrono::seconds timeout) {
+  std::vector<std::string> argv = {"/usr/bin/python3",
+                                   "-c",
+                                   std::string(kEhrClientPrelude) + script,
+                                   std::to_string(port),
+                                   Path("pki/ca.pem"),
+                                   Path("pki/issued/" + identity + ".pem"),
+                                   Path("pki/issued/" + identity + ".key")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, timeout);
+}
+
 CommandResult Cluster::CtlText(std::vector<std::string> args,
                                const std::string& identity) {
   std::vector<std::string> argv = {BinaryPath("clsctl"),

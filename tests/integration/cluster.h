@@ -126,6 +126,17 @@ class Cluster {
   CommandResult CtlText(std::vector<std::string> args,
                         const std::string& identity = "admin");
 
+  // Runs a Python client of a site's serving port (/v1/predict,
+  // /v1/outcome) as the EHR certificate `identity` (issued with
+  // Pki({"issue", "ehr", identity})). `script` starts with a connected
+  // HTTPS client `c`, `call(path, body) -> (status, text)` for JSON POSTs
+  // and its own arguments in `args` (strings), with json, math, random and
+  // sys imported.
+  CommandResult RunEhrClient(
+      const std::string& identity, int port, const std::string& script,
+      const std::vector<std::string>& args,
+      std::chrono::seconds timeout = std::chrono::seconds(120));
+
   // Approves every site, waiting until each has connected and is approved.
   void ApproveAll(const std::vector<std::string>& site_ids);
   // Waits until `n` approved sites are connected.

@@ -28,6 +28,7 @@
 #include "core/dataset.h"
 #include "core/metrics.h"
 #include "core/model.h"
+#include "tests/integration/example_templates.h"
 
 #ifndef CLS_SOURCE_DIR
 #error "CLS_SOURCE_DIR (the repository, for examples/) must be defined"
@@ -187,35 +188,6 @@ inline std::vector<Row> WriteExampleData(
 }
 
 // ---- The example templates ----
-
-inline std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-inline std::string ExampleDir(const std::string& name) {
-  return std::string(CLS_SOURCE_DIR) + "/examples/" + name;
-}
-
-// The template's [data] section ([data] and its [[data.columns]]), its csv
-// pointed at `csv`.
-inline std::string DataSection(const std::string& example,
-                               const std::string& csv) {
-  std::istringstream in(ReadText(ExampleDir(example) + "/site.toml"));
-  std::string line, out;
-  bool inside = false;
-  while (std::getline(in, line)) {
-    if (line.starts_with("[")) {
-      inside = line == "[data]" || line == "[[data.columns]]";
-    }
-    if (!inside) continue;
-    if (line.starts_with("csv = ")) line = "csv = \"" + csv + "\"";
-    out += line + "\n";
-  }
-  return out;
-}
 
 // The example's schema: the template's [[data.columns]] and label.
 inline core::DatasetSchema ExampleSchema(const std::string& example) {

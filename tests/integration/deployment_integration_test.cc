@@ -68,15 +68,7 @@ bool WriteHeartCohort(const std::string& src, const std::string& dst) {
 // get the opposite of what it predicted. Prints {"served": {version: n},
 // "errors": n}.
 constexpr const char* kStream = R"PY(
-import http.client, json, random, ssl, sys
-port, ca, cert, key, prefix, n, mode, candidate, rows = sys.argv[1:10]
-ctx = ssl.create_default_context(cafile=ca)
-ctx.load_cert_chain(cert, key)
-c = http.client.HTTPSConnection("127.0.0.1", int(port), context=ctx, timeout=10)
-def call(path, body):
-    c.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
-    r = c.getresponse()
-    return r.status, r.read().decode()
+prefix, n, mode, candidate, rows = args
 rng = random.Random(prefix)
 table = []
 if rows != "-":
@@ -242,12 +234,10 @@ TEST(DeploymentIntegrationTest,
   // HOSP_S's EHR: the role [serve] accepts by default (docs/serving.md).
   ASSERT_EQ(cluster.Pki({"issue", "ehr", "HOSP_S-ehr"}).exit_code, 0);
   auto stream = [&](const std::string& prefix, int n, const std::string& mode) {
-    return RunCommand(
-        {"/usr/bin/python3", "-c", kStream, std::to_string(port_s),
-         cluster.Path("pki/ca.pem"), cluster.Path("pki/issued/HOSP_S-ehr.pem"),
-         cluster.Path("pki/issued/HOSP_S-ehr.key"), prefix, std::to_string(n),
-         mode, v2, heart ? cluster.Path("HOSP_S.csv") : "-"},
-        120s);
+    return cluster.RunEhrClient("HOSP_S-ehr", port_s, kStream,
+                                {prefix, std::to_string(n), mode, v2,
+                                 heart ? cluster.Path("HOSP_S.csv") : "-"},
+                                120s);
   };
   // A clean phase: both versions right (the monitors' reference)...
   auto good = stream("enc-good", 400, "good");

@@ -102,15 +102,7 @@ class WebhookReceiver {
 // Predictions and outcomes over mutual TLS: "good" answers each prediction
 // with its own label, "bad" with the opposite. Prints {"served", "errors"}.
 constexpr const char* kStream = R"PY(
-import http.client, json, random, ssl, sys
-port, ca, cert, key, prefix, n, mode = sys.argv[1:8]
-ctx = ssl.create_default_context(cafile=ca)
-ctx.load_cert_chain(cert, key)
-c = http.client.HTTPSConnection("127.0.0.1", int(port), context=ctx, timeout=10)
-def call(path, body):
-    c.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
-    r = c.getresponse()
-    return r.status, r.read().decode()
+prefix, n, mode = args
 rng = random.Random(prefix)
 served, errors = 0, 0
 for i in range(int(n)):
@@ -179,12 +171,8 @@ TEST(DriftResponseIntegrationTest, SevereDriftIsNotifiedToTheWebhook) {
 
   ASSERT_EQ(cluster.Pki({"issue", "ehr", "HOSP_ALONE-ehr"}).exit_code, 0);
   auto stream = [&](const std::string& prefix, const std::string& mode) {
-    return RunCommand(
-        {"/usr/bin/python3", "-c", kStream, std::to_string(serve_port),
-         cluster.Path("pki/ca.pem"),
-         cluster.Path("pki/issued/HOSP_ALONE-ehr.pem"),
-         cluster.Path("pki/issued/HOSP_ALONE-ehr.key"), prefix, "400", mode},
-        120s);
+    return cluster.RunEhrClient("HOSP_ALONE-ehr", serve_port, kStream,
+                                {prefix, "400", mode}, 120s);
   };
   auto good = stream("enc-good", "good");
   ASSERT_EQ(good.exit_code, 0) << good.error;

@@ -20,55 +20,19 @@
 
 #include "tests/integration/cluster.h"
 #include "tests/integration/example_data.h"
+#include "tests/integration/example_templates.h"
 
 namespace cls::testing {
 namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  if (s.str().empty()) throw std::runtime_error("cannot read " + path);
-  return s.str();
-}
-
-std::string ExamplePath(const std::string& example, const std::string& file) {
-  return std::string(CLS_SOURCE_DIR) + "/examples/" + example + "/" + file;
-}
-
-// The example coordinator.toml's [model] section (up to the next table).
-std::string ModelSection(const std::string& example) {
-  const std::string text = ReadText(ExamplePath(example, "coordinator.toml"));
-  const size_t start = text.find("[model]\n");
-  const size_t end = text.find("\n[", start + 1);
-  return text.substr(start, end == std::string::npos ? end : end - start + 1);
-}
-
-// The example site.toml's [data] section to the end of the file (the
-// template keeps it last), reading `csv`.
-std::string DataSection(const std::string& example, const std::string& csv) {
-  std::string text =
-      ReadText(ExamplePath(example, "site.toml")).substr(0) + "\n";
-  text = text.substr(text.find("[data]\n"));
-  const size_t line = text.find("csv = ");
-  const size_t eol = text.find('\n', line);
-  return text.substr(0, line) + "csv = \"" + csv + "\"" + text.substr(eol);
-}
-
 // One prediction from the site's serving port with the EHR's certificate.
 constexpr const char* kPredict = R"PY(
-import http.client, json, ssl, sys
-port, ca, cert, key, features = (int(sys.argv[1]), sys.argv[2], sys.argv[3],
-                                 sys.argv[4], json.loads(sys.argv[5]))
-ctx = ssl.create_default_context(cafile=ca)
-ctx.load_cert_chain(cert, key)
-c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
-c.request("POST", "/v1/predict", json.dumps({"request_key": "enc-1",
-          "features": features}), {"Content-Type": "application/json"})
-r = c.getresponse()
-print(json.dumps({"status": r.status, "body": json.loads(r.read().decode())}))
+features, = args
+status, text = call("/v1/predict", {"request_key": "enc-1",
+                                    "features": json.loads(features)})
+print(json.dumps({"status": status, "body": json.loads(text)}))
 )PY";
 
 // `clsctl versions compare` of an earlier evaluated version against the
@@ -203,11 +167,8 @@ void RunExample(const Example& ex) {
   CommandResult r;
   ASSERT_TRUE(WaitUntil(
       [&] {
-        r = RunCommand({"/usr/bin/python3", "-c", kPredict,
-                        std::to_string(port), cluster.Path("pki/ca.pem"),
-                        cluster.Path("pki/issued/HOSP_A-ehr.pem"),
-                        cluster.Path("pki/issued/HOSP_A-ehr.key"),
-                        ex.features.dump()});
+        r = cluster.RunEhrClient("HOSP_A-ehr", port, kPredict,
+                                 {ex.features.dump()});
         return r.exit_code == 0 && r.Json()["status"] == 200 &&
                r.Json()["body"]["version_id"] == version;
       },
@@ -348,10 +309,7 @@ TEST(ModelKindsIntegrationTest, ASoftmaxModelIsServedAfterASiteRestart) {
 
   CommandResult r;
   auto predict = [&] {
-    r = RunCommand(
-        {"/usr/bin/python3", "-c", kPredict, std::to_string(port),
-         cluster.Path("pki/ca.pem"), cluster.Path("pki/issued/HOSP_A-ehr.pem"),
-         cluster.Path("pki/issued/HOSP_A-ehr.key"), features.dump()});
+    r = cluster.RunEhrClient("HOSP_A-ehr", port, kPredict, {features.dump()});
     return r.exit_code == 0 ? r.Json() : json();
   };
   // The site's answer before the restart: the round's global model.

@@ -21,42 +21,13 @@
 #include "common/testing/http_get.h"
 #include "tests/integration/cluster.h"
 #include "tests/integration/example_data.h"
+#include "tests/integration/example_templates.h"
 
 namespace cls::testing {
 namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  if (s.str().empty()) throw std::runtime_error("cannot read " + path);
-  return s.str();
-}
-
-std::string ExamplePath(const std::string& example, const std::string& file) {
-  return std::string(CLS_SOURCE_DIR) + "/examples/" + example + "/" + file;
-}
-
-// The example coordinator.toml's [model] section (up to the next table).
-std::string ModelSection(const std::string& example) {
-  const std::string text = ReadText(ExamplePath(example, "coordinator.toml"));
-  const size_t start = text.find("[model]\n");
-  const size_t end = text.find("\n[", start + 1);
-  return text.substr(start, end == std::string::npos ? end : end - start + 1);
-}
-
-// The example site.toml's [data] section to the end of the file, reading
-// `csv`.
-std::string DataSection(const std::string& example, const std::string& csv) {
-  std::string text = ReadText(ExamplePath(example, "site.toml")) + "\n";
-  text = text.substr(text.find("[data]\n"));
-  const size_t line = text.find("csv = ");
-  const size_t eol = text.find('\n', line);
-  return text.substr(0, line) + "csv = \"" + csv + "\"" + text.substr(eol);
-}
 
 json OnlineStatus(Cluster& cluster, const std::string& site) {
   std::ifstream in(cluster.Path(site + "-state/online/online.json"));
@@ -77,16 +48,10 @@ double Gauge(int port, const std::string& name) {
 
 // One prediction from the site's serving port with the EHR's certificate.
 constexpr const char* kPredict = R"PY(
-import http.client, json, ssl, sys
-port, ca, cert, key, features = (int(sys.argv[1]), sys.argv[2], sys.argv[3],
-                                 sys.argv[4], json.loads(sys.argv[5]))
-ctx = ssl.create_default_context(cafile=ca)
-ctx.load_cert_chain(cert, key)
-c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
-c.request("POST", "/v1/predict", json.dumps({"request_key": "enc-online-1",
-          "features": features}), {"Content-Type": "application/json"})
-r = c.getresponse()
-print(json.dumps({"status": r.status, "body": json.loads(r.read().decode())}))
+features, = args
+status, text = call("/v1/predict", {"request_key": "enc-online-1",
+                                    "features": json.loads(features)})
+print(json.dumps({"status": status, "body": json.loads(text)}))
 )PY";
 
 std::string TempCsv(const std::string& what, int i) {
@@ -190,11 +155,8 @@ TEST(OnlineKindsIntegrationTest, SoftmaxSiteLearnsOnlineAndShadowsACandidate) {
   CommandResult r;
   ASSERT_TRUE(WaitUntil(
       [&] {
-        r = RunCommand({"/usr/bin/python3", "-c", kPredict,
-                        std::to_string(port), cluster.Path("pki/ca.pem"),
-                        cluster.Path("pki/issued/HOSP_ON-ehr.pem"),
-                        cluster.Path("pki/issued/HOSP_ON-ehr.key"),
-                        features.dump()});
+        r = cluster.RunEhrClient("HOSP_ON-ehr", port, kPredict,
+                                 {features.dump()});
         return r.exit_code == 0 && r.Json()["status"] == 200 &&
                r.Json()["body"]["version_id"] == version;
       },
@@ -218,15 +180,7 @@ TEST(OnlineKindsIntegrationTest, SoftmaxSiteLearnsOnlineAndShadowsACandidate) {
 // outcome as a class index (0, 1, 2 for drugs 101, 202, 303); counts who
 // answered and checks every answer carries the three class probabilities.
 constexpr const char* kAbStream = R"PY(
-import http.client, json, math, random, ssl, sys
-port, ca, cert, key, n = sys.argv[1:6]
-ctx = ssl.create_default_context(cafile=ca)
-ctx.load_cert_chain(cert, key)
-c = http.client.HTTPSConnection("127.0.0.1", int(port), context=ctx, timeout=10)
-def call(path, body):
-    c.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
-    r = c.getresponse()
-    return r.status, r.read().decode()
+n, = args
 rng = random.Random(5)
 models, errors, bad_answers = {}, 0, 0
 for i in range(int(n)):
@@ -258,11 +212,7 @@ TEST(OnlineKindsIntegrationTest, SoftmaxSiteLocalCandidateAnswersItsABShare) {
   std::string version;
   ASSERT_NO_FATAL_FAILURE(
       SoftmaxFederationWithOnlineSite(cluster, "ab", port, csvs, version));
-  auto r = RunCommand(
-      {"/usr/bin/python3", "-c", kAbStream, std::to_string(port),
-       cluster.Path("pki/ca.pem"), cluster.Path("pki/issued/HOSP_ON-ehr.pem"),
-       cluster.Path("pki/issued/HOSP_ON-ehr.key"), "80"},
-      120s);
+  auto r = cluster.RunEhrClient("HOSP_ON-ehr", port, kAbStream, {"80"}, 120s);
   ASSERT_EQ(r.exit_code, 0) << r.error;
   const json out = r.Json();
   std::cout << "ab: " << out.dump() << "\n";

@@ -32,15 +32,7 @@ using nlohmann::json;
 // is "none", their outcomes: "right" = the predicted label, "flipped" = the
 // opposite. Prints {"served": {version: n}, "errors": n}.
 constexpr const char* kStream = R"PY(
-import http.client, json, random, ssl, sys
-port, ca, cert, key, prefix, n, mode, shift = sys.argv[1:9]
-ctx = ssl.create_default_context(cafile=ca)
-ctx.load_cert_chain(cert, key)
-c = http.client.HTTPSConnection("127.0.0.1", int(port), context=ctx, timeout=10)
-def call(path, body):
-    c.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
-    r = c.getresponse()
-    return r.status, r.read().decode()
+prefix, n, mode, shift = args
 rng = random.Random(prefix)
 served, errors = {}, 0
 for i in range(int(n)):
@@ -132,12 +124,9 @@ TEST(SiteDriftIntegrationTest, DataAndConceptDriftReachTheCoordinator) {
   ASSERT_EQ(cluster.Pki({"issue", "ehr", "HOSP_S-ehr"}).exit_code, 0);
   auto stream = [&](const std::string& prefix, int n, const std::string& mode,
                     double shift) {
-    auto r = RunCommand(
-        {"/usr/bin/python3", "-c", kStream, std::to_string(port),
-         cluster.Path("pki/ca.pem"), cluster.Path("pki/issued/HOSP_S-ehr.pem"),
-         cluster.Path("pki/issued/HOSP_S-ehr.key"), prefix, std::to_string(n),
-         mode, std::to_string(shift)},
-        120s);
+    auto r = cluster.RunEhrClient(
+        "HOSP_S-ehr", port, kStream,
+        {prefix, std::to_string(n), mode, std::to_string(shift)}, 120s);
     EXPECT_EQ(r.exit_code, 0) << r.error;
     EXPECT_EQ(r.Json()["errors"], 0) << r.output;
     return r;
@@ -221,15 +210,7 @@ TEST(SiteDriftIntegrationTest, DataAndConceptDriftReachTheCoordinator) {
 // cohort's logistic model without its noise) and prints how many each model
 // answered: {"model": {"deployed": n, "site_local_candidate": m}, ...}.
 constexpr const char* kAbStream = R"PY(
-import http.client, json, random, ssl, sys
-port, ca, cert, key, prefix, n = sys.argv[1:7]
-ctx = ssl.create_default_context(cafile=ca)
-ctx.load_cert_chain(cert, key)
-c = http.client.HTTPSConnection("127.0.0.1", int(port), context=ctx, timeout=10)
-def call(path, body):
-    c.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
-    r = c.getresponse()
-    return r.status, r.read().decode()
+prefix, n = args
 rng = random.Random(prefix)
 models, versions, errors = {}, {}, 0
 for i in range(int(n)):
@@ -315,11 +296,8 @@ TEST(SiteDriftIntegrationTest, AWorseSiteLocalCandidateIsWithdrawnAtTheSite) {
 
   ASSERT_EQ(cluster.Pki({"issue", "ehr", "HOSP_S-ehr"}).exit_code, 0);
   auto stream = [&](const std::string& prefix, int n) {
-    auto r = RunCommand(
-        {"/usr/bin/python3", "-c", kAbStream, std::to_string(port),
-         cluster.Path("pki/ca.pem"), cluster.Path("pki/issued/HOSP_S-ehr.pem"),
-         cluster.Path("pki/issued/HOSP_S-ehr.key"), prefix, std::to_string(n)},
-        120s);
+    auto r = cluster.RunEhrClient("HOSP_S-ehr", port, kAbStream,
+                                  {prefix, std::to_string(n)}, 120s);
     EXPECT_EQ(r.exit_code, 0) << r.error;
     EXPECT_EQ(r.Json()["errors"], 0) << r.output;
     std::cout << prefix << ": " << r.output;

@@ -13,6 +13,7 @@
 #include "core/dataset.h"
 #include "core/feature_statistics.h"
 #include "tests/integration/cluster.h"
+#include "tests/integration/example_templates.h"
 
 namespace cls::testing {
 namespace {
@@ -57,13 +58,6 @@ std::vector<std::vector<double>> StoredStatistics(Cluster& cluster) {
     out.push_back(std::move(v));
   }
   return out;
-}
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 TEST(StatisticsIntegrationTest, SecureSumsEqualSiteSumsAndSitesAdoptThem) {
