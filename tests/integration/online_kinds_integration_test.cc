@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -44,6 +45,34 @@ double Gauge(int port, const std::string& name) {
   const std::regex line("\n" + name + " ([0-9.e+-]+)");
   std::smatch m;
   return std::regex_search(text, m, line) ? std::stod(m[1]) : -1.0;
+}
+
+// Drops the first day of labelled cases into HOSP_ON's inbox (written, then
+// renamed in, as a hospital's export does) and waits until the site has
+// learned from it: online.json then, null on timeout. `write` makes the CSV.
+json DeliverFirstDay(Cluster& cluster,
+                     const std::function<void(const std::string&)>& write) {
+  const std::string tmp = cluster.Path("inbox/.day-001.csv.tmp");
+  write(tmp);
+  fs::rename(tmp, cluster.Path("inbox/day-001.csv"));
+  json status;
+  const bool learned = WaitUntil(
+      [&] {
+        status = OnlineStatus(cluster, "HOSP_ON");
+        return status.is_object() && status["total_updates"] == 1;
+      },
+      60s);
+  if (!learned) return nullptr;
+  // The agent counts the file after online.json is written: poll for that
+  // too, so the caller can read the counter.
+  const int metrics = cluster.site_metrics_port("HOSP_ON");
+  if (metrics <= 0 ||
+      !WaitUntil(
+          [&] { return Gauge(metrics, "cls_agent_online_updates_total") >= 1; },
+          30s)) {
+    return nullptr;
+  }
+  return status;
 }
 
 // One prediction from the site's serving port with the EHR's certificate.
@@ -106,29 +135,16 @@ void SoftmaxFederationWithOnlineSite(Cluster& cluster, const std::string& mode,
       {"versions", "deploy", version, "--strategy", "immediate"}, "operator");
   ASSERT_EQ(deployed.exit_code, 0) << deployed.error;
 
-  // Labelled cases arrive through the inbox (written, then renamed in).
-  const std::string tmp = cluster.Path("inbox/.day-001.csv.tmp");
-  WritePrescriptions(tmp, 90, 77);
-  fs::rename(tmp, cluster.Path("inbox/day-001.csv"));
-  json status;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        status = OnlineStatus(cluster, "HOSP_ON");
-        return status.is_object() && status["total_updates"] == 1;
-      },
-      60s))
-      << cluster.site("HOSP_ON")->Log();
+  // Labelled cases arrive through the inbox.
+  const json status = DeliverFirstDay(
+      cluster, [](const std::string& csv) { WritePrescriptions(csv, 90, 77); });
+  ASSERT_TRUE(status.is_object()) << cluster.site("HOSP_ON")->Log();
   EXPECT_EQ(status["rows_accepted"], 90) << status.dump();
   EXPECT_EQ(status["files_refused"], 0) << status.dump();
   const std::string model = status["model"];
   EXPECT_TRUE(model.starts_with("kind=softmax_regression;")) << model;
   EXPECT_NE(model.find(";classes=3"), std::string::npos) << model;
   const int metrics = cluster.site_metrics_port("HOSP_ON");
-  ASSERT_GT(metrics, 0);
-  // The agent counts the file after online.json is written: poll.
-  EXPECT_TRUE(WaitUntil(
-      [&] { return Gauge(metrics, "cls_agent_online_updates_total") >= 1; },
-      30s));
   // The learned 3-class model is the shadow candidate.
   ASSERT_TRUE(WaitUntil(
       [&] { return Gauge(metrics, "cls_local_candidate_active") == 1; }, 30s))
@@ -257,25 +273,12 @@ TEST(OnlineKindsIntegrationTest, MlpSiteLearnsOnlineFromTheDeployedMlp) {
       60s))
       << status.dump() << cluster.site("HOSP_ON")->Log();
 
-  const std::string tmp = cluster.Path("inbox/.day-001.csv.tmp");
-  WriteReadmissions(tmp, 80, 99);
-  fs::rename(tmp, cluster.Path("inbox/day-001.csv"));
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        status = OnlineStatus(cluster, "HOSP_ON");
-        return status.is_object() && status["total_updates"] == 1;
-      },
-      60s))
-      << cluster.site("HOSP_ON")->Log();
+  status = DeliverFirstDay(
+      cluster, [](const std::string& csv) { WriteReadmissions(csv, 80, 99); });
+  ASSERT_TRUE(status.is_object()) << cluster.site("HOSP_ON")->Log();
   EXPECT_EQ(status["rows_accepted"], 80) << status.dump();
   EXPECT_TRUE(status["model"].get<std::string>().starts_with("kind=mlp;"))
       << status.dump();
-  const int metrics = cluster.site_metrics_port("HOSP_ON");
-  ASSERT_GT(metrics, 0);
-  // The agent counts the file after online.json is written: poll.
-  EXPECT_TRUE(WaitUntil(
-      [&] { return Gauge(metrics, "cls_agent_online_updates_total") >= 1; },
-      30s));
   EXPECT_NE(cluster.site("HOSP_ON")->Log().find("online: day-001.csv learned"),
             std::string::npos);
   for (const auto& p : csvs) std::remove(p.c_str());
