@@ -137,6 +137,14 @@ if want inprocess && [[ -x $BIN/heart_eval ]]; then
     log "heart disease data not found in $HEART_DATA; heart_eval skipped"
   fi
 fi
+# ---------------------------------------------------------------- model kinds
+# bench/model_kinds_eval: held-out accuracy (macro-F1 for several classes) of
+# local-only, federated and pooled training for the examples/ model types on
+# their synthetic data and the heart data (docs/evaluation.md, "Model kinds").
+if want inprocess && [[ -x $BIN/model_kinds_eval ]]; then
+  log "model kinds: model_kinds_eval"
+  "$BIN/model_kinds_eval"
+fi
 # ---------------------------------------------------------------- training
 # bench/train_bench: train.softmax_epoch_ms and train.mlp_epoch_ms (10,000 x
 # 100, 10 classes) with scikit-learn's SGDClassifier / MLPClassifier on the
