@@ -18,6 +18,8 @@ packages=(
   # offline install into a venv (PythonPackageInstallTest; python3-venv
   # brings pip's wheel) and the pybind11 binding _cls_core of core/.
   python3-pytest python3-venv pybind11-dev python3-dev python3-numpy
+  # PyYAML: DeployStaticCheck's Compose and chart files, OpenApiYamlTest.
+  python3-yaml
   chromium  # clsctl dashboard's browser test (DashboardIntegrationTest)
 )
 # make package: lintian checks the .deb files, help2man writes the man pages,
