@@ -309,20 +309,28 @@ TEST_P(MultiClassDeploymentIntegrationTest,
   std::cout << kind.name << " alert: " << alert.dump() << "\n";
   EXPECT_GT(alert["severity"].get<double>(), 0.8) << alert.dump();
 
-  // The comparison sums the sites' counts as they report them, so it ends
-  // with every wrong outcome of the shifted phase (over 100 of ~300 with the
-  // 50% share) against ~150 right ones per arm: far below what the test
-  // needs to find the candidate worse.
+  // After the rollback the comparison is one look at the sites' summed
+  // counts, which end with every wrong outcome of the shifted phase. How
+  // many predictions v2 served before the rollback reached HOSP_A depends on
+  // how the stream and the one-second reports interleave (all ~150 of its
+  // share in the runs seen). From 30 wrong against ~150 right per arm the
+  // test finds the candidate worse (p about 1e-5); below that it must at
+  // least not favour it.
+  const int shifted = bad.Json()["served"].value(v2, 0);
   json compare;
-  EXPECT_TRUE(WaitUntil(
+  const bool worse = WaitUntil(
       [&] {
         auto c = cluster.Ctl({"versions", "compare", v1, v2});
         compare = c.Json();
         return c.exit_code == 0 && compare["verdict"] == "candidate_worse";
       },
-      30s))
-      << compare.dump(2);
+      shifted >= 30 ? 30s : 5s);
   std::cout << kind.name << " compare: " << compare["description"] << "\n";
+  if (shifted >= 30) {
+    EXPECT_TRUE(worse) << compare.dump(2);
+  } else {
+    EXPECT_NE(compare["verdict"], "candidate_better") << compare.dump(2);
+  }
 
   // Served by v1 only from now on (the rollback is acked, so at once).
   auto after = stream("enc-after", 50, "good");
