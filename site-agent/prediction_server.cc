@@ -119,22 +119,22 @@ Response Outcome(const Request& req, PredictionService& service) {
   auto body = ParseBody(req, service, refusal);
   if (!body) return refusal;
   const json& outcome = body->contains("outcome") ? (*body)["outcome"] : json();
+  const int classes = service.schema().label.NumClasses();
   int value = -1;
-  if (outcome.is_boolean()) {
+  if (outcome.is_boolean() && classes == 2) {
+    // Yes/no only for a binary model: for K > 2 it names no class.
     value = outcome.get<bool>() ? 1 : 0;
   } else if (outcome.is_number_integer()) {
     // A class index: 0 or 1 for a binary model, 0..K-1 otherwise.
     const auto v = outcome.get<int64_t>();
-    if (v >= 0 && v < service.schema().label.NumClasses()) {
-      value = static_cast<int>(v);
-    }
+    if (v >= 0 && v < classes) value = static_cast<int>(v);
   }
   if (value < 0) {
     service.CountRejected("bad_request");
     return ErrorResponse(req, 400, "invalid_argument",
-                         service.schema().label.NumClasses() == 2
-                             ? "outcome must be 0, 1, true or false"
-                             : "outcome must be a class index");
+                         classes == 2 ? "outcome must be 0, 1, true or false"
+                                      : "outcome must be a class index 0.." +
+                                            std::to_string(classes - 1));
   }
   auto status = service.RecordOutcome((*body)["request_key"].get<std::string>(),
                                       value, NowSeconds());

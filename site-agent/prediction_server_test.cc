@@ -117,6 +117,25 @@ class PredictionServerTest : public ::testing::Test {
     return *context;
   }
 
+  // A 3-class service (softmax over the same features, class 2 favoured)
+  // in place of the binary one, before Start.
+  void UseThreeClasses() {
+    core::DatasetSchema schema = testing::ServingSchema();
+    schema.label.classes = {0, 1, 2};
+    const core::ModelSpec spec{
+        core::ModelKind::kSoftmaxRegression, 6, 3, {}, "relu"};
+    std::vector<float> p(static_cast<size_t>(spec.NumParameters()), 0.0f);
+    p.back() = 2.0f;  // bias of class 2
+    auto service = PredictionService::Create(
+        {}, schema, testing::ServingStandardiser(), dir_.path() / "state3");
+    ASSERT_TRUE(service) << service.error().ToString();
+    service_ = std::move(*service);
+    const ServedVersion v{"v1_softmax", ModelHash(p), p, spec.ToString()};
+    const auto ack = service_->OnDeploymentUpdate(
+        MakeUpdate("dep-1", "immediate", v, nullptr, 0, ""));
+    ASSERT_TRUE(ack.accepted) << ack.reason;
+  }
+
   TempDir dir_;
   fs::path pki_;
   std::unique_ptr<PredictionService> service_;
@@ -174,6 +193,47 @@ TEST_F(PredictionServerTest,
       << metrics.body;
   EXPECT_NE(metrics.body.find("cls_accuracy{version=\"v1\"} 1"),
             std::string::npos);
+}
+
+// A 3-class site takes class indices 0..2 as outcomes and refuses anything
+// else naming the range. Failed before: true was recorded as class 1 (a
+// binary model's "yes" names no class of three), so a client used to binary
+// sites silently counted wrong outcomes into the drift monitor and the
+// rollout comparison; and the refusal of 3 did not say 0..2.
+TEST_F(PredictionServerTest, ThreeClassSiteTakesOnlyClassIndicesAsOutcomes) {
+  ASSERT_NO_FATAL_FAILURE(UseThreeClasses());
+  Start(/*require_client_cert=*/true);
+  Client client(ClientTls(true), port_);
+  ASSERT_FALSE(client.Handshake());
+  Reply predict = client.Call(
+      http::verb::post, "/v1/predict",
+      R"({"request_key":"enc-1","features":{"age":70,"chol":250,"cp":2}})");
+  ASSERT_EQ(predict.status, 200) << predict.body;
+  const json p = json::parse(predict.body);
+  EXPECT_EQ(p["label"], 2) << p.dump();
+  EXPECT_EQ(p["predicted_class"], "2") << p.dump();
+  ASSERT_EQ(p["probabilities"].size(), 3u) << p.dump();
+
+  for (const char* bad : {"true", "false", "3", "-1", "1.5", "\"2\""}) {
+    Reply r = client.Call(
+        http::verb::post, "/v1/outcome",
+        std::string(R"({"request_key":"enc-1","outcome":)") + bad + "}");
+    EXPECT_EQ(r.status, 400) << bad << " " << r.body;
+    EXPECT_EQ(json::parse(r.body)["error"]["message"],
+              "outcome must be a class index 0..2")
+        << bad;
+  }
+  Reply right = client.Call(http::verb::post, "/v1/outcome",
+                            R"({"request_key":"enc-1","outcome":2})");
+  EXPECT_EQ(right.status, 200) << right.body;
+  // One outcome, the right one: none of the refused ones was counted.
+  Reply metrics = client.Call(http::verb::get, "/metrics");
+  EXPECT_NE(metrics.body.find("cls_outcomes_total{version=\"v1_softmax\"} 1"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("cls_accuracy{version=\"v1_softmax\"} 1"),
+            std::string::npos)
+      << metrics.body;
 }
 
 TEST_F(PredictionServerTest, RefusesBadRequestsWithoutEchoingThem) {
