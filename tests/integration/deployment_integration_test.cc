@@ -24,6 +24,7 @@
 #include <string>
 
 #include "tests/integration/cluster.h"
+#include "tests/integration/deployment_checks.h"
 
 namespace cls::testing {
 namespace {
@@ -103,34 +104,6 @@ std::string ServeToml(int port) {
   return "[serve]\nlisten = \"127.0.0.1:" + std::to_string(port) +
          "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
          "key = \"pki/issued/127.0.0.1.key\"\nreport_interval_s = 1\n";
-}
-
-// The site's entry in GET /v1/deployment.
-json SiteAck(const json& deployment, const std::string& site_id) {
-  for (const auto& s : deployment["sites"]) {
-    if (s["site_id"] == site_id) return s;
-  }
-  return json();
-}
-
-bool AllUpToDate(Cluster& cluster, const std::vector<std::string>& sites,
-                 json& last) {
-  auto r = cluster.Ctl({"versions", "deployment"});
-  if (r.exit_code != 0) return false;
-  last = r.Json();
-  for (const auto& id : sites) {
-    const json s = SiteAck(last, id);
-    if (s.is_null() || s["up_to_date"] != true) return false;
-  }
-  return true;
-}
-
-json Events(const json& doc, const std::string& type) {
-  json out = json::array();
-  for (const auto& e : doc["entries"]) {
-    if (e["event_type"] == type) out.push_back(e);
-  }
-  return out;
 }
 
 TEST(DeploymentIntegrationTest,

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "tests/integration/cluster.h"
+#include "tests/integration/deployment_checks.h"
 #include "tests/integration/example_data.h"
 #include "tests/integration/example_templates.h"
 
@@ -102,34 +103,6 @@ void PrintTo(const Kind& kind, std::ostream* os) { *os << kind.name; }
 
 std::string PrintKind(const ::testing::TestParamInfo<Kind>& info) {
   return info.param.name;
-}
-
-// The site's entry in GET /v1/deployment.
-json SiteAck(const json& deployment, const std::string& site_id) {
-  for (const auto& s : deployment["sites"]) {
-    if (s["site_id"] == site_id) return s;
-  }
-  return json();
-}
-
-bool AllUpToDate(Cluster& cluster, const std::vector<std::string>& sites,
-                 json& last) {
-  auto r = cluster.Ctl({"versions", "deployment"});
-  if (r.exit_code != 0) return false;
-  last = r.Json();
-  for (const auto& id : sites) {
-    const json s = SiteAck(last, id);
-    if (s.is_null() || s["up_to_date"] != true) return false;
-  }
-  return true;
-}
-
-json Events(const json& doc, const std::string& type) {
-  json out = json::array();
-  for (const auto& e : doc["entries"]) {
-    if (e["event_type"] == type) out.push_back(e);
-  }
-  return out;
 }
 
 std::string TempCsv(int i) {
