@@ -374,6 +374,13 @@ CommandResult Cluster::Ctl(std::vector<std::string> args,
   return CtlText(std::move(args), identity);
 }
 
+std::string ServeSection(int port, const std::string& more) {
+  return "[serve]\nlisten = \"127.0.0.1:" + std::to_string(port) +
+         "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
+         "key = \"pki/issued/127.0.0.1.key\"\n" +
+         more;
+}
+
 // What every EHR client script starts with (Cluster::RunEhrClient).
 constexpr const char* kEhrClientPrelude = R"PY(
 import http.client, json, math, random, ssl, sys

@@ -48,6 +48,11 @@ struct CommandResult {
   nlohmann::json ErrorJson() const;
 };
 
+// A site's [serve] section on 127.0.0.1:port with the test PKI's loopback
+// server certificate; `more` is further keys of the section
+// (e.g. "report_interval_s = 1\n").
+std::string ServeSection(int port, const std::string& more = "");
+
 // Runs a command to completion, capturing stdout and stderr.
 CommandResult RunCommand(
     const std::vector<std::string>& argv,

@@ -151,10 +151,7 @@ void RunExample(const ExampleRun& run) {
     options.data_section =
         DataSection(run.data.example, cluster.Path(id + ".csv"));
     if (id == "HOSP_A") {
-      options.extra_toml =
-          "[serve]\nlisten = \"127.0.0.1:" + std::to_string(port) +
-          "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
-          "key = \"pki/issued/127.0.0.1.key\"\n";
+      options.extra_toml = ServeSection(port);
     }
     cluster.StartSite(id, options);
   }

@@ -5,6 +5,7 @@
 // the sites' acknowledgements of the current deployment and audit entries
 // of one type.
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -34,6 +35,19 @@ inline bool AllUpToDate(Cluster& cluster, const std::vector<std::string>& sites,
     if (s.is_null() || s["up_to_date"] != true) return false;
   }
   return true;
+}
+
+// Waits (60 s) until the current deployment is a rollback that every one of
+// `sites` has installed; `last` gets the deployment status last read.
+inline bool RollbackInstalled(Cluster& cluster,
+                              const std::vector<std::string>& sites,
+                              nlohmann::json& last) {
+  return WaitUntil(
+      [&] {
+        return AllUpToDate(cluster, sites, last) &&
+               last["deployment"]["action"] == "rollback";
+      },
+      std::chrono::seconds(60));
 }
 
 // The entries of an audit export (clsctl audit export) of one event type.

@@ -100,12 +100,6 @@ for i in range(int(n)):
 print(json.dumps({"served": served, "errors": errors}))
 )PY";
 
-std::string ServeToml(int port) {
-  return "[serve]\nlisten = \"127.0.0.1:" + std::to_string(port) +
-         "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
-         "key = \"pki/issued/127.0.0.1.key\"\nreport_interval_s = 1\n";
-}
-
 TEST(DeploymentIntegrationTest,
      RolloutCatchUpAndAutomaticRollbackOnABadCandidate) {
   Cluster cluster;
@@ -127,9 +121,9 @@ TEST(DeploymentIntegrationTest,
   int port_t = FreePort();
   while (port_t == port_s) port_t = FreePort();
   SiteOptions s_options;
-  s_options.extra_toml = ServeToml(port_s);
+  s_options.extra_toml = ServeSection(port_s, "report_interval_s = 1\n");
   SiteOptions t_options;
-  t_options.extra_toml = ServeToml(port_t);
+  t_options.extra_toml = ServeSection(port_t, "report_interval_s = 1\n");
   cluster.StartSite("HOSP_S", s_options);
   cluster.StartSite("HOSP_T", t_options);
   cluster.ApproveAll({"HOSP_S", "HOSP_T"});
@@ -227,12 +221,7 @@ TEST(DeploymentIntegrationTest,
   // The site reports within a second; the coordinator rolls v2 back and both
   // sites install the rollback.
   json rolled;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        if (!AllUpToDate(cluster, {"HOSP_S", "HOSP_T"}, rolled)) return false;
-        return rolled["deployment"]["action"] == "rollback";
-      },
-      60s))
+  ASSERT_TRUE(RollbackInstalled(cluster, {"HOSP_S", "HOSP_T"}, rolled))
       << rolled.dump(2) << cluster.coordinator()->Log();
   const json& d = rolled["deployment"];
   EXPECT_EQ(d["automatic"], true);

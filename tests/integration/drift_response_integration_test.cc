@@ -147,11 +147,7 @@ TEST(DriftResponseIntegrationTest, SevereDriftIsNotifiedToTheWebhook) {
   const int serve_port = FreePort();
   SiteOptions options;
   options.allow_single_site = true;
-  options.extra_toml =
-      "[serve]\nlisten = \"127.0.0.1:" + std::to_string(serve_port) +
-      "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
-      "key = \"pki/issued/127.0.0.1.key\"\n"
-      "report_interval_s = 1\n";
+  options.extra_toml = ServeSection(serve_port, "report_interval_s = 1\n");
   cluster.StartSite("HOSP_ALONE", options);
   cluster.ApproveAll({"HOSP_ALONE"});
   auto rounds = cluster.RunRounds(1, 180s);

@@ -118,11 +118,7 @@ void RunExample(const Example& ex) {
     SiteOptions options;
     options.data_section = DataSection(ex.name, ex.site_csvs[i]);
     if (i == 0) {
-      options.data_section =
-          "[serve]\nlisten = \"127.0.0.1:" + std::to_string(port) +
-          "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
-          "key = \"pki/issued/127.0.0.1.key\"\n" +
-          options.data_section;
+      options.data_section = ServeSection(port) + options.data_section;
     }
     cluster.StartSite(sites[i], options);
   }
@@ -289,11 +285,7 @@ TEST(ModelKindsIntegrationTest, ASoftmaxModelIsServedAfterASiteRestart) {
   const std::vector<std::string> sites = {"HOSP_A", "HOSP_B", "HOSP_C"};
   const int port = FreePort();
   SiteOptions serving;
-  serving.data_section =
-      "[serve]\nlisten = \"127.0.0.1:" + std::to_string(port) +
-      "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
-      "key = \"pki/issued/127.0.0.1.key\"\n" +
-      DataSection(example, csvs[0]);
+  serving.data_section = ServeSection(port) + DataSection(example, csvs[0]);
   cluster.StartSite("HOSP_A", serving);
   for (size_t i = 1; i < sites.size(); ++i) {
     SiteOptions options;

@@ -136,17 +136,12 @@ TEST_P(MultiClassDeploymentIntegrationTest,
   // input_drift_window = 0: no input test, so a performance detector's alert
   // is performance_drift (after an unchanged-inputs test it would be
   // concept_drift; docs/drift.md "Drift types").
-  serving.extra_toml = "[serve]\nlisten = \"127.0.0.1:" + std::to_string(port) +
-                       "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
-                       "key = \"pki/issued/127.0.0.1.key\"\n"
-                       "report_interval_s = 1\ninput_drift_window = 0\n";
+  serving.extra_toml =
+      ServeSection(port, "report_interval_s = 1\ninput_drift_window = 0\n");
   cluster.StartSite("HOSP_A", serving);
   SiteOptions other;
   other.data_section = DataSection("medication_recommender", csvs[1]);
-  other.extra_toml =
-      "[serve]\nlisten = \"127.0.0.1:" + std::to_string(FreePort()) +
-      "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
-      "key = \"pki/issued/127.0.0.1.key\"\nreport_interval_s = 1\n";
+  other.extra_toml = ServeSection(FreePort(), "report_interval_s = 1\n");
   cluster.StartSite("HOSP_B", other);
   cluster.ApproveAll({"HOSP_A", "HOSP_B"});
   auto rounds = cluster.RunRounds(2, 300s);
@@ -243,12 +238,7 @@ TEST_P(MultiClassDeploymentIntegrationTest,
   // The site reports every second; the coordinator rolls v2 back and both
   // sites install the rollback.
   json rolled;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        if (!AllUpToDate(cluster, {"HOSP_A", "HOSP_B"}, rolled)) return false;
-        return rolled["deployment"]["action"] == "rollback";
-      },
-      60s))
+  ASSERT_TRUE(RollbackInstalled(cluster, {"HOSP_A", "HOSP_B"}, rolled))
       << rolled.dump(2) << cluster.coordinator()->Log();
   const json& d = rolled["deployment"];
   EXPECT_EQ(d["automatic"], true);

@@ -112,9 +112,7 @@ void SoftmaxFederationWithOnlineSite(Cluster& cluster, const std::string& mode,
   online.data_section = DataSection("medication_recommender", csvs[0]);
   online.extra_toml = OnlineToml(cluster, "serve_candidate = \"" + mode +
                                               "\"\ncandidate_share = 0.5\n") +
-                      "[serve]\nlisten = \"127.0.0.1:" + std::to_string(port) +
-                      "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
-                      "key = \"pki/issued/127.0.0.1.key\"\n";
+                      ServeSection(port);
   cluster.StartSite("HOSP_ON", online);
   SiteOptions other;
   other.data_section = DataSection("medication_recommender", csvs[1]);

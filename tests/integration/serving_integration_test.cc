@@ -69,9 +69,7 @@ TEST(ServingIntegrationTest, SiteServesTheGlobalModelOverMutualTls) {
   cluster.StartCoordinator("min_sites = 2");
   const int port = FreePort();
   SiteOptions serving;
-  serving.extra_toml = "[serve]\nlisten = \"127.0.0.1:" + std::to_string(port) +
-                       "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
-                       "key = \"pki/issued/127.0.0.1.key\"\n";
+  serving.extra_toml = ServeSection(port);
   cluster.StartSite("HOSP_S", serving);
   cluster.StartSite("HOSP_T");
   cluster.ApproveAll({"HOSP_S", "HOSP_T"});

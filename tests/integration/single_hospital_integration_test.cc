@@ -40,10 +40,7 @@ TEST(SingleHospitalIntegrationTest, OneHospitalTrainsDeploysAndSaysSo) {
   SiteOptions options;
   options.allow_single_site = true;
   // It serves predictions, so it installs deployments.
-  options.extra_toml =
-      "[serve]\nlisten = \"127.0.0.1:" + std::to_string(FreePort()) +
-      "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
-      "key = \"pki/issued/127.0.0.1.key\"\n";
+  options.extra_toml = ServeSection(FreePort());
   cluster.StartSite("HOSP_ALONE", options);
   cluster.ApproveAll({"HOSP_ALONE"});
 

@@ -76,6 +76,33 @@ int Count(const json& alerts, const std::string& type) {
   return n;
 }
 
+struct Deployed {
+  std::string version;  // empty when training or deploying failed
+  json deployment;      // clsctl versions deploy's answer
+};
+
+// HOSP_S (`serving`) and HOSP_T (400 rows) train one round and its version
+// is deployed immediately; what went wrong is a test failure.
+Deployed TrainOneVersionAndDeployIt(Cluster& cluster,
+                                    const SiteOptions& serving) {
+  cluster.StartSite("HOSP_S", serving);
+  cluster.StartSite("HOSP_T", SiteOptions{.rows = 400});
+  cluster.ApproveAll({"HOSP_S", "HOSP_T"});
+  const json rounds = cluster.RunRounds(1, 240s);
+  if (rounds.size() != 1 || rounds[0]["status"] != "completed") {
+    ADD_FAILURE() << "the round did not complete: " << rounds.dump();
+    return {};
+  }
+  const std::string version = rounds[0]["model_version"];
+  auto deployed = cluster.Ctl(
+      {"versions", "deploy", version, "--strategy", "immediate"}, "operator");
+  if (deployed.exit_code != 0) {
+    ADD_FAILURE() << "deploy: " << deployed.error;
+    return {};
+  }
+  return {version, deployed.Json()};
+}
+
 TEST(SiteDriftIntegrationTest, DataAndConceptDriftReachTheCoordinator) {
   Cluster cluster;
   cluster.StartCoordinator(
@@ -84,21 +111,11 @@ TEST(SiteDriftIntegrationTest, DataAndConceptDriftReachTheCoordinator) {
   const int port = FreePort();
   SiteOptions serving;
   serving.rows = 400;
-  serving.extra_toml = "[serve]\nlisten = \"127.0.0.1:" + std::to_string(port) +
-                       "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
-                       "key = \"pki/issued/127.0.0.1.key\"\n"
-                       "report_interval_s = 1\ninput_drift_window = 200\n";
-  cluster.StartSite("HOSP_S", serving);
-  cluster.StartSite("HOSP_T", SiteOptions{.rows = 400});
-  cluster.ApproveAll({"HOSP_S", "HOSP_T"});
-  auto rounds = cluster.RunRounds(1, 240s);
-  ASSERT_EQ(rounds.size(), 1u);
-  ASSERT_EQ(rounds[0]["status"], "completed") << rounds[0].dump();
-  const std::string v1 = rounds[0]["model_version"];
-
-  auto deployed = cluster.Ctl(
-      {"versions", "deploy", v1, "--strategy", "immediate"}, "operator");
-  ASSERT_EQ(deployed.exit_code, 0) << deployed.error;
+  serving.extra_toml =
+      ServeSection(port, "report_interval_s = 1\ninput_drift_window = 200\n");
+  const Deployed deployed = TrainOneVersionAndDeployIt(cluster, serving);
+  ASSERT_FALSE(deployed.version.empty());
+  const std::string v1 = deployed.version;
   // The coordinator's settings are in the deployment the site stored.
   json stored;
   ASSERT_TRUE(WaitUntil(
@@ -108,8 +125,9 @@ TEST(SiteDriftIntegrationTest, DataAndConceptDriftReachTheCoordinator) {
         std::stringstream text;
         text << in.rdbuf();
         stored = json::parse(text.str(), nullptr, false);
-        return !stored.is_discarded() && stored.value("deployment_id", "") ==
-                                             deployed.Json()["deployment_id"];
+        return !stored.is_discarded() &&
+               stored.value("deployment_id", "") ==
+                   deployed.deployment["deployment_id"];
       },
       30s))
       << cluster.site("HOSP_S")->Log();
@@ -265,21 +283,11 @@ TEST(SiteDriftIntegrationTest, AWorseSiteLocalCandidateIsWithdrawnAtTheSite) {
       "[online]\ninbox = \"" + cluster.Path("inbox") +
       "\"\npoll_interval_s = 1\nlearning_rate = 1.0\nretention_rate = 0\n"
       "reservoir_size = 0\nrehearsal_samples = 0\nserve_candidate = \"ab\"\n"
-      "candidate_share = 0.5\n"
-      "[serve]\nlisten = \"127.0.0.1:" +
-      std::to_string(port) +
-      "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
-      "key = \"pki/issued/127.0.0.1.key\"\nreport_interval_s = 1\n";
-  cluster.StartSite("HOSP_S", serving);
-  cluster.StartSite("HOSP_T", SiteOptions{.rows = 400});
-  cluster.ApproveAll({"HOSP_S", "HOSP_T"});
-  auto rounds = cluster.RunRounds(1, 240s);
-  ASSERT_EQ(rounds.size(), 1u);
-  ASSERT_EQ(rounds[0]["status"], "completed") << rounds[0].dump();
-  const std::string v1 = rounds[0]["model_version"];
-  auto deployed = cluster.Ctl(
-      {"versions", "deploy", v1, "--strategy", "immediate"}, "operator");
-  ASSERT_EQ(deployed.exit_code, 0) << deployed.error;
+      "candidate_share = 0.5\n" +
+      ServeSection(port, "report_interval_s = 1\n");
+  const Deployed deployed = TrainOneVersionAndDeployIt(cluster, serving);
+  ASSERT_FALSE(deployed.version.empty());
+  const std::string v1 = deployed.version;
 
   const int metrics = cluster.site_metrics_port("HOSP_S");
   ASSERT_GT(metrics, 0);

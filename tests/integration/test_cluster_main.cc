@@ -217,10 +217,7 @@ int Run(const Options& o) {
       // subjectAltName (docs/serving.md); reports every second so drift
       // statistics show up quickly.
       options.extra_toml =
-          "[serve]\nlisten = \"127.0.0.1:" + std::to_string(port) +
-          "\"\ncert = \"pki/issued/127.0.0.1.pem\"\n"
-          "key = \"pki/issued/127.0.0.1.key\"\n"
-          "report_interval_s = 1\n";
+          cls::testing::ServeSection(port, "report_interval_s = 1\n");
       auto ehr = cluster.Pki({"issue", "ehr", id + "-ehr"});
       if (ehr.exit_code != 0) throw std::runtime_error(ehr.error);
       site["predict"] = {
